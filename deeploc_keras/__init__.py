@@ -1,0 +1,36 @@
+"""deeploc-keras: DeepLoc (Kraus et al. 2017) in TensorFlow/Keras, its baselines and functional scoring.
+
+Heavy names (anything that needs TensorFlow) are imported lazily, so importing the
+package, or running ``deeploc-keras score --help``, starts fast.
+
+Examples
+--------
+>>> import deeploc_keras
+>>> deeploc_keras.__version__ == deeploc_keras._version.__version__
+True
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ._version import __version__
+
+__all__ = ["__version__", "CellStore", "assign_splits"]
+
+#: public name -> module that defines it (imported on first access)
+_LAZY = {
+    "CellStore": "deeploc_keras.store",
+    "assign_splits": "deeploc_keras.store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'deeploc_keras' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,0 +1,311 @@
+"""Profiles as Parquet: per-cell tables streamed to disk and per-protein means.
+
+Columns that start with ``Metadata_`` describe a row; every other column is a
+feature, named ``<Method>_<layer>_<i:04d>`` for learned embeddings (e.g.
+``DeepLoc_fc2_0000``) or with CellProfiler names for handcrafted features. The
+Parquet key-value metadata (key ``deeploc_keras``) records method, layer, model
+hash and package version. This is what pycytominer and copairs read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ._version import __version__
+from .errors import InputError, file_error
+from .outputs import atomic_path
+from .store import SPLIT_NAMES, UNKNOWN_PROTEIN
+
+__all__ = [
+    "METADATA_PREFIX",
+    "PARQUET_METADATA_KEY",
+    "Profiles",
+    "ProfileWriter",
+    "feature_names",
+    "cell_metadata",
+    "read_profiles",
+    "aggregate_proteins",
+]
+
+METADATA_PREFIX = "Metadata_"
+PARQUET_METADATA_KEY = b"deeploc_keras"
+
+
+def feature_names(method: str, layer: str, n_features: int) -> list[str]:
+    """Feature column names of a learned embedding.
+
+    Parameters
+    ----------
+    method : str
+        Display name of the method, e.g. ``"DeepLoc"`` or ``"PCI"``.
+    layer : str
+        Layer name; underscores are removed (``fc_2`` -> ``fc2``).
+    n_features : int
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> feature_names("DeepLoc", "fc_2", 2)
+    ['DeepLoc_fc2_0000', 'DeepLoc_fc2_0001']
+    """
+    layer = layer.replace("_", "")
+    return [f"{method}_{layer}_{i:04d}" for i in range(n_features)]
+
+
+def cell_metadata(cells: pd.DataFrame, class_names: Sequence[str], *, index: np.ndarray | None = None) -> pd.DataFrame:
+    """``Metadata_`` columns for a block of store cells.
+
+    Parameters
+    ----------
+    cells : pandas.DataFrame
+        Rows of :attr:`deeploc_keras.store.CellStore.cells`.
+    class_names : sequence of str
+        The store's classes (labels become names; -1 becomes "").
+    index : numpy.ndarray, optional
+        Row numbers of these cells in the store (``Metadata_CellIndex``).
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    labels = cells["label"].to_numpy()
+    names = np.asarray(list(class_names) + [""], dtype=object)
+    split_names = np.asarray(list(SPLIT_NAMES), dtype=object)
+    return pd.DataFrame({
+        "Metadata_CellIndex": np.arange(len(cells)) if index is None else np.asarray(index, dtype=np.int64),
+        "Metadata_Protein": cells["protein"].to_numpy(dtype=object),
+        "Metadata_Label": names[np.where(labels >= 0, labels, len(names) - 1)],
+        "Metadata_Split": split_names[cells["split"].to_numpy().astype(int)],
+        "Metadata_Plate": cells["plate"].to_numpy(dtype=object),
+        "Metadata_Well": cells["well"].to_numpy(dtype=object),
+        "Metadata_Field": cells["field"].to_numpy(dtype=object),
+        "Metadata_X": cells["x"].to_numpy(dtype=np.float32),
+        "Metadata_Y": cells["y"].to_numpy(dtype=np.float32),
+    })
+
+
+@dataclass
+class Profiles:
+    """A profile table split into metadata and a float feature matrix."""
+
+    meta: pd.DataFrame
+    features: np.ndarray
+    feature_names: list[str]
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def method(self) -> str:
+        """The method recorded in the file (``"unknown"`` if none)."""
+        return str(self.info.get("method", "unknown"))
+
+
+def read_profiles(path: str | os.PathLike) -> Profiles:
+    """Read a profile Parquet file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    Profiles
+
+    Raises
+    ------
+    InputError
+        If the file is missing, not Parquet, or has no feature column.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise file_error(path, "no such file")
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise file_error(path, f"not a readable Parquet file: {exc}") from None
+    info = {}
+    raw = (table.schema.metadata or {}).get(PARQUET_METADATA_KEY)
+    if raw:
+        info = json.loads(raw)
+    frame = table.to_pandas()
+    meta_cols = [c for c in frame.columns if c.startswith(METADATA_PREFIX)]
+    feat_cols = [c for c in frame.columns if not c.startswith(METADATA_PREFIX)]
+    if not feat_cols:
+        raise file_error(path, "no feature columns (every column starts with 'Metadata_')")
+    try:
+        features = frame[feat_cols].to_numpy(dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise file_error(path, f"feature columns must be numeric: {exc}") from None
+    return Profiles(frame[meta_cols].reset_index(drop=True), features, feat_cols, info)
+
+
+class ProfileWriter:
+    """Stream rows of a profile table to Parquet; the file appears only when complete.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination ``.parquet`` file.
+    info : dict
+        Recorded in the key-value metadata (method, layer, model hash ...);
+        the package version is added.
+    overwrite : bool, default False
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np, pandas as pd
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "cells.parquet"
+    >>> with ProfileWriter(out, info={"method": "demo"}) as writer:
+    ...     writer.write(pd.DataFrame({"Metadata_Protein": ["A", "B"]}), np.eye(2), ["f_0", "f_1"])
+    >>> read_profiles(out).features.shape
+    (2, 2)
+    """
+
+    def __init__(self, path: str | os.PathLike, *, info: dict[str, Any], overwrite: bool = False) -> None:
+        self._context = atomic_path(path, overwrite=overwrite)
+        self._tmp = self._context.__enter__()
+        self._info = {**info, "package_version": __version__}
+        self._writer: pq.ParquetWriter | None = None
+        self.rows = 0
+
+    def write(self, meta: pd.DataFrame, features: np.ndarray, names: Sequence[str]) -> None:
+        """Append rows.
+
+        Parameters
+        ----------
+        meta : pandas.DataFrame
+            ``Metadata_`` columns, one row per feature row.
+        features : numpy.ndarray, shape (n, d)
+        names : sequence of str, length d
+        """
+        features = np.asarray(features, dtype=np.float32)
+        if features.ndim != 2 or features.shape != (len(meta), len(names)):
+            raise InputError(
+                f"features must be (rows, {len(names)}) matching {len(meta)} metadata rows. Received: {features.shape}"
+            )
+        frame = pd.concat([meta.reset_index(drop=True), pd.DataFrame(features, columns=list(names))], axis=1)
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if self._writer is None:
+            info = {**self._info, "feature_columns": list(names)}
+            schema = table.schema.with_metadata({PARQUET_METADATA_KEY: json.dumps(info).encode()})
+            self._writer = pq.ParquetWriter(self._tmp, schema)
+        self._writer.write_table(table.cast(self._writer.schema))
+        self.rows += len(frame)
+
+    def close(self) -> None:
+        """Finish the file and move it into place."""
+        if self._writer is None:
+            self._context.__exit__(InputError, InputError("no rows written"), None)
+            raise InputError("no rows to write: the selection of cells is empty")
+        self._writer.close()
+        self._context.__exit__(None, None, None)
+
+    def abort(self) -> None:
+        """Discard the partial file."""
+        if self._writer is not None:
+            self._writer.close()
+        self._context.__exit__(KeyboardInterrupt, KeyboardInterrupt(), None)
+
+    def __enter__(self) -> ProfileWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def aggregate_proteins(
+    cells_path: str | os.PathLike,
+    out_path: str | os.PathLike,
+    *,
+    info: dict[str, Any] | None = None,
+    overwrite: bool = False,
+) -> pd.DataFrame:
+    """Average a per-cell profile file into one row per protein (NaN-aware mean).
+
+    Streams the per-cell file by row group, so memory is bounded by one row
+    group plus one running sum per protein.
+
+    Parameters
+    ----------
+    cells_path : str or os.PathLike
+        A per-cell Parquet file with ``Metadata_Protein``.
+    out_path : str or os.PathLike
+        Destination ``proteins.parquet``.
+    info : dict, optional
+        Extra key-value metadata (defaults to the cell file's).
+    overwrite : bool, default False
+
+    Returns
+    -------
+    pandas.DataFrame
+        The protein table (``Metadata_Protein``, ``Metadata_Label`` = most common
+        cell label, ``Metadata_Plate`` = first plate, ``Metadata_Count`` = cells).
+
+    Raises
+    ------
+    InputError
+        If every protein id is ``unknown``.
+    """
+    cells_path = Path(cells_path)
+    parquet = pq.ParquetFile(cells_path)
+    raw = (parquet.schema_arrow.metadata or {}).get(PARQUET_METADATA_KEY)
+    file_info = json.loads(raw) if raw else {}
+    names = [c for c in parquet.schema_arrow.names if not c.startswith(METADATA_PREFIX)]
+    sums: dict[str, np.ndarray] = {}
+    counts: dict[str, np.ndarray] = {}
+    n_cells: dict[str, int] = {}
+    labels: dict[str, dict[str, int]] = {}
+    plates: dict[str, str] = {}
+    for group in range(parquet.num_row_groups):
+        frame = parquet.read_row_group(group).to_pandas()
+        proteins = frame["Metadata_Protein"].to_numpy(dtype=str)
+        values = frame[names].to_numpy(dtype=np.float64)
+        finite = np.isfinite(values)
+        uniq, inverse = np.unique(proteins, return_inverse=True)
+        block_sum = np.zeros((len(uniq), len(names)))
+        block_cnt = np.zeros((len(uniq), len(names)))
+        np.add.at(block_sum, inverse, np.where(finite, values, 0.0))
+        np.add.at(block_cnt, inverse, finite)
+        label_col = frame["Metadata_Label"].to_numpy(dtype=str) if "Metadata_Label" in frame else None
+        plate_col = frame["Metadata_Plate"].to_numpy(dtype=str) if "Metadata_Plate" in frame else None
+        for k, protein in enumerate(uniq):
+            sums[protein] = sums.get(protein, 0.0) + block_sum[k]
+            counts[protein] = counts.get(protein, 0.0) + block_cnt[k]
+            rows = inverse == k
+            n_cells[protein] = n_cells.get(protein, 0) + int(rows.sum())
+            if label_col is not None:
+                tally = labels.setdefault(protein, {})
+                for label, count in zip(*np.unique(label_col[rows], return_counts=True), strict=True):
+                    tally[label] = tally.get(label, 0) + int(count)
+            if plate_col is not None:
+                plates.setdefault(protein, plate_col[rows][0])
+    known = sorted(p for p in sums if p != UNKNOWN_PROTEIN)
+    if not known:
+        raise file_error(cells_path, "every cell's protein is 'unknown'; per-protein profiles need protein ids "
+                                     "(re-import with --metadata)")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.stack([sums[p] / counts[p] for p in known])
+    meta = pd.DataFrame({
+        "Metadata_Protein": known,
+        "Metadata_Label": [max(labels[p].items(), key=lambda kv: kv[1])[0] if labels.get(p) else "" for p in known],
+        "Metadata_Plate": [plates.get(p, "") for p in known],
+        "Metadata_Count": np.asarray([n_cells[p] for p in known], dtype=np.int64),
+    })
+    with ProfileWriter(out_path, info={**file_info, **(info or {}), "level": "protein"}, overwrite=overwrite) as writer:
+        writer.write(meta, means, names)
+    return pd.concat([meta, pd.DataFrame(means, columns=names)], axis=1)

@@ -1,0 +1,562 @@
+"""The cell store: one HDF5 file holding single-cell crops and their per-cell table.
+
+Layout (``SCHEMA_VERSION`` 1)::
+
+    /images            (N, H, W, C) uint16 or float32, chunked along N
+    /cells/protein     (N,) str      ORF or gene id ("unknown" when not known)
+    /cells/label       (N,) int32    class index, -1 = unknown
+    /cells/split       (N,) int8     0 train, 1 val, 2 test
+    /cells/plate, /cells/well, /cells/field   (N,) str
+    /cells/x, /cells/y (N,) float32  centre of the cell in its field (column, row)
+    attrs: schema_version, source, channel_names (JSON), class_names (JSON)
+
+Train and extract read only this format; importers and the simulator write it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from .errors import InputError, file_error
+from .outputs import check_output, remove_path
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "CELL_COLUMNS",
+    "SPLIT_NAMES",
+    "UNKNOWN_PROTEIN",
+    "CHONG_CLASS_NAMES",
+    "DEFAULT_CHANNEL_NAMES",
+    "CellStore",
+    "assign_splits",
+]
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+UNKNOWN_PROTEIN = "unknown"
+SPLIT_NAMES = ("train", "val", "test")
+DEFAULT_CHANNEL_NAMES = ("GFP", "RFP")
+#: The 19 classes of the Chong et al. 2015 DeepLoc files, in column order of ``Index1``.
+CHONG_CLASS_NAMES = (
+    "ACTIN", "BUDNECK", "BUDTIP", "CELLPERIPHERY", "CYTOPLASM", "ENDOSOME", "ER", "GOLGI",
+    "MITOCHONDRIA", "NUCLEARPERIPHERY", "NUCLEI", "NUCLEOLUS", "PEROXISOME", "SPINDLE",
+    "SPINDLEPOLE", "VACUOLARMEMBRANE", "VACUOLE", "DEAD", "GHOST",
+)  # fmt: skip
+
+_STR = h5py.string_dtype("utf-8")
+#: Per-cell columns: name -> (numpy dtype for the HDF5 dataset, default value).
+CELL_COLUMNS: dict[str, tuple[Any, Any]] = {
+    "protein": (_STR, UNKNOWN_PROTEIN),
+    "label": (np.int32, -1),
+    "split": (np.int8, -1),
+    "plate": (_STR, ""),
+    "well": (_STR, ""),
+    "field": (_STR, ""),
+    "x": (np.float32, np.nan),
+    "y": (np.float32, np.nan),
+}
+_IMAGE_DTYPES = (np.dtype(np.uint16), np.dtype(np.float32))
+
+
+def assign_splits(
+    proteins: Sequence[str] | np.ndarray,
+    *,
+    seed: int = 0,
+    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+) -> np.ndarray:
+    """Assign each cell to train (0), val (1) or test (2), 80/10/10 within each protein.
+
+    The cells of every protein are shuffled with ``seed`` and cut at the rounded
+    cumulative fractions, so each protein contributes to every split it can
+    (the study's protocol). The result depends only on the protein column and
+    the seed, never on how the cells were written.
+
+    Parameters
+    ----------
+    proteins : sequence of str, shape (N,)
+        Protein id of every cell.
+    seed : int, default 0
+        Seed of the shuffle.
+    fractions : tuple of 3 floats, default (0.8, 0.1, 0.1)
+        Train, val and test fractions; must be non-negative and sum to 1.
+
+    Returns
+    -------
+    numpy.ndarray of int8, shape (N,)
+
+    Raises
+    ------
+    InputError
+        If the fractions are invalid.
+
+    Examples
+    --------
+    >>> split = assign_splits(["A"] * 10 + ["B"] * 20, seed=0)
+    >>> [int((split[:10] == k).sum()) for k in (0, 1, 2)]
+    [8, 1, 1]
+    >>> [int((split[10:] == k).sum()) for k in (0, 1, 2)]
+    [16, 2, 2]
+    """
+    fractions_arr = np.asarray(fractions, dtype=float)
+    if fractions_arr.shape != (3,) or (fractions_arr < 0).any() or abs(fractions_arr.sum() - 1) > 1e-9:
+        raise InputError(
+            f"split fractions must be 3 non-negative numbers summing to 1. Received: fractions={fractions}"
+        )
+    proteins = np.asarray(proteins, dtype=object)
+    n = len(proteins)
+    _, codes = np.unique(proteins.astype(str), return_inverse=True)
+    order = np.lexsort((np.random.default_rng(seed).random(n), codes))
+    sorted_codes = codes[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_codes)) + 1]
+    counts = np.diff(np.r_[starts, n])
+    rank = np.arange(n) - np.repeat(starts, counts)
+    cut_train = np.rint(counts * fractions_arr[0]).astype(int)
+    cut_val = np.rint(counts * (fractions_arr[0] + fractions_arr[1])).astype(int)
+    split_sorted = np.where(
+        rank < np.repeat(cut_train, counts), 0, np.where(rank < np.repeat(cut_val, counts), 1, 2)
+    )
+    split = np.empty(n, dtype=np.int8)
+    split[order] = split_sorted
+    return split
+
+
+class CellStore:
+    """Single-cell crops and their per-cell table in one HDF5 file.
+
+    Open an existing store with :meth:`open` (validated, read-only) or write a new
+    one with :meth:`create` (chunked appends, published atomically on :meth:`close`).
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "cells.h5"
+    >>> with CellStore.create(path, class_names=["A", "B"], seed=0) as store:
+    ...     store.append(np.zeros((10, 64, 64, 2), np.uint16),
+    ...                  {"protein": ["P1"] * 5 + ["P2"] * 5, "label": [0] * 5 + [1] * 5})
+    >>> with CellStore.open(path) as store:
+    ...     print(len(store), store.image_shape, store.class_names)
+    10 (64, 64, 2) ['A', 'B']
+    """
+
+    def __init__(self, h5: h5py.File, path: Path, *, writable: bool = False, final_path: Path | None = None,
+                 seed: int = 0) -> None:
+        self._h5 = h5
+        self.path = path
+        self._writable = writable
+        self._final_path = final_path
+        self._seed = seed
+        self._cells: pd.DataFrame | None = None
+
+    # ------------------------------------------------------------------ writing
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike,
+        *,
+        image_shape: tuple[int, int, int] = (64, 64, 2),
+        dtype: str | np.dtype = "uint16",
+        channel_names: Sequence[str] = DEFAULT_CHANNEL_NAMES,
+        class_names: Sequence[str] = (),
+        source: str = "",
+        chunk_cells: int = 512,
+        compression: str | None = None,
+        seed: int = 0,
+        overwrite: bool = False,
+    ) -> CellStore:
+        """Start writing a new store; it appears at ``path`` only when closed successfully.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Destination ``.h5`` file.
+        image_shape : tuple of int, default (64, 64, 2)
+            (H, W, C) of every crop.
+        dtype : {"uint16", "float32"}, default "uint16"
+            Pixel type: raw camera counts or floats.
+        channel_names : sequence of str, default ("GFP", "RFP")
+            One name per channel, in channel order.
+        class_names : sequence of str, default ()
+            Localization classes; ``label`` indexes this list.
+        source : str, default ""
+            Free text recording where the cells came from.
+        chunk_cells : int, default 512
+            Cells per HDF5 chunk (the unit the training pipeline reads).
+        compression : {None, "lzf", "gzip"}, default None
+            HDF5 filter for the images.
+        seed : int, default 0
+            Seed of the per-protein split for cells appended without a ``split``.
+        overwrite : bool, default False
+            Replace an existing file at ``path``.
+
+        Returns
+        -------
+        CellStore
+            A writable store; use it as a context manager or call :meth:`close`.
+
+        Raises
+        ------
+        OutputExistsError
+            If ``path`` exists and ``overwrite`` is False.
+        InputError
+            If the shape, dtype or channel names are inconsistent.
+        """
+        final = check_output(path, overwrite=overwrite)
+        image_shape = tuple(int(v) for v in image_shape)
+        dtype = np.dtype(dtype)
+        if len(image_shape) != 3 or min(image_shape) < 1:
+            raise InputError(f"image_shape must be (H, W, C) with positive sizes. Received: image_shape={image_shape}")
+        if dtype not in _IMAGE_DTYPES:
+            raise InputError(f"dtype must be uint16 or float32. Received: dtype={dtype}")
+        if len(channel_names) != image_shape[2]:
+            raise InputError(
+                f"one channel name per channel expected ({image_shape[2]}). Received: channel_names={list(channel_names)}"
+            )
+        if chunk_cells < 1:
+            raise InputError(f"chunk_cells must be positive. Received: chunk_cells={chunk_cells}")
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.with_name(f".{final.name}.{os.getpid()}.partial")
+        h5 = h5py.File(tmp, "w")
+        h5.attrs["schema_version"] = SCHEMA_VERSION
+        h5.attrs["source"] = source
+        h5.attrs["channel_names"] = json.dumps(list(channel_names))
+        h5.attrs["class_names"] = json.dumps(list(class_names))
+        h5.create_dataset(
+            "images", shape=(0, *image_shape), maxshape=(None, *image_shape), dtype=dtype,
+            chunks=(chunk_cells, *image_shape), compression=compression,
+        )
+        group = h5.create_group("cells")
+        for name, (col_dtype, _) in CELL_COLUMNS.items():
+            group.create_dataset(name, shape=(0,), maxshape=(None,), dtype=col_dtype, chunks=(max(chunk_cells, 1024),))
+        return cls(h5, tmp, writable=True, final_path=final, seed=seed)
+
+    def append(self, images: np.ndarray, cells: Mapping[str, Any] | pd.DataFrame | None = None) -> None:
+        """Append a chunk of cells.
+
+        Parameters
+        ----------
+        images : numpy.ndarray, shape (n, H, W, C)
+            Crops; converted to the store's dtype (integers must fit uint16).
+        cells : mapping or pandas.DataFrame, optional
+            Per-cell columns (any of :data:`CELL_COLUMNS`), each of length n; missing
+            columns take their defaults (protein "unknown", label -1, split assigned on close).
+
+        Raises
+        ------
+        InputError
+            On a wrong shape, non-finite pixels, values outside uint16, unknown
+            columns, labels outside the class list or splits outside {0, 1, 2}.
+        """
+        if not self._writable:
+            raise InputError(f"{self._final_path or self.path}: store is open read-only")
+        images = np.asarray(images)
+        dset = self._h5["images"]
+        if images.ndim != 4 or images.shape[1:] != dset.shape[1:]:
+            raise InputError(
+                f"images must have shape (n, {', '.join(map(str, dset.shape[1:]))}). Received: images.shape={images.shape}"
+            )
+        n = len(images)
+        if dset.dtype == np.uint16 and images.dtype != np.uint16:
+            if not np.isfinite(images).all():
+                raise InputError(f"images hold {int((~np.isfinite(images)).sum())} non-finite values")
+            if images.size and (images.min() < 0 or images.max() > 65535 or not np.array_equal(images, np.round(images))):
+                raise InputError("uint16 store needs integer pixel values in [0, 65535]")
+        if dset.dtype == np.float32 and not np.isfinite(images).all():
+            bad = ~np.isfinite(images.reshape(n, -1)).all(axis=1)
+            raise InputError(
+                f"{int(bad.sum())} cells hold NaN or inf pixels (first at chunk index {int(np.flatnonzero(bad)[0])})"
+            )
+        columns = self._columns_for(cells, n)
+        start = dset.shape[0]
+        dset.resize(start + n, axis=0)
+        dset[start:] = images.astype(dset.dtype, copy=False)
+        for name, values in columns.items():
+            col = self._h5["cells"][name]
+            col.resize(start + n, axis=0)
+            col[start:] = values
+
+    def _columns_for(self, cells: Mapping[str, Any] | pd.DataFrame | None, n: int) -> dict[str, np.ndarray]:
+        cells = {} if cells is None else cells
+        unknown = set(cells.keys()) - set(CELL_COLUMNS)
+        if unknown:
+            raise InputError(f"unknown cell columns {sorted(unknown)}; expected a subset of {list(CELL_COLUMNS)}")
+        out = {}
+        for name, (col_dtype, default) in CELL_COLUMNS.items():
+            if name in cells:
+                values = np.asarray(cells[name])
+                if values.shape != (n,):
+                    raise InputError(f"cells['{name}'] must have length {n}. Received: shape={values.shape}")
+            else:
+                values = np.full(n, default, dtype=object if col_dtype is _STR else col_dtype)
+            out[name] = values.astype(str).astype(object) if col_dtype is _STR else values.astype(col_dtype)
+        n_classes = len(self.class_names)
+        if ((out["label"] < -1) | (out["label"] >= n_classes)).any():
+            raise InputError(f"labels must be -1 or in [0, {n_classes}) for class_names={self.class_names}")
+        if not np.isin(out["split"], (-1, 0, 1, 2)).all():
+            raise InputError("split values must be 0 (train), 1 (val) or 2 (test)")
+        return out
+
+    def close(self) -> None:
+        """Close the file; a writable store gets its splits and is renamed into place."""
+        if not self._writable:
+            self._h5.close()
+            return
+        try:
+            split = self._h5["cells"]["split"]
+            values = split[:]
+            missing = values < 0
+            if missing.any():
+                proteins = self._h5["cells"]["protein"].asstr()[:]
+                values[missing] = assign_splits(proteins[missing], seed=self._seed)
+                split[:] = values
+                self._h5.attrs["split_seed"] = self._seed
+            self._h5.close()
+            os.replace(self.path, self._final_path)
+        except BaseException:
+            self.abort()
+            raise
+        self.path, self._writable = self._final_path, False
+        logger.info("wrote %s", self.path)
+
+    def abort(self) -> None:
+        """Discard a store being written (nothing appears at the final path)."""
+        if self._h5.id.valid:
+            self._h5.close()
+        remove_path(self.path)
+        self._writable = False
+
+    def __enter__(self) -> CellStore:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None and self._writable:
+            self.abort()
+        else:
+            self.close()
+
+    # ------------------------------------------------------------------ reading
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> CellStore:
+        """Open and validate an existing store (read-only).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A file written by :meth:`create`, an importer or the simulator.
+
+        Returns
+        -------
+        CellStore
+
+        Raises
+        ------
+        InputError
+            With the path and what is wrong: missing file, not HDF5, truncated,
+            wrong schema version, wrong shapes or dtypes, columns of the wrong
+            length, labels outside ``class_names``, splits outside {0, 1, 2}.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise file_error(path, "no such file")
+        if not h5py.is_hdf5(path):
+            raise file_error(path, "not an HDF5 file; expected a cell store (create one with `deeploc-keras import`)")
+        try:
+            h5 = h5py.File(path, "r")
+        except OSError as exc:
+            raise file_error(path, f"cannot be read as HDF5 (truncated or corrupt?): {exc}") from None
+        store = cls(h5, path)
+        try:
+            store._validate()
+        except InputError:
+            h5.close()
+            raise
+        except (OSError, KeyError, ValueError, TypeError) as exc:
+            h5.close()
+            raise file_error(path, f"corrupt cell store: {exc}") from None
+        return store
+
+    def _validate(self) -> None:
+        h5, path = self._h5, self.path
+        version = h5.attrs.get("schema_version")
+        if version is None or "images" not in h5 or "cells" not in h5:
+            raise file_error(path, "not a cell store (needs /images, /cells and attr schema_version); "
+                                   "convert it with `deeploc-keras import`")
+        if int(version) != SCHEMA_VERSION:
+            raise file_error(path, f"schema_version {int(version)} is not supported (expected {SCHEMA_VERSION})")
+        images = h5["images"]
+        if images.ndim != 4:
+            raise file_error(path, f"/images must be (N, H, W, C). Received: shape={images.shape}")
+        if images.dtype not in _IMAGE_DTYPES:
+            raise file_error(path, f"/images must be uint16 or float32. Received: dtype={images.dtype}")
+        if len(self.channel_names) != images.shape[3]:
+            raise file_error(path, f"channel_names {self.channel_names} do not match {images.shape[3]} channels")
+        n = images.shape[0]
+        for name in CELL_COLUMNS:
+            if name not in h5["cells"]:
+                raise file_error(path, f"missing column /cells/{name}")
+            if h5["cells"][name].shape != (n,):
+                raise file_error(path, f"/cells/{name} has {h5['cells'][name].shape[0]} rows, expected {n} (one per image)")
+        labels = h5["cells"]["label"][:]
+        n_classes = len(self.class_names)
+        if ((labels < -1) | (labels >= n_classes)).any():
+            raise file_error(path, f"labels outside [-1, {n_classes}) for {n_classes} class_names")
+        if not np.isin(h5["cells"]["split"][:], (0, 1, 2)).all():
+            raise file_error(path, "split values must be 0 (train), 1 (val) or 2 (test)")
+
+    def __len__(self) -> int:
+        return int(self._h5["images"].shape[0])
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(H, W, C) of every crop."""
+        return tuple(int(v) for v in self._h5["images"].shape[1:])
+
+    @property
+    def dtype(self) -> np.dtype:
+        """Pixel dtype (uint16 or float32)."""
+        return self._h5["images"].dtype
+
+    @property
+    def chunk_cells(self) -> int:
+        """Number of cells in one HDF5 chunk of ``/images``."""
+        chunks = self._h5["images"].chunks
+        return int(chunks[0]) if chunks else len(self)
+
+    @property
+    def channel_names(self) -> list[str]:
+        """Channel names in channel order."""
+        return json.loads(self._h5.attrs.get("channel_names", json.dumps(list(DEFAULT_CHANNEL_NAMES))))
+
+    @property
+    def class_names(self) -> list[str]:
+        """Localization classes; ``cells.label`` indexes this list."""
+        return json.loads(self._h5.attrs.get("class_names", "[]"))
+
+    @property
+    def source(self) -> str:
+        """Where the cells came from (free text)."""
+        return str(self._h5.attrs.get("source", ""))
+
+    @property
+    def cells(self) -> pd.DataFrame:
+        """The per-cell table (one row per image, columns :data:`CELL_COLUMNS`)."""
+        if self._cells is None:
+            group = self._h5["cells"]
+            data = {}
+            for name, (col_dtype, _) in CELL_COLUMNS.items():
+                data[name] = group[name].asstr()[:] if col_dtype is _STR else group[name][:]
+            self._cells = pd.DataFrame(data)
+        return self._cells
+
+    def images(self, index: slice | int | np.ndarray | Sequence[int] = slice(None)) -> np.ndarray:
+        """Read crops by a slice, an int or sorted/unsorted integer indices.
+
+        Parameters
+        ----------
+        index : slice, int or array of int, default all
+            Which cells to read; a slice reads contiguous chunks (fastest).
+
+        Returns
+        -------
+        numpy.ndarray, shape (n, H, W, C), the store's dtype
+        """
+        dset = self._h5["images"]
+        if isinstance(index, (slice, int, np.integer)):
+            return dset[index]
+        index = np.asarray(index, dtype=np.int64)
+        if index.size == 0:
+            return np.empty((0, *dset.shape[1:]), dtype=dset.dtype)
+        order = np.argsort(index, kind="stable")
+        sorted_idx = index[order]
+        unique, inverse = np.unique(sorted_idx, return_inverse=True)
+        block = dset[unique]
+        out = np.empty((len(index), *dset.shape[1:]), dtype=dset.dtype)
+        out[order] = block[inverse]
+        return out
+
+    def require_labels(self) -> None:
+        """Raise unless at least two classes have labelled cells (needed for training)."""
+        labels = self.cells["label"].to_numpy()
+        present = np.unique(labels[labels >= 0])
+        if present.size == 0:
+            raise file_error(self.path, "no cell has a label; training the classifier needs labels "
+                                        "(import with --labels or --class-names)")
+        if present.size < 2:
+            raise file_error(self.path, f"labelled cells cover {present.size} class; at least 2 are needed to train")
+
+    def require_proteins(self) -> None:
+        """Raise if protein ids are unknown (every protein-level step needs them)."""
+        proteins = self.cells["protein"].to_numpy()
+        if (proteins == UNKNOWN_PROTEIN).all():
+            raise file_error(self.path, "protein ids are 'unknown'; protein profiles need them "
+                                        "(re-import with --metadata CSV giving each cell's protein)")
+
+    def fingerprint(self) -> str:
+        """A cheap content hash: sizes, attributes, the per-cell table and the first and last chunk.
+
+        Returns
+        -------
+        str
+            Hex SHA-256, recorded in run configurations.
+        """
+        import hashlib
+
+        digest = hashlib.sha256()
+        digest.update(json.dumps({k: str(v) for k, v in sorted(self._h5.attrs.items())}).encode())
+        digest.update(str(self._h5["images"].shape).encode())
+        digest.update(pd.util.hash_pandas_object(self.cells, index=False).to_numpy().tobytes())
+        if len(self):
+            step = self.chunk_cells
+            digest.update(np.ascontiguousarray(self.images(slice(0, step))).tobytes())
+            digest.update(np.ascontiguousarray(self.images(slice(max(len(self) - step, 0), len(self)))).tobytes())
+        return digest.hexdigest()
+
+    def summary(self) -> dict[str, Any]:
+        """Counts and ranges for ``deeploc-keras inspect``.
+
+        Returns
+        -------
+        dict
+            cells, proteins, classes with counts, splits, dtype, image shape and
+            per-channel intensity ranges (min, max, mean over a sample of chunks).
+        """
+        cells = self.cells
+        labels = cells["label"].to_numpy()
+        class_counts = {name: int((labels == k).sum()) for k, name in enumerate(self.class_names)}
+        if (labels < 0).any():
+            class_counts["(unlabelled)"] = int((labels < 0).sum())
+        sample = self.images(slice(0, min(len(self), 4096))).astype(np.float64)
+        channels = {}
+        for c, name in enumerate(self.channel_names):
+            values = sample[..., c]
+            channels[name] = {
+                "min": float(values.min()) if values.size else None,
+                "max": float(values.max()) if values.size else None,
+                "mean": float(values.mean()) if values.size else None,
+            }
+        proteins = cells["protein"]
+        return {
+            "path": str(self.path),
+            "source": self.source,
+            "cells": len(self),
+            "proteins": int(proteins[proteins != UNKNOWN_PROTEIN].nunique()),
+            "unknown_protein_cells": int((proteins == UNKNOWN_PROTEIN).sum()),
+            "image_shape": list(self.image_shape),
+            "dtype": str(self.dtype),
+            "chunk_cells": self.chunk_cells,
+            "channel_names": self.channel_names,
+            "classes": class_counts,
+            "splits": {name: int((cells["split"] == k).sum()) for k, name in enumerate(SPLIT_NAMES)},
+            "plates": int(cells["plate"].nunique()),
+            "channel_ranges": channels,
+            "channel_ranges_sampled_cells": int(len(sample)),
+        }

@@ -1,0 +1,37 @@
+"""Shared fixtures: the real data in ../shared/data (skipped with a reason when absent)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def _shared(sub: str) -> Path:
+    path = SHARED_DATA / sub
+    if not path.exists():
+        pytest.skip(f"real test data {path} is absent (it lives in ../shared/data beside the checkout)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pci_toy_dir() -> Path:
+    """1,642 real yeast cells (5 proteins) as paired float32 TIFFs."""
+    return _shared("real/pci_yeast_toy")
+
+
+@pytest.fixture(scope="session")
+def sql_data_csv() -> Path:
+    """The original DeepLoc demo's CellProfiler table (361 cells)."""
+    return _shared("real/deeploc_original/SQL_data.csv")
+
+
+@pytest.fixture(scope="session")
+def standards_dir() -> Path:
+    """Real functional standards (SGD GO slim, Huh 2003, ICoN/BIONIC modules)."""
+    return _shared("standards")
