@@ -76,3 +76,14 @@ def inspect_command(store_path: str, as_json: bool) -> None:
     for name, rng in summary["channel_ranges"].items():
         click.echo(f"  {name}: min {rng['min']:.6g}, max {rng['max']:.6g}, mean {rng['mean']:.6g}"
                    f" (first {summary['channel_ranges_sampled_cells']} cells)")
+
+
+# --- commands: import (issue 2) ---
+
+# --- commands: simulate (issue 3) ---
+
+# --- commands: train, extract, convert-checkpoint (issue 4, 5, 6) ---
+
+# --- commands: score, standards, plot (issue 7) ---
+
+# --- commands: reproduce (issue 8) ---
