@@ -526,29 +526,35 @@ class CellStore:
         Returns
         -------
         dict
-            cells, proteins, classes with counts, splits, dtype, image shape and
-            per-channel intensity ranges (min, max, mean over a sample of chunks).
+            cells, proteins, cells per protein (``protein_counts``), classes with counts,
+            splits, dtype, image shape and per-channel intensity ranges (min, max, mean
+            over the first 4096 cells, read chunk by chunk).
         """
         cells = self.cells
         labels = cells["label"].to_numpy()
         class_counts = {name: int((labels == k).sum()) for k, name in enumerate(self.class_names)}
         if (labels < 0).any():
             class_counts["(unlabelled)"] = int((labels < 0).sum())
-        sample = self.images(slice(0, min(len(self), 4096))).astype(np.float64)
-        channels = {}
-        for c, name in enumerate(self.channel_names):
-            values = sample[..., c]
-            channels[name] = {
-                "min": float(values.min()) if values.size else None,
-                "max": float(values.max()) if values.size else None,
-                "mean": float(values.mean()) if values.size else None,
-            }
+        n_sample = min(len(self), 4096)
+        lo, hi, total = np.full(self.image_shape[2], np.inf), np.full(self.image_shape[2], -np.inf), 0.0
+        for start in range(0, n_sample, self.chunk_cells):
+            block = self.images(slice(start, min(start + self.chunk_cells, n_sample))).reshape(-1, self.image_shape[2])
+            lo, hi = np.minimum(lo, block.min(axis=0)), np.maximum(hi, block.max(axis=0))
+            total = total + block.sum(axis=0, dtype=np.float64)
+        n_pixels = n_sample * self.image_shape[0] * self.image_shape[1]
+        channels = {
+            name: {"min": float(lo[c]), "max": float(hi[c]), "mean": float(total[c] / n_pixels)} if n_sample
+            else {"min": None, "max": None, "mean": None}
+            for c, name in enumerate(self.channel_names)
+        }
         proteins = cells["protein"]
+        known = proteins[proteins != UNKNOWN_PROTEIN]
         return {
             "path": str(self.path),
             "source": self.source,
             "cells": len(self),
-            "proteins": int(proteins[proteins != UNKNOWN_PROTEIN].nunique()),
+            "proteins": int(known.nunique()),
+            "protein_counts": {str(k): int(v) for k, v in known.value_counts().sort_index().items()},
             "unknown_protein_cells": int((proteins == UNKNOWN_PROTEIN).sum()),
             "image_shape": list(self.image_shape),
             "dtype": str(self.dtype),
@@ -556,7 +562,7 @@ class CellStore:
             "channel_names": self.channel_names,
             "classes": class_counts,
             "splits": {name: int((cells["split"] == k).sum()) for k, name in enumerate(SPLIT_NAMES)},
-            "plates": int(cells["plate"].nunique()),
+            "plates": int(cells["plate"][cells["plate"] != ""].nunique()),
             "channel_ranges": channels,
-            "channel_ranges_sampled_cells": int(len(sample)),
+            "channel_ranges_sampled_cells": int(n_sample),
         }
