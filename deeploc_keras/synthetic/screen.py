@@ -1,0 +1,362 @@
+"""Simulate a whole yeast ORF-GFP screen: cell store, functional standards and protein table.
+
+Cells are rendered in fixed blocks of :data:`BLOCK_CELLS` whose random streams
+derive from ``SeedSequence([seed, 2, block])``, so the images depend only on the
+seed and the screen size, never on ``chunk_cells``; memory is bounded by a
+block. Proteins are assigned to plates by a random permutation independent of
+their function, so plate effects carry no function.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.fft as _fft
+
+from ..errors import InputError
+from ..outputs import atomic_path
+from ..store import CellStore, assign_splits
+from .camera import DIFFICULTIES, expose, gaussian_blur, illumination
+from .cells import CANVAS, draw_geometry
+from .hierarchy import ARTEFACT_CLASSES, Hierarchy, hierarchy_from_annotations, make_hierarchy
+from .patterns import render_pattern
+
+__all__ = ["BLOCK_CELLS", "STANDARD_NAMES", "SimulatedScreen", "simulate_screen", "write_gmt"]
+
+logger = logging.getLogger(__name__)
+
+#: Cells rendered together with one random stream (fixed, so chunking never changes results).
+BLOCK_CELLS = 256
+#: The four standards written under ``standards/`` (the study's scales).
+STANDARD_NAMES = ("cellular_component", "bioprocess", "pathway", "complex")
+_FIELD_SHAPE = (1024, 1344)
+_WELLS = [f"{r}{c:02d}" for r in "ABCDEFGHIJKLMNOP" for c in range(1, 25)]
+
+
+@dataclass
+class SimulatedScreen:
+    """Paths and tables of a simulated screen.
+
+    Attributes
+    ----------
+    outdir, store, proteins_csv : pathlib.Path
+    standards : dict of str -> pathlib.Path
+        One GMT per :data:`STANDARD_NAMES`.
+    n_cells, n_proteins : int
+    class_names : list of str
+    """
+
+    outdir: Path
+    store: Path
+    proteins_csv: Path
+    standards: dict[str, Path]
+    n_cells: int
+    n_proteins: int
+    class_names: list[str]
+
+
+def write_gmt(path: str | os.PathLike, groups: dict[str, Sequence[str]], descriptions: dict[str, str] | None = None
+              ) -> None:
+    """Write groups as GMT lines ``group<TAB>description<TAB>protein...`` (sorted, deterministic).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.gmt"
+    >>> write_gmt(p, {"CX1": ["B", "A"]})
+    >>> p.read_text()
+    'CX1\\tCX1\\tA\\tB\\n'
+    """
+    descriptions = descriptions or {}
+    lines = [
+        "\t".join([name, descriptions.get(name, name), *sorted(members)])
+        for name, members in sorted(groups.items())
+    ]
+    Path(path).write_text("".join(line + "\n" for line in lines))
+
+
+def _check_int(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise InputError(f"{name} must be a positive integer. Received: {name}={value!r}")
+    return int(value)
+
+
+@dataclass
+class _Context:
+    hierarchy: Hierarchy
+    cells_per_protein: int
+    seed: int
+    settings: dict
+    dead_ghost_fraction: float
+    artefact_label: dict[str, int]
+    plate: np.ndarray
+    well: np.ndarray
+    abundance: np.ndarray
+    field_gain: np.ndarray
+    plate_gain: np.ndarray
+    plate_gradient: np.ndarray
+    plate_background: np.ndarray
+    plate_marker: np.ndarray
+    split: np.ndarray
+
+
+def _scatter(m: int, cell: np.ndarray, y: np.ndarray, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Bilinear splat of point sources onto (m, CANVAS, CANVAS)."""
+    y0, x0 = np.floor(y), np.floor(x)
+    fy, fx = y - y0, x - x0
+    out = np.zeros(m * CANVAS * CANVAS)
+    for dy, dx, ww in ((0, 0, (1 - fy) * (1 - fx)), (0, 1, (1 - fy) * fx), (1, 0, fy * (1 - fx)), (1, 1, fy * fx)):
+        yy, xx = (y0 + dy).astype(np.int64), (x0 + dx).astype(np.int64)
+        ok = (yy >= 0) & (yy < CANVAS) & (xx >= 0) & (xx < CANVAS)
+        flat = (cell[ok] * CANVAS + yy[ok]) * CANVAS + xx[ok]
+        out += np.bincount(flat, weights=(w * ww)[ok], minlength=out.size)
+    return out.reshape(m, CANVAS, CANVAS).astype(np.float32)
+
+
+def _render_block(ctx: _Context, block: int, start: int, stop: int) -> tuple[np.ndarray, dict]:
+    h, s = ctx.hierarchy, ctx.settings
+    rng = np.random.default_rng(np.random.SeedSequence([ctx.seed, 2, block]))
+    m = stop - start
+    prot = np.arange(start, stop) // ctx.cells_per_protein
+    r = rng.random(m)
+    dead = r < ctx.dead_ghost_fraction / 2
+    ghost = (r >= ctx.dead_ghost_fraction / 2) & (r < ctx.dead_ghost_fraction)
+    normal = ~(dead | ghost)
+    g = draw_geometry(m, rng, off_centre=float(s["off_centre"]), shrink=np.where(dead, rng.uniform(0.6, 0.8, m), 1.0))
+    theta = h.theta[prot]
+    diffuse = np.zeros((m, CANVAS, CANVAS), np.float32)
+    spot = np.zeros(m)
+    pts: list[tuple[np.ndarray, ...]] = []
+
+    def add(name: str, sel: np.ndarray, weight: np.ndarray) -> None:
+        if sel.size == 0:
+            return
+        pat = render_pattern(name, g, sel, theta[sel], rng)
+        diffuse[sel] += weight[:, None, None].astype(np.float32) * pat.diffuse
+        pts.append((sel[pat.cell], pat.y, pat.x, pat.weight * weight[pat.cell]))
+        spot[sel] = np.maximum(spot[sel], pat.spot_sigma)
+
+    for k, renderer in enumerate(h.renderers):
+        sel = np.flatnonzero(normal & (h.compartment[prot] == k))
+        add(renderer, sel, 1 - h.mix[prot[sel]])
+        sel = np.flatnonzero(normal & (h.second[prot] == k))
+        add(renderer, sel, h.mix[prot[sel]])
+    for name, mask in (("DEAD", dead), ("GHOST", ghost)):
+        add(name, np.flatnonzero(mask), np.ones(int(mask.sum())))
+    # generic modulation by the protein's parameters: nuclear/cytoplasmic ratio, bud enrichment
+    cyto = g.cell * (1 - g.vacuole)
+    diffuse += (0.04 * np.exp(0.4 * theta[:, 4]))[:, None, None].astype(np.float32) * g.nucleus * normal[:, None, None]
+    diffuse *= 1 + (0.4 * np.tanh(theta[:, 7]))[:, None, None].astype(np.float32) * g.bud
+    # texture: smooth multiplicative noise whose scale and amplitude follow theta
+    tex_sigma = 1.5 * np.exp(0.3 * theta[:, 3])
+    tex = _fft.irfft2(gaussian_blur(_fft.rfft2(rng.standard_normal((m, CANVAS, CANVAS), np.float32)),
+                                      tex_sigma), s=(CANVAS, CANVAS))
+    tex /= tex.std(axis=(1, 2), keepdims=True) + 1e-6
+    amp = 0.15 + 0.15 / (1 + np.exp(-theta[:, 3]))
+    diffuse *= np.exp(amp[:, None, None] * tex).astype(np.float32)
+    # debris: bright small blobs in both channels
+    debris = rng.random(m) < float(s["debris"])
+    nd = int(debris.sum())
+    deb = (np.flatnonzero(debris), rng.uniform(4, CANVAS - 4, nd), rng.uniform(4, CANVAS - 4, nd),
+           rng.uniform(20, 80, nd))
+    pts.append((deb[0], deb[1], deb[2], deb[3] / 4))
+    cell_i, yy, xx, ww = (np.concatenate(v) for v in zip(*pts, strict=True))
+    points = _scatter(m, cell_i.astype(np.int64), yy, xx, ww)
+    # neighbours express the same protein (dimmer on average, as a diffuse blur of it)
+    per_area = (diffuse.sum(axis=(1, 2)) + points.sum(axis=(1, 2))) / np.maximum(g.cell.sum(axis=(1, 2)), 1)
+    diffuse += (per_area * rng.uniform(0.4, 1.2, m))[:, None, None].astype(np.float32) * g.neighbours
+    optical = rng.uniform(*s["blur"], m)
+    gfp = _fft.irfft2(gaussian_blur(_fft.rfft2(diffuse), optical)
+                        + gaussian_blur(_fft.rfft2(points), np.sqrt(optical**2 + spot**2)), s=(CANVAS, CANVAS))
+    marker = (cyto * (1 - 0.3 * g.nucleus) + 0.08 * g.vacuole + g.neighbours
+              * rng.uniform(0.6, 1.2, m)[:, None, None].astype(np.float32))
+    marker *= np.exp(0.12 * tex).astype(np.float32)
+    marker[ghost] *= 0.15
+    marker += _scatter(m, deb[0], deb[1], deb[2], deb[3] / 8)
+    spectrum = _fft.rfft2(marker)  # optical blur plus a wide halo of out-of-focus light
+    marker = _fft.irfft2(gaussian_blur(spectrum, optical) + 0.25 * gaussian_blur(spectrum, np.full(m, 7.0)),
+                         s=(CANVAS, CANVAS))
+    # photo-electrons: abundance (function + protein + cell noise), cell-cycle dependence, illumination
+    plate = ctx.plate[prot]
+    field = rng.integers(0, 4, m)
+    x = rng.uniform(32, _FIELD_SHAPE[1] - 32, m)
+    y = rng.uniform(32, _FIELD_SHAPE[0] - 32, m)
+    illum = illumination(ctx.plate_gain[plate] * ctx.field_gain[prot, field], ctx.plate_gradient[plate], x, y,
+                         _FIELD_SHAPE)
+    level = (200.0 * float(s["photons"]) * np.exp(0.5 * theta[:, 0]) * ctx.abundance[prot]
+             * np.exp(rng.normal(0, float(s["cell_sd"]), m)) * np.exp(0.5 * theta[:, 5] * (g.bud_fraction - 0.3)))
+    level = np.where(dead, 150.0 * float(s["photons"]), level)
+    marker_level = 280.0 * float(s["photons"]) * ctx.plate_marker[plate] * np.exp(rng.normal(0, 0.2, m))
+    autofl = 8.0 * float(s["photons"]) * (g.cell + g.neighbours)
+    bg = ctx.plate_background[plate][:, None, None] * float(s["photons"])
+    f32 = np.float32
+    electrons = np.stack([illum * (level[:, None, None].astype(f32) * gfp + autofl + bg.astype(f32)),
+                          illum * (marker_level[:, None, None].astype(f32) * marker + 2.0 * bg.astype(f32))], axis=-1)
+    images = expose(electrons, rng, read_noise=float(s["read_noise"]), hot=float(s["hot"]))
+    labels = h.compartment[prot].copy()
+    for name, mask in (("DEAD", dead), ("GHOST", ghost)):
+        if mask.any():
+            labels[mask] = ctx.artefact_label[name]
+    cells = {
+        "protein": np.asarray(h.proteins, dtype=object)[prot],
+        "label": labels,
+        "split": ctx.split[start:stop],
+        "plate": np.array([f"plate{p + 1:02d}" for p in plate], dtype=object),
+        "well": ctx.well[prot],
+        "field": (field + 1).astype(str).astype(object),
+        "x": x,
+        "y": y,
+    }
+    return images, cells
+
+
+def simulate_screen(
+    outdir: str | os.PathLike,
+    *,
+    proteins: int = 320,
+    cells_per_protein: int = 50,
+    plates: int = 4,
+    seed: int = 0,
+    dead_ghost_fraction: float = 0.02,
+    difficulty: str = "medium",
+    classes: Sequence[str] | None = None,
+    annotations: str | os.PathLike | None = None,
+    bioprocesses: int | None = None,
+    pathways: int | None = None,
+    complexes: int | None = None,
+    multi_localized_fraction: float = 0.15,
+    overwrite: bool = False,
+    chunk_cells: int = 512,
+    progress: bool = False,
+) -> SimulatedScreen:
+    """Simulate a yeast ORF-GFP screen with a known functional hierarchy.
+
+    Writes, atomically, ``OUTDIR/cells.h5`` (the cell store: uint16 GFP/RFP
+    crops with a camera offset, labels = localization class, protein ids,
+    plates, wells, fields, 80/10/10 split per protein),
+    ``OUTDIR/standards/{cellular_component,bioprocess,pathway,complex}.gmt`` and
+    ``OUTDIR/proteins.csv`` (annotation, memberships, generating parameters and
+    nuisance of every protein).
+
+    Parameters
+    ----------
+    outdir : str or os.PathLike
+        Output folder (must not exist unless ``overwrite``).
+    proteins : int, default 320
+        Number of proteins (the demo's size; scale up freely).
+    cells_per_protein : int, default 50
+        Cells imaged per protein.
+    plates : int, default 4
+        Plates the proteins are spread over (independently of function).
+    seed : int, default 0
+        Seed of everything; the output bytes depend only on it and the sizes.
+    dead_ghost_fraction : float, default 0.02
+        Share of cells drawn as DEAD or GHOST (half each); 0 drops these classes.
+    difficulty : {"easy", "medium", "hard"}, default "medium"
+        Nuisance level (:data:`~deeploc_keras.synthetic.camera.DIFFICULTIES`).
+    classes : sequence of str, optional
+        Subset of the 17 localization classes to simulate (all by default).
+    annotations : str or os.PathLike, optional
+        Folder with real annotation files; proteins, classes and groups are then drawn from them
+        (see :func:`~deeploc_keras.synthetic.hierarchy.hierarchy_from_annotations`).
+    bioprocesses, pathways, complexes : int, optional
+        Group counts of the synthetic hierarchy.
+    multi_localized_fraction : float, default 0.15
+        Share of proteins with a second localization.
+    overwrite : bool, default False
+        Replace an existing ``outdir``.
+    chunk_cells : int, default 512
+        HDF5 chunk of the store (does not change the images).
+    progress : bool, default False
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    SimulatedScreen
+
+    Raises
+    ------
+    InputError
+        On non-positive counts, an unknown difficulty or class, more complexes than
+        proteins allow, or a missing annotation file.
+    OutputExistsError
+        If ``outdir`` exists and ``overwrite`` is False.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "screen"
+    >>> screen = simulate_screen(out, proteins=20, cells_per_protein=4, plates=2, seed=0)
+    >>> screen.n_cells, sorted(p.name for p in (out / "standards").iterdir())[:2]
+    (80, ['bioprocess.gmt', 'cellular_component.gmt'])
+    """
+    n = _check_int("proteins", proteins)
+    cpp = _check_int("cells_per_protein", cells_per_protein)
+    n_plates = _check_int("plates", plates)
+    _check_int("chunk_cells", chunk_cells)
+    if not 0 <= dead_ghost_fraction <= 0.5:
+        raise InputError(f"dead_ghost_fraction must be in [0, 0.5]. Received: dead_ghost_fraction={dead_ghost_fraction}")
+    if difficulty not in DIFFICULTIES:
+        raise InputError(f"difficulty must be one of {list(DIFFICULTIES)}. Received: difficulty={difficulty!r}")
+    if annotations is not None and classes is not None:
+        raise InputError("classes cannot be chosen with annotations (the Huh 2003 categories are used)")
+    if annotations is not None:
+        h = hierarchy_from_annotations(annotations, n, multi_localized_fraction=multi_localized_fraction, seed=seed)
+    else:
+        h = make_hierarchy(n, classes=classes, n_bioprocesses=bioprocesses, n_pathways=pathways,
+                           n_complexes=complexes, multi_localized_fraction=multi_localized_fraction, seed=seed)
+    class_names = list(h.class_names) + (list(ARTEFACT_CLASSES) if dead_ghost_fraction > 0 else [])
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
+    order = rng.permutation(n)  # plates independent of function
+    plate = np.empty(n, np.int64)
+    plate[order] = np.arange(n) % n_plates
+    well_index = np.empty(n, np.int64)
+    well_index[order] = np.arange(n) // n_plates
+    ctx = _Context(
+        hierarchy=h, cells_per_protein=cpp, seed=seed, settings=DIFFICULTIES[difficulty],
+        dead_ghost_fraction=float(dead_ghost_fraction),
+        artefact_label={name: class_names.index(name) for name in ARTEFACT_CLASSES if name in class_names},
+        plate=plate, well=np.array([_WELLS[i % len(_WELLS)] for i in well_index], dtype=object),
+        abundance=np.exp(rng.normal(0, 0.4, n)), field_gain=rng.normal(1, 0.05, (n, 4)).clip(0.7, 1.3),
+        plate_gain=rng.uniform(0.8, 1.2, n_plates), plate_gradient=rng.normal(0, 0.25, (n_plates, 2)),
+        plate_background=rng.uniform(15, 45, n_plates), plate_marker=rng.uniform(0.85, 1.15, n_plates),
+        split=assign_splits(np.repeat(np.arange(n), cpp), seed=seed),
+    )
+    total = n * cpp
+    with atomic_path(outdir, overwrite=overwrite) as tmp:
+        tmp.mkdir(parents=True)
+        source = f"deeploc_keras.synthetic seed={seed} difficulty={difficulty} proteins={n} cells_per_protein={cpp}"
+        from tqdm.auto import tqdm
+
+        with CellStore.create(tmp / "cells.h5", class_names=class_names, source=source, chunk_cells=chunk_cells,
+                              seed=seed) as store, tqdm(total=total, disable=not progress, unit="cell",
+                                                        desc="simulate") as bar:
+            for block, start in enumerate(range(0, total, BLOCK_CELLS)):
+                stop = min(start + BLOCK_CELLS, total)
+                images, cells = _render_block(ctx, block, start, stop)
+                store.append(images, cells)
+                bar.update(stop - start)
+        (tmp / "standards").mkdir()
+        ids = np.asarray(h.proteins, dtype=object)
+        standards = {"cellular_component": h.cellular_component(), **h.groups}
+        for name in STANDARD_NAMES:
+            write_gmt(tmp / "standards" / f"{name}.gmt", {k: list(ids[v]) for k, v in standards[name].items()})
+        table = h.table()
+        table.insert(4, "plate", [f"plate{p + 1:02d}" for p in plate])
+        table.insert(5, "well", ctx.well)
+        table.insert(6, "abundance_noise", ctx.abundance)
+        table.insert(7, "cells", cpp)
+        table.to_csv(tmp / "proteins.csv", index=False, float_format="%.6g")
+    out = Path(outdir)
+    logger.info("simulated %d cells of %d proteins into %s", total, n, out)
+    return SimulatedScreen(
+        outdir=out, store=out / "cells.h5", proteins_csv=out / "proteins.csv",
+        standards={name: out / "standards" / f"{name}.gmt" for name in STANDARD_NAMES},
+        n_cells=total, n_proteins=n, class_names=class_names,
+    )
+

@@ -1,0 +1,174 @@
+"""Tests of the synthetic screen: determinism, store validity, standards, CLI, bad input, montage."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from deeploc_keras.cli import main
+from deeploc_keras.errors import InputError, OutputExistsError
+from deeploc_keras.store import CHONG_CLASS_NAMES, CellStore
+from deeploc_keras.synthetic import simulate_screen
+from deeploc_keras.synthetic.camera import DIFFICULTIES
+from deeploc_keras.synthetic.montage import write_montage
+from deeploc_keras.synthetic.screen import BLOCK_CELLS, STANDARD_NAMES
+
+SMALL = {"proteins": 40, "cells_per_protein": 8, "plates": 2}
+
+
+def _read_gmt(path):
+    groups = {}
+    for line in path.read_text().splitlines():
+        name, _, *members = line.split("\t")
+        groups[name] = members
+    return groups
+
+
+def _digest(outdir):
+    with CellStore.open(outdir / "cells.h5") as store:
+        images = store.images()
+        cells = store.cells
+    h = hashlib.sha256(images.tobytes())
+    h.update(pd.util.hash_pandas_object(cells, index=False).to_numpy().tobytes())
+    for name in STANDARD_NAMES:
+        h.update((outdir / "standards" / f"{name}.gmt").read_bytes())
+    h.update((outdir / "proteins.csv").read_bytes())
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def screen(tmp_path_factory):
+    return simulate_screen(tmp_path_factory.mktemp("sim") / "screen", seed=0, **SMALL)
+
+
+def test_simulate_screen_writes_valid_store(screen):
+    with CellStore.open(screen.store) as store:
+        assert len(store) == 320
+        assert store.dtype == np.uint16
+        assert store.image_shape == (64, 64, 2)
+        assert store.class_names == list(CHONG_CLASS_NAMES)
+        store.require_labels()
+        store.require_proteins()
+        cells = store.cells
+        images = store.images(slice(0, 64))
+    assert cells["protein"].str.match(r"^YSIM\d{4}$").all()
+    assert cells["protein"].nunique() == 40
+    assert set(cells["split"]) == {0, 1, 2}
+    assert cells["plate"].nunique() == 2
+    assert images.min() >= 60  # camera offset 100 minus read noise
+    proteins = pd.read_csv(screen.proteins_csv)
+    first_label = cells.groupby("protein")["label"].agg(lambda s: s.mode().iloc[0])
+    names = np.asarray(CHONG_CLASS_NAMES)
+    assert (names[first_label.loc[proteins["protein"]].to_numpy()] == proteins["localization"].to_numpy()).all()
+
+
+def test_simulate_screen_standards_shapes(screen):
+    ids = set(pd.read_csv(screen.proteins_csv)["protein"])
+    gmts = {name: _read_gmt(screen.standards[name]) for name in STANDARD_NAMES}
+    assert all(gmts[name] for name in STANDARD_NAMES)
+    for members in gmts["complex"].values():
+        assert 2 <= len(members) <= 10
+    for name in STANDARD_NAMES:
+        assert set().union(*map(set, gmts[name].values())) <= ids
+    # nesting: every complex lies inside one bioprocess
+    bios = [set(m) for m in gmts["bioprocess"].values()]
+    assert all(any(set(c) <= b for b in bios) for c in gmts["complex"].values())
+    # pathways span several bioprocesses
+    assert max(sum(bool(set(p) & b) for b in bios) for p in gmts["pathway"].values()) >= 2
+
+
+def test_simulate_screen_deterministic(screen, tmp_path):
+    again = simulate_screen(tmp_path / "again", seed=0, **SMALL)
+    assert _digest(again.outdir) == _digest(screen.outdir)
+    other = simulate_screen(tmp_path / "other", seed=1, **SMALL)
+    with CellStore.open(other.store) as a, CellStore.open(screen.store) as b:
+        assert not np.array_equal(a.images(slice(0, 16)), b.images(slice(0, 16)))
+    assert other.standards["complex"].read_bytes() != screen.standards["complex"].read_bytes()
+
+
+def test_simulate_screen_chunk_size_does_not_change_results(screen, tmp_path):
+    assert screen.n_cells > BLOCK_CELLS  # several render blocks
+    chunked = simulate_screen(tmp_path / "chunked", seed=0, chunk_cells=37, **SMALL)
+    assert _digest(chunked.outdir) == _digest(screen.outdir)
+
+
+def test_simulate_screen_raises_nonpositive_counts(tmp_path):
+    for bad in ({"proteins": 0}, {"cells_per_protein": -1}, {"plates": 0}):
+        with pytest.raises(InputError, match="positive integer"):
+            simulate_screen(tmp_path / "x", **{**SMALL, **bad})
+    assert not (tmp_path / "x").exists()
+
+
+def test_simulate_screen_raises_too_many_complexes(tmp_path):
+    with pytest.raises(InputError, match="more complexes than proteins allow"):
+        simulate_screen(tmp_path / "x", complexes=30, **SMALL)
+    assert not (tmp_path / "x").exists()
+
+
+def test_simulate_screen_raises_unknown_class(tmp_path):
+    with pytest.raises(InputError, match="classes must be distinct names"):
+        simulate_screen(tmp_path / "x", classes=["NUCLEI", "GOLGIX"], **SMALL)
+
+
+def test_simulate_screen_raises_existing_output(screen):
+    with pytest.raises(OutputExistsError):
+        simulate_screen(screen.outdir, **SMALL)
+
+
+def test_simulate_screen_class_subset_and_no_artefacts(tmp_path):
+    out = simulate_screen(tmp_path / "sub", classes=["NUCLEI", "CYTOPLASM"], dead_ghost_fraction=0,
+                          proteins=6, cells_per_protein=3, complexes=1)
+    assert out.class_names == ["NUCLEI", "CYTOPLASM"]
+
+
+def test_simulate_command_writes_outputs(tmp_path):
+    result = CliRunner().invoke(main, ["simulate", str(tmp_path / "cli"), "--proteins", "12",
+                                       "--cells-per-protein", "3", "--seed", "2", "--difficulty", "hard"])
+    assert result.exit_code == 0, result.output
+    assert "36 cells of 12 proteins" in result.output
+    assert (tmp_path / "cli" / "standards" / "complex.gmt").is_file()
+
+
+def test_simulate_command_choices_match_library():
+    command = main.commands["simulate"]
+    choice = next(p for p in command.params if p.name == "difficulty").type
+    assert list(choice.choices) == list(DIFFICULTIES)
+
+
+def test_simulate_command_raises_nonpositive_count(tmp_path):
+    result = CliRunner().invoke(main, ["simulate", str(tmp_path / "bad"), "--proteins", "0"])
+    assert result.exit_code == 2
+    assert "Invalid value" in result.output
+    assert not (tmp_path / "bad").exists()
+
+
+def test_simulate_command_raises_annotation_dir_missing(tmp_path):
+    result = CliRunner().invoke(main, ["simulate", str(tmp_path / "bad"), "--annotations", str(tmp_path / "none")])
+    assert result.exit_code == 2
+    assert "annotation directory not found" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "bad").exists()
+
+
+def test_simulate_command_raises_annotation_file_missing(tmp_path):
+    annotations = tmp_path / "ann"
+    annotations.mkdir()
+    (annotations / "huh2003_yeastgfp.csv.xz").write_bytes(b"")
+    result = CliRunner().invoke(main, ["simulate", str(tmp_path / "out"), "--annotations", str(annotations)])
+    assert result.exit_code == 2
+    assert "missing annotation file" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_write_montage_png(screen, tmp_path):
+    png = write_montage(screen.store, tmp_path / "montage.png", per_class=3)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    import matplotlib.image
+
+    grid = matplotlib.image.imread(png)
+    assert grid.shape[0] > grid.shape[1]  # one row per class
