@@ -1,0 +1,226 @@
+"""Pairs of cells of the same protein for Paired Cell Inpainting, as a tf.data pipeline.
+
+For every source cell of a split, the target is drawn uniformly from the *other*
+cells of the same protein in that split and redrawn every epoch (Lu et al. 2019,
+``sample_pair_equally``); proteins with fewer than 2 cells are skipped. Index
+draws are vectorized numpy (:func:`pair_indices`); each batch is read from the
+cell store with one sorted read, then min-max scaled per crop and channel and
+flipped independently for source and target inside tf.data.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from .errors import InputError, file_error
+from .layers_pci import minmax_scale
+from .store import SPLIT_NAMES, UNKNOWN_PROTEIN, CellStore
+
+__all__ = ["PairData", "pair_indices", "pair_dataset"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PairData:
+    """A PCI training or validation stream.
+
+    Attributes
+    ----------
+    dataset : tf.data.Dataset
+        One epoch of ``((source (b, H, W, 2), target_marker (b, H, W, 1)), target_protein
+        (b, H, W, 1))`` float32 batches; every new iteration is the next epoch (fresh
+        targets, order and flips), so pass it to ``Model.fit`` as is.
+    steps_per_epoch : int
+        Batches per epoch (full batches; one smaller batch when there are fewer cells than a batch).
+    n_cells : int
+        Source cells per epoch (cells of the split whose protein has at least 2 cells there).
+    skipped_proteins : int
+        Proteins of the split with fewer than 2 cells (no pair possible).
+    """
+
+    dataset: tf.data.Dataset
+    steps_per_epoch: int
+    n_cells: int
+    skipped_proteins: int
+
+
+def pair_indices(proteins: np.ndarray | list[str], *, seed: int = 0, epoch: int = 0) -> np.ndarray:
+    """Draw one target per cell, uniformly among the other cells of the same protein.
+
+    Vectorized: cells are grouped by protein, and the cell of rank ``r`` in a group
+    of ``n`` gets rank ``(r + 1 + u) % n`` with ``u`` uniform in ``[0, n - 2]``, which
+    never returns ``r`` itself.
+
+    Parameters
+    ----------
+    proteins : array-like of str, shape (N,)
+        Protein id of every cell.
+    seed : int, default 0
+        Seed of the draw (non-negative).
+    epoch : int, default 0
+        Epoch number (non-negative); each epoch gets its own deterministic draw.
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (N,)
+        Index of each cell's target, or -1 where its protein has a single cell.
+
+    Examples
+    --------
+    >>> pair_indices(["a", "b", "a", "c"], seed=0).tolist()
+    [2, -1, 0, -1]
+    >>> t = pair_indices(["p"] * 5, seed=1, epoch=3)
+    >>> bool((t != range(5)).all() and (t >= 0).all())
+    True
+    """
+    proteins = np.asarray(proteins)
+    n = len(proteins)
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    _, codes = np.unique(proteins, return_inverse=True)
+    order = np.argsort(codes, kind="stable")
+    sorted_codes = codes[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_codes)) + 1]
+    counts = np.diff(np.r_[starts, n])
+    start, size = np.repeat(starts, counts), np.repeat(counts, counts)
+    rank = np.arange(n) - start
+    offset = np.random.default_rng([seed, epoch]).integers(0, np.maximum(size - 1, 1))
+    target_sorted = np.where(size >= 2, order[start + (rank + 1 + offset) % size], -1)
+    target = np.empty(n, dtype=np.int64)
+    target[order] = target_sorted
+    return target
+
+
+def pair_dataset(
+    store: CellStore | str | os.PathLike,
+    *,
+    split: str = "train",
+    batch_size: int = 64,
+    seed: int = 0,
+    shuffle: bool = True,
+    augment: bool | None = None,
+    initial_epoch: int = 0,
+    redraw: bool = True,
+) -> PairData:
+    """Stream PCI training pairs from a cell store.
+
+    Parameters
+    ----------
+    store : CellStore or path
+        A 2-channel store (channel 0 protein, channel 1 marker) with protein ids;
+        cells whose protein is ``unknown`` are left out.
+    split : {"train", "val", "test"}, default "train"
+        Which cells to pair (targets come from the same split).
+    batch_size : int, default 64
+        Cells per batch (the original uses 64).
+    seed : int, default 0
+        Seed of the target draws, the order and the flips; epoch ``e`` uses ``(seed, e)``.
+    shuffle : bool, default True
+        Shuffle the source order every epoch (targets are redrawn either way).
+    augment : bool, optional
+        Independent random up-down and left-right flips of source and target;
+        default: True for ``split="train"``, False otherwise.
+    initial_epoch : int, default 0
+        Epoch number of the first iteration (to resume a run with the same draws).
+    redraw : bool, default True
+        New targets, order and flips at every iteration (epoch); False repeats the
+        draws of ``initial_epoch`` every time (a fixed validation set).
+
+    Returns
+    -------
+    PairData
+
+    Raises
+    ------
+    InputError
+        If every protein is ``unknown``, the store does not have 2 channels, no
+        protein of the split has 2 cells, or an option is out of range.
+
+    References
+    ----------
+    Lu et al. (2019), PLoS Comput Biol 15(9): e1007348 (``yeast_model/dataset.py``).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "cells.h5"
+    >>> with CellStore.create(path, seed=0) as s:
+    ...     s.append(np.arange(20 * 64 * 64 * 2).reshape(20, 64, 64, 2) % 500,
+    ...              {"protein": ["A"] * 10 + ["B"] * 9 + ["C"], "split": [0] * 20})
+    >>> pairs = pair_dataset(path, batch_size=4)
+    >>> pairs.n_cells, pairs.steps_per_epoch, pairs.skipped_proteins
+    (19, 4, 1)
+    >>> (source, marker), protein = next(iter(pairs.dataset))
+    >>> source.shape, marker.shape, protein.shape
+    (TensorShape([4, 64, 64, 2]), TensorShape([4, 64, 64, 1]), TensorShape([4, 64, 64, 1]))
+    """
+    if not isinstance(store, CellStore):
+        store = CellStore.open(store)
+    if split not in SPLIT_NAMES:
+        raise InputError(f"unknown split; expected one of {list(SPLIT_NAMES)}. Received: split={split!r}")
+    if batch_size < 1:
+        raise InputError(f"batch_size must be positive. Received: batch_size={batch_size}")
+    if seed < 0 or initial_epoch < 0:
+        raise InputError(f"seed and initial_epoch must be non-negative. Received: seed={seed}, "
+                         f"initial_epoch={initial_epoch}")
+    store.require_proteins()
+    if store.image_shape[2] != 2:
+        raise file_error(store.path, f"PCI needs 2 channels (protein, marker). Received: image_shape={store.image_shape}")
+    augment = split == "train" if augment is None else augment
+    cells = store.cells
+    proteins_all = cells["protein"].to_numpy().astype(str)
+    rows = np.flatnonzero((cells["split"].to_numpy() == SPLIT_NAMES.index(split)) & (proteins_all != UNKNOWN_PROTEIN))
+    proteins = proteins_all[rows]
+    names, counts = np.unique(proteins, return_counts=True)
+    skipped = int((counts < 2).sum())
+    n_cells = int(counts[counts >= 2].sum())
+    if n_cells == 0:
+        raise file_error(store.path, f"no protein has 2 or more cells in split {split!r} "
+                                     f"({len(names)} proteins); PCI needs pairs of cells of one protein")
+    if skipped:
+        logger.info("split %s: skipped %d proteins with fewer than 2 cells", split, skipped)
+    steps = max(1, n_cells // batch_size)
+    epochs = itertools.count(initial_epoch) if redraw else itertools.repeat(initial_epoch)
+
+    def batches():
+        epoch = next(epochs)
+        target = pair_indices(proteins, seed=seed, epoch=epoch)
+        source = np.flatnonzero(target >= 0)
+        rng = np.random.default_rng([seed, epoch, 1])
+        if shuffle:
+            source = rng.permutation(source)
+        flips = rng.random((len(source), 4)) < 0.5 if augment else np.zeros((len(source), 4), bool)
+        for step in range(steps):
+            part = slice(step * batch_size, (step + 1) * batch_size)
+            k = len(source[part])
+            images = store.images(np.concatenate([rows[source[part]], rows[target[source[part]]]]))
+            yield images[:k], images[k:], flips[part]
+
+    shape = (None, *store.image_shape)
+    dtype = tf.as_dtype(store.dtype)
+    dataset = tf.data.Dataset.from_generator(batches, output_signature=(
+        tf.TensorSpec(shape, dtype), tf.TensorSpec(shape, dtype), tf.TensorSpec((None, 4), tf.bool)))
+    dataset = (dataset.apply(tf.data.experimental.assert_cardinality(steps))
+               .map(_prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+               .prefetch(tf.data.AUTOTUNE))
+    logger.info("PCI pairs, split %s: %d cells of %d proteins, %d steps of %d", split, n_cells,
+                len(names) - skipped, steps, batch_size)
+    return PairData(dataset=dataset, steps_per_epoch=steps, n_cells=n_cells, skipped_proteins=skipped)
+
+
+def _flip(images: tf.Tensor, up_down: tf.Tensor, left_right: tf.Tensor) -> tf.Tensor:
+    images = tf.where(up_down[:, None, None, None], tf.reverse(images, [1]), images)
+    return tf.where(left_right[:, None, None, None], tf.reverse(images, [2]), images)
+
+
+def _prepare(source: tf.Tensor, target: tf.Tensor, flips: tf.Tensor) -> tuple:
+    source = _flip(minmax_scale(source), flips[:, 0], flips[:, 1])
+    target = _flip(minmax_scale(target), flips[:, 2], flips[:, 3])
+    return (source, target[..., 1:2]), target[..., 0:1]
