@@ -104,6 +104,7 @@ PRESETS: dict[str, DeepLocPreset] = {
         intensity="standardize", crop_size=None, crop_offsets=1, flips=True, rotations=(0,), padding="valid",
         input_size=64, dense_batchnorm=False, batchnorm_momentum=0.99, learning_rate=3e-4, lr_decay=None,
         adam_epsilon=1e-7, batch_size=128, epochs=30, early_stopping_patience=None, tta="center",
+        trainable_params_19=3_125_011,
     ),
 }
 PRESET_NAMES = tuple(PRESETS)

@@ -1,0 +1,202 @@
+"""The DeepLoc builder: exact architecture, presets, embedding, 5-crop TTA, training step, saving, mixed precision."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from deeploc_keras.errors import InputError
+from deeploc_keras.models.deeploc import build_deeploc, embedding_model, trainable_params, tta_model
+from deeploc_keras.models.presets import PRESETS
+
+_EXPECTED_LAYERS = (
+    ["crops"]
+    + [f"conv_{k}{s}" for k in (1, 2) for s in ("", "_bn", "_relu")] + ["pool_1"]
+    + [f"conv_{k}{s}" for k in (3, 4) for s in ("", "_bn", "_relu")] + ["pool_2"]
+    + [f"conv_{k}{s}" for k in (5, 6, 7, 8) for s in ("", "_bn", "_relu")] + ["pool_3", "flatten"]
+    + [f"fc_{k}{s}" for k in (1, 2) for s in ("", "_bn", "_relu")]
+    + ["logits", "logits_bn", "logits_float32"]
+)
+
+
+def _cells(n=2, seed=0):
+    rng = np.random.default_rng(seed)
+    return (33000 + rng.gamma(2.0, 400.0, (n, 64, 64, 2))).astype("uint16")
+
+
+def _run(model, x):
+    """Inference without tracing a predict function (eager is faster for one small batch)."""
+    return keras.ops.convert_to_numpy(model(x, training=False))
+
+
+@pytest.fixture(scope="module")
+def full_model():
+    return build_deeploc(19, image_shape=(64, 64, 2), seed=0)
+
+
+def test_build_deeploc_exact_architecture():
+    model = build_deeploc(19)
+    assert trainable_params(model) == 10_991_417
+    assert sum(int(np.prod(w.shape)) for w in model.non_trainable_weights) == 4_902
+    assert [layer.name for layer in model.layers] == _EXPECTED_LAYERS
+    assert model.input.shape == (None, 60, 60, 2)
+    assert model.get_layer("pool_3").output.shape == (None, 8, 8, 256)
+    assert model.get_layer("flatten").output.shape == (None, 16_384)
+    conv, bn = model.get_layer("conv_5"), model.get_layer("conv_5_bn")
+    assert conv.padding == "same" and conv.use_bias and conv.kernel.shape == (3, 3, 128, 256)
+    assert bn.momentum == 0.5 and bn.epsilon == 1e-3
+    assert model.get_layer("pool_3").padding == "same"
+    assert model.output.dtype == "float32"
+
+
+def test_build_deeploc_initialisation_is_seeded():
+    a, b = build_deeploc(3, width=0.125, seed=5), build_deeploc(3, width=0.125, seed=5)
+    np.testing.assert_array_equal(a.get_layer("conv_2").kernel.numpy(), b.get_layer("conv_2").kernel.numpy())
+    kernel = a.get_layer("conv_2").kernel.numpy()
+    assert np.abs(kernel).max() <= 0.2 and 0.05 < kernel.std() < 0.1  # truncated at 2 sigma of 0.1
+    np.testing.assert_array_equal(a.get_layer("conv_2").bias.numpy(), np.float32(0.1))
+    assert not np.array_equal(a.get_layer("conv_3").kernel.numpy()[:, :, :8, :8], kernel[:, :, :8, :8])
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_build_deeploc_every_preset(name):
+    preset = PRESETS[name]
+    full = build_deeploc(19, name)
+    assert trainable_params(full) == preset.trainable_params_19
+    assert full.input.shape == (None, preset.input_size, preset.input_size, 2)
+    assert ("fc_1_bn" in [layer.name for layer in full.layers]) == preset.dense_batchnorm
+    assert full.get_layer("conv_1").padding == preset.padding
+    small = build_deeploc(4, name, 0.125, image_shape=(64, 64, 2), seed=0)
+    assert trainable_params(small) == trainable_params(build_deeploc(4, name, 0.125))
+    out = _run(small, _cells(3))
+    assert out.shape == (3, 4) and out.dtype == np.float32 and np.isfinite(out).all()
+
+
+def test_build_deeploc_width_scales_layers():
+    model = build_deeploc(7, width=0.01)
+    assert model.get_layer("conv_1").filters == 1 and model.get_layer("conv_5").filters == 3
+    assert model.get_layer("fc_2").units == 5 and model.get_layer("logits").units == 7
+
+
+def test_embedding_model_fc2(full_model):
+    emb = embedding_model(full_model)
+    assert emb.output.shape == (None, 512)
+    feats = _run(emb, _cells(2))
+    assert feats.shape == (2, 512) and (feats >= 0).all()  # after ReLU
+    assert embedding_model(full_model, "conv_3").output.shape == (None, 30, 30, 128)
+    assert embedding_model(full_model, "logits").layers[-1].name == "logits_bn"
+    assert embedding_model(full_model, "fc_1_bn").output.shape == (None, 512)
+
+
+def test_full_size_training_step():
+    import tensorflow as tf
+
+    model = build_deeploc(19, image_shape=(64, 64, 2), seed=1)
+    optimizer = keras.optimizers.Adam(1e-3, epsilon=1e-8)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    before = model.get_layer("conv_1").kernel.numpy().copy()
+    mean_before = model.get_layer("fc_2_bn").moving_mean.numpy().copy()
+    with tf.GradientTape() as tape:
+        loss = loss_fn(np.array([0, 5]), model(_cells(2), training=True))
+    optimizer.apply(tape.gradient(loss, model.trainable_weights), model.trainable_weights)
+    assert np.isfinite(float(loss))
+    assert not np.allclose(model.get_layer("conv_1").kernel.numpy(), before)
+    assert not np.allclose(model.get_layer("fc_2_bn").moving_mean.numpy(), mean_before)
+
+
+def test_tta_model_5crop_equals_mean_of_explicit_crops():
+    model = build_deeploc(6, width=0.125, image_shape=(64, 64, 2), seed=2)
+    plain = build_deeploc(6, width=0.125)
+    for layer in plain.layers:
+        if layer.weights:
+            layer.set_weights(model.get_layer(layer.name).get_weights())
+    cells = _cells(3, seed=4)
+    pre = model.get_layer("preprocess")(cells).numpy()
+    offsets = [(2, 2), (0, 0), (0, 4), (4, 0), (4, 4)]
+    crops = [pre[:, r:r + 60, c:c + 60] for r, c in offsets]
+    fc2 = embedding_model(plain)
+    expected = np.mean([_run(fc2, c) for c in crops], axis=0)
+    np.testing.assert_allclose(_run(tta_model(model), cells), expected, rtol=1e-4, atol=1e-5)
+    probs = [keras.ops.softmax(_run(plain, c)).numpy() for c in crops]
+    got = _run(tta_model(model, "logits"), cells)
+    np.testing.assert_allclose(got, np.mean(probs, axis=0), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(got.sum(axis=1), 1, rtol=1e-5)
+    centre = _run(tta_model(model, tta="center"), cells)
+    np.testing.assert_allclose(centre, _run(embedding_model(model), cells), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(centre, _run(fc2, crops[0]), rtol=1e-4, atol=1e-5)
+
+
+def test_saved_model_round_trip_without_custom_objects(tmp_path):
+    model = build_deeploc(5, "study", 0.125, image_shape=(64, 64, 2), seed=3)
+    cells = _cells(2)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    np.save(tmp_path / "cells.npy", cells)
+    code = ("import sys, numpy as np, keras; import deeploc_keras.models.deeploc; "
+            "m = keras.saving.load_model(sys.argv[1]); "
+            "np.save(sys.argv[3], m(np.load(sys.argv[2]), training=False).numpy()); "
+            "assert m.get_layer('augment').rotations == (0, 1, 2, 3)")
+    subprocess.run([sys.executable, "-c", code, str(path), str(tmp_path / "cells.npy"), str(tmp_path / "out.npy")],
+                   check=True, capture_output=True)
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), _run(model, cells), rtol=1e-5, atol=1e-6)
+    loaded = keras.saving.load_model(path)
+    assert tta_model(loaded, "fc_2").output.shape == (None, 64)
+
+
+def test_mixed_bfloat16_keeps_float32_outputs():
+    keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
+    try:
+        model = build_deeploc(4, width=0.125, image_shape=(64, 64, 2))
+        assert model.get_layer("conv_1").compute_dtype == "bfloat16"
+        assert model.get_layer("preprocess").compute_dtype == "float32"
+        out = model(_cells(2), training=False)
+        assert out.dtype == "float32"
+        assert embedding_model(model).output.dtype == "float32"
+        assert tta_model(model, "logits").output.dtype == "float32"
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+
+
+def test_build_deeploc_raises_unknown_preset():
+    with pytest.raises(InputError, match=r"unknown preset 'kraus'; expected one of \['kraus2017'"):
+        build_deeploc(19, "kraus")
+
+
+@pytest.mark.parametrize("width", [0, -1.0, float("nan")])
+def test_build_deeploc_raises_bad_width(width):
+    with pytest.raises(InputError, match="width must be"):
+        build_deeploc(19, width=width)
+
+
+@pytest.mark.parametrize("num_classes", [1, 0, 2.5, True])
+def test_build_deeploc_raises_too_few_classes(num_classes):
+    with pytest.raises(InputError, match="num_classes must be an int >= 2"):
+        build_deeploc(num_classes)
+
+
+def test_build_deeploc_raises_bad_image_shape():
+    with pytest.raises(InputError, match="image_shape"):
+        build_deeploc(19, image_shape=(64, 64))
+
+
+def test_embedding_model_raises_unknown_layer():
+    with pytest.raises(InputError, match=r"layer 'fc_3' is not in model 'deeploc'; expected one of \[.*'fc_2'"):
+        embedding_model(build_deeploc(3, width=0.125), "fc_3")
+
+
+def test_tta_model_raises_bad_input():
+    plain = build_deeploc(3, width=0.125)
+    with pytest.raises(InputError, match="needs a model built with image_shape"):
+        tta_model(plain)
+    model = build_deeploc(3, width=0.125, image_shape=(64, 64, 2))
+    with pytest.raises(InputError, match="unknown tta"):
+        tta_model(model, tta="10crop")
+    with pytest.raises(InputError, match="before the crop"):
+        tta_model(model, "preprocess")
+    nocrop = build_deeploc(3, "razdaibiedina2022", 0.125, image_shape=(64, 64, 2))
+    with pytest.raises(InputError, match="needs a preset with a crop"):
+        tta_model(nocrop)

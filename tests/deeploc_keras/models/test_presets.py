@@ -1,0 +1,50 @@
+"""Presets are data: every preset is consistent, and the original's facts are recorded exactly."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from deeploc_keras.errors import InputError
+from deeploc_keras.models.presets import PRESET_NAMES, PRESETS, STUDY_LEARNING_RATES, get_preset
+
+
+@pytest.mark.parametrize("name", PRESET_NAMES)
+def test_preset_is_consistent(name):
+    p = get_preset(name)
+    assert p.name == name and p.description
+    assert p.intensity in ("stretch", "standardize")
+    assert p.padding in ("same", "valid")
+    assert p.tta in ("center", "5crop")
+    assert set(p.rotations) <= {0, 1, 2, 3} and p.rotations
+    size = 64
+    crop = p.crop_size or size
+    assert crop + p.crop_offsets - 1 <= size
+    assert p.input_size == crop
+    assert p.tta == "center" or p.crop_size is not None
+    assert p.trainable_params_19 > 0
+    assert p.learning_rate > 0 and p.batch_size > 0 and p.epochs > 0
+
+
+def test_kraus2017_matches_original():
+    p = get_preset("kraus2017")
+    assert (p.crop_size, p.crop_offsets, p.rotations, p.flips) == (60, 4, (0, 1, 2), True)
+    assert (p.learning_rate, p.lr_decay, p.adam_epsilon, p.batch_size) == (0.1, (25, 0.96), 1e-8, 128)
+    assert (p.batchnorm_momentum, p.tta, p.trainable_params_19) == (0.5, "5crop", 10_991_417)
+
+
+def test_study_preset_sweeps_the_study_rates():
+    p = get_preset("study")
+    assert p.lr_sweep == STUDY_LEARNING_RATES == (1e-3, 6e-4, 3e-4, 1e-4, 5e-5)
+    assert p.rotations == (0, 1, 2, 3) and p.intensity == "standardize" and p.early_stopping_patience
+
+
+def test_presets_are_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        PRESETS["kraus2017"].batch_size = 1
+
+
+def test_get_preset_raises_unknown_name():
+    with pytest.raises(InputError, match=r"unknown preset 'deeploc'; expected one of \['kraus2017', 'study'"):
+        get_preset("deeploc")
