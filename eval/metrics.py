@@ -1,0 +1,604 @@
+"""The study's metrics as vectorized numpy kernels (no I/O, no pandas, no logging).
+
+Every function takes ``features`` (proteins x dimensions) and ``membership``
+(proteins x groups, boolean). The *universe* of a standard is the proteins in at
+least one group; proteins outside it take no part. Pairs are the unordered pairs
+of the universe (the upper triangle); a pair is positive iff the two proteins
+share a group. Similarity is the Pearson correlation of the two profiles.
+
+References
+----------
+Forster D. T. et al. (2022) BIONIC: biological network integration using convolutions. Nat. Methods 19:1250-1261
+(pooled co-annotation AP, maximal F, module-detection AMI protocol).
+Kalinin A. A. et al. (2025) A versatile information retrieval framework for evaluating profile strength and
+similarity (copairs; per-profile mean average precision).
+Vinh N. X., Epps J., Bailey J. (2010) Information theoretic measures for clusterings comparison. JMLR 11:2837-2854.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.cluster.hierarchy import linkage
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial.distance import pdist
+from scipy.special import gammaln
+
+__all__ = [
+    "METRICS",
+    "LINKAGE_METHODS",
+    "DISTANCE_METRICS",
+    "Clustering",
+    "SampledScore",
+    "membership_matrix",
+    "similarity",
+    "pair_labels",
+    "prevalence",
+    "average_precision",
+    "mean_average_precision",
+    "f_beta",
+    "sample_nonoverlapping_groups",
+    "adjusted_mutual_info",
+    "ami",
+    "f_beta_clusters",
+]
+
+#: the metric names scoring understands (closed vocabulary)
+METRICS = ("average_precision", "mean_average_precision", "ami", "f_beta", "f_beta_clusters")
+#: linkage methods searched by :func:`ami`
+LINKAGE_METHODS = ("average", "single", "complete")
+#: distances searched by :func:`ami` (``scipy.spatial.distance.pdist`` names)
+DISTANCE_METRICS = ("euclidean", "cosine", "correlation")
+
+_MAP_CHUNK = 256
+#: correlations are rounded to this many decimals before ranking, so float noise does not split ties
+_TIE_DECIMALS = 12
+
+
+@dataclass(frozen=True)
+class Clustering:
+    """The flat clustering chosen for one AMI sample.
+
+    Attributes
+    ----------
+    proteins : numpy.ndarray of int
+        Row indices (into ``features``) of the sampled proteins.
+    truth : numpy.ndarray of int
+        Sampled group (column of ``membership``) of each protein.
+    labels : numpy.ndarray of int
+        Cluster of each protein (0-based; the same partition as ``fcluster(..., threshold, 'distance')``).
+    method, metric : str
+        Linkage method and distance.
+    threshold : float
+        ``fcluster`` distance threshold.
+    score : float
+        AMI of ``labels`` against ``truth``.
+    """
+
+    proteins: np.ndarray
+    truth: np.ndarray
+    labels: np.ndarray
+    method: str
+    metric: str
+    threshold: float
+    score: float
+
+
+@dataclass(frozen=True)
+class SampledScore:
+    """A score over seeded samples: mean, sd (ddof=1; 0 for one sample), per-sample values, clusterings."""
+
+    mean: float
+    sd: float
+    values: np.ndarray
+    clusterings: tuple[Clustering, ...]
+
+
+def membership_matrix(groups: Mapping[str, Iterable[str]], proteins: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """Boolean proteins x groups matrix of a standard (ids not in ``proteins`` are ignored).
+
+    Parameters
+    ----------
+    groups : mapping of str to iterable of str
+    proteins : sequence of str
+        Row order.
+
+    Returns
+    -------
+    membership : numpy.ndarray of bool, shape (len(proteins), len(groups))
+    names : list of str
+        Column order (sorted group names).
+
+    Examples
+    --------
+    >>> m, names = membership_matrix({"b": {"P2"}, "a": {"P1", "P2"}}, ["P1", "P2", "P3"])
+    >>> m.astype(int).tolist(), names
+    ([[1, 0], [1, 1], [0, 0]], ['a', 'b'])
+    """
+    index = {p: i for i, p in enumerate(proteins)}
+    names = sorted(groups)
+    membership = np.zeros((len(proteins), len(names)), dtype=bool)
+    for j, name in enumerate(names):
+        rows = [index[p] for p in groups[name] if p in index]
+        membership[rows, j] = True
+    return membership, names
+
+
+def _validate(features: np.ndarray, membership: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Check shapes and finiteness; return float64 features and boolean membership of the universe."""
+    features = np.asarray(features, dtype=np.float64)
+    membership = np.asarray(membership).astype(bool, copy=False)
+    if features.ndim != 2 or features.shape[0] == 0 or features.shape[1] == 0:
+        raise ValueError(f"features must be a non-empty 2-D array (proteins, dims). Received: shape={features.shape}")
+    if membership.ndim != 2 or membership.shape[0] != features.shape[0]:
+        raise ValueError(f"membership must be (proteins, groups) with {features.shape[0]} rows. "
+                         f"Received: shape={membership.shape}")
+    if not np.isfinite(features).all():
+        raise ValueError("features contain NaN or infinite values")
+    universe = membership.any(axis=1)
+    if universe.sum() < 2:
+        raise ValueError("fewer than 2 proteins are in a group; nothing to score")
+    return features[universe], membership[universe]
+
+
+def similarity(features: np.ndarray) -> np.ndarray:
+    """Pearson correlation between every pair of rows.
+
+    Parameters
+    ----------
+    features : array_like, shape (n, d)
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, n)
+
+    Raises
+    ------
+    ValueError
+        If a row is constant (its correlation is undefined).
+
+    Examples
+    --------
+    >>> similarity([[1, 2, 3], [3, 2, 1]]).round(6).tolist()
+    [[1.0, -1.0], [-1.0, 1.0]]
+    """
+    x = np.asarray(features, dtype=np.float64)
+    x = x - x.mean(axis=1, keepdims=True)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    if (norms == 0).any():
+        raise ValueError(f"constant feature rows have no correlation: rows {np.flatnonzero(norms[:, 0] == 0)[:5].tolist()}")
+    x /= norms
+    return x @ x.T
+
+
+def _co_membership(membership: np.ndarray) -> np.ndarray:
+    """n x n boolean: do proteins i and j share a group (sparse product)."""
+    m = sp.csr_matrix(membership.astype(np.int32))
+    return (m @ m.T).toarray() > 0
+
+
+def pair_labels(membership: np.ndarray) -> np.ndarray:
+    """Labels of the unordered pairs of the universe: True iff the pair shares a group.
+
+    Pairs are in ``numpy.triu_indices(n_universe, 1)`` order.
+
+    Parameters
+    ----------
+    membership : array_like of bool, shape (n, k)
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n_universe * (n_universe - 1) / 2,)
+
+    Examples
+    --------
+    >>> pair_labels([[1, 0], [1, 0], [0, 1], [0, 0]]).tolist()
+    [True, False, False]
+    """
+    membership = np.asarray(membership).astype(bool)
+    membership = membership[membership.any(axis=1)]
+    return _co_membership(membership)[np.triu_indices(len(membership), 1)]
+
+
+def prevalence(membership: np.ndarray) -> float:
+    """Fraction of positive pairs in the universe (the AP of a random ranking).
+
+    Examples
+    --------
+    >>> prevalence([[1, 0], [1, 0], [0, 1]])
+    0.3333333333333333
+    """
+    return float(pair_labels(membership).mean())
+
+
+def _pooled_curve(features: np.ndarray, membership: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """True and false positives at each distinct similarity threshold (descending), over all pairs."""
+    features, membership = _validate(features, membership)
+    upper = np.triu_indices(len(features), 1)
+    scores = np.round(similarity(features)[upper], _TIE_DECIMALS)
+    labels = _co_membership(membership)[upper]
+    order = np.argsort(scores, kind="stable")[::-1]
+    scores, labels = scores[order], labels[order]
+    last = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]
+    tps = np.cumsum(labels, dtype=np.int64)[last]
+    fps = last + 1 - tps
+    return tps, fps
+
+
+def average_precision(features: np.ndarray, membership: np.ndarray) -> float:
+    """Pooled average precision over all pairs of the universe (scikit-learn's step-wise AP).
+
+    AP = sum_n (R_n - R_{n-1}) P_n over distinct similarity thresholds, tied
+    scores grouped (``sklearn.metrics.average_precision_score`` on the pairs).
+    Correlations are rounded to 12 decimals first, so that pairs tied in exact
+    arithmetic stay tied despite floating-point noise.
+
+    Parameters
+    ----------
+    features : array_like, shape (n, d)
+    membership : array_like of bool, shape (n, k)
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> x = [[1, 2, 3], [1, 2, 4], [3, 2, 1], [4, 2, 1]]
+    >>> round(average_precision(x, [[1, 0], [1, 0], [0, 1], [0, 1]]), 6)
+    1.0
+    """
+    tps, fps = _pooled_curve(features, membership)
+    if tps[-1] == 0:
+        return 0.0
+    precision = tps / (tps + fps)
+    recall = tps / tps[-1]
+    return float(np.sum(np.diff(recall, prepend=0.0) * precision))
+
+
+def f_beta(features: np.ndarray, membership: np.ndarray, *, beta: float = 0.5) -> float:
+    """Maximum over similarity thresholds of F-beta on the pooled pairs.
+
+    F_beta = (1 + beta^2) P R / (beta^2 P + R), at every distinct threshold of
+    the pooled precision-recall curve (BIONIC's maximal F1, with beta = 0.5).
+
+    Parameters
+    ----------
+    features : array_like, shape (n, d)
+    membership : array_like of bool, shape (n, k)
+    beta : float, default 0.5
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> x = [[1, 2, 3], [1, 2, 4], [3, 2, 1], [4, 2, 1]]
+    >>> round(f_beta(x, [[1, 0], [1, 0], [0, 1], [0, 1]]), 6)
+    1.0
+    """
+    tps, fps = _pooled_curve(features, membership)
+    precision = tps / (tps + fps)
+    recall = tps / max(tps[-1], 1)
+    return float(np.max(_f_score(precision, recall, beta)))
+
+
+def _f_score(precision: np.ndarray, recall: np.ndarray, beta: float) -> np.ndarray:
+    b2 = beta * beta
+    denominator = b2 * precision + recall
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denominator > 0, (1 + b2) * precision * recall / np.where(denominator > 0, denominator, 1), 0.0)
+
+
+def mean_average_precision(features: np.ndarray, membership: np.ndarray) -> float:
+    """Mean over proteins of the AP of each protein's ranking of all other proteins (copairs semantics).
+
+    For each protein i of the universe with at least one positive partner, all
+    j != i of the universe are ranked by similarity (descending; ties by partner
+    index); AP_i is the mean of precision@k at the ranks of the positives.
+
+    Parameters
+    ----------
+    features : array_like, shape (n, d)
+    membership : array_like of bool, shape (n, k)
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> x = [[1, 2, 3], [1, 2, 4], [3, 2, 1], [4, 2, 1]]
+    >>> round(mean_average_precision(x, [[1, 0], [1, 0], [0, 1], [0, 1]]), 6)
+    1.0
+    """
+    features, membership = _validate(features, membership)
+    sim = np.round(similarity(features), _TIE_DECIMALS)
+    co = _co_membership(membership)
+    n = len(sim)
+    np.fill_diagonal(sim, -np.inf)
+    np.fill_diagonal(co, False)
+    ranks = np.arange(1, n, dtype=np.float64)
+    values = []
+    for start in range(0, n, _MAP_CHUNK):
+        rows = slice(start, min(start + _MAP_CHUNK, n))
+        order = np.argsort(-sim[rows], axis=1, kind="stable")[:, : n - 1]
+        rel = np.take_along_axis(co[rows], order, axis=1)
+        n_pos = rel.sum(axis=1)
+        precision = np.cumsum(rel, axis=1) / ranks
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values.append(np.where(rel, precision, 0.0).sum(axis=1) / n_pos)
+    values = np.concatenate(values)
+    return float(np.nanmean(values))
+
+
+def sample_nonoverlapping_groups(membership: np.ndarray, *, seed: int = 0) -> np.ndarray:
+    """Draw a set of non-overlapping groups (BIONIC's module sampling).
+
+    Proteins are visited in a random order; an unassigned protein picks one of
+    its groups at random, which is accepted only if none of its members is
+    already assigned; all its members then take that group.
+
+    Parameters
+    ----------
+    membership : array_like of bool, shape (n, k)
+    seed : int, default 0
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (n,)
+        The accepted group (column) of each protein, -1 for proteins left out.
+
+    Examples
+    --------
+    >>> sample_nonoverlapping_groups([[1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 1], [0, 0, 1]], seed=1)[3:].tolist()
+    [2, 2]
+    """
+    membership = np.asarray(membership).astype(bool)
+    rng = np.random.default_rng(seed)
+    members = [np.flatnonzero(column) for column in membership.T]
+    assigned = np.full(len(membership), -1, dtype=np.int64)
+    for protein in rng.permutation(len(membership)):
+        if assigned[protein] >= 0:
+            continue
+        own = np.flatnonzero(membership[protein])
+        if own.size == 0:
+            continue
+        group = own[rng.integers(own.size)]
+        if (assigned[members[group]] < 0).all():
+            assigned[members[group]] = group
+    return assigned
+
+
+def _entropy(counts: np.ndarray, n: int) -> float:
+    p = counts[counts > 0] / n
+    return float(-(p * np.log(p)).sum())
+
+
+def _expected_mutual_info(a: np.ndarray, b: np.ndarray, n: int) -> float:
+    """Expected mutual information of two labelings with cluster sizes ``a`` and ``b`` (hypergeometric model).
+
+    Grouped by distinct sizes, so the cost depends on the number of distinct sizes, not of clusters.
+    """
+    ua, ca = np.unique(a, return_counts=True)
+    ub, cb = np.unique(b, return_counts=True)
+    ai, bj = ua[:, None, None].astype(np.float64), ub[None, :, None].astype(np.float64)
+    nij = np.arange(1, min(ua.max(), ub.max()) + 1, dtype=np.float64)[None, None, :]
+    valid = (nij >= np.maximum(1, ai + bj - n)) & (nij <= np.minimum(ai, bj))
+    nij_v = np.where(valid, nij, 1.0)
+    log_term = np.log(n * nij_v) - np.log(ai) - np.log(bj)
+    log_prob = (gammaln(ai + 1) + gammaln(bj + 1) + gammaln(n - ai + 1) + gammaln(n - bj + 1) - gammaln(n + 1)
+                - gammaln(nij_v + 1) - gammaln(ai - nij_v + 1) - gammaln(bj - nij_v + 1)
+                - gammaln(np.where(valid, n - ai - bj + nij_v, 1.0) + 1))
+    terms = np.where(valid, nij_v / n * log_term * np.exp(np.where(valid, log_prob, -np.inf)), 0.0)
+    return float((terms.sum(axis=2) * ca[:, None] * cb[None, :]).sum())
+
+
+def _contingency(truth: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    t = np.unique(truth, return_inverse=True)[1].ravel()
+    c = np.unique(labels, return_inverse=True)[1].ravel()
+    table = np.bincount(t * (c.max() + 1) + c, minlength=(t.max() + 1) * (c.max() + 1))
+    return table.reshape(t.max() + 1, c.max() + 1)
+
+
+def _mi_and_entropies(table: np.ndarray) -> tuple[float, float, float]:
+    n = int(table.sum())
+    a, b = table.sum(axis=1), table.sum(axis=0)
+    rows, cols = np.nonzero(table)
+    nij = table[rows, cols].astype(np.float64)
+    mi = float((nij / n * (np.log(nij) + np.log(n) - np.log(a[rows]) - np.log(b[cols]))).sum())
+    return max(mi, 0.0), _entropy(a, n), _entropy(b, n)
+
+
+def _ami_from_table(table: np.ndarray, mi: float, h_true: float, h_pred: float) -> float:
+    n_true, n_pred = table.shape
+    if n_true == n_pred == 1 or n_true == n_pred == int(table.sum()):
+        return 1.0
+    emi = _expected_mutual_info(table.sum(axis=1), table.sum(axis=0), int(table.sum()))
+    denominator = (h_true + h_pred) / 2 - emi
+    eps = np.finfo(np.float64).eps
+    denominator = min(denominator, -eps) if denominator < 0 else max(denominator, eps)
+    return float((mi - emi) / denominator)
+
+
+def adjusted_mutual_info(truth: np.ndarray, labels: np.ndarray) -> float:
+    """Adjusted mutual information (arithmetic normalization), equal to scikit-learn's.
+
+    Parameters
+    ----------
+    truth, labels : array_like of int, shape (n,)
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> round(adjusted_mutual_info([0, 0, 1, 0, 1], [5, 5, 7, 7, 7]), 6)
+    0.251267
+    """
+    table = _contingency(np.asarray(truth), np.asarray(labels))
+    return _ami_from_table(table, *_mi_and_entropies(table))
+
+
+def _merge_edges(link: np.ndarray) -> np.ndarray:
+    """One leaf-to-leaf edge per merge of a linkage (a representative leaf of each side)."""
+    n = len(link) + 1
+    representative = np.empty(2 * n - 1, dtype=np.int64)
+    representative[:n] = np.arange(n)
+    pairs = link[:, :2].astype(np.int64)
+    for j, (a, _) in enumerate(pairs):
+        representative[n + j] = representative[a]
+    return representative[pairs]
+
+
+def _best_cut(link: np.ndarray, truth: np.ndarray, n_thresholds: int) -> tuple[float, float, np.ndarray]:
+    """Best AMI over ``n_thresholds`` distance cuts of one linkage: (ami, threshold, labels).
+
+    ``truth`` holds codes 0..T-1. A distance cut at t keeps the merges of height <= t;
+    the linkages used are monotone with merges sorted by height, so thresholds that
+    keep the same number of merges give the same partition, and all distinct
+    partitions are the connected components of the first merges. AMI <= NMI (arithmetic), so exact AMI
+    is computed only while a partition's NMI can beat the best AMI found.
+    """
+    n = len(truth)
+    thresholds = np.linspace(0.0, link[:, 2].max(), n_thresholds)
+    n_merges = np.searchsorted(link[:, 2], thresholds, side="right")
+    kept, first = np.unique(n_merges, return_index=True)
+    edges = _merge_edges(link)
+    n_true = int(truth.max()) + 1
+    candidates = []
+    for m, index in zip(kept, first, strict=True):
+        graph = sp.coo_matrix((np.ones(m), (edges[:m, 0], edges[:m, 1])), shape=(n, n))
+        n_pred, labels = connected_components(graph, directed=False)
+        table = np.bincount(truth * n_pred + labels, minlength=n_true * n_pred).reshape(n_true, n_pred)
+        mi, h_true, h_pred = _mi_and_entropies(table)
+        mean_h = (h_true + h_pred) / 2
+        bound = 1.0 if mean_h == 0 else mi / mean_h
+        candidates.append((bound, index, table, mi, h_true, h_pred, labels))
+    candidates.sort(key=lambda c: (-c[0], c[1]))
+    best, best_index = (-np.inf, 0.0, np.zeros(n, dtype=np.int64)), -1
+    for bound, index, table, mi, h_true, h_pred, labels in candidates:
+        if bound < best[0]:
+            break
+        score = _ami_from_table(table, mi, h_true, h_pred)
+        if score > best[0] or (score == best[0] and index < best_index):
+            best, best_index = (score, float(thresholds[index]), labels), index
+    return best
+
+
+def ami(
+    features: np.ndarray,
+    membership: np.ndarray,
+    *,
+    n_samples: int = 10,
+    n_thresholds: int = 500,
+    methods: Sequence[str] = LINKAGE_METHODS,
+    distances: Sequence[str] = DISTANCE_METRICS,
+    seed: int = 0,
+) -> SampledScore:
+    """Module-detection AMI (BIONIC protocol): best AMI of hierarchical clusterings against sampled groups.
+
+    For each of ``n_samples`` seeded samples of non-overlapping groups
+    (:func:`sample_nonoverlapping_groups`, seeds ``seed``, ``seed + 1``, ...), the
+    sampled proteins are clustered with every linkage method x distance and cut at
+    ``n_thresholds`` distances in [0, max merge height]; the sample's score is the
+    best adjusted mutual information (arithmetic normalization) of any cut.
+
+    Parameters
+    ----------
+    features : array_like, shape (n, d)
+    membership : array_like of bool, shape (n, k)
+    n_samples : int, default 10
+    n_thresholds : int, default 500
+    methods : sequence of str, default :data:`LINKAGE_METHODS`
+    distances : sequence of str, default :data:`DISTANCE_METRICS`
+    seed : int, default 0
+
+    Returns
+    -------
+    SampledScore
+        Mean and sd over samples, per-sample values, and the chosen clustering of each sample.
+
+    Examples
+    --------
+    >>> x = [[1, 2, 3], [1, 2, 4], [3, 2, 1], [4, 2, 1]]
+    >>> ami(x, [[1, 0], [1, 0], [0, 1], [0, 1]], n_samples=2).values.round(6).tolist()
+    [1.0, 1.0]
+    """
+    features = np.asarray(features, dtype=np.float64)
+    membership = np.asarray(membership).astype(bool)
+    _validate(features, membership)
+    values, clusterings = [], []
+    for sample in range(n_samples):
+        truth = sample_nonoverlapping_groups(membership, seed=seed + sample)
+        proteins = np.flatnonzero(truth >= 0)
+        truth = np.unique(truth[proteins], return_inverse=True)[1]
+        chosen = None
+        for metric in distances:
+            distance = np.nan_to_num(pdist(features[proteins], metric=metric), nan=0.0)
+            distance = np.maximum(distance, 0.0)
+            for method in methods:
+                score, threshold, labels = _best_cut(linkage(distance, method=method), truth, n_thresholds)
+                if chosen is None or score > chosen.score:
+                    chosen = Clustering(proteins, truth, labels, method, metric, threshold, score)
+        values.append(chosen.score)
+        clusterings.append(chosen)
+    return _sampled(np.asarray(values), tuple(clusterings))
+
+
+def _sampled(values: np.ndarray, clusterings: tuple[Clustering, ...]) -> SampledScore:
+    sd = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+    return SampledScore(float(values.mean()), sd, values, clusterings)
+
+
+def f_beta_clusters(
+    features: np.ndarray,
+    membership: np.ndarray,
+    *,
+    beta: float = 0.5,
+    clusterings: Sequence[Clustering] | None = None,
+    seed: int = 0,
+) -> SampledScore:
+    """Pair-counting F-beta of the clusterings chosen for AMI.
+
+    In each AMI sample, a pair of sampled proteins is predicted positive when
+    the two are in the same cluster and truly positive when they share any group
+    of ``membership``.
+
+    Parameters
+    ----------
+    features : array_like, shape (n, d)
+    membership : array_like of bool, shape (n, k)
+    beta : float, default 0.5
+    clusterings : sequence of Clustering, optional
+        From :func:`ami` (computed with ``seed`` when omitted).
+    seed : int, default 0
+
+    Returns
+    -------
+    SampledScore
+
+    Examples
+    --------
+    >>> x = [[1, 2, 3], [1, 2, 4], [3, 2, 1], [4, 2, 1]]
+    >>> round(f_beta_clusters(x, [[1, 0], [1, 0], [0, 1], [0, 1]], seed=0).mean, 6)
+    1.0
+    """
+    membership = np.asarray(membership).astype(bool)
+    if clusterings is None:
+        clusterings = ami(features, membership, seed=seed).clusterings
+    values = []
+    for clustering in clusterings:
+        upper = np.triu_indices(len(clustering.proteins), 1)
+        truth = _co_membership(membership[clustering.proteins])[upper]
+        predicted = (clustering.labels[:, None] == clustering.labels[None, :])[upper]
+        tp = np.count_nonzero(truth & predicted)
+        precision = tp / max(np.count_nonzero(predicted), 1)
+        recall = tp / max(np.count_nonzero(truth), 1)
+        values.append(float(_f_score(np.asarray(precision), np.asarray(recall), beta)))
+    return _sampled(np.asarray(values), tuple(clusterings))

@@ -1,0 +1,275 @@
+"""The study's figures: summary bars (Figure 1), t-SNE of protein profiles (Figure 2), training monitor (Figure 3).
+
+Every figure is written as PNG and SVG with the data it shows beside it as CSV
+(``<stem>.png``, ``<stem>.svg``, ``<stem>.csv``). Matplotlib runs headless (Agg).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from scipy.stats import gaussian_kde  # noqa: E402
+
+from deeploc_keras.errors import InputError, file_error  # noqa: E402
+from deeploc_keras.outputs import atomic_path, check_output  # noqa: E402
+from deeploc_keras.profiles import read_profiles  # noqa: E402
+from eval import standards as _standards  # noqa: E402
+
+__all__ = ["FIGURE1_METRICS", "METRIC_LABELS", "MONITOR_COLUMNS", "plot_summary", "plot_tsne", "plot_monitor"]
+
+logger = logging.getLogger(__name__)
+
+#: metrics shown in Figure 1, in panel order
+FIGURE1_METRICS = ("average_precision", "ami", "f_beta")
+#: axis labels of the metrics
+METRIC_LABELS = {
+    "average_precision": "AP (pooled pairs)",
+    "mean_average_precision": "mAP (per protein)",
+    "ami": "AMI",
+    "f_beta": "F0.5 (max over thresholds)",
+    "f_beta_clusters": "F0.5 (AMI clustering)",
+}
+#: columns of a training run's ``monitor.csv``
+MONITOR_COLUMNS = ("epoch", "seed", "standard", "metric", "value")
+
+
+def _save(fig: plt.Figure, data: pd.DataFrame, out: Path, stem: str) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / f"{stem}.png", out / f"{stem}.svg", out / f"{stem}.csv"]
+    fig.savefig(paths[0], dpi=150, bbox_inches="tight")
+    fig.savefig(paths[1], bbox_inches="tight")
+    plt.close(fig)
+    data.to_csv(paths[2], index=False)
+    return paths
+
+
+def plot_summary(
+    summary: pd.DataFrame,
+    out: str | os.PathLike,
+    *,
+    metrics: Sequence[str] = FIGURE1_METRICS,
+    stem: str = "figure1_summary",
+) -> list[Path]:
+    """Figure 1: grouped bars per standard, one panel per metric, one colour per representation.
+
+    Error bars show ``sd`` where it exists (AMI samples); the AP panel marks each
+    standard's prevalence (random AP) with a black tick.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        ``summary.csv`` of :func:`eval.score.score` (representation, standard, metric, value, sd, ..., prevalence).
+    out : path
+        Directory to write into (created if needed).
+    metrics : sequence of str, default :data:`FIGURE1_METRICS`
+        Panels; metrics absent from ``summary`` are skipped.
+    stem : str, default "figure1_summary"
+
+    Returns
+    -------
+    list of pathlib.Path
+        The PNG, SVG and CSV files.
+
+    Raises
+    ------
+    InputError
+        If ``summary`` has none of ``metrics``.
+    """
+    panels = [m for m in metrics if m in set(summary["metric"])]
+    if not panels:
+        raise InputError(f"the summary has none of the metrics {', '.join(metrics)}")
+    data = summary[summary["metric"].isin(panels)].reset_index(drop=True)
+    representations = list(dict.fromkeys(data["representation"]))
+    standards = list(dict.fromkeys(data["standard"]))
+    colours = plt.get_cmap("tab10")
+    width = 0.8 / len(representations)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
+    for ax, metric in zip(axes[0], panels, strict=True):
+        rows = data[data["metric"] == metric].set_index(["representation", "standard"])
+        for k, rep in enumerate(representations):
+            values = [rows["value"].get((rep, s), np.nan) for s in standards]
+            sds = [rows["sd"].get((rep, s), np.nan) for s in standards]
+            x = np.arange(len(standards)) - 0.4 + width * (k + 0.5)
+            yerr = None if np.isnan(np.asarray(sds, dtype=float)).all() else np.nan_to_num(np.asarray(sds, float))
+            ax.bar(x, values, width, yerr=yerr, capsize=2, color=colours(k % 10), label=rep)
+        if metric in ("average_precision", "mean_average_precision"):
+            prevalence = rows.groupby(level="standard")["prevalence"].first()
+            for i, s in enumerate(standards):
+                ax.hlines(prevalence.get(s, np.nan), i - 0.45, i + 0.45, colors="black", linewidth=1)
+        ax.set_xticks(np.arange(len(standards)), standards, rotation=30, ha="right")
+        ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+        ax.spines[["top", "right"]].set_visible(False)
+    axes[0, -1].legend(frameon=False, fontsize="small")
+    fig.tight_layout()
+    return _save(fig, data, Path(out), stem)
+
+
+def plot_tsne(
+    profiles: str | os.PathLike,
+    localization_standard: str | os.PathLike,
+    process_standard: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    processes: Sequence[str] | None = None,
+    perplexity: float = 40,
+    seed: int = 0,
+    aliases: Mapping[str, str] | None = None,
+    overwrite: bool = False,
+) -> list[Path]:
+    """Figure 2: t-SNE of protein profiles by localization, and KDE clouds of selected bioprocesses.
+
+    Left: proteins with a single localization coloured by it (others grey).
+    Right: for each selected process, a Gaussian KDE (Scott's rule) of its
+    members' t-SNE coordinates, drawn as filled contours above the 50 % density
+    level over the grey cloud of all proteins.
+
+    Parameters
+    ----------
+    profiles : path
+        Per-protein Parquet profiles (``Metadata_Protein``).
+    localization_standard, process_standard : path
+        Standard files (GMT, TSV or JSON), e.g. built with ``standards build --from huh2003``.
+    out : path
+        Directory to create (``figure2_tsne.png``/``.svg``/``.csv``).
+    processes : sequence of str, optional
+        Process groups to draw (default: the 6 largest after restriction).
+    perplexity : float, default 40
+    seed : int, default 0
+    aliases : mapping, optional
+        Gene name -> ORF map.
+    overwrite : bool, default False
+
+    Returns
+    -------
+    list of pathlib.Path
+
+    Raises
+    ------
+    InputError
+        Unknown process names, too few proteins for the perplexity, or bad inputs.
+    """
+    from sklearn.manifold import TSNE
+
+    check_output(out, overwrite=overwrite)
+    table = read_profiles(profiles)
+    if "Metadata_Protein" not in table.meta:
+        raise file_error(profiles, "no Metadata_Protein column; t-SNE needs one row per protein")
+    proteins = table.meta["Metadata_Protein"].astype(str).tolist()
+    if len(proteins) <= perplexity:
+        raise InputError(f"perplexity must be below the number of proteins. Received: perplexity={perplexity}, "
+                         f"{len(proteins)} proteins")
+    localization, _ = _standards.restrict(_standards.load_standard(localization_standard), proteins,
+                                          aliases=aliases, min_group_size=1)
+    process, _ = _standards.restrict(_standards.load_standard(process_standard), proteins, aliases=aliases)
+    if processes is None:
+        processes = sorted(process, key=lambda g: (-len(process[g]), g))[:6]
+    unknown = [p for p in processes if p not in process]
+    if unknown:
+        raise InputError(f"unknown process {unknown[0]!r} in {os.fspath(process_standard)}; "
+                         f"e.g. {', '.join(sorted(process)[:5])}")
+    coords = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(table.features)
+    where: dict[str, list[str]] = {}
+    for group, ids in localization.items():
+        for protein in ids:
+            where.setdefault(protein, []).append(group)
+    single = [where[p][0] if len(where.get(p, [])) == 1 else "" for p in proteins]
+    data = pd.DataFrame({
+        "protein": proteins, "tsne_1": coords[:, 0], "tsne_2": coords[:, 1], "localization": single,
+        "processes": [";".join(g for g in processes if p in process[g]) for p in proteins],
+    })
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5.5))
+    for ax in (left, right):
+        ax.scatter(coords[:, 0], coords[:, 1], s=3, color="0.85", linewidths=0)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    colours = plt.get_cmap("tab20")
+    for k, group in enumerate(sorted(set(single) - {""})):
+        rows = data["localization"] == group
+        left.scatter(data.loc[rows, "tsne_1"], data.loc[rows, "tsne_2"], s=4, color=colours(k % 20), label=group)
+    left.legend(markerscale=3, fontsize="x-small", frameon=False, loc="center left", bbox_to_anchor=(1, 0.5))
+    left.set_title("Localization")
+    grid_x, grid_y = np.meshgrid(np.linspace(coords[:, 0].min(), coords[:, 0].max(), 120),
+                                 np.linspace(coords[:, 1].min(), coords[:, 1].max(), 120))
+    colours = plt.get_cmap("tab10")
+    for k, group in enumerate(processes):
+        members = np.asarray([p in process[group] for p in proteins])
+        density = gaussian_kde(coords[members].T)(np.vstack([grid_x.ravel(), grid_y.ravel()])).reshape(grid_x.shape)
+        right.contourf(grid_x, grid_y, density, levels=[0.5 * density.max(), density.max()],
+                       colors=[colours(k % 10)], alpha=0.45)
+        right.plot([], [], color=colours(k % 10), linewidth=6, alpha=0.45, label=group)
+    right.legend(fontsize="x-small", frameon=False, loc="center left", bbox_to_anchor=(1, 0.5))
+    right.set_title("Biological processes (KDE)")
+    fig.tight_layout()
+    with atomic_path(out, overwrite=overwrite) as tmp:
+        paths = _save(fig, data, tmp, "figure2_tsne")
+    return [Path(out) / p.name for p in paths]
+
+
+def plot_monitor(
+    monitor_csv: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    metric: str = "f_beta",
+    overwrite: bool = False,
+) -> list[Path]:
+    """Figure 3: a metric per standard over training epochs, one line per seed.
+
+    Parameters
+    ----------
+    monitor_csv : path
+        A training run's ``monitor.csv`` (columns :data:`MONITOR_COLUMNS`).
+    out : path
+        Directory to create (``figure3_monitor.png``/``.svg``/``.csv``).
+    metric : str, default "f_beta"
+        The metric to draw.
+    overwrite : bool, default False
+
+    Returns
+    -------
+    list of pathlib.Path
+
+    Raises
+    ------
+    InputError
+        Missing columns, or ``metric`` absent from the file (the metrics present are listed).
+    """
+    check_output(out, overwrite=overwrite)
+    monitor_csv = Path(monitor_csv)
+    if not monitor_csv.is_file():
+        raise file_error(monitor_csv, "no such file")
+    try:
+        frame = pd.read_csv(monitor_csv)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise file_error(monitor_csv, f"not a CSV table: {exc}") from None
+    missing = [c for c in MONITOR_COLUMNS if c not in frame.columns]
+    if missing:
+        raise file_error(monitor_csv, f"missing columns {missing}; expected {', '.join(MONITOR_COLUMNS)}")
+    data = frame[frame["metric"] == metric].sort_values(["standard", "seed", "epoch"]).reset_index(drop=True)
+    if data.empty:
+        present = ", ".join(sorted(map(str, frame["metric"].unique())))
+        raise file_error(monitor_csv, f"no rows for metric {metric!r}; the file has: {present}")
+    standards = list(dict.fromkeys(data["standard"]))
+    fig, axes = plt.subplots(1, len(standards), figsize=(3.6 * len(standards), 3.2), squeeze=False, sharey=True)
+    for ax, standard in zip(axes[0], standards, strict=True):
+        rows = data[data["standard"] == standard]
+        for seed, run in rows.groupby("seed"):
+            ax.plot(run["epoch"], run["value"], marker="o", markersize=3, label=f"seed {seed}")
+        ax.set_title(standard)
+        ax.set_xlabel("epoch")
+        ax.spines[["top", "right"]].set_visible(False)
+    axes[0, 0].set_ylabel(METRIC_LABELS.get(metric, metric))
+    axes[0, -1].legend(frameon=False, fontsize="small")
+    fig.tight_layout()
+    with atomic_path(out, overwrite=overwrite) as tmp:
+        paths = _save(fig, data, tmp, "figure3_monitor")
+    return [Path(out) / p.name for p in paths]
