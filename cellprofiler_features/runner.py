@@ -1,0 +1,427 @@
+"""Measure every selected cell of a store in parallel chunks; write per-cell and per-protein profiles.
+
+The store is streamed chunk by chunk (``chunk_cells`` cells); chunks are measured
+by a local process pool (default), or by Dask (``dask.distributed``) workers; each
+finished chunk is written atomically to ``OUT/.chunks/`` so an interrupted run
+resumes without recomputing it. Results are ordered by cell index, so they are
+identical whatever the parallelism. Outputs::
+
+    OUT/cells.parquet          Metadata_ columns + CellProfiler features, one row per cell
+    OUT/proteins.parquet       nanmean per protein, Metadata_Count
+    OUT/cells_pca.parquet      (with pca) cells projected on the PCA, CellProfilerPCA_pc_0000 ...
+    OUT/proteins_pca.parquet   (with pca) the projected cells averaged per protein
+    OUT/pca.npz                (with pca) the fitted transform (CellProfilerPCA.load)
+    OUT/config.json            resolved configuration, versions, store fingerprint
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+from tqdm.auto import tqdm
+
+from deeploc_keras.errors import InputError, OutputExistsError, file_error
+from deeploc_keras.outputs import atomic_path, remove_path
+from deeploc_keras.profiles import ProfileWriter, aggregate_proteins, cell_metadata, feature_names
+from deeploc_keras.records import write_run_record
+from deeploc_keras.store import SPLIT_NAMES, CellStore
+
+from .masks import cell_mask
+from .measure import FeatureConfig, feature_columns, measure_cell
+from .pca import CellProfilerPCA, validate_variance
+
+__all__ = ["METHOD", "PCA_METHOD", "SPLIT_CHOICES", "OUTPUT_NAMES", "mask_channel", "measure_images",
+           "extract_cellprofiler"]
+
+logger = logging.getLogger(__name__)
+
+METHOD = "CellProfiler"
+PCA_METHOD = "CellProfilerPCA"
+#: Selections accepted by ``split``: one split of the store or every cell.
+SPLIT_CHOICES = (*SPLIT_NAMES, "all")
+#: Files written into ``out_dir`` (the PCA ones only with ``pca``).
+OUTPUT_NAMES = ("cells.parquet", "proteins.parquet", "cells_pca.parquet", "proteins_pca.parquet", "pca.npz",
+                "config.json")
+_CHUNK_DIR = ".chunks"
+_FLAGS = ("Metadata_MaskFallback", "Metadata_NoSignal")
+
+
+def mask_channel(channel_names: list[str]) -> int:
+    """Index of the channel the cell mask is drawn from: ``RFP`` if present, else the last channel.
+
+    Examples
+    --------
+    >>> mask_channel(["GFP", "RFP"]), mask_channel(["protein", "marker"])
+    (1, 1)
+    """
+    return channel_names.index("RFP") if "RFP" in channel_names else len(channel_names) - 1
+
+
+def measure_images(images: np.ndarray, channel_names: list[str], *, config: FeatureConfig | None = None,
+                   scale: float = 65535.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mask and measure a block of crops (the unit of work of one chunk).
+
+    Parameters
+    ----------
+    images : numpy.ndarray, shape (n, H, W, C)
+        Raw store values; divided by ``scale`` to reach CellProfiler's [0, 1] floats.
+    channel_names : list of str
+    config : FeatureConfig, optional
+    scale : float, default 65535
+        uint16 stores: 65535; float stores: 1 (or the store's maximum with ``rescale``).
+
+    Returns
+    -------
+    features : numpy.ndarray, shape (n, n_features), float64
+        NaN rows for crops with no signal (every pixel 0).
+    fallback : numpy.ndarray of bool, shape (n,)
+        The mask is the centred disc (see :func:`cellprofiler_features.masks.cell_mask`).
+    no_signal : numpy.ndarray of bool, shape (n,)
+    """
+    config = config or FeatureConfig()
+    columns = feature_columns(channel_names, config)
+    features = np.full((len(images), len(columns)), np.nan)
+    fallback = np.zeros(len(images), dtype=bool)
+    no_signal = np.zeros(len(images), dtype=bool)
+    marker = mask_channel(channel_names)
+    for i, raw in enumerate(images):
+        crop = raw.astype(np.float64) / scale
+        if not crop.any():
+            no_signal[i] = fallback[i] = True
+            continue
+        mask, fallback[i] = cell_mask(crop[..., marker])
+        features[i] = list(measure_cell(crop, mask, channel_names, config).values())
+    return features, fallback, no_signal
+
+
+def _scan(store: CellStore, selected: np.ndarray, *, rescale: bool) -> float:
+    """Check the selected crops once and return the divisor that maps them to [0, 1]."""
+    if np.issubdtype(store.dtype, np.integer):
+        scale = float(np.iinfo(store.dtype).max)
+        bounds = None
+    else:
+        scale, bounds = 1.0, [np.inf, -np.inf]
+    n_nan = n_empty = 0
+    whole = np.zeros(len(store), dtype=bool)
+    whole[selected] = True
+    scan_all = rescale and bounds is not None
+    step = store.chunk_cells
+    for start in range(0, len(store), step):
+        rows = whole[start:start + step]
+        if not scan_all and not rows.any():
+            continue
+        block = store.images(slice(start, start + step))
+        if scan_all:
+            bounds[1] = max(bounds[1], float(np.nanmax(block, initial=-np.inf)))
+        block = block[rows]
+        if bounds is not None:
+            n_nan += int(np.isnan(block).sum())
+            bounds[0] = min(bounds[0], float(np.nanmin(block, initial=np.inf)))
+            if not scan_all:
+                bounds[1] = max(bounds[1], float(np.nanmax(block, initial=-np.inf)))
+        n_empty += int((~block.reshape(len(block), -1).any(axis=1)).sum())
+    if n_nan:
+        raise file_error(store.path, f"{n_nan} NaN pixels in the selected cells; CellProfiler features need "
+                                     f"finite images (fix or drop those cells)")
+    if n_empty == len(selected):
+        raise file_error(store.path, f"every selected cell ({len(selected)}) is empty (all pixels 0); nothing to "
+                                     f"measure")
+    if bounds is not None:
+        if bounds[0] < 0:
+            raise file_error(store.path, f"float images have negative values (min {bounds[0]:.4g}); CellProfiler "
+                                         f"loads images as floats in [0, 1]")
+        if rescale:
+            scale = bounds[1] if bounds[1] > 0 else 1.0
+            logger.info("rescale: dividing every crop by the store's maximum %.6g", scale)
+        elif bounds[1] > 1:
+            raise file_error(store.path, f"float images exceed 1 (max {bounds[1]:.6g}); CellProfiler loads images "
+                                         f"as floats in [0, 1]. Store uint16 counts, or pass --rescale to divide "
+                                         f"by the store's maximum")
+    if n_empty:
+        logger.warning("%d of %d selected cells are empty (all pixels 0): flagged Metadata_NoSignal, features NaN",
+                       n_empty, len(selected))
+    return scale
+
+
+class _Executor:
+    """Submit chunk jobs to a process pool, a Dask client, or run them inline (one worker)."""
+
+    def __init__(self, workers: int | None, scheduler: Any) -> None:
+        self._client = self._cluster = self._pool = None
+        self._own_client = False
+        if scheduler is None:
+            self.workers = int(workers or os.cpu_count() or 1)
+            if self.workers > 1:
+                self._pool = concurrent.futures.ProcessPoolExecutor(max_workers=self.workers)
+            self.kind = f"processes ({self.workers})" if self.workers > 1 else "serial"
+            return
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:  # pragma: no cover - dask is an extra
+            raise InputError("scheduler needs Dask: pip install 'deeploc-keras[dask]'") from None
+        if isinstance(scheduler, Client):
+            self._client = scheduler
+        elif scheduler == "local":
+            self._cluster = LocalCluster(n_workers=int(workers or os.cpu_count() or 1), threads_per_worker=1,
+                                         processes=True, dashboard_address=None)
+            self._client, self._own_client = Client(self._cluster), True
+        else:
+            try:
+                self._client, self._own_client = Client(str(scheduler), timeout="30s"), True
+            except OSError as exc:
+                raise InputError(f"cannot reach the Dask scheduler at {scheduler!r}: {exc}") from None
+        self.workers = max(len(self._client.scheduler_info().get("workers", {})), 1)
+        self.kind = f"dask ({self._client.scheduler.address}, {self.workers} workers)"
+
+    def map(self, function: Callable, jobs: Iterator[tuple[int, tuple]]) -> Iterator[tuple[int, Any]]:
+        """Yield ``(key, result)`` as jobs finish, with at most 2 x workers jobs in flight."""
+        if self._pool is None and self._client is None:
+            for key, args in jobs:
+                yield key, function(*args)
+            return
+        if self._client is not None:
+            from distributed import wait
+
+            def submit(args):
+                return self._client.submit(function, *args, pure=False)
+
+            def wait_any(futures):
+                return wait(futures, return_when="FIRST_COMPLETED").done
+        else:
+            def submit(args):
+                return self._pool.submit(function, *args)
+
+            def wait_any(futures):
+                return concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_COMPLETED).done
+        in_flight: dict[Any, int] = {}
+        jobs = iter(jobs)
+        try:
+            while True:
+                for key, args in jobs:
+                    in_flight[submit(args)] = key
+                    if len(in_flight) >= 2 * self.workers:
+                        break
+                if not in_flight:
+                    return
+                for future in wait_any(list(in_flight)):
+                    yield in_flight.pop(future), future.result()
+        finally:
+            for future in in_flight:
+                future.cancel()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._own_client:
+            self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+def _select(store: CellStore, split: str) -> np.ndarray:
+    if split not in SPLIT_CHOICES:
+        raise InputError(f"split must be one of {SPLIT_CHOICES}. Received: split={split!r}")
+    splits = store.cells["split"].to_numpy()
+    selected = np.arange(len(store)) if split == "all" else np.flatnonzero(splits == SPLIT_NAMES.index(split))
+    if selected.size == 0:
+        raise file_error(store.path, f"no cells selected (split={split!r}, {len(store)} cells in the store)")
+    return selected
+
+
+def _prepare_out(out_dir: Path, manifest: dict[str, Any], *, overwrite: bool) -> Path:
+    """Refuse or clear existing outputs; return the chunk directory (kept if it holds this same run)."""
+    existing = [out_dir / name for name in OUTPUT_NAMES if (out_dir / name).exists()]
+    if existing and not overwrite:
+        raise OutputExistsError(existing[0])
+    chunks = out_dir / _CHUNK_DIR
+    manifest_path = chunks / "manifest.json"
+    if chunks.exists():
+        previous = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
+        if previous != manifest:
+            if not overwrite:
+                raise file_error(chunks, "holds finished chunks of a different run (store, split, chunk size or "
+                                         "configuration differ); pass --overwrite to discard them")
+            remove_path(chunks)
+    for path in existing:
+        remove_path(path)
+    chunks.mkdir(parents=True, exist_ok=True)
+    if not manifest_path.is_file():
+        with atomic_path(manifest_path) as tmp:
+            tmp.write_text(json.dumps(manifest, sort_keys=True))
+    return chunks
+
+
+def _write_chunk(path: Path, meta: pd.DataFrame, result: tuple[np.ndarray, ...], columns: list[str]) -> None:
+    features, fallback, no_signal = result
+    meta = meta.assign(Metadata_MaskFallback=fallback, Metadata_NoSignal=no_signal)
+    with ProfileWriter(path, info={"method": METHOD}) as writer:
+        writer.write(meta, features, columns)
+
+
+def _concat_chunks(paths: list[Path], out: Path, info: dict[str, Any]) -> None:
+    with ProfileWriter(out, info=info) as writer:
+        for path in paths:
+            frame = pq.read_table(path).to_pandas()
+            meta_cols = [c for c in frame.columns if c.startswith("Metadata_")]
+            names = [c for c in frame.columns if not c.startswith("Metadata_")]
+            writer.write(frame[meta_cols], frame[names].to_numpy(), names)
+
+
+def _fit_pca(cells_path: Path, out_dir: Path, variance: float, *, seed: int) -> CellProfilerPCA:
+    """Fit the PCA on every measured cell, save it, and project the cells row group by row group."""
+    parquet = pq.ParquetFile(cells_path)
+    names = [c for c in parquet.schema_arrow.names if not c.startswith("Metadata_")]
+    features = pq.read_table(cells_path, columns=names).to_pandas()
+    pca = CellProfilerPCA(variance, seed=seed).fit(features)
+    pca.save(out_dir / "pca.npz", overwrite=True)
+    out_names = feature_names(PCA_METHOD, "pc", pca.n_components_)
+    info = {"method": PCA_METHOD, "variance": variance, "n_components": pca.n_components_, "pca_file": "pca.npz"}
+    with ProfileWriter(out_dir / "cells_pca.parquet", info=info) as writer:
+        for group in range(parquet.num_row_groups):
+            frame = parquet.read_row_group(group).to_pandas()
+            meta_cols = [c for c in frame.columns if c.startswith("Metadata_")]
+            writer.write(frame[meta_cols], pca.transform(frame[names]), out_names)
+    return pca
+
+
+def extract_cellprofiler(
+    store: str | os.PathLike | CellStore,
+    out_dir: str | os.PathLike,
+    *,
+    split: str = "test",
+    pca: float | None = None,
+    workers: int | None = None,
+    scheduler: Any = None,
+    rescale: bool = False,
+    overwrite: bool = False,
+    chunk_cells: int = 256,
+    config: FeatureConfig | None = None,
+) -> dict[str, Any]:
+    """CellProfiler features of the selected cells, per cell and per protein (optionally PCA-projected).
+
+    Parameters
+    ----------
+    store : str, os.PathLike or CellStore
+        The cell store (uint16 counts are divided by 65535; float32 must lie in [0, 1]).
+    out_dir : str or os.PathLike
+        Output directory (see the module docstring for its files).
+    split : {"train", "val", "test", "all"}, default "test"
+    pca : float, optional
+        Fraction of the variance the PCA keeps (the study: 0.99); None skips the PCA.
+    workers : int, optional
+        Parallel workers; default ``os.cpu_count()``. 1 runs inline. With ``scheduler="local"``,
+        the number of Dask LocalCluster workers.
+    scheduler : str or distributed.Client, optional
+        None: a local process pool. ``"local"``: a Dask LocalCluster of ``workers`` processes.
+        An address (``tcp://host:8786``): the Dask scheduler of a cluster. A Client: use it.
+    rescale : bool, default False
+        Float stores with values above 1: divide every crop by the store's maximum (over all
+        cells, so every split is scaled alike) instead of raising.
+    overwrite : bool, default False
+        Replace existing outputs (and discard chunks of a different run).
+    chunk_cells : int, default 256
+        Cells per unit of work (and per resumable chunk file).
+    config : FeatureConfig, optional
+        Families and settings; default ``FeatureConfig()`` (265 columns for 2 channels).
+
+    Returns
+    -------
+    dict
+        cells, proteins, features, mask_fallback, no_signal, chunks (computed, resumed),
+        pca_components, seconds, executor, outputs.
+
+    Raises
+    ------
+    InputError
+        Empty selection, NaN pixels, floats above 1 without ``rescale``, every cell empty,
+        unknown protein ids, a PCA fraction outside (0, 1], or chunks of another run.
+    OutputExistsError
+        If an output exists and ``overwrite`` is False.
+    """
+    started = time.perf_counter()
+    if pca is not None:
+        pca = validate_variance(pca)
+    if int(chunk_cells) < 1:
+        raise InputError(f"chunk_cells must be >= 1. Received: chunk_cells={chunk_cells}")
+    if workers is not None and int(workers) < 1:
+        raise InputError(f"workers must be >= 1. Received: workers={workers}")
+    config = config or FeatureConfig()
+    store = store if isinstance(store, CellStore) else CellStore.open(store)
+    channel_names = list(store.channel_names)
+    if store.image_shape[-1] != len(channel_names):
+        raise file_error(store.path, f"{store.image_shape[-1]} channels but {len(channel_names)} channel names")
+    selected = _select(store, split)
+    store.require_proteins()
+    out_dir = Path(out_dir)
+    existing = [out_dir / name for name in OUTPUT_NAMES if (out_dir / name).exists()]
+    if existing and not overwrite:
+        raise OutputExistsError(existing[0])
+    scale = _scan(store, selected, rescale=rescale)
+    columns = feature_columns(channel_names, config)
+    fingerprint = store.fingerprint()
+    manifest = {"store": fingerprint, "split": split, "chunk_cells": int(chunk_cells), "scale": scale,
+                "config": config.to_dict(), "channel_names": channel_names, "n_cells": int(selected.size)}
+    chunk_dir = _prepare_out(out_dir, manifest, overwrite=overwrite)
+    blocks = [selected[i:i + chunk_cells] for i in range(0, selected.size, chunk_cells)]
+    paths = [chunk_dir / f"chunk_{k:06d}.parquet" for k in range(len(blocks))]
+    pending = [k for k, path in enumerate(paths) if not path.is_file()]
+    if len(pending) < len(blocks):
+        logger.info("resuming: %d of %d chunks already measured", len(blocks) - len(pending), len(blocks))
+    cells = store.cells
+    executor = _Executor(workers, scheduler)
+    logger.info("measuring %d cells (%d features) in %d chunks with %s", selected.size, len(columns), len(pending),
+                executor.kind)
+    jobs = ((k, (store.images(blocks[k]), channel_names, config, scale)) for k in pending)
+    progress = tqdm(total=int(selected.size), initial=int(selected.size - sum(len(blocks[k]) for k in pending)),
+                    unit="cell", desc=METHOD, disable=None)
+    try:
+        for k, result in executor.map(_measure_job, jobs):
+            meta = cell_metadata(cells.iloc[blocks[k]], store.class_names, index=blocks[k])
+            _write_chunk(paths[k], meta, result, columns)
+            progress.update(len(blocks[k]))
+    finally:
+        progress.close()
+        executor.close()
+    info = {"method": METHOD, "store_fingerprint": fingerprint, "split": split, "scale": scale}
+    _concat_chunks(paths, out_dir / "cells.parquet", info)
+    proteins = aggregate_proteins(out_dir / "cells.parquet", out_dir / "proteins.parquet", overwrite=True)
+    flags = pq.read_table(out_dir / "cells.parquet", columns=list(_FLAGS)).to_pandas()
+    summary: dict[str, Any] = {
+        "cells": int(selected.size), "proteins": len(proteins), "features": len(columns),
+        "mask_fallback": int(flags["Metadata_MaskFallback"].sum()), "no_signal": int(flags["Metadata_NoSignal"].sum()),
+        "chunks": {"computed": len(pending), "resumed": len(blocks) - len(pending)}, "pca_components": None,
+        "executor": executor.kind,
+    }
+    outputs = ["cells.parquet", "proteins.parquet"]
+    if pca is not None:
+        fitted = _fit_pca(out_dir / "cells.parquet", out_dir, pca, seed=0)
+        aggregate_proteins(out_dir / "cells_pca.parquet", out_dir / "proteins_pca.parquet", overwrite=True)
+        summary["pca_components"] = fitted.n_components_
+        outputs += ["cells_pca.parquet", "proteins_pca.parquet", "pca.npz"]
+    run_config = {"method": METHOD, "split": split, "pca": pca, "workers": workers, "scheduler": str(scheduler)
+                  if scheduler is not None else None, "rescale": rescale, "chunk_cells": int(chunk_cells),
+                  "scale": scale, "mask_channel": channel_names[mask_channel(channel_names)],
+                  "features": config.to_dict(), "n_features": len(columns)}
+    write_run_record(out_dir / "config.json", command="extract --method cellprofiler", config=run_config, seed=0,
+                     inputs={"store": fingerprint})
+    shutil.rmtree(chunk_dir)
+    summary["seconds"] = round(time.perf_counter() - started, 3)
+    summary["outputs"] = [str(out_dir / name) for name in [*outputs, "config.json"]]
+    logger.info("CellProfiler features: %s", summary)
+    return summary
+
+
+def _measure_job(images: np.ndarray, channel_names: list[str], config: FeatureConfig,
+                 scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return measure_images(images, channel_names, config=config, scale=scale)
