@@ -99,7 +99,9 @@ def build_deeploc(num_classes: int = 19, preset: str | DeepLocPreset = "kraus201
         None: the input is the preprocessed crop, ``(input_size, input_size, 2)`` float32.
         Otherwise the raw store crop ``(H, W, C)`` (uint16 or float32 data; input name
         ``cells``), followed by the layers ``preprocess`` (stretch or standardization)
-        and ``augment`` (random crop/flips/rot90 in training, centre crop otherwise).
+        and ``augment`` (random crop/flips/rot90 in training, centre crop otherwise). The
+        stretch runs on the whole cell before the crop (the original); standardization
+        runs on each crop after it (the study's per-crop rule).
     seed : int or None, default None
         Seeds the weight initialisers (one derived seed per layer) and the augmentation.
 
@@ -133,7 +135,8 @@ def build_deeploc(num_classes: int = 19, preset: str | DeepLocPreset = "kraus201
     else:
         inputs = keras.Input(shape, dtype="float32", name="cells")
         preprocess, augment = _preprocessing(p, seed)
-        x = augment(preprocess(inputs))
+        # the original stretches the whole 64x64 cell before cropping; the study standardizes each crop
+        x = augment(preprocess(inputs)) if p.intensity == "stretch" else preprocess(augment(inputs))
     for k, filters in enumerate(CONV_FILTERS, start=1):
         x = keras.layers.Conv2D(_scaled(filters, width), 3, padding=p.padding, kernel_initializer=init(k),
                                 bias_initializer=bias, name=f"conv_{k}")(x)
@@ -277,7 +280,9 @@ def tta_model(model: keras.Model, layer: str = "fc_2", tta: str = "5crop") -> ke
         offsets = five_crop_offsets(size, crop)
         offsets = offsets if tta == "5crop" else offsets[:1]
     inputs = keras.Input(model.input.shape[1:], dtype="float32", name="cells")
-    x = FixedCrops(crop_size=crop, offsets=offsets, name="tta_crops")(model.get_layer("preprocess")(inputs))
+    before_crop = names.index("preprocess") < names.index("augment")
+    x = model.get_layer("preprocess")(inputs) if before_crop else inputs
+    x = FixedCrops(crop_size=crop, offsets=offsets, name="tta_crops")(x)
     for name in names[names.index("augment") + 1:names.index(end) + 1]:
         x = model.get_layer(name)(x)
     x = CropAverage(num_crops=len(offsets), softmax=layer == "logits", name="tta_mean")(x)

@@ -130,6 +130,30 @@ def test_tta_model_5crop_equals_mean_of_explicit_crops():
     np.testing.assert_allclose(centre, _run(fc2, crops[0]), rtol=1e-4, atol=1e-5)
 
 
+def test_study_preset_standardizes_each_crop_and_kraus_stretches_the_whole_cell():
+    x = _cells(3)
+    study = build_deeploc(5, preset="study", width=0.125, image_shape=(64, 64, 2), seed=0)
+    crops = _run(keras.Model(study.input, study.get_layer("preprocess").output), x)
+    assert crops.shape == (3, 60, 60, 2)  # the crop comes first ...
+    np.testing.assert_allclose(crops.mean(axis=(1, 2)), 0, atol=1e-4)  # ... then mean 0 / variance 1 per crop
+    np.testing.assert_allclose(crops.var(axis=(1, 2)), 1, atol=1e-3)
+    kraus = build_deeploc(5, preset="kraus2017", width=0.125, image_shape=(64, 64, 2), seed=0)
+    assert _run(keras.Model(kraus.input, kraus.get_layer("preprocess").output), x).shape == (3, 64, 64, 2)
+
+
+def test_tta_model_study_preset_standardizes_each_of_five_crops():
+    x = _cells(2)
+    study = build_deeploc(5, preset="study", width=0.125, image_shape=(64, 64, 2), seed=0)
+    got = _run(tta_model(study, "fc_2", "5crop"), x)
+    embed = keras.Model(study.get_layer("conv_1").input, study.get_layer("fc_2_relu").output)
+    expected = []
+    for r, c in ((2, 2), (0, 0), (0, 4), (4, 0), (4, 4)):
+        crop = x[:, r:r + 60, c:c + 60].astype("float64")
+        crop = (crop - crop.mean(axis=(1, 2), keepdims=True)) / crop.std(axis=(1, 2), keepdims=True)
+        expected.append(_run(embed, crop.astype("float32")))
+    np.testing.assert_allclose(got, np.mean(expected, axis=0), rtol=1e-3, atol=1e-4)
+
+
 def test_saved_model_round_trip_without_custom_objects(tmp_path):
     model = build_deeploc(5, "study", 0.125, image_shape=(64, 64, 2), seed=3)
     cells = _cells(2)
