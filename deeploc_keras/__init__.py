@@ -17,12 +17,15 @@ from typing import Any
 
 from ._version import __version__
 
-__all__ = ["__version__", "CellStore", "assign_splits"]
+__all__ = ["__version__", "CellStore", "assign_splits", "build_pci", "build_deeploc", "embedding_model"]
 
 #: public name -> module that defines it (imported on first access)
 _LAZY = {
     "CellStore": "deeploc_keras.store",
     "assign_splits": "deeploc_keras.store",
+    "build_pci": "deeploc_keras.models.pci",
+    "build_deeploc": "deeploc_keras.models.deeploc",
+    "embedding_model": "deeploc_keras.models.deeploc",
 }
 
 

@@ -71,6 +71,13 @@ def inspect_command(store_path: str, as_json: bool) -> None:
                f"{tuple(summary['image_shape'])} {summary['dtype']}, channels {', '.join(summary['channel_names'])}")
     if summary["unknown_protein_cells"]:
         click.echo(f"  cells with unknown protein: {summary['unknown_protein_cells']}")
+    counts = summary["protein_counts"]
+    if 0 < len(counts) <= 20:
+        click.echo("  cells per protein: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    elif counts:
+        values = sorted(counts.values())
+        click.echo(f"  cells per protein: min {values[0]}, median {values[len(values) // 2]}, max {values[-1]}"
+                   " (--json lists every protein)")
     click.echo("  splits: " + ", ".join(f"{k} {v}" for k, v in summary["splits"].items()))
     click.echo("  classes: " + (", ".join(f"{k} {v}" for k, v in summary["classes"].items()) or "none"))
     for name, rng in summary["channel_ranges"].items():
@@ -79,11 +86,315 @@ def inspect_command(store_path: str, as_json: bool) -> None:
 
 
 # --- commands: import (issue 2) ---
+from .importers import IMPORT_FORMATS  # noqa: E402  (light: the importer modules load on first use)
+
+
+@main.command("import")
+@click.argument("sources", metavar="SOURCE...", nargs=-1, required=True)
+@click.argument("out", metavar="OUT.h5", type=click.Path(dir_okay=False))
+@click.option("--format", "format_", type=click.Choice(IMPORT_FORMATS), required=True, help="Input format.")
+@click.option("--channels", help="Channel names, comma-separated (default: file attrs, else GFP,RFP).")
+@click.option("--class-names", help="Class names, comma-separated (default: file attrs / labels / 19 Chong classes).")
+@click.option("--metadata", type=click.Path(dir_okay=False),
+              help="deeploc-hdf5: CSV with a 'protein' column (row order, or an 'index' [+ 'file'] column).")
+@click.option("--split-from-filename", is_flag=True, help="deeploc-hdf5: split from the file name (train/valid/test).")
+@click.option("--labels", type=click.Path(dir_okay=False),
+              help="tiff-folders, fields: CSV with columns 'protein' and 'label'.")
+@click.option("--gfp-suffix", default="_gfp.tif", help="tiff-folders: file name ending of the GFP channel.")
+@click.option("--rfp-suffix", default="_rfp.tif", help="tiff-folders: file name ending of the RFP channel.")
+@click.option("--image-dir", type=click.Path(file_okay=False), help="fields: folder of the field images "
+              "[default: the table's folder].")
+@click.option("--gfp-column", default="Image_FileName_GFP", help="fields: table column naming the GFP field.")
+@click.option("--rfp-column", default="Image_FileName_RFP", help="fields: table column naming the RFP field.")
+@click.option("--object", "object_name", help="fields: object prefix of <object>_Location_Center_X/Y.")
+@click.option("--protein-column", default="protein", help="fields: table column with the protein id.")
+@click.option("--pad", is_flag=True, help="fields: zero-pad crops that leave the field instead of dropping them.")
+@click.option("--drop-invalid", is_flag=True, help="Drop cells with NaN/inf pixels (counted) instead of refusing.")
+@click.option("--seed", type=int, default=0, help="Seed of the per-protein 80/10/10 split.")
+@click.option("--chunk-cells", type=click.IntRange(min=1), default=512, help="Cells per block and HDF5 chunk.")
+@click.option("--compression", type=click.Choice(["lzf", "gzip"]), help="HDF5 filter for the images.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing OUT.h5.")
+@click.pass_context
+def import_command(ctx: click.Context, sources: tuple[str, ...], out: str, format_: str, **options: object) -> None:
+    """Import cells (DeepLoc HDF5, per-protein TIFF folders or fields + centres) into a cell store OUT.h5."""
+    from .importers import import_cells
+
+    given = {name: value for name, value in options.items()
+             if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT}
+    summary = import_cells(list(sources), out, format=format_, **given)
+    dropped = ", ".join(f"{k} {v}" for k, v in summary["dropped"].items())
+    click.echo(f"Wrote {summary['path']}: {summary['cells']} cells, {summary['proteins']} proteins, "
+               f"{summary['dtype']}, {summary['classes']} classes" + (f"; dropped {dropped}" if dropped else ""))
 
 # --- commands: simulate (issue 3) ---
 
+@main.command("simulate")
+@click.argument("outdir", type=click.Path(file_okay=False))
+@click.option("--proteins", type=click.IntRange(min=1), default=320, help="Number of proteins.")
+@click.option("--cells-per-protein", type=click.IntRange(min=1), default=50, help="Cells per protein.")
+@click.option("--plates", type=click.IntRange(min=1), default=4, help="Plates (assigned independently of function).")
+@click.option("--seed", type=int, default=0, help="Seed of everything.")
+@click.option("--dead-ghost-fraction", type=click.FloatRange(0, 0.5), default=0.02,
+              help="Share of DEAD/GHOST cells (0 drops these classes).")
+@click.option("--difficulty", type=click.Choice(["easy", "medium", "hard"]), default="medium",
+              help="Nuisance level (noise, blur, debris, off-centre cells).")
+@click.option("--annotations", type=click.Path(), default=None,
+              help="Folder of real annotation files (Huh 2003, GO BP, KEGG, complexes) to ground the hierarchy.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing OUTDIR.")
+def simulate_command(outdir: str, proteins: int, cells_per_protein: int, plates: int, seed: int,
+                     dead_ghost_fraction: float, difficulty: str, annotations: str | None, overwrite: bool) -> None:
+    """Simulate a yeast ORF-GFP screen with a known functional hierarchy into OUTDIR."""
+    from .synthetic import simulate_screen
+
+    screen = simulate_screen(
+        outdir, proteins=proteins, cells_per_protein=cells_per_protein, plates=plates, seed=seed,
+        dead_ghost_fraction=dead_ghost_fraction, difficulty=difficulty, annotations=annotations,
+        overwrite=overwrite, progress=sys.stderr.isatty(),
+    )
+    click.echo(f"{screen.outdir}: {screen.n_cells} cells of {screen.n_proteins} proteins, "
+               f"{len(screen.class_names)} classes; wrote cells.h5, proteins.csv, standards/"
+               f"{{{','.join(screen.standards)}}}.gmt")
+
+
 # --- commands: train, extract, convert-checkpoint (issue 4, 5, 6) ---
+
+# light modules: TensorFlow loads inside the library functions, not on import
+from .extract import METHOD_CHOICES, TTA_CHOICES  # noqa: E402
+from .models.presets import PRESET_NAMES  # noqa: E402
+from .pipeline import SPLIT_CHOICES  # noqa: E402
+from .train import MIXED_PRECISION_CHOICES, MODEL_CHOICES  # noqa: E402
+
+
+def _parse_devices(value: str | None) -> int | list[str] | None:
+    if value is None:
+        return None
+    return int(value) if value.isdigit() else [v.strip() for v in value.split(",") if v.strip()]
+
+
+@main.command("train")
+@click.argument("store_path", metavar="STORE.h5", type=click.Path(dir_okay=False))
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory.")
+@click.option("--model", "model", type=click.Choice(MODEL_CHOICES), default="deeploc", help="Method to train.")
+@click.option("--preset", type=click.Choice(PRESET_NAMES), default="study", help="DeepLoc training protocol.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Epochs [default: preset's, pci 30].")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Batch [default: preset's, pci 64].")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Learning rate.")
+@click.option("--lr-sweep", is_flag=True, help="Train the preset's five rates x --seeds; keep the best val loss.")
+@click.option("--seeds", default="0", help="Comma-separated seeds of the sweep, e.g. 0,1,2.")
+@click.option("--width", type=click.FloatRange(min=0, min_open=True), default=1.0, help="Width multiplier.")
+@click.option("--mixed-precision", type=click.Choice(MIXED_PRECISION_CHOICES), default="auto",
+              help="auto = float16 on GPU, off on CPU.")
+@click.option("--devices", default=None, help="MirroredStrategy over N GPUs, or a comma-separated device list.")
+@click.option("--monitor", type=click.Path(exists=True), default=None,
+              help="Standards directory: score val/test protein profiles after every epoch (monitor.csv).")
+@click.option("--seed", type=int, default=0, help="Seed of weights, augmentation and pipeline.")
+@click.option("--class-balanced", is_flag=True, help="Class-balanced sampling of training cells.")
+@click.option("--steps-per-epoch", type=click.IntRange(min=1), default=None, help="Fixed steps per epoch.")
+@click.option("--tensorboard", is_flag=True, help="Write TensorBoard logs to RUN/logs.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run from RUN/backup.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing run directory.")
+def train_command(store_path: str, out: str, model: str, preset: str, epochs: int | None, batch_size: int | None,
+                  lr: float | None, lr_sweep: bool, seeds: str, width: float, mixed_precision: str,
+                  devices: str | None, monitor: str | None, seed: int, class_balanced: bool,
+                  steps_per_epoch: int | None, tensorboard: bool, resume: bool, overwrite: bool) -> None:
+    """Train DeepLoc (or PCI with --model pci) on a cell store into a run directory."""
+    from .train import train
+
+    try:
+        seed_list = tuple(int(s) for s in seeds.split(",") if s.strip())
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got {seeds!r}", param_hint="--seeds") from None
+    result = train(store_path, out, model=model, preset=preset, epochs=epochs, batch_size=batch_size, lr=lr,
+                   lr_sweep=lr_sweep, seeds=seed_list, width=width, mixed_precision=mixed_precision,
+                   devices=_parse_devices(devices), monitor=monitor, seed=seed, tensorboard=tensorboard,
+                   overwrite=overwrite, resume=resume, class_balanced=class_balanced,
+                   steps_per_epoch=steps_per_epoch)
+    click.echo(f"{result['best_model']}: best val_loss {result['best_val_loss']:.4f} "
+               f"(lr {result['lr']:g}, seed {result['seed']}, {result['epochs']} epochs)")
+
+
+@main.command("extract")
+@click.argument("store_path", metavar="STORE.h5", type=click.Path(dir_okay=False))
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Profile directory.")
+@click.option("--method", type=click.Choice(METHOD_CHOICES), default="deeploc", help="Feature method.")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False), default=None, help="RUN/best.keras.")
+@click.option("--layer", default=None, help="Layer [default: fc_2 for deeploc, conv4_1 for pci].")
+@click.option("--split", type=click.Choice(SPLIT_CHOICES), default="test", help="Cells to profile.")
+@click.option("--tta", type=click.Choice(TTA_CHOICES), default=None, help="DeepLoc test-time crops [default: preset's].")
+@click.option("--batch-size", type=click.IntRange(min=1), default=256, help="Cells per step.")
+@click.option("--shard", default=None, help="Only shard i/n (0-based) -> cells.part-i-of-n.parquet.")
+@click.option("--merge-shards", is_flag=True, help="Merge the cells.part-*.parquet in --out, write proteins.")
+@click.option("--pca", type=float, default=None, help="cellprofiler: PCA variance fraction, e.g. 0.99.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="cellprofiler: local workers.")
+@click.option("--scheduler", default=None, help="cellprofiler: Dask scheduler address.")
+@click.option("--rescale", is_flag=True, help="cellprofiler: rescale float crops above 1 to [0, 1].")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+def extract_command(store_path: str, out: str, method: str, model_path: str | None, layer: str | None, split: str,
+                    tta: str | None, batch_size: int, shard: str | None, merge_shards: bool, pca: float | None,
+                    workers: int | None, scheduler: str | None, rescale: bool, overwrite: bool) -> None:
+    """Write per-cell (cells.parquet) and per-protein (proteins.parquet) profiles."""
+    from .extract import extract
+    from .extract import merge_shards as merge
+
+    if merge_shards:
+        result = merge(out, overwrite=overwrite)
+        click.echo(f"{result['cells']}: {result['n_cells']} cells merged; {result['proteins']}")
+        return
+    options = {} if method != "cellprofiler" else {"pca": pca, "workers": workers, "scheduler": scheduler,
+                                                   "rescale": rescale}
+    if method != "cellprofiler" and (pca is not None or workers or scheduler or rescale):
+        raise click.BadParameter("--pca/--workers/--scheduler/--rescale apply to --method cellprofiler only")
+    result = extract(store_path, out, method=method, model_path=model_path, layer=layer, split=split, tta=tta,
+                     batch_size=batch_size, shard=shard, overwrite=overwrite, **options)
+    cells = result.get("cells", out)
+    click.echo(f"{cells}: {result.get('n_cells', '?')} cells x {result.get('n_features', '?')} features"
+               + (f"; {result['proteins']}" if result.get("proteins") else ""))
+@main.command("convert-checkpoint")
+@click.argument("checkpoint", metavar="CKPT")
+@click.argument("out", metavar="OUT.keras", type=click.Path(dir_okay=False))
+@click.option("--num-classes", type=click.IntRange(min=2), default=None,
+              help="Expected classes (default: read from the checkpoint).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing OUT.keras.")
+def convert_checkpoint_command(checkpoint: str, out: str, num_classes: int | None, overwrite: bool) -> None:
+    """Convert the original DeepLoc TF1 checkpoint (e.g. model.ckpt-5000) to a Keras model file."""
+    from .convert import convert_checkpoint
+
+    path = convert_checkpoint(checkpoint, out, num_classes=num_classes, overwrite=overwrite)
+    click.echo(f"wrote {path} (kraus2017 DeepLoc; input: raw 64x64 crops)")
+
 
 # --- commands: score, standards, plot (issue 7) ---
 
+
+class _LazyChoice(click.Choice):
+    """A ``click.Choice`` whose choices are a constant imported on first use (keeps ``--help`` fast)."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self._source = (module, name)
+        super().__init__(())
+
+    @property
+    def choices(self):  # noqa: D401 - click reads this attribute
+        import importlib
+
+        return tuple(getattr(importlib.import_module(self._source[0]), self._source[1]))
+
+    @choices.setter
+    def choices(self, value) -> None:
+        pass
+
+
+@main.command("score")
+@click.argument("profiles", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--standards", "standards", multiple=True, required=True, type=click.Path(),
+              help="Standard file (.gmt/.tsv/.json) or directory of them; repeatable.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Score directory to create.")
+@click.option("--name", "names", multiple=True, help="Display name per profile file (default: its method).")
+@click.option("--metric", "metrics", multiple=True, type=_LazyChoice("eval.metrics", "METRICS"),
+              help="Metric to compute; repeatable (default: all).")
+@click.option("--aliases", type=click.Path(dir_okay=False), help="SGD_features.tab to map gene names to ORFs.")
+@click.option("--seed", type=int, default=0, help="Seed of the AMI samples.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing score directory.")
+def score_command(profiles, standards, out, names, metrics, aliases, seed, overwrite) -> None:
+    """Score protein profiles against functional standards (AP, mAP, AMI, F0.5) and draw Figure 1."""
+    from eval.score import score
+
+    summary = score(list(profiles), list(standards), out, names=list(names) or None, metrics=list(metrics) or None,
+                    seed=seed, aliases=aliases, overwrite=overwrite)
+    table = summary.pivot_table(index=["representation", "standard"], columns="metric", values="value", sort=False)
+    click.echo(table.to_string(float_format=lambda v: f"{v:.4f}"))
+    click.echo(f"wrote {out}/summary.csv, coverage.csv and figure1_summary.png/.svg/.csv")
+
+
+@main.group("standards")
+def standards_group() -> None:
+    """Build functional standards (GMT) from SGD GO slims, Huh 2003 and module JSON files."""
+
+
+@standards_group.command("build")
+@click.option("--from", "source", required=True, type=_LazyChoice("eval.standards", "BUILDERS"),
+              help="Kind of source file.")
+@click.argument("path", metavar="FILE", type=click.Path(dir_okay=False))
+@click.option("--aspect", type=_LazyChoice("eval.standards", "ASPECTS"), default="C",
+              help="GO aspect for sgd-slim: C component, P process.")
+@click.option("--min-size", type=click.IntRange(min=1), default=10, help="sgd-slim: smallest term kept.")
+@click.option("--max-size", type=click.IntRange(min=1), default=200, help="sgd-slim: largest term kept.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="GMT file to write.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing file.")
+def standards_build_command(source, path, aspect, min_size, max_size, out, overwrite) -> None:
+    """Build a standard from FILE and write it as GMT."""
+    from deeploc_keras.outputs import check_output
+    from eval.standards import build_standard, write_gmt
+
+    check_output(out, overwrite=overwrite)
+    standard = build_standard(source, path, aspect=aspect, min_size=min_size, max_size=max_size)
+    write_gmt(standard, out, overwrite=overwrite)
+    n_proteins = len(set().union(*standard.values()))
+    click.echo(f"wrote {out}: {len(standard)} groups, {n_proteins} proteins")
+
+
+@main.group("plot")
+def plot_group() -> None:
+    """Draw the study's figures 2 (t-SNE) and 3 (training monitor)."""
+
+
+@plot_group.command("tsne")
+@click.argument("profiles", type=click.Path(dir_okay=False))
+@click.option("--localization", required=True, type=click.Path(dir_okay=False), help="Localization standard file.")
+@click.option("--processes", "process_standard", required=True, type=click.Path(dir_okay=False),
+              help="Biological-process standard file.")
+@click.option("--process", "processes", multiple=True, help="Process group to draw; repeatable (default: 6 largest).")
+@click.option("--perplexity", type=click.FloatRange(min=1), default=40.0, help="t-SNE perplexity.")
+@click.option("--aliases", type=click.Path(dir_okay=False), help="SGD_features.tab to map gene names to ORFs.")
+@click.option("--seed", type=int, default=0, help="t-SNE seed.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory to create.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing directory.")
+def plot_tsne_command(profiles, localization, process_standard, processes, perplexity, aliases, seed, out,
+                      overwrite) -> None:
+    """Figure 2: t-SNE of PROFILES by localization, with KDE clouds of bioprocesses."""
+    from eval.plots import plot_tsne
+    from eval.standards import read_aliases
+
+    paths = plot_tsne(profiles, localization, process_standard, out, processes=list(processes) or None,
+                      perplexity=perplexity, seed=seed, aliases=read_aliases(aliases) if aliases else None,
+                      overwrite=overwrite)
+    click.echo("wrote " + ", ".join(map(str, paths)))
+
+
+@plot_group.command("monitor")
+@click.argument("monitor_csv", metavar="MONITOR.csv", type=click.Path(dir_okay=False))
+@click.option("--metric", type=_LazyChoice("eval.metrics", "METRICS"), default="f_beta", help="Metric to draw.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory to create.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing directory.")
+def plot_monitor_command(monitor_csv, metric, out, overwrite) -> None:
+    """Figure 3: a metric per standard over training epochs, one line per seed."""
+    from eval.plots import plot_monitor
+
+    paths = plot_monitor(monitor_csv, out, metric=metric, overwrite=overwrite)
+    click.echo("wrote " + ", ".join(map(str, paths)))
+
+
 # --- commands: reproduce (issue 8) ---
+from .reproduce import REPRODUCE_PRESET_NAMES  # noqa: E402
+
+
+@main.command("reproduce")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output directory of the run.")
+@click.option("--preset", default="cpu", type=click.Choice(REPRODUCE_PRESET_NAMES),
+              help="smoke: CI check (< 3 min); cpu: the embedded demo (< 20 min on 2 cores); paper: full study on a GPU.")
+@click.option("--store", type=click.Path(dir_okay=False), default=None, help="A real cell store (needs --standards).")
+@click.option("--standards", type=click.Path(file_okay=False), default=None,
+              help="Directory with cellular_component, bioprocess, pathway and complex standards (needs --store).")
+@click.option("--seed", default=0, type=int, help="Seed of every random draw.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run (finished steps are skipped).")
+@click.option("--overwrite", is_flag=True, help="Delete --out first.")
+def reproduce_command(out: str, preset: str, store: str | None, standards: str | None, seed: int, resume: bool,
+                      overwrite: bool) -> None:
+    """Reproduce the study end to end: data, three representations, four standards, figures, report."""
+    from .report import summary_table
+    from .reproduce import reproduce
+
+    summary = reproduce(out, preset=preset, store=store, standards=standards, seed=seed, resume=resume,
+                        overwrite=overwrite)
+    click.echo(summary_table(summary).to_string())
+    click.echo(f"Wrote {os.path.join(out, 'report.html')} and {os.path.join(out, 'summary.csv')}")

@@ -1,0 +1,295 @@
+"""Extract per-cell features from a trained model (or CellProfiler) and average them per protein.
+
+Output directory::
+
+    OUT/cells.parquet      one row per cell: Metadata_ columns + features
+    OUT/proteins.parquet   nanmean per protein, Metadata_Count
+    OUT/config.json        run record (configuration, versions, model and store hashes)
+
+With ``shard=(i, n)`` only ``OUT/cells.part-<i>-of-<n>.parquet`` (and its
+``config.part-<i>-of-<n>.json``) is written; :func:`merge_shards` concatenates the n
+parts in order into ``cells.parquet`` and writes ``proteins.parquet``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from .errors import InputError, file_error
+from .outputs import atomic_path, check_output
+from .pipeline import SPLIT_CHOICES, inference_dataset, parse_shard
+from .profiles import ProfileWriter, aggregate_proteins, cell_metadata, feature_names
+from .records import file_sha256, write_run_record
+from .store import CellStore
+
+__all__ = ["METHOD_CHOICES", "TTA_CHOICES", "METHOD_DISPLAY", "DEFAULT_LAYERS", "extract", "merge_shards",
+           "shard_name"]
+
+logger = logging.getLogger(__name__)
+
+#: Feature extraction methods.
+METHOD_CHOICES = ("deeploc", "pci", "cellprofiler")
+#: Test-time crops of DeepLoc.
+TTA_CHOICES = ("center", "5crop")
+#: Feature-name prefix of each learned method.
+METHOD_DISPLAY = {"deeploc": "DeepLoc", "pci": "PCI"}
+#: Default layer of each learned method.
+DEFAULT_LAYERS = {"deeploc": "fc_2", "pci": "conv4_1"}
+#: A layer name that only one method's models have.
+_SIGNATURE_LAYERS = {"deeploc": "fc_2", "pci": "rfpconv1_1"}
+
+
+def shard_name(prefix: str, shard: tuple[int, int], suffix: str) -> str:
+    """File name of one shard's output.
+
+    Examples
+    --------
+    >>> shard_name("cells", (0, 4), ".parquet")
+    'cells.part-0-of-4.parquet'
+    """
+    return f"{prefix}.part-{shard[0]}-of-{shard[1]}{suffix}"
+
+
+def _model_method(model_path: Path, model: Any) -> tuple[str, dict[str, Any]]:
+    """The method a model was trained as: RUN/model_card.json if present, else its layer names."""
+    card_path = model_path.parent / "model_card.json"
+    card: dict[str, Any] = {}
+    if card_path.is_file():
+        card = json.loads(card_path.read_text())
+        if card.get("method") in DEFAULT_LAYERS:
+            return card["method"], card
+    names = {layer.name for layer in model.layers}
+    for method, layer in _SIGNATURE_LAYERS.items():
+        if layer in names:
+            return method, card
+    raise file_error(model_path, "is neither a DeepLoc nor a PCI model (no layer 'fc_2' or 'rfpconv1_1')")
+
+
+def _load_model(model_path: str | os.PathLike | None, method: str) -> tuple[Any, Path, dict[str, Any]]:
+    import keras
+
+    from .models import deeploc as _deeploc  # noqa: F401 - registers the custom layers
+    from .models import pci as _pci  # noqa: F401
+
+    if model_path is None:
+        raise InputError(f"method {method!r} needs a trained model; pass model_path (--model RUN/best.keras)")
+    path = Path(model_path)
+    if not path.is_file():
+        raise file_error(path, "no such model file")
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except (ValueError, OSError, TypeError, KeyError) as exc:
+        raise file_error(path, f"cannot be loaded as a Keras model: {str(exc).splitlines()[0]}") from None
+    found, card = _model_method(path, model)
+    if found != method:
+        raise file_error(path, f"is a {found!r} model, not {method!r}; pass --method {found}")
+    return model, path, card
+
+
+def _feature_model(model: Any, method: str, layer: str, tta: str | None) -> Any:
+    names = {lyr.name for lyr in model.layers}
+    if layer not in names:
+        convs = sorted(n for n in names if n.startswith(("conv", "fc", "rfpconv", "logits"))
+                       and not n.endswith(("_bn", "_relu", "_float32")))
+        raise InputError(f"layer {layer!r} is not in the {method} model; expected one of {convs}")
+    if method == "pci":
+        from .models.pci import pci_feature_model
+
+        return pci_feature_model(model, layer)
+    from .models.deeploc import tta_model
+
+    return tta_model(model, layer=layer, tta=tta)
+
+
+def _extract_learned(store: CellStore, cells_path: Path, *, method: str, model: Any, layer: str, tta: str | None,
+                     split: str, batch_size: int, shard: tuple[int, int] | None, info: dict[str, Any],
+                     overwrite: bool) -> int:
+    """Stream the selected cells through the feature model into ``cells_path``; returns the cell count."""
+    data = inference_dataset(store, split=split, batch_size=batch_size, shard=shard)
+    features_model = _feature_model(model, method, layer, tta)
+    cells = store.cells
+    class_names = store.class_names
+    names: list[str] | None = None
+    with ProfileWriter(cells_path, info=info, overwrite=overwrite) as writer:
+        for step, (index, images) in enumerate(data.dataset):
+            feats = np.asarray(features_model.predict_on_batch(images), dtype=np.float32)
+            rows = index.numpy()
+            if names is None:
+                names = feature_names(METHOD_DISPLAY[method], layer, feats.shape[1])
+            writer.write(cell_metadata(cells.iloc[rows], class_names, index=rows), feats, names)
+            if (step + 1) % 50 == 0:
+                logger.info("extract: %d / %d batches", step + 1, data.steps_per_epoch)
+    return data.n_cells
+
+
+def extract(
+    store: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    method: str = "deeploc",
+    model_path: str | os.PathLike | None = None,
+    layer: str | None = None,
+    split: str = "test",
+    tta: str | None = None,
+    batch_size: int = 256,
+    shard: str | tuple[int, int] | None = None,
+    overwrite: bool = False,
+    **method_options: Any,
+) -> dict[str, Any]:
+    """Write per-cell and per-protein feature profiles of a store.
+
+    Parameters
+    ----------
+    store : str or os.PathLike
+        A cell store with protein ids.
+    out : str or os.PathLike
+        Output directory (see the module docstring).
+    method : {"deeploc", "pci", "cellprofiler"}, default "deeploc"
+        ``cellprofiler`` calls :func:`cellprofiler_features.runner.extract_cellprofiler`
+        with ``method_options`` (``pca``, ``workers``, ``scheduler``, ``rescale``).
+    model_path : str or os.PathLike, optional
+        ``RUN/best.keras`` of a ``deeploc`` or ``pci`` run; ``RUN/model_card.json`` beside it
+        (or the layer names) must match ``method``.
+    layer : str, optional
+        Layer to read: ``fc_2`` (DeepLoc) or ``conv4_1`` (PCI) by default.
+    split : {"train", "val", "test", "all"}, default "test"
+    tta : {"center", "5crop"}, optional
+        DeepLoc test-time crops; default the model's preset (``study``: center).
+    batch_size : int, default 256
+        Cells per step; memory is bounded by one batch.
+    shard : "i/n" or (i, n), optional
+        Only the i-th (0-based) of n contiguous chunk ranges, written to
+        ``cells.part-<i>-of-<n>.parquet``; combine with :func:`merge_shards`.
+    overwrite : bool, default False
+    **method_options
+        Passed to the CellProfiler runner.
+
+    Returns
+    -------
+    dict
+        ``cells`` (path), ``proteins`` (path or None for a shard), ``n_cells``, ``n_features``,
+        ``method``, ``layer``.
+
+    Raises
+    ------
+    InputError
+        Unknown choices, a missing or foreign model file, a layer not in the model, unknown
+        proteins, an empty selection.
+    OutputExistsError
+        If an output exists and ``overwrite`` is False.
+    """
+    if method not in METHOD_CHOICES:
+        raise InputError(f"unknown method {method!r}; expected one of {list(METHOD_CHOICES)}")
+    if split not in SPLIT_CHOICES:
+        raise InputError(f"unknown split {split!r}; expected one of {list(SPLIT_CHOICES)}")
+    if tta is not None and tta not in TTA_CHOICES:
+        raise InputError(f"unknown tta {tta!r}; expected one of {list(TTA_CHOICES)}")
+    if int(batch_size) < 1:
+        raise InputError(f"batch_size must be a positive integer. Received: batch_size={batch_size}")
+    shard_t = parse_shard(shard)
+    out = Path(out)
+    if method == "cellprofiler":
+        if shard_t is not None:
+            raise InputError("--shard applies to deeploc and pci; the cellprofiler runner parallelises with "
+                             "--workers/--scheduler")
+        from cellprofiler_features.runner import extract_cellprofiler
+
+        with CellStore.open(store) as cell_store:
+            cell_store.require_proteins()
+            return extract_cellprofiler(cell_store, out, split=split, overwrite=overwrite, **method_options)
+    if method_options:
+        raise InputError(f"options {sorted(method_options)} apply to method 'cellprofiler' only")
+    layer = layer or DEFAULT_LAYERS[method]
+    with CellStore.open(store) as cell_store:
+        cell_store.require_proteins()
+        model, model_file, card = _load_model(model_path, method)
+        if method == "deeploc":
+            tta = tta or _preset_tta(card)
+        elif tta is not None:
+            raise InputError("tta applies to method 'deeploc' only")
+        cells_name = "cells.parquet" if shard_t is None else shard_name("cells", shard_t, ".parquet")
+        config_name = "config.json" if shard_t is None else shard_name("config", shard_t, ".json")
+        targets = [out / cells_name, out / config_name] + ([out / "proteins.parquet"] if shard_t is None else [])
+        for target in targets:
+            check_output(target, overwrite=overwrite)
+        info = {"method": method, "layer": layer, "model": str(model_file), "model_sha256": file_sha256(model_file),
+                "tta": tta, "split": split, "shard": None if shard_t is None else list(shard_t),
+                "store_fingerprint": cell_store.fingerprint()}
+        out.mkdir(parents=True, exist_ok=True)
+        n_cells = _extract_learned(cell_store, out / cells_name, method=method, model=model, layer=layer, tta=tta,
+                                   split=split, batch_size=batch_size, shard=shard_t, info=info, overwrite=overwrite)
+        proteins = None
+        if shard_t is None:
+            try:
+                aggregate_proteins(out / cells_name, out / "proteins.parquet", overwrite=overwrite)
+            except InputError:
+                (out / cells_name).unlink()
+                raise
+            proteins = out / "proteins.parquet"
+        config = {**info, "store": str(Path(store).resolve()), "out": str(out.resolve()), "batch_size": batch_size}
+        write_run_record(out / config_name, command="extract", config=config, seed=None,
+                         inputs={"store": info["store_fingerprint"], "model": info["model_sha256"]})
+    n_features = len(pq.read_schema(out / cells_name).names) - sum(
+        n.startswith("Metadata_") for n in pq.read_schema(out / cells_name).names)
+    logger.info("extract: %d cells x %d features -> %s", n_cells, n_features, out / cells_name)
+    return {"cells": str(out / cells_name), "proteins": None if proteins is None else str(proteins),
+            "n_cells": n_cells, "n_features": n_features, "method": method, "layer": layer}
+
+
+def _preset_tta(card: dict[str, Any]) -> str:
+    from .models.presets import PRESETS
+
+    preset = PRESETS.get(card.get("preset") or "")
+    return preset.tta if preset is not None else "center"
+
+
+def merge_shards(out: str | os.PathLike, *, overwrite: bool = False) -> dict[str, Any]:
+    """Concatenate ``cells.part-<i>-of-<n>.parquet`` in shard order and write the protein means.
+
+    Parameters
+    ----------
+    out : str or os.PathLike
+        The directory the shards were written to.
+    overwrite : bool, default False
+
+    Returns
+    -------
+    dict
+        ``cells``, ``proteins`` (paths) and ``n_cells``.
+
+    Raises
+    ------
+    InputError
+        If no shard is found, shards of different n are mixed, or one is missing.
+    """
+    out = Path(out)
+    parts = sorted(out.glob("cells.part-*-of-*.parquet"))
+    if not parts:
+        raise file_error(out, "no shard files cells.part-<i>-of-<n>.parquet to merge")
+    parsed = sorted((int(p.name.split("-")[1]), int(p.name.split("-")[3].split(".")[0]), p) for p in parts)
+    totals = {n for _, n, _ in parsed}
+    if len(totals) != 1:
+        raise file_error(out, f"shards of different totals {sorted(totals)}; keep the parts of one run only")
+    total = totals.pop()
+    missing = sorted(set(range(total)) - {i for i, _, _ in parsed})
+    if missing:
+        raise file_error(out, f"missing shard(s) {missing} of {total}; run extract --shard i/{total} for them")
+    cells_path = check_output(out / "cells.parquet", overwrite=overwrite)
+    check_output(out / "proteins.parquet", overwrite=overwrite)
+    n_cells = 0
+    with atomic_path(cells_path, overwrite=overwrite) as tmp:
+        schema = pq.read_schema(parsed[0][2])
+        with pq.ParquetWriter(tmp, schema) as writer:
+            for _, _, part in parsed:
+                table = pq.read_table(part)
+                writer.write_table(table.cast(schema))
+                n_cells += table.num_rows
+    aggregate_proteins(cells_path, out / "proteins.parquet", info={"shard": None}, overwrite=overwrite)
+    return {"cells": str(cells_path), "proteins": str(out / "proteins.parquet"), "n_cells": n_cells}

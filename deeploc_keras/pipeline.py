@@ -1,0 +1,413 @@
+"""tf.data input pipelines that read the cell store chunk by chunk and hand raw integer batches to the model.
+
+Training: the HDF5 chunks holding the selected cells are visited in an order
+shuffled per epoch, a window of consecutive chunks is read with whole-slice
+``h5py`` reads, its cells are permuted (or class-balanced resampled) with one
+vectorized numpy draw, and the stream is cut into batches; ``tf.data`` prefetches
+them. Every draw comes from ``numpy.random.default_rng([seed, epoch])``, so the
+order is the same for the same seed and different from one epoch to the next.
+There is no per-cell Python: a generator step moves a whole window or batch.
+
+Inference: the selected cells in store order, batched, with their row numbers;
+``shard=(i, n)`` keeps the i-th of n contiguous ranges of chunks, so the shards
+of a split partition it exactly.
+
+Intensity scaling, cropping and augmentation are Keras layers inside the model;
+the pipeline never converts pixels.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import h5py
+import numpy as np
+
+from .errors import InputError, file_error
+from .store import SPLIT_NAMES, CellStore
+
+if TYPE_CHECKING:  # TensorFlow is imported when a dataset is built, so the CLI starts fast
+    import tensorflow as tf
+
+__all__ = [
+    "SPLIT_CHOICES",
+    "DEFAULT_SHUFFLE_WINDOW",
+    "StoreData",
+    "select_cells",
+    "shard_cells",
+    "parse_shard",
+    "training_dataset",
+    "inference_dataset",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Selections accepted by ``split`` (``all`` = every cell).
+SPLIT_CHOICES = (*SPLIT_NAMES, "all")
+#: Cells read and permuted together (rounded up to whole chunks).
+DEFAULT_SHUFFLE_WINDOW = 4096
+
+
+@dataclass(frozen=True)
+class StoreData:
+    """A dataset over store cells and its size.
+
+    Attributes
+    ----------
+    dataset : tf.data.Dataset
+        Training: ``(images, labels)`` or ``images`` batches. Inference:
+        ``(cell_index, images)`` batches in store order.
+    n_cells : int
+        Cells per epoch.
+    batch_size : int
+    steps_per_epoch : int
+        Batches per epoch (the last one may be short).
+    """
+
+    dataset: tf.data.Dataset  # noqa: F821 - TYPE_CHECKING import
+    n_cells: int
+    batch_size: int
+    steps_per_epoch: int
+
+
+def select_cells(store: CellStore, split: str = "train", *, labelled: bool = False) -> np.ndarray:
+    """Row numbers of the cells of a split, in store order.
+
+    Parameters
+    ----------
+    store : CellStore
+        An open store.
+    split : {"train", "val", "test", "all"}, default "train"
+    labelled : bool, default False
+        Keep only cells with a label (``label >= 0``).
+
+    Returns
+    -------
+    numpy.ndarray of int64, sorted
+
+    Raises
+    ------
+    InputError
+        For an unknown split name.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "s.h5"
+    >>> with CellStore.create(path, class_names=["A", "B"]) as w:
+    ...     w.append(np.zeros((4, 64, 64, 2), np.uint16),
+    ...              {"protein": ["P"] * 4, "label": [0, 1, -1, 0], "split": [0, 1, 0, 0]})
+    >>> with CellStore.open(path) as s:
+    ...     select_cells(s, "train").tolist(), select_cells(s, "train", labelled=True).tolist()
+    ([0, 2, 3], [0, 3])
+    """
+    if split not in SPLIT_CHOICES:
+        raise InputError(f"unknown split {split!r}; expected one of {list(SPLIT_CHOICES)}")
+    cells = store.cells
+    keep = np.ones(len(cells), dtype=bool)
+    if split != "all":
+        keep &= cells["split"].to_numpy() == SPLIT_NAMES.index(split)
+    if labelled:
+        keep &= cells["label"].to_numpy() >= 0
+    return np.flatnonzero(keep).astype(np.int64)
+
+
+def parse_shard(shard: str | tuple[int, int] | None) -> tuple[int, int] | None:
+    """Parse ``"i/n"`` (0-based shard i of n) into a tuple.
+
+    Parameters
+    ----------
+    shard : str, tuple of int or None
+
+    Returns
+    -------
+    tuple (i, n) or None
+
+    Raises
+    ------
+    InputError
+        Unless ``0 <= i < n``.
+
+    Examples
+    --------
+    >>> parse_shard("1/4")
+    (1, 4)
+    """
+    if shard is None:
+        return None
+    if isinstance(shard, str):
+        try:
+            i, n = (int(v) for v in shard.split("/"))
+        except ValueError:
+            raise InputError(f"shard must be 'i/n' with integers (0-based i). Received: shard={shard!r}") from None
+    else:
+        i, n = (int(v) for v in shard)
+    if n < 1 or not 0 <= i < n:
+        raise InputError(f"shard i/n needs 0 <= i < n (i is 0-based). Received: shard={i}/{n}")
+    return i, n
+
+
+def shard_cells(indices: np.ndarray, *, chunk_cells: int, shard: tuple[int, int] | None) -> np.ndarray:
+    """Keep the cells in the i-th of n contiguous ranges of store chunks.
+
+    The chunks that hold any selected cell are cut into n near-equal contiguous
+    ranges, so every shard reads whole chunks and the shards, concatenated in
+    order, give back ``indices``.
+
+    Parameters
+    ----------
+    indices : numpy.ndarray of int, sorted
+        Selected row numbers.
+    chunk_cells : int
+        Cells per HDF5 chunk.
+    shard : tuple (i, n) or None
+        None keeps everything.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+
+    Examples
+    --------
+    >>> idx = np.arange(10)
+    >>> [shard_cells(idx, chunk_cells=2, shard=(i, 2)).tolist() for i in range(2)]
+    [[0, 1, 2, 3, 4, 5], [6, 7, 8, 9]]
+    """
+    indices = np.asarray(indices, dtype=np.int64)
+    if shard is None:
+        return indices
+    i, n = shard
+    chunk_of = indices // chunk_cells
+    chunks = np.unique(chunk_of)
+    bounds = np.ceil(np.linspace(0, len(chunks), n + 1)).astype(int)
+    mine = chunks[bounds[i]:bounds[i + 1]]
+    return indices[np.isin(chunk_of, mine)]
+
+
+def _chunk_groups(indices: np.ndarray, chunk_cells: int) -> list[np.ndarray]:
+    """Split sorted row numbers into one array per HDF5 chunk."""
+    if indices.size == 0:
+        return []
+    chunk_of = indices // chunk_cells
+    cuts = np.flatnonzero(np.diff(chunk_of)) + 1
+    return np.split(indices, cuts)
+
+
+def _read_rows(dset: h5py.Dataset, rows: np.ndarray) -> np.ndarray:
+    """Read sorted rows of one chunk with a single contiguous slice."""
+    start, stop = int(rows[0]), int(rows[-1]) + 1
+    block = dset[start:stop]
+    if stop - start == len(rows):
+        return block
+    return block[rows - start]
+
+
+def _rebatch(blocks: Iterator[tuple[np.ndarray, ...]], batch_size: int) -> Iterator[tuple[np.ndarray, ...]]:
+    """Cut a stream of aligned array blocks into batches (the last one may be short)."""
+    pending: list[tuple[np.ndarray, ...]] = []
+    count = 0
+    for block in blocks:
+        pending.append(block)
+        count += len(block[0])
+        if count < batch_size:
+            continue
+        arrays = pending[0] if len(pending) == 1 else tuple(np.concatenate(parts) for parts in zip(*pending, strict=True))
+        full = (count // batch_size) * batch_size
+        for start in range(0, full, batch_size):
+            yield tuple(a[start:start + batch_size] for a in arrays)
+        pending = [tuple(a[full:] for a in arrays)] if full < count else []
+        count -= full
+    if count:
+        yield tuple(np.concatenate(parts) for parts in zip(*pending, strict=True))
+
+
+def _check_batch_size(batch_size: int) -> None:
+    if int(batch_size) < 1:
+        raise InputError(f"batch_size must be a positive integer. Received: batch_size={batch_size}")
+
+
+def training_dataset(
+    store: CellStore,
+    *,
+    split: str = "train",
+    batch_size: int = 128,
+    seed: int = 0,
+    shuffle: bool = True,
+    shuffle_window: int = DEFAULT_SHUFFLE_WINDOW,
+    class_balanced: bool = False,
+    labels: bool = True,
+    repeat: bool = False,
+    initial_epoch: int = 0,
+) -> StoreData:
+    """Batches of raw crops (and labels) for ``model.fit``.
+
+    Parameters
+    ----------
+    store : CellStore
+        An open store (its file is reopened read-only by the generator).
+    split : {"train", "val", "test", "all"}, default "train"
+    batch_size : int, default 128
+    seed : int, default 0
+        Seed of the chunk order, the window permutation and balanced draws;
+        epoch ``e`` uses ``numpy.random.default_rng([seed, e])``.
+    shuffle : bool, default True
+        False reads cells in store order (validation).
+    shuffle_window : int, default 4096
+        Cells read and permuted together, rounded up to whole chunks.
+    class_balanced : bool, default False
+        Resample each window with replacement, each cell weighted by the inverse
+        frequency of its class in the split, so classes are drawn equally often
+        in expectation; an epoch keeps the split's size.
+    labels : bool, default True
+        Yield ``(images, labels)`` (only labelled cells) or only ``images``.
+    repeat : bool, default False
+        Repeat forever (for a fixed ``steps_per_epoch``); each pass is a new epoch.
+    initial_epoch : int, default 0
+        Epoch number of the first pass (a resumed run gets the draws it would have had).
+
+    Returns
+    -------
+    StoreData
+        ``dataset`` yields ``images`` with the store's dtype, shape (b, H, W, C),
+        and int32 ``labels`` of shape (b,).
+
+    Raises
+    ------
+    InputError
+        If the selection is empty or ``class_balanced`` is asked without labels.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "s.h5"
+    >>> with CellStore.create(path, class_names=["A", "B"], chunk_cells=4) as w:
+    ...     w.append(np.zeros((10, 64, 64, 2), np.uint16),
+    ...              {"protein": ["P"] * 10, "label": [0, 1] * 5, "split": [0] * 10})
+    >>> with CellStore.open(path) as s:
+    ...     data = training_dataset(s, batch_size=4, seed=0)
+    ...     [tuple(x.shape) for x, y in data.dataset]
+    [(4, 64, 64, 2), (4, 64, 64, 2), (2, 64, 64, 2)]
+    """
+    import tensorflow as tf
+
+    _check_batch_size(batch_size)
+    if class_balanced and not labels:
+        raise InputError("class_balanced sampling needs labels; pass labels=True")
+    indices = select_cells(store, split, labelled=labels)
+    if indices.size == 0:
+        what = "labelled cells" if labels else "cells"
+        raise file_error(store.path, f"no {what} in split {split!r}")
+    chunk_cells = store.chunk_cells
+    groups = _chunk_groups(indices, chunk_cells)
+    all_labels = store.cells["label"].to_numpy().astype(np.int32)
+    weights = None
+    if class_balanced:
+        sel = all_labels[indices]
+        classes, counts = np.unique(sel, return_counts=True)
+        inverse = np.zeros(int(classes.max()) + 1)
+        inverse[classes] = 1.0 / counts
+        weights = inverse
+    window_chunks = max(1, math.ceil(shuffle_window / chunk_cells))
+    path = str(store.path)
+    epoch_counter = [int(initial_epoch)]
+
+    def blocks(rng: np.random.Generator, dset: h5py.Dataset) -> Iterator[tuple[np.ndarray, ...]]:
+        order = rng.permutation(len(groups)) if shuffle else np.arange(len(groups))
+        for start in range(0, len(order), window_chunks):
+            rows = [groups[k] for k in order[start:start + window_chunks]]
+            images = np.concatenate([_read_rows(dset, r) for r in rows])
+            ids = np.concatenate(rows)
+            if weights is not None:
+                p = weights[all_labels[ids]]
+                pick = rng.choice(len(ids), size=len(ids), replace=True, p=p / p.sum())
+            elif shuffle:
+                pick = rng.permutation(len(ids))
+            else:
+                pick = slice(None)
+            images, ids = images[pick], ids[pick]
+            yield (images, all_labels[ids]) if labels else (images,)
+
+    def generate() -> Iterator[Any]:
+        epoch = epoch_counter[0]
+        epoch_counter[0] += 1
+        rng = np.random.default_rng([seed, epoch])
+        with h5py.File(path, "r") as h5:
+            for batch in _rebatch(blocks(rng, h5["images"]), batch_size):
+                yield batch if labels else batch[0]
+
+    image_spec = tf.TensorSpec((None, *store.image_shape), tf.as_dtype(store.dtype))
+    signature = (image_spec, tf.TensorSpec((None,), tf.int32)) if labels else image_spec
+    dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
+    steps = math.ceil(len(indices) / batch_size)
+    if repeat:
+        dataset = dataset.repeat()
+    else:
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(steps))
+    dataset = dataset.prefetch(tf.data.AUTOTUNE)
+    logger.debug("training dataset: %d cells, %d chunks, batch %d", len(indices), len(groups), batch_size)
+    return StoreData(dataset, int(len(indices)), int(batch_size), steps)
+
+
+def inference_dataset(
+    store: CellStore,
+    *,
+    split: str = "test",
+    batch_size: int = 256,
+    shard: str | tuple[int, int] | None = None,
+) -> StoreData:
+    """Batches of ``(cell_index, images)`` in store order, for extraction.
+
+    Parameters
+    ----------
+    store : CellStore
+        An open store.
+    split : {"train", "val", "test", "all"}, default "test"
+    batch_size : int, default 256
+    shard : "i/n" or (i, n), optional
+        Keep the i-th (0-based) of n contiguous chunk ranges (see :func:`shard_cells`).
+
+    Returns
+    -------
+    StoreData
+        ``dataset`` yields int64 row numbers (b,) and raw crops (b, H, W, C).
+
+    Raises
+    ------
+    InputError
+        If the selection (or the shard) holds no cell.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "s.h5"
+    >>> with CellStore.create(path, chunk_cells=4) as w:
+    ...     w.append(np.zeros((10, 64, 64, 2), np.uint16), {"split": [2] * 10})
+    >>> with CellStore.open(path) as s:
+    ...     [idx.numpy().tolist() for idx, _ in inference_dataset(s, batch_size=4, shard="1/2").dataset]
+    [[8, 9]]
+    """
+    import tensorflow as tf
+
+    _check_batch_size(batch_size)
+    indices = shard_cells(select_cells(store, split), chunk_cells=store.chunk_cells, shard=parse_shard(shard))
+    if indices.size == 0:
+        where = f"split {split!r}" + (f", shard {shard}" if shard is not None else "")
+        raise file_error(store.path, f"no cells in {where}")
+    groups = _chunk_groups(indices, store.chunk_cells)
+    path = str(store.path)
+
+    def generate() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        with h5py.File(path, "r") as h5:
+            dset = h5["images"]
+            yield from _rebatch(((rows, _read_rows(dset, rows)) for rows in groups), batch_size)
+
+    signature = (tf.TensorSpec((None,), tf.int64), tf.TensorSpec((None, *store.image_shape), tf.as_dtype(store.dtype)))
+    steps = math.ceil(len(indices) / batch_size)
+    dataset = (tf.data.Dataset.from_generator(generate, output_signature=signature)
+               .apply(tf.data.experimental.assert_cardinality(steps))
+               .prefetch(tf.data.AUTOTUNE))
+    return StoreData(dataset, int(len(indices)), int(batch_size), steps)

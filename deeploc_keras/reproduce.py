@@ -1,0 +1,342 @@
+"""Reproduce the study end to end: data, three representations, four standards, three figures, a report.
+
+Steps (each writes into its own sub-directory of ``out`` and is skipped when a
+resumed run finds it finished)::
+
+    screen/         simulate the embedded synthetic screen (unless a store is given)
+    runs/deeploc/   train DeepLoc (study protocol, learning-rate sweep x seeds, monitor)
+    runs/pci/       train Paired Cell Inpainting
+    profiles/<m>/   extract DeepLoc, PCI and CellProfiler (+PCA) profiles of the test cells
+    scores/         score the four representations on the four standards (Figure 1)
+    figures/        Figure 2 (t-SNE of DeepLoc profiles) and Figure 3 (training monitor)
+    report.html, summary.csv, reproduce.json (configuration, step timings, environment)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import InputError, file_error
+from .outputs import atomic_path, remove_path
+from .records import environment
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["ReproducePreset", "REPRODUCE_PRESETS", "REPRODUCE_PRESET_NAMES", "STANDARD_NAMES", "STEP_NAMES",
+           "reproduce"]
+
+logger = logging.getLogger(__name__)
+
+#: The four functional scales of the study, as standard file stems.
+STANDARD_NAMES = ("cellular_component", "bioprocess", "pathway", "complex")
+#: Representation display names, in the order of the report.
+REPRESENTATIONS = ("DeepLoc", "PCI", "CellProfiler", "CellProfiler+PCA")
+STEP_NAMES = ("simulate", "train_deeploc", "train_pci", "extract_deeploc", "extract_pci", "extract_cellprofiler",
+              "score", "figures", "report")
+_STATE = "reproduce.json"
+
+
+@dataclass(frozen=True)
+class ReproducePreset:
+    """Sizes and protocols of one ``reproduce`` preset.
+
+    Attributes
+    ----------
+    description : str
+    proteins, cells_per_protein : int or None
+        Size of the simulated screen (None: a store must be given).
+    deeploc_preset : str
+        DeepLoc training protocol (:data:`deeploc_keras.models.presets.PRESET_NAMES`).
+    deeploc_width, pci_width : float
+        Channel width multipliers.
+    deeploc_epochs, pci_epochs : int or None
+        Epochs (None: the protocol's own).
+    sweep_rates : tuple of float
+        Learning rates of the DeepLoc sweep.
+    seeds : tuple of int
+        Training seeds of the DeepLoc sweep.
+    batch_size : int or None
+        DeepLoc batch size (None: the protocol's).
+    pci_layer : str
+        PCI feature layer.
+    cp_workers : int or None
+        CellProfiler worker processes (None: all cores).
+    mixed_precision : str
+    """
+
+    description: str
+    proteins: int | None
+    cells_per_protein: int | None
+    deeploc_preset: str
+    deeploc_width: float
+    deeploc_epochs: int | None
+    sweep_rates: tuple[float, ...]
+    seeds: tuple[int, ...]
+    batch_size: int | None
+    pci_width: float
+    pci_epochs: int | None
+    pci_layer: str = "conv4_1"
+    cp_workers: int | None = None
+    mixed_precision: str = "auto"
+
+
+REPRODUCE_PRESETS: dict[str, ReproducePreset] = {
+    "smoke": ReproducePreset(
+        description="CI smoke test (< 3 min on 2 CPU cores): tiny screen, tiny models, one epoch or two.",
+        proteins=48, cells_per_protein=24, deeploc_preset="study", deeploc_width=0.125, deeploc_epochs=2,
+        sweep_rates=(1e-3,), seeds=(0,), batch_size=64, pci_width=0.0625, pci_epochs=1, cp_workers=2,
+    ),
+    "cpu": ReproducePreset(
+        description="The embedded demo (< 20 min on 2 CPU cores): the default synthetic screen, CPU-width models, "
+                    "a short learning-rate sweep over 3 seeds.",
+        proteins=320, cells_per_protein=50, deeploc_preset="study", deeploc_width=0.25, deeploc_epochs=6,
+        sweep_rates=(1e-3, 3e-4), seeds=(0, 1, 2), batch_size=128, pci_width=0.125, pci_epochs=4, cp_workers=2,
+    ),
+    "paper": ReproducePreset(
+        description="The full study protocol on a GPU: full-size DeepLoc (study preset, 5 learning rates x 3 seeds, "
+                    "30 epochs, early stopping) and PCI (30 epochs), mixed precision, over a given store and "
+                    "standards.",
+        proteins=None, cells_per_protein=None, deeploc_preset="study", deeploc_width=1.0, deeploc_epochs=None,
+        sweep_rates=(1e-3, 6e-4, 3e-4, 1e-4, 5e-5), seeds=(0, 1, 2), batch_size=None, pci_width=1.0,
+        pci_epochs=None,
+    ),
+}
+REPRODUCE_PRESET_NAMES = tuple(REPRODUCE_PRESETS)
+
+
+def _get_preset(name: str) -> ReproducePreset:
+    try:
+        return REPRODUCE_PRESETS[name]
+    except KeyError:
+        raise InputError(f"unknown reproduce preset {name!r}; expected one of {list(REPRODUCE_PRESET_NAMES)}") from None
+
+
+def _find_standards(directory: Path) -> dict[str, Path]:
+    """Map each of :data:`STANDARD_NAMES` to its file in ``directory``."""
+    if not directory.is_dir():
+        raise file_error(directory, "no such standards directory")
+    found = {}
+    for name in STANDARD_NAMES:
+        matches = sorted(p for p in directory.iterdir() if p.stem == name and p.suffix in (".gmt", ".tsv", ".json"))
+        if not matches:
+            raise file_error(directory, f"missing the {name} standard; expected {name}.gmt (or .tsv/.json) for "
+                                        f"each of {list(STANDARD_NAMES)}")
+        found[name] = matches[0]
+    return found
+
+
+class _Run:
+    """The state of one reproduce directory: configuration, finished steps and their timings."""
+
+    def __init__(self, out: Path, config: dict[str, Any], *, resume: bool, overwrite: bool) -> None:
+        self.out = out
+        self.state_path = out / _STATE
+        if out.exists() and any(out.iterdir()):
+            if overwrite:
+                remove_path(out)
+            elif not self.state_path.is_file():
+                raise file_error(out, "is not empty and holds no reproduce run; choose a new --out or pass --overwrite")
+            elif not resume:
+                raise file_error(out, "holds a previous reproduce run; pass --resume to continue it or --overwrite "
+                                      "to start again")
+        out.mkdir(parents=True, exist_ok=True)
+        self.state = {"config": config, "steps": {}}
+        if self.state_path.is_file():
+            previous = json.loads(self.state_path.read_text())
+            if previous.get("config") != config:
+                raise file_error(self.state_path, "was written with another configuration; --resume needs the same "
+                                                  "options (or pass --overwrite)")
+            self.state = previous
+        self._save()
+
+    def _save(self) -> None:
+        self.state["environment"] = environment()
+        with atomic_path(self.state_path, overwrite=True) as tmp:
+            tmp.write_text(json.dumps(self.state, indent=2, default=str))
+
+    def step(self, name: str, function: Callable[[], Any]) -> None:
+        if name in self.state["steps"]:
+            logger.info("reproduce: %s already finished, skipped", name)
+            return
+        logger.info("reproduce: %s ...", name)
+        start = time.perf_counter()
+        function()
+        seconds = time.perf_counter() - start
+        self.state["steps"][name] = {"seconds": round(seconds, 2)}
+        self._save()
+        logger.info("reproduce: %s done in %.1f s", name, seconds)
+
+    @property
+    def timings(self) -> dict[str, float]:
+        return {name: info["seconds"] for name, info in self.state["steps"].items()}
+
+
+def _fresh(path: Path) -> Path:
+    """Remove what an interrupted step left behind, so the step starts clean."""
+    remove_path(path)
+    return path
+
+
+def reproduce(
+    out: str | os.PathLike,
+    *,
+    preset: str = "cpu",
+    store: str | os.PathLike | None = None,
+    standards: str | os.PathLike | None = None,
+    seed: int = 0,
+    resume: bool = False,
+    overwrite: bool = False,
+) -> pd.DataFrame:
+    """Run the whole study and write ``out/report.html`` and ``out/summary.csv``.
+
+    Parameters
+    ----------
+    out : str or os.PathLike
+        Output directory; a step's outputs stay in it so the step can be rerun.
+    preset : {"smoke", "cpu", "paper"}, default "cpu"
+        Sizes and protocols (:data:`REPRODUCE_PRESETS`); ``smoke`` and ``cpu`` simulate
+        the embedded synthetic screen when no store is given.
+    store : str or os.PathLike, optional
+        A cell store with protein ids and labels (e.g. the imported Chong et al. 2015
+        screen); needs ``standards``.
+    standards : str or os.PathLike, optional
+        Directory with ``cellular_component``, ``bioprocess``, ``pathway`` and ``complex``
+        standards (``.gmt``, ``.tsv`` or ``.json``); needs ``store``.
+    seed : int, default 0
+        Seed of the simulation, the pipelines and the scoring samples.
+    resume : bool, default False
+        Continue an interrupted run in ``out`` (finished steps are skipped).
+    overwrite : bool, default False
+        Delete ``out`` first.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The summary table (representation, standard, metric, value, ...).
+
+    Raises
+    ------
+    InputError
+        ``store`` without ``standards`` (or the reverse), ``paper`` without them, a store
+        whose proteins are unknown, or an ``out`` holding another run.
+    """
+    import pandas as pd
+
+    config = _get_preset(preset)
+    if (store is None) != (standards is None):
+        raise InputError("a real run needs both --store and --standards (or neither, to simulate the screen). "
+                         f"Received: store={store}, standards={standards}")
+    if store is None and config.proteins is None:
+        raise InputError(f"preset {preset!r} runs on a given screen: pass --store STORE.h5 --standards DIR")
+    out = Path(out)
+    if store is not None:
+        from .store import CellStore
+
+        with CellStore.open(store) as opened:
+            opened.require_proteins()
+            opened.require_labels()
+        standard_files = _find_standards(Path(standards))
+    record = {"preset": preset, **dataclasses.asdict(config), "seed": seed,
+              "store": os.fspath(Path(store).resolve()) if store else None,
+              "standards": os.fspath(Path(standards).resolve()) if standards else None}
+    run = _Run(out, record, resume=resume, overwrite=overwrite)
+
+    screen = out / "screen"
+    if store is None:
+        store_path, standards_dir = screen / "cells.h5", screen / "standards"
+
+        def simulate() -> None:
+            from .synthetic import simulate_screen
+
+            simulate_screen(_fresh(screen), proteins=config.proteins, cells_per_protein=config.cells_per_protein,
+                            seed=seed)
+
+        run.step("simulate", simulate)
+        standard_files = _find_standards(standards_dir)
+    else:
+        store_path, standards_dir = Path(store), Path(standards)
+
+    runs, profiles, scores, figures = out / "runs", out / "profiles", out / "scores", out / "figures"
+
+    def train_deeploc() -> None:
+        from .train import train
+
+        train(store_path, _fresh(runs / "deeploc"), model="deeploc", preset=config.deeploc_preset,
+              epochs=config.deeploc_epochs, batch_size=config.batch_size, lr_sweep=True,
+              sweep_rates=config.sweep_rates, seeds=config.seeds, width=config.deeploc_width,
+              mixed_precision=config.mixed_precision, monitor=standards_dir, seed=seed)
+
+    def train_pci() -> None:
+        from .train import train
+
+        train(store_path, _fresh(runs / "pci"), model="pci", epochs=config.pci_epochs, width=config.pci_width,
+              mixed_precision=config.mixed_precision, seed=seed)
+
+    def extract_learned(method: str, layer: str) -> Callable[[], None]:
+        def step() -> None:
+            from .extract import extract
+
+            extract(store_path, _fresh(profiles / method), method=method, model_path=runs / method / "best.keras",
+                    layer=layer, split="test")
+
+        return step
+
+    def extract_cellprofiler() -> None:
+        from .extract import extract
+
+        extract(store_path, _fresh(profiles / "cellprofiler"), method="cellprofiler", split="test", pca=0.99,
+                workers=config.cp_workers)
+
+    profile_files = {
+        "DeepLoc": profiles / "deeploc" / "proteins.parquet",
+        "PCI": profiles / "pci" / "proteins.parquet",
+        "CellProfiler": profiles / "cellprofiler" / "proteins.parquet",
+        "CellProfiler+PCA": profiles / "cellprofiler" / "proteins_pca.parquet",
+    }
+
+    def score_step() -> None:
+        from eval.score import score
+
+        score([profile_files[name] for name in REPRESENTATIONS], [standard_files[n] for n in STANDARD_NAMES],
+              _fresh(scores), names=list(REPRESENTATIONS), seed=seed)
+
+    def figures_step() -> None:
+        from eval.plots import plot_monitor, plot_tsne
+
+        with atomic_path(figures, overwrite=True) as tmp:
+            tmp.mkdir()
+            n_proteins = len(pd.read_parquet(profile_files["DeepLoc"], columns=["Metadata_Protein"]))
+            plot_tsne(profile_files["DeepLoc"], standard_files["cellular_component"], standard_files["bioprocess"],
+                      tmp / "tsne", perplexity=min(40.0, max(2.0, (n_proteins - 1) / 3)), seed=seed)
+            monitor = runs / "deeploc" / "monitor.csv"
+            if monitor.is_file():
+                plot_monitor(monitor, tmp / "monitor")
+
+    run.step("train_deeploc", train_deeploc)
+    run.step("train_pci", train_pci)
+    run.step("extract_deeploc", extract_learned("deeploc", "fc_2"))
+    run.step("extract_pci", extract_learned("pci", config.pci_layer))
+    run.step("extract_cellprofiler", extract_cellprofiler)
+    run.step("score", score_step)
+    run.step("figures", figures_step)
+    summary = pd.read_csv(scores / "summary.csv")
+
+    def report_step() -> None:
+        from .report import write_report
+
+        shutil.copyfile(scores / "summary.csv", out / "summary.csv")
+        write_report(out, summary=summary, coverage=pd.read_csv(scores / "coverage.csv"), config=record,
+                     timings=run.timings)
+
+    run.step("report", report_step)
+    return summary

@@ -1,0 +1,74 @@
+"""Tiny cell stores for the pipeline, train and extract tests (written once per session)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from deeploc_keras.store import CellStore
+
+N_CLASSES = 4
+PROTEINS_PER_CLASS = 2
+
+
+def write_tiny_store(path: Path, *, cells_per_protein: int = 24, chunk_cells: int = 16, seed: int = 0,
+                     labels: bool = True, proteins: bool = True, imbalanced: bool = False,
+                     n_classes: int = N_CLASSES) -> Path:
+    """A few hundred 64x64 uint16 cells; the GFP pattern depends on the class.
+
+    Class 0 fills the cell, 1 is a rim, 2 a central dot, 3 a half ring; RFP is the
+    cell disc. Pixel (0, 0, 1) holds the cell's row number + 1 (an id the tests read back).
+    With ``imbalanced`` class 0 has three times the cells.
+    """
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:64, :64]
+    images, prot, lab = [], [], []
+    for c in range(n_classes):
+        for p in range(PROTEINS_PER_CLASS):
+            n = cells_per_protein * (3 if imbalanced and c == 0 else 1)
+            cy = 32 + rng.normal(0, 2, n)[:, None, None]
+            cx = 32 + rng.normal(0, 2, n)[:, None, None]
+            r = np.hypot(yy - cy, xx - cx)
+            cell = (r < 14).astype(float)
+            pattern = [cell, np.abs(r - 13) < 2, r < 5, (np.abs(r - 8) < 2) & (xx > cx)][c % 4].astype(float)
+            gfp = 100 + 3000 * pattern + rng.normal(0, 50, pattern.shape)
+            rfp = 100 + 2000 * cell + rng.normal(0, 50, cell.shape)
+            images.append(np.clip(np.stack([gfp, rfp], -1), 0, 65535).astype(np.uint16))
+            prot += [f"P{c}{p}"] * n
+            lab += [c] * n
+    images = np.concatenate(images)
+    order = rng.permutation(len(images))
+    images = images[order]
+    images[:, 0, 0, 1] = np.arange(1, len(images) + 1)
+    columns = {}
+    if proteins:
+        columns["protein"] = np.asarray(prot)[order]
+    if labels:
+        columns["label"] = np.asarray(lab)[order]
+    class_names = [f"C{k}" for k in range(n_classes)] if labels else []
+    with CellStore.create(path, class_names=class_names, chunk_cells=chunk_cells, seed=seed) as store:
+        store.append(images, columns)
+    return path
+
+
+@pytest.fixture(scope="session")
+def store_factory():
+    """:func:`write_tiny_store` (path, **options) -> path, for stores a test varies."""
+    return write_tiny_store
+
+
+@pytest.fixture(scope="session")
+def tiny_store(tmp_path_factory) -> Path:
+    """192 labelled cells of 8 proteins in 4 classes, 16 cells per chunk."""
+    return write_tiny_store(tmp_path_factory.mktemp("tiny") / "cells.h5")
+
+
+@pytest.fixture(scope="session")
+def tiny_standards(tmp_path_factory) -> Path:
+    """A GMT standard grouping the tiny store's proteins by class."""
+    folder = tmp_path_factory.mktemp("standards")
+    lines = [f"C{c}\tclass {c}\t" + "\t".join(f"P{c}{p}" for p in range(PROTEINS_PER_CLASS)) for c in range(N_CLASSES)]
+    (folder / "classes.gmt").write_text("\n".join(lines) + "\n")
+    return folder

@@ -1,0 +1,139 @@
+"""Tests of the chunked tf.data pipeline (deeploc_keras.pipeline)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from deeploc_keras.errors import InputError
+from deeploc_keras.pipeline import (
+    inference_dataset,
+    parse_shard,
+    select_cells,
+    shard_cells,
+    training_dataset,
+)
+from deeploc_keras.store import CellStore
+
+
+def _ids(images) -> np.ndarray:
+    """Row numbers that the tiny store encodes in pixel (0, 0, 1)."""
+    return np.asarray(images)[:, 0, 0, 1].astype(np.int64) - 1
+
+
+def _epoch(dataset) -> tuple[np.ndarray, np.ndarray]:
+    ids, labels = [], []
+    for images, y in dataset:
+        ids.append(_ids(images))
+        labels.append(y.numpy())
+    return np.concatenate(ids), np.concatenate(labels)
+
+
+def test_training_dataset_visits_every_train_cell_once_per_epoch(tiny_store):
+    with CellStore.open(tiny_store) as store:
+        data = training_dataset(store, batch_size=20, seed=3)
+        train = select_cells(store, "train", labelled=True)
+        first, labels = _epoch(data.dataset)
+        second, _ = _epoch(data.dataset)
+        truth = store.cells["label"].to_numpy()
+        chunk = store.chunk_cells
+    assert data.n_cells == len(train) and data.steps_per_epoch == -(-len(train) // 20)
+    for ids in (first, second):
+        assert np.array_equal(np.sort(ids), train)
+    assert np.array_equal(labels, truth[first])
+    assert not np.array_equal(first, second)
+    # shuffled across chunks, not only within the chunk order
+    assert not np.array_equal(first // chunk, np.sort(first // chunk))
+
+
+def test_training_dataset_same_seed_same_order(tiny_store):
+    with CellStore.open(tiny_store) as store:
+        a = [_epoch(training_dataset(store, batch_size=16, seed=7).dataset)[0]]
+        ds_b = training_dataset(store, batch_size=16, seed=7).dataset
+        b = [_epoch(ds_b)[0], _epoch(ds_b)[0]]
+        other = _epoch(training_dataset(store, batch_size=16, seed=8).dataset)[0]
+        resumed = _epoch(training_dataset(store, batch_size=16, seed=7, initial_epoch=1).dataset)[0]
+    assert np.array_equal(a[0], b[0])
+    assert not np.array_equal(a[0], other)
+    assert np.array_equal(resumed, b[1])
+
+
+def test_training_dataset_yields_raw_integers_in_store_dtype(tiny_store):
+    with CellStore.open(tiny_store) as store:
+        images, labels = next(iter(training_dataset(store, batch_size=8, seed=0).dataset))
+        ids = _ids(images)
+        expected = store.images(ids)
+    assert images.dtype.name == "uint16" and labels.dtype.name == "int32"
+    assert np.array_equal(images.numpy(), expected)
+
+
+def test_training_dataset_without_shuffle_is_store_order(tiny_store):
+    with CellStore.open(tiny_store) as store:
+        ids, _ = _epoch(training_dataset(store, split="val", batch_size=5, shuffle=False).dataset)
+        assert np.array_equal(ids, select_cells(store, "val", labelled=True))
+
+
+def test_training_dataset_labels_false_yields_images_only(tmp_path, store_factory):
+    path = store_factory(tmp_path / "u.h5", labels=False)
+    with CellStore.open(path) as store:
+        batch = next(iter(training_dataset(store, batch_size=4, labels=False).dataset))
+    assert batch.shape == (4, 64, 64, 2)
+
+
+def test_training_dataset_class_balanced_balances(tmp_path, store_factory):
+    path = store_factory(tmp_path / "imb.h5", imbalanced=True, cells_per_protein=40, chunk_cells=32)
+    with CellStore.open(path) as store:
+        plain = training_dataset(store, batch_size=64, seed=0)
+        balanced = training_dataset(store, batch_size=64, seed=0, class_balanced=True)
+        plain_labels = np.concatenate([_epoch(plain.dataset)[1] for _ in range(3)])
+        bal_labels = np.concatenate([_epoch(balanced.dataset)[1] for _ in range(3)])
+        ids, labels = _epoch(balanced.dataset)
+        truth = store.cells["label"].to_numpy()
+    plain_frac = np.bincount(plain_labels, minlength=4) / len(plain_labels)
+    bal_frac = np.bincount(bal_labels, minlength=4) / len(bal_labels)
+    assert plain_frac[0] == pytest.approx(0.5, abs=0.01)  # 3:1:1:1
+    assert np.abs(bal_frac - 0.25).max() < 0.05
+    assert len(bal_labels) == len(plain_labels)
+    assert np.array_equal(labels, truth[ids])
+
+
+def test_inference_dataset_is_ordered_and_shards_partition(tiny_store):
+    with CellStore.open(tiny_store) as store:
+        full = inference_dataset(store, split="all", batch_size=10)
+        rows = np.concatenate([idx.numpy() for idx, _ in full.dataset])
+        parts = [np.concatenate([idx.numpy() for idx, _ in inference_dataset(
+            store, split="all", batch_size=10, shard=(i, 3)).dataset]) for i in range(3)]
+        idx, images = next(iter(full.dataset))
+        assert np.array_equal(images.numpy(), store.images(idx.numpy()))
+        n = len(store)
+    assert np.array_equal(rows, np.arange(n))
+    assert np.array_equal(np.concatenate(parts), rows)
+    assert all(len(p) % 16 == 0 for p in parts)  # whole chunks
+
+
+def test_shard_cells_by_contiguous_chunks():
+    idx = np.array([0, 1, 5, 17, 18, 40])
+    parts = [shard_cells(idx, chunk_cells=16, shard=(i, 2)).tolist() for i in range(2)]
+    assert parts == [[0, 1, 5, 17, 18], [40]]
+
+
+@pytest.mark.parametrize("text", ["2/2", "a/b", "1", "-1/3", "0/0"])
+def test_parse_shard_raises_on_bad_shard(text):
+    with pytest.raises(InputError, match="shard"):
+        parse_shard(text)
+
+
+def test_select_cells_raises_on_unknown_split(tiny_store):
+    with CellStore.open(tiny_store) as store, pytest.raises(InputError, match="unknown split 'dev'"):
+        select_cells(store, "dev")
+
+
+def test_training_dataset_raises_on_empty_split(tmp_path, store_factory):
+    path = store_factory(tmp_path / "u.h5", labels=False)
+    with CellStore.open(path) as store, pytest.raises(InputError, match="no labelled cells in split 'train'"):
+        training_dataset(store)
+
+
+def test_training_dataset_raises_on_bad_batch_size(tiny_store):
+    with CellStore.open(tiny_store) as store, pytest.raises(InputError, match="batch_size"):
+        training_dataset(store, batch_size=0)

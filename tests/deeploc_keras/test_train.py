@@ -1,0 +1,213 @@
+"""Tests of training (deeploc_keras.train): callbacks, records, resume, NaN, sweep, precision, devices."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from deeploc_keras.cli import main
+from deeploc_keras.errors import InputError, OutputExistsError
+from deeploc_keras.train import NonFiniteLossError, resolve_mixed_precision, train
+
+FAST = {"width": 0.125, "batch_size": 32, "mixed_precision": "off", "verbose": 0}
+
+
+class _Interrupt(keras.callbacks.Callback):
+    """Simulates a killed run: raises when epoch ``at`` begins."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.at = at
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.at:
+            raise KeyboardInterrupt
+
+
+class _Poison(keras.callbacks.Callback):
+    """Makes the weights NaN when epoch ``at`` begins."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.at = at
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.at:
+            layer = self.model.get_layer("conv_1")
+            layer.kernel.assign(np.full(layer.kernel.shape, np.nan, dtype="float32"))
+
+
+@pytest.fixture(scope="module")
+def trained_run(tiny_store, tmp_path_factory):
+    out = tmp_path_factory.mktemp("train") / "run"
+    result = train(tiny_store, out, epochs=3, steps_per_epoch=4, lr=1e-3, seed=0, **FAST)
+    return out, result
+
+
+def test_train_lowers_loss_and_writes_run(trained_run, tiny_store):
+    out, result = trained_run
+    history = pd.read_csv(out / "history.csv")
+    assert list(history["epoch"]) == [0, 1, 2]
+    assert history["loss"].iloc[-1] < history["loss"].iloc[0]
+    assert result["best_val_loss"] == pytest.approx(history["val_loss"].min())
+    assert (out / "best.keras").is_file() and not (out / "backup").exists()
+    record = json.loads((out / "config.json").read_text())
+    assert record["command"] == "train" and record["seed"] == 0
+    assert record["config"]["preset"] == "study" and record["config"]["learning_rate"] == 1e-3
+    assert record["config"]["early_stopping_patience"] == 5
+    assert len(record["inputs"]["store"]) == 64
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["method"] == "deeploc" and card["class_names"] == ["C0", "C1", "C2", "C3"]
+    assert card["image_shape"] == [64, 64, 2] and "fc_2" in card["layers"]
+    model = keras.saving.load_model(out / "best.keras")
+    assert model.output.shape == (None, 4)
+
+
+def test_train_resumes_after_interruption(tiny_store, tmp_path):
+    out = tmp_path / "run"
+    options = {**FAST, "epochs": 3, "steps_per_epoch": 1, "lr": 1e-3}
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_store, out, callbacks=[_Interrupt(1)], **options)
+    assert (out / "backup").is_dir()
+    assert list(pd.read_csv(out / "history.csv")["epoch"]) == [0]
+    with pytest.raises(OutputExistsError):
+        train(tiny_store, out, **options)
+    result = train(tiny_store, out, resume=True, **options)
+    assert result["resumed"]
+    assert list(pd.read_csv(out / "history.csv")["epoch"]) == [0, 1, 2]
+    assert not (out / "backup").exists()
+
+
+def test_train_raises_on_nan_loss_and_keeps_checkpoint(tiny_store, tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(NonFiniteLossError, match=r"loss became NaN at epoch 2; last good checkpoint kept at .*best\.keras"):
+        train(tiny_store, out, epochs=2, steps_per_epoch=1, lr=1e-3, callbacks=[_Poison(1)], **FAST)
+    model = keras.saving.load_model(out / "best.keras")
+    assert np.isfinite(model.get_layer("conv_1").kernel.numpy()).all()
+
+
+@pytest.mark.slow
+def test_train_lr_sweep_picks_minimal_val_loss(tiny_store, tmp_path):
+    out = tmp_path / "sweep"
+    result = train(tiny_store, out, lr_sweep=True, sweep_rates=(1e-3, 1e-5), seeds=(0,), epochs=1,
+                   steps_per_epoch=2, **FAST)
+    table = pd.read_csv(out / "sweep.csv")
+    assert sorted(table["lr"]) == [1e-5, 1e-3] and len(table) == 2
+    best = table.loc[table["best_val_loss"].idxmin()]
+    assert result["lr"] == best["lr"]
+    for row in table.itertuples():
+        assert (out / f"lr{row.lr:g}_seed0" / "best.keras").is_file()
+    winner = out / f"lr{best['lr']:g}_seed0" / "best.keras"
+    assert (out / "best.keras").read_bytes() == winner.read_bytes()
+
+
+def test_train_bfloat16_on_cpu_with_monitor(tiny_store, tiny_standards, tmp_path):
+    out = tmp_path / "bf16"
+    train(tiny_store, out, epochs=2, steps_per_epoch=2, lr=1e-3, monitor=tiny_standards,
+          **{**FAST, "mixed_precision": "bfloat16"})
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert json.loads((out / "model_card.json").read_text())["dtype_policy"] == "mixed_bfloat16"
+    model = keras.saving.load_model(out / "best.keras")
+    assert model.get_layer("conv_1").dtype_policy.name == "mixed_bfloat16"
+    assert model.output.dtype == "float32"
+    monitor = pd.read_csv(out / "monitor.csv")
+    assert list(monitor.columns) == ["epoch", "seed", "standard", "metric", "value"]
+    assert sorted(monitor["epoch"].unique()) == [0, 1] and (monitor["standard"] == "classes").all()
+    assert monitor["value"].notna().all()
+
+
+@pytest.mark.slow
+def test_train_pci_writes_run(tiny_store, tmp_path):
+    out = tmp_path / "pci"
+    train(tiny_store, out, model="pci", epochs=2, steps_per_epoch=2, **{**FAST, "batch_size": 16})
+    history = pd.read_csv(out / "history.csv")
+    assert len(history) == 2 and np.isfinite(history["val_loss"]).all()
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["method"] == "pci" and "rfpconv1_1" in card["layers"]
+
+
+@pytest.mark.slow
+def test_train_mirrored_strategy_on_two_logical_cpus(tiny_store, tmp_path):
+    out = tmp_path / "mirror"
+    script = textwrap.dedent(f"""
+        import tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        from deeploc_keras.train import train
+        result = train({str(tiny_store)!r}, {str(out)!r}, devices=2, epochs=1, steps_per_epoch=2, lr=1e-3,
+                       width=0.125, batch_size=32, mixed_precision="off", verbose=0)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (out / "best.keras").is_file()
+    config = json.loads((out / "config.json").read_text())["config"]
+    assert config["devices"] == 2
+    assert [name[-5:] for name in config["device_names"]] == ["CPU:0", "CPU:1"]
+
+
+def test_resolve_mixed_precision_auto_is_off_without_gpu():
+    import tensorflow as tf
+
+    expected = "mixed_float16" if tf.config.list_physical_devices("GPU") else "float32"
+    assert resolve_mixed_precision("auto") == expected
+    assert resolve_mixed_precision("float16") == "mixed_float16"
+
+
+def test_train_raises_on_store_without_labels(tmp_path, store_factory):
+    path = store_factory(tmp_path / "u.h5", labels=False)
+    with pytest.raises(InputError, match="no cell has a label"):
+        train(path, tmp_path / "run", **FAST)
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_raises_on_single_class(tmp_path, store_factory):
+    path = store_factory(tmp_path / "one.h5", n_classes=1)
+    with pytest.raises(InputError, match="at least 2 are needed"):
+        train(path, tmp_path / "run", **FAST)
+
+
+def test_train_raises_on_unknown_proteins_for_pci(tmp_path, store_factory):
+    path = store_factory(tmp_path / "np.h5", proteins=False)
+    with pytest.raises(InputError, match="protein ids are 'unknown'"):
+        train(path, tmp_path / "run", model="pci", **FAST)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    ({"model": "vae"}, "unknown model 'vae'"),
+    ({"mixed_precision": "int8"}, "unknown mixed_precision"),
+    ({"preset": "nope"}, "unknown preset 'nope'"),
+    ({"lr": 1e-3, "lr_sweep": True}, "either lr or lr_sweep"),
+    ({"devices": 64}, "devices=64 requested"),
+])
+def test_train_raises_on_bad_options(tiny_store, tmp_path, option, message):
+    with pytest.raises(InputError, match=message):
+        train(tiny_store, tmp_path / "run", **{**FAST, **option})
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_cli_raises_on_existing_output(trained_run, tiny_store):
+    out, _ = trained_run
+    before = (out / "best.keras").stat().st_mtime_ns
+    result = CliRunner().invoke(main, ["train", str(tiny_store), "--out", str(out), "--width", "0.125"])
+    assert result.exit_code == 2
+    assert "output already exists; pass --overwrite" in result.output
+    assert (out / "best.keras").stat().st_mtime_ns == before
+
+
+def test_train_cli_raises_on_store_without_labels(tmp_path, store_factory):
+    path = store_factory(tmp_path / "u.h5", labels=False)
+    result = CliRunner().invoke(main, ["train", str(path), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2 and "no cell has a label" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
