@@ -19,6 +19,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import logging
+import multiprocessing
 import os
 import shutil
 import time
@@ -163,7 +164,10 @@ class _Executor:
         if scheduler is None:
             self.workers = int(workers or os.cpu_count() or 1)
             if self.workers > 1:
-                self._pool = concurrent.futures.ProcessPoolExecutor(max_workers=self.workers)
+                # spawn, not fork: the caller may hold TensorFlow or other threaded state that a forked
+                # child would inherit half-initialised (reproduce runs training before features)
+                self._pool = concurrent.futures.ProcessPoolExecutor(
+                    max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
             self.kind = f"processes ({self.workers})" if self.workers > 1 else "serial"
             return
         try:

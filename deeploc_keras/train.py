@@ -222,7 +222,8 @@ def _datasets(store: CellStore, cfg: dict[str, Any], seed: int,
 
         train_data = pair_dataset(store, split="train", batch_size=cfg["batch_size"], seed=seed, shuffle=True,
                                   initial_epoch=initial_epoch)
-        val_data = pair_dataset(store, split="val", batch_size=cfg["batch_size"], seed=seed, shuffle=False)
+        val_data = pair_dataset(store, split="val", batch_size=cfg["batch_size"], seed=seed, shuffle=False,
+                                redraw=False)  # the same validation pairs every epoch
         train_ds = train_data.dataset.repeat() if steps else train_data.dataset
         return train_ds, val_data.dataset, steps
     train_data = training_dataset(store, split="train", batch_size=cfg["batch_size"], seed=seed,
@@ -324,6 +325,15 @@ def _fit_one(store: CellStore, run_dir: Path, cfg: dict[str, Any], *, lr: float,
                                  f"Lower the learning rate (lr={lr:g})")
     return {"dir": str(run_dir), "lr": lr, "seed": seed, "best_val_loss": _best_val_loss(history_csv),
             "epochs": len(pd.read_csv(history_csv)), "resumed": resuming}
+
+
+def _collect_monitors(runs: list[dict[str, Any]], winner: dict[str, Any], path: Path) -> None:
+    """Gather the monitor of every seed at the winning learning rate into one file (the study's Figure 3)."""
+    frames = [pd.read_csv(Path(r["dir"]) / "monitor.csv").assign(lr=r["lr"]) for r in runs
+              if r["lr"] == winner["lr"] and (Path(r["dir"]) / "monitor.csv").is_file()]
+    if frames:
+        with atomic_path(path, overwrite=True) as tmp:
+            pd.concat(frames, ignore_index=True).to_csv(tmp, index=False)
 
 
 def train(
@@ -491,5 +501,6 @@ def train(
     winner = runs[int(np.argmin(table["best_val_loss"].to_numpy()))]
     for name in ("best.keras", "model_card.json"):
         shutil.copyfile(Path(winner["dir"]) / name, out / name)
+    _collect_monitors(runs, winner, out / "monitor.csv")
     logger.info("sweep winner: lr=%g seed=%d val_loss=%.4f", winner["lr"], winner["seed"], winner["best_val_loss"])
     return {"run": str(out), "best_model": str(out / "best.keras"), **winner, "runs": runs}

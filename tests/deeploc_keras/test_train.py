@@ -16,7 +16,8 @@ from click.testing import CliRunner
 
 from deeploc_keras.cli import main
 from deeploc_keras.errors import InputError, OutputExistsError
-from deeploc_keras.train import NonFiniteLossError, resolve_mixed_precision, train
+from deeploc_keras.store import CellStore
+from deeploc_keras.train import NonFiniteLossError, _datasets, resolve_mixed_precision, train
 
 FAST = {"width": 0.125, "batch_size": 32, "mixed_precision": "off", "verbose": 0}
 
@@ -96,10 +97,10 @@ def test_train_raises_on_nan_loss_and_keeps_checkpoint(tiny_store, tmp_path):
 
 
 @pytest.mark.slow
-def test_train_lr_sweep_picks_minimal_val_loss(tiny_store, tmp_path):
+def test_train_lr_sweep_picks_minimal_val_loss(tiny_store, tiny_standards, tmp_path):
     out = tmp_path / "sweep"
     result = train(tiny_store, out, lr_sweep=True, sweep_rates=(1e-3, 1e-5), seeds=(0,), epochs=1,
-                   steps_per_epoch=2, **FAST)
+                   steps_per_epoch=2, monitor=tiny_standards, **FAST)
     table = pd.read_csv(out / "sweep.csv")
     assert sorted(table["lr"]) == [1e-5, 1e-3] and len(table) == 2
     best = table.loc[table["best_val_loss"].idxmin()]
@@ -108,6 +109,8 @@ def test_train_lr_sweep_picks_minimal_val_loss(tiny_store, tmp_path):
         assert (out / f"lr{row.lr:g}_seed0" / "best.keras").is_file()
     winner = out / f"lr{best['lr']:g}_seed0" / "best.keras"
     assert (out / "best.keras").read_bytes() == winner.read_bytes()
+    monitor = pd.read_csv(out / "monitor.csv")  # Figure 3 data: every seed at the winning rate only
+    assert set(monitor["lr"]) == {best["lr"]} and set(monitor["seed"]) == {0}
 
 
 def test_train_bfloat16_on_cpu_with_monitor(tiny_store, tiny_standards, tmp_path):
@@ -211,3 +214,11 @@ def test_train_cli_raises_on_store_without_labels(tmp_path, store_factory):
     assert result.exit_code == 2 and "no cell has a label" in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "run").exists()
+
+
+def test_train_pci_validation_pairs_are_the_same_every_epoch(tiny_store):
+    cfg = {"model": "pci", "batch_size": 16, "steps_per_epoch": None}
+    with CellStore.open(tiny_store) as store:
+        _, val, _ = _datasets(store, cfg, 0, 0)
+        epochs = [np.concatenate([target.numpy() for _, target in val]) for _ in range(2)]
+    assert np.array_equal(epochs[0], epochs[1])

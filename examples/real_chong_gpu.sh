@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The study on the real Chong et al. 2015 ORF-GFP screen, on a GPU machine:
+# download the original DeepLoc files, import them into a cell store, build the four functional standards,
+# then `reproduce --preset paper` (full-size DeepLoc with the study protocol: 5 learning rates x 3 seeds,
+# 30 epochs, early stopping; full-size Paired Cell Inpainting; CellProfiler + PCA; mixed precision on the GPU).
+#
+# Needs: pip install "deeploc-keras[gpu,dask]" (tensorflow[and-cuda]) and network access for the downloads.
+#
+# The original HDF5 files carry NO protein ids. Profiles and scores need them, so give a per-cell CSV
+# (METADATA, see docs/data.md: columns file,index,protein[,plate,well]) mapping each row of the three files to
+# its ORF, e.g. exported from the authors' per-cell tables. Without it the import still works (protein
+# "unknown") and `train` runs, but `reproduce` refuses the store with a clear message.
+set -euo pipefail
+WORK=${WORK:-chong_study}
+METADATA=${METADATA:?"set METADATA=/path/to/chong_cells.csv (per-cell protein ids, see docs/data.md)"}
+mkdir -p "$WORK"
+cd "$WORK"
+
+# 1. Data: the original DeepLoc datasets (published address in okraus/DeepLoc; it has been offline at times).
+[ -f DeepLoc_full_datasets.zip ] || curl -fLO http://spidey.ccbr.utoronto.ca/~okraus/DeepLoc_full_datasets.zip
+unzip -n -q DeepLoc_full_datasets.zip
+deeploc-keras import datasets/Chong_train_set.hdf5 datasets/Chong_valid_set.hdf5 datasets/Chong_test_set.hdf5 \
+    chong.h5 --format deeploc-hdf5 --split-from-filename --metadata "$METADATA" --compression lzf
+deeploc-keras inspect chong.h5
+
+# 2. Functional standards (SGD GO slim, KEGG and Complex Portal modules of BIONIC/ICoN).
+[ -f go_slim_mapping.tab ] || curl -fLO https://downloads.yeastgenome.org/curation/literature/go_slim_mapping.tab
+ICON=https://raw.githubusercontent.com/Murali-group/ICoN/main/eval/standards/module-detection
+[ -f yeast-KEGG-pathway-modules.json ] || curl -fLO "$ICON/yeast-KEGG-pathway-modules.json"
+[ -f yeast-IntAct-complex-modules.json ] || curl -fLO "$ICON/yeast-IntAct-complex-modules.json"
+mkdir -p standards
+deeploc-keras standards build --from sgd-slim go_slim_mapping.tab --aspect C --out standards/cellular_component.gmt --overwrite
+deeploc-keras standards build --from sgd-slim go_slim_mapping.tab --aspect P --out standards/bioprocess.gmt --overwrite
+deeploc-keras standards build --from modules-json yeast-KEGG-pathway-modules.json --out standards/pathway.gmt --overwrite
+deeploc-keras standards build --from modules-json yeast-IntAct-complex-modules.json --out standards/complex.gmt --overwrite
+
+# 3. The whole study; rerun with --resume after an interruption (finished steps are skipped).
+deeploc-keras reproduce --out study --preset paper --store chong.h5 --standards standards
+echo "Open $WORK/study/report.html"

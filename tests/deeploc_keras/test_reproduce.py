@@ -1,0 +1,97 @@
+"""``deeploc-keras reproduce``: the smoke preset end to end, resume, and refusals of bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from deeploc_keras.cli import main
+from deeploc_keras.reproduce import REPRESENTATIONS, STANDARD_NAMES, STEP_NAMES
+from deeploc_keras.store import CellStore
+from eval.score import METRICS
+
+
+def _invoke(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reproduce") / "smoke"
+    result = _invoke("reproduce", "--out", str(out), "--preset", "smoke")
+    assert result.exit_code == 0, result.output
+    return out, result
+
+
+@pytest.mark.slow
+def test_reproduce_smoke_writes_every_artefact(smoke_run):
+    out, result = smoke_run
+    for path in ("report.html", "summary.csv", "reproduce.json", "screen/cells.h5", "runs/deeploc/best.keras",
+                 "runs/deeploc/sweep.csv", "runs/deeploc/monitor.csv", "runs/pci/best.keras",
+                 "profiles/deeploc/proteins.parquet", "profiles/pci/proteins.parquet",
+                 "profiles/cellprofiler/proteins.parquet", "profiles/cellprofiler/proteins_pca.parquet",
+                 "scores/coverage.csv", "scores/figure1_summary.png", "scores/figure1_summary.svg",
+                 "figures/tsne/figure2_tsne.png", "figures/monitor/figure3_monitor.png"):
+        assert (out / path).is_file(), path
+    summary = pd.read_csv(out / "summary.csv")
+    assert set(summary["representation"]) == set(REPRESENTATIONS)
+    assert set(summary["standard"]) == set(STANDARD_NAMES)
+    assert set(summary["metric"]) == set(METRICS)
+    assert len(summary) == len(REPRESENTATIONS) * len(STANDARD_NAMES) * len(METRICS)
+    assert summary["value"].between(-1, 1).all()
+    state = json.loads((out / "reproduce.json").read_text())
+    assert list(state["steps"]) == list(STEP_NAMES)
+    report = (out / "report.html").read_text()
+    assert "figure1_summary.png" in report and "DeepLoc" in report and "How the ranking compares" in report
+    assert "DeepLoc" in result.output  # the summary table is printed
+
+
+@pytest.mark.slow
+def test_reproduce_resume_skips_finished_steps(smoke_run):
+    out, _ = smoke_run
+    before = (out / "summary.csv").read_bytes()
+    result = _invoke("-v", "reproduce", "--out", str(out), "--preset", "smoke", "--resume")
+    assert result.exit_code == 0, result.output
+    assert (out / "summary.csv").read_bytes() == before
+
+
+@pytest.mark.slow
+def test_reproduce_raises_on_previous_run_without_resume(smoke_run):
+    out, _ = smoke_run
+    result = _invoke("reproduce", "--out", str(out), "--preset", "smoke")
+    assert result.exit_code == 2
+    assert "--resume" in result.output and "Traceback" not in result.output
+
+
+def test_reproduce_raises_on_foreign_output_directory(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    result = _invoke("reproduce", "--out", str(tmp_path), "--preset", "smoke")
+    assert result.exit_code == 2 and "holds no reproduce run" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_reproduce_raises_on_store_without_standards(tmp_path):
+    result = _invoke("reproduce", "--out", str(tmp_path / "run"), "--store", str(tmp_path / "cells.h5"))
+    assert result.exit_code == 2 and "--standards" in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_reproduce_raises_on_paper_without_inputs(tmp_path):
+    result = _invoke("reproduce", "--out", str(tmp_path / "run"), "--preset", "paper")
+    assert result.exit_code == 2 and "--store" in result.output
+
+
+def test_reproduce_raises_on_unknown_proteins(tmp_path):
+    store = tmp_path / "cells.h5"
+    with CellStore.create(store, class_names=["A", "B"]) as writer:
+        writer.append(np.zeros((4, 64, 64, 2), np.uint16), {"label": [0, 1, 0, 1]})
+    standards = tmp_path / "standards"
+    standards.mkdir()
+    result = _invoke("reproduce", "--out", str(tmp_path / "run"), "--store", str(store), "--standards",
+                     str(standards))
+    assert result.exit_code == 2 and "unknown" in result.output and str(store) in result.output
+    assert not (tmp_path / "run").exists()
