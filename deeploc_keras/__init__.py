@@ -17,7 +17,8 @@ from typing import Any
 
 from ._version import __version__
 
-__all__ = ["__version__", "CellStore", "assign_splits", "build_pci", "build_deeploc", "embedding_model"]
+__all__ = ["__version__", "CellStore", "assign_splits", "build_pci", "build_deeploc", "embedding_model",
+           "import_cells", "simulate_screen"]
 
 #: public name -> module that defines it (imported on first access)
 _LAZY = {
@@ -26,6 +27,8 @@ _LAZY = {
     "build_pci": "deeploc_keras.models.pci",
     "build_deeploc": "deeploc_keras.models.deeploc",
     "embedding_model": "deeploc_keras.models.deeploc",
+    "import_cells": "deeploc_keras.importers",
+    "simulate_screen": "deeploc_keras.synthetic",
 }
 
 

@@ -108,12 +108,9 @@ def _feature_model(model: Any, method: str, layer: str, tta: str | None) -> Any:
     return tta_model(model, layer=layer, tta=tta)
 
 
-def _extract_learned(store: CellStore, cells_path: Path, *, method: str, model: Any, layer: str, tta: str | None,
-                     split: str, batch_size: int, shard: tuple[int, int] | None, info: dict[str, Any],
-                     overwrite: bool) -> int:
-    """Stream the selected cells through the feature model into ``cells_path``; returns the cell count."""
-    data = inference_dataset(store, split=split, batch_size=batch_size, shard=shard)
-    features_model = _feature_model(model, method, layer, tta)
+def _extract_learned(store: CellStore, cells_path: Path, *, method: str, features_model: Any, layer: str,
+                     data: Any, info: dict[str, Any], overwrite: bool) -> int:
+    """Stream the cells of ``data`` through the feature model into ``cells_path``; returns the cell count."""
     cells = store.cells
     class_names = store.class_names
     names: list[str] | None = None
@@ -222,25 +219,51 @@ def extract(
         info = {"method": method, "layer": layer, "model": str(model_file), "model_sha256": file_sha256(model_file),
                 "tta": tta, "split": split, "shard": None if shard_t is None else list(shard_t),
                 "store_fingerprint": cell_store.fingerprint()}
+        # every check (layer, selection) runs before the output directory is created: no partial output
+        features_model = _feature_model(model, method, layer, tta)
+        data = inference_dataset(cell_store, split=split, batch_size=batch_size, shard=shard_t)
+        created = _missing_dirs(out)
         out.mkdir(parents=True, exist_ok=True)
-        n_cells = _extract_learned(cell_store, out / cells_name, method=method, model=model, layer=layer, tta=tta,
-                                   split=split, batch_size=batch_size, shard=shard_t, info=info, overwrite=overwrite)
-        proteins = None
-        if shard_t is None:
-            try:
-                aggregate_proteins(out / cells_name, out / "proteins.parquet", overwrite=overwrite)
-            except InputError:
-                (out / cells_name).unlink()
-                raise
-            proteins = out / "proteins.parquet"
-        config = {**info, "store": str(Path(store).resolve()), "out": str(out.resolve()), "batch_size": batch_size}
-        write_run_record(out / config_name, command="extract", config=config, seed=None,
-                         inputs={"store": info["store_fingerprint"], "model": info["model_sha256"]})
+        try:
+            n_cells = _extract_learned(cell_store, out / cells_name, method=method, features_model=features_model,
+                                       layer=layer, data=data, info=info, overwrite=overwrite)
+            proteins = None
+            if shard_t is None:
+                try:
+                    aggregate_proteins(out / cells_name, out / "proteins.parquet", overwrite=overwrite)
+                except InputError:
+                    (out / cells_name).unlink()
+                    raise
+                proteins = out / "proteins.parquet"
+            config = {**info, "store": str(Path(store).resolve()), "out": str(out.resolve()),
+                      "batch_size": batch_size}
+            write_run_record(out / config_name, command="extract", config=config, seed=None,
+                             inputs={"store": info["store_fingerprint"], "model": info["model_sha256"]})
+        except BaseException:
+            _remove_empty(created)
+            raise
     n_features = len(pq.read_schema(out / cells_name).names) - sum(
         n.startswith("Metadata_") for n in pq.read_schema(out / cells_name).names)
     logger.info("extract: %d cells x %d features -> %s", n_cells, n_features, out / cells_name)
     return {"cells": str(out / cells_name), "proteins": None if proteins is None else str(proteins),
             "n_cells": n_cells, "n_features": n_features, "method": method, "layer": layer}
+
+
+def _missing_dirs(path: Path) -> list[Path]:
+    """``path`` and its ancestors that do not exist yet, deepest first."""
+    missing = []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    return missing
+
+
+def _remove_empty(dirs: list[Path]) -> None:
+    """Remove the directories this run created, deepest first, as long as they are empty."""
+    for folder in dirs:
+        if not folder.is_dir() or any(folder.iterdir()):
+            return
+        folder.rmdir()
 
 
 def _preset_tta(card: dict[str, Any]) -> str:

@@ -18,11 +18,13 @@ the pipeline never converts pixels.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import h5py
 import numpy as np
@@ -50,6 +52,8 @@ logger = logging.getLogger(__name__)
 SPLIT_CHOICES = (*SPLIT_NAMES, "all")
 #: Cells read and permuted together (rounded up to whole chunks).
 DEFAULT_SHUFFLE_WINDOW = 4096
+#: Alignment (bytes) that lets TensorFlow use numpy blocks and their batch slices without copying.
+_ALIGN = 64
 
 
 @dataclass(frozen=True)
@@ -197,32 +201,138 @@ def _chunk_groups(indices: np.ndarray, chunk_cells: int) -> list[np.ndarray]:
     return np.split(indices, cuts)
 
 
-def _read_rows(dset: h5py.Dataset, rows: np.ndarray) -> np.ndarray:
-    """Read sorted rows of one chunk with a single contiguous slice."""
-    start, stop = int(rows[0]), int(rows[-1]) + 1
-    block = dset[start:stop]
-    if stop - start == len(rows):
-        return block
-    return block[rows - start]
+def _aligned_empty(shape: tuple[int, ...], dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """An uninitialised array whose data starts on a ``_ALIGN``-byte boundary, and the array owning its memory."""
+    dtype = np.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    owner = np.empty(nbytes + _ALIGN, dtype=np.uint8)
+    offset = -owner.ctypes.data % _ALIGN
+    return owner[offset:offset + nbytes].view(dtype).reshape(shape), owner
 
 
-def _rebatch(blocks: Iterator[tuple[np.ndarray, ...]], batch_size: int) -> Iterator[tuple[np.ndarray, ...]]:
-    """Cut a stream of aligned array blocks into batches (the last one may be short)."""
-    pending: list[tuple[np.ndarray, ...]] = []
-    count = 0
-    for block in blocks:
-        pending.append(block)
-        count += len(block[0])
-        if count < batch_size:
-            continue
-        arrays = pending[0] if len(pending) == 1 else tuple(np.concatenate(parts) for parts in zip(*pending, strict=True))
-        full = (count // batch_size) * batch_size
-        for start in range(0, full, batch_size):
-            yield tuple(a[start:start + batch_size] for a in arrays)
-        pending = [tuple(a[full:] for a in arrays)] if full < count else []
-        count -= full
-    if count:
-        yield tuple(np.concatenate(parts) for parts in zip(*pending, strict=True))
+class _BufferPool:
+    """Aligned buffers of one shape, handed out again once nothing references them.
+
+    TensorFlow wraps an aligned numpy array that a generator yields without
+    copying it and keeps the array alive as long as a tensor (or a slice of it)
+    does; every numpy view of a buffer holds a reference to its owner. A buffer is
+    reused only when its owner's reference count is back to the count it had
+    when it was created, so live batches are never overwritten, and fresh memory
+    (page faults dominate the cost of a large new allocation) is rarely needed.
+    """
+
+    def __init__(self, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        self.shape, self.dtype = shape, dtype
+        self._buffers: list[np.ndarray] = []
+        self._owners: list[np.ndarray] = []
+        self._free_refs = 0
+
+    def _refs(self, k: int) -> int:
+        return sys.getrefcount(self._owners[k])
+
+    def get(self) -> np.ndarray:
+        for k, buffer in enumerate(self._buffers):
+            if self._refs(k) == self._free_refs:
+                return buffer
+        self._grow()
+        self._free_refs = self._refs(-1)  # only the pool refers to the new buffer now
+        logger.debug("buffer pool: %d buffers of %s", len(self._buffers), self.shape)
+        return self._buffers[-1]
+
+    def _grow(self) -> None:
+        buffer, owner = _aligned_empty(self.shape, self.dtype)
+        self._buffers.append(buffer)
+        self._owners.append(owner)
+
+
+def _read_window(dset: h5py.Dataset, groups: list[np.ndarray], buffer: np.ndarray) -> np.ndarray:
+    """Read the chunk groups into ``buffer`` (one slice per chunk); positions of their cells in ``buffer``."""
+    pos, local = 0, []
+    for rows in groups:
+        start, stop = int(rows[0]), int(rows[-1]) + 1
+        dset.read_direct(buffer, np.s_[start:stop], np.s_[pos:pos + stop - start])
+        local.append(rows - start + pos)
+        pos += stop - start
+    return np.concatenate(local)
+
+
+class _Batcher:
+    """Cut a stream of cells into batches, stacked as ``(n_batches, batch_size, ...)`` blocks.
+
+    Each :meth:`push` gathers the given cells with one ``numpy.take`` into a
+    pooled aligned block after the cells carried over from the previous push,
+    returns the full batches (TensorFlow slices them without copying) and keeps
+    the remainder for the next push; :meth:`flush` returns the last short batch.
+    """
+
+    def __init__(self, pool: _BufferPool, *, batch_size: int) -> None:
+        self._batch = batch_size
+        self._pool = pool
+        image_shape, dtype = pool.shape[1:], pool.dtype
+        self._carry = np.empty((batch_size, *image_shape), dtype)
+        self._carry_n = 0
+        self._carry_extras: tuple[np.ndarray, ...] | None = None
+
+    def push(self, source: np.ndarray, positions: np.ndarray,
+             extras: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...] | None:
+        """Append ``source[positions]`` and the per-cell ``extras``; the completed batches or None."""
+        r, b = self._carry_n, self._batch
+        total = r + len(positions)
+        full = total // b * b
+        out = self._pool.get()
+        out[:r] = self._carry[:r]
+        np.take(source, positions, axis=0, out=out[r:total], mode="clip")  # "clip": no buffered copy
+        if self._carry_extras is not None:
+            extras = tuple(np.concatenate([c, e]) for c, e in zip(self._carry_extras, extras, strict=True))
+        self._carry[:total - full] = out[full:total]
+        self._carry_n = total - full
+        self._carry_extras = tuple(e[full:] for e in extras)
+        if not full:
+            return None
+        n = full // b
+        return (out[:full].reshape(n, b, *out.shape[1:]), *(e[:full].reshape(n, b) for e in extras))
+
+    def flush(self) -> tuple[np.ndarray, ...] | None:
+        """The cells left over as one short batch (a block of one), or None."""
+        r, self._carry_n = self._carry_n, 0
+        extras, self._carry_extras = self._carry_extras, None
+        if not r:
+            return None
+        return (self._carry[None, :r].copy(), *(e[None] for e in extras))
+
+
+class _Buffers:
+    """Read windows and batch pools of one dataset, reused from epoch to epoch (one set per live iterator)."""
+
+    def __init__(self, image_shape: tuple[int, ...], dtype: np.dtype, *, window_cells: int, batch_size: int) -> None:
+        self._shape, self._dtype = (window_cells, *image_shape), dtype
+        self._capacity = math.ceil((window_cells + batch_size) / batch_size) * batch_size
+        self._free: list[tuple[np.ndarray, _BufferPool]] = []
+
+    @contextlib.contextmanager
+    def acquire(self) -> Iterator[tuple[np.ndarray, _BufferPool]]:
+        """A read window and a block pool, returned to the cache afterwards."""
+        if self._free:
+            pair = self._free.pop()
+        else:
+            pair = (np.empty(self._shape, self._dtype), _BufferPool((self._capacity, *self._shape[1:]), self._dtype))
+        try:
+            yield pair
+        finally:
+            self._free.append(pair)
+
+
+def _windows(groups: list[np.ndarray], order: np.ndarray, window_chunks: int) -> Iterator[list[np.ndarray]]:
+    """Consecutive runs of ``window_chunks`` chunk groups in ``order``."""
+    for start in range(0, len(order), window_chunks):
+        yield [groups[k] for k in order[start:start + window_chunks]]
+
+
+def _unstack(dataset: tf.data.Dataset) -> tf.data.Dataset:  # noqa: F821 - TYPE_CHECKING import
+    """Slice ``(n, b, ...)`` blocks into their batches (zero-copy for aligned slices)."""
+    import tensorflow as tf
+
+    return dataset.flat_map(lambda *block: tf.data.Dataset.from_tensor_slices(block if len(block) > 1 else block[0]))
 
 
 def _check_batch_size(batch_size: int) -> None:
@@ -315,33 +425,36 @@ def training_dataset(
     path = str(store.path)
     epoch_counter = [int(initial_epoch)]
 
-    def blocks(rng: np.random.Generator, dset: h5py.Dataset) -> Iterator[tuple[np.ndarray, ...]]:
-        order = rng.permutation(len(groups)) if shuffle else np.arange(len(groups))
-        for start in range(0, len(order), window_chunks):
-            rows = [groups[k] for k in order[start:start + window_chunks]]
-            images = np.concatenate([_read_rows(dset, r) for r in rows])
-            ids = np.concatenate(rows)
-            if weights is not None:
-                p = weights[all_labels[ids]]
-                pick = rng.choice(len(ids), size=len(ids), replace=True, p=p / p.sum())
-            elif shuffle:
-                pick = rng.permutation(len(ids))
-            else:
-                pick = slice(None)
-            images, ids = images[pick], ids[pick]
-            yield (images, all_labels[ids]) if labels else (images,)
+    image_shape, dtype = tuple(store.image_shape), np.dtype(store.dtype)
+    buffers = _Buffers(image_shape, dtype, window_cells=window_chunks * chunk_cells, batch_size=batch_size)
 
-    def generate() -> Iterator[Any]:
+    def generate() -> Iterator[tuple[np.ndarray, ...]]:
         epoch = epoch_counter[0]
         epoch_counter[0] += 1
         rng = np.random.default_rng([seed, epoch])
-        with h5py.File(path, "r") as h5:
-            for batch in _rebatch(blocks(rng, h5["images"]), batch_size):
-                yield batch if labels else batch[0]
+        order = rng.permutation(len(groups)) if shuffle else np.arange(len(groups))
+        with buffers.acquire() as (window, pool), h5py.File(path, "r") as h5:
+            batcher = _Batcher(pool, batch_size=batch_size)
+            for rows in _windows(groups, order, window_chunks):
+                positions = _read_window(h5["images"], rows, window)
+                ids = np.concatenate(rows)
+                if weights is not None:
+                    p = weights[all_labels[ids]]
+                    pick = rng.choice(len(ids), size=len(ids), replace=True, p=p / p.sum())
+                    positions, ids = positions[pick], ids[pick]
+                elif shuffle:
+                    pick = rng.permutation(len(ids))
+                    positions, ids = positions[pick], ids[pick]
+                block = batcher.push(window, positions, (all_labels[ids],) if labels else ())
+                if block is not None:
+                    yield block
+            block = batcher.flush()
+            if block is not None:
+                yield block
 
-    image_spec = tf.TensorSpec((None, *store.image_shape), tf.as_dtype(store.dtype))
-    signature = (image_spec, tf.TensorSpec((None,), tf.int32)) if labels else image_spec
-    dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
+    image_spec = tf.TensorSpec((None, None, *image_shape), tf.as_dtype(dtype))
+    signature = (image_spec, tf.TensorSpec((None, None), tf.int32)) if labels else (image_spec,)
+    dataset = _unstack(tf.data.Dataset.from_generator(generate, output_signature=signature))
     steps = math.ceil(len(indices) / batch_size)
     if repeat:
         dataset = dataset.repeat()
@@ -399,15 +512,24 @@ def inference_dataset(
         raise file_error(store.path, f"no cells in {where}")
     groups = _chunk_groups(indices, store.chunk_cells)
     path = str(store.path)
+    image_shape, dtype = tuple(store.image_shape), np.dtype(store.dtype)
+    window_chunks = max(1, math.ceil(DEFAULT_SHUFFLE_WINDOW / store.chunk_cells))
+    buffers = _Buffers(image_shape, dtype, window_cells=window_chunks * store.chunk_cells, batch_size=batch_size)
 
     def generate() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        with h5py.File(path, "r") as h5:
-            dset = h5["images"]
-            yield from _rebatch(((rows, _read_rows(dset, rows)) for rows in groups), batch_size)
+        with buffers.acquire() as (window, pool), h5py.File(path, "r") as h5:
+            batcher = _Batcher(pool, batch_size=batch_size)
+            for rows in _windows(groups, np.arange(len(groups)), window_chunks):
+                block = batcher.push(window, _read_window(h5["images"], rows, window), (np.concatenate(rows),))
+                if block is not None:
+                    yield block[1], block[0]
+            block = batcher.flush()
+            if block is not None:
+                yield block[1], block[0]
 
-    signature = (tf.TensorSpec((None,), tf.int64), tf.TensorSpec((None, *store.image_shape), tf.as_dtype(store.dtype)))
+    signature = (tf.TensorSpec((None, None), tf.int64), tf.TensorSpec((None, None, *image_shape), tf.as_dtype(dtype)))
     steps = math.ceil(len(indices) / batch_size)
-    dataset = (tf.data.Dataset.from_generator(generate, output_signature=signature)
+    dataset = (_unstack(tf.data.Dataset.from_generator(generate, output_signature=signature))
                .apply(tf.data.experimental.assert_cardinality(steps))
                .prefetch(tf.data.AUTOTUNE))
     return StoreData(dataset, int(len(indices)), int(batch_size), steps)

@@ -111,7 +111,15 @@ def test_extract_raises_on_model_of_another_method(tiny_store, models, tmp_path)
 def test_extract_raises_on_layer_not_in_model(tiny_store, models, tmp_path):
     with pytest.raises(InputError, match="layer 'conv_9' is not in the deeploc model"):
         extract(tiny_store, tmp_path / "x", model_path=models["deeploc"], layer="conv_9")
-    assert not (tmp_path / "x" / "cells.parquet").exists()
+    assert not (tmp_path / "x").exists()
+
+
+def test_extract_cli_raises_on_layer_not_in_model(tiny_store, models, tmp_path):
+    out = tmp_path / "new" / "prof"
+    result = CliRunner().invoke(main, ["extract", str(tiny_store), "--out", str(out), "--model",
+                                       str(models["deeploc"]), "--layer", "conv_9"])
+    assert result.exit_code == 2 and "layer 'conv_9' is not in the deeploc model" in result.output
+    assert not (tmp_path / "new").exists()
 
 
 def test_extract_raises_on_unknown_proteins(tmp_path, store_factory, models):
