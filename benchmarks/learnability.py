@@ -1,13 +1,17 @@
 """Classes are learnable but not trivial: logistic regression on intensity statistics vs a small Keras CNN.
 
-Usage: python benchmarks/learnability.py [--proteins 170] [--cells-per-protein 30] [--epochs 4]
-Prints the test accuracy of both (cells of the store's test split; DEAD/GHOST excluded).
+Usage: python benchmarks/learnability.py [--proteins 120] [--cells-per-protein 20] [--epochs 10] [--width 0.125]
+Simulates a screen (seed 0, no DEAD/GHOST cells), fits both on the store's train split and prints the cell-level
+accuracy on its test split (proteins never seen in training). The CNN is the package's DeepLoc network,
+width-reduced (``build_deeploc(preset="study", width=...)`` on the raw uint16 crops), trained with Adam, batch 64.
+Finishes in a few minutes on two busy CPU cores.
 """
 
 from __future__ import annotations
 
 import argparse
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -25,15 +29,17 @@ def _stats(images: np.ndarray) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--proteins", type=int, default=170)
-    parser.add_argument("--cells-per-protein", type=int, default=30)
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--proteins", type=int, default=120)
+    parser.add_argument("--cells-per-protein", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--width", type=float, default=0.125)
     args = parser.parse_args()
     import keras
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    from deeploc_keras.models.deeploc import build_deeploc
     from deeploc_keras.store import CellStore
     from deeploc_keras.synthetic import simulate_screen
 
@@ -47,24 +53,19 @@ def main() -> None:
     logreg = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
     logreg.fit(_stats(images[train]), y[train])
     acc_lr = float((logreg.predict(_stats(images[test])) == y[test]).mean())
-    x = images.astype(np.float32)
-    x = (x - x.mean((1, 2), keepdims=True)) / (x.std((1, 2), keepdims=True) + 1e-6)
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([
-        keras.Input((64, 64, 2)),
-        keras.layers.Conv2D(32, 3, activation="relu", padding="same"), keras.layers.MaxPooling2D(),
-        keras.layers.Conv2D(64, 3, activation="relu", padding="same"), keras.layers.MaxPooling2D(),
-        keras.layers.Conv2D(64, 3, activation="relu", padding="same"), keras.layers.MaxPooling2D(),
-        keras.layers.Flatten(), keras.layers.Dense(128, activation="relu"), keras.layers.Dense(n_classes),
-    ])
+    model = build_deeploc(n_classes, preset="study", width=args.width, image_shape=images.shape[1:], seed=0)
     model.compile(keras.optimizers.Adam(1e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])
-    model.fit(x[train], y[train], batch_size=64, epochs=args.epochs, verbose=0)
-    acc_cnn = float(model.evaluate(x[test], y[test], verbose=0)[1])
+    t0 = time.process_time()
+    model.fit(images[train].astype(np.float32), y[train], batch_size=64, epochs=args.epochs, verbose=0)
+    cpu = time.process_time() - t0
+    acc_cnn = float(model.evaluate(images[test].astype(np.float32), y[test], verbose=0)[1])
     print(f"{int(train.sum())} train / {int(test.sum())} test cells, {n_classes} classes, chance "
           f"{np.bincount(y[test]).max() / test.sum():.3f}")
     print(f"logistic regression on intensity statistics: {acc_lr:.3f}")
-    print(f"small CNN, {args.epochs} epochs: {acc_cnn:.3f}")
+    print(f"DeepLoc CNN width {args.width}, {model.count_params()} parameters, {args.epochs} epochs "
+          f"({cpu:.0f} CPU-s training): {acc_cnn:.3f}")
 
 
 if __name__ == "__main__":

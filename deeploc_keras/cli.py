@@ -132,7 +132,10 @@ def import_command(ctx: click.Context, sources: tuple[str, ...], out: str, forma
 @main.command("simulate")
 @click.argument("outdir", type=click.Path(file_okay=False))
 @click.option("--proteins", type=click.IntRange(min=1), default=320, help="Number of proteins.")
-@click.option("--cells-per-protein", type=click.IntRange(min=1), default=50, help="Cells per protein.")
+@click.option("--cells-per-protein", type=click.IntRange(min=1), default=50,
+              help="Cells per protein (the mean with --cells-per-protein-spread).")
+@click.option("--cells-per-protein-spread", type=click.FloatRange(0, 3), default=0.0, metavar="SIGMA",
+              help="Log-sd of a lognormal number of cells per protein (0: all equal; at least 4 cells).")
 @click.option("--plates", type=click.IntRange(min=1), default=4, help="Plates (assigned independently of function).")
 @click.option("--seed", type=int, default=0, help="Seed of everything.")
 @click.option("--dead-ghost-fraction", type=click.FloatRange(0, 0.5), default=0.02,
@@ -142,13 +145,15 @@ def import_command(ctx: click.Context, sources: tuple[str, ...], out: str, forma
 @click.option("--annotations", type=click.Path(), default=None,
               help="Folder of real annotation files (Huh 2003, GO BP, KEGG, complexes) to ground the hierarchy.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUTDIR.")
-def simulate_command(outdir: str, proteins: int, cells_per_protein: int, plates: int, seed: int,
-                     dead_ghost_fraction: float, difficulty: str, annotations: str | None, overwrite: bool) -> None:
+def simulate_command(outdir: str, proteins: int, cells_per_protein: int, cells_per_protein_spread: float,
+                     plates: int, seed: int, dead_ghost_fraction: float, difficulty: str, annotations: str | None,
+                     overwrite: bool) -> None:
     """Simulate a yeast ORF-GFP screen with a known functional hierarchy into OUTDIR."""
     from .synthetic import simulate_screen
 
     screen = simulate_screen(
-        outdir, proteins=proteins, cells_per_protein=cells_per_protein, plates=plates, seed=seed,
+        outdir, proteins=proteins, cells_per_protein=cells_per_protein,
+        cells_per_protein_spread=cells_per_protein_spread, plates=plates, seed=seed,
         dead_ghost_fraction=dead_ghost_fraction, difficulty=difficulty, annotations=annotations,
         overwrite=overwrite, progress=sys.stderr.isatty(),
     )
@@ -190,13 +195,14 @@ def _parse_devices(value: str | None) -> int | list[str] | None:
               help="Standards directory: score val/test protein profiles after every epoch (monitor.csv).")
 @click.option("--seed", type=int, default=0, help="Seed of weights, augmentation and pipeline.")
 @click.option("--class-balanced", is_flag=True, help="Class-balanced sampling of training cells.")
+@click.option("--xla/--no-xla", "jit_compile", default=True, help="Compile the train step with XLA.")
 @click.option("--steps-per-epoch", type=click.IntRange(min=1), default=None, help="Fixed steps per epoch.")
 @click.option("--tensorboard", is_flag=True, help="Write TensorBoard logs to RUN/logs.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from RUN/backup.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing run directory.")
 def train_command(store_path: str, out: str, model: str, preset: str, epochs: int | None, batch_size: int | None,
                   lr: float | None, lr_sweep: bool, seeds: str, width: float, mixed_precision: str,
-                  devices: str | None, monitor: str | None, seed: int, class_balanced: bool,
+                  devices: str | None, monitor: str | None, seed: int, class_balanced: bool, jit_compile: bool,
                   steps_per_epoch: int | None, tensorboard: bool, resume: bool, overwrite: bool) -> None:
     """Train DeepLoc (or PCI with --model pci) on a cell store into a run directory."""
     from .train import train
@@ -208,7 +214,7 @@ def train_command(store_path: str, out: str, model: str, preset: str, epochs: in
     result = train(store_path, out, model=model, preset=preset, epochs=epochs, batch_size=batch_size, lr=lr,
                    lr_sweep=lr_sweep, seeds=seed_list, width=width, mixed_precision=mixed_precision,
                    devices=_parse_devices(devices), monitor=monitor, seed=seed, tensorboard=tensorboard,
-                   overwrite=overwrite, resume=resume, class_balanced=class_balanced,
+                   overwrite=overwrite, resume=resume, class_balanced=class_balanced, jit_compile=jit_compile,
                    steps_per_epoch=steps_per_epoch)
     click.echo(f"{result['best_model']}: best val_loss {result['best_val_loss']:.4f} "
                f"(lr {result['lr']:g}, seed {result['seed']}, {result['epochs']} epochs)")

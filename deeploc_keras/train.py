@@ -204,14 +204,14 @@ def _compile(model: keras.Model, cfg: dict[str, Any], lr: float) -> None:
 
     if cfg["model"] == "pci":
         optimizer = keras.optimizers.Adam(learning_rate=lr, beta_1=PCI_DEFAULTS["beta_1"])
-        model.compile(optimizer=optimizer, loss="mse")
+        model.compile(optimizer=optimizer, loss="mse", jit_compile=cfg["jit_compile"])
         return
     decay = cfg.get("lr_decay")
     rate: Any = lr if not decay else keras.optimizers.schedules.ExponentialDecay(
         lr, decay_steps=int(decay[0]), decay_rate=float(decay[1]), staircase=True)
     optimizer = keras.optimizers.Adam(learning_rate=rate, epsilon=cfg["adam_epsilon"])
     model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+                  metrics=["accuracy"], jit_compile=cfg["jit_compile"])
 
 
 def _datasets(store: CellStore, cfg: dict[str, Any], seed: int,
@@ -357,6 +357,7 @@ def train(
     overwrite: bool = False,
     resume: bool = False,
     class_balanced: bool = False,
+    jit_compile: bool = True,
     steps_per_epoch: int | None = None,
     verbose: int | str | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
@@ -403,6 +404,8 @@ def train(
         Continue an interrupted run from ``out/backup`` (finished sweep runs are kept).
     class_balanced : bool, default False
         Class-balanced sampling of training cells (``deeploc``).
+    jit_compile : bool, default True
+        Compile the train step with XLA (about 2x faster on the CPU for the CPU-width models).
     steps_per_epoch : int, optional
         Fixed steps per epoch (the training stream then repeats).
     verbose : int or str, optional
@@ -478,7 +481,7 @@ def train(
             "device_names": _device_names(devices),
             "monitor": None if monitor is None else str(monitor), "seed": seed, "seeds": list(seeds),
             "lr_sweep": lr_sweep, "tensorboard": tensorboard, "class_balanced": class_balanced,
-            "steps_per_epoch": steps_per_epoch, "verbose": verbose,
+            "jit_compile": bool(jit_compile), "steps_per_epoch": steps_per_epoch, "verbose": verbose,
         })
         _check_run_dir(out, overwrite=overwrite, resume=resume)
         out.mkdir(parents=True, exist_ok=True)

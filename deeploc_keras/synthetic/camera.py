@@ -1,17 +1,20 @@
 """The microscope and camera: blur, illumination, background, noise, hot pixels, debris, uint16 counts.
 
-Signals enter in photo-electrons on the padded canvas; :func:`expose` returns
-the central crop as camera counts (gain 1, a camera offset, Poisson shot noise
+Fields are blurred by FFT on the padded canvas (zero-padded to :data:`FFT_SIZE`,
+so no wrap-around reaches the crop) and only the central crop is kept;
+:func:`expose` turns its photo-electrons into camera counts (gain 1, a camera offset, Poisson shot noise
 plus Gaussian read noise), the way raw screen images are stored.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import scipy.fft as _fft
 
-from .cells import CANVAS, CROP, PAD
+from .cells import CANVAS, CROP, PAD  # noqa: F401  (CANVAS is used by the doctests)
 
-__all__ = ["DIFFICULTIES", "CAMERA_OFFSET", "gaussian_blur", "illumination", "expose"]
+__all__ = ["DIFFICULTIES", "CAMERA_OFFSET", "FFT_SIZE", "spectrum", "to_crop", "transfer", "gaussian_blur",
+           "illumination", "expose"]
 
 #: Counts the camera adds to every pixel.
 CAMERA_OFFSET = 100
@@ -26,38 +29,69 @@ DIFFICULTIES: dict[str, dict[str, float | tuple[float, float]]] = {
              "cell_sd": 0.5, "read_noise": 14.0},
 }  # fmt: skip
 
-_FY = np.fft.fftfreq(CANVAS)[:, None]
-_FX = np.fft.rfftfreq(CANVAS)[None, :]
-_F2 = (_FY**2 + _FX**2).astype(np.float32)
+#: FFT length: the canvas is zero-padded to a fast size (2**4 * 5) before blurring.
+FFT_SIZE = 80
+_FY = np.fft.fftfreq(FFT_SIZE)[:, None]
+_FX = np.fft.rfftfreq(FFT_SIZE)[None, :]
+_F2 = (-2 * np.pi**2 * (_FY**2 + _FX**2)).astype(np.float32)
 
 
-def gaussian_blur(spectrum: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    """Multiply ``rfft2`` spectra by a Gaussian transfer function with a per-image sigma.
+def spectrum(fields: np.ndarray) -> np.ndarray:
+    """``rfft2`` of canvas fields zero-padded to :data:`FFT_SIZE` (complex64 for float32 input).
+
+    Examples
+    --------
+    >>> spectrum(np.zeros((2, CANVAS, CANVAS), np.float32)).shape
+    (2, 80, 41)
+    """
+    return _fft.rfft2(fields, s=(FFT_SIZE, FFT_SIZE))
+
+
+def to_crop(spec: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`spectrum`, keeping only the central :data:`CROP` x :data:`CROP` crop of the canvas."""
+    return _fft.irfft2(spec, s=(FFT_SIZE, FFT_SIZE))[:, PAD:PAD + CROP, PAD:PAD + CROP]
+
+
+def transfer(sigma: np.ndarray) -> np.ndarray:
+    """Gaussian optical transfer function per image, shape (n, FFT_SIZE, FFT_SIZE // 2 + 1), float32.
+
+    Examples
+    --------
+    >>> t = transfer(np.array([0.0, 2.0]))
+    >>> t.shape, float(t[0].min()), float(t[1, 0, 0])
+    ((2, 80, 41), 1.0, 1.0)
+    """
+    sigma = np.asarray(sigma, dtype=np.float32)
+    out = (sigma * sigma)[:, None, None] * _F2[None]
+    return np.exp(out, out=out)
+
+
+def gaussian_blur(spec: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """Multiply :func:`spectrum` output by a Gaussian transfer function with a per-image sigma.
 
     Parameters
     ----------
-    spectrum : numpy.ndarray of complex, shape (n, CANVAS, CANVAS // 2 + 1)
+    spec : numpy.ndarray of complex, shape (n, FFT_SIZE, FFT_SIZE // 2 + 1)
     sigma : numpy.ndarray of float, shape (n,)
         Standard deviation in pixels.
 
     Returns
     -------
-    numpy.ndarray, same shape as ``spectrum``
+    numpy.ndarray, same shape as ``spec``
 
     Examples
     --------
-    >>> img = np.zeros((1, CANVAS, CANVAS)); img[0, 30, 30] = 1
-    >>> out = np.fft.irfft2(gaussian_blur(np.fft.rfft2(img), np.array([2.0])), s=(CANVAS, CANVAS))
-    >>> round(float(out.sum()), 6), round(float(out.max()), 3)
+    >>> img = np.zeros((1, CANVAS, CANVAS), np.float32); img[0, 30, 30] = 1
+    >>> out = _fft.irfft2(gaussian_blur(spectrum(img), np.array([2.0])), s=(FFT_SIZE, FFT_SIZE))
+    >>> round(float(out.sum()), 5), round(float(out.max()), 3)
     (1.0, 0.04)
     """
-    sigma = np.asarray(sigma, dtype=np.float32)[:, None, None]
-    return spectrum * np.exp(-2 * np.pi**2 * sigma**2 * _F2[None])
+    return spec * transfer(sigma)
 
 
 def illumination(gain: np.ndarray, gradient: np.ndarray, x: np.ndarray, y: np.ndarray,
                  field_shape: tuple[int, int] = (1024, 1344)) -> np.ndarray:
-    """Relative illumination over each crop: a plate/field gain and a linear gradient across the field.
+    """Relative illumination over each kept crop: a plate/field gain and a linear gradient across the field.
 
     Parameters
     ----------
@@ -71,26 +105,28 @@ def illumination(gain: np.ndarray, gradient: np.ndarray, x: np.ndarray, y: np.nd
 
     Returns
     -------
-    numpy.ndarray of float32, shape (n, CANVAS, CANVAS)
+    numpy.ndarray of float32, shape (n, CROP, CROP)
     """
-    offs = np.arange(CANVAS, dtype=np.float32) - CANVAS / 2
+    offs = np.arange(CROP, dtype=np.float32) - CROP / 2
     rows = (y[:, None] + offs[None]) / field_shape[0] - 0.5
     cols = (x[:, None] + offs[None]) / field_shape[1] - 0.5
-    ramp = 1 + gradient[:, 0, None, None] * rows[:, :, None] + gradient[:, 1, None, None] * cols[:, None, :]
-    return (gain[:, None, None] * np.clip(ramp, 0.2, None)).astype(np.float32)
+    rows = (gain[:, None] * gradient[:, 0, None] * rows).astype(np.float32)
+    cols = (gain[:, None] * (1 + gradient[:, 1, None] * cols)).astype(np.float32)
+    ramp = rows[:, :, None] + cols[:, None, :]  # gain * (1 + gradient . position), clipped at 0.2 gain
+    return np.maximum(ramp, (0.2 * gain).astype(np.float32)[:, None, None], out=ramp)
 
 
 def expose(electrons: np.ndarray, rng: np.random.Generator, *, read_noise: float = 3.0, hot: float = 3e-4,
            offset: int = CAMERA_OFFSET) -> np.ndarray:
-    """Crop the canvas and turn expected photo-electrons into noisy uint16 counts.
+    """Turn expected photo-electrons of the kept crops into noisy uint16 counts.
 
     Shot noise uses the Gaussian approximation of Poisson noise (same mean and
     variance, indistinguishable at the tens of electrons of a screen's background).
 
     Parameters
     ----------
-    electrons : numpy.ndarray, shape (n, CANVAS, CANVAS, C)
-        Expected signal (non-negative).
+    electrons : numpy.ndarray of float32, shape (n, CROP, CROP, C)
+        Expected signal; negative values are clipped to 0 in place.
     rng : numpy.random.Generator
     read_noise : float, default 3.0
         Gaussian read noise (counts).
@@ -100,19 +136,23 @@ def expose(electrons: np.ndarray, rng: np.random.Generator, *, read_noise: float
 
     Returns
     -------
-    numpy.ndarray of uint16, shape (n, CROP, CROP, C)
+    numpy.ndarray of uint16, same shape as ``electrons``
 
     Examples
     --------
-    >>> out = expose(np.full((2, CANVAS, CANVAS, 2), 50.0), np.random.default_rng(0))
+    >>> out = expose(np.full((2, CROP, CROP, 2), 50.0, np.float32), np.random.default_rng(0))
     >>> out.shape, out.dtype, bool(140 < out.mean() < 160)
     ((2, 64, 64, 2), dtype('uint16'), True)
     """
-    crop = np.maximum(electrons[:, PAD:PAD + CROP, PAD:PAD + CROP], 0).astype(np.float32)
+    signal = np.maximum(electrons, 0, out=electrons, dtype=np.float32)
     # Poisson-Gaussian noise, Gaussian approximation of the shot noise (exact mean and variance)
-    noise = rng.standard_normal(crop.shape, dtype=np.float32)
-    counts = crop + offset + np.sqrt(crop + np.float32(read_noise) ** 2) * noise
+    counts = rng.standard_normal(signal.shape, dtype=np.float32)
+    sd = signal + np.float32(read_noise) ** 2
+    counts *= np.sqrt(sd, out=sd)
+    counts += signal
+    counts += np.float32(offset)
     n_hot = int(rng.binomial(counts.size, hot))
     flat = counts.reshape(-1)
     flat[rng.integers(0, counts.size, n_hot)] += rng.uniform(500, 4000, n_hot).astype(np.float32)
-    return np.clip(np.rint(counts), 0, 65535).astype(np.uint16)
+    np.rint(counts, out=counts)
+    return np.clip(counts, 0, 65535, out=counts).astype(np.uint16)

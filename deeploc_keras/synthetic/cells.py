@@ -18,21 +18,43 @@ PAD = 6
 CANVAS = CROP + 2 * PAD
 
 _YY, _XX = np.mgrid[:CANVAS, :CANVAS].astype(np.float32)
+_AXIS = np.arange(CANVAS, dtype=np.float32)
 
 
 def _soft(inside_distance: np.ndarray) -> np.ndarray:
-    """Anti-aliased mask from a signed distance in pixels (positive inside)."""
-    return np.clip(0.5 + inside_distance, 0.0, 1.0)
+    """Anti-aliased mask from a signed distance in pixels (positive inside), computed in place."""
+    inside_distance += 0.5
+    return np.clip(inside_distance, 0.0, 1.0, out=inside_distance)
+
+
+def _soft_rho(rho: np.ndarray, radius: np.ndarray) -> np.ndarray:
+    """Soft mask ``_soft((1 - rho) * radius)`` of a normalized radius field (new array)."""
+    r = radius[:, None, None]
+    return _soft(r - rho * r)
 
 
 def _ellipse_rho(cy, cx, a, b, angle) -> np.ndarray:
-    """Normalized elliptical radius (1 on the boundary), shape (n, CANVAS, CANVAS)."""
-    dy = _YY[None] - cy[:, None, None]
-    dx = _XX[None] - cx[:, None, None]
-    cos, sin = np.cos(angle)[:, None, None], np.sin(angle)[:, None, None]
-    u = (dx * cos + dy * sin) / a[:, None, None]
-    v = (dy * cos - dx * sin) / b[:, None, None]
-    return np.sqrt(u * u + v * v)
+    """Normalized elliptical radius (1 on the boundary), shape (n, CANVAS, CANVAS).
+
+    The rotated coordinates are sums of a row term and a column term, so only
+    the final combination touches full canvases.
+    """
+    ys = _AXIS[None] - cy[:, None]
+    xs = _AXIS[None] - cx[:, None]
+    cos, sin = np.cos(angle)[:, None], np.sin(angle)[:, None]
+    ia, ib = (1 / a)[:, None], (1 / b)[:, None]
+    u = (xs * cos * ia)[:, None, :] + (ys * sin * ia)[:, :, None]
+    v = (ys * cos * ib)[:, :, None] - (xs * sin * ib)[:, None, :]
+    u *= u
+    v *= v
+    u += v
+    return np.sqrt(u, out=u)
+
+
+def _distance(cy, cx) -> np.ndarray:
+    """Euclidean distance to a centre per cell, shape (n, CANVAS, CANVAS)."""
+    d = ((_AXIS[None] - cy[:, None]) ** 2)[:, :, None] + ((_AXIS[None] - cx[:, None]) ** 2)[:, None, :]
+    return np.sqrt(d, out=d)
 
 
 @dataclass
@@ -144,32 +166,37 @@ def draw_geometry(
 
     rho_m = _ellipse_rho(centre[:, 0], centre[:, 1], a, b, angle)
     safe_bud = np.maximum(bud_radius, 1e-3)
-    rho_b = _ellipse_rho(bud_centre[:, 0], bud_centre[:, 1], safe_bud, safe_bud * 0.92, bud_angle)
-    rho_b[~budded] = np.inf
-    mother = _soft((1 - rho_m) * b[:, None, None])
-    bud = _soft((1 - rho_b) * safe_bud[:, None, None])
+    rho_b = np.full_like(rho_m, np.inf)
+    if budded.any():
+        rho_b[budded] = _ellipse_rho(bud_centre[budded, 0], bud_centre[budded, 1], safe_bud[budded],
+                                     safe_bud[budded] * f32(0.92), bud_angle[budded])
+    mother = _soft_rho(rho_m, b)
+    bud = np.zeros_like(mother)
+    if budded.any():
+        bud[budded] = _soft_rho(rho_b[budded], safe_bud[budded])
     cell = np.maximum(mother, bud)
     rho_n = _ellipse_rho(nucleus_centre[:, 0], nucleus_centre[:, 1], nuc_r, nuc_r, angle)
-    nucleus = _soft((1 - rho_n) * nuc_r[:, None, None])
+    nucleus = _soft_rho(rho_n, nuc_r)
     vacuole = np.zeros_like(cell)
     for k in range(3):
-        dy = _YY[None] - vacuole_centres[:, k, 0, None, None]
-        dx = _XX[None] - vacuole_centres[:, k, 1, None, None]
-        r = vac_r[:, k, None, None]
-        vacuole = np.maximum(vacuole, _soft(r - np.sqrt(dy * dy + dx * dx)))
-    vacuole *= mother * (1 - nucleus)
+        sel = vac_r[:, k] > 0
+        disc = _distance(vacuole_centres[sel, k, 0], vacuole_centres[sel, k, 1])
+        np.subtract(vac_r[sel, k, None, None], disc, out=disc)
+        vacuole[sel] = np.maximum(vacuole[sel], _soft(disc))
+    vacuole *= mother
+    vacuole *= 1 - nucleus
     neighbours = np.zeros_like(cell)
     n_nb = rng.integers(0, 4, n)
     for k in range(3):
         nb_phi = rng.uniform(0, 2 * np.pi, n)
         nb_r = rng.uniform(13.0, 20.0, n).astype(f32)
         dist = a + nb_r + rng.uniform(0.0, 8.0, n)
-        cy = centre[:, 0] + dist * np.sin(nb_phi)
-        cx = centre[:, 1] + dist * np.cos(nb_phi)
-        dy = _YY[None] - cy[:, None, None].astype(f32)
-        dx = _XX[None] - cx[:, None, None].astype(f32)
-        nb = _soft(nb_r[:, None, None] - np.sqrt(dy * dy + dx * dx)) * (k < n_nb)[:, None, None]
-        neighbours = np.maximum(neighbours, nb)
+        sel = k < n_nb
+        cy = (centre[:, 0] + dist * np.sin(nb_phi)).astype(f32)[sel]
+        cx = (centre[:, 1] + dist * np.cos(nb_phi)).astype(f32)[sel]
+        disc = _distance(cy, cx)
+        np.subtract(nb_r[sel, None, None], disc, out=disc)
+        neighbours[sel] = np.maximum(neighbours[sel], _soft(disc))
     neighbours *= 1 - cell
     return Geometry(
         centre=centre, bud_centre=bud_centre, nucleus_centre=nucleus_centre, vacuole_centres=vacuole_centres,

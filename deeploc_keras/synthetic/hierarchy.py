@@ -216,7 +216,7 @@ def make_hierarchy(
     if unknown or not classes or len(set(classes)) != len(classes):
         raise InputError(f"classes must be distinct names from {list(LOCALIZATION_CLASSES)}. Received: {classes}")
     n_bio = _check_count("bioprocesses", n_bioprocesses if n_bioprocesses is not None else max(len(classes), n // 12))
-    n_pw = _check_count("pathways", n_pathways if n_pathways is not None else max(1, n // 25))
+    n_pw = _check_count("pathways", n_pathways if n_pathways is not None else max(1, n // 12))
     n_cx = _check_count("complexes", n_complexes if n_complexes is not None else max(1, n // 10))
     if 2 * n_cx > n:
         raise InputError(f"more complexes than proteins allow: each of {n_cx} complexes needs 2 distinct proteins "
@@ -257,13 +257,17 @@ def make_hierarchy(
     for p in range(n_pw):
         span = rng.choice(n_bio, min(n_bio, int(rng.integers(2, 5))), replace=False, p=bio_sizes / bio_sizes.sum())
         pool = sorted({i for b in span for i in bio_members[b]})
-        keep = [i for i in pool if rng.random() < 0.5]
+        share = rng.uniform(0.1, 0.3)  # a pathway takes a few members of each process it spans (KEGG-sized)
+        keep = [i for i in pool if rng.random() < share]
         if len(keep) < 3:
             keep = sorted(rng.choice(pool, min(3, len(pool)), replace=False).tolist())
         pathways[f"PW{p + 1:03d}"] = [int(i) for i in keep]
 
     complexes: dict[str, list[int]] = {}
     eligible = np.flatnonzero(bio_sizes >= 2)
+    if n_cx and not eligible.size:
+        raise InputError(f"more complexes than proteins allow: no bioprocess of the {n} proteins has 2 members "
+                         "to form a complex; simulate more proteins")
     for c in range(n_cx):
         b = int(rng.choice(eligible, p=bio_sizes[eligible] / bio_sizes[eligible].sum()))
         size = int(min(2 + rng.geometric(0.45) - 1, 10, bio_sizes[b]))

@@ -21,12 +21,13 @@ import scipy.fft as _fft
 from ..errors import InputError
 from ..outputs import atomic_path
 from ..store import CellStore, assign_splits
-from .camera import DIFFICULTIES, expose, gaussian_blur, illumination
-from .cells import CANVAS, draw_geometry
+from .camera import DIFFICULTIES, FFT_SIZE, expose, illumination, spectrum, to_crop, transfer
+from .cells import CANVAS, CROP, PAD, draw_geometry
 from .hierarchy import ARTEFACT_CLASSES, Hierarchy, hierarchy_from_annotations, make_hierarchy
 from .patterns import render_pattern
 
-__all__ = ["BLOCK_CELLS", "STANDARD_NAMES", "SimulatedScreen", "simulate_screen", "write_gmt"]
+__all__ = ["BLOCK_CELLS", "STANDARD_NAMES", "SimulatedScreen", "cells_per_protein_counts", "simulate_screen",
+           "write_gmt"]
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +81,40 @@ def write_gmt(path: str | os.PathLike, groups: dict[str, Sequence[str]], descrip
     Path(path).write_text("".join(line + "\n" for line in lines))
 
 
+def cells_per_protein_counts(proteins: int, mean: int, spread: float = 0.0, *, seed: int = 0) -> np.ndarray:
+    """Number of cells of each protein: ``mean`` each, or lognormal with that mean and log-sd ``spread``.
+
+    Parameters
+    ----------
+    proteins : int
+        Number of proteins.
+    mean : int
+        Cells per protein (the expected value of the lognormal).
+    spread : float, default 0.0
+        Log-scale standard deviation; 0 gives exactly ``mean`` cells to every protein.
+    seed : int, default 0
+        Draws come from ``SeedSequence([seed, 3])``.
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (proteins,)
+        Rounded counts, at least ``min(4, mean)``.
+
+    Examples
+    --------
+    >>> cells_per_protein_counts(3, 10).tolist()
+    [10, 10, 10]
+    >>> counts = cells_per_protein_counts(2000, 50, 0.7, seed=1)
+    >>> int(counts.min()) >= 4, bool(45 < counts.mean() < 55), bool(counts.max() > 150)
+    (True, True, True)
+    """
+    if spread == 0:
+        return np.full(proteins, mean, dtype=np.int64)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 3]))
+    draw = mean * np.exp(spread * rng.standard_normal(proteins) - spread**2 / 2)
+    return np.maximum(np.rint(draw), min(4, mean)).astype(np.int64)
+
+
 def _check_int(name: str, value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise InputError(f"{name} must be a positive integer. Received: {name}={value!r}")
@@ -89,7 +124,7 @@ def _check_int(name: str, value: int) -> int:
 @dataclass
 class _Context:
     hierarchy: Hierarchy
-    cells_per_protein: int
+    protein_of_cell: np.ndarray
     seed: int
     settings: dict
     dead_ghost_fraction: float
@@ -109,27 +144,32 @@ def _scatter(m: int, cell: np.ndarray, y: np.ndarray, x: np.ndarray, w: np.ndarr
     """Bilinear splat of point sources onto (m, CANVAS, CANVAS)."""
     y0, x0 = np.floor(y), np.floor(x)
     fy, fx = y - y0, x - x0
-    out = np.zeros(m * CANVAS * CANVAS)
-    for dy, dx, ww in ((0, 0, (1 - fy) * (1 - fx)), (0, 1, (1 - fy) * fx), (1, 0, fy * (1 - fx)), (1, 1, fy * fx)):
-        yy, xx = (y0 + dy).astype(np.int64), (x0 + dx).astype(np.int64)
-        ok = (yy >= 0) & (yy < CANVAS) & (xx >= 0) & (xx < CANVAS)
-        flat = (cell[ok] * CANVAS + yy[ok]) * CANVAS + xx[ok]
-        out += np.bincount(flat, weights=(w * ww)[ok], minlength=out.size)
+    yy = (y0.astype(np.int64)[None] + np.array([0, 0, 1, 1])[:, None]).ravel()
+    xx = (x0.astype(np.int64)[None] + np.array([0, 1, 0, 1])[:, None]).ravel()
+    ww = np.concatenate([(1 - fy) * (1 - fx), (1 - fy) * fx, fy * (1 - fx), fy * fx]) * np.tile(w, 4)
+    cc = np.tile(cell, 4)
+    ok = (yy >= 0) & (yy < CANVAS) & (xx >= 0) & (xx < CANVAS)
+    flat = (cc[ok] * CANVAS + yy[ok]) * CANVAS + xx[ok]
+    out = np.bincount(flat, weights=ww[ok], minlength=m * CANVAS * CANVAS)
     return out.reshape(m, CANVAS, CANVAS).astype(np.float32)
+
+
+_HALO = 0.25 * transfer(np.array([7.0]))  # wide out-of-focus halo of the marker (relative weight 0.25)
 
 
 def _render_block(ctx: _Context, block: int, start: int, stop: int) -> tuple[np.ndarray, dict]:
     h, s = ctx.hierarchy, ctx.settings
+    f32 = np.float32
     rng = np.random.default_rng(np.random.SeedSequence([ctx.seed, 2, block]))
     m = stop - start
-    prot = np.arange(start, stop) // ctx.cells_per_protein
+    prot = ctx.protein_of_cell[start:stop]
     r = rng.random(m)
     dead = r < ctx.dead_ghost_fraction / 2
     ghost = (r >= ctx.dead_ghost_fraction / 2) & (r < ctx.dead_ghost_fraction)
     normal = ~(dead | ghost)
     g = draw_geometry(m, rng, off_centre=float(s["off_centre"]), shrink=np.where(dead, rng.uniform(0.6, 0.8, m), 1.0))
     theta = h.theta[prot]
-    diffuse = np.zeros((m, CANVAS, CANVAS), np.float32)
+    diffuse = np.zeros((m, CANVAS, CANVAS), f32)
     spot = np.zeros(m)
     pts: list[tuple[np.ndarray, ...]] = []
 
@@ -137,7 +177,7 @@ def _render_block(ctx: _Context, block: int, start: int, stop: int) -> tuple[np.
         if sel.size == 0:
             return
         pat = render_pattern(name, g, sel, theta[sel], rng)
-        diffuse[sel] += weight[:, None, None].astype(np.float32) * pat.diffuse
+        diffuse[sel] += weight[:, None, None].astype(f32) * pat.diffuse
         pts.append((sel[pat.cell], pat.y, pat.x, pat.weight * weight[pat.cell]))
         spot[sel] = np.maximum(spot[sel], pat.spot_sigma)
 
@@ -149,16 +189,18 @@ def _render_block(ctx: _Context, block: int, start: int, stop: int) -> tuple[np.
     for name, mask in (("DEAD", dead), ("GHOST", ghost)):
         add(name, np.flatnonzero(mask), np.ones(int(mask.sum())))
     # generic modulation by the protein's parameters: nuclear/cytoplasmic ratio, bud enrichment
-    cyto = g.cell * (1 - g.vacuole)
-    diffuse += (0.04 * np.exp(0.4 * theta[:, 4]))[:, None, None].astype(np.float32) * g.nucleus * normal[:, None, None]
-    diffuse *= 1 + (0.4 * np.tanh(theta[:, 7]))[:, None, None].astype(np.float32) * g.bud
-    # texture: smooth multiplicative noise whose scale and amplitude follow theta
-    tex_sigma = 1.5 * np.exp(0.3 * theta[:, 3])
-    tex = _fft.irfft2(gaussian_blur(_fft.rfft2(rng.standard_normal((m, CANVAS, CANVAS), np.float32)),
-                                      tex_sigma), s=(CANVAS, CANVAS))
-    tex /= tex.std(axis=(1, 2), keepdims=True) + 1e-6
-    amp = 0.15 + 0.15 / (1 + np.exp(-theta[:, 3]))
-    diffuse *= np.exp(amp[:, None, None] * tex).astype(np.float32)
+    nuc_level = (0.04 * np.exp(0.4 * theta[:, 4]) * normal).astype(f32)[:, None, None]
+    diffuse += nuc_level * g.nucleus
+    diffuse *= 1 + (0.4 * np.tanh(theta[:, 7])).astype(f32)[:, None, None] * g.bud
+    # texture: smooth multiplicative noise whose scale and amplitude follow theta (complex white noise
+    # drawn directly as a spectrum and shaped by a Gaussian filter)
+    white = rng.standard_normal((2, m, FFT_SIZE, FFT_SIZE // 2 + 1), dtype=f32)
+    tex_spec = white[0] + 1j * white[1]
+    tex_spec *= transfer(1.5 * np.exp(0.3 * theta[:, 3]))
+    tex = _fft.irfft2(tex_spec, s=(FFT_SIZE, FFT_SIZE))[:, :CANVAS, :CANVAS]
+    tex /= tex.std(axis=(1, 2), keepdims=True) + f32(1e-6)
+    amp = (0.15 + 0.15 / (1 + np.exp(-theta[:, 3]))).astype(f32)
+    diffuse *= np.exp(amp[:, None, None] * tex)
     # debris: bright small blobs in both channels
     debris = rng.random(m) < float(s["debris"])
     nd = int(debris.sum())
@@ -169,34 +211,52 @@ def _render_block(ctx: _Context, block: int, start: int, stop: int) -> tuple[np.
     points = _scatter(m, cell_i.astype(np.int64), yy, xx, ww)
     # neighbours express the same protein (dimmer on average, as a diffuse blur of it)
     per_area = (diffuse.sum(axis=(1, 2)) + points.sum(axis=(1, 2))) / np.maximum(g.cell.sum(axis=(1, 2)), 1)
-    diffuse += (per_area * rng.uniform(0.4, 1.2, m))[:, None, None].astype(np.float32) * g.neighbours
+    diffuse += (per_area * rng.uniform(0.4, 1.2, m)).astype(f32)[:, None, None] * g.neighbours
     optical = rng.uniform(*s["blur"], m)
-    gfp = _fft.irfft2(gaussian_blur(_fft.rfft2(diffuse), optical)
-                        + gaussian_blur(_fft.rfft2(points), np.sqrt(optical**2 + spot**2)), s=(CANVAS, CANVAS))
-    marker = (cyto * (1 - 0.3 * g.nucleus) + 0.08 * g.vacuole + g.neighbours
-              * rng.uniform(0.6, 1.2, m)[:, None, None].astype(np.float32))
-    marker *= np.exp(0.12 * tex).astype(np.float32)
-    marker[ghost] *= 0.15
+    # points get the optical blur and their own size: sqrt(optical^2 + spot^2) = optical then spot;
+    # only cells that have points pay for their FFT
+    blur = transfer(optical)
+    gfp_spec = spectrum(diffuse)
+    with_points = np.flatnonzero(points.any(axis=(1, 2)))
+    if with_points.size:
+        point_spec = spectrum(points[with_points])
+        point_spec *= transfer(spot[with_points])
+        gfp_spec[with_points] += point_spec
+    gfp_spec *= blur
+    gfp = to_crop(gfp_spec)
+    marker = g.cell * (1 - g.vacuole)
+    marker *= 1 - f32(0.3) * g.nucleus
+    marker += f32(0.08) * g.vacuole
+    marker += rng.uniform(0.6, 1.2, m).astype(f32)[:, None, None] * g.neighbours
+    marker *= np.exp(f32(0.12) * tex)
+    marker[ghost] *= f32(0.15)
     marker += _scatter(m, deb[0], deb[1], deb[2], deb[3] / 8)
-    spectrum = _fft.rfft2(marker)  # optical blur plus a wide halo of out-of-focus light
-    marker = _fft.irfft2(gaussian_blur(spectrum, optical) + 0.25 * gaussian_blur(spectrum, np.full(m, 7.0)),
-                         s=(CANVAS, CANVAS))
-    # photo-electrons: abundance (function + protein + cell noise), cell-cycle dependence, illumination
+    marker_spec = spectrum(marker)  # optical blur plus a wide halo of out-of-focus light
+    marker_spec *= blur + _HALO
+    marker = to_crop(marker_spec)
+    # photo-electrons on the kept crop: abundance (function + protein + cell noise), cell-cycle dependence,
+    # illumination
     plate = ctx.plate[prot]
     field = rng.integers(0, 4, m)
     x = rng.uniform(32, _FIELD_SHAPE[1] - 32, m)
     y = rng.uniform(32, _FIELD_SHAPE[0] - 32, m)
     illum = illumination(ctx.plate_gain[plate] * ctx.field_gain[prot, field], ctx.plate_gradient[plate], x, y,
                          _FIELD_SHAPE)
-    level = (200.0 * float(s["photons"]) * np.exp(0.5 * theta[:, 0]) * ctx.abundance[prot]
+    photons = float(s["photons"])
+    level = (200.0 * photons * np.exp(0.5 * theta[:, 0]) * ctx.abundance[prot]
              * np.exp(rng.normal(0, float(s["cell_sd"]), m)) * np.exp(0.5 * theta[:, 5] * (g.bud_fraction - 0.3)))
-    level = np.where(dead, 150.0 * float(s["photons"]), level)
-    marker_level = 280.0 * float(s["photons"]) * ctx.plate_marker[plate] * np.exp(rng.normal(0, 0.2, m))
-    autofl = 8.0 * float(s["photons"]) * (g.cell + g.neighbours)
-    bg = ctx.plate_background[plate][:, None, None] * float(s["photons"])
-    f32 = np.float32
-    electrons = np.stack([illum * (level[:, None, None].astype(f32) * gfp + autofl + bg.astype(f32)),
-                          illum * (marker_level[:, None, None].astype(f32) * marker + 2.0 * bg.astype(f32))], axis=-1)
+    level = np.where(dead, 150.0 * photons, level)
+    marker_level = 280.0 * photons * ctx.plate_marker[plate] * np.exp(rng.normal(0, 0.2, m))
+    keep = (slice(None), slice(PAD, PAD + CROP), slice(PAD, PAD + CROP))
+    bg = (ctx.plate_background[plate] * photons).astype(f32)[:, None, None]
+    electrons = np.empty((m, CROP, CROP, 2), f32)
+    gfp *= level.astype(f32)[:, None, None]
+    gfp += f32(8.0 * photons) * (g.cell[keep] + g.neighbours[keep])  # autofluorescence
+    gfp += bg
+    np.multiply(illum, gfp, out=electrons[..., 0])
+    marker *= marker_level.astype(f32)[:, None, None]
+    marker += 2 * bg
+    np.multiply(illum, marker, out=electrons[..., 1])
     images = expose(electrons, rng, read_noise=float(s["read_noise"]), hot=float(s["hot"]))
     labels = h.compartment[prot].copy()
     for name, mask in (("DEAD", dead), ("GHOST", ghost)):
@@ -220,6 +280,7 @@ def simulate_screen(
     *,
     proteins: int = 320,
     cells_per_protein: int = 50,
+    cells_per_protein_spread: float = 0.0,
     plates: int = 4,
     seed: int = 0,
     dead_ghost_fraction: float = 0.02,
@@ -250,7 +311,12 @@ def simulate_screen(
     proteins : int, default 320
         Number of proteins (the demo's size; scale up freely).
     cells_per_protein : int, default 50
-        Cells imaged per protein.
+        Cells imaged per protein (the mean when ``cells_per_protein_spread`` > 0).
+    cells_per_protein_spread : float, default 0.0
+        Log-scale standard deviation of a lognormal number of cells per protein with mean
+        ``cells_per_protein`` (seeded; rounded; at least ``min(4, cells_per_protein)`` cells). 0 gives
+        every protein exactly ``cells_per_protein`` cells; about 0.5-0.8 resembles a real screen, where
+        abundant proteins of large, frequent cells give many more crops than rare ones.
     plates : int, default 4
         Plates the proteins are spread over (independently of function).
     seed : int, default 0
@@ -282,7 +348,7 @@ def simulate_screen(
     Raises
     ------
     InputError
-        On non-positive counts, an unknown difficulty or class, more complexes than
+        On non-positive counts, a negative spread, an unknown difficulty or class, more complexes than
         proteins allow, or a missing annotation file.
     OutputExistsError
         If ``outdir`` exists and ``overwrite`` is False.
@@ -299,6 +365,9 @@ def simulate_screen(
     cpp = _check_int("cells_per_protein", cells_per_protein)
     n_plates = _check_int("plates", plates)
     _check_int("chunk_cells", chunk_cells)
+    if not 0 <= cells_per_protein_spread <= 3:
+        raise InputError("cells_per_protein_spread must be in [0, 3]. "
+                         f"Received: cells_per_protein_spread={cells_per_protein_spread}")
     if not 0 <= dead_ghost_fraction <= 0.5:
         raise InputError(f"dead_ghost_fraction must be in [0, 0.5]. Received: dead_ghost_fraction={dead_ghost_fraction}")
     if difficulty not in DIFFICULTIES:
@@ -317,20 +386,23 @@ def simulate_screen(
     plate[order] = np.arange(n) % n_plates
     well_index = np.empty(n, np.int64)
     well_index[order] = np.arange(n) // n_plates
+    counts = cells_per_protein_counts(n, cpp, cells_per_protein_spread, seed=seed)
+    protein_of_cell = np.repeat(np.arange(n), counts)
     ctx = _Context(
-        hierarchy=h, cells_per_protein=cpp, seed=seed, settings=DIFFICULTIES[difficulty],
+        hierarchy=h, protein_of_cell=protein_of_cell, seed=seed, settings=DIFFICULTIES[difficulty],
         dead_ghost_fraction=float(dead_ghost_fraction),
         artefact_label={name: class_names.index(name) for name in ARTEFACT_CLASSES if name in class_names},
         plate=plate, well=np.array([_WELLS[i % len(_WELLS)] for i in well_index], dtype=object),
         abundance=np.exp(rng.normal(0, 0.4, n)), field_gain=rng.normal(1, 0.05, (n, 4)).clip(0.7, 1.3),
         plate_gain=rng.uniform(0.8, 1.2, n_plates), plate_gradient=rng.normal(0, 0.25, (n_plates, 2)),
         plate_background=rng.uniform(15, 45, n_plates), plate_marker=rng.uniform(0.85, 1.15, n_plates),
-        split=assign_splits(np.repeat(np.arange(n), cpp), seed=seed),
+        split=assign_splits(protein_of_cell, seed=seed),
     )
-    total = n * cpp
+    total = len(protein_of_cell)
     with atomic_path(outdir, overwrite=overwrite) as tmp:
         tmp.mkdir(parents=True)
-        source = f"deeploc_keras.synthetic seed={seed} difficulty={difficulty} proteins={n} cells_per_protein={cpp}"
+        source = (f"deeploc_keras.synthetic seed={seed} difficulty={difficulty} proteins={n} cells_per_protein={cpp}"
+                  + (f" cells_per_protein_spread={cells_per_protein_spread:g}" if cells_per_protein_spread else ""))
         from tqdm.auto import tqdm
 
         with CellStore.create(tmp / "cells.h5", class_names=class_names, source=source, chunk_cells=chunk_cells,
@@ -350,7 +422,7 @@ def simulate_screen(
         table.insert(4, "plate", [f"plate{p + 1:02d}" for p in plate])
         table.insert(5, "well", ctx.well)
         table.insert(6, "abundance_noise", ctx.abundance)
-        table.insert(7, "cells", cpp)
+        table.insert(7, "cells", counts)
         table.to_csv(tmp / "proteins.csv", index=False, float_format="%.6g")
     out = Path(outdir)
     logger.info("simulated %d cells of %d proteins into %s", total, n, out)

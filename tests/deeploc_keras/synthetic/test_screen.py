@@ -15,7 +15,7 @@ from deeploc_keras.store import CHONG_CLASS_NAMES, CellStore
 from deeploc_keras.synthetic import simulate_screen
 from deeploc_keras.synthetic.camera import DIFFICULTIES
 from deeploc_keras.synthetic.montage import write_montage
-from deeploc_keras.synthetic.screen import BLOCK_CELLS, STANDARD_NAMES
+from deeploc_keras.synthetic.screen import BLOCK_CELLS, STANDARD_NAMES, cells_per_protein_counts
 
 SMALL = {"proteins": 40, "cells_per_protein": 8, "plates": 2}
 
@@ -103,9 +103,51 @@ def test_simulate_screen_raises_nonpositive_counts(tmp_path):
     assert not (tmp_path / "x").exists()
 
 
+def test_cells_per_protein_counts_lognormal():
+    assert cells_per_protein_counts(5, 7).tolist() == [7] * 5
+    counts = cells_per_protein_counts(4000, 30, 0.8, seed=3)
+    assert counts.min() >= 4
+    assert counts.max() > 3 * 30  # a heavy right tail
+    assert 27 < counts.mean() < 33  # mean preserved (before the floor of 4 cells)
+    assert np.array_equal(counts, cells_per_protein_counts(4000, 30, 0.8, seed=3))
+    assert not np.array_equal(counts, cells_per_protein_counts(4000, 30, 0.8, seed=4))
+
+
+def test_simulate_screen_cells_per_protein_spread(tmp_path):
+    kwargs = {**SMALL, "cells_per_protein_spread": 1.0, "proteins": 30}
+    out = simulate_screen(tmp_path / "spread", seed=5, **kwargs)
+    expected = cells_per_protein_counts(30, SMALL["cells_per_protein"], 1.0, seed=5)
+    assert out.n_cells == expected.sum()
+    proteins = pd.read_csv(out.proteins_csv)
+    assert proteins["cells"].tolist() == expected.tolist()
+    with CellStore.open(out.store) as store:
+        assert len(store) == expected.sum()
+        per_protein = store.cells.groupby("protein").size()
+    assert per_protein.loc[proteins["protein"]].tolist() == expected.tolist()
+    assert per_protein.min() >= 4 and per_protein.nunique() > 3
+    again = simulate_screen(tmp_path / "again", seed=5, chunk_cells=29, **kwargs)
+    assert _digest(again.outdir) == _digest(out.outdir)
+
+
+def test_simulate_screen_raises_negative_spread(tmp_path):
+    with pytest.raises(InputError, match="cells_per_protein_spread must be in"):
+        simulate_screen(tmp_path / "x", cells_per_protein_spread=-0.5, **SMALL)
+    assert not (tmp_path / "x").exists()
+
+
+def test_simulate_command_raises_negative_spread(tmp_path):
+    result = CliRunner().invoke(main, ["simulate", str(tmp_path / "bad"), "--cells-per-protein-spread", "-1"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--cells-per-protein-spread'" in result.output
+    assert not (tmp_path / "bad").exists()
+
+
 def test_simulate_screen_raises_too_many_complexes(tmp_path):
     with pytest.raises(InputError, match="more complexes than proteins allow"):
         simulate_screen(tmp_path / "x", complexes=30, **SMALL)
+    assert not (tmp_path / "x").exists()
+    with pytest.raises(InputError, match="more complexes than proteins allow"):  # no bioprocess of 2 proteins
+        simulate_screen(tmp_path / "x", proteins=4, cells_per_protein=2, seed=1)
     assert not (tmp_path / "x").exists()
 
 
@@ -130,6 +172,11 @@ def test_simulate_command_writes_outputs(tmp_path):
                                        "--cells-per-protein", "3", "--seed", "2", "--difficulty", "hard"])
     assert result.exit_code == 0, result.output
     assert "36 cells of 12 proteins" in result.output
+    spread = CliRunner().invoke(main, ["simulate", str(tmp_path / "spread"), "--proteins", "12",
+                                       "--cells-per-protein", "6", "--cells-per-protein-spread", "0.7"])
+    assert spread.exit_code == 0, spread.output
+    n_cells = int(cells_per_protein_counts(12, 6, 0.7, seed=0).sum())
+    assert f"{n_cells} cells of 12 proteins" in spread.output
     assert (tmp_path / "cli" / "standards" / "complex.gmt").is_file()
 
 
