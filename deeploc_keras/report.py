@@ -93,6 +93,11 @@ def compare_with_study(summary: pd.DataFrame, *, metrics: tuple[str, ...] = FIGU
         ahead_total += ahead
         expectation = ("the study: DeepLoc ahead" if standard in _STUDY_DEEPLOC_AHEAD else
                        "the study: PCI close to DeepLoc" if standard in _STUDY_PCI_CLOSE else "not in the study")
+        if standard in _STUDY_PCI_CLOSE and "PCI" in representations:
+            ratios = [table[("PCI", standard, m)] / table[("DeepLoc", standard, m)] for m in metrics
+                      if ("PCI", standard, m) in table.index and table[("DeepLoc", standard, m)] > 0]
+            if ratios:
+                expectation += f"; here PCI reaches {100 * sum(ratios) / len(ratios):.0f} % of DeepLoc on average"
         sentences.append(f"{standard}: DeepLoc ahead of the best baseline on {ahead} of {len(details)} metrics "
                          f"({'; '.join(details)}) — {expectation}.")
     sentences.append(f"Overall DeepLoc leads on {ahead_total} of {cells_total} standard x metric comparisons.")

@@ -150,6 +150,7 @@ class _Run:
                 raise file_error(out, "holds a previous reproduce run; pass --resume to continue it or --overwrite "
                                       "to start again")
         out.mkdir(parents=True, exist_ok=True)
+        config = json.loads(json.dumps(config, default=str))  # as it is stored (tuples become lists)
         self.state = {"config": config, "steps": {}}
         if self.state_path.is_file():
             previous = json.loads(self.state_path.read_text())

@@ -202,16 +202,19 @@ def _build_deeploc(store: CellStore, cfg: dict[str, Any], seed: int) -> keras.Mo
 def _compile(model: keras.Model, cfg: dict[str, Any], lr: float) -> None:
     import keras
 
+    # XLA on one device; MirroredStrategy's replicated variables are not placed for an XLA step
+    jit_compile = cfg["jit_compile"] and not cfg["devices"]
+
     if cfg["model"] == "pci":
         optimizer = keras.optimizers.Adam(learning_rate=lr, beta_1=PCI_DEFAULTS["beta_1"])
-        model.compile(optimizer=optimizer, loss="mse", jit_compile=cfg["jit_compile"])
+        model.compile(optimizer=optimizer, loss="mse", jit_compile=jit_compile)
         return
     decay = cfg.get("lr_decay")
     rate: Any = lr if not decay else keras.optimizers.schedules.ExponentialDecay(
         lr, decay_steps=int(decay[0]), decay_rate=float(decay[1]), staircase=True)
     optimizer = keras.optimizers.Adam(learning_rate=rate, epsilon=cfg["adam_epsilon"])
     model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"], jit_compile=cfg["jit_compile"])
+                  metrics=["accuracy"], jit_compile=jit_compile)
 
 
 def _datasets(store: CellStore, cfg: dict[str, Any], seed: int,
@@ -405,7 +408,8 @@ def train(
     class_balanced : bool, default False
         Class-balanced sampling of training cells (``deeploc``).
     jit_compile : bool, default True
-        Compile the train step with XLA (about 2x faster on the CPU for the CPU-width models).
+        Compile the train step with XLA (about 2x faster on the CPU for the CPU-width models);
+        not with ``devices`` (MirroredStrategy).
     steps_per_epoch : int, optional
         Fixed steps per epoch (the training stream then repeats).
     verbose : int or str, optional

@@ -16,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy.stats import gaussian_kde  # noqa: E402
@@ -266,6 +267,7 @@ def plot_monitor(
             ax.plot(run["epoch"], run["value"], marker="o", markersize=3, label=f"seed {seed}")
         ax.set_title(standard)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.spines[["top", "right"]].set_visible(False)
     axes[0, 0].set_ylabel(METRIC_LABELS.get(metric, metric))
     axes[0, -1].legend(frameon=False, fontsize="small")

@@ -19,7 +19,7 @@ from deeploc_keras.errors import InputError, OutputExistsError
 from deeploc_keras.store import CellStore
 from deeploc_keras.train import NonFiniteLossError, _datasets, resolve_mixed_precision, train
 
-FAST = {"width": 0.125, "batch_size": 32, "mixed_precision": "off", "verbose": 0}
+FAST = {"width": 0.125, "batch_size": 32, "mixed_precision": "off", "verbose": 0, "jit_compile": False}
 
 
 class _Interrupt(keras.callbacks.Callback):
@@ -50,7 +50,7 @@ class _Poison(keras.callbacks.Callback):
 @pytest.fixture(scope="module")
 def trained_run(tiny_store, tmp_path_factory):
     out = tmp_path_factory.mktemp("train") / "run"
-    result = train(tiny_store, out, epochs=3, steps_per_epoch=4, lr=1e-3, seed=0, **FAST)
+    result = train(tiny_store, out, epochs=3, steps_per_epoch=4, lr=1e-3, seed=0, **{**FAST, "jit_compile": True})
     return out, result
 
 
@@ -64,7 +64,7 @@ def test_train_lowers_loss_and_writes_run(trained_run, tiny_store):
     record = json.loads((out / "config.json").read_text())
     assert record["command"] == "train" and record["seed"] == 0
     assert record["config"]["preset"] == "study" and record["config"]["learning_rate"] == 1e-3
-    assert record["config"]["early_stopping_patience"] == 5
+    assert record["config"]["early_stopping_patience"] == 5 and record["config"]["jit_compile"] is True
     assert len(record["inputs"]["store"]) == 64
     card = json.loads((out / "model_card.json").read_text())
     assert card["method"] == "deeploc" and card["class_names"] == ["C0", "C1", "C2", "C3"]
