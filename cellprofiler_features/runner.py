@@ -164,10 +164,12 @@ class _Executor:
         if scheduler is None:
             self.workers = int(workers or os.cpu_count() or 1)
             if self.workers > 1:
-                # spawn, not fork: the caller may hold TensorFlow or other threaded state that a forked
-                # child would inherit half-initialised (reproduce runs training before features)
-                self._pool = concurrent.futures.ProcessPoolExecutor(
-                    max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+                # forkserver, not fork: the caller may hold TensorFlow or other threaded state that a forked
+                # child would inherit half-initialised (reproduce runs training before features); the server
+                # imports the measurement stack once, so workers start without re-importing it
+                context = multiprocessing.get_context("forkserver")
+                context.set_forkserver_preload([__name__])
+                self._pool = concurrent.futures.ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
             self.kind = f"processes ({self.workers})" if self.workers > 1 else "serial"
             return
         try:
