@@ -40,7 +40,13 @@ def check_output(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
 
 
 def remove_path(path: str | os.PathLike) -> None:
-    """Delete a file or a directory tree if it exists."""
+    """Delete a file or a directory tree if it exists.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file, a link or a directory; nothing happens when it does not exist.
+    """
     path = Path(path)
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
