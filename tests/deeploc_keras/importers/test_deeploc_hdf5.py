@@ -39,14 +39,6 @@ def _run(*args):
     return result
 
 
-def _assert_one_line_error(result, *fragments):
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
-    assert len(lines) == 1, result.output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-
 
 def test_import_deeploc_hdf5_exact_original_layout(tmp_path):
     src = tmp_path / "Chong_test_set.hdf5"
@@ -199,78 +191,78 @@ def _bad(tmp_path, name="bad.hdf5", **kwargs):
     return src
 
 
-def test_import_deeploc_hdf5_raises_on_missing_file(tmp_path):
+def test_import_deeploc_hdf5_raises_on_missing_file(tmp_path, assert_one_line_error):
     out = tmp_path / "cells.h5"
-    _assert_one_line_error(_run(tmp_path / "nope.hdf5", out, "--format", "deeploc-hdf5"), "nope.hdf5", "no such file")
+    assert_one_line_error(_run(tmp_path / "nope.hdf5", out, "--format", "deeploc-hdf5"), "nope.hdf5", "no such file")
     assert not out.exists()
 
 
-def test_import_deeploc_hdf5_raises_on_not_hdf5(tmp_path):
+def test_import_deeploc_hdf5_raises_on_not_hdf5(tmp_path, assert_one_line_error):
     src = tmp_path / "notes.hdf5"
     src.write_text("not hdf5")
     out = tmp_path / "cells.h5"
-    _assert_one_line_error(_run(src, out, "--format", "deeploc-hdf5"), "notes.hdf5", "not an HDF5 file")
+    assert_one_line_error(_run(src, out, "--format", "deeploc-hdf5"), "notes.hdf5", "not an HDF5 file")
     assert not out.exists()
 
 
-def test_import_deeploc_hdf5_raises_on_truncated_file(tmp_path):
+def test_import_deeploc_hdf5_raises_on_truncated_file(tmp_path, assert_one_line_error):
     src = _bad(tmp_path, n=20)
     data = src.read_bytes()
     src.write_bytes(data[: len(data) // 2])
     out = tmp_path / "cells.h5"
-    _assert_one_line_error(_run(src, out, "--format", "deeploc-hdf5"), "bad.hdf5", "truncated or corrupt")
+    assert_one_line_error(_run(src, out, "--format", "deeploc-hdf5"), "bad.hdf5", "truncated or corrupt")
     assert not out.exists()
 
 
-def test_import_deeploc_hdf5_raises_on_wrong_width(tmp_path):
+def test_import_deeploc_hdf5_raises_on_wrong_width(tmp_path, assert_one_line_error):
     src = _bad(tmp_path, channels=3)
     out = tmp_path / "cells.h5"
-    _assert_one_line_error(_run(src, out, "--format", "deeploc-hdf5"), "bad.hdf5", "8192 columns", "12288")
+    assert_one_line_error(_run(src, out, "--format", "deeploc-hdf5"), "bad.hdf5", "8192 columns", "12288")
     assert not out.exists()
 
 
-def test_import_deeploc_hdf5_raises_on_width_not_matching_channels(tmp_path):
+def test_import_deeploc_hdf5_raises_on_width_not_matching_channels(tmp_path, assert_one_line_error):
     src = _bad(tmp_path)
     out = tmp_path / "cells.h5"
     result = _run(src, out, "--format", "deeploc-hdf5", "--channels", "GFP,RFP,DIC")
-    _assert_one_line_error(result, "bad.hdf5", "12288 columns for channels GFP, RFP, DIC")
+    assert_one_line_error(result, "bad.hdf5", "12288 columns for channels GFP, RFP, DIC")
     assert not out.exists()
 
 
-def test_import_deeploc_hdf5_raises_on_not_one_hot(tmp_path):
+def test_import_deeploc_hdf5_raises_on_not_one_hot(tmp_path, assert_one_line_error):
     src = _bad(tmp_path)
     with h5py.File(src, "a") as h5:
         h5["Index1"][3, :] = 0
     out = tmp_path / "cells.h5"
-    _assert_one_line_error(_run(src, out, "--format", "deeploc-hdf5"), "bad.hdf5", "Index1 row 3 is not one-hot")
+    assert_one_line_error(_run(src, out, "--format", "deeploc-hdf5"), "bad.hdf5", "Index1 row 3 is not one-hot")
     assert not out.exists()
 
 
-def test_import_deeploc_hdf5_raises_on_class_count_mismatch(tmp_path):
+def test_import_deeploc_hdf5_raises_on_class_count_mismatch(tmp_path, assert_one_line_error):
     src = _bad(tmp_path, n_classes=11)
     out = tmp_path / "cells.h5"
-    _assert_one_line_error(_run(src, out, "--format", "deeploc-hdf5"), "bad.hdf5", "11 columns but 19 class names")
+    assert_one_line_error(_run(src, out, "--format", "deeploc-hdf5"), "bad.hdf5", "11 columns but 19 class names")
     assert not out.exists()
 
 
-def test_import_deeploc_hdf5_raises_on_nan_pixels(tmp_path):
+def test_import_deeploc_hdf5_raises_on_nan_pixels(tmp_path, assert_one_line_error):
     src = _bad(tmp_path, n=6)
     with h5py.File(src, "a") as h5:
         h5["data1"][2, 10] = np.nan
         h5["data1"][5, 10] = -np.inf
     out = tmp_path / "cells.h5"
     result = _run(src, out, "--format", "deeploc-hdf5")
-    _assert_one_line_error(result, "bad.hdf5", "2 cells hold NaN or inf", "data1 row 2", "--drop-invalid")
+    assert_one_line_error(result, "bad.hdf5", "2 cells hold NaN or inf", "data1 row 2", "--drop-invalid")
     assert not out.exists()
 
 
-def test_import_deeploc_hdf5_raises_on_metadata_row_count(tmp_path):
+def test_import_deeploc_hdf5_raises_on_metadata_row_count(tmp_path, assert_one_line_error):
     src = _bad(tmp_path, n=6)
     meta = tmp_path / "meta.csv"
     pd.DataFrame({"protein": ["A"] * 5}).to_csv(meta, index=False)
     out = tmp_path / "cells.h5"
     result = _run(src, out, "--format", "deeploc-hdf5", "--metadata", meta)
-    _assert_one_line_error(result, "meta.csv", "5 rows but the HDF5 files hold 6 cells")
+    assert_one_line_error(result, "meta.csv", "5 rows but the HDF5 files hold 6 cells")
     assert not out.exists()
 
 
@@ -282,27 +274,27 @@ def test_import_deeploc_hdf5_raises_on_metadata_without_protein(tmp_path):
         import_deeploc_hdf5([src], tmp_path / "cells.h5", metadata=meta)
 
 
-def test_import_deeploc_hdf5_raises_on_split_word_missing(tmp_path):
+def test_import_deeploc_hdf5_raises_on_split_word_missing(tmp_path, assert_one_line_error):
     src = _bad(tmp_path, name="cells_a.hdf5")
     out = tmp_path / "cells.h5"
     result = _run(src, out, "--format", "deeploc-hdf5", "--split-from-filename")
-    _assert_one_line_error(result, "cells_a.hdf5", "train, valid (val) or test")
+    assert_one_line_error(result, "cells_a.hdf5", "train, valid (val) or test")
     assert not out.exists()
 
 
-def test_import_deeploc_hdf5_raises_on_existing_output(tmp_path):
+def test_import_deeploc_hdf5_raises_on_existing_output(tmp_path, assert_one_line_error):
     src = _bad(tmp_path)
     out = tmp_path / "cells.h5"
     out.write_text("precious")
-    _assert_one_line_error(_run(src, out, "--format", "deeploc-hdf5"), "cells.h5", "already exists", "--overwrite")
+    assert_one_line_error(_run(src, out, "--format", "deeploc-hdf5"), "cells.h5", "already exists", "--overwrite")
     assert out.read_text() == "precious"
     assert _run(src, out, "--format", "deeploc-hdf5", "--overwrite").exit_code == 0
     with CellStore.open(out) as store:
         assert len(store) == 7
 
 
-def test_import_cells_raises_on_option_of_other_format(tmp_path):
+def test_import_cells_raises_on_option_of_other_format(tmp_path, assert_one_line_error):
     src = _bad(tmp_path)
     out = tmp_path / "cells.h5"
-    _assert_one_line_error(_run(src, out, "--format", "deeploc-hdf5", "--pad"), "'pad' does not apply")
+    assert_one_line_error(_run(src, out, "--format", "deeploc-hdf5", "--pad"), "'pad' does not apply")
     assert not out.exists()

@@ -34,14 +34,6 @@ def real_centres(sql_data_csv, tmp_path_factory):
     return sql_data_csv, table, image_dir
 
 
-def _assert_one_line_error(result, *fragments):
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
-    assert len(lines) == 1, result.output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-
 
 def test_import_fields_real_centres(real_centres, tmp_path):
     csv, table, image_dir = real_centres
@@ -130,50 +122,50 @@ def _cli(*args):
     return CliRunner().invoke(main, ["import", *map(str, args), "--format", "fields"])
 
 
-def test_import_fields_raises_on_missing_field_image(tmp_path):
+def test_import_fields_raises_on_missing_field_image(tmp_path, assert_one_line_error):
     table = _table(tmp_path)
     out = tmp_path / "cells.h5"
-    _assert_one_line_error(_cli(table, out), "f_g", "field image named in", "--image-dir")
+    assert_one_line_error(_cli(table, out), "f_g", "field image named in", "--image-dir")
     assert not out.exists()
 
 
-def test_import_fields_raises_on_field_size_mismatch(tmp_path):
+def test_import_fields_raises_on_field_size_mismatch(tmp_path, assert_one_line_error):
     tifffile.imwrite(tmp_path / "f_g.tif", np.zeros((120, 130), np.uint16))
     tifffile.imwrite(tmp_path / "f_r.tif", np.zeros((120, 131), np.uint16))
     out = tmp_path / "cells.h5"
-    _assert_one_line_error(_cli(_table(tmp_path), out), "f_r.tif", "differs from its GFP field")
+    assert_one_line_error(_cli(_table(tmp_path), out), "f_r.tif", "differs from its GFP field")
     assert not out.exists()
 
 
-def test_import_fields_raises_on_missing_centre_column(tmp_path):
+def test_import_fields_raises_on_missing_centre_column(tmp_path, assert_one_line_error):
     table = _table(tmp_path, cells_Location_Center_Y=None)
     pd.read_csv(table).drop(columns="cells_Location_Center_Y").to_csv(table, index=False)
     out = tmp_path / "cells.h5"
-    _assert_one_line_error(_cli(table, out), "cells.csv", "'cells_Location_Center_Y'")
-    _assert_one_line_error(_cli(table, out, "--object", "nuclei"), "cells.csv", "'nuclei_Location_Center_X'")
+    assert_one_line_error(_cli(table, out), "cells.csv", "'cells_Location_Center_Y'")
+    assert_one_line_error(_cli(table, out, "--object", "nuclei"), "cells.csv", "'nuclei_Location_Center_X'")
     assert not out.exists()
 
 
-def test_import_fields_raises_on_missing_table(tmp_path):
-    _assert_one_line_error(_cli(tmp_path / "none.csv", tmp_path / "o.h5"), "none.csv", "no such file")
+def test_import_fields_raises_on_missing_table(tmp_path, assert_one_line_error):
+    assert_one_line_error(_cli(tmp_path / "none.csv", tmp_path / "o.h5"), "none.csv", "no such file")
 
 
-def test_import_fields_raises_on_nan_pixels(tmp_path):
+def test_import_fields_raises_on_nan_pixels(tmp_path, assert_one_line_error):
     field = np.ones((120, 130), np.float32)
     field[60, 60] = np.nan
     tifffile.imwrite(tmp_path / "f_g.tif", field)
     tifffile.imwrite(tmp_path / "f_r.tif", np.ones((120, 130), np.float32))
     out = tmp_path / "cells.h5"
-    _assert_one_line_error(_cli(_table(tmp_path), out), "f_g.tif", "1 crops hold NaN or inf")
+    assert_one_line_error(_cli(_table(tmp_path), out), "f_g.tif", "1 crops hold NaN or inf")
     assert not out.exists()
     with pytest.raises(InputError, match="no cells to import"):
         import_fields([_table(tmp_path)], out, drop_invalid=True)
     assert not out.exists()
 
 
-def test_import_fields_raises_when_every_cell_leaves_the_field(tmp_path):
+def test_import_fields_raises_when_every_cell_leaves_the_field(tmp_path, assert_one_line_error):
     for ch in ("g", "r"):
         tifffile.imwrite(tmp_path / f"f_{ch}.tif", np.zeros((50, 50), np.uint16))
     out = tmp_path / "cells.h5"
-    _assert_one_line_error(_cli(_table(tmp_path, cells_Location_Center_X=[25.0]), out), "cells.csv", "no cells")
+    assert_one_line_error(_cli(_table(tmp_path, cells_Location_Center_X=[25.0]), out), "cells.csv", "no cells")
     assert not out.exists()

@@ -29,14 +29,6 @@ def _folders(root, cells=None, *, dtype=np.uint16, size=64, gfp="_gfp.tif", rfp=
     return root
 
 
-def _assert_one_line_error(result, *fragments):
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
-    assert len(lines) == 1, result.output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-
 
 def test_import_tiff_folders_real_toy(pci_toy_dir, tmp_path):
     out = tmp_path / "toy.h5"
@@ -104,11 +96,11 @@ def _cli(*args):
     return CliRunner().invoke(main, ["import", *map(str, args), "--format", "tiff-folders"])
 
 
-def test_import_tiff_folders_raises_on_missing_partner(tmp_path):
+def test_import_tiff_folders_raises_on_missing_partner(tmp_path, assert_one_line_error):
     root = _folders(tmp_path / "in")
     (root / "P2" / "P2_2_rfp_5_rfp.tif").unlink()
     out = tmp_path / "cells.h5"
-    _assert_one_line_error(_cli(root, out), "P2_2_rfp_5_gfp.tif", "has no '_rfp.tif' partner")
+    assert_one_line_error(_cli(root, out), "P2_2_rfp_5_gfp.tif", "has no '_rfp.tif' partner")
     assert not out.exists()
 
 
@@ -119,57 +111,57 @@ def test_import_tiff_folders_raises_on_rfp_without_gfp(tmp_path):
         find_cell_pairs([root])
 
 
-def test_import_tiff_folders_raises_on_wrong_size(tmp_path):
+def test_import_tiff_folders_raises_on_wrong_size(tmp_path, assert_one_line_error):
     root = _folders(tmp_path / "in")
     tifffile.imwrite(root / "P2" / "P2_1_rfp_4_rfp.tif", np.zeros((60, 64), np.uint16))
     out = tmp_path / "cells.h5"
-    _assert_one_line_error(_cli(root, out), "P2_1_rfp_4_rfp.tif", "image size must be 64x64", "(60, 64)")
+    assert_one_line_error(_cli(root, out), "P2_1_rfp_4_rfp.tif", "image size must be 64x64", "(60, 64)")
     assert not out.exists()
 
 
-def test_import_tiff_folders_raises_on_not_a_tiff(tmp_path):
+def test_import_tiff_folders_raises_on_not_a_tiff(tmp_path, assert_one_line_error):
     root = _folders(tmp_path / "in")
     (root / "P1" / "P1_1_rfp_0_gfp.tif").write_text("text")
     out = tmp_path / "cells.h5"
-    _assert_one_line_error(_cli(root, out), "P1_1_rfp_0_gfp.tif", "cannot be read as TIFF")
+    assert_one_line_error(_cli(root, out), "P1_1_rfp_0_gfp.tif", "cannot be read as TIFF")
     assert not out.exists()
 
 
-def test_import_tiff_folders_raises_on_nan_pixels(tmp_path):
+def test_import_tiff_folders_raises_on_nan_pixels(tmp_path, assert_one_line_error):
     root = _folders(tmp_path / "in", dtype=np.float32)
     bad = np.zeros((64, 64), np.float32)
     bad[0, 0] = np.inf
     tifffile.imwrite(root / "P2" / "P2_1_rfp_10_gfp.tif", bad)
     out = tmp_path / "cells.h5"
-    _assert_one_line_error(_cli(root, out), "P2_1_rfp_10_gfp.tif", "1 NaN or inf pixels", "--drop-invalid")
+    assert_one_line_error(_cli(root, out), "P2_1_rfp_10_gfp.tif", "1 NaN or inf pixels", "--drop-invalid")
     assert not out.exists()
 
 
-def test_import_tiff_folders_raises_on_missing_folder(tmp_path):
+def test_import_tiff_folders_raises_on_missing_folder(tmp_path, assert_one_line_error):
     out = tmp_path / "cells.h5"
-    _assert_one_line_error(_cli(tmp_path / "nope", out), "nope", "no such folder")
+    assert_one_line_error(_cli(tmp_path / "nope", out), "nope", "no such folder")
     (tmp_path / "empty").mkdir()
-    _assert_one_line_error(_cli(tmp_path / "empty", out), "empty", "no '*_gfp.tif'")
+    assert_one_line_error(_cli(tmp_path / "empty", out), "empty", "no '*_gfp.tif'")
     assert not out.exists()
 
 
-def test_import_tiff_folders_raises_on_label_not_in_class_names(tmp_path):
+def test_import_tiff_folders_raises_on_label_not_in_class_names(tmp_path, assert_one_line_error):
     root = _folders(tmp_path / "in")
     labels = tmp_path / "labels.csv"
     pd.DataFrame({"protein": ["P1"], "label": ["GOLGI"]}).to_csv(labels, index=False)
     out = tmp_path / "cells.h5"
-    _assert_one_line_error(_cli(root, out, "--labels", labels, "--class-names", "ER,NUCLEI"), "labels.csv",
+    assert_one_line_error(_cli(root, out, "--labels", labels, "--class-names", "ER,NUCLEI"), "labels.csv",
                            "'GOLGI'", "not in class_names")
     pd.DataFrame({"protein": ["P1", "P1"], "label": ["ER", "NUCLEI"]}).to_csv(labels, index=False)
-    _assert_one_line_error(_cli(root, out, "--labels", labels), "labels.csv", "'P1' has more than one label")
+    assert_one_line_error(_cli(root, out, "--labels", labels), "labels.csv", "'P1' has more than one label")
     pd.DataFrame({"gene": ["P1"], "label": ["ER"]}).to_csv(labels, index=False)
-    _assert_one_line_error(_cli(root, out, "--labels", labels), "labels.csv", "columns 'protein' and 'label'")
+    assert_one_line_error(_cli(root, out, "--labels", labels), "labels.csv", "columns 'protein' and 'label'")
     assert not out.exists()
 
 
-def test_import_tiff_folders_raises_on_existing_output(tmp_path):
+def test_import_tiff_folders_raises_on_existing_output(tmp_path, assert_one_line_error):
     root = _folders(tmp_path / "in", {"P1": 1})
     out = tmp_path / "cells.h5"
     out.write_bytes(b"old")
-    _assert_one_line_error(_cli(root, out), "cells.h5", "already exists")
+    assert_one_line_error(_cli(root, out), "cells.h5", "already exists")
     assert out.read_bytes() == b"old"
