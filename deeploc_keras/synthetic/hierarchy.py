@@ -187,7 +187,7 @@ def make_hierarchy(
     classes : sequence of str, optional
         Localization classes to use (a subset of :data:`LOCALIZATION_CLASSES`); all 17 by default.
     n_bioprocesses, n_pathways, n_complexes : int, optional
-        Group counts; default to about n/12, n/25 and n/10.
+        Group counts; default to about n/12, n/12 and n/10.
     multi_localized_fraction : float, default 0.15
         Share of proteins with a second localization.
     seed : int, default 0
