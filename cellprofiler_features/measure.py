@@ -167,8 +167,7 @@ class FeatureConfig:
             raise InputError(f"texture_levels must be in [2, 256]. Received: {self.texture_levels}")
         if self.accelerator not in ("numba", None):
             raise InputError(f"accelerator must be 'numba' or None. Received: {self.accelerator!r}")
-        families = [name for name in ("intensity", "sizeshape", "texture", "granularity", "radial_distribution",
-                                      "colocalization") if getattr(self, name)]
+        families = [name for name in _FAMILIES if getattr(self, name)]
         if not families:
             raise InputError("FeatureConfig enables no family; enable at least one (e.g. intensity=True)")
         object.__setattr__(self, "_families", tuple(families))
@@ -249,21 +248,6 @@ def _colocalization_names(first: str, second: str, costes: bool) -> list[str]:
     return [f"{OBJECT_NAME}_Correlation_{key}" for key in keys]
 
 
-def _family_columns(family: str, channel_names: Sequence[str], config: FeatureConfig) -> list[str]:
-    if family == "sizeshape":
-        return _sizeshape_names()
-    if family == "colocalization":
-        return _colocalization_names(channel_names[0], channel_names[1], config.costes) if len(
-            channel_names) >= 2 else []
-    per_channel: Callable[[str], list[str]] = {
-        "intensity": _intensity_names,
-        "texture": lambda ch: _texture_names(ch, config.texture_scales, config.texture_levels),
-        "granularity": lambda ch: _granularity_names(ch, config.granularity_spectrum),
-        "radial_distribution": lambda ch: _radial_names(ch, config.radial_bins, config.radial_zernikes),
-    }[family]
-    return [name for channel in channel_names for name in per_channel(channel)]
-
-
 def feature_columns(channel_names: Sequence[str], config: FeatureConfig | None = None) -> list[str]:
     """The fixed, documented column order of :func:`measure_cell`.
 
@@ -286,7 +270,7 @@ def feature_columns(channel_names: Sequence[str], config: FeatureConfig | None =
     'Cells_Correlation_RWC_RFP_GFP'
     """
     config = config or FeatureConfig()
-    return [name for family in config._families for name in _family_columns(family, channel_names, config)]
+    return [name for family in config._families for name in _FAMILIES[family].columns(channel_names, config)]
 
 
 def family_counts(channel_names: Sequence[str], config: FeatureConfig | None = None) -> dict[str, int]:
@@ -299,7 +283,7 @@ def family_counts(channel_names: Sequence[str], config: FeatureConfig | None = N
 'colocalization': 8, 'total': 265}
     """
     config = config or FeatureConfig()
-    counts = {family: len(_family_columns(family, channel_names, config)) for family in config._families}
+    counts = {family: len(_FAMILIES[family].columns(channel_names, config)) for family in config._families}
     counts["total"] = sum(counts.values())
     return counts
 
@@ -309,18 +293,18 @@ def family_counts(channel_names: Sequence[str], config: FeatureConfig | None = N
 
 @functools.lru_cache(maxsize=2)
 def _functions(accelerator: str | None) -> tuple[dict[str, Callable], dict[str, Callable]]:
+    """cp-measure's registries for one backend (cp-measure's global backend is left at its default, None)."""
     import cp_measure
     from cp_measure.bulk import get_core_measurements, get_correlation_measurements
     from cp_measure.core.measurecolocalization import get_correlation_overlap
 
     with _REGISTRY_LOCK:
-        previous = cp_measure._ACCELERATOR
         cp_measure.set_accelerator(accelerator)
         try:
             core = get_core_measurements(legacy=True, sanitize=False)
             correlation = {**get_correlation_measurements(sanitize=False), "overlap": get_correlation_overlap}
         finally:
-            cp_measure.set_accelerator(previous)
+            cp_measure.set_accelerator(None)
     return core, correlation
 
 
@@ -358,6 +342,78 @@ def _validate_crop(image: np.ndarray, mask: np.ndarray, *, channels: int | None 
     return image.astype(np.float64, copy=False), labels
 
 
+# Kernels: validated inputs (float64 image, int32 labels with one object); called by the public
+# ``measure_<module>`` functions after their boundary check and by ``measure_cell`` through ``_FAMILIES``.
+
+
+def _intensity(image: np.ndarray, labels: np.ndarray, channel: str, *, accelerator: str | None) -> dict[str, float]:
+    core, _ = _functions(accelerator)
+    values = _call(core["intensity"], labels, image)
+    return dict(zip(_intensity_names(channel), (values[key] for key in _INTENSITY), strict=True))
+
+
+def _sizeshape(labels: np.ndarray, *, accelerator: str | None) -> dict[str, float]:
+    core, _ = _functions(accelerator)
+    values = _call(core["sizeshape"], labels, None, calculate_advanced=False)
+    values.update(_call(core["feret"], labels, None))
+    values.update(_call(core["zernike"], labels, None, zernike_numbers=_ZERNIKE_DEGREE))
+    keys = [*_SIZESHAPE, *_FERET, *(f"Zernike_{n}_{m}" for n, m in _zernike_indices())]
+    return dict(zip(_sizeshape_names(), (values[key] for key in keys), strict=True))
+
+
+def _texture(image: np.ndarray, labels: np.ndarray, channel: str, *, scales: Sequence[int], levels: int,
+             accelerator: str | None) -> dict[str, float]:
+    core, _ = _functions(accelerator)
+    out: dict[str, float] = {}
+    for scale in scales:
+        values = _call(core["texture"], labels, image, scale=int(scale), gray_levels=int(levels))
+        keys = [f"{feature}_{scale}_{direction:02d}_{levels}" for direction in range(4) for feature in _HARALICK]
+        out.update(zip(_texture_names(channel, [scale], levels), (values[key] for key in keys), strict=True))
+    return out
+
+
+def _granularity(image: np.ndarray, labels: np.ndarray, channel: str, *, spectrum: int, subsample: float,
+                 background_subsample: float, element_size: int) -> dict[str, float]:
+    core, _ = _functions(None)
+    values = _call(core["granularity"], labels, image, subsample_size=subsample,
+                   image_sample_size=background_subsample, element_size=element_size,
+                   granular_spectrum_length=spectrum)
+    return dict(zip(_granularity_names(channel, spectrum), (values[f"Granularity_{k}"] for k in
+                                                            range(1, spectrum + 1)), strict=True))
+
+
+def _radial_distribution(image: np.ndarray, labels: np.ndarray, channel: str, *, bins: int,
+                         zernikes: str) -> dict[str, float]:
+    core, _ = _functions(None)
+    values = _call(core["radial_distribution"], labels, image, scaled=True, bin_count=bins)
+    keys = [f"RadialDistribution_{feature}_{b}of{bins}" for b in range(1, bins + 1) for feature in _RADIAL]
+    if zernikes != "none":
+        values.update(_call(core["radial_zernikes"], labels, image, zernike_degree=_ZERNIKE_DEGREE))
+        parts = ("Magnitude",) if zernikes == "magnitudes" else ("Magnitude", "Phase")
+        keys += [f"RadialDistribution_Zernike{part}_{n}_{m}" for part in parts for n, m in _zernike_indices()]
+    return dict(zip(_radial_names(channel, bins, zernikes), (values[key] for key in keys), strict=True))
+
+
+def _colocalization(crop: np.ndarray, labels: np.ndarray, channel_names: Sequence[str], *, threshold: int,
+                    costes: bool) -> dict[str, float]:
+    _, correlation = _functions(None)
+    first, second = np.ascontiguousarray(crop[..., 0]), np.ascontiguousarray(crop[..., 1])
+    values = _call(correlation["pearson"], first, second, labels)
+    values.update(_call(correlation["overlap"], first, second, labels, thr=threshold))
+    values.update(_call(correlation["manders_fold"], first, second, labels, thr=threshold))
+    values.update(_call(correlation["rwc"], first, second, labels, thr=threshold))
+    keys = ["Correlation_Pearson", "Correlation_Overlap", "Correlation_K_1", "Correlation_K_2",
+            "Correlation_Manders_1", "Correlation_Manders_2", "Correlation_RWC_1", "Correlation_RWC_2"]
+    if costes:
+        values.update(_call(correlation["costes"], first, second, labels, thr=threshold, scale_max=65535))
+        keys += ["Correlation_Costes_1", "Correlation_Costes_2"]
+    names = _colocalization_names(channel_names[0], channel_names[1], costes)
+    return dict(zip(names, (values[key] for key in keys), strict=True))
+
+
+# ---------------------------------------------------------------------------------------------- public functions
+
+
 def measure_intensity(image: np.ndarray, mask: np.ndarray, *, channel: str = "GFP",
                       accelerator: str | None = "numba") -> dict[str, float]:
     """MeasureObjectIntensity: intensity (15) and location (6) features of one channel.
@@ -383,9 +439,7 @@ def measure_intensity(image: np.ndarray, mask: np.ndarray, *, channel: str = "GF
     0.5
     """
     image, labels = _validate_crop(image, mask)
-    core, _ = _functions(accelerator)
-    values = _call(core["intensity"], labels, image)
-    return dict(zip(_intensity_names(channel), (values[key] for key in _INTENSITY), strict=True))
+    return _intensity(image, labels, channel, accelerator=accelerator)
 
 
 def measure_sizeshape(image: np.ndarray | None, mask: np.ndarray, *,
@@ -410,14 +464,8 @@ def measure_sizeshape(image: np.ndarray | None, mask: np.ndarray, *,
     >>> measure_sizeshape(None, mask)["Cells_AreaShape_Area"]
     64.0
     """
-    mask = np.asarray(mask)
-    _, labels = _validate_crop(np.zeros(mask.shape), mask)
-    core, _ = _functions(accelerator)
-    values = _call(core["sizeshape"], labels, None, calculate_advanced=False)
-    values.update(_call(core["feret"], labels, None))
-    values.update(_call(core["zernike"], labels, None, zernike_numbers=_ZERNIKE_DEGREE))
-    keys = [*_SIZESHAPE, *_FERET, *(f"Zernike_{n}_{m}" for n, m in _zernike_indices())]
-    return dict(zip(_sizeshape_names(), (values[key] for key in keys), strict=True))
+    _, labels = _validate_crop(np.zeros(np.shape(mask)), mask)
+    return _sizeshape(labels, accelerator=accelerator)
 
 
 def measure_texture(image: np.ndarray, mask: np.ndarray, *, channel: str = "GFP", scales: Sequence[int] = (3,),
@@ -446,13 +494,7 @@ def measure_texture(image: np.ndarray, mask: np.ndarray, *, channel: str = "GFP"
     10404.0
     """
     image, labels = _validate_crop(image, mask)
-    core, _ = _functions(accelerator)
-    out: dict[str, float] = {}
-    for scale in scales:
-        values = _call(core["texture"], labels, image, scale=int(scale), gray_levels=int(levels))
-        keys = [f"{feature}_{scale}_{direction:02d}_{levels}" for direction in range(4) for feature in _HARALICK]
-        out.update(zip(_texture_names(channel, [scale], levels), (values[key] for key in keys), strict=True))
-    return out
+    return _texture(image, labels, channel, scales=scales, levels=levels, accelerator=accelerator)
 
 
 def measure_granularity(image: np.ndarray, mask: np.ndarray, *, channel: str = "GFP", spectrum: int = 16,
@@ -484,12 +526,8 @@ def measure_granularity(image: np.ndarray, mask: np.ndarray, *, channel: str = "
     16
     """
     image, labels = _validate_crop(image, mask)
-    core, _ = _functions(None)
-    values = _call(core["granularity"], labels, image, subsample_size=subsample,
-                   image_sample_size=background_subsample, element_size=element_size,
-                   granular_spectrum_length=spectrum)
-    return dict(zip(_granularity_names(channel, spectrum), (values[f"Granularity_{k}"] for k in
-                                                            range(1, spectrum + 1)), strict=True))
+    return _granularity(image, labels, channel, spectrum=spectrum, subsample=subsample,
+                        background_subsample=background_subsample, element_size=element_size)
 
 
 def measure_radial_distribution(image: np.ndarray, mask: np.ndarray, *, channel: str = "GFP", bins: int = 4,
@@ -519,14 +557,7 @@ def measure_radial_distribution(image: np.ndarray, mask: np.ndarray, *, channel:
     if zernikes not in RADIAL_ZERNIKE_CHOICES:
         raise InputError(f"zernikes must be one of {RADIAL_ZERNIKE_CHOICES}. Received: {zernikes!r}")
     image, labels = _validate_crop(image, mask)
-    core, _ = _functions(None)
-    values = _call(core["radial_distribution"], labels, image, scaled=True, bin_count=bins)
-    keys = [f"RadialDistribution_{feature}_{b}of{bins}" for b in range(1, bins + 1) for feature in _RADIAL]
-    if zernikes != "none":
-        values.update(_call(core["radial_zernikes"], labels, image, zernike_degree=_ZERNIKE_DEGREE))
-        parts = ("Magnitude",) if zernikes == "magnitudes" else ("Magnitude", "Phase")
-        keys += [f"RadialDistribution_Zernike{part}_{n}_{m}" for part in parts for n, m in _zernike_indices()]
-    return dict(zip(_radial_names(channel, bins, zernikes), (values[key] for key in keys), strict=True))
+    return _radial_distribution(image, labels, channel, bins=bins, zernikes=zernikes)
 
 
 def measure_colocalization(image: np.ndarray, mask: np.ndarray, *, channel_names: Sequence[str] = ("GFP", "RFP"),
@@ -559,24 +590,83 @@ def measure_colocalization(image: np.ndarray, mask: np.ndarray, *, channel_names
     1.0
     """
     image, labels = _validate_crop(image, mask, channels=2)
-    _, correlation = _functions(None)
-    first, second = np.ascontiguousarray(image[..., 0]), np.ascontiguousarray(image[..., 1])
-    values = _call(correlation["pearson"], first, second, labels)
-    values.update(_call(correlation["overlap"], first, second, labels, thr=threshold))
-    values.update(_call(correlation["manders_fold"], first, second, labels, thr=threshold))
-    values.update(_call(correlation["rwc"], first, second, labels, thr=threshold))
-    keys = ["Correlation_Pearson", "Correlation_Overlap", "Correlation_K_1", "Correlation_K_2",
-            "Correlation_Manders_1", "Correlation_Manders_2", "Correlation_RWC_1", "Correlation_RWC_2"]
-    if costes:
-        values.update(_call(correlation["costes"], first, second, labels, thr=threshold, scale_max=65535))
-        keys += ["Correlation_Costes_1", "Correlation_Costes_2"]
-    names = _colocalization_names(channel_names[0], channel_names[1], costes)
-    return dict(zip(names, (values[key] for key in keys), strict=True))
+    return _colocalization(image, labels, channel_names, threshold=threshold, costes=costes)
+
+
+# ---------------------------------------------------------------------------------------------- the family table
+
+
+@dataclass(frozen=True)
+class _Family:
+    """One CellProfiler module: its column names and its measurement of a validated crop (H, W, C)."""
+
+    columns: Callable[[Sequence[str], FeatureConfig], list[str]]
+    measure: Callable[[np.ndarray, np.ndarray, Sequence[str], FeatureConfig], dict[str, float]]
+
+
+def _per_channel(columns: Callable[[str, FeatureConfig], list[str]],
+                 measure: Callable[[np.ndarray, np.ndarray, str, FeatureConfig], dict[str, float]]) -> _Family:
+    """A family measured on each channel in turn, in the store's channel order."""
+
+    def all_columns(channel_names: Sequence[str], config: FeatureConfig) -> list[str]:
+        return [name for channel in channel_names for name in columns(channel, config)]
+
+    def measure_all(crop: np.ndarray, labels: np.ndarray, channel_names: Sequence[str],
+                    config: FeatureConfig) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for c, channel in enumerate(channel_names):
+            out.update(measure(np.ascontiguousarray(crop[..., c]), labels, channel, config))
+        return out
+
+    return _Family(all_columns, measure_all)
+
+
+def _pair_columns(channel_names: Sequence[str], config: FeatureConfig) -> list[str]:
+    if len(channel_names) < 2:
+        return []
+    return _colocalization_names(channel_names[0], channel_names[1], config.costes)
+
+
+def _pair_measure(crop: np.ndarray, labels: np.ndarray, channel_names: Sequence[str],
+                  config: FeatureConfig) -> dict[str, float]:
+    if len(channel_names) < 2:
+        return {}
+    return _colocalization(crop, labels, channel_names, threshold=config.colocalization_threshold,
+                           costes=config.costes)
+
+
+#: The six CellProfiler modules, in column order: the FeatureConfig switch of the same name turns each on.
+_FAMILIES: dict[str, _Family] = {
+    "intensity": _per_channel(
+        lambda channel, config: _intensity_names(channel),
+        lambda image, labels, channel, config: _intensity(image, labels, channel, accelerator=config.accelerator)),
+    "sizeshape": _Family(
+        lambda channel_names, config: _sizeshape_names(),
+        lambda crop, labels, channel_names, config: _sizeshape(labels, accelerator=config.accelerator)),
+    "texture": _per_channel(
+        lambda channel, config: _texture_names(channel, config.texture_scales, config.texture_levels),
+        lambda image, labels, channel, config: _texture(image, labels, channel, scales=config.texture_scales,
+                                                        levels=config.texture_levels,
+                                                        accelerator=config.accelerator)),
+    "granularity": _per_channel(
+        lambda channel, config: _granularity_names(channel, config.granularity_spectrum),
+        lambda image, labels, channel, config: _granularity(
+            image, labels, channel, spectrum=config.granularity_spectrum, subsample=config.granularity_subsample,
+            background_subsample=config.granularity_background_subsample,
+            element_size=config.granularity_element_size)),
+    "radial_distribution": _per_channel(
+        lambda channel, config: _radial_names(channel, config.radial_bins, config.radial_zernikes),
+        lambda image, labels, channel, config: _radial_distribution(image, labels, channel, bins=config.radial_bins,
+                                                                    zernikes=config.radial_zernikes)),
+    "colocalization": _Family(_pair_columns, _pair_measure),
+}
 
 
 def measure_cell(crop: np.ndarray, mask: np.ndarray, channel_names: Sequence[str],
                  config: FeatureConfig | None = None) -> dict[str, float]:
     """Every configured CellProfiler feature of one cell, in :func:`feature_columns` order.
+
+    The crop is validated once here; each family then measures it directly.
 
     Parameters
     ----------
@@ -608,32 +698,7 @@ def measure_cell(crop: np.ndarray, mask: np.ndarray, channel_names: Sequence[str
     if crop.shape[-1] != len(channel_names):
         raise InputError(f"channel_names must name every channel. Received: {len(channel_names)} names for "
                          f"crop.shape={crop.shape}")
-    channels = [np.ascontiguousarray(crop[..., c]) for c in range(crop.shape[-1])]
     out: dict[str, float] = {}
     for family in config._families:
-        if family == "sizeshape":
-            out.update(measure_sizeshape(None, labels, accelerator=config.accelerator))
-        elif family == "colocalization":
-            if len(channel_names) >= 2:
-                out.update(measure_colocalization(crop, labels, channel_names=channel_names,
-                                                  threshold=config.colocalization_threshold, costes=config.costes))
-        else:
-            for name, image in zip(channel_names, channels, strict=True):
-                out.update(_measure_channel(family, image, labels, name, config))
+        out.update(_FAMILIES[family].measure(crop, labels, channel_names, config))
     return out
-
-
-def _measure_channel(family: str, image: np.ndarray, labels: np.ndarray, channel: str,
-                     config: FeatureConfig) -> dict[str, float]:
-    if family == "intensity":
-        return measure_intensity(image, labels, channel=channel, accelerator=config.accelerator)
-    if family == "texture":
-        return measure_texture(image, labels, channel=channel, scales=config.texture_scales,
-                               levels=config.texture_levels, accelerator=config.accelerator)
-    if family == "granularity":
-        return measure_granularity(image, labels, channel=channel, spectrum=config.granularity_spectrum,
-                                   subsample=config.granularity_subsample,
-                                   background_subsample=config.granularity_background_subsample,
-                                   element_size=config.granularity_element_size)
-    return measure_radial_distribution(image, labels, channel=channel, bins=config.radial_bins,
-                                       zernikes=config.radial_zernikes)

@@ -154,3 +154,33 @@ def test_feature_config_raises_no_family():
 def test_feature_config_from_dict_raises_unknown_setting():
     with pytest.raises(InputError, match="unknown FeatureConfig"):
         FeatureConfig.from_dict({"gabor": True})
+
+
+@pytest.mark.parametrize("family", ["intensity", "sizeshape", "texture", "granularity", "radial_distribution",
+                                    "colocalization"])
+def test_measure_cell_each_family_alone_gives_its_columns(real_cell, family):
+    """Each FeatureConfig switch selects exactly its family's columns and values (one family table)."""
+    crop, mask = real_cell
+    switches = dict.fromkeys(["intensity", "sizeshape", "texture", "granularity", "radial_distribution",
+                              "colocalization"], False)
+    alone = FeatureConfig(**{**switches, family: True}, accelerator=None)
+    features = measure_cell(crop, mask, CHANNELS, alone)
+    assert list(features) == feature_columns(CHANNELS, alone)
+    assert list(family_counts(CHANNELS, alone)) == [family, "total"]
+    full = measure_cell(crop, mask, CHANNELS, FeatureConfig(accelerator=None))
+    np.testing.assert_array_equal([full[name] for name in features], list(features.values()))
+
+
+def test_measure_cell_one_channel_has_no_colocalization(real_cell):
+    crop, mask = real_cell
+    features = measure_cell(crop[..., :1], mask, ["GFP"])
+    assert list(features) == feature_columns(["GFP"])
+    assert not any(name.startswith("Cells_Correlation_") for name in features)
+    assert features["Cells_Intensity_MeanIntensity_GFP"] == pytest.approx(crop[..., 0][mask].mean())
+
+
+def test_measure_leaves_cp_measure_backend_at_its_default(real_cell):
+    from cp_measure.core.measuretexture import get_texture
+
+    measure_texture(real_cell[0][..., 0], real_cell[1], accelerator="numba")
+    assert get_core_measurements(sanitize=False)["texture"] is get_texture
