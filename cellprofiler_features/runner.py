@@ -6,8 +6,10 @@ finished chunk is written atomically to ``OUT/.chunks/`` so an interrupted run
 resumes without recomputing it. Results are ordered by cell index, so they are
 identical whatever the parallelism. Outputs::
 
-    OUT/cells.parquet          Metadata_ columns + CellProfiler features, one row per cell
-    OUT/proteins.parquet       nanmean per protein, Metadata_Count
+    OUT/cells.parquet          Metadata_ columns + CellProfiler features, one row per cell (raw)
+    OUT/proteins_raw.parquet   nanmean per protein, Metadata_Count (the study's raw profiles)
+    OUT/proteins.parquet       proteins_raw normalized across proteins and feature-selected
+                               (deeploc_keras.processing; what was applied is in its Parquet metadata)
     OUT/cells_pca.parquet      (with pca) cells projected on the PCA, CellProfilerPCA_pc_0000 ...
     OUT/proteins_pca.parquet   (with pca) the projected cells averaged per protein
     OUT/pca.npz                (with pca) the fitted transform (CellProfilerPCA.load)
@@ -34,6 +36,7 @@ from tqdm.auto import tqdm
 
 from deeploc_keras.errors import InputError, OutputExistsError, file_error
 from deeploc_keras.outputs import atomic_path, remove_path
+from deeploc_keras.processing import ProfileProcessing, process_profile_file
 from deeploc_keras.profiles import ProfileWriter, aggregate_proteins, cell_metadata, feature_names
 from deeploc_keras.records import write_run_record
 from deeploc_keras.store import SPLIT_NAMES, CellStore
@@ -52,8 +55,8 @@ PCA_METHOD = "CellProfilerPCA"
 #: Selections accepted by ``split``: one split of the store or every cell.
 SPLIT_CHOICES = (*SPLIT_NAMES, "all")
 #: Files written into ``out_dir`` (the PCA ones only with ``pca``).
-OUTPUT_NAMES = ("cells.parquet", "proteins.parquet", "cells_pca.parquet", "proteins_pca.parquet", "pca.npz",
-                "config.json")
+OUTPUT_NAMES = ("cells.parquet", "proteins_raw.parquet", "proteins.parquet", "cells_pca.parquet",
+                "proteins_pca.parquet", "pca.npz", "config.json")
 _CHUNK_DIR = ".chunks"
 _FLAGS = ("Metadata_MaskFallback", "Metadata_NoSignal")
 
@@ -313,6 +316,7 @@ def extract_cellprofiler(
     overwrite: bool = False,
     chunk_cells: int = 256,
     config: FeatureConfig | None = None,
+    processing: ProfileProcessing | None = None,
 ) -> dict[str, Any]:
     """CellProfiler features of the selected cells, per cell and per protein (optionally PCA-projected).
 
@@ -340,11 +344,16 @@ def extract_cellprofiler(
         Cells per unit of work (and per resumable chunk file).
     config : FeatureConfig, optional
         Families and settings; default ``FeatureConfig()`` (265 columns for 2 channels).
+    processing : ProfileProcessing, optional
+        How ``proteins_raw.parquet`` becomes ``proteins.parquet``; default ``ProfileProcessing()``
+        (pycytominer's ``mad_robustize`` across proteins, then drop_na_columns, variance_threshold and
+        correlation_threshold).
 
     Returns
     -------
     dict
         cells, proteins, features, mask_fallback, no_signal, chunks (computed, resumed),
+        processing (the record of :func:`deeploc_keras.processing.process_profiles`),
         pca_components, seconds, executor, outputs.
 
     Raises
@@ -363,6 +372,7 @@ def extract_cellprofiler(
     if workers is not None and int(workers) < 1:
         raise InputError(f"workers must be >= 1. Received: workers={workers}")
     config = config or FeatureConfig()
+    processing = processing or ProfileProcessing()
     store = store if isinstance(store, CellStore) else CellStore.open(store)
     channel_names = list(store.channel_names)
     if store.image_shape[-1] != len(channel_names):
@@ -401,15 +411,17 @@ def extract_cellprofiler(
         executor.close()
     info = {"method": METHOD, "store_fingerprint": fingerprint, "split": split, "scale": scale}
     _concat_chunks(paths, out_dir / "cells.parquet", info)
-    proteins = aggregate_proteins(out_dir / "cells.parquet", out_dir / "proteins.parquet", overwrite=True)
+    proteins = aggregate_proteins(out_dir / "cells.parquet", out_dir / "proteins_raw.parquet", overwrite=True)
+    processed = process_profile_file(out_dir / "proteins_raw.parquet", out_dir / "proteins.parquet", processing,
+                                     overwrite=True)
     flags = pq.read_table(out_dir / "cells.parquet", columns=list(_FLAGS)).to_pandas()
     summary: dict[str, Any] = {
         "cells": int(selected.size), "proteins": len(proteins), "features": len(columns),
         "mask_fallback": int(flags["Metadata_MaskFallback"].sum()), "no_signal": int(flags["Metadata_NoSignal"].sum()),
         "chunks": {"computed": len(pending), "resumed": len(blocks) - len(pending)}, "pca_components": None,
-        "executor": executor.kind,
+        "executor": executor.kind, "processing": processed,
     }
-    outputs = ["cells.parquet", "proteins.parquet"]
+    outputs = ["cells.parquet", "proteins_raw.parquet", "proteins.parquet"]
     if pca is not None:
         fitted = _fit_pca(out_dir / "cells.parquet", out_dir, pca, seed=0)
         aggregate_proteins(out_dir / "cells_pca.parquet", out_dir / "proteins_pca.parquet", overwrite=True)
@@ -418,7 +430,7 @@ def extract_cellprofiler(
     run_config = {"method": METHOD, "split": split, "pca": pca, "workers": workers, "scheduler": str(scheduler)
                   if scheduler is not None else None, "rescale": rescale, "chunk_cells": int(chunk_cells),
                   "scale": scale, "mask_channel": channel_names[mask_channel(channel_names)],
-                  "features": config.to_dict(), "n_features": len(columns)}
+                  "features": config.to_dict(), "n_features": len(columns), "processing": processing.to_dict()}
     write_run_record(out_dir / "config.json", command="extract --method cellprofiler", config=run_config, seed=0,
                      inputs={"store": fingerprint})
     shutil.rmtree(chunk_dir)

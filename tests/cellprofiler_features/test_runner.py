@@ -11,6 +11,7 @@ from cellprofiler_features.masks import cell_mask
 from cellprofiler_features.pca import CellProfilerPCA
 from cellprofiler_features.runner import extract_cellprofiler
 from deeploc_keras.errors import InputError, OutputExistsError
+from deeploc_keras.processing import ProfileProcessing, process_profiles
 from deeploc_keras.profiles import read_profiles
 
 
@@ -55,11 +56,18 @@ def test_runner_values_equal_direct_cp_measure_calls(serial_run, toy_cells):
 
 def test_runner_writes_proteins_pca_and_record(serial_run):
     out, summary = serial_run
-    cells, proteins = read_profiles(out / "cells.parquet"), read_profiles(out / "proteins.parquet")
-    assert cells.method == "CellProfiler" and proteins.method == "CellProfiler"
-    assert list(proteins.meta["Metadata_Count"]) == [4] * 5
-    first = cells.meta["Metadata_Protein"] == proteins.meta["Metadata_Protein"][0]
-    np.testing.assert_allclose(proteins.features[0], np.nanmean(cells.features[first.to_numpy()], axis=0), rtol=1e-5)
+    cells, raw = read_profiles(out / "cells.parquet"), read_profiles(out / "proteins_raw.parquet")
+    assert cells.method == "CellProfiler" and raw.method == "CellProfiler"
+    assert list(raw.meta["Metadata_Count"]) == [4] * 5
+    first = cells.meta["Metadata_Protein"] == raw.meta["Metadata_Protein"][0]
+    np.testing.assert_allclose(raw.features[0], np.nanmean(cells.features[first.to_numpy()], axis=0), rtol=1e-5)
+    proteins = read_profiles(out / "proteins.parquet")
+    expected, record = process_profiles(_frame(out / "proteins_raw.parquet"), ProfileProcessing())
+    assert proteins.info["processing"] == record == summary["processing"]
+    assert proteins.info["raw_profiles"] == "proteins_raw.parquet" and proteins.method == "CellProfiler"
+    assert proteins.feature_names == list(expected.columns[len(proteins.meta.columns):])
+    assert 0 < len(proteins.feature_names) < len(raw.feature_names)
+    np.testing.assert_allclose(proteins.features, expected[proteins.feature_names].to_numpy(), rtol=1e-5, atol=1e-6)
     pca_cells, pca_proteins = read_profiles(out / "cells_pca.parquet"), read_profiles(out / "proteins_pca.parquet")
     assert pca_proteins.method == "CellProfilerPCA"
     assert pca_proteins.feature_names[0] == "CellProfilerPCA_pc_0000"
