@@ -301,13 +301,17 @@ class _LazyChoice(click.Choice):
               help="Metric to compute; repeatable (default: all).")
 @click.option("--aliases", type=click.Path(dir_okay=False), help="SGD_features.tab to map gene names to ORFs.")
 @click.option("--seed", type=int, default=0, help="Seed of the AMI samples.")
+@click.option("--normalize", type=_LazyChoice("deeploc_keras.processing", "NORMALIZE_CHOICES"), default="none",
+              show_default=True, help="Per-feature normalization across proteins applied to every representation "
+                                      "(none: the study's raw comparison).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing score directory.")
-def score_command(profiles, standards, out, names, metrics, aliases, seed, overwrite) -> None:
+def score_command(profiles, standards, out, names, metrics, aliases, seed, normalize, overwrite) -> None:
     """Score protein profiles against functional standards (AP, mAP, AMI, F0.5) and draw Figure 1."""
     from eval.score import score
 
     summary = score(list(profiles), list(standards), out, names=list(names) or None, metrics=list(metrics) or None,
-                    seed=seed, aliases=aliases, overwrite=overwrite)
+                    seed=seed, aliases=aliases, normalize=normalize, overwrite=overwrite)
+    click.echo(f"normalize: {normalize}")
     table = summary.pivot_table(index=["representation", "standard"], columns="metric", values="value", sort=False)
     click.echo(table.to_string(float_format=lambda v: f"{v:.4f}"))
     click.echo(f"wrote {out}/summary.csv, coverage.csv and figure1_summary.png/.svg/.csv")

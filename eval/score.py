@@ -17,12 +17,13 @@ import pandas as pd
 
 from deeploc_keras.errors import InputError, file_error
 from deeploc_keras.outputs import atomic_path, check_output
+from deeploc_keras.processing import NORMALIZE_CHOICES, normalize_features
 from deeploc_keras.profiles import read_profiles
 from eval import metrics as _metrics
 from eval import plots as _plots
 from eval import standards as _standards
 
-__all__ = ["METRICS", "SUMMARY_COLUMNS", "COVERAGE_COLUMNS", "score_representation", "score"]
+__all__ = ["METRICS", "NORMALIZE_CHOICES", "SUMMARY_COLUMNS", "COVERAGE_COLUMNS", "score_representation", "score"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,12 @@ def _check_metrics(metrics: Sequence[str] | None) -> tuple[str, ...]:
     if unknown or not metrics:
         raise InputError(f"unknown metric {unknown[0] if unknown else '(none)'}; expected some of {', '.join(METRICS)}")
     return metrics
+
+
+def _check_normalize(normalize: str) -> str:
+    if normalize not in NORMALIZE_CHOICES:
+        raise InputError(f"unknown normalize {normalize!r}; expected one of {', '.join(NORMALIZE_CHOICES)}")
+    return normalize
 
 
 def _check_profiles(proteins: Sequence[str], features: np.ndarray, *, source: str) -> tuple[list[str], np.ndarray]:
@@ -81,9 +88,15 @@ def _score(
     seed: int,
     aliases: Mapping[str, str] | None,
     source: str,
+    normalize: str = "none",
 ) -> tuple[pd.DataFrame, list[dict]]:
     metrics = _check_metrics(metrics)
     proteins, features = _check_profiles(proteins, features, source=source)
+    if normalize != "none":
+        features, kept = normalize_features(features, normalize)
+        logger.info("%s: normalize=%s across %d proteins (%d of %d features with zero scale dropped)", source,
+                    normalize, len(proteins), int((~kept).sum()), kept.size)
+        proteins, features = _check_profiles(proteins, features, source=f"{source} after normalize={normalize}")
     rows, coverage = [], []
     for name, standard in standards.items():
         try:
@@ -131,6 +144,7 @@ def score_representation(
     metrics: Sequence[str] | None = None,
     seed: int = 0,
     aliases: Mapping[str, str] | None = None,
+    normalize: str = "none",
 ) -> pd.DataFrame:
     """Score one representation against each standard.
 
@@ -148,6 +162,10 @@ def score_representation(
         Seed of the AMI samples.
     aliases : mapping of str to str, optional
         Upper-case gene name -> ORF (:func:`eval.standards.read_aliases`).
+    normalize : {"none", "standardize", "robust"}, default "none"
+        Per-feature normalization across the proteins before scoring
+        (:func:`deeploc_keras.processing.normalize_features`; features with zero scale are dropped).
+        ``"none"`` scores the profiles as they are (the study's raw comparison).
 
     Returns
     -------
@@ -173,7 +191,7 @@ def score_representation(
     [['toy', 'average_precision', 1.0, 4]]
     """
     table, _ = _score(proteins, features, standards, metrics=metrics, seed=seed, aliases=aliases,
-                      source="representation")
+                      source="representation", normalize=_check_normalize(normalize))
     return table
 
 
@@ -192,12 +210,13 @@ def score(
     metrics: Sequence[str] | None = None,
     seed: int = 0,
     aliases: str | os.PathLike | Mapping[str, str] | None = None,
+    normalize: str = "none",
     overwrite: bool = False,
 ) -> pd.DataFrame:
     """Score several representations and write a score directory.
 
     Writes ``summary.csv`` (columns representation, standard, metric, value, sd,
-    n_proteins, n_groups, prevalence), ``coverage.csv`` (proteins and groups kept
+    n_proteins, n_groups, prevalence, normalize), ``coverage.csv`` (proteins and groups kept
     and dropped per representation x standard) and Figure 1
     (``figure1_summary.png``/``.svg`` with its data ``figure1_summary.csv``). The
     directory appears only when complete.
@@ -217,6 +236,9 @@ def score(
     seed : int, default 0
     aliases : path or mapping, optional
         ``SGD_features.tab`` or a mapping from :func:`eval.standards.read_aliases`.
+    normalize : {"none", "standardize", "robust"}, default "none"
+        One per-feature normalization across proteins applied to every representation before
+        scoring (see :func:`score_representation`); recorded in the ``normalize`` column.
     overwrite : bool, default False
 
     Returns
@@ -234,6 +256,7 @@ def score(
     """
     out = check_output(out, overwrite=overwrite)
     metrics = _check_metrics(metrics)
+    normalize = _check_normalize(normalize)
     if not profiles:
         raise InputError("no profile files given")
     if names and len(names) != len(profiles):
@@ -255,10 +278,10 @@ def score(
     for label, (path, _, proteins, features) in zip(labels, tables, strict=True):
         logger.info("scoring %s (%s): %d proteins x %d features", label, path, *features.shape)
         summary, cov = _score(proteins, features, loaded, metrics=metrics, seed=seed, aliases=alias_map,
-                              source=label)
-        summaries.append(summary.assign(representation=label))
+                              source=label, normalize=normalize)
+        summaries.append(summary.assign(representation=label, normalize=normalize))
         coverage.extend({"representation": label, **row} for row in cov)
-    summary = pd.concat(summaries, ignore_index=True)[["representation", *SUMMARY_COLUMNS]]
+    summary = pd.concat(summaries, ignore_index=True)[["representation", *SUMMARY_COLUMNS, "normalize"]]
     with atomic_path(out, overwrite=overwrite) as tmp:
         tmp.mkdir(parents=True)
         summary.to_csv(tmp / "summary.csv", index=False)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from scipy.stats import median_abs_deviation
 
 from deeploc_keras.cli import main
 from deeploc_keras.errors import InputError
@@ -87,12 +88,59 @@ def test_score_writes_outputs(tmp_path):
     summary = scoring.score([a, b], [tmp_path / "std"], out, metrics=["average_precision", "ami", "f_beta"])
     assert set(summary["representation"]) == {"DeepLoc", "CellProfiler"}
     written = pd.read_csv(out / "summary.csv")
-    assert list(written.columns) == ["representation", *scoring.SUMMARY_COLUMNS] and len(written) == 6
+    assert list(written.columns) == ["representation", *scoring.SUMMARY_COLUMNS, "normalize"] and len(written) == 6
+    assert (written["normalize"] == "none").all()
     coverage = pd.read_csv(out / "coverage.csv")
     assert list(coverage.columns) == list(scoring.COVERAGE_COLUMNS)
     assert coverage["n_proteins_kept"].tolist() == [8, 8]
     for suffix in ("png", "svg", "csv"):
         assert (out / f"figure1_summary.{suffix}").stat().st_size > 0
+
+
+def _scaled_features(n=12, seed=0):
+    """Features on very different scales (raw Pearson is dominated by the large one), one with MAD 0."""
+    x = _features(n=n, d=6, seed=seed) * np.array([1000.0, 1, 1, 0.01, 5, 1])
+    x[: n // 2 + 1, 5] = 2.0
+    return x
+
+
+@pytest.mark.parametrize("normalize", ["standardize", "robust"])
+def test_score_representation_normalize_equals_scoring_scaled_features(normalize):
+    proteins = [f"P{i}" for i in range(12)]
+    x = _scaled_features()
+    if normalize == "standardize":
+        expected_x = (x - x.mean(axis=0)) / x.std(axis=0)
+    else:
+        x_kept = x[:, :5]  # the sixth feature has MAD 0: dropped
+        expected_x = (x_kept - np.median(x_kept, axis=0)) / (1.4826 * median_abs_deviation(x_kept, axis=0))
+    metrics = ["average_precision", "mean_average_precision", "f_beta"]
+    table = scoring.score_representation(proteins, x, {"toy": STANDARD}, metrics=metrics, normalize=normalize)
+    expected = scoring.score_representation(proteins, expected_x, {"toy": STANDARD}, metrics=metrics)
+    np.testing.assert_allclose(table["value"], expected["value"], rtol=1e-9)
+    raw = scoring.score_representation(proteins, x, {"toy": STANDARD}, metrics=metrics)
+    assert not np.allclose(table["value"], raw["value"])  # the normalization is not a no-op here
+
+
+def test_score_representation_raises_unknown_normalize():
+    with pytest.raises(InputError, match="unknown normalize .zscore.; expected one of none, standardize, robust"):
+        scoring.score_representation([f"P{i}" for i in range(10)], _features(), {"toy": STANDARD}, normalize="zscore")
+
+
+def test_score_cli_normalize_recorded_in_summary(tmp_path):
+    proteins = [f"P{i}" for i in range(12)]
+    profile = _write(tmp_path / "a.parquet", _scaled_features(), proteins)
+    standards.write_gmt(STANDARD, tmp_path / "toy.gmt")
+    args = ["score", str(profile), "--standards", str(tmp_path / "toy.gmt"), "--metric", "average_precision"]
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "robust"), "--normalize", "robust"])
+    assert result.exit_code == 0, result.output
+    assert "normalize: robust" in result.output
+    written = pd.read_csv(tmp_path / "robust" / "summary.csv")
+    assert written["normalize"].tolist() == ["robust"]
+    expected = scoring.score_representation(proteins, _scaled_features(), {"toy": STANDARD},
+                                            metrics=["average_precision"], normalize="robust")
+    assert written["value"].iloc[0] == pytest.approx(expected["value"].iloc[0], rel=1e-6)
+    bad = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "bad"), "--normalize", "zscore"])
+    assert bad.exit_code == 2 and "zscore" in bad.output and not (tmp_path / "bad").exists()
 
 
 def test_score_cli(tmp_path):
