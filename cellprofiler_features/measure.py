@@ -39,6 +39,7 @@ from deeploc_keras.errors import InputError
 __all__ = [
     "OBJECT_NAME",
     "RADIAL_ZERNIKE_CHOICES",
+    "FEATURE_PRESETS",
     "FeatureConfig",
     "feature_columns",
     "family_counts",
@@ -57,6 +58,8 @@ logger = logging.getLogger(__name__)
 OBJECT_NAME = "Cells"
 #: Settings of CellProfiler's "Calculate intensity Zernikes?" (MeasureObjectIntensityDistribution).
 RADIAL_ZERNIKE_CHOICES = ("none", "magnitudes", "magnitudes_and_phase")
+#: Named feature sets (:meth:`FeatureConfig.preset`): CellProfiler's defaults, and the nearest to the study's 433.
+FEATURE_PRESETS = ("default", "closest_to_study")
 
 # cp-measure keys in CellProfiler's order (CellProfiler 4.2.8 defaults).
 _INTENSITY = (
@@ -207,6 +210,24 @@ class FeatureConfig:
         431
         """
         return cls(texture_scales=(3, 5), radial_zernikes="magnitudes", costes=True)
+
+    @classmethod
+    def preset(cls, name: str) -> FeatureConfig:
+        """The feature set called ``name`` (one of :data:`FEATURE_PRESETS`).
+
+        Raises
+        ------
+        InputError
+            On an unknown name (the allowed ones are listed).
+
+        Examples
+        --------
+        >>> FeatureConfig.preset("closest_to_study") == FeatureConfig.closest_to_study()
+        True
+        """
+        if name not in FEATURE_PRESETS:
+            raise InputError(f"unknown CellProfiler feature preset {name!r}; expected one of {list(FEATURE_PRESETS)}")
+        return cls.closest_to_study() if name == "closest_to_study" else cls()
 
 
 # ---------------------------------------------------------------------------------------------- names

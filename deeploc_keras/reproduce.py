@@ -71,6 +71,9 @@ class ReproducePreset:
         PCI feature layer.
     cp_workers : int or None
         CellProfiler worker processes (None: all cores).
+    cp_features : str
+        CellProfiler feature set (:meth:`cellprofiler_features.measure.FeatureConfig.preset`): ``"default"``
+        (265 features) or ``"closest_to_study"`` (431, the nearest to the study's 433).
     mixed_precision : str
     """
 
@@ -87,6 +90,7 @@ class ReproducePreset:
     pci_epochs: int | None
     pci_layer: str = "conv4_1"
     cp_workers: int | None = None
+    cp_features: str = "default"
     mixed_precision: str = "auto"
 
 
@@ -108,7 +112,7 @@ REPRODUCE_PRESETS: dict[str, ReproducePreset] = {
                     "standards.",
         proteins=None, cells_per_protein=None, deeploc_preset="study", deeploc_width=1.0, deeploc_epochs=None,
         sweep_rates=(1e-3, 6e-4, 3e-4, 1e-4, 5e-5), seeds=(0, 1, 2), batch_size=None, pci_width=1.0,
-        pci_epochs=None,
+        pci_epochs=None, cp_features="closest_to_study",
     ),
 }
 REPRODUCE_PRESET_NAMES = tuple(REPRODUCE_PRESETS)
@@ -293,10 +297,12 @@ def reproduce(
         return step
 
     def extract_cellprofiler() -> None:
+        from cellprofiler_features.measure import FeatureConfig
+
         from .extract import extract
 
         extract(store_path, _fresh(profiles / "cellprofiler"), method="cellprofiler", split="test", pca=0.99,
-                workers=config.cp_workers)
+                workers=config.cp_workers, config=FeatureConfig.preset(config.cp_features))
 
     profile_files = {
         "DeepLoc": profiles / "deeploc" / "proteins.parquet",

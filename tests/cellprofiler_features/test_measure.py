@@ -184,3 +184,13 @@ def test_measure_leaves_cp_measure_backend_at_its_default(real_cell):
 
     measure_texture(real_cell[0][..., 0], real_cell[1], accelerator="numba")
     assert get_core_measurements(sanitize=False)["texture"] is get_texture
+
+
+def test_feature_config_preset_names():
+    assert FeatureConfig.preset("default") == FeatureConfig()
+    assert family_counts(CHANNELS, FeatureConfig.preset("closest_to_study"))["total"] == 431
+
+
+def test_feature_config_preset_raises_unknown_name():
+    with pytest.raises(InputError, match="unknown CellProfiler feature preset 'study'.*closest_to_study"):
+        FeatureConfig.preset("study")

@@ -95,3 +95,12 @@ def test_reproduce_raises_on_unknown_proteins(tmp_path):
                      str(standards))
     assert result.exit_code == 2 and "unknown" in result.output and str(store) in result.output
     assert not (tmp_path / "run").exists()
+
+
+def test_reproduce_presets_cellprofiler_feature_sets():
+    from cellprofiler_features.measure import FeatureConfig, feature_columns
+    from deeploc_keras.reproduce import REPRODUCE_PRESETS
+
+    counts = {name: len(feature_columns(["GFP", "RFP"], FeatureConfig.preset(preset.cp_features)))
+              for name, preset in REPRODUCE_PRESETS.items()}
+    assert counts == {"smoke": 265, "cpu": 265, "paper": 431}
