@@ -32,6 +32,7 @@ from .outputs import check_output, remove_path
 __all__ = [
     "SCHEMA_VERSION",
     "CELL_COLUMNS",
+    "CELL_FEATURES",
     "SPLIT_NAMES",
     "UNKNOWN_PROTEIN",
     "CHONG_CLASS_NAMES",
@@ -66,6 +67,24 @@ CELL_COLUMNS: dict[str, tuple[Any, Any]] = {
     "y": (np.float32, np.nan),
 }
 _IMAGE_DTYPES = (np.dtype(np.uint16), np.dtype(np.float32))
+#: Optional per-cell feature table (e.g. the CellProfiler features a screen ships with): dataset
+#: ``/cell_features`` (N, F) float32 with attr ``columns`` (JSON list of the F names).
+CELL_FEATURES = "cell_features"
+
+
+def _read_rows(dset: h5py.Dataset, index: slice | int | np.ndarray | Sequence[int]) -> np.ndarray:
+    """Rows of a dataset by a slice, an int or sorted/unsorted integer indices."""
+    if isinstance(index, (slice, int, np.integer)):
+        return dset[index]
+    index = np.asarray(index, dtype=np.int64)
+    if index.size == 0:
+        return np.empty((0, *dset.shape[1:]), dtype=dset.dtype)
+    order = np.argsort(index, kind="stable")
+    unique, inverse = np.unique(index[order], return_inverse=True)
+    block = dset[unique]
+    out = np.empty((len(index), *dset.shape[1:]), dtype=dset.dtype)
+    out[order] = block[inverse]
+    return out
 
 
 def assign_splits(
@@ -405,6 +424,9 @@ class CellStore:
                 raise file_error(path, f"missing column /cells/{name}")
             if h5["cells"][name].shape != (n,):
                 raise file_error(path, f"/cells/{name} has {h5['cells'][name].shape[0]} rows, expected {n} (one per image)")
+        if CELL_FEATURES in h5 and h5[CELL_FEATURES].shape[0] != n:
+            raise file_error(path, f"/{CELL_FEATURES} has {h5[CELL_FEATURES].shape[0]} rows, expected {n} (one per "
+                                   f"image)")
         labels = h5["cells"]["label"][:]
         n_classes = len(self.class_names)
         if ((labels < -1) | (labels >= n_classes)).any():
@@ -469,19 +491,62 @@ class CellStore:
         -------
         numpy.ndarray, shape (n, H, W, C), the store's dtype
         """
-        dset = self._h5["images"]
-        if isinstance(index, (slice, int, np.integer)):
-            return dset[index]
-        index = np.asarray(index, dtype=np.int64)
-        if index.size == 0:
-            return np.empty((0, *dset.shape[1:]), dtype=dset.dtype)
-        order = np.argsort(index, kind="stable")
-        sorted_idx = index[order]
-        unique, inverse = np.unique(sorted_idx, return_inverse=True)
-        block = dset[unique]
-        out = np.empty((len(index), *dset.shape[1:]), dtype=dset.dtype)
-        out[order] = block[inverse]
-        return out
+        return _read_rows(self._h5["images"], index)
+
+    @property
+    def cell_feature_columns(self) -> list[str]:
+        """Names of the per-cell feature table (``[]`` when the store has none)."""
+        if CELL_FEATURES not in self._h5:
+            return []
+        return json.loads(self._h5[CELL_FEATURES].attrs["columns"])
+
+    def cell_features(self, index: slice | int | np.ndarray | Sequence[int] = slice(None)) -> np.ndarray:
+        """Rows of the per-cell feature table, indexed like :meth:`images`.
+
+        Returns
+        -------
+        numpy.ndarray, shape (n, F), float32
+
+        Raises
+        ------
+        InputError
+            If the store has no per-cell feature table.
+        """
+        if CELL_FEATURES not in self._h5:
+            raise file_error(self.path, f"has no per-cell feature table (/{CELL_FEATURES}); import a file that "
+                                        f"carries one (e.g. a DeepLoc HDF5 file with Info1)")
+        return _read_rows(self._h5[CELL_FEATURES], index)
+
+    def append_cell_features(self, values: np.ndarray, columns: Sequence[str]) -> None:
+        """Append rows of the per-cell feature table (one row per appended cell, same columns every time).
+
+        Parameters
+        ----------
+        values : numpy.ndarray, shape (n, F)
+        columns : sequence of str, length F
+
+        Raises
+        ------
+        InputError
+            On a read-only store, a shape that does not match ``columns``, or other columns than before.
+        """
+        if not self._writable:
+            raise InputError(f"{self._final_path or self.path}: store is open read-only")
+        values = np.asarray(values, dtype=np.float32)
+        columns = [str(c) for c in columns]
+        if values.ndim != 2 or values.shape[1] != len(columns):
+            raise InputError(f"cell features must be (cells, {len(columns)}) for {len(columns)} columns. "
+                             f"Received: shape={values.shape}")
+        if CELL_FEATURES not in self._h5:
+            dset = self._h5.create_dataset(CELL_FEATURES, shape=(0, len(columns)), maxshape=(None, len(columns)),
+                                           dtype=np.float32, chunks=(self.chunk_cells, len(columns)))
+            dset.attrs["columns"] = json.dumps(columns)
+        elif self.cell_feature_columns != columns:
+            raise InputError("cell feature columns differ from those appended before")
+        dset = self._h5[CELL_FEATURES]
+        start = dset.shape[0]
+        dset.resize(start + len(values), axis=0)
+        dset[start:] = values
 
     def require_labels(self) -> None:
         """Raise unless at least two classes have labelled cells (needed for training)."""

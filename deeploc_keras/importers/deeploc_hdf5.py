@@ -3,8 +3,10 @@
 Layout (Kraus et al. 2017; ``Chong_{train,valid,test}_set.hdf5``): ``dataK`` is (N, C*64*64), each row the
 first channel's 64x64 block, then the second's, ..., each block a row-major ravel of [row, col];
 ``IndexK`` is (N, n_classes) one-hot. Optional file attributes ``data1_columns`` (channel description,
-e.g. ``"GFP channel 64x64, RFP channel 64x64"``) and ``Index1_columns`` (class names). The files carry no
-protein ids; a metadata CSV joins them.
+e.g. ``"GFP channel 64x64, RFP channel 64x64"``) and ``Index1_columns`` (class names). Optional ``InfoK``
+(N, F): per-cell CellProfiler features of Chong et al. 2015, named by ``Info1_columns`` (an attribute or
+a dataset of names, as the paired-cell-inpainting unpack script reads them); they become the store's
+per-cell feature table (``/cell_features``). The files carry no protein ids; a metadata CSV joins them.
 """
 
 from __future__ import annotations
@@ -77,6 +79,8 @@ class _Source:
     path: Path
     chunks: list[tuple[str, str | None, int]] = field(default_factory=list)  # (data key, index key, rows)
     invalid: list[np.ndarray] = field(default_factory=list)  # per chunk, bool mask of rows with NaN/inf
+    info_keys: list[str | None] = field(default_factory=list)  # per chunk, its InfoK dataset
+    feature_columns: tuple[str, ...] | None = None
     integer: bool = True
     channel_names: tuple[str, ...] | None = None
     class_names: tuple[str, ...] | None = None
@@ -105,6 +109,45 @@ def _attr_names(h5: h5py.File, key: str, *, channels: bool) -> tuple[str, ...] |
         # "GFP channel 64x64, RFP channel 64x64 flattened" -> ("GFP", "RFP")
         names = tuple(name.split()[0] for name in names)
     return names or None
+
+
+def _names(h5: h5py.File, key: str) -> tuple[str, ...] | None:
+    """Names stored as a file attribute or as a dataset (deepdish writes arrays as datasets)."""
+    if key in h5.attrs:
+        return parse_names(h5.attrs[key])
+    if key in h5 and isinstance(h5[key], h5py.Dataset):
+        return parse_names(h5[key][()])
+    return None
+
+
+def _scan_info(path: Path, h5: h5py.File, source: _Source) -> None:
+    """Check the InfoK feature tables: every chunk has one, with the rows of its dataK and the same width."""
+    present = [key for key in source.info_keys if key is not None]
+    if not present:
+        return
+    if len(present) != len(source.info_keys):
+        missing = [data for (data, _, _), key in zip(source.chunks, source.info_keys, strict=True) if key is None]
+        raise file_error(path, f"Info datasets cover only some chunks (none for {', '.join(missing)}); expected an "
+                               f"InfoK for every dataK or none")
+    widths = set()
+    for (data_key, _, rows), key in zip(source.chunks, source.info_keys, strict=True):
+        info = h5[key]
+        if info.ndim != 2 or info.shape[0] != rows or info.dtype.kind not in "fiub":
+            raise file_error(path, f"{key} must be a numeric (N, n_features) table with N = {rows} rows of "
+                                   f"{data_key}. Received: shape={info.shape}, dtype={info.dtype}")
+        widths.add(info.shape[1])
+    if len(widths) != 1:
+        raise file_error(path, f"Info datasets have different widths {sorted(widths)}")
+    width = widths.pop()
+    columns = _names(h5, "Info1_columns")
+    if columns is None:
+        columns = tuple(f"Info_{i:04d}" for i in range(width))
+        logger.info("%s: no Info1_columns; naming the %d per-cell features Info_0000, ...", path, width)
+    if len(columns) != width:
+        raise file_error(path, f"Info1_columns names {len(columns)} features but Info1 has {width} columns")
+    if len(set(columns)) != len(columns):
+        raise file_error(path, "Info1_columns repeats a name; each per-cell feature needs its own")
+    source.feature_columns = columns
 
 
 def _scan(
@@ -157,6 +200,8 @@ def _scan(
                                       f"({int(wrong.sum())} such rows in this block); expected exactly one 1 per row")
                 source.chunks.append((data_key, index_key, int(data.shape[0])))
                 source.invalid.append(invalid)
+                source.info_keys.append(f"Info{number}" if f"Info{number}" in h5 else None)
+            _scan_info(path, h5, source)
         except OSError as exc:
             raise file_error(path, f"cannot be read (truncated or corrupt?): {exc}") from None
     if source.class_names is None and source.n_classes is not None:
@@ -273,7 +318,8 @@ def import_deeploc_hdf5(
     Returns
     -------
     dict
-        path, format, sources, cells, proteins, dtype, classes, dropped.
+        path, format, sources, cells, proteins, dtype, classes, dropped, cell_features (number of
+        per-cell feature columns kept from ``Info1``; 0 without).
 
     Raises
     ------
@@ -308,6 +354,7 @@ def import_deeploc_hdf5(
         if other.class_names is not None and first.class_names is not None and other.class_names != first.class_names:
             raise file_error(other.path, f"classes differ from those of {first.path}")
     names = next((s.class_names for s in scanned if s.class_names is not None), class_names or ())
+    feature_columns = _common_feature_columns(scanned)
     splits = [filename_split(s.path) for s in scanned] if split_from_filename else [None] * len(scanned)
     invalid_total = 0
     for s in scanned:
@@ -329,7 +376,8 @@ def import_deeploc_hdf5(
         offset = 0
         for s, split in zip(scanned, splits, strict=True):
             with _open(s.path) as h5:
-                for (data_key, index_key, rows), invalid in zip(s.chunks, s.invalid, strict=True):
+                for (data_key, index_key, rows), invalid, info_key in zip(s.chunks, s.invalid, s.info_keys,
+                                                                          strict=True):
                     for start in range(0, rows, chunk_cells):
                         stop = min(start + chunk_cells, rows)
                         keep = ~invalid[start:stop]
@@ -345,10 +393,29 @@ def import_deeploc_hdf5(
                             cells.update({c: part[c].to_numpy() for c in part.columns})
                             proteins.update(part["protein"])
                         store.append(images, cells)
+                        if feature_columns is not None:
+                            store.append_cell_features(h5[info_key][start:stop][keep], feature_columns)
                         written += len(block)
                     offset += rows
     dropped = {"invalid_pixels": invalid_total} if invalid_total else {}
     if invalid_total:
         logger.info("dropped %d cells with NaN or inf pixels", invalid_total)
-    return import_summary(Path(out), format="deeploc-hdf5", cells=written, proteins=proteins, dtype=dtype,
-                          sources=len(paths), dropped=dropped, class_names=names)
+    summary = import_summary(Path(out), format="deeploc-hdf5", cells=written, proteins=proteins, dtype=dtype,
+                             sources=len(paths), dropped=dropped, class_names=names)
+    summary["cell_features"] = 0 if feature_columns is None else len(feature_columns)
+    return summary
+
+
+def _common_feature_columns(scanned: list[_Source]) -> tuple[str, ...] | None:
+    """The per-cell feature columns shared by every input file (None when a file has none)."""
+    columns = [s.feature_columns for s in scanned]
+    if all(c is None for c in columns):
+        return None
+    if any(c is None for c in columns):
+        without = [s.path.name for s in scanned if s.feature_columns is None]
+        logger.warning("per-cell features (Info1) are not kept: %s carry none", ", ".join(without))
+        return None
+    for s in scanned[1:]:
+        if s.feature_columns != scanned[0].feature_columns:
+            raise file_error(s.path, f"Info1_columns differ from those of {scanned[0].path}")
+    return columns[0]

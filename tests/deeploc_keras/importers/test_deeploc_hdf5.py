@@ -298,3 +298,78 @@ def test_import_cells_raises_on_option_of_other_format(tmp_path, assert_one_line
     out = tmp_path / "cells.h5"
     assert_one_line_error(_run(src, out, "--format", "deeploc-hdf5", "--pad"), "'pad' does not apply")
     assert not out.exists()
+
+
+INFO_COLUMNS = ["cells_AreaShape_Area", "cells_AreaShape_Eccentricity", "cells_Intensity_MeanIntensity_GFP",
+                "cells_Intensity_StdIntensity_GFP", "cells_Location_Center_X"]
+
+
+def _add_info(path, *, chunks=1, n=7, columns_as="dataset", seed=1):
+    """Info<k> (per-cell CellProfiler features) and Info1_columns, as deepdish writes them (a bytes dataset)."""
+    rng = np.random.default_rng(seed)
+    info = []
+    with h5py.File(path, "a") as h5:
+        for k in range(1, chunks + 1):
+            values = rng.normal(size=(n, len(INFO_COLUMNS)))
+            values[0, 1] = np.nan  # CellProfiler leaves some features undefined
+            h5[f"Info{k}"] = values
+            info.append(values)
+        names = np.array([c.encode() for c in INFO_COLUMNS])
+        if columns_as == "dataset":
+            h5["Info1_columns"] = names
+        else:
+            h5.attrs["Info1_columns"] = ",".join(INFO_COLUMNS).encode()
+    return np.concatenate(info)
+
+
+@pytest.mark.parametrize("columns_as", ["dataset", "attribute"])
+def test_import_deeploc_hdf5_keeps_info_features(tmp_path, columns_as):
+    src = tmp_path / "Chong_test_set.hdf5"
+    _deeploc_file(src, n=6, chunks=2)
+    info = _add_info(src, chunks=2, n=6, columns_as=columns_as)
+    with h5py.File(src, "a") as h5:
+        h5["data2"][1, 5] = np.nan  # row 6 + 1 of the whole file is dropped with its features
+    summary = import_deeploc_hdf5([src], tmp_path / "cells.h5", drop_invalid=True, chunk_cells=4)
+    assert summary["cell_features"] == 5
+    kept = [i for i in range(12) if i != 7]
+    with CellStore.open(tmp_path / "cells.h5") as store:
+        assert store.cell_feature_columns == INFO_COLUMNS
+        np.testing.assert_array_equal(store.cell_features(), info[kept].astype(np.float32))
+        np.testing.assert_array_equal(store.cell_features([3, 0]), info[[3, 0]].astype(np.float32))
+
+
+def test_import_deeploc_hdf5_without_info_has_no_feature_table(tmp_path):
+    src = tmp_path / "a.hdf5"
+    _deeploc_file(src, n=3)
+    assert import_deeploc_hdf5([src], tmp_path / "cells.h5")["cell_features"] == 0
+    with CellStore.open(tmp_path / "cells.h5") as store:
+        assert store.cell_feature_columns == []
+        with pytest.raises(InputError, match="no per-cell feature table"):
+            store.cell_features()
+
+
+def test_import_deeploc_hdf5_raises_on_info_row_count(tmp_path, assert_one_line_error):
+    src = tmp_path / "a.hdf5"
+    _deeploc_file(src, n=5)
+    with h5py.File(src, "a") as h5:
+        h5["Info1"] = np.zeros((4, 3))
+    assert_one_line_error(_run(src, tmp_path / "cells.h5", "--format", "deeploc-hdf5"), "a.hdf5", "Info1", "5 rows")
+    assert not (tmp_path / "cells.h5").exists()
+
+
+def test_import_deeploc_hdf5_raises_on_info_for_some_chunks(tmp_path, assert_one_line_error):
+    src = tmp_path / "a.hdf5"
+    _deeploc_file(src, n=5, chunks=2)
+    _add_info(src, chunks=1, n=5)
+    assert_one_line_error(_run(src, tmp_path / "cells.h5", "--format", "deeploc-hdf5"), "a.hdf5", "data2")
+
+
+def test_import_deeploc_hdf5_raises_on_info_column_count(tmp_path, assert_one_line_error):
+    src = tmp_path / "a.hdf5"
+    _deeploc_file(src, n=5)
+    _add_info(src, n=5)
+    with h5py.File(src, "a") as h5:
+        del h5["Info1_columns"]
+        h5["Info1_columns"] = np.array([b"a", b"b"])
+    assert_one_line_error(_run(src, tmp_path / "cells.h5", "--format", "deeploc-hdf5"), "a.hdf5",
+                          "names 2 features but Info1 has 5")

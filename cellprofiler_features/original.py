@@ -1,0 +1,131 @@
+"""Profiles from the per-cell features a store was imported with (the Chong et al. 2015 CellProfiler features).
+
+The original DeepLoc HDF5 files carry ``Info1`` / ``Info1_columns``: the CellProfiler features of
+Chong et al. 2015 for every crop. :func:`deeploc_keras.importers.deeploc_hdf5.import_deeploc_hdf5`
+keeps them as the store's per-cell feature table; :func:`original_feature_profiles` turns the
+selected cells into the same outputs as :func:`cellprofiler_features.runner.extract_cellprofiler`::
+
+    OUT/cells.parquet          Metadata_ columns + the features as named by Info1_columns, one row per cell
+    OUT/proteins_raw.parquet   nanmean per protein
+    OUT/proteins.parquet       normalized across proteins and feature-selected (deeploc_keras.processing)
+    OUT/config.json            run record
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from deeploc_keras.errors import InputError, file_error
+from deeploc_keras.outputs import check_output
+from deeploc_keras.pipeline import SPLIT_CHOICES, select_cells
+from deeploc_keras.processing import ProfileProcessing, process_profile_file
+from deeploc_keras.profiles import METADATA_PREFIX, ProfileWriter, aggregate_proteins, cell_metadata
+from deeploc_keras.records import write_run_record
+from deeploc_keras.store import CELL_FEATURES, CellStore
+
+__all__ = ["ORIGINAL_METHOD", "original_feature_profiles"]
+
+logger = logging.getLogger(__name__)
+
+#: Method recorded in the profiles (and the default representation name of ``score``).
+ORIGINAL_METHOD = "CellProfilerOriginal"
+_OUTPUTS = ("cells.parquet", "proteins_raw.parquet", "proteins.parquet", "config.json")
+
+
+def original_feature_profiles(
+    store: str | os.PathLike | CellStore,
+    out: str | os.PathLike,
+    *,
+    split: str = "test",
+    processing: ProfileProcessing | None = None,
+    batch_cells: int = 4096,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Per-cell and per-protein profiles of the store's imported per-cell features.
+
+    Parameters
+    ----------
+    store : str, os.PathLike or CellStore
+        A store with protein ids and a per-cell feature table (``/cell_features``).
+    out : str or os.PathLike
+        Output directory (see the module docstring).
+    split : {"train", "val", "test", "all"}, default "test"
+    processing : ProfileProcessing, optional
+        How ``proteins_raw.parquet`` becomes ``proteins.parquet``; default ``ProfileProcessing()``.
+    batch_cells : int, default 4096
+        Cells read at a time (memory is bounded by one batch).
+    overwrite : bool, default False
+
+    Returns
+    -------
+    dict
+        cells, proteins, proteins_raw (paths), n_cells, n_features, processing (the record), seconds.
+
+    Raises
+    ------
+    InputError
+        A store without per-cell features or protein ids, an unknown split, an empty selection,
+        or feature names that start with ``Metadata_``.
+    OutputExistsError
+        If an output exists and ``overwrite`` is False.
+    """
+    started = time.perf_counter()
+    if split not in SPLIT_CHOICES:
+        raise InputError(f"unknown split {split!r}; expected one of {list(SPLIT_CHOICES)}")
+    if int(batch_cells) < 1:
+        raise InputError(f"batch_cells must be a positive integer. Received: batch_cells={batch_cells}")
+    processing = processing or ProfileProcessing()
+    opened = not isinstance(store, CellStore)
+    cell_store = CellStore.open(store) if opened else store
+    try:
+        columns = cell_store.cell_feature_columns
+        if not columns:
+            raise file_error(cell_store.path, f"has no per-cell feature table (/{CELL_FEATURES}); import a DeepLoc "
+                                              f"HDF5 file that carries Info1 / Info1_columns")
+        clash = [c for c in columns if c.startswith(METADATA_PREFIX)]
+        if clash:
+            raise file_error(cell_store.path, f"per-cell feature {clash[0]!r} starts with {METADATA_PREFIX!r}, which "
+                                              f"profiles reserve for metadata")
+        cell_store.require_proteins()
+        selected = select_cells(cell_store, split)
+        if selected.size == 0:
+            raise file_error(cell_store.path, f"no cells selected (split={split!r}, {len(cell_store)} cells)")
+        out = Path(out)
+        for name in _OUTPUTS:
+            check_output(out / name, overwrite=overwrite)
+        fingerprint = cell_store.fingerprint()
+        info = {"method": ORIGINAL_METHOD, "split": split, "store_fingerprint": fingerprint,
+                "features": "the store's per-cell feature table (Info1 of the imported DeepLoc HDF5 files)"}
+        cells = cell_store.cells
+        created = not out.exists()
+        out.mkdir(parents=True, exist_ok=True)
+        try:
+            with ProfileWriter(out / "cells.parquet", info=info, overwrite=overwrite) as writer:
+                for start in range(0, selected.size, int(batch_cells)):
+                    block = selected[start:start + int(batch_cells)]
+                    writer.write(cell_metadata(cells.iloc[block], cell_store.class_names, index=block),
+                                 cell_store.cell_features(block), columns)
+            aggregate_proteins(out / "cells.parquet", out / "proteins_raw.parquet", overwrite=overwrite)
+            record = process_profile_file(out / "proteins_raw.parquet", out / "proteins.parquet", processing,
+                                          overwrite=overwrite)
+        except BaseException:
+            if created:
+                shutil.rmtree(out)
+            raise
+        write_run_record(out / "config.json", command="original_feature_profiles",
+                         config={"method": ORIGINAL_METHOD, "split": split, "n_features": len(columns),
+                                 "processing": processing.to_dict(), "batch_cells": int(batch_cells)},
+                         seed=None, inputs={"store": fingerprint})
+    finally:
+        if opened:
+            cell_store.close()
+    summary = {"cells": str(out / "cells.parquet"), "proteins_raw": str(out / "proteins_raw.parquet"),
+               "proteins": str(out / "proteins.parquet"), "n_cells": int(selected.size), "n_features": len(columns),
+               "processing": record, "seconds": round(time.perf_counter() - started, 3)}
+    logger.info("original per-cell features: %s", summary)
+    return summary
