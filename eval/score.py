@@ -26,8 +26,8 @@ __all__ = ["METRICS", "SUMMARY_COLUMNS", "COVERAGE_COLUMNS", "score_representati
 
 logger = logging.getLogger(__name__)
 
-#: metric names (closed vocabulary, shared with :mod:`eval.metrics` and the CLI)
-METRICS = _metrics.METRICS
+#: metric names (closed vocabulary: the keys of :data:`eval.metrics.METRICS`, shared with the CLI)
+METRICS = tuple(_metrics.METRICS)
 #: columns of :func:`score_representation`'s table
 SUMMARY_COLUMNS = ("standard", "metric", "value", "sd", "n_proteins", "n_groups", "prevalence")
 #: columns of ``coverage.csv``
@@ -79,6 +79,7 @@ def _score(
     *,
     metrics: Sequence[str] | None,
     seed: int,
+    n_jobs: int,
     aliases: Mapping[str, str] | None,
     source: str,
 ) -> tuple[pd.DataFrame, list[dict]]:
@@ -101,25 +102,14 @@ def _score(
                 "prevalence": _metrics.prevalence(member)}
         logger.info("%s / %s: %d proteins, %d groups (%d dropped), prevalence %.4f", source, name,
                     base["n_proteins"], base["n_groups"], cov.n_groups_dropped, base["prevalence"])
-        clusterings = None
-        for metric in metrics:
-            start = time.perf_counter()
-            sd = np.nan
-            if metric == "average_precision":
-                value = _metrics.average_precision(x, member)
-            elif metric == "mean_average_precision":
-                value = _metrics.mean_average_precision(x, member)
-            elif metric == "f_beta":
-                value = _metrics.f_beta(x, member)
-            else:
-                if clusterings is None:
-                    result = _metrics.ami(x, member, seed=seed)
-                    clusterings = result.clusterings
-                if metric == "f_beta_clusters":
-                    result = _metrics.f_beta_clusters(x, member, clusterings=clusterings)
-                value, sd = result.mean, result.sd
+        start = time.perf_counter()
+        results = _metrics.compute_metrics(x, member, metrics, seed=seed, n_jobs=n_jobs)
+        for metric, result in results.items():
+            sampled = isinstance(result, _metrics.SampledScore)
+            value, sd = (result.mean, result.sd) if sampled else (result, np.nan)
             rows.append({**base, "metric": metric, "value": value, "sd": sd})
-            logger.info("%s / %s / %s = %.4f (%.1f s)", source, name, metric, value, time.perf_counter() - start)
+            logger.info("%s / %s / %s = %.4f", source, name, metric, value)
+        logger.info("%s / %s scored in %.1f s", source, name, time.perf_counter() - start)
     return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS)), coverage
 
 
@@ -130,6 +120,7 @@ def score_representation(
     *,
     metrics: Sequence[str] | None = None,
     seed: int = 0,
+    n_jobs: int = 1,
     aliases: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Score one representation against each standard.
@@ -146,6 +137,8 @@ def score_representation(
         Subset of :data:`METRICS` (default all).
     seed : int, default 0
         Seed of the AMI samples.
+    n_jobs : int, default 1
+        Processes for the AMI samples (-1: all cores); the table does not depend on it.
     aliases : mapping of str to str, optional
         Upper-case gene name -> ORF (:func:`eval.standards.read_aliases`).
 
@@ -172,7 +165,7 @@ def score_representation(
     >>> table[["standard", "metric", "value", "n_proteins"]].values.tolist()
     [['toy', 'average_precision', 1.0, 4]]
     """
-    table, _ = _score(proteins, features, standards, metrics=metrics, seed=seed, aliases=aliases,
+    table, _ = _score(proteins, features, standards, metrics=metrics, seed=seed, n_jobs=n_jobs, aliases=aliases,
                       source="representation")
     return table
 
@@ -191,6 +184,7 @@ def score(
     names: Sequence[str] | None = None,
     metrics: Sequence[str] | None = None,
     seed: int = 0,
+    n_jobs: int = -1,
     aliases: str | os.PathLike | Mapping[str, str] | None = None,
     overwrite: bool = False,
 ) -> pd.DataFrame:
@@ -215,6 +209,8 @@ def score(
     metrics : sequence of str, optional
         Subset of :data:`METRICS` (default all).
     seed : int, default 0
+    n_jobs : int, default -1
+        Processes for the AMI samples (all cores); the table does not depend on it.
     aliases : path or mapping, optional
         ``SGD_features.tab`` or a mapping from :func:`eval.standards.read_aliases`.
     overwrite : bool, default False
@@ -254,7 +250,7 @@ def score(
     summaries, coverage = [], []
     for label, (path, _, proteins, features) in zip(labels, tables, strict=True):
         logger.info("scoring %s (%s): %d proteins x %d features", label, path, *features.shape)
-        summary, cov = _score(proteins, features, loaded, metrics=metrics, seed=seed, aliases=alias_map,
+        summary, cov = _score(proteins, features, loaded, metrics=metrics, seed=seed, n_jobs=n_jobs, aliases=alias_map,
                               source=label)
         summaries.append(summary.assign(representation=label))
         coverage.extend({"representation": label, **row} for row in cov)

@@ -137,3 +137,27 @@ def test_score_help_does_not_import_tensorflow():
             "print(any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("order_seed", [0, 1, 2])
+def test_score_representation_rows_equal_direct_kernel_calls(order_seed):
+    from eval import metrics
+
+    rng = np.random.default_rng(order_seed)
+    names = list(rng.permutation(list(scoring.METRICS)))
+    proteins = [f"P{i}" for i in range(10)]
+    features = _features(seed=3)
+    table = scoring.score_representation(proteins, features, {"toy": STANDARD}, metrics=names, seed=4)
+    assert table["metric"].tolist() == names
+    membership, _ = metrics.membership_matrix(STANDARD, proteins)
+    universe = membership.any(axis=1)
+    x, m = features[universe], membership[universe]
+    direct = {"average_precision": metrics.average_precision(x, m),
+              "mean_average_precision": metrics.mean_average_precision(x, m),
+              "f_beta": metrics.f_beta(x, m),
+              "ami": metrics.ami(x, m, seed=4).mean,
+              "f_beta_clusters": metrics.f_beta_clusters(x, m, seed=4).mean}
+    assert set(direct) == set(scoring.METRICS)
+    assert len(set(np.round(list(direct.values()), 9))) == len(direct)  # distinct values: a mix-up would show
+    for row in table.itertuples():
+        assert row.value == pytest.approx(direct[row.metric], abs=1e-12), row.metric
