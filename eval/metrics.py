@@ -42,6 +42,8 @@ __all__ = [
     "prevalence",
     "average_precision",
     "mean_average_precision",
+    "protein_average_precision",
+    "ranked_pairs",
     "f_beta",
     "sample_nonoverlapping_groups",
     "adjusted_mutual_info",
@@ -217,15 +219,42 @@ def prevalence(membership: np.ndarray) -> float:
     return float(pair_labels(membership).mean())
 
 
+def ranked_pairs(features: np.ndarray, membership: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs of the universe by decreasing similarity, as the pooled metrics rank them.
+
+    Parameters
+    ----------
+    features : array_like, shape (n, d)
+    membership : array_like of bool, shape (n, k)
+
+    Returns
+    -------
+    i, j : numpy.ndarray of int, shape (n_pairs,)
+        Rows (into the universe, the proteins in a group, in input order) of each pair, i < j.
+    labels : numpy.ndarray of bool, shape (n_pairs,)
+        Whether the pair shares a group.
+    last : numpy.ndarray of int
+        Position of the last pair of each run of tied similarities (12 decimals).
+
+    Examples
+    --------
+    >>> i, j, labels, last = ranked_pairs([[1, 2, 3], [1, 2, 4], [3, 2, 1]], [[1], [1], [1]])
+    >>> list(zip(i.tolist(), j.tolist())), labels.tolist(), last.tolist()
+    ([(0, 1), (1, 2), (0, 2)], [True, True, True], [0, 1, 2])
+    """
+    features, membership = _validate(features, membership)
+    i, j = np.triu_indices(len(features), 1)
+    scores = np.round(similarity(features)[i, j], _TIE_DECIMALS)
+    order = np.argsort(scores, kind="stable")[::-1]
+    i, j, scores = i[order], j[order], scores[order]
+    labels = _co_membership(membership)[i, j]
+    last = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]
+    return i, j, labels, last
+
+
 def _pooled_curve(features: np.ndarray, membership: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """True and false positives at each distinct similarity threshold (descending), over all pairs."""
-    features, membership = _validate(features, membership)
-    upper = np.triu_indices(len(features), 1)
-    scores = np.round(similarity(features)[upper], _TIE_DECIMALS)
-    labels = _co_membership(membership)[upper]
-    order = np.argsort(scores, kind="stable")[::-1]
-    scores, labels = scores[order], labels[order]
-    last = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]
+    _, _, labels, last = ranked_pairs(features, membership)
     tps = np.cumsum(labels, dtype=np.int64)[last]
     fps = last + 1 - tps
     return tps, fps
@@ -297,12 +326,12 @@ def _f_score(precision: np.ndarray, recall: np.ndarray, beta: float) -> np.ndarr
         return np.where(denominator > 0, (1 + b2) * precision * recall / np.where(denominator > 0, denominator, 1), 0.0)
 
 
-def mean_average_precision(features: np.ndarray, membership: np.ndarray) -> float:
-    """Mean over proteins of the AP of each protein's ranking of all other proteins (copairs semantics).
+def protein_average_precision(features: np.ndarray, membership: np.ndarray) -> np.ndarray:
+    """AP of each protein of the universe ranking all the others (NaN for a protein with no positive).
 
-    For each protein i of the universe with at least one positive partner, all
-    j != i of the universe are ranked by similarity (descending; ties by partner
-    index); AP_i is the mean of precision@k at the ranks of the positives.
+    All j != i of the universe are ranked by similarity (descending; ties by
+    partner index); a partner is positive when it shares any group with i;
+    AP_i is the mean of precision@k at the ranks of the positives.
 
     Parameters
     ----------
@@ -311,13 +340,13 @@ def mean_average_precision(features: np.ndarray, membership: np.ndarray) -> floa
 
     Returns
     -------
-    float
+    numpy.ndarray of float, shape (n_universe,)
 
     Examples
     --------
     >>> x = [[1, 2, 3], [1, 2, 4], [3, 2, 1], [4, 2, 1]]
-    >>> round(mean_average_precision(x, [[1, 0], [1, 0], [0, 1], [0, 1]]), 6)
-    1.0
+    >>> protein_average_precision(x, [[1, 0], [0, 1], [1, 0], [0, 0]]).round(4).tolist()
+    [0.5, nan, 0.5]
     """
     features, membership = _validate(features, membership)
     sim = np.round(similarity(features), _TIE_DECIMALS)
@@ -335,8 +364,31 @@ def mean_average_precision(features: np.ndarray, membership: np.ndarray) -> floa
         precision = np.cumsum(rel, axis=1) / ranks
         with np.errstate(invalid="ignore", divide="ignore"):
             values.append(np.where(rel, precision, 0.0).sum(axis=1) / n_pos)
-    values = np.concatenate(values)
-    return float(np.nanmean(values))
+    return np.concatenate(values)
+
+
+def mean_average_precision(features: np.ndarray, membership: np.ndarray) -> float:
+    """Mean over proteins of the AP of each protein's ranking of all other proteins (copairs semantics).
+
+    The mean of :func:`protein_average_precision` over the proteins with at least
+    one positive partner (one that shares any group).
+
+    Parameters
+    ----------
+    features : array_like, shape (n, d)
+    membership : array_like of bool, shape (n, k)
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> x = [[1, 2, 3], [1, 2, 4], [3, 2, 1], [4, 2, 1]]
+    >>> round(mean_average_precision(x, [[1, 0], [1, 0], [0, 1], [0, 1]]), 6)
+    1.0
+    """
+    return float(np.nanmean(protein_average_precision(features, membership)))
 
 
 def sample_nonoverlapping_groups(membership: np.ndarray, *, seed: int = 0) -> np.ndarray:

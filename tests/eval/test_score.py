@@ -87,7 +87,8 @@ def test_score_writes_outputs(tmp_path):
     summary = scoring.score([a, b], [tmp_path / "std"], out, metrics=["average_precision", "ami", "f_beta"])
     assert set(summary["representation"]) == {"DeepLoc", "CellProfiler"}
     written = pd.read_csv(out / "summary.csv")
-    assert list(written.columns) == ["representation", *scoring.SUMMARY_COLUMNS] and len(written) == 6
+    assert list(written.columns) == ["representation", *scoring.SUMMARY_COLUMNS, *scoring.COMPARISON_COLUMNS]
+    assert len(written) == 6
     coverage = pd.read_csv(out / "coverage.csv")
     assert list(coverage.columns) == list(scoring.COVERAGE_COLUMNS)
     assert coverage["n_proteins_kept"].tolist() == [8, 8]
@@ -161,3 +162,54 @@ def test_score_representation_rows_equal_direct_kernel_calls(order_seed):
     assert len(set(np.round(list(direct.values()), 9))) == len(direct)  # distinct values: a mix-up would show
     for row in table.itertuples():
         assert row.value == pytest.approx(direct[row.metric], abs=1e-12), row.metric
+
+
+def test_score_bootstrap_intervals_and_paired_comparisons(tmp_path):
+    from eval import metrics, significance
+
+    proteins = [f"P{i}" for i in range(30)]
+    groups = {f"g{k}": {f"P{i}" for i in range(30) if i % 5 == k or i == 3 * k} for k in range(5)}
+    membership, _ = metrics.membership_matrix(groups, proteins)
+    rng = np.random.default_rng(0)
+    signal = membership @ rng.normal(size=(5, 8))
+    reps = {"good": signal + 0.5 * rng.normal(size=(30, 8)), "base1": rng.normal(size=(30, 8)),
+            "base2": signal + 3.0 * rng.normal(size=(30, 8))}
+    order = rng.permutation(30)  # one file lists the proteins in another order: resamples follow the ids
+    paths = [_write(tmp_path / "good.parquet", reps["good"][order], [proteins[i] for i in order]),
+             _write(tmp_path / "base1.parquet", reps["base1"], proteins),
+             _write(tmp_path / "base2.parquet", reps["base2"], proteins)]
+    names = ["average_precision", "f_beta", "mean_average_precision"]
+    summary = scoring.score(paths, {"toy": groups}, tmp_path / "out", names=list(reps), metrics=names, n_bootstrap=50,
+                            compare_to=["base1", "base2"], seed=3)
+    rows = summary.set_index(["representation", "metric"])
+    weights = significance.bootstrap_weights(proteins, n_resamples=50, seed=3)
+    boot = {rep: significance.bootstrap_metrics(x, membership, weights, names) for rep, x in reps.items()}
+    p_values = []
+    for metric in names:
+        best = max(("base1", "base2"), key=lambda b: rows.loc[(b, metric), "value"])
+        for rep in reps:
+            row = rows.loc[(rep, metric)]
+            low, high = significance.percentile_interval(boot[rep][metric])
+            assert (row["ci_low"], row["ci_high"]) == pytest.approx((low, high), abs=1e-12)
+            if rep == best:
+                assert pd.isna(row["compared_to"]) and np.isnan(row["p_value"])
+                continue
+            assert row["compared_to"] == best
+            expected = significance.paired_p_value(boot[rep][metric], boot[best][metric])
+            assert row["p_value"] == pytest.approx(expected)
+            p_values.append((row["p_value"], row["q_value"]))
+    p, q = np.array(p_values).T
+    np.testing.assert_allclose(q, significance.benjamini_hochberg(p))
+    assert rows.loc[("good", "average_precision"), "p_value"] < 0.05
+    written = pd.read_csv(tmp_path / "out" / "summary.csv")
+    assert written["ci_low"].notna().all() and written["q_value"].notna().sum() == 6
+
+
+def test_score_raises_compare_to_unknown_or_without_bootstrap(tmp_path):
+    proteins = [f"P{i}" for i in range(10)]
+    a = _write(tmp_path / "a.parquet", _features(), proteins, method="A")
+    with pytest.raises(InputError, match="--compare-to B is not a representation"):
+        scoring.score([a], {"toy": STANDARD}, tmp_path / "out", compare_to=["B"], n_bootstrap=10)
+    with pytest.raises(InputError, match="--compare-to needs bootstrap"):
+        scoring.score([a], {"toy": STANDARD}, tmp_path / "out", compare_to=["A"])
+    assert not (tmp_path / "out").exists()
