@@ -213,3 +213,21 @@ def test_score_raises_compare_to_unknown_or_without_bootstrap(tmp_path):
     with pytest.raises(InputError, match="--compare-to needs bootstrap"):
         scoring.score([a], {"toy": STANDARD}, tmp_path / "out", compare_to=["A"])
     assert not (tmp_path / "out").exists()
+
+
+def test_score_cli_bootstrap_and_compare_to(tmp_path):
+    proteins = [f"P{i}" for i in range(10)]
+    a = _write(tmp_path / "a.parquet", _features(seed=0), proteins)
+    b = _write(tmp_path / "b.parquet", _features(seed=1), proteins)
+    standards.write_gmt(STANDARD, tmp_path / "toy.gmt")
+    out = tmp_path / "scores"
+    result = CliRunner().invoke(main, ["score", str(a), str(b), "--standards", str(tmp_path / "toy.gmt"), "--out",
+                                       str(out), "--name", "A", "--name", "B", "--metric", "average_precision",
+                                       "--bootstrap", "20", "--compare-to", "B"])
+    assert result.exit_code == 0, result.output
+    written = pd.read_csv(out / "summary.csv").set_index("representation")
+    assert written.loc["A", "compared_to"] == "B" and 0 < written.loc["A", "p_value"] <= 1
+    assert written["ci_low"].notna().all()
+    refused = CliRunner().invoke(main, ["score", str(a), "--standards", str(tmp_path / "toy.gmt"), "--out",
+                                        str(tmp_path / "other"), "--compare-to", "Toy"])
+    assert refused.exit_code == 2 and "--compare-to needs bootstrap" in refused.output
