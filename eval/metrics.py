@@ -17,18 +17,21 @@ Vinh N. X., Epps J., Bailey J. (2010) Information theoretic measures for cluster
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.cluster.hierarchy import linkage
+from joblib import Parallel, delayed
+from scipy.cluster.hierarchy import inconsistent, linkage, maxdists, maxinconsts
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial.distance import pdist
 from scipy.special import gammaln
 
 __all__ = [
     "METRICS",
+    "SAMPLED_METRICS",
     "LINKAGE_METHODS",
     "DISTANCE_METRICS",
     "Clustering",
@@ -39,19 +42,20 @@ __all__ = [
     "prevalence",
     "average_precision",
     "mean_average_precision",
+    "protein_average_precision",
+    "ranked_pairs",
     "f_beta",
     "sample_nonoverlapping_groups",
     "adjusted_mutual_info",
     "ami",
     "f_beta_clusters",
+    "compute_metrics",
 ]
 
-#: the metric names scoring understands (closed vocabulary)
-METRICS = ("average_precision", "mean_average_precision", "ami", "f_beta", "f_beta_clusters")
-#: linkage methods searched by :func:`ami`
+#: linkage methods searched by :func:`ami` (BIONIC's)
 LINKAGE_METHODS = ("average", "single", "complete")
-#: distances searched by :func:`ami` (``scipy.spatial.distance.pdist`` names)
-DISTANCE_METRICS = ("euclidean", "cosine", "correlation")
+#: distances searched by :func:`ami` (BIONIC's; ``scipy.spatial.distance.pdist`` names)
+DISTANCE_METRICS = ("euclidean", "cosine")
 
 _MAP_CHUNK = 256
 #: correlations are rounded to this many decimals before ranking, so float noise does not split ties
@@ -69,11 +73,12 @@ class Clustering:
     truth : numpy.ndarray of int
         Sampled group (column of ``membership``) of each protein.
     labels : numpy.ndarray of int
-        Cluster of each protein (0-based; the same partition as ``fcluster(..., threshold, 'distance')``).
+        Cluster of each protein (0-based, numbered by first appearance; the partition of
+        ``fcluster(linkage(pdist(features[proteins], metric), method), threshold)``).
     method, metric : str
         Linkage method and distance.
     threshold : float
-        ``fcluster`` distance threshold.
+        ``fcluster`` threshold (inconsistency criterion), the first of BIONIC's thresholds giving ``labels``.
     score : float
         AMI of ``labels`` against ``truth``.
     """
@@ -214,15 +219,42 @@ def prevalence(membership: np.ndarray) -> float:
     return float(pair_labels(membership).mean())
 
 
+def ranked_pairs(features: np.ndarray, membership: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs of the universe by decreasing similarity, as the pooled metrics rank them.
+
+    Parameters
+    ----------
+    features : array_like, shape (n, d)
+    membership : array_like of bool, shape (n, k)
+
+    Returns
+    -------
+    i, j : numpy.ndarray of int, shape (n_pairs,)
+        Rows (into the universe, the proteins in a group, in input order) of each pair, i < j.
+    labels : numpy.ndarray of bool, shape (n_pairs,)
+        Whether the pair shares a group.
+    last : numpy.ndarray of int
+        Position of the last pair of each run of tied similarities (12 decimals).
+
+    Examples
+    --------
+    >>> i, j, labels, last = ranked_pairs([[1, 2, 3], [1, 2, 4], [3, 2, 1]], [[1], [1], [1]])
+    >>> list(zip(i.tolist(), j.tolist())), labels.tolist(), last.tolist()
+    ([(0, 1), (1, 2), (0, 2)], [True, True, True], [0, 1, 2])
+    """
+    features, membership = _validate(features, membership)
+    i, j = np.triu_indices(len(features), 1)
+    scores = np.round(similarity(features)[i, j], _TIE_DECIMALS)
+    order = np.argsort(scores, kind="stable")[::-1]
+    i, j, scores = i[order], j[order], scores[order]
+    labels = _co_membership(membership)[i, j]
+    last = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]
+    return i, j, labels, last
+
+
 def _pooled_curve(features: np.ndarray, membership: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """True and false positives at each distinct similarity threshold (descending), over all pairs."""
-    features, membership = _validate(features, membership)
-    upper = np.triu_indices(len(features), 1)
-    scores = np.round(similarity(features)[upper], _TIE_DECIMALS)
-    labels = _co_membership(membership)[upper]
-    order = np.argsort(scores, kind="stable")[::-1]
-    scores, labels = scores[order], labels[order]
-    last = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]
+    _, _, labels, last = ranked_pairs(features, membership)
     tps = np.cumsum(labels, dtype=np.int64)[last]
     fps = last + 1 - tps
     return tps, fps
@@ -294,12 +326,12 @@ def _f_score(precision: np.ndarray, recall: np.ndarray, beta: float) -> np.ndarr
         return np.where(denominator > 0, (1 + b2) * precision * recall / np.where(denominator > 0, denominator, 1), 0.0)
 
 
-def mean_average_precision(features: np.ndarray, membership: np.ndarray) -> float:
-    """Mean over proteins of the AP of each protein's ranking of all other proteins (copairs semantics).
+def protein_average_precision(features: np.ndarray, membership: np.ndarray) -> np.ndarray:
+    """AP of each protein of the universe ranking all the others (NaN for a protein with no positive).
 
-    For each protein i of the universe with at least one positive partner, all
-    j != i of the universe are ranked by similarity (descending; ties by partner
-    index); AP_i is the mean of precision@k at the ranks of the positives.
+    All j != i of the universe are ranked by similarity (descending; ties by
+    partner index); a partner is positive when it shares any group with i;
+    AP_i is the mean of precision@k at the ranks of the positives.
 
     Parameters
     ----------
@@ -308,13 +340,13 @@ def mean_average_precision(features: np.ndarray, membership: np.ndarray) -> floa
 
     Returns
     -------
-    float
+    numpy.ndarray of float, shape (n_universe,)
 
     Examples
     --------
     >>> x = [[1, 2, 3], [1, 2, 4], [3, 2, 1], [4, 2, 1]]
-    >>> round(mean_average_precision(x, [[1, 0], [1, 0], [0, 1], [0, 1]]), 6)
-    1.0
+    >>> protein_average_precision(x, [[1, 0], [0, 1], [1, 0], [0, 0]]).round(4).tolist()
+    [0.5, nan, 0.5]
     """
     features, membership = _validate(features, membership)
     sim = np.round(similarity(features), _TIE_DECIMALS)
@@ -332,8 +364,31 @@ def mean_average_precision(features: np.ndarray, membership: np.ndarray) -> floa
         precision = np.cumsum(rel, axis=1) / ranks
         with np.errstate(invalid="ignore", divide="ignore"):
             values.append(np.where(rel, precision, 0.0).sum(axis=1) / n_pos)
-    values = np.concatenate(values)
-    return float(np.nanmean(values))
+    return np.concatenate(values)
+
+
+def mean_average_precision(features: np.ndarray, membership: np.ndarray) -> float:
+    """Mean over proteins of the AP of each protein's ranking of all other proteins (copairs semantics).
+
+    The mean of :func:`protein_average_precision` over the proteins with at least
+    one positive partner (one that shares any group).
+
+    Parameters
+    ----------
+    features : array_like, shape (n, d)
+    membership : array_like of bool, shape (n, k)
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> x = [[1, 2, 3], [1, 2, 4], [3, 2, 1], [4, 2, 1]]
+    >>> round(mean_average_precision(x, [[1, 0], [1, 0], [0, 1], [0, 1]]), 6)
+    1.0
+    """
+    return float(np.nanmean(protein_average_precision(features, membership)))
 
 
 def sample_nonoverlapping_groups(membership: np.ndarray, *, seed: int = 0) -> np.ndarray:
@@ -398,31 +453,44 @@ def _expected_mutual_info(a: np.ndarray, b: np.ndarray, n: int) -> float:
     return float((terms.sum(axis=2) * ca[:, None] * cb[None, :]).sum())
 
 
-def _contingency(truth: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    t = np.unique(truth, return_inverse=True)[1].ravel()
-    c = np.unique(labels, return_inverse=True)[1].ravel()
-    table = np.bincount(t * (c.max() + 1) + c, minlength=(t.max() + 1) * (c.max() + 1))
-    return table.reshape(t.max() + 1, c.max() + 1)
+@dataclass(frozen=True)
+class _Agreement:
+    """What AMI needs of two labelings (codes 0..): cluster sizes, mutual information and entropies."""
+
+    a: np.ndarray
+    b: np.ndarray
+    mi: float
+    h_true: float
+    h_pred: float
+
+    @property
+    def bound(self) -> float:
+        """NMI (arithmetic), an upper bound of AMI since the expected MI is >= 0."""
+        mean_h = (self.h_true + self.h_pred) / 2
+        return 1.0 if mean_h == 0 else self.mi / mean_h
 
 
-def _mi_and_entropies(table: np.ndarray) -> tuple[float, float, float]:
-    n = int(table.sum())
-    a, b = table.sum(axis=1), table.sum(axis=0)
-    rows, cols = np.nonzero(table)
-    nij = table[rows, cols].astype(np.float64)
+def _agreement(truth: np.ndarray, labels: np.ndarray) -> _Agreement:
+    """Sizes, MI and entropies from the non-zero cells of the contingency table (codes 0.., no gaps)."""
+    n = len(truth)
+    a, b = np.bincount(truth), np.bincount(labels)
+    cells, nij = np.unique(truth.astype(np.int64) * len(b) + labels, return_counts=True)
+    rows, cols = np.divmod(cells, len(b))
+    nij = nij.astype(np.float64)
     mi = float((nij / n * (np.log(nij) + np.log(n) - np.log(a[rows]) - np.log(b[cols]))).sum())
-    return max(mi, 0.0), _entropy(a, n), _entropy(b, n)
+    return _Agreement(a, b, max(mi, 0.0), _entropy(a, n), _entropy(b, n))
 
 
-def _ami_from_table(table: np.ndarray, mi: float, h_true: float, h_pred: float) -> float:
-    n_true, n_pred = table.shape
-    if n_true == n_pred == 1 or n_true == n_pred == int(table.sum()):
+def _ami(agreement: _Agreement) -> float:
+    a, b = agreement.a, agreement.b
+    n = int(a.sum())
+    if len(a) == len(b) == 1 or len(a) == len(b) == n:
         return 1.0
-    emi = _expected_mutual_info(table.sum(axis=1), table.sum(axis=0), int(table.sum()))
-    denominator = (h_true + h_pred) / 2 - emi
+    emi = _expected_mutual_info(a, b, n)
+    denominator = (agreement.h_true + agreement.h_pred) / 2 - emi
     eps = np.finfo(np.float64).eps
     denominator = min(denominator, -eps) if denominator < 0 else max(denominator, eps)
-    return float((mi - emi) / denominator)
+    return float((agreement.mi - emi) / denominator)
 
 
 def adjusted_mutual_info(truth: np.ndarray, labels: np.ndarray) -> float:
@@ -441,8 +509,15 @@ def adjusted_mutual_info(truth: np.ndarray, labels: np.ndarray) -> float:
     >>> round(adjusted_mutual_info([0, 0, 1, 0, 1], [5, 5, 7, 7, 7]), 6)
     0.251267
     """
-    table = _contingency(np.asarray(truth), np.asarray(labels))
-    return _ami_from_table(table, *_mi_and_entropies(table))
+    truth = np.unique(np.asarray(truth), return_inverse=True)[1].ravel()
+    labels = np.unique(np.asarray(labels), return_inverse=True)[1].ravel()
+    return _ami(_agreement(truth, labels))
+
+
+def _canonical(labels: np.ndarray) -> np.ndarray:
+    """Relabel a partition 0, 1, ... in order of first appearance (equal partitions get equal labels)."""
+    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    return np.argsort(np.argsort(first))[inverse.ravel()]
 
 
 def _merge_edges(link: np.ndarray) -> np.ndarray:
@@ -456,39 +531,67 @@ def _merge_edges(link: np.ndarray) -> np.ndarray:
     return representative[pairs]
 
 
-def _best_cut(link: np.ndarray, truth: np.ndarray, n_thresholds: int) -> tuple[float, float, np.ndarray]:
-    """Best AMI over ``n_thresholds`` distance cuts of one linkage: (ami, threshold, labels).
+def _inconsistency_cuts(link: np.ndarray, n_thresholds: int) -> list[tuple[float, np.ndarray]]:
+    """The distinct partitions ``fcluster(link, t)`` gives over BIONIC's thresholds, with the first t of each.
 
-    ``truth`` holds codes 0..T-1. A distance cut at t keeps the merges of height <= t;
-    the linkages used are monotone with merges sorted by height, so thresholds that
-    keep the same number of merges give the same partition, and all distinct
-    partitions are the connected components of the first merges. AMI <= NMI (arithmetic), so exact AMI
-    is computed only while a partition's NMI can beat the best AMI found.
+    BIONIC cuts at ``t`` in ``numpy.linspace(0, max(maxdists(link)), n_thresholds)`` with scipy's default
+    criterion (``'inconsistent'``, depth 2), which keeps a merge iff the largest inconsistency coefficient
+    of its subtree (``maxinconsts``, from the inconsistency table computed once) is <= t. That value never
+    decreases towards the root, so the kept merges are closed under descendants and the flat clusters are
+    the connected components of the kept merges; thresholds keeping the same number of merges give the
+    same partition, which is built once.
     """
-    n = len(truth)
-    thresholds = np.linspace(0.0, link[:, 2].max(), n_thresholds)
-    n_merges = np.searchsorted(link[:, 2], thresholds, side="right")
-    kept, first = np.unique(n_merges, return_index=True)
-    edges = _merge_edges(link)
-    n_true = int(truth.max()) + 1
-    candidates = []
-    for m, index in zip(kept, first, strict=True):
+    monocrit = maxinconsts(link, inconsistent(link))
+    thresholds = np.linspace(0.0, np.max(maxdists(link)), n_thresholds)
+    order = np.argsort(monocrit, kind="stable")
+    n_kept = np.searchsorted(monocrit[order], thresholds, side="right")
+    edges = _merge_edges(link)[order]
+    n = len(link) + 1
+    _, first = np.unique(n_kept, return_index=True)
+    cuts = []
+    for index in first:
+        m = n_kept[index]
         graph = sp.coo_matrix((np.ones(m), (edges[:m, 0], edges[:m, 1])), shape=(n, n))
-        n_pred, labels = connected_components(graph, directed=False)
-        table = np.bincount(truth * n_pred + labels, minlength=n_true * n_pred).reshape(n_true, n_pred)
-        mi, h_true, h_pred = _mi_and_entropies(table)
-        mean_h = (h_true + h_pred) / 2
-        bound = 1.0 if mean_h == 0 else mi / mean_h
-        candidates.append((bound, index, table, mi, h_true, h_pred, labels))
-    candidates.sort(key=lambda c: (-c[0], c[1]))
-    best, best_index = (-np.inf, 0.0, np.zeros(n, dtype=np.int64)), -1
-    for bound, index, table, mi, h_true, h_pred, labels in candidates:
-        if bound < best[0]:
+        cuts.append((float(thresholds[index]), connected_components(graph, directed=False)[1]))
+    return cuts
+
+
+def _best_clustering(
+    condensed: Mapping[str, np.ndarray],
+    truth: np.ndarray,
+    proteins: np.ndarray,
+    methods: Sequence[str],
+    n_thresholds: int,
+) -> Clustering:
+    """BIONIC's search on one sample: the first clustering (method, distance, threshold order) of maximal AMI.
+
+    Identical partitions are scored once; exact AMI is computed in decreasing order of its NMI bound,
+    until the bound falls below the best AMI found.
+    """
+    first: dict[bytes, tuple[int, str, str, float, np.ndarray]] = {}
+    for method in methods:
+        for metric, distance in condensed.items():
+            for threshold, labels in _inconsistency_cuts(linkage(distance, method=method), n_thresholds):
+                labels = _canonical(labels)
+                first.setdefault(labels.tobytes(), (len(first), method, metric, threshold, labels))
+    candidates = [(_agreement(truth, entry[-1]), entry) for entry in first.values()]
+    candidates.sort(key=lambda c: (-c[0].bound, c[1][0]))
+    best, best_score = None, -np.inf
+    for agreement, entry in candidates:
+        if agreement.bound < best_score:
             break
-        score = _ami_from_table(table, mi, h_true, h_pred)
-        if score > best[0] or (score == best[0] and index < best_index):
-            best, best_index = (score, float(thresholds[index]), labels), index
-    return best
+        score = _ami(agreement)
+        if score > best_score or (score == best_score and entry[0] < best[0]):
+            best, best_score = entry, score
+    _, method, metric, threshold, labels = best
+    return Clustering(proteins, truth, labels, method, metric, threshold, best_score)
+
+
+def _sample_distances(condensed: np.ndarray, n: int, rows: np.ndarray) -> np.ndarray:
+    """The condensed distances among ``rows`` (sorted) taken from the condensed matrix of all ``n`` rows."""
+    i, j = np.triu_indices(len(rows), 1)
+    i, j = rows[i], rows[j]
+    return condensed[n * i - i * (i + 1) // 2 + j - i - 1]
 
 
 def ami(
@@ -500,14 +603,20 @@ def ami(
     methods: Sequence[str] = LINKAGE_METHODS,
     distances: Sequence[str] = DISTANCE_METRICS,
     seed: int = 0,
+    n_jobs: int = 1,
 ) -> SampledScore:
-    """Module-detection AMI (BIONIC protocol): best AMI of hierarchical clusterings against sampled groups.
+    """Module-detection AMI exactly as BIONIC computes it (``bioniceval/evals/module_detection.py``).
 
     For each of ``n_samples`` seeded samples of non-overlapping groups
-    (:func:`sample_nonoverlapping_groups`, seeds ``seed``, ``seed + 1``, ...), the
-    sampled proteins are clustered with every linkage method x distance and cut at
-    ``n_thresholds`` distances in [0, max merge height]; the sample's score is the
-    best adjusted mutual information (arithmetic normalization) of any cut.
+    (:func:`sample_nonoverlapping_groups`, seeds ``seed``, ``seed + 1``, ...): for
+    each linkage method x distance, ``pdist`` (NaN set to 0), ``linkage``, then for
+    ``t`` in ``numpy.linspace(0, max(maxdists(link)), n_thresholds)``,
+    ``fcluster(link, t)`` with scipy's default criterion (``'inconsistent'``,
+    depth 2) and the adjusted mutual information (arithmetic normalization) of the
+    flat clusters against the sampled groups. The sample's score is the best AMI,
+    starting from 0 (never negative). Distances are computed once for the proteins
+    of all samples (``pdist`` treats each pair on its own, so they are the sample's
+    own); each distinct partition is scored once.
 
     Parameters
     ----------
@@ -518,11 +627,15 @@ def ami(
     methods : sequence of str, default :data:`LINKAGE_METHODS`
     distances : sequence of str, default :data:`DISTANCE_METRICS`
     seed : int, default 0
+    n_jobs : int, default 1
+        Processes that score the samples (``joblib``; -1 for all cores). The result does not depend on it.
 
     Returns
     -------
     SampledScore
-        Mean and sd over samples, per-sample values, and the chosen clustering of each sample.
+        Mean and sd over samples, per-sample values, and each sample's clustering of maximal AMI
+        (the first in method, distance, threshold order; its own ``score`` may be <= 0 when the
+        sample's value is 0).
 
     Examples
     --------
@@ -533,22 +646,22 @@ def ami(
     features = np.asarray(features, dtype=np.float64)
     membership = np.asarray(membership).astype(bool)
     _validate(features, membership)
-    values, clusterings = [], []
-    for sample in range(n_samples):
-        truth = sample_nonoverlapping_groups(membership, seed=seed + sample)
-        proteins = np.flatnonzero(truth >= 0)
-        truth = np.unique(truth[proteins], return_inverse=True)[1]
-        chosen = None
-        for metric in distances:
-            distance = np.nan_to_num(pdist(features[proteins], metric=metric), nan=0.0)
-            distance = np.maximum(distance, 0.0)
-            for method in methods:
-                score, threshold, labels = _best_cut(linkage(distance, method=method), truth, n_thresholds)
-                if chosen is None or score > chosen.score:
-                    chosen = Clustering(proteins, truth, labels, method, metric, threshold, score)
-        values.append(chosen.score)
-        clusterings.append(chosen)
-    return _sampled(np.asarray(values), tuple(clusterings))
+    samples = [sample_nonoverlapping_groups(membership, seed=seed + sample) for sample in range(n_samples)]
+    pooled = np.flatnonzero(np.any([assigned >= 0 for assigned in samples], axis=0))
+    condensed = {metric: np.nan_to_num(pdist(features[pooled], metric=metric)) for metric in distances}
+    tasks = []
+    for assigned in samples:
+        proteins = np.flatnonzero(assigned >= 0)
+        truth = np.unique(assigned[proteins], return_inverse=True)[1].ravel()
+        rows = np.searchsorted(pooled, proteins)
+        own = {metric: _sample_distances(d, len(pooled), rows) for metric, d in condensed.items()}
+        tasks.append((own, truth, proteins, tuple(methods), n_thresholds))
+    if n_jobs == 1 or n_samples == 1:
+        clusterings = [_best_clustering(*task) for task in tasks]
+    else:
+        clusterings = Parallel(n_jobs=n_jobs)(delayed(_best_clustering)(*task) for task in tasks)
+    values = np.array([max(clustering.score, 0.0) for clustering in clusterings])
+    return _sampled(values, tuple(clusterings))
 
 
 def _sampled(values: np.ndarray, clusterings: tuple[Clustering, ...]) -> SampledScore:
@@ -563,6 +676,7 @@ def f_beta_clusters(
     beta: float = 0.5,
     clusterings: Sequence[Clustering] | None = None,
     seed: int = 0,
+    n_jobs: int = 1,
 ) -> SampledScore:
     """Pair-counting F-beta of the clusterings chosen for AMI.
 
@@ -576,8 +690,9 @@ def f_beta_clusters(
     membership : array_like of bool, shape (n, k)
     beta : float, default 0.5
     clusterings : sequence of Clustering, optional
-        From :func:`ami` (computed with ``seed`` when omitted).
+        From :func:`ami` (computed with ``seed`` and ``n_jobs`` when omitted).
     seed : int, default 0
+    n_jobs : int, default 1
 
     Returns
     -------
@@ -591,7 +706,7 @@ def f_beta_clusters(
     """
     membership = np.asarray(membership).astype(bool)
     if clusterings is None:
-        clusterings = ami(features, membership, seed=seed).clusterings
+        clusterings = ami(features, membership, seed=seed, n_jobs=n_jobs).clusterings
     values = []
     for clustering in clusterings:
         upper = np.triu_indices(len(clustering.proteins), 1)
@@ -602,3 +717,67 @@ def f_beta_clusters(
         recall = tp / max(np.count_nonzero(truth), 1)
         values.append(float(_f_score(np.asarray(precision), np.asarray(recall), beta)))
     return _sampled(np.asarray(values), tuple(clusterings))
+
+
+#: metric name -> kernel: the closed vocabulary of scoring, in table order
+METRICS: Mapping[str, Callable[..., float | SampledScore]] = MappingProxyType({
+    "average_precision": average_precision,
+    "mean_average_precision": mean_average_precision,
+    "ami": ami,
+    "f_beta": f_beta,
+    "f_beta_clusters": f_beta_clusters,
+})
+#: the metrics computed on AMI's seeded samples (mean and sd over samples)
+SAMPLED_METRICS = ("ami", "f_beta_clusters")
+
+
+def compute_metrics(
+    features: np.ndarray,
+    membership: np.ndarray,
+    names: Sequence[str],
+    *,
+    seed: int = 0,
+    n_jobs: int = 1,
+) -> dict[str, float | SampledScore]:
+    """Each named metric from its own kernel in :data:`METRICS`; AMI's samples are searched once and shared.
+
+    Parameters
+    ----------
+    features : array_like, shape (n, d)
+    membership : array_like of bool, shape (n, k)
+    names : sequence of str
+        Keys of :data:`METRICS`.
+    seed : int, default 0
+        Seed of the AMI samples.
+    n_jobs : int, default 1
+        Processes for the AMI samples.
+
+    Returns
+    -------
+    dict of str to float or SampledScore
+        One entry per name: what ``METRICS[name]`` returns on these inputs (the sampled metrics
+        with ``seed`` and ``n_jobs``).
+
+    Raises
+    ------
+    KeyError
+        For a name not in :data:`METRICS`.
+
+    Examples
+    --------
+    >>> x = [[1, 2, 3], [1, 2, 4], [3, 2, 1], [4, 2, 1]]
+    >>> result = compute_metrics(x, [[1, 0], [1, 0], [0, 1], [0, 1]], ["f_beta", "average_precision"])
+    >>> {name: round(value, 6) for name, value in result.items()}
+    {'f_beta': 1.0, 'average_precision': 1.0}
+    """
+    results: dict[str, float | SampledScore] = {}
+    searched = None
+    for name in names:
+        kernel = METRICS[name]
+        if name not in SAMPLED_METRICS:
+            results[name] = kernel(features, membership)
+            continue
+        if searched is None:
+            searched = ami(features, membership, seed=seed, n_jobs=n_jobs)
+        results[name] = searched if kernel is ami else kernel(features, membership, clusterings=searched.clusterings)
+    return results

@@ -63,8 +63,10 @@ def plot_summary(
 ) -> list[Path]:
     """Figure 1: grouped bars per standard, one panel per metric, one colour per representation.
 
-    Error bars show ``sd`` where it exists (AMI samples); the AP panel marks each
-    standard's prevalence (random AP) with a black tick.
+    Error bars show the bootstrap interval (``ci_low``/``ci_high``) where it exists,
+    else ``sd`` (AMI samples). Every panel marks chance with a black line: each
+    standard's prevalence (the AP and F of a random ranking) and 0 for AMI. Tick
+    labels give the standard's number of proteins; the legend sits right of the panels.
 
     Parameters
     ----------
@@ -98,21 +100,36 @@ def plot_summary(
     for ax, metric in zip(axes[0], panels, strict=True):
         rows = data[data["metric"] == metric].set_index(["representation", "standard"])
         for k, rep in enumerate(representations):
-            values = [rows["value"].get((rep, s), np.nan) for s in standards]
-            sds = [rows["sd"].get((rep, s), np.nan) for s in standards]
             x = np.arange(len(standards)) - 0.4 + width * (k + 0.5)
-            yerr = None if np.isnan(np.asarray(sds, dtype=float)).all() else np.nan_to_num(np.asarray(sds, float))
-            ax.bar(x, values, width, yerr=yerr, capsize=2, color=colours(k % 10), label=rep)
-        if metric in ("average_precision", "mean_average_precision"):
-            prevalence = rows.groupby(level="standard")["prevalence"].first()
-            for i, s in enumerate(standards):
-                ax.hlines(prevalence.get(s, np.nan), i - 0.45, i + 0.45, colors="black", linewidth=1)
-        ax.set_xticks(np.arange(len(standards)), standards, rotation=30, ha="right")
+            ax.bar(x, [rows["value"].get((rep, s), np.nan) for s in standards], width,
+                   yerr=_error_bars(rows, rep, standards), capsize=2, color=colours(k % 10), label=rep)
+        chance = rows.groupby(level="standard")["prevalence"].first() if metric != "ami" else {}
+        for i, s in enumerate(standards):
+            ax.hlines(chance.get(s, 0.0), i - 0.45, i + 0.45, colors="black", linewidth=1,
+                      label="chance" if i == 0 else None)
+        n = rows.groupby(level="standard")["n_proteins"].first()
+        ax.set_xticks(np.arange(len(standards)), [f"{s}\n(n={n.get(s, 0)})" for s in standards], rotation=30, ha="right")
         ax.set_ylabel(METRIC_LABELS.get(metric, metric))
         ax.spines[["top", "right"]].set_visible(False)
-    axes[0, -1].legend(frameon=False, fontsize="small")
+    handles, names = axes[0, -1].get_legend_handles_labels()
     fig.tight_layout()
+    fig.legend(handles, names, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, fontsize="small")
     return _save(fig, data, Path(out), stem)
+
+
+def _error_bars(rows: pd.DataFrame, representation: str, standards: Sequence[str]) -> np.ndarray | None:
+    """Asymmetric bars from the bootstrap interval where it exists, else symmetric sd; None when neither does."""
+    def column(name: str) -> np.ndarray:
+        if name not in rows:
+            return np.full(len(standards), np.nan)
+        return np.array([rows[name].get((representation, s), np.nan) for s in standards], dtype=float)
+
+    value, low, high, sd = column("value"), column("ci_low"), column("ci_high"), column("sd")
+    below = np.where(np.isnan(low), sd, value - low)
+    above = np.where(np.isnan(high), sd, high - value)
+    if np.isnan(below).all():
+        return None
+    return np.nan_to_num(np.vstack([below, above]).clip(min=0))
 
 
 def plot_tsne(

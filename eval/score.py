@@ -21,16 +21,20 @@ from deeploc_keras.processing import NORMALIZE_CHOICES, normalize_features
 from deeploc_keras.profiles import read_profiles
 from eval import metrics as _metrics
 from eval import plots as _plots
+from eval import significance as _significance
 from eval import standards as _standards
 
-__all__ = ["METRICS", "NORMALIZE_CHOICES", "SUMMARY_COLUMNS", "COVERAGE_COLUMNS", "score_representation", "score"]
+__all__ = ["METRICS", "NORMALIZE_CHOICES", "SUMMARY_COLUMNS", "COMPARISON_COLUMNS", "COVERAGE_COLUMNS",
+           "score_representation", "score"]
 
 logger = logging.getLogger(__name__)
 
-#: metric names (closed vocabulary, shared with :mod:`eval.metrics` and the CLI)
-METRICS = _metrics.METRICS
+#: metric names (closed vocabulary: the keys of :data:`eval.metrics.METRICS`, shared with the CLI)
+METRICS = tuple(_metrics.METRICS)
 #: columns of :func:`score_representation`'s table
-SUMMARY_COLUMNS = ("standard", "metric", "value", "sd", "n_proteins", "n_groups", "prevalence")
+SUMMARY_COLUMNS = ("standard", "metric", "value", "sd", "ci_low", "ci_high", "n_proteins", "n_groups", "prevalence")
+#: columns :func:`score` adds: the paired comparison of each representation with the best baseline
+COMPARISON_COLUMNS = ("compared_to", "p_value", "q_value")
 #: columns of ``coverage.csv``
 COVERAGE_COLUMNS = ("representation", "standard", *_standards.Coverage.__dataclass_fields__)
 
@@ -86,10 +90,13 @@ def _score(
     *,
     metrics: Sequence[str] | None,
     seed: int,
+    n_jobs: int,
+    n_bootstrap: int,
     aliases: Mapping[str, str] | None,
     source: str,
     normalize: str = "none",
-) -> tuple[pd.DataFrame, list[dict]]:
+) -> tuple[pd.DataFrame, list[dict], dict]:
+    """Table rows, coverage rows, and per (standard, metric) the universe's ids and bootstrap values."""
     metrics = _check_metrics(metrics)
     proteins, features = _check_profiles(proteins, features, source=source)
     if normalize != "none":
@@ -97,7 +104,7 @@ def _score(
         logger.info("%s: normalize=%s across %d proteins (%d of %d features with zero scale dropped)", source,
                     normalize, len(proteins), int((~kept).sum()), kept.size)
         proteins, features = _check_profiles(proteins, features, source=f"{source} after normalize={normalize}")
-    rows, coverage = [], []
+    rows, coverage, resampled = [], [], {}
     for name, standard in standards.items():
         try:
             kept, cov = _standards.restrict(standard, proteins, aliases=aliases)
@@ -114,26 +121,23 @@ def _score(
                 "prevalence": _metrics.prevalence(member)}
         logger.info("%s / %s: %d proteins, %d groups (%d dropped), prevalence %.4f", source, name,
                     base["n_proteins"], base["n_groups"], cov.n_groups_dropped, base["prevalence"])
-        clusterings = None
-        for metric in metrics:
-            start = time.perf_counter()
-            sd = np.nan
-            if metric == "average_precision":
-                value = _metrics.average_precision(x, member)
-            elif metric == "mean_average_precision":
-                value = _metrics.mean_average_precision(x, member)
-            elif metric == "f_beta":
-                value = _metrics.f_beta(x, member)
-            else:
-                if clusterings is None:
-                    result = _metrics.ami(x, member, seed=seed)
-                    clusterings = result.clusterings
-                if metric == "f_beta_clusters":
-                    result = _metrics.f_beta_clusters(x, member, clusterings=clusterings)
-                value, sd = result.mean, result.sd
-            rows.append({**base, "metric": metric, "value": value, "sd": sd})
-            logger.info("%s / %s / %s = %.4f (%.1f s)", source, name, metric, value, time.perf_counter() - start)
-    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS)), coverage
+        start = time.perf_counter()
+        results = _metrics.compute_metrics(x, member, metrics, seed=seed, n_jobs=n_jobs)
+        boot = {}
+        if n_bootstrap:
+            ids = [proteins[i] for i in np.flatnonzero(universe)]
+            weights = _significance.bootstrap_weights(ids, n_resamples=n_bootstrap, seed=seed)
+            boot = _significance.bootstrap_metrics(
+                x, member, weights, [m for m in metrics if m in _significance.BOOTSTRAP_METRICS])
+            resampled.update({(name, metric): (frozenset(ids), values) for metric, values in boot.items()})
+        for metric, result in results.items():
+            sampled = isinstance(result, _metrics.SampledScore)
+            value, sd = (result.mean, result.sd) if sampled else (result, np.nan)
+            low, high = _significance.percentile_interval(boot[metric]) if metric in boot else (np.nan, np.nan)
+            rows.append({**base, "metric": metric, "value": value, "sd": sd, "ci_low": low, "ci_high": high})
+            logger.info("%s / %s / %s = %.4f", source, name, metric, value)
+        logger.info("%s / %s scored in %.1f s", source, name, time.perf_counter() - start)
+    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS)), coverage, resampled
 
 
 def score_representation(
@@ -143,6 +147,8 @@ def score_representation(
     *,
     metrics: Sequence[str] | None = None,
     seed: int = 0,
+    n_jobs: int = 1,
+    n_bootstrap: int = 0,
     aliases: Mapping[str, str] | None = None,
     normalize: str = "none",
 ) -> pd.DataFrame:
@@ -160,6 +166,11 @@ def score_representation(
         Subset of :data:`METRICS` (default all).
     seed : int, default 0
         Seed of the AMI samples.
+    n_jobs : int, default 1
+        Processes for the AMI samples (-1: all cores); the table does not depend on it.
+    n_bootstrap : int, default 0
+        Bootstrap resamples of the proteins (seeded by ``seed``) for the 95 % percentile
+        intervals ``ci_low``/``ci_high`` of AP, mAP and F0.5; 0 leaves them NaN.
     aliases : mapping of str to str, optional
         Upper-case gene name -> ORF (:func:`eval.standards.read_aliases`).
     normalize : {"none", "standardize", "robust"}, default "none"
@@ -171,7 +182,8 @@ def score_representation(
     -------
     pandas.DataFrame
         Columns :data:`SUMMARY_COLUMNS`, one row per standard x metric. ``sd`` is the
-        standard deviation over AMI samples (NaN for pooled metrics); ``n_proteins``
+        standard deviation over AMI samples (NaN for pooled metrics); ``ci_low`` and
+        ``ci_high`` the bootstrap interval (NaN without ``n_bootstrap``); ``n_proteins``
         and ``n_groups`` describe the restricted standard; ``prevalence`` is the
         positive-pair fraction (the AP of a random ranking).
 
@@ -190,9 +202,39 @@ def score_representation(
     >>> table[["standard", "metric", "value", "n_proteins"]].values.tolist()
     [['toy', 'average_precision', 1.0, 4]]
     """
-    table, _ = _score(proteins, features, standards, metrics=metrics, seed=seed, aliases=aliases,
-                      source="representation", normalize=_check_normalize(normalize))
+    table, _, _ = _score(proteins, features, standards, metrics=metrics, seed=seed, n_jobs=n_jobs,
+                         n_bootstrap=n_bootstrap, aliases=aliases, source="representation",
+                         normalize=_check_normalize(normalize))
     return table
+
+
+def _compare(summary: pd.DataFrame, resampled: Mapping[tuple, tuple], baselines: Sequence[str]) -> pd.DataFrame:
+    """Add :data:`COMPARISON_COLUMNS`: each representation against the best baseline, paired over resamples.
+
+    A comparison needs both universes to hold the same proteins (the same resamples); otherwise its
+    p-value is NaN.
+    """
+    summary = summary.assign(compared_to=None, p_value=np.nan, q_value=np.nan)
+    if not baselines:
+        return summary
+    for (standard, metric), rows in summary.groupby(["standard", "metric"], sort=False):
+        if metric not in _significance.BOOTSTRAP_METRICS:
+            continue
+        candidates = rows[rows["representation"].isin(baselines)]
+        best = candidates.loc[candidates["value"].idxmax(), "representation"]
+        ids, reference = resampled[(best, standard, metric)]
+        for index, rep in rows["representation"].items():
+            if rep == best:
+                continue
+            own_ids, values = resampled[(rep, standard, metric)]
+            summary.loc[index, "compared_to"] = best
+            if own_ids == ids:
+                summary.loc[index, "p_value"] = _significance.paired_p_value(values, reference)
+            else:
+                logger.warning("%s / %s: %s and %s cover different proteins; no paired comparison",
+                               standard, metric, rep, best)
+    summary["q_value"] = _significance.benjamini_hochberg(summary["p_value"].to_numpy())
+    return summary
 
 
 def _load_aliases(aliases: str | os.PathLike | Mapping[str, str] | None) -> Mapping[str, str] | None:
@@ -209,14 +251,17 @@ def score(
     names: Sequence[str] | None = None,
     metrics: Sequence[str] | None = None,
     seed: int = 0,
+    n_jobs: int = -1,
+    n_bootstrap: int = 0,
+    compare_to: Sequence[str] | None = None,
     aliases: str | os.PathLike | Mapping[str, str] | None = None,
     normalize: str = "none",
     overwrite: bool = False,
 ) -> pd.DataFrame:
     """Score several representations and write a score directory.
 
-    Writes ``summary.csv`` (columns representation, standard, metric, value, sd,
-    n_proteins, n_groups, prevalence, normalize), ``coverage.csv`` (proteins and groups kept
+    Writes ``summary.csv`` (columns representation, :data:`SUMMARY_COLUMNS` and
+    :data:`COMPARISON_COLUMNS`), ``coverage.csv`` (proteins and groups kept
     and dropped per representation x standard) and Figure 1
     (``figure1_summary.png``/``.svg`` with its data ``figure1_summary.csv``). The
     directory appears only when complete.
@@ -234,6 +279,16 @@ def score(
     metrics : sequence of str, optional
         Subset of :data:`METRICS` (default all).
     seed : int, default 0
+    n_jobs : int, default -1
+        Processes for the AMI samples (all cores); the table does not depend on it.
+    n_bootstrap : int, default 0
+        Bootstrap resamples of the proteins for the intervals of AP, mAP and F0.5 (see
+        :func:`score_representation`); the same resamples for every representation.
+    compare_to : sequence of str, optional
+        Names of the baseline representations. Per standard x bootstrapped metric, every
+        other representation is compared with the best of them on the same resampled
+        proteins (:func:`eval.significance.paired_p_value`); ``q_value`` is the
+        Benjamini-Hochberg adjustment over all comparisons of the table. Needs ``n_bootstrap``.
     aliases : path or mapping, optional
         ``SGD_features.tab`` or a mapping from :func:`eval.standards.read_aliases`.
     normalize : {"none", "standardize", "robust"}, default "none"
@@ -250,7 +305,8 @@ def score(
     ------
     InputError
         Bad profiles or standards (see :func:`score_representation`), a name count that
-        does not match the profiles, or two representations with the same name.
+        does not match the profiles, two representations with the same name, or a
+        ``compare_to`` name that is not a representation (or given without ``n_bootstrap``).
     OutputExistsError
         If ``out`` exists and ``overwrite`` is False.
     """
@@ -274,14 +330,22 @@ def score(
     labels = list(names) if names else [method for _, method, _, _ in tables]
     if len(set(labels)) != len(labels):
         raise InputError(f"representation names must be unique. Received: {labels}; pass one --name per profile file")
-    summaries, coverage = [], []
+    baselines = list(compare_to or [])
+    missing = [b for b in baselines if b not in labels]
+    if missing:
+        raise InputError(f"--compare-to {missing[0]} is not a representation; expected one of {', '.join(labels)}")
+    if baselines and not n_bootstrap:
+        raise InputError("--compare-to needs bootstrap resamples; pass --bootstrap N (e.g. 200)")
+    summaries, coverage, resampled = [], [], {}
     for label, (path, _, proteins, features) in zip(labels, tables, strict=True):
         logger.info("scoring %s (%s): %d proteins x %d features", label, path, *features.shape)
-        summary, cov = _score(proteins, features, loaded, metrics=metrics, seed=seed, aliases=alias_map,
-                              source=label, normalize=normalize)
+        summary, cov, boot = _score(proteins, features, loaded, metrics=metrics, seed=seed, n_jobs=n_jobs,
+                                    n_bootstrap=n_bootstrap, aliases=alias_map, source=label, normalize=normalize)
         summaries.append(summary.assign(representation=label, normalize=normalize))
         coverage.extend({"representation": label, **row} for row in cov)
+        resampled.update({(label, *key): value for key, value in boot.items()})
     summary = pd.concat(summaries, ignore_index=True)[["representation", *SUMMARY_COLUMNS, "normalize"]]
+    summary = _compare(summary, resampled, baselines)
     with atomic_path(out, overwrite=overwrite) as tmp:
         tmp.mkdir(parents=True)
         summary.to_csv(tmp / "summary.csv", index=False)

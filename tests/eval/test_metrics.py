@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.cluster.hierarchy import fcluster, linkage, maxdists
 from scipy.spatial.distance import pdist
 from sklearn.metrics import adjusted_mutual_info_score, average_precision_score, precision_recall_curve
 
@@ -115,26 +115,67 @@ def test_adjusted_mutual_info_matches_sklearn():
         assert metrics.adjusted_mutual_info(a, b) == pytest.approx(adjusted_mutual_info_score(a, b), abs=1e-10)
 
 
-def test_ami_equals_brute_force_sklearn_search():
-    features, membership = _random_case(n=50, d=6, k=8, p=0.1, seed=6)
-    result = metrics.ami(features, membership, n_samples=2, n_thresholds=25, seed=3)
+def _bionic_module_detection(features, labels, n_thresholds=500):
+    """BIONIC's ``evaluate_features`` written out: best AMI over linkages x distances x inconsistency cuts."""
+    best, memo = 0, {}
+    for method in ("average", "single", "complete"):
+        for metric in ("euclidean", "cosine"):
+            distance = pdist(features, metric=metric)
+            np.nan_to_num(distance, copy=False)
+            link = linkage(distance, method=method)
+            for t in np.linspace(0, np.max(maxdists(link)), num=n_thresholds):
+                cluster_labels = fcluster(link, t)
+                key = cluster_labels.tobytes()
+                if key not in memo:  # the same sklearn call on the same labels, once
+                    memo[key] = adjusted_mutual_info_score(labels, cluster_labels)
+                if memo[key] > best:
+                    best = memo[key]
+    return best
+
+
+def _check_ami_is_bionic(features, membership, *, seed, n_samples=10, n_thresholds=500):
+    result = metrics.ami(features, membership, n_samples=n_samples, n_thresholds=n_thresholds, seed=seed)
+    assert len(result.values) == n_samples
     for sample, clustering in enumerate(result.clusterings):
-        truth = metrics.sample_nonoverlapping_groups(membership, seed=3 + sample)
+        truth = metrics.sample_nonoverlapping_groups(membership, seed=seed + sample)
         proteins = np.flatnonzero(truth >= 0)
         np.testing.assert_array_equal(clustering.proteins, proteins)
-        best = -1.0
-        for metric in metrics.DISTANCE_METRICS:
-            distance = np.nan_to_num(pdist(features[proteins], metric=metric))
-            for method in metrics.LINKAGE_METHODS:
-                link = linkage(distance, method=method)
-                for t in np.linspace(0, link[:, 2].max(), 25):
-                    best = max(best, adjusted_mutual_info_score(truth[proteins], fcluster(link, t, "distance")))
-        assert result.values[sample] == pytest.approx(best, abs=1e-10)
+        expected = _bionic_module_detection(features[proteins], truth[proteins], n_thresholds)
+        assert abs(result.values[sample] - expected) < 1e-9
         link = linkage(np.nan_to_num(pdist(features[proteins], metric=clustering.metric)), clustering.method)
-        same = adjusted_mutual_info_score(fcluster(link, clustering.threshold, "distance"), clustering.labels)
-        assert same == pytest.approx(1.0)
+        chosen = fcluster(link, clustering.threshold)
+        assert adjusted_mutual_info_score(chosen, clustering.labels) == pytest.approx(1.0)
+        assert clustering.score == pytest.approx(adjusted_mutual_info_score(truth[proteins], chosen), abs=1e-9)
     assert result.mean == pytest.approx(result.values.mean())
-    assert result.sd == pytest.approx(result.values.std(ddof=1))
+    assert result.sd == pytest.approx(result.values.std(ddof=1) if n_samples > 1 else 0.0)
+    return result
+
+
+def test_ami_equals_bionic_loop_synthetic():
+    features, membership = _random_case(n=60, d=6, k=8, p=0.1, seed=6)
+    _check_ami_is_bionic(features, membership, seed=3, n_samples=1)
+
+
+def test_ami_is_never_negative_and_independent_of_n_jobs():
+    features, membership = _random_case(n=40, d=5, k=6, p=0.15, seed=8)  # pure noise: AMI near 0
+    serial = metrics.ami(features, membership, n_samples=4, seed=2)
+    parallel = metrics.ami(features, membership, n_samples=4, seed=2, n_jobs=2)
+    assert (serial.values >= 0).all()
+    np.testing.assert_array_equal(serial.values, parallel.values)
+    for a, b in zip(serial.clusterings, parallel.clusterings, strict=True):
+        np.testing.assert_array_equal(a.labels, b.labels)
+
+
+def test_ami_equals_bionic_loop_on_real_modules(standards_dir):
+    complexes = standards.from_modules_json(standards_dir / "icon_yeast-IntAct-complex-modules.json")
+    rng = np.random.default_rng(11)
+    proteins = sorted(rng.choice(sorted(set().union(*complexes.values())), size=200, replace=False).tolist())
+    kept, _ = standards.restrict(complexes, proteins)
+    membership, _ = metrics.membership_matrix(kept, proteins)
+    # complex signal, noise and a shared offset (cosine and euclidean disagree); 50 thresholds keep it fast
+    features = 0.8 * membership @ rng.normal(size=(membership.shape[1], 16)) + rng.normal(size=(len(proteins), 16)) + 2
+    result = _check_ami_is_bionic(features, membership, seed=5, n_thresholds=50)
+    assert 0.2 < result.mean < 1
 
 
 def test_f_beta_clusters_hand_worked():
@@ -175,3 +216,44 @@ def test_real_standard_one_hot_profiles_score_near_one(standards_dir):
     member = membership[universe]
     assert metrics.average_precision(features, member) > 0.9
     assert metrics.ami(features, member, n_samples=2, seed=0).mean > 0.9
+
+
+def _ap_of_ranking(similarities, relevant):
+    order = np.argsort(-similarities, kind="stable")
+    rel = relevant[order]
+    return float((np.cumsum(rel) / np.arange(1, len(rel) + 1))[rel].mean())
+
+
+def test_mean_average_precision_overlapping_groups_vs_copairs_multilabel():
+    copairs_multilabel = pytest.importorskip("copairs.map.multilabel").average_precision
+    rng = np.random.default_rng(13)
+    n = 30
+    membership = rng.random((n, 5)) < 0.3
+    membership[~membership.any(axis=1), 0] = True
+    features = rng.normal(size=(n, 8)) + membership @ rng.normal(size=(5, 8))
+    sim = np.corrcoef(features)
+    shared = (membership.astype(int) @ membership.T.astype(int)) > 0
+    assert (membership.sum(axis=1) > 1).sum() >= 5  # proteins in several groups
+    assert (~shared).any(axis=1).all()  # every protein has a negative (copairs needs one per query)
+    # ours: one ranking per protein over all others; positives = proteins sharing any group
+    ours = [_ap_of_ranking(np.delete(sim[i], i), np.delete(shared[i], i)) for i in range(n)]
+    assert metrics.mean_average_precision(features, membership) == pytest.approx(np.mean(ours), abs=1e-12)
+    # copairs multilabel: one ranking per (protein, group); positives = that group's other members,
+    # negatives = proteins sharing no group; members of the protein's other groups are left out
+    meta = pd.DataFrame({"protein": np.arange(n),
+                         "groups": [[f"g{j}" for j in np.flatnonzero(row)] for row in membership]})
+    result = copairs_multilabel(meta, features, pos_sameby=["groups"], pos_diffby=[], neg_sameby=[],
+                                neg_diffby=["groups"], multilabel_col="groups", distance="correlation",
+                                progress_bar=False)
+    expected = {}
+    for i in range(n):
+        for g in np.flatnonzero(membership[i]):
+            keep = (membership[:, g] | ~shared[i]) & (np.arange(n) != i)
+            if membership[keep, g].any():
+                expected[(i, f"g{g}")] = _ap_of_ranking(sim[i, keep], membership[keep, g])
+    theirs = {(i, g): ap for i, g, ap in zip(result["protein"], result["groups"], result["average_precision"], strict=True)}
+    assert theirs.keys() == expected.keys()
+    for key, value in expected.items():
+        assert theirs[key] == pytest.approx(value, abs=1e-6)
+    # the two definitions differ on these overlapping groups
+    assert abs(np.mean(list(theirs.values())) - metrics.mean_average_precision(features, membership)) > 1e-3

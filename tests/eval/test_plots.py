@@ -65,3 +65,33 @@ def test_plot_tsne_cli(tmp_path):
     assert (data["localization"] == "ER").sum() == 20 and (out / "figure2_tsne.png").exists()
     bad = CliRunner().invoke(main, [*args[:-2], "--out", str(tmp_path / "x"), "--process", "meiosis"])
     assert bad.exit_code == 2 and "unknown process 'meiosis'" in bad.output and not (tmp_path / "x").exists()
+
+
+def test_plot_summary_draws_intervals_chance_and_n(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    rows = [{"representation": rep, "standard": std, "metric": metric, "value": 0.4 + k / 10,
+             "sd": 0.02 if metric == "ami" else np.nan, "ci_low": np.nan if metric == "ami" else 0.3 + k / 10,
+             "ci_high": np.nan if metric == "ami" else 0.45 + k / 10, "n_proteins": 10 + j, "n_groups": 2,
+             "prevalence": 0.05 * (j + 1)}
+            for k, rep in enumerate(("DeepLoc", "CP")) for j, std in enumerate(("go_cc", "kegg"))
+            for metric in plots.FIGURE1_METRICS]
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, data, out, stem: figures.append(fig) or [])
+    plots.plot_summary(pd.DataFrame(rows), tmp_path)
+    fig = figures[0]
+    for ax, metric in zip(fig.axes, plots.FIGURE1_METRICS, strict=True):
+        chance = [c for c in ax.collections if c.get_label() == "chance"]
+        levels = sorted({round(seg[0][1], 6) for c in ax.collections if hasattr(c, "get_segments")
+                         for seg in c.get_segments() if len(seg) == 2 and seg[0][1] == seg[1][1]})
+        assert chance, metric
+        assert (0.05 in levels and 0.1 in levels) if metric != "ami" else 0.0 in levels
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["go_cc\n(n=10)", "kegg\n(n=11)"]
+        caps = [line for line in ax.lines if len(line.get_ydata()) > 0]
+        ys = np.concatenate([line.get_ydata() for line in caps]) if caps else np.array([])
+        if metric == "ami":
+            assert np.isclose(ys, 0.42).any() and np.isclose(ys, 0.38).any()  # sd bars
+        else:
+            assert np.isclose(ys, 0.3).any() and np.isclose(ys, 0.45).any()  # interval bars
+    assert fig.legends and sorted(t.get_text() for t in fig.legends[0].get_texts()) == ["CP", "DeepLoc", "chance"]
+    plt.close(fig)

@@ -88,8 +88,9 @@ def test_score_writes_outputs(tmp_path):
     summary = scoring.score([a, b], [tmp_path / "std"], out, metrics=["average_precision", "ami", "f_beta"])
     assert set(summary["representation"]) == {"DeepLoc", "CellProfiler"}
     written = pd.read_csv(out / "summary.csv")
-    assert list(written.columns) == ["representation", *scoring.SUMMARY_COLUMNS, "normalize"] and len(written) == 6
-    assert (written["normalize"] == "none").all()
+    assert list(written.columns) == ["representation", *scoring.SUMMARY_COLUMNS, "normalize",
+                                     *scoring.COMPARISON_COLUMNS]
+    assert len(written) == 6 and (written["normalize"] == "none").all()
     coverage = pd.read_csv(out / "coverage.csv")
     assert list(coverage.columns) == list(scoring.COVERAGE_COLUMNS)
     assert coverage["n_proteins_kept"].tolist() == [8, 8]
@@ -185,3 +186,96 @@ def test_score_help_does_not_import_tensorflow():
             "print(any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("order_seed", [0, 1, 2])
+def test_score_representation_rows_equal_direct_kernel_calls(order_seed):
+    from eval import metrics
+
+    rng = np.random.default_rng(order_seed)
+    names = list(rng.permutation(list(scoring.METRICS)))
+    proteins = [f"P{i}" for i in range(10)]
+    features = _features(seed=3)
+    table = scoring.score_representation(proteins, features, {"toy": STANDARD}, metrics=names, seed=4)
+    assert table["metric"].tolist() == names
+    membership, _ = metrics.membership_matrix(STANDARD, proteins)
+    universe = membership.any(axis=1)
+    x, m = features[universe], membership[universe]
+    direct = {"average_precision": metrics.average_precision(x, m),
+              "mean_average_precision": metrics.mean_average_precision(x, m),
+              "f_beta": metrics.f_beta(x, m),
+              "ami": metrics.ami(x, m, seed=4).mean,
+              "f_beta_clusters": metrics.f_beta_clusters(x, m, seed=4).mean}
+    assert set(direct) == set(scoring.METRICS)
+    assert len(set(np.round(list(direct.values()), 9))) == len(direct)  # distinct values: a mix-up would show
+    for row in table.itertuples():
+        assert row.value == pytest.approx(direct[row.metric], abs=1e-12), row.metric
+
+
+def test_score_bootstrap_intervals_and_paired_comparisons(tmp_path):
+    from eval import metrics, significance
+
+    proteins = [f"P{i}" for i in range(30)]
+    groups = {f"g{k}": {f"P{i}" for i in range(30) if i % 5 == k or i == 3 * k} for k in range(5)}
+    membership, _ = metrics.membership_matrix(groups, proteins)
+    rng = np.random.default_rng(0)
+    signal = membership @ rng.normal(size=(5, 8))
+    reps = {"good": signal + 0.5 * rng.normal(size=(30, 8)), "base1": rng.normal(size=(30, 8)),
+            "base2": signal + 3.0 * rng.normal(size=(30, 8))}
+    order = rng.permutation(30)  # one file lists the proteins in another order: resamples follow the ids
+    paths = [_write(tmp_path / "good.parquet", reps["good"][order], [proteins[i] for i in order]),
+             _write(tmp_path / "base1.parquet", reps["base1"], proteins),
+             _write(tmp_path / "base2.parquet", reps["base2"], proteins)]
+    names = ["average_precision", "f_beta", "mean_average_precision"]
+    summary = scoring.score(paths, {"toy": groups}, tmp_path / "out", names=list(reps), metrics=names, n_bootstrap=50,
+                            compare_to=["base1", "base2"], seed=3)
+    rows = summary.set_index(["representation", "metric"])
+    weights = significance.bootstrap_weights(proteins, n_resamples=50, seed=3)
+    boot = {rep: significance.bootstrap_metrics(x, membership, weights, names) for rep, x in reps.items()}
+    p_values = []
+    for metric in names:
+        best = max(("base1", "base2"), key=lambda b: rows.loc[(b, metric), "value"])
+        for rep in reps:
+            row = rows.loc[(rep, metric)]
+            low, high = significance.percentile_interval(boot[rep][metric])
+            assert (row["ci_low"], row["ci_high"]) == pytest.approx((low, high), abs=1e-12)
+            if rep == best:
+                assert pd.isna(row["compared_to"]) and np.isnan(row["p_value"])
+                continue
+            assert row["compared_to"] == best
+            expected = significance.paired_p_value(boot[rep][metric], boot[best][metric])
+            assert row["p_value"] == pytest.approx(expected)
+            p_values.append((row["p_value"], row["q_value"]))
+    p, q = np.array(p_values).T
+    np.testing.assert_allclose(q, significance.benjamini_hochberg(p))
+    assert rows.loc[("good", "average_precision"), "p_value"] < 0.05
+    written = pd.read_csv(tmp_path / "out" / "summary.csv")
+    assert written["ci_low"].notna().all() and written["q_value"].notna().sum() == 6
+
+
+def test_score_raises_compare_to_unknown_or_without_bootstrap(tmp_path):
+    proteins = [f"P{i}" for i in range(10)]
+    a = _write(tmp_path / "a.parquet", _features(), proteins, method="A")
+    with pytest.raises(InputError, match="--compare-to B is not a representation"):
+        scoring.score([a], {"toy": STANDARD}, tmp_path / "out", compare_to=["B"], n_bootstrap=10)
+    with pytest.raises(InputError, match="--compare-to needs bootstrap"):
+        scoring.score([a], {"toy": STANDARD}, tmp_path / "out", compare_to=["A"])
+    assert not (tmp_path / "out").exists()
+
+
+def test_score_cli_bootstrap_and_compare_to(tmp_path):
+    proteins = [f"P{i}" for i in range(10)]
+    a = _write(tmp_path / "a.parquet", _features(seed=0), proteins)
+    b = _write(tmp_path / "b.parquet", _features(seed=1), proteins)
+    standards.write_gmt(STANDARD, tmp_path / "toy.gmt")
+    out = tmp_path / "scores"
+    result = CliRunner().invoke(main, ["score", str(a), str(b), "--standards", str(tmp_path / "toy.gmt"), "--out",
+                                       str(out), "--name", "A", "--name", "B", "--metric", "average_precision",
+                                       "--bootstrap", "20", "--compare-to", "B"])
+    assert result.exit_code == 0, result.output
+    written = pd.read_csv(out / "summary.csv").set_index("representation")
+    assert written.loc["A", "compared_to"] == "B" and 0 < written.loc["A", "p_value"] <= 1
+    assert written["ci_low"].notna().all()
+    refused = CliRunner().invoke(main, ["score", str(a), "--standards", str(tmp_path / "toy.gmt"), "--out",
+                                        str(tmp_path / "other"), "--compare-to", "Toy"])
+    assert refused.exit_code == 2 and "--compare-to needs bootstrap" in refused.output

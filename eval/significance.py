@@ -1,0 +1,230 @@
+"""Uncertainty and significance of scores: bootstrap over proteins, paired comparisons, FDR (numpy kernels).
+
+A bootstrap resample draws the universe's proteins with replacement; it is kept
+as the number of times each protein is drawn (``weights``), so every statistic
+reuses the similarity ranking of the full universe:
+
+- pooled AP and F-beta of a resample are those of its pairs of distinct draws:
+  the pair (i, j) of proteins counts ``w_i * w_j`` times (copies of one protein
+  are not a pair);
+- mAP of a resample is the mean of the drawn proteins' AP (each protein keeps the
+  AP of its ranking of the full universe).
+
+Resamples are keyed by protein id: two representations with the same universe get
+the same resamples, so their bootstrap values are paired.
+
+References
+----------
+Efron B., Tibshirani R. (1993) An Introduction to the Bootstrap. Chapman & Hall (percentile intervals).
+Benjamini Y., Hochberg Y. (1995) Controlling the false discovery rate. J. R. Stat. Soc. B 57:289-300.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.stats import false_discovery_control
+
+from eval import metrics as _metrics
+
+__all__ = [
+    "BOOTSTRAP_METRICS",
+    "bootstrap_weights",
+    "bootstrap_pooled",
+    "bootstrap_mean",
+    "bootstrap_metrics",
+    "percentile_interval",
+    "paired_p_value",
+    "benjamini_hochberg",
+]
+
+#: metrics with bootstrap intervals over proteins (the sampled ones keep their sd over AMI samples)
+BOOTSTRAP_METRICS = ("average_precision", "mean_average_precision", "f_beta")
+
+def bootstrap_weights(ids: Sequence[str], *, n_resamples: int, seed: int = 0) -> np.ndarray:
+    """How many times each protein is drawn in each of ``n_resamples`` bootstrap resamples.
+
+    The draws are made over the sorted ids, so the same set of ids in any row order
+    gets the same resamples.
+
+    Parameters
+    ----------
+    ids : sequence of str
+        The universe's protein ids, in row order (unique).
+    n_resamples : int
+    seed : int, default 0
+
+    Returns
+    -------
+    numpy.ndarray of int16, shape (n_resamples, len(ids))
+        Each row sums to ``len(ids)``.
+
+    Examples
+    --------
+    >>> w = bootstrap_weights(["b", "a", "c"], n_resamples=4, seed=1)
+    >>> w.sum(axis=1).tolist()
+    [3, 3, 3, 3]
+    >>> (bootstrap_weights(["a", "c", "b"], n_resamples=4, seed=1)[:, [2, 0, 1]] == w).all()
+    np.True_
+    """
+    ids = np.asarray([str(i) for i in ids])
+    n = len(ids)
+    order = np.argsort(ids, kind="stable")
+    draws = np.random.default_rng(seed).integers(0, n, size=(n_resamples, n))
+    counts = np.bincount((draws + n * np.arange(n_resamples)[:, None]).ravel(), minlength=n_resamples * n)
+    weights = np.empty((n_resamples, n), dtype=np.int16)
+    weights[:, order] = counts.reshape(n_resamples, n)
+    return weights
+
+
+def bootstrap_pooled(
+    features: np.ndarray, membership: np.ndarray, weights: np.ndarray, *, beta: float = 0.5
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pooled AP and maximal F-beta of each resample, from one ranking of the universe's pairs.
+
+    Parameters
+    ----------
+    features : array_like, shape (n, d)
+    membership : array_like of bool, shape (n, k)
+        Every row in a group (the universe), as ``weights`` counts them.
+    weights : array_like of int, shape (n_resamples, n)
+        From :func:`bootstrap_weights`.
+    beta : float, default 0.5
+
+    Returns
+    -------
+    ap, f : numpy.ndarray, shape (n_resamples,)
+
+    Examples
+    --------
+    >>> x = [[1, 2, 3], [1, 2, 4], [3, 2, 1], [4, 2, 1]]
+    >>> ap, f = bootstrap_pooled(x, [[1, 0], [1, 0], [0, 1], [0, 1]], [[1, 1, 1, 1], [2, 0, 1, 1]])
+    >>> ap.round(4).tolist(), f.round(4).tolist()
+    ([1.0, 1.0], [1.0, 1.0])
+    """
+    i, j, labels, last = _metrics.ranked_pairs(features, membership)
+    weights = np.asarray(weights, dtype=np.int16)
+    if weights.ndim != 2 or weights.shape[1] != len(np.asarray(features)):
+        raise ValueError(f"weights must be (resamples, {len(np.asarray(features))}). Received: shape={weights.shape}")
+    group_of = np.repeat(np.arange(len(last)), np.diff(last, prepend=-1))
+    positive = np.flatnonzero(labels)
+    if len(positive) == 0:
+        return np.zeros(len(weights)), np.zeros(len(weights))
+    # tie groups holding a positive: the position of their last positive, and where each group ends
+    ends = np.r_[np.flatnonzero(np.diff(group_of[positive])), len(positive) - 1]
+    group_ends = last[group_of[positive[ends]]]
+    segments, stop = np.r_[0, group_ends[:-1] + 1], group_ends[-1] + 1
+    index_type = np.int16 if len(weights[0]) < 2**15 else np.int32
+    i, j = i.astype(index_type), j.astype(index_type)
+    b2 = beta * beta
+    ap, f = np.zeros(len(weights)), np.zeros(len(weights))
+    for b, w in enumerate(weights):
+        pair_w = w[i] * w[j]
+        drawn = np.cumsum(np.add.reduceat(pair_w[:stop], segments, dtype=np.int64))
+        hits = np.cumsum(pair_w[positive], dtype=np.int64)[ends]
+        total = hits[-1]
+        if total == 0:
+            continue
+        precision = hits / np.maximum(drawn, 1)
+        recall = hits / total
+        ap[b] = float((np.diff(hits, prepend=0) / total * precision).sum())
+        denominator = b2 * precision + recall
+        with np.errstate(invalid="ignore", divide="ignore"):
+            f[b] = float(np.where(denominator > 0, (1 + b2) * precision * recall / denominator, 0.0).max())
+    return ap, f
+
+
+def bootstrap_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Mean of ``values`` over each resample's draws, NaN values left out (per-protein AP -> mAP).
+
+    Examples
+    --------
+    >>> bootstrap_mean(np.array([1.0, 0.0, np.nan]), np.array([[1, 1, 1], [2, 0, 1]])).tolist()
+    [0.5, 1.0]
+    """
+    values = np.asarray(values, dtype=np.float64)
+    known = ~np.isnan(values)
+    weights = np.asarray(weights, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return weights @ np.where(known, values, 0.0) / (weights @ known)
+
+
+def bootstrap_metrics(
+    features: np.ndarray, membership: np.ndarray, weights: np.ndarray, names: Sequence[str]
+) -> dict[str, np.ndarray]:
+    """Bootstrap values of each of ``names`` (a subset of :data:`BOOTSTRAP_METRICS`) over ``weights``.
+
+    Parameters
+    ----------
+    features : array_like, shape (n, d)
+    membership : array_like of bool, shape (n, k)
+        Every row in a group.
+    weights : array_like of int, shape (n_resamples, n)
+    names : sequence of str
+
+    Returns
+    -------
+    dict of str to numpy.ndarray, shape (n_resamples,)
+
+    Examples
+    --------
+    >>> x = [[1, 2, 3], [1, 2, 4], [3, 2, 1], [4, 2, 1]]
+    >>> out = bootstrap_metrics(x, [[1, 0], [1, 0], [0, 1], [0, 1]], [[1, 1, 1, 1]], ["mean_average_precision"])
+    >>> out["mean_average_precision"].tolist()
+    [1.0]
+    """
+    unknown = [name for name in names if name not in BOOTSTRAP_METRICS]
+    if unknown:
+        raise ValueError(f"no bootstrap for {unknown}; expected some of {', '.join(BOOTSTRAP_METRICS)}")
+    out = {}
+    if {"average_precision", "f_beta"} & set(names):
+        ap, f = bootstrap_pooled(features, membership, weights)
+        out.update(average_precision=ap, f_beta=f)
+    if "mean_average_precision" in names:
+        out["mean_average_precision"] = bootstrap_mean(_metrics.protein_average_precision(features, membership), weights)
+    return {name: out[name] for name in names}
+
+
+def percentile_interval(values: np.ndarray, *, level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval.
+
+    Examples
+    --------
+    >>> percentile_interval(np.arange(101.0))
+    (2.5, 97.5)
+    """
+    tail = round((1 - level) / 2 * 100, 10)
+    low, high = np.nanpercentile(np.asarray(values, dtype=np.float64), [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def paired_p_value(values: np.ndarray, reference: np.ndarray) -> float:
+    """Two-sided bootstrap p-value of "no difference" from paired resample values.
+
+    ``p = min(1, 2 (min(#[d <= 0], #[d >= 0]) + 1) / (B + 1))`` with ``d = values - reference``.
+
+    Examples
+    --------
+    >>> paired_p_value(np.full(99, 0.6), np.full(99, 0.5))
+    0.02
+    """
+    d = np.asarray(values, dtype=np.float64) - np.asarray(reference, dtype=np.float64)
+    tail = min(np.count_nonzero(d <= 0), np.count_nonzero(d >= 0))
+    return float(min(1.0, 2 * (tail + 1) / (len(d) + 1)))
+
+
+def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (``scipy.stats.false_discovery_control``); NaN stays NaN.
+
+    Examples
+    --------
+    >>> benjamini_hochberg(np.array([0.01, np.nan, 0.04, 0.03])).round(3).tolist()
+    [0.03, nan, 0.04, 0.04]
+    """
+    p_values = np.asarray(p_values, dtype=np.float64)
+    adjusted = np.full_like(p_values, np.nan)
+    known = ~np.isnan(p_values)
+    if known.any():
+        adjusted[known] = false_discovery_control(p_values[known], method="bh")
+    return adjusted
