@@ -30,9 +30,9 @@ import keras
 
 from ..errors import InputError
 from ..layers import CellAugment, CropAverage, FixedCrops, PercentileStretch, Standardize, five_crop_offsets
-from .presets import DeepLocPreset, get_preset
+from .presets import TTA_MODES, DeepLocPreset, get_preset
 
-__all__ = ["build_deeploc", "embedding_model", "tta_model", "trainable_params", "TTA_MODES", "CONV_FILTERS", "FC_UNITS"]
+__all__ = ["build_deeploc", "embedding_model", "tta_model", "trainable_params", "CONV_FILTERS", "FC_UNITS"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +40,6 @@ logger = logging.getLogger(__name__)
 CONV_FILTERS = (64, 64, 128, 128, 256, 256, 256, 256)
 #: Units of fc_1 and fc_2 at width 1.0.
 FC_UNITS = (512, 512)
-#: Test-time crop modes of :func:`tta_model`.
-TTA_MODES = ("center", "5crop")
 #: A max-pool follows these convolutions.
 _POOL_AFTER = {2: "pool_1", 4: "pool_2", 8: "pool_3"}
 
