@@ -18,8 +18,10 @@ from ._version import __version__
 from .importers import COMPRESSIONS, IMPORT_FORMATS
 from .methods import METHOD_NAMES, METHODS, PCI_DEFAULTS, TRAINABLE_METHODS
 from .models.presets import PRESET_NAMES, TTA_MODES
+from .outputs import check_output
 from .pipeline import SPLIT_CHOICES
 from .reproduce import REPRODUCE_PRESET_NAMES
+from .store import CellStore
 from .train_config import MIXED_PRECISION_CHOICES
 
 __all__ = ["main"]
@@ -85,8 +87,6 @@ def _echo_json(data: object) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def inspect_command(store_path: str, as_json: bool) -> None:
     """Summarise a cell store: cells, proteins, classes, splits, dtype and intensity ranges."""
-    from .store import CellStore
-
     with CellStore.open(store_path) as store:
         summary = store.summary()
     if as_json:
@@ -283,7 +283,7 @@ def extract_command(store_path: str, out: str, method: str, model_path: str | No
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUT.keras.")
 def convert_checkpoint_command(checkpoint: str, out: str, num_classes: int | None, overwrite: bool) -> None:
     """Convert the original DeepLoc TF1 checkpoint (e.g. model.ckpt-5000) to a Keras model file."""
-    from .convert import convert_checkpoint
+    from .models.convert import convert_checkpoint
 
     path = convert_checkpoint(checkpoint, out, num_classes=num_classes, overwrite=overwrite)
     click.echo(f"wrote {path} (kraus2017 DeepLoc; input: raw 64x64 crops)")
@@ -328,7 +328,6 @@ def standards_group() -> None:
 @click.option("--overwrite", is_flag=True, help="Replace an existing file.")
 def standards_build_command(source, path, aspect, min_size, max_size, out, overwrite) -> None:
     """Build a standard from FILE and write it as GMT."""
-    from deeploc_keras.outputs import check_output
     from eval.standards import build_standard, write_gmt
 
     check_output(out, overwrite=overwrite)

@@ -31,11 +31,14 @@ import pandas as pd
 from eval.standards import STANDARD_SUFFIXES
 
 from .errors import InputError, file_error
+from .extract import extract
 from .methods import METHODS
 from .models.presets import STUDY_LEARNING_RATES
 from .outputs import atomic_path, remove_path
 from .records import environment
+from .report import write_report
 from .store import CellStore
+from .train import train
 
 __all__ = ["ReproducePreset", "REPRODUCE_PRESETS", "REPRODUCE_PRESET_NAMES", "STANDARD_NAMES", "STEP_NAMES",
            "reproduce"]
@@ -235,8 +238,6 @@ def _simulate(screen: Path, config: ReproducePreset, seed: int) -> None:
 
 
 def _train_deeploc(layout: _Layout, config: ReproducePreset) -> None:
-    from .train import train
-
     train(layout.store, _fresh(layout.runs / "deeploc"), method="deeploc", preset=config.deeploc_preset,
           epochs=config.deeploc_epochs, batch_size=config.batch_size, lr_sweep=True, sweep_rates=config.sweep_rates,
           seeds=config.seeds, width=config.deeploc_width, mixed_precision=config.mixed_precision,
@@ -244,22 +245,16 @@ def _train_deeploc(layout: _Layout, config: ReproducePreset) -> None:
 
 
 def _train_pci(layout: _Layout, config: ReproducePreset, seed: int) -> None:
-    from .train import train
-
     train(layout.store, _fresh(layout.runs / "pci"), method="pci", epochs=config.pci_epochs, width=config.pci_width,
           mixed_precision=config.mixed_precision, seed=seed)
 
 
 def _extract_learned(layout: _Layout, method: str, layer: str) -> None:
-    from .extract import extract
-
     extract(layout.store, _fresh(layout.profiles / method), method=method,
             model_path=layout.runs / method / "best.keras", layer=layer, split="test")
 
 
 def _extract_cellprofiler(layout: _Layout, config: ReproducePreset) -> None:
-    from .extract import extract
-
     extract(layout.store, _fresh(layout.profiles / "cellprofiler"), method="cellprofiler", split="test", pca=0.99,
             workers=config.cp_workers)
 
@@ -287,8 +282,6 @@ def _figures(layout: _Layout, seed: int) -> None:
 
 
 def _report(layout: _Layout, run: _Run, record: dict[str, Any]) -> None:
-    from .report import write_report
-
     summary = pd.read_csv(layout.scores / "summary.csv")
     shutil.copyfile(layout.scores / "summary.csv", layout.out / "summary.csv")
     write_report(layout.out, summary=summary, coverage=pd.read_csv(layout.scores / "coverage.csv"), config=record,

@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from eval.standards import load_standards
+
 from .errors import InputError, OutputExistsError, file_error
 from .methods import Method, get_method
 from .outputs import atomic_path, remove_path
@@ -414,8 +416,6 @@ def train(
         cell_store.require_labels() if spec.needs_labels else cell_store.require_proteins()
         standards = None
         if cfg.monitor is not None:
-            from eval.standards import load_standards
-
             cell_store.require_proteins()
             standards = load_standards(cfg.monitor)
         _prepare_run_dir(cfg, overwrite=overwrite, resume=resume)
