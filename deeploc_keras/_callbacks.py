@@ -10,6 +10,8 @@ import keras
 import numpy as np
 import pandas as pd
 
+from eval.score import score_representation
+
 from .errors import InputError
 from .pipeline import inference_dataset
 from .store import UNKNOWN_PROTEIN, CellStore
@@ -49,8 +51,6 @@ class MonitorScores(keras.callbacks.Callback):
         self._path, self._seed, self._batch_size = path, seed, batch_size
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        from eval.score import score_representation
-
         features_model = self._fn(self.model)
         proteins = self._store.cells["protein"].to_numpy(dtype=str)
         sums: dict[str, np.ndarray] = {}

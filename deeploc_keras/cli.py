@@ -15,6 +15,14 @@ import sys
 import click
 
 from ._version import __version__
+from .importers import COMPRESSIONS, IMPORT_FORMATS
+from .methods import METHOD_NAMES, METHODS, PCI_DEFAULTS, TRAINABLE_METHODS
+from .models.presets import PRESET_NAMES, TTA_MODES
+from .outputs import check_output
+from .pipeline import SPLIT_CHOICES
+from .reproduce import REPRODUCE_PRESET_NAMES
+from .store import CellStore
+from .train_config import MIXED_PRECISION_CHOICES
 
 __all__ = ["main"]
 
@@ -52,6 +60,24 @@ def main(verbose: int) -> None:
         logging.getLogger("cellprofiler_features").setLevel(logging.INFO)
 
 
+class _LazyChoice(click.Choice):
+    """A ``click.Choice`` whose choices are a constant imported on first use (keeps ``--help`` fast)."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self._source = (module, name)
+        super().__init__(())
+
+    @property
+    def choices(self):  # noqa: D401 - click reads this attribute
+        import importlib
+
+        return tuple(getattr(importlib.import_module(self._source[0]), self._source[1]))
+
+    @choices.setter
+    def choices(self, value) -> None:
+        pass
+
+
 def _echo_json(data: object) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
@@ -61,8 +87,6 @@ def _echo_json(data: object) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def inspect_command(store_path: str, as_json: bool) -> None:
     """Summarise a cell store: cells, proteins, classes, splits, dtype and intensity ranges."""
-    from .store import CellStore
-
     with CellStore.open(store_path) as store:
         summary = store.summary()
     if as_json:
@@ -84,10 +108,6 @@ def inspect_command(store_path: str, as_json: bool) -> None:
     for name, rng in summary["channel_ranges"].items():
         click.echo(f"  {name}: min {rng['min']:.6g}, max {rng['max']:.6g}, mean {rng['mean']:.6g}"
                    f" (first {summary['channel_ranges_sampled_cells']} cells)")
-
-
-# --- commands: import (issue 2) ---
-from .importers import IMPORT_FORMATS  # noqa: E402  (light: the importer modules load on first use)
 
 
 @main.command("import")
@@ -113,7 +133,7 @@ from .importers import IMPORT_FORMATS  # noqa: E402  (light: the importer module
 @click.option("--drop-invalid", is_flag=True, help="Drop cells with NaN/inf pixels (counted) instead of refusing.")
 @click.option("--seed", type=int, default=0, help="Seed of the per-protein 80/10/10 split.")
 @click.option("--chunk-cells", type=click.IntRange(min=1), default=512, help="Cells per block and HDF5 chunk.")
-@click.option("--compression", type=click.Choice(["lzf", "gzip"]), help="HDF5 filter for the images.")
+@click.option("--compression", type=click.Choice(COMPRESSIONS), help="HDF5 filter for the images.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUT.h5.")
 @click.pass_context
 def import_command(ctx: click.Context, sources: tuple[str, ...], out: str, format_: str, **options: object) -> None:
@@ -127,8 +147,6 @@ def import_command(ctx: click.Context, sources: tuple[str, ...], out: str, forma
     click.echo(f"Wrote {summary['path']}: {summary['cells']} cells, {summary['proteins']} proteins, "
                f"{summary['dtype']}, {summary['classes']} classes" + (f"; dropped {dropped}" if dropped else ""))
 
-# --- commands: simulate (issue 3) ---
-
 @main.command("simulate")
 @click.argument("outdir", type=click.Path(file_okay=False))
 @click.option("--proteins", type=click.IntRange(min=1), default=320, help="Number of proteins.")
@@ -140,7 +158,7 @@ def import_command(ctx: click.Context, sources: tuple[str, ...], out: str, forma
 @click.option("--seed", type=int, default=0, help="Seed of everything.")
 @click.option("--dead-ghost-fraction", type=click.FloatRange(0, 0.5), default=0.02,
               help="Share of DEAD/GHOST cells (0 drops these classes).")
-@click.option("--difficulty", type=click.Choice(["easy", "medium", "hard"]), default="medium",
+@click.option("--difficulty", type=_LazyChoice("deeploc_keras.synthetic.camera", "DIFFICULTIES"), default="medium",
               help="Nuisance level (noise, blur, debris, off-centre cells).")
 @click.option("--annotations", type=click.Path(), default=None,
               help="Folder of real annotation files (Huh 2003, GO BP, KEGG, complexes) to ground the hierarchy.")
@@ -162,15 +180,6 @@ def simulate_command(outdir: str, proteins: int, cells_per_protein: int, cells_p
                f"{{{','.join(screen.standards)}}}.gmt")
 
 
-# --- commands: train, extract, convert-checkpoint (issue 4, 5, 6) ---
-
-# light modules: TensorFlow loads inside the library functions, not on import
-from .extract import METHOD_CHOICES, TTA_CHOICES  # noqa: E402
-from .models.presets import PRESET_NAMES  # noqa: E402
-from .pipeline import SPLIT_CHOICES  # noqa: E402
-from .train import MIXED_PRECISION_CHOICES, MODEL_CHOICES  # noqa: E402
-
-
 def _parse_devices(value: str | None) -> int | list[str] | None:
     if value is None:
         return None
@@ -180,10 +189,12 @@ def _parse_devices(value: str | None) -> int | list[str] | None:
 @main.command("train")
 @click.argument("store_path", metavar="STORE.h5", type=click.Path(dir_okay=False))
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory.")
-@click.option("--model", "model", type=click.Choice(MODEL_CHOICES), default="deeploc", help="Method to train.")
+@click.option("--method", type=click.Choice(TRAINABLE_METHODS), default=None, help="Method to train [default: deeploc].")
+@click.option("--model", "model_alias", type=click.Choice(TRAINABLE_METHODS), default=None, hidden=True,
+              help="Deprecated alias of --method.")
 @click.option("--preset", type=click.Choice(PRESET_NAMES), default="study", help="DeepLoc training protocol.")
-@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Epochs [default: preset's, pci 30].")
-@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Batch [default: preset's, pci 64].")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help=f"Epochs [default: preset's, pci {PCI_DEFAULTS.epochs}].")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help=f"Batch [default: preset's, pci {PCI_DEFAULTS.batch_size}].")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Learning rate.")
 @click.option("--lr-sweep", is_flag=True, help="Train the preset's five rates x --seeds; keep the best val loss.")
 @click.option("--seeds", default="0", help="Comma-separated seeds of the sweep, e.g. 0,1,2.")
@@ -193,25 +204,32 @@ def _parse_devices(value: str | None) -> int | list[str] | None:
 @click.option("--devices", default=None, help="MirroredStrategy over N GPUs, or a comma-separated device list.")
 @click.option("--monitor", type=click.Path(exists=True), default=None,
               help="Standards directory: score val/test protein profiles after every epoch (monitor.csv).")
-@click.option("--seed", type=int, default=0, help="Seed of weights, augmentation and pipeline.")
+@click.option("--seed", type=int, default=None,
+              help="Seed of weights, augmentation and pipeline of a single run [default: 0; a sweep uses --seeds].")
 @click.option("--class-balanced", is_flag=True, help="Class-balanced sampling of training cells.")
 @click.option("--xla/--no-xla", "jit_compile", default=True, help="Compile the train step with XLA.")
 @click.option("--steps-per-epoch", type=click.IntRange(min=1), default=None, help="Fixed steps per epoch.")
 @click.option("--tensorboard", is_flag=True, help="Write TensorBoard logs to RUN/logs.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from RUN/backup.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing run directory.")
-def train_command(store_path: str, out: str, model: str, preset: str, epochs: int | None, batch_size: int | None,
+def train_command(store_path: str, out: str, method: str | None, model_alias: str | None, preset: str, epochs: int | None, batch_size: int | None,
                   lr: float | None, lr_sweep: bool, seeds: str, width: float, mixed_precision: str,
-                  devices: str | None, monitor: str | None, seed: int, class_balanced: bool, jit_compile: bool,
+                  devices: str | None, monitor: str | None, seed: int | None, class_balanced: bool, jit_compile: bool,
                   steps_per_epoch: int | None, tensorboard: bool, resume: bool, overwrite: bool) -> None:
-    """Train DeepLoc (or PCI with --model pci) on a cell store into a run directory."""
+    """Train DeepLoc (or PCI with --method pci) on a cell store into a run directory."""
     from .train import train
 
+    if model_alias is not None:
+        if method is not None and method != model_alias:
+            raise click.BadParameter(f"--model {model_alias} contradicts --method {method}", param_hint="--model")
+        click.echo("Warning: DeprecationWarning: `train --model` is deprecated and will be removed in the next "
+                   "release; use --method", err=True)
+        method = model_alias
     try:
         seed_list = tuple(int(s) for s in seeds.split(",") if s.strip())
     except ValueError:
         raise click.BadParameter(f"expected comma-separated integers, got {seeds!r}", param_hint="--seeds") from None
-    result = train(store_path, out, model=model, preset=preset, epochs=epochs, batch_size=batch_size, lr=lr,
+    result = train(store_path, out, method=method or "deeploc", preset=preset, epochs=epochs, batch_size=batch_size, lr=lr,
                    lr_sweep=lr_sweep, seeds=seed_list, width=width, mixed_precision=mixed_precision,
                    devices=_parse_devices(devices), monitor=monitor, seed=seed, tensorboard=tensorboard,
                    overwrite=overwrite, resume=resume, class_balanced=class_balanced, jit_compile=jit_compile,
@@ -223,11 +241,12 @@ def train_command(store_path: str, out: str, model: str, preset: str, epochs: in
 @main.command("extract")
 @click.argument("store_path", metavar="STORE.h5", type=click.Path(dir_okay=False))
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Profile directory.")
-@click.option("--method", type=click.Choice(METHOD_CHOICES), default="deeploc", help="Feature method.")
+@click.option("--method", type=click.Choice(METHOD_NAMES), default="deeploc", help="Feature method.")
 @click.option("--model", "model_path", type=click.Path(dir_okay=False), default=None, help="RUN/best.keras.")
-@click.option("--layer", default=None, help="Layer [default: fc_2 for deeploc, conv4_1 for pci].")
+@click.option("--layer", default=None, help="Layer [default: " + ", ".join(
+    f"{spec.default_layer} for {name}" for name, spec in METHODS.items() if spec.default_layer) + "].")
 @click.option("--split", type=click.Choice(SPLIT_CHOICES), default="test", help="Cells to profile.")
-@click.option("--tta", type=click.Choice(TTA_CHOICES), default=None, help="DeepLoc test-time crops [default: preset's].")
+@click.option("--tta", type=click.Choice(TTA_MODES), default=None, help="DeepLoc test-time crops [default: preset's].")
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, help="Cells per step.")
 @click.option("--shard", default=None, help="Only shard i/n (0-based) -> cells.part-i-of-n.parquet.")
 @click.option("--merge-shards", is_flag=True, help="Merge the cells.part-*.parquet in --out, write proteins.")
@@ -264,31 +283,10 @@ def extract_command(store_path: str, out: str, method: str, model_path: str | No
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUT.keras.")
 def convert_checkpoint_command(checkpoint: str, out: str, num_classes: int | None, overwrite: bool) -> None:
     """Convert the original DeepLoc TF1 checkpoint (e.g. model.ckpt-5000) to a Keras model file."""
-    from .convert import convert_checkpoint
+    from .models.convert import convert_checkpoint
 
     path = convert_checkpoint(checkpoint, out, num_classes=num_classes, overwrite=overwrite)
     click.echo(f"wrote {path} (kraus2017 DeepLoc; input: raw 64x64 crops)")
-
-
-# --- commands: score, standards, plot (issue 7) ---
-
-
-class _LazyChoice(click.Choice):
-    """A ``click.Choice`` whose choices are a constant imported on first use (keeps ``--help`` fast)."""
-
-    def __init__(self, module: str, name: str) -> None:
-        self._source = (module, name)
-        super().__init__(())
-
-    @property
-    def choices(self):  # noqa: D401 - click reads this attribute
-        import importlib
-
-        return tuple(getattr(importlib.import_module(self._source[0]), self._source[1]))
-
-    @choices.setter
-    def choices(self, value) -> None:
-        pass
 
 
 @main.command("score")
@@ -340,7 +338,6 @@ def standards_group() -> None:
 @click.option("--overwrite", is_flag=True, help="Replace an existing file.")
 def standards_build_command(source, path, aspect, min_size, max_size, out, overwrite) -> None:
     """Build a standard from FILE and write it as GMT."""
-    from deeploc_keras.outputs import check_output
     from eval.standards import build_standard, write_gmt
 
     check_output(out, overwrite=overwrite)
@@ -389,10 +386,6 @@ def plot_monitor_command(monitor_csv, metric, out, overwrite) -> None:
 
     paths = plot_monitor(monitor_csv, out, metric=metric, overwrite=overwrite)
     click.echo("wrote " + ", ".join(map(str, paths)))
-
-
-# --- commands: reproduce (issue 8) ---
-from .reproduce import REPRODUCE_PRESET_NAMES  # noqa: E402
 
 
 @main.command("reproduce")

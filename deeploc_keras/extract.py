@@ -23,27 +23,17 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from .errors import InputError, file_error
+from .methods import METHODS, Method, get_method
+from .models.presets import PRESETS
 from .outputs import atomic_path, check_output
 from .pipeline import SPLIT_CHOICES, inference_dataset, parse_shard
 from .profiles import ProfileWriter, aggregate_proteins, cell_metadata, feature_names
 from .records import file_sha256, write_run_record
 from .store import CellStore
 
-__all__ = ["METHOD_CHOICES", "TTA_CHOICES", "METHOD_DISPLAY", "DEFAULT_LAYERS", "extract", "merge_shards",
-           "shard_name"]
+__all__ = ["extract", "merge_shards", "shard_name"]
 
 logger = logging.getLogger(__name__)
-
-#: Feature extraction methods.
-METHOD_CHOICES = ("deeploc", "pci", "cellprofiler")
-#: Test-time crops of DeepLoc.
-TTA_CHOICES = ("center", "5crop")
-#: Feature-name prefix of each learned method.
-METHOD_DISPLAY = {"deeploc": "DeepLoc", "pci": "PCI"}
-#: Default layer of each learned method.
-DEFAULT_LAYERS = {"deeploc": "fc_2", "pci": "conv4_1"}
-#: A layer name that only one method's models have.
-_SIGNATURE_LAYERS = {"deeploc": "fc_2", "pci": "rfpconv1_1"}
 
 
 def shard_name(prefix: str, shard: tuple[int, int], suffix: str) -> str:
@@ -63,13 +53,15 @@ def _model_method(model_path: Path, model: Any) -> tuple[str, dict[str, Any]]:
     card: dict[str, Any] = {}
     if card_path.is_file():
         card = json.loads(card_path.read_text())
-        if card.get("method") in DEFAULT_LAYERS:
+        if card.get("method") in METHODS and METHODS[card["method"]].feature_model is not None:
             return card["method"], card
     names = {layer.name for layer in model.layers}
-    for method, layer in _SIGNATURE_LAYERS.items():
-        if layer in names:
-            return method, card
-    raise file_error(model_path, "is neither a DeepLoc nor a PCI model (no layer 'fc_2' or 'rfpconv1_1')")
+    learned = [spec for spec in METHODS.values() if spec.signature_layer is not None]
+    for spec in learned:
+        if spec.signature_layer in names:
+            return spec.name, card
+    raise file_error(model_path, f"is not a model of {[spec.name for spec in learned]} (no layer "
+                                 f"{' or '.join(repr(spec.signature_layer) for spec in learned)})")
 
 
 def _load_model(model_path: str | os.PathLike | None, method: str) -> tuple[Any, Path, dict[str, Any]]:
@@ -93,22 +85,16 @@ def _load_model(model_path: str | os.PathLike | None, method: str) -> tuple[Any,
     return model, path, card
 
 
-def _feature_model(model: Any, method: str, layer: str, tta: str | None) -> Any:
+def _feature_model(model: Any, spec: Method, layer: str, tta: str | None) -> Any:
     names = {lyr.name for lyr in model.layers}
     if layer not in names:
         convs = sorted(n for n in names if n.startswith(("conv", "fc", "rfpconv", "logits"))
                        and not n.endswith(("_bn", "_relu", "_float32")))
-        raise InputError(f"layer {layer!r} is not in the {method} model; expected one of {convs}")
-    if method == "pci":
-        from .models.pci import pci_feature_model
-
-        return pci_feature_model(model, layer)
-    from .models.deeploc import tta_model
-
-    return tta_model(model, layer=layer, tta=tta)
+        raise InputError(f"layer {layer!r} is not in the {spec.name} model; expected one of {convs}")
+    return spec.feature_model(model, layer, tta)
 
 
-def _extract_learned(store: CellStore, cells_path: Path, *, method: str, features_model: Any, layer: str,
+def _extract_learned(store: CellStore, cells_path: Path, *, display: str, features_model: Any, layer: str,
                      data: Any, info: dict[str, Any], overwrite: bool) -> int:
     """Stream the cells of ``data`` through the feature model into ``cells_path``; returns the cell count."""
     cells = store.cells
@@ -119,7 +105,7 @@ def _extract_learned(store: CellStore, cells_path: Path, *, method: str, feature
             feats = np.asarray(features_model.predict_on_batch(images), dtype=np.float32)
             rows = index.numpy()
             if names is None:
-                names = feature_names(METHOD_DISPLAY[method], layer, feats.shape[1])
+                names = feature_names(display, layer, feats.shape[1])
             writer.write(cell_metadata(cells.iloc[rows], class_names, index=rows), feats, names)
             if (step + 1) % 50 == 0:
                 logger.info("extract: %d / %d batches", step + 1, data.steps_per_epoch)
@@ -182,35 +168,27 @@ def extract(
     OutputExistsError
         If an output exists and ``overwrite`` is False.
     """
-    if method not in METHOD_CHOICES:
-        raise InputError(f"unknown method {method!r}; expected one of {list(METHOD_CHOICES)}")
+    spec = get_method(method)
     if split not in SPLIT_CHOICES:
         raise InputError(f"unknown split {split!r}; expected one of {list(SPLIT_CHOICES)}")
-    if tta is not None and tta not in TTA_CHOICES:
-        raise InputError(f"unknown tta {tta!r}; expected one of {list(TTA_CHOICES)}")
+    known_tta = sorted({mode for other in METHODS.values() for mode in other.tta_modes})
+    if tta is not None and tta not in known_tta:
+        raise InputError(f"unknown tta {tta!r}; expected one of {known_tta}")
     if int(batch_size) < 1:
         raise InputError(f"batch_size must be a positive integer. Received: batch_size={batch_size}")
     shard_t = parse_shard(shard)
     out = Path(out)
-    if method == "cellprofiler":
-        if shard_t is not None:
-            raise InputError("--shard applies to deeploc and pci; the cellprofiler runner parallelises with "
-                             "--workers/--scheduler")
-        from cellprofiler_features.runner import extract_cellprofiler
-
-        with CellStore.open(store) as cell_store:
-            cell_store.require_proteins()
-            return extract_cellprofiler(cell_store, out, split=split, overwrite=overwrite, **method_options)
+    if spec.extractor is not None:
+        return _extract_external(store, out, spec, split=split, shard=shard_t, overwrite=overwrite,
+                                 options=method_options)
     if method_options:
-        raise InputError(f"options {sorted(method_options)} apply to method 'cellprofiler' only")
-    layer = layer or DEFAULT_LAYERS[method]
+        external = [name for name, other in METHODS.items() if other.extractor is not None]
+        raise InputError(f"options {sorted(method_options)} apply to method {external} only")
+    layer = layer or spec.default_layer
     with CellStore.open(store) as cell_store:
         cell_store.require_proteins()
         model, model_file, card = _load_model(model_path, method)
-        if method == "deeploc":
-            tta = tta or _preset_tta(card)
-        elif tta is not None:
-            raise InputError("tta applies to method 'deeploc' only")
+        tta = _resolve_tta(spec, tta, card)
         cells_name = "cells.parquet" if shard_t is None else shard_name("cells", shard_t, ".parquet")
         config_name = "config.json" if shard_t is None else shard_name("config", shard_t, ".json")
         targets = [out / cells_name, out / config_name] + ([out / "proteins.parquet"] if shard_t is None else [])
@@ -220,21 +198,17 @@ def extract(
                 "tta": tta, "split": split, "shard": None if shard_t is None else list(shard_t),
                 "store_fingerprint": cell_store.fingerprint()}
         # every check (layer, selection) runs before the output directory is created: no partial output
-        features_model = _feature_model(model, method, layer, tta)
+        features_model = _feature_model(model, spec, layer, tta)
         data = inference_dataset(cell_store, split=split, batch_size=batch_size, shard=shard_t)
         created = _missing_dirs(out)
         out.mkdir(parents=True, exist_ok=True)
         try:
-            n_cells = _extract_learned(cell_store, out / cells_name, method=method, features_model=features_model,
-                                       layer=layer, data=data, info=info, overwrite=overwrite)
+            n_cells = _extract_learned(cell_store, out / cells_name, display=spec.display,
+                                       features_model=features_model, layer=layer, data=data, info=info,
+                                       overwrite=overwrite)
             proteins = None
             if shard_t is None:
-                try:
-                    aggregate_proteins(out / cells_name, out / "proteins.parquet", overwrite=overwrite)
-                except InputError:
-                    (out / cells_name).unlink()
-                    raise
-                proteins = out / "proteins.parquet"
+                proteins = _aggregate_or_discard(out / cells_name, out / "proteins.parquet", overwrite=overwrite)
             config = {**info, "store": str(Path(store).resolve()), "out": str(out.resolve()),
                       "batch_size": batch_size}
             write_run_record(out / config_name, command="extract", config=config, seed=None,
@@ -242,11 +216,46 @@ def extract(
         except BaseException:
             _remove_empty(created)
             raise
-    n_features = len(pq.read_schema(out / cells_name).names) - sum(
-        n.startswith("Metadata_") for n in pq.read_schema(out / cells_name).names)
+    schema_names = pq.read_schema(out / cells_name).names
+    n_features = len(schema_names) - sum(n.startswith("Metadata_") for n in schema_names)
     logger.info("extract: %d cells x %d features -> %s", n_cells, n_features, out / cells_name)
     return {"cells": str(out / cells_name), "proteins": None if proteins is None else str(proteins),
             "n_cells": n_cells, "n_features": n_features, "method": method, "layer": layer}
+
+
+def _extract_external(store: str | os.PathLike, out: Path, spec: Method, *, split: str,
+                      shard: tuple[int, int] | None, overwrite: bool, options: dict[str, Any]) -> dict[str, Any]:
+    """Features of a method without a network (CellProfiler): its own extractor writes ``out``."""
+    if shard is not None:
+        learned = [name for name, other in METHODS.items() if other.feature_model is not None]
+        raise InputError(f"--shard applies to {' and '.join(learned)}; the {spec.name} runner parallelises with "
+                         "--workers/--scheduler")
+    with CellStore.open(store) as cell_store:
+        cell_store.require_proteins()
+        return spec.extractor(cell_store, out, split=split, overwrite=overwrite, **options)
+
+
+def _resolve_tta(spec: Method, tta: str | None, card: dict[str, Any]) -> str | None:
+    """The test-time crops of a model: the given ones, else its preset's (``center`` without one)."""
+    if not spec.tta_modes:
+        if tta is not None:
+            with_tta = [name for name, other in METHODS.items() if other.tta_modes]
+            raise InputError(f"tta applies to method {' or '.join(repr(n) for n in with_tta)} only")
+        return None
+    if tta is not None:
+        return tta
+    preset = PRESETS.get(card.get("preset") or "")
+    return preset.tta if preset is not None else spec.tta_modes[0]
+
+
+def _aggregate_or_discard(cells_path: Path, proteins_path: Path, *, overwrite: bool) -> Path:
+    """Write the protein means; remove the cells file when they cannot be computed (no partial output)."""
+    try:
+        aggregate_proteins(cells_path, proteins_path, overwrite=overwrite)
+    except InputError:
+        cells_path.unlink()
+        raise
+    return proteins_path
 
 
 def _missing_dirs(path: Path) -> list[Path]:
@@ -264,13 +273,6 @@ def _remove_empty(dirs: list[Path]) -> None:
         if not folder.is_dir() or any(folder.iterdir()):
             return
         folder.rmdir()
-
-
-def _preset_tta(card: dict[str, Any]) -> str:
-    from .models.presets import PRESETS
-
-    preset = PRESETS.get(card.get("preset") or "")
-    return preset.tta if preset is not None else "center"
 
 
 def merge_shards(out: str | os.PathLike, *, overwrite: bool = False) -> dict[str, Any]:

@@ -12,13 +12,13 @@ from typing import Any
 
 import pandas as pd
 
+from eval.figures import FIGURE1_METRICS
+
 from .outputs import atomic_path
 from .records import environment
 
-__all__ = ["FIGURE1_METRICS", "summary_table", "compare_with_study", "write_report"]
+__all__ = ["summary_table", "compare_with_study", "write_report"]
 
-#: The metrics of the study's Figure 1, in panel order.
-FIGURE1_METRICS = ("average_precision", "ami", "f_beta")
 #: What the study found: the standards on which DeepLoc leads clearly, and where PCI is close.
 _STUDY_DEEPLOC_AHEAD = ("bioprocess", "pathway", "complex")
 _STUDY_PCI_CLOSE = ("cellular_component",)

@@ -22,15 +22,23 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import pandas as pd
+
+from eval.standards import STANDARD_SUFFIXES
 
 from .errors import InputError, file_error
+from .extract import extract
+from .methods import METHODS
+from .models.presets import STUDY_LEARNING_RATES
 from .outputs import atomic_path, remove_path
 from .records import environment
-
-if TYPE_CHECKING:
-    import pandas as pd
+from .report import write_report
+from .store import CellStore
+from .train import train
 
 __all__ = ["ReproducePreset", "REPRODUCE_PRESETS", "REPRODUCE_PRESET_NAMES", "STANDARD_NAMES", "STEP_NAMES",
            "reproduce"]
@@ -40,7 +48,8 @@ logger = logging.getLogger(__name__)
 #: The four functional scales of the study, as standard file stems.
 STANDARD_NAMES = ("cellular_component", "bioprocess", "pathway", "complex")
 #: Representation display names, in the order of the report.
-REPRESENTATIONS = ("DeepLoc", "PCI", "CellProfiler", "CellProfiler+PCA")
+REPRESENTATIONS = (METHODS["deeploc"].display, METHODS["pci"].display, METHODS["cellprofiler"].display,
+                   f"{METHODS['cellprofiler'].display}+PCA")
 STEP_NAMES = ("simulate", "train_deeploc", "train_pci", "extract_deeploc", "extract_pci", "extract_cellprofiler",
               "score", "figures", "report")
 _STATE = "reproduce.json"
@@ -88,7 +97,7 @@ class ReproducePreset:
     batch_size: int | None
     pci_width: float
     pci_epochs: int | None
-    pci_layer: str = "conv4_1"
+    pci_layer: str = METHODS["pci"].default_layer
     cp_workers: int | None = None
     cp_features: str = "default"
     mixed_precision: str = "auto"
@@ -111,7 +120,7 @@ REPRODUCE_PRESETS: dict[str, ReproducePreset] = {
                     "30 epochs, early stopping) and PCI (30 epochs), mixed precision, over a given store and "
                     "standards.",
         proteins=None, cells_per_protein=None, deeploc_preset="study", deeploc_width=1.0, deeploc_epochs=None,
-        sweep_rates=(1e-3, 6e-4, 3e-4, 1e-4, 5e-5), seeds=(0, 1, 2), batch_size=None, pci_width=1.0,
+        sweep_rates=STUDY_LEARNING_RATES, seeds=(0, 1, 2), batch_size=None, pci_width=1.0,
         pci_epochs=None, cp_features="closest_to_study",
     ),
 }
@@ -131,9 +140,10 @@ def _find_standards(directory: Path) -> dict[str, Path]:
         raise file_error(directory, "no such standards directory")
     found = {}
     for name in STANDARD_NAMES:
-        matches = sorted(p for p in directory.iterdir() if p.stem == name and p.suffix in (".gmt", ".tsv", ".json"))
+        matches = sorted(p for p in directory.iterdir() if p.stem == name and p.suffix in STANDARD_SUFFIXES)
         if not matches:
-            raise file_error(directory, f"missing the {name} standard; expected {name}.gmt (or .tsv/.json) for "
+            raise file_error(directory, f"missing the {name} standard; expected {name}{STANDARD_SUFFIXES[0]} (or "
+                                        f"{'/'.join(STANDARD_SUFFIXES[1:])}) for "
                                         f"each of {list(STANDARD_NAMES)}")
         found[name] = matches[0]
     return found
@@ -192,6 +202,112 @@ def _fresh(path: Path) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """Where a reproduce run reads its inputs and writes each step's outputs."""
+
+    out: Path
+    store: Path
+    standard_files: dict[str, Path]
+
+    @property
+    def standards_dir(self) -> Path:
+        return self.standard_files[STANDARD_NAMES[0]].parent
+
+    @property
+    def runs(self) -> Path:
+        return self.out / "runs"
+
+    @property
+    def profiles(self) -> Path:
+        return self.out / "profiles"
+
+    @property
+    def scores(self) -> Path:
+        return self.out / "scores"
+
+    @property
+    def profile_files(self) -> dict[str, Path]:
+        """Protein profiles of each representation, by display name."""
+        cellprofiler = self.profiles / "cellprofiler"
+        return dict(zip(REPRESENTATIONS, (self.profiles / "deeploc" / "proteins.parquet",
+                                          self.profiles / "pci" / "proteins.parquet",
+                                          cellprofiler / "proteins.parquet", cellprofiler / "proteins_pca.parquet"), strict=True))
+
+
+def _simulate(screen: Path, config: ReproducePreset, seed: int) -> None:
+    from .synthetic import simulate_screen
+
+    simulate_screen(_fresh(screen), proteins=config.proteins, cells_per_protein=config.cells_per_protein, seed=seed)
+
+
+def _train_deeploc(layout: _Layout, config: ReproducePreset) -> None:
+    train(layout.store, _fresh(layout.runs / "deeploc"), method="deeploc", preset=config.deeploc_preset,
+          epochs=config.deeploc_epochs, batch_size=config.batch_size, lr_sweep=True, sweep_rates=config.sweep_rates,
+          seeds=config.seeds, width=config.deeploc_width, mixed_precision=config.mixed_precision,
+          monitor=layout.standards_dir)
+
+
+def _train_pci(layout: _Layout, config: ReproducePreset, seed: int) -> None:
+    train(layout.store, _fresh(layout.runs / "pci"), method="pci", epochs=config.pci_epochs, width=config.pci_width,
+          mixed_precision=config.mixed_precision, seed=seed)
+
+
+def _extract_learned(layout: _Layout, method: str, layer: str) -> None:
+    extract(layout.store, _fresh(layout.profiles / method), method=method,
+            model_path=layout.runs / method / "best.keras", layer=layer, split="test")
+
+
+def _extract_cellprofiler(layout: _Layout, config: ReproducePreset) -> None:
+    from cellprofiler_features.measure import FeatureConfig
+
+    extract(layout.store, _fresh(layout.profiles / "cellprofiler"), method="cellprofiler", split="test", pca=0.99,
+            workers=config.cp_workers, config=FeatureConfig.preset(config.cp_features))
+
+
+def _score(layout: _Layout, seed: int) -> None:
+    from eval.score import score
+
+    score([layout.profile_files[name] for name in REPRESENTATIONS],
+          [layout.standard_files[name] for name in STANDARD_NAMES], _fresh(layout.scores),
+          names=list(REPRESENTATIONS), seed=seed)
+
+
+def _figures(layout: _Layout, seed: int) -> None:
+    from eval.plots import plot_monitor, plot_tsne
+
+    deeploc = layout.profile_files[METHODS["deeploc"].display]
+    with atomic_path(layout.out / "figures", overwrite=True) as tmp:
+        tmp.mkdir()
+        n_proteins = len(pd.read_parquet(deeploc, columns=["Metadata_Protein"]))
+        plot_tsne(deeploc, layout.standard_files["cellular_component"], layout.standard_files["bioprocess"],
+                  tmp / "tsne", perplexity=min(40.0, max(2.0, (n_proteins - 1) / 3)), seed=seed)
+        monitor = layout.runs / "deeploc" / "monitor.csv"
+        if monitor.is_file():
+            plot_monitor(monitor, tmp / "monitor")
+
+
+def _report(layout: _Layout, run: _Run, record: dict[str, Any]) -> None:
+    summary = pd.read_csv(layout.scores / "summary.csv")
+    shutil.copyfile(layout.scores / "summary.csv", layout.out / "summary.csv")
+    write_report(layout.out, summary=summary, coverage=pd.read_csv(layout.scores / "coverage.csv"), config=record,
+                 timings=run.timings)
+
+
+def _check_inputs(config: ReproducePreset, preset: str, store: str | os.PathLike | None,
+                  standards: str | os.PathLike | None) -> None:
+    if (store is None) != (standards is None):
+        raise InputError("a real run needs both --store and --standards (or neither, to simulate the screen). "
+                         f"Received: store={store}, standards={standards}")
+    if store is None and config.proteins is None:
+        raise InputError(f"preset {preset!r} runs on a given screen: pass --store STORE.h5 --standards DIR")
+    if store is not None:
+        with CellStore.open(store) as opened:
+            opened.require_proteins()
+            opened.require_labels()
+        _find_standards(Path(standards))
+
+
 def reproduce(
     out: str | os.PathLike,
     *,
@@ -235,115 +351,23 @@ def reproduce(
         ``store`` without ``standards`` (or the reverse), ``paper`` without them, a store
         whose proteins are unknown, or an ``out`` holding another run.
     """
-    import pandas as pd
-
     config = _get_preset(preset)
-    if (store is None) != (standards is None):
-        raise InputError("a real run needs both --store and --standards (or neither, to simulate the screen). "
-                         f"Received: store={store}, standards={standards}")
-    if store is None and config.proteins is None:
-        raise InputError(f"preset {preset!r} runs on a given screen: pass --store STORE.h5 --standards DIR")
+    _check_inputs(config, preset, store, standards)
     out = Path(out)
-    if store is not None:
-        from .store import CellStore
-
-        with CellStore.open(store) as opened:
-            opened.require_proteins()
-            opened.require_labels()
-        standard_files = _find_standards(Path(standards))
     record = {"preset": preset, **dataclasses.asdict(config), "seed": seed,
               "store": os.fspath(Path(store).resolve()) if store else None,
               "standards": os.fspath(Path(standards).resolve()) if standards else None}
     run = _Run(out, record, resume=resume, overwrite=overwrite)
-
-    screen = out / "screen"
     if store is None:
-        store_path, standards_dir = screen / "cells.h5", screen / "standards"
-
-        def simulate() -> None:
-            from .synthetic import simulate_screen
-
-            simulate_screen(_fresh(screen), proteins=config.proteins, cells_per_protein=config.cells_per_protein,
-                            seed=seed)
-
-        run.step("simulate", simulate)
-        standard_files = _find_standards(standards_dir)
-    else:
-        store_path, standards_dir = Path(store), Path(standards)
-
-    runs, profiles, scores, figures = out / "runs", out / "profiles", out / "scores", out / "figures"
-
-    def train_deeploc() -> None:
-        from .train import train
-
-        train(store_path, _fresh(runs / "deeploc"), model="deeploc", preset=config.deeploc_preset,
-              epochs=config.deeploc_epochs, batch_size=config.batch_size, lr_sweep=True,
-              sweep_rates=config.sweep_rates, seeds=config.seeds, width=config.deeploc_width,
-              mixed_precision=config.mixed_precision, monitor=standards_dir, seed=seed)
-
-    def train_pci() -> None:
-        from .train import train
-
-        train(store_path, _fresh(runs / "pci"), model="pci", epochs=config.pci_epochs, width=config.pci_width,
-              mixed_precision=config.mixed_precision, seed=seed)
-
-    def extract_learned(method: str, layer: str) -> Callable[[], None]:
-        def step() -> None:
-            from .extract import extract
-
-            extract(store_path, _fresh(profiles / method), method=method, model_path=runs / method / "best.keras",
-                    layer=layer, split="test")
-
-        return step
-
-    def extract_cellprofiler() -> None:
-        from cellprofiler_features.measure import FeatureConfig
-
-        from .extract import extract
-
-        extract(store_path, _fresh(profiles / "cellprofiler"), method="cellprofiler", split="test", pca=0.99,
-                workers=config.cp_workers, config=FeatureConfig.preset(config.cp_features))
-
-    profile_files = {
-        "DeepLoc": profiles / "deeploc" / "proteins.parquet",
-        "PCI": profiles / "pci" / "proteins.parquet",
-        "CellProfiler": profiles / "cellprofiler" / "proteins.parquet",
-        "CellProfiler+PCA": profiles / "cellprofiler" / "proteins_pca.parquet",
-    }
-
-    def score_step() -> None:
-        from eval.score import score
-
-        score([profile_files[name] for name in REPRESENTATIONS], [standard_files[n] for n in STANDARD_NAMES],
-              _fresh(scores), names=list(REPRESENTATIONS), seed=seed)
-
-    def figures_step() -> None:
-        from eval.plots import plot_monitor, plot_tsne
-
-        with atomic_path(figures, overwrite=True) as tmp:
-            tmp.mkdir()
-            n_proteins = len(pd.read_parquet(profile_files["DeepLoc"], columns=["Metadata_Protein"]))
-            plot_tsne(profile_files["DeepLoc"], standard_files["cellular_component"], standard_files["bioprocess"],
-                      tmp / "tsne", perplexity=min(40.0, max(2.0, (n_proteins - 1) / 3)), seed=seed)
-            monitor = runs / "deeploc" / "monitor.csv"
-            if monitor.is_file():
-                plot_monitor(monitor, tmp / "monitor")
-
-    run.step("train_deeploc", train_deeploc)
-    run.step("train_pci", train_pci)
-    run.step("extract_deeploc", extract_learned("deeploc", "fc_2"))
-    run.step("extract_pci", extract_learned("pci", config.pci_layer))
-    run.step("extract_cellprofiler", extract_cellprofiler)
-    run.step("score", score_step)
-    run.step("figures", figures_step)
-    summary = pd.read_csv(scores / "summary.csv")
-
-    def report_step() -> None:
-        from .report import write_report
-
-        shutil.copyfile(scores / "summary.csv", out / "summary.csv")
-        write_report(out, summary=summary, coverage=pd.read_csv(scores / "coverage.csv"), config=record,
-                     timings=run.timings)
-
-    run.step("report", report_step)
-    return summary
+        run.step("simulate", partial(_simulate, out / "screen", config, seed))
+        store, standards = out / "screen" / "cells.h5", out / "screen" / "standards"
+    layout = _Layout(out=out, store=Path(store), standard_files=_find_standards(Path(standards)))
+    run.step("train_deeploc", partial(_train_deeploc, layout, config))
+    run.step("train_pci", partial(_train_pci, layout, config, seed))
+    run.step("extract_deeploc", partial(_extract_learned, layout, "deeploc", METHODS["deeploc"].default_layer))
+    run.step("extract_pci", partial(_extract_learned, layout, "pci", config.pci_layer))
+    run.step("extract_cellprofiler", partial(_extract_cellprofiler, layout, config))
+    run.step("score", partial(_score, layout, seed))
+    run.step("figures", partial(_figures, layout, seed))
+    run.step("report", partial(_report, layout, run, record))
+    return pd.read_csv(layout.scores / "summary.csv")

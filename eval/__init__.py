@@ -8,6 +8,7 @@ shares its name with a Python builtin, so never rely on ``eval`` itself):
 - :mod:`eval.metrics`: the study's metrics as vectorized numpy kernels (pooled
   average precision, per-protein mean average precision, F-beta, AMI).
 - :mod:`eval.score`: score one or several representations; tables and logging.
+- :mod:`eval.figures`: what the figures show (Figure 1 metrics, metric labels; no matplotlib).
 - :mod:`eval.plots`: the study's figures (summary bars, t-SNE, training monitor).
 
 Nothing here imports TensorFlow.

@@ -1,7 +1,8 @@
 """The study's figures: summary bars (Figure 1), t-SNE of protein profiles (Figure 2), training monitor (Figure 3).
 
 Every figure is written as PNG and SVG with the data it shows beside it as CSV
-(``<stem>.png``, ``<stem>.svg``, ``<stem>.csv``). Matplotlib runs headless (Agg).
+(``<stem>.png``, ``<stem>.svg``, ``<stem>.csv``). Figures are ``matplotlib.figure.Figure``
+objects rendered by their own canvas, so importing this module leaves the user's pyplot backend alone.
 """
 
 from __future__ import annotations
@@ -12,44 +13,31 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from scipy.stats import gaussian_kde
 
-matplotlib.use("Agg")
+from deeploc_keras.errors import InputError, file_error
+from deeploc_keras.outputs import atomic_path, check_output
+from deeploc_keras.profiles import read_profiles
+from eval import standards as _standards
+from eval.figures import FIGURE1_METRICS, METRIC_LABELS
 
-import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.ticker  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from scipy.stats import gaussian_kde  # noqa: E402
-
-from deeploc_keras.errors import InputError, file_error  # noqa: E402
-from deeploc_keras.outputs import atomic_path, check_output  # noqa: E402
-from deeploc_keras.profiles import read_profiles  # noqa: E402
-from eval import standards as _standards  # noqa: E402
-
-__all__ = ["FIGURE1_METRICS", "METRIC_LABELS", "MONITOR_COLUMNS", "plot_summary", "plot_tsne", "plot_monitor"]
+__all__ = ["MONITOR_COLUMNS", "plot_summary", "plot_tsne", "plot_monitor"]
 
 logger = logging.getLogger(__name__)
 
-#: metrics shown in Figure 1, in panel order
-FIGURE1_METRICS = ("average_precision", "ami", "f_beta")
-#: axis labels of the metrics
-METRIC_LABELS = {
-    "average_precision": "AP (pooled pairs)",
-    "mean_average_precision": "mAP (per protein)",
-    "ami": "AMI",
-    "f_beta": "F0.5 (max over thresholds)",
-    "f_beta_clusters": "F0.5 (AMI clustering)",
-}
 #: columns of a training run's ``monitor.csv``
 MONITOR_COLUMNS = ("epoch", "seed", "standard", "metric", "value")
 
 
-def _save(fig: plt.Figure, data: pd.DataFrame, out: Path, stem: str) -> list[Path]:
+def _save(fig: Figure, data: pd.DataFrame, out: Path, stem: str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{stem}.png", out / f"{stem}.svg", out / f"{stem}.csv"]
     fig.savefig(paths[0], dpi=150, bbox_inches="tight")
     fig.savefig(paths[1], bbox_inches="tight")
-    plt.close(fig)
     data.to_csv(paths[2], index=False)
     return paths
 
@@ -94,9 +82,10 @@ def plot_summary(
     data = summary[summary["metric"].isin(panels)].reset_index(drop=True)
     representations = list(dict.fromkeys(data["representation"]))
     standards = list(dict.fromkeys(data["standard"]))
-    colours = plt.get_cmap("tab10")
+    colours = matplotlib.colormaps.get_cmap("tab10")
     width = 0.8 / len(representations)
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
+    fig = Figure(figsize=(4.2 * len(panels), 3.6))
+    axes = fig.subplots(1, len(panels), squeeze=False)
     for ax, metric in zip(axes[0], panels, strict=True):
         rows = data[data["metric"] == metric].set_index(["representation", "standard"])
         for k, rep in enumerate(representations):
@@ -205,12 +194,13 @@ def plot_tsne(
         "protein": proteins, "tsne_1": coords[:, 0], "tsne_2": coords[:, 1], "localization": single,
         "processes": [";".join(g for g in processes if p in process[g]) for p in proteins],
     })
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5.5))
+    fig = Figure(figsize=(12, 5.5))
+    left, right = fig.subplots(1, 2)
     for ax in (left, right):
         ax.scatter(coords[:, 0], coords[:, 1], s=3, color="0.85", linewidths=0)
         ax.set_xticks([])
         ax.set_yticks([])
-    colours = plt.get_cmap("tab20")
+    colours = matplotlib.colormaps.get_cmap("tab20")
     for k, group in enumerate(sorted(set(single) - {""})):
         rows = data["localization"] == group
         left.scatter(data.loc[rows, "tsne_1"], data.loc[rows, "tsne_2"], s=4, color=colours(k % 20), label=group)
@@ -218,7 +208,7 @@ def plot_tsne(
     left.set_title("Localization")
     grid_x, grid_y = np.meshgrid(np.linspace(coords[:, 0].min(), coords[:, 0].max(), 120),
                                  np.linspace(coords[:, 1].min(), coords[:, 1].max(), 120))
-    colours = plt.get_cmap("tab10")
+    colours = matplotlib.colormaps.get_cmap("tab10")
     for k, group in enumerate(processes):
         members = np.asarray([p in process[group] for p in proteins])
         density = gaussian_kde(coords[members].T)(np.vstack([grid_x.ravel(), grid_y.ravel()])).reshape(grid_x.shape)
@@ -277,7 +267,8 @@ def plot_monitor(
         present = ", ".join(sorted(map(str, frame["metric"].unique())))
         raise file_error(monitor_csv, f"no rows for metric {metric!r}; the file has: {present}")
     standards = list(dict.fromkeys(data["standard"]))
-    fig, axes = plt.subplots(1, len(standards), figsize=(3.6 * len(standards), 3.2), squeeze=False, sharey=True)
+    fig = Figure(figsize=(3.6 * len(standards), 3.2))
+    axes = fig.subplots(1, len(standards), squeeze=False, sharey=True)
     for ax, standard in zip(axes[0], standards, strict=True):
         rows = data[data["standard"] == standard]
         for seed, run in rows.groupby("seed"):

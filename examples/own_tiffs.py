@@ -43,7 +43,7 @@ def main() -> None:
     if not (out / "cellprofiler").exists():
         extract(store, out / "cellprofiler", method="cellprofiler", split="all", pca=0.99, workers=2)
     if not (out / "pci_run").exists():
-        train(store, out / "pci_run", model="pci", epochs=args.epochs, width=0.25, batch_size=32, seed=0)
+        train(store, out / "pci_run", method="pci", epochs=args.epochs, width=0.25, batch_size=32, seed=0)
     if not (out / "pci").exists():
         extract(store, out / "pci", method="pci", model_path=out / "pci_run" / "best.keras", layer="conv4_1",
                 split="all")

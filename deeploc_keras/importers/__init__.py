@@ -23,11 +23,13 @@ from typing import Any
 from ..errors import InputError
 
 __all__ = [
-    "IMPORT_FORMATS", "import_cells", "format_options", "import_deeploc_hdf5", "import_tiff_folders", "import_fields",
+    "IMPORT_FORMATS", "COMPRESSIONS", "import_cells", "format_options", "import_deeploc_hdf5", "import_tiff_folders", "import_fields",
 ]
 
 #: Formats understood by :func:`import_cells` (and ``deeploc-keras import --format``).
 IMPORT_FORMATS = ("deeploc-hdf5", "tiff-folders", "fields")
+#: HDF5 filters for a store's images (``compression=``).
+COMPRESSIONS = ("lzf", "gzip")
 #: format -> (module, function); imported on first use so the command line starts fast.
 _IMPORTERS = {
     "deeploc-hdf5": ("deeploc_hdf5", "import_deeploc_hdf5"),
@@ -128,5 +130,7 @@ def import_cells(
             raise InputError(f"option {name!r} does not apply to format {format!r}; its options: {', '.join(extra)}")
     if chunk_cells < 1:
         raise InputError(f"chunk_cells must be positive. Received: chunk_cells={chunk_cells}")
+    if compression is not None and compression not in COMPRESSIONS:
+        raise InputError(f"unknown compression {compression!r}; expected one of {list(COMPRESSIONS)} or None")
     return _importer(format)(sources, out, overwrite=overwrite, seed=seed, chunk_cells=chunk_cells,
                               compression=compression, **options)

@@ -5,12 +5,12 @@ convolutions ``conv_1`` ... ``conv_8`` and three 2x2 max-pools, then ``fc_1``, `
 ``logits``; every conv/dense layer keeps its bias and is followed by BatchNormalization
 (momentum 0.5, epsilon 1e-3; also on the logits) and ReLU (not after the logits). The
 layer names are the original scope names, so checkpoint weights map one to one
-(:mod:`deeploc_keras.convert`). The logits leave the model in float32 under any
+(:mod:`deeploc_keras.models.convert`). The logits leave the model in float32 under any
 mixed-precision policy (``logits_float32``).
 
 With ``image_shape`` the model takes the raw store crops (e.g. 64x64x2 uint16 counts) and
 starts with the preset's preprocessing as Keras layers (``preprocess`` and ``augment``,
-see :mod:`deeploc_keras.layers`), so intensity scaling, cropping and augmentation run on
+see :mod:`deeploc_keras.models.layers`), so intensity scaling, cropping and augmentation run on
 the device inside the same flat graph.
 
 References
@@ -29,10 +29,10 @@ from collections.abc import Sequence
 import keras
 
 from ..errors import InputError
-from ..layers import CellAugment, CropAverage, FixedCrops, PercentileStretch, Standardize, five_crop_offsets
-from .presets import DeepLocPreset, get_preset
+from .layers import CellAugment, CropAverage, FixedCrops, PercentileStretch, Standardize, five_crop_offsets
+from .presets import TTA_MODES, DeepLocPreset, get_preset
 
-__all__ = ["build_deeploc", "embedding_model", "tta_model", "trainable_params", "TTA_MODES", "CONV_FILTERS", "FC_UNITS"]
+__all__ = ["build_deeploc", "embedding_model", "tta_model", "trainable_params", "CONV_FILTERS", "FC_UNITS"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +40,6 @@ logger = logging.getLogger(__name__)
 CONV_FILTERS = (64, 64, 128, 128, 256, 256, 256, 256)
 #: Units of fc_1 and fc_2 at width 1.0.
 FC_UNITS = (512, 512)
-#: Test-time crop modes of :func:`tta_model`.
-TTA_MODES = ("center", "5crop")
 #: A max-pool follows these convolutions.
 _POOL_AFTER = {2: "pool_1", 4: "pool_2", 8: "pool_3"}
 
@@ -227,7 +225,7 @@ def tta_model(model: keras.Model, layer: str = "fc_2", tta: str = "5crop") -> ke
     """Test-time augmentation: the layer's activations averaged over fixed crops of each cell.
 
     ``5crop`` (the original deploy rule): the preprocessed raw crop is cut at the five
-    fixed offsets of :func:`~deeploc_keras.layers.five_crop_offsets` ((2, 2), (0, 0),
+    fixed offsets of :func:`~deeploc_keras.models.layers.five_crop_offsets` ((2, 2), (0, 0),
     (0, 4), (4, 0), (4, 4) for 64 -> 60), all crops run through the model's own (shared)
     layers up to ``layer`` in one batch, and the outputs are averaged per cell. ``center``
     uses the single centre crop. For ``layer="logits"`` the softmax probabilities are

@@ -10,10 +10,12 @@ from dataclasses import dataclass, field
 
 from ..errors import InputError
 
-__all__ = ["DeepLocPreset", "PRESETS", "PRESET_NAMES", "get_preset", "STUDY_LEARNING_RATES"]
+__all__ = ["DeepLocPreset", "PRESETS", "PRESET_NAMES", "get_preset", "STUDY_LEARNING_RATES", "TTA_MODES"]
 
 #: The learning rates of the study's sweep.
 STUDY_LEARNING_RATES = (1e-3, 6e-4, 3e-4, 1e-4, 5e-5)
+#: Test-time crop modes (:func:`deeploc_keras.models.deeploc.tta_model`).
+TTA_MODES = ("center", "5crop")
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,10 @@ from click.testing import CliRunner
 
 from deeploc_keras.cli import main
 from deeploc_keras.errors import InputError, OutputExistsError
+from deeploc_keras.methods import get_method
 from deeploc_keras.store import CellStore
-from deeploc_keras.train import NonFiniteLossError, _datasets, resolve_mixed_precision, train
+from deeploc_keras.train import NonFiniteLossError, train
+from deeploc_keras.train_config import TrainConfig, resolve_mixed_precision, resolve_train_config
 
 FAST = {"width": 0.125, "batch_size": 32, "mixed_precision": "off", "verbose": 0, "jit_compile": False}
 
@@ -82,6 +84,9 @@ def test_train_resumes_after_interruption(tiny_store, tmp_path):
     assert list(pd.read_csv(out / "history.csv")["epoch"]) == [0]
     with pytest.raises(OutputExistsError):
         train(tiny_store, out, **options)
+    with pytest.raises(InputError, match=r"config\.json: was written with other values of \['learning_rate'\]"):
+        train(tiny_store, out, resume=True, **{**options, "lr": 1e-2})
+    assert TrainConfig.read(out / "config.json").learning_rate == 1e-3
     result = train(tiny_store, out, resume=True, **options)
     assert result["resumed"]
     assert list(pd.read_csv(out / "history.csv")["epoch"]) == [0, 1, 2]
@@ -111,6 +116,12 @@ def test_train_lr_sweep_picks_minimal_val_loss(tiny_store, tiny_standards, tmp_p
     assert (out / "best.keras").read_bytes() == winner.read_bytes()
     monitor = pd.read_csv(out / "monitor.csv")  # Figure 3 data: every seed at the winning rate only
     assert set(monitor["lr"]) == {best["lr"]} and set(monitor["seed"]) == {0}
+    root = json.loads((out / "config.json").read_text())
+    assert root["config"]["learning_rate"] == best["lr"] and root["seed"] == root["config"]["seed"] == 0
+    assert root["config"]["lr_sweep"] is True and root["config"]["sweep_rates"] == [1e-3, 1e-5]
+    for row in table.itertuples():
+        sub = TrainConfig.read(out / f"lr{row.lr:g}_seed0" / "config.json")
+        assert (sub.learning_rate, sub.seed, sub.lr_sweep) == (row.lr, 0, False)
 
 
 def test_train_bfloat16_on_cpu_with_monitor(tiny_store, tiny_standards, tmp_path):
@@ -131,7 +142,7 @@ def test_train_bfloat16_on_cpu_with_monitor(tiny_store, tiny_standards, tmp_path
 @pytest.mark.slow
 def test_train_pci_writes_run(tiny_store, tmp_path):
     out = tmp_path / "pci"
-    train(tiny_store, out, model="pci", epochs=2, steps_per_epoch=2, **{**FAST, "batch_size": 16})
+    train(tiny_store, out, method="pci", epochs=2, steps_per_epoch=2, **{**FAST, "batch_size": 16})
     history = pd.read_csv(out / "history.csv")
     assert len(history) == 2 and np.isfinite(history["val_loss"]).all()
     card = json.loads((out / "model_card.json").read_text())
@@ -182,12 +193,16 @@ def test_train_raises_on_single_class(tmp_path, store_factory):
 def test_train_raises_on_unknown_proteins_for_pci(tmp_path, store_factory):
     path = store_factory(tmp_path / "np.h5", proteins=False)
     with pytest.raises(InputError, match="protein ids are 'unknown'"):
-        train(path, tmp_path / "run", model="pci", **FAST)
+        train(path, tmp_path / "run", method="pci", **FAST)
     assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize(("option", "message"), [
-    ({"model": "vae"}, "unknown model 'vae'"),
+    ({"method": "vae"}, "unknown method 'vae'"),
+    ({"method": "cellprofiler"}, "unknown method 'cellprofiler'; expected one of \\['deeploc', 'pci'\\]"),
+    ({"lr_sweep": True, "seed": 3}, "pass seeds, not seed"),
+    ({"epochs": 0}, "epochs must be a positive integer"),
+    ({"method": "pci", "class_balanced": True}, "class_balanced sampling needs labels"),
     ({"mixed_precision": "int8"}, "unknown mixed_precision"),
     ({"preset": "nope"}, "unknown preset 'nope'"),
     ({"lr": 1e-3, "lr_sweep": True}, "either lr or lr_sweep"),
@@ -217,8 +232,31 @@ def test_train_cli_raises_on_store_without_labels(tmp_path, store_factory):
 
 
 def test_train_pci_validation_pairs_are_the_same_every_epoch(tiny_store):
-    cfg = {"model": "pci", "batch_size": 16, "steps_per_epoch": None}
+    cfg = resolve_train_config(tiny_store, "run", method="pci", batch_size=16, mixed_precision="off")
     with CellStore.open(tiny_store) as store:
-        _, val, _ = _datasets(store, cfg, 0, 0)
+        _, val, _ = get_method("pci").datasets(store, cfg, 0)
         epochs = [np.concatenate([target.numpy() for _, target in val]) for _ in range(2)]
     assert np.array_equal(epochs[0], epochs[1])
+
+
+def test_train_cli_model_is_a_deprecated_alias_of_method(tmp_path, store_factory):
+    path = store_factory(tmp_path / "np.h5", proteins=False)
+    result = CliRunner().invoke(main, ["train", str(path), "--out", str(tmp_path / "run"), "--model", "pci"])
+    assert result.exit_code == 2
+    assert "DeprecationWarning: `train --model` is deprecated" in result.output
+    assert "protein ids are 'unknown'" in result.output  # the pci requirement: --model chose the method
+    clash = CliRunner().invoke(main, ["train", str(path), "--out", str(tmp_path / "run"), "--model", "pci",
+                                      "--method", "deeploc"])
+    assert clash.exit_code == 2 and "contradicts --method deeploc" in clash.output
+
+
+def test_resolve_train_config_fills_method_defaults_and_round_trips(tmp_path):
+    deeploc = resolve_train_config(tmp_path / "s.h5", tmp_path / "run", preset="kraus2017", batch_size=7,
+                                   mixed_precision="off")
+    assert (deeploc.epochs, deeploc.batch_size, deeploc.learning_rate, deeploc.lr_decay) == (30, 7, 0.1, (25, 0.96))
+    assert deeploc.adam_epsilon == 1e-8 and deeploc.seed == 0 and deeploc.preset == "kraus2017"
+    sweep = resolve_train_config(tmp_path / "s.h5", tmp_path / "run", lr_sweep=True, seeds=(1, 2),
+                                 mixed_precision="off")
+    assert sweep.learning_rate is None and sweep.seed is None and sweep.sweep_rates == (1e-3, 6e-4, 3e-4, 1e-4, 5e-5)
+    assert TrainConfig.from_dict(json.loads(json.dumps(sweep.to_dict()))) == sweep
+    assert sweep.differences(sweep) == [] and deeploc.differences(sweep) != []

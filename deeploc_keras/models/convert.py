@@ -33,8 +33,8 @@ import os
 import re
 from pathlib import Path
 
-from .errors import InputError, file_error
-from .outputs import atomic_path, check_output, remove_path
+from ..errors import InputError, file_error
+from ..outputs import atomic_path, check_output, remove_path
 
 __all__ = ["convert_checkpoint", "map_checkpoint_variables"]
 
@@ -153,7 +153,7 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike, *,
     import numpy as np
     import tensorflow as tf
 
-    from .models.deeploc import CONV_FILTERS, build_deeploc
+    from .deeploc import CONV_FILTERS, build_deeploc
 
     try:
         reader = tf.train.load_checkpoint(os.fspath(checkpoint))

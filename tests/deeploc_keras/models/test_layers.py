@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from deeploc_keras.errors import InputError
-from deeploc_keras.layers import (
+from deeploc_keras.models.layers import (
     CellAugment,
     CropAverage,
     FixedCrops,
