@@ -195,6 +195,7 @@ def reproduce(
     store: str | os.PathLike | None = None,
     standards: str | os.PathLike | None = None,
     seed: int = 0,
+    hierarchy: str = "grounded",
     resume: bool = False,
     overwrite: bool = False,
 ) -> pd.DataFrame:
@@ -215,6 +216,9 @@ def reproduce(
         standards (``.gmt``, ``.tsv`` or ``.json``); needs ``store``.
     seed : int, default 0
         Seed of the simulation, the pipelines and the scoring samples.
+    hierarchy : {"grounded", "synthetic"}, default "grounded"
+        Hierarchy of the simulated screen (:data:`deeploc_keras.synthetic.screen.HIERARCHY_CHOICES`):
+        real ORFs, Huh 2003 classes and real groups from the shipped annotation, or fully synthetic.
     resume : bool, default False
         Continue an interrupted run in ``out`` (finished steps are skipped).
     overwrite : bool, default False
@@ -228,7 +232,7 @@ def reproduce(
     Raises
     ------
     InputError
-        ``store`` without ``standards`` (or the reverse), ``paper`` without them, a store
+        ``store`` without ``standards`` (or the reverse), ``paper`` without them, an unknown hierarchy, a store
         whose proteins are unknown, or an ``out`` holding another run.
     """
     import pandas as pd
@@ -239,6 +243,10 @@ def reproduce(
                          f"Received: store={store}, standards={standards}")
     if store is None and config.proteins is None:
         raise InputError(f"preset {preset!r} runs on a given screen: pass --store STORE.h5 --standards DIR")
+    from .synthetic.screen import HIERARCHY_CHOICES
+
+    if hierarchy not in HIERARCHY_CHOICES:
+        raise InputError(f"hierarchy must be one of {list(HIERARCHY_CHOICES)}. Received: hierarchy={hierarchy!r}")
     out = Path(out)
     if store is not None:
         from .store import CellStore
@@ -248,6 +256,7 @@ def reproduce(
             opened.require_labels()
         standard_files = _find_standards(Path(standards))
     record = {"preset": preset, **dataclasses.asdict(config), "seed": seed,
+              "hierarchy": hierarchy if store is None else None,
               "store": os.fspath(Path(store).resolve()) if store else None,
               "standards": os.fspath(Path(standards).resolve()) if standards else None}
     run = _Run(out, record, resume=resume, overwrite=overwrite)
@@ -260,7 +269,7 @@ def reproduce(
             from .synthetic import simulate_screen
 
             simulate_screen(_fresh(screen), proteins=config.proteins, cells_per_protein=config.cells_per_protein,
-                            seed=seed)
+                            seed=seed, hierarchy=hierarchy)
 
         run.step("simulate", simulate)
         standard_files = _find_standards(standards_dir)
@@ -317,7 +326,8 @@ def reproduce(
         with atomic_path(figures, overwrite=True) as tmp:
             tmp.mkdir()
             n_proteins = len(pd.read_parquet(profile_files["DeepLoc"], columns=["Metadata_Protein"]))
-            plot_tsne(profile_files["DeepLoc"], standard_files["cellular_component"], standard_files["bioprocess"],
+            labels = screen / "localization.gmt" if store is None else standard_files["cellular_component"]
+            plot_tsne(profile_files["DeepLoc"], labels, standard_files["bioprocess"],
                       tmp / "tsne", perplexity=min(40.0, max(2.0, (n_proteins - 1) / 3)), seed=seed)
             monitor = runs / "deeploc" / "monitor.csv"
             if monitor.is_file():
