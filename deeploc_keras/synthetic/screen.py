@@ -393,6 +393,22 @@ def _write_tables(folder: Path, ctx: _Context, counts: np.ndarray) -> None:
     table.to_csv(folder / "proteins.csv", index=False, float_format="%.6g")
 
 
+def _render_store(path: Path, ctx: _Context, class_names: list[str], source: str, chunk_cells: int,
+                  progress: bool) -> None:
+    """Render every block of cells into a new cell store."""
+    from tqdm.auto import tqdm
+
+    total = len(ctx.protein_of_cell)
+    with CellStore.create(path, class_names=class_names, source=source, chunk_cells=chunk_cells,
+                          seed=ctx.seed) as store, tqdm(total=total, disable=not progress, unit="cell",
+                                                        desc="simulate") as bar:
+        for block, start in enumerate(range(0, total, BLOCK_CELLS)):
+            stop = min(start + BLOCK_CELLS, total)
+            images, cells = _render_block(ctx, block, start, stop)
+            store.append(images, cells)
+            bar.update(stop - start)
+
+
 def simulate_screen(
     outdir: str | os.PathLike,
     *,
@@ -496,16 +512,7 @@ def simulate_screen(
         source = (f"deeploc_keras.synthetic seed={seed} difficulty={difficulty} hierarchy={hierarchy} proteins={n} "
                   f"cells_per_protein={cpp}"
                   + (f" cells_per_protein_spread={cells_per_protein_spread:g}" if cells_per_protein_spread else ""))
-        from tqdm.auto import tqdm
-
-        with CellStore.create(tmp / "cells.h5", class_names=class_names, source=source, chunk_cells=chunk_cells,
-                              seed=seed) as store, tqdm(total=total, disable=not progress, unit="cell",
-                                                        desc="simulate") as bar:
-            for block, start in enumerate(range(0, total, BLOCK_CELLS)):
-                stop = min(start + BLOCK_CELLS, total)
-                images, cells = _render_block(ctx, block, start, stop)
-                store.append(images, cells)
-                bar.update(stop - start)
+        _render_store(tmp / "cells.h5", ctx, class_names, source, chunk_cells, progress)
         _write_tables(tmp, ctx, counts)
     out = Path(outdir)
     logger.info("simulated %d cells of %d proteins (%s hierarchy) into %s", total, n, hierarchy, out)
