@@ -160,19 +160,22 @@ def import_command(ctx: click.Context, sources: tuple[str, ...], out: str, forma
               help="Share of DEAD/GHOST cells (0 drops these classes).")
 @click.option("--difficulty", type=_LazyChoice("deeploc_keras.synthetic.camera", "DIFFICULTIES"), default="medium",
               help="Nuisance level (noise, blur, debris, off-centre cells).")
+@click.option("--hierarchy", type=_LazyChoice("deeploc_keras.synthetic.screen", "HIERARCHY_CHOICES"), default="grounded",
+              help="grounded: real ORFs, Huh 2003 classes and real groups (shipped annotation); synthetic: all drawn.")
 @click.option("--annotations", type=click.Path(), default=None,
-              help="Folder of real annotation files (Huh 2003, GO BP, KEGG, complexes) to ground the hierarchy.")
+              help="Folder of original annotation files (Huh 2003, GO BP, KEGG, complexes, GO slim) to ground the "
+                   "hierarchy instead of the package's copy.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUTDIR.")
 def simulate_command(outdir: str, proteins: int, cells_per_protein: int, cells_per_protein_spread: float,
-                     plates: int, seed: int, dead_ghost_fraction: float, difficulty: str, annotations: str | None,
-                     overwrite: bool) -> None:
+                     plates: int, seed: int, dead_ghost_fraction: float, difficulty: str, hierarchy: str,
+                     annotations: str | None, overwrite: bool) -> None:
     """Simulate a yeast ORF-GFP screen with a known functional hierarchy into OUTDIR."""
     from .synthetic import simulate_screen
 
     screen = simulate_screen(
         outdir, proteins=proteins, cells_per_protein=cells_per_protein,
         cells_per_protein_spread=cells_per_protein_spread, plates=plates, seed=seed,
-        dead_ghost_fraction=dead_ghost_fraction, difficulty=difficulty, annotations=annotations,
+        dead_ghost_fraction=dead_ghost_fraction, difficulty=difficulty, hierarchy=hierarchy, annotations=annotations,
         overwrite=overwrite, progress=sys.stderr.isatty(),
     )
     click.echo(f"{screen.outdir}: {screen.n_cells} cells of {screen.n_proteins} proteins, "
@@ -396,15 +399,17 @@ def plot_monitor_command(monitor_csv, metric, out, overwrite) -> None:
 @click.option("--standards", type=click.Path(file_okay=False), default=None,
               help="Directory with cellular_component, bioprocess, pathway and complex standards (needs --store).")
 @click.option("--seed", default=0, type=int, help="Seed of every random draw.")
+@click.option("--hierarchy", type=_LazyChoice("deeploc_keras.synthetic.screen", "HIERARCHY_CHOICES"), default="grounded",
+              help="Hierarchy of the simulated screen (grounded: real ORFs and groups; synthetic: all drawn).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run (finished steps are skipped).")
 @click.option("--overwrite", is_flag=True, help="Delete --out first.")
-def reproduce_command(out: str, preset: str, store: str | None, standards: str | None, seed: int, resume: bool,
-                      overwrite: bool) -> None:
+def reproduce_command(out: str, preset: str, store: str | None, standards: str | None, seed: int, hierarchy: str,
+                      resume: bool, overwrite: bool) -> None:
     """Reproduce the study end to end: data, three representations, four standards, figures, report."""
     from .report import summary_table
     from .reproduce import reproduce
 
-    summary = reproduce(out, preset=preset, store=store, standards=standards, seed=seed, resume=resume,
-                        overwrite=overwrite)
+    summary = reproduce(out, preset=preset, store=store, standards=standards, seed=seed, hierarchy=hierarchy,
+                        resume=resume, overwrite=overwrite)
     click.echo(summary_table(summary).to_string())
     click.echo(f"Wrote {os.path.join(out, 'report.html')} and {os.path.join(out, 'summary.csv')}")

@@ -38,6 +38,7 @@ from .outputs import atomic_path, remove_path
 from .records import environment
 from .report import write_report
 from .store import CellStore
+from .synthetic.screen import HIERARCHY_CHOICES
 from .train import train
 
 __all__ = ["ReproducePreset", "REPRODUCE_PRESETS", "REPRODUCE_PRESET_NAMES", "STANDARD_NAMES", "STEP_NAMES",
@@ -209,6 +210,8 @@ class _Layout:
     out: Path
     store: Path
     standard_files: dict[str, Path]
+    localization: Path | None = None
+    """Localization classes as groups (Figure 2's colours); the cellular-component standard when None."""
 
     @property
     def standards_dir(self) -> Path:
@@ -235,10 +238,11 @@ class _Layout:
                                           cellprofiler / "proteins.parquet", cellprofiler / "proteins_pca.parquet"), strict=True))
 
 
-def _simulate(screen: Path, config: ReproducePreset, seed: int) -> None:
+def _simulate(screen: Path, config: ReproducePreset, seed: int, hierarchy: str) -> None:
     from .synthetic import simulate_screen
 
-    simulate_screen(_fresh(screen), proteins=config.proteins, cells_per_protein=config.cells_per_protein, seed=seed)
+    simulate_screen(_fresh(screen), proteins=config.proteins, cells_per_protein=config.cells_per_protein, seed=seed,
+                    hierarchy=hierarchy)
 
 
 def _train_deeploc(layout: _Layout, config: ReproducePreset) -> None:
@@ -280,7 +284,8 @@ def _figures(layout: _Layout, seed: int) -> None:
     with atomic_path(layout.out / "figures", overwrite=True) as tmp:
         tmp.mkdir()
         n_proteins = len(pd.read_parquet(deeploc, columns=["Metadata_Protein"]))
-        plot_tsne(deeploc, layout.standard_files["cellular_component"], layout.standard_files["bioprocess"],
+        colours = layout.localization or layout.standard_files["cellular_component"]
+        plot_tsne(deeploc, colours, layout.standard_files["bioprocess"],
                   tmp / "tsne", perplexity=min(40.0, max(2.0, (n_proteins - 1) / 3)), seed=seed)
         monitor = layout.runs / "deeploc" / "monitor.csv"
         if monitor.is_file():
@@ -295,7 +300,9 @@ def _report(layout: _Layout, run: _Run, record: dict[str, Any]) -> None:
 
 
 def _check_inputs(config: ReproducePreset, preset: str, store: str | os.PathLike | None,
-                  standards: str | os.PathLike | None) -> None:
+                  standards: str | os.PathLike | None, hierarchy: str) -> None:
+    if hierarchy not in HIERARCHY_CHOICES:
+        raise InputError(f"hierarchy must be one of {list(HIERARCHY_CHOICES)}. Received: hierarchy={hierarchy!r}")
     if (store is None) != (standards is None):
         raise InputError("a real run needs both --store and --standards (or neither, to simulate the screen). "
                          f"Received: store={store}, standards={standards}")
@@ -315,6 +322,7 @@ def reproduce(
     store: str | os.PathLike | None = None,
     standards: str | os.PathLike | None = None,
     seed: int = 0,
+    hierarchy: str = "grounded",
     resume: bool = False,
     overwrite: bool = False,
 ) -> pd.DataFrame:
@@ -335,6 +343,9 @@ def reproduce(
         standards (``.gmt``, ``.tsv`` or ``.json``); needs ``store``.
     seed : int, default 0
         Seed of the simulation, the pipelines and the scoring samples.
+    hierarchy : {"grounded", "synthetic"}, default "grounded"
+        Hierarchy of the simulated screen (:data:`deeploc_keras.synthetic.screen.HIERARCHY_CHOICES`):
+        real ORFs, Huh 2003 classes and real groups from the shipped annotation, or fully synthetic.
     resume : bool, default False
         Continue an interrupted run in ``out`` (finished steps are skipped).
     overwrite : bool, default False
@@ -348,20 +359,25 @@ def reproduce(
     Raises
     ------
     InputError
-        ``store`` without ``standards`` (or the reverse), ``paper`` without them, a store
+        ``store`` without ``standards`` (or the reverse), ``paper`` without them, an unknown hierarchy, a store
         whose proteins are unknown, or an ``out`` holding another run.
     """
     config = _get_preset(preset)
-    _check_inputs(config, preset, store, standards)
+    _check_inputs(config, preset, store, standards, hierarchy)
     out = Path(out)
     record = {"preset": preset, **dataclasses.asdict(config), "seed": seed,
+              "hierarchy": hierarchy if store is None else None,
               "store": os.fspath(Path(store).resolve()) if store else None,
               "standards": os.fspath(Path(standards).resolve()) if standards else None}
     run = _Run(out, record, resume=resume, overwrite=overwrite)
     if store is None:
-        run.step("simulate", partial(_simulate, out / "screen", config, seed))
+        run.step("simulate", partial(_simulate, out / "screen", config, seed, hierarchy))
         store, standards = out / "screen" / "cells.h5", out / "screen" / "standards"
-    layout = _Layout(out=out, store=Path(store), standard_files=_find_standards(Path(standards)))
+        localization = out / "screen" / "localization.gmt"
+    else:
+        localization = None
+    layout = _Layout(out=out, store=Path(store), standard_files=_find_standards(Path(standards)),
+                     localization=localization)
     run.step("train_deeploc", partial(_train_deeploc, layout, config))
     run.step("train_pci", partial(_train_pci, layout, config, seed))
     run.step("extract_deeploc", partial(_extract_learned, layout, "deeploc", METHODS["deeploc"].default_layer))

@@ -211,8 +211,10 @@ def plot_tsne(
     colours = matplotlib.colormaps.get_cmap("tab10")
     for k, group in enumerate(processes):
         members = np.asarray([p in process[group] for p in proteins])
-        density = gaussian_kde(coords[members].T)(np.vstack([grid_x.ravel(), grid_y.ravel()])).reshape(grid_x.shape)
-        right.contourf(grid_x, grid_y, density, levels=[0.5 * density.max(), density.max()],
+        kde = gaussian_kde(coords[members].T)
+        density = kde(np.vstack([grid_x.ravel(), grid_y.ravel()])).reshape(grid_x.shape)
+        peak = float(kde(coords[members].T).max())  # a tight group's peak can fall between grid points
+        right.contourf(grid_x, grid_y, density, levels=[0.5 * peak, max(peak, float(density.max()))],
                        colors=[colours(k % 10)], alpha=0.45)
         right.plot([], [], color=colours(k % 10), linewidth=6, alpha=0.45, label=group)
     right.legend(fontsize="x-small", frameon=False, loc="center left", bbox_to_anchor=(1, 0.5))

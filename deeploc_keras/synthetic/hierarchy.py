@@ -1,4 +1,4 @@
-"""The functional hierarchy of a synthetic proteome: compartments, bioprocesses, pathways, complexes.
+"""The functional hierarchy of a simulated proteome: compartments, bioprocesses, pathways, complexes.
 
 Every protein has a compartment (its localization class), one or more
 bioprocesses nested in compartments, zero or more pathways spanning several
@@ -8,25 +8,24 @@ morphological parameters ``theta``, with a smaller weight the finer the level
 (:data:`LEVEL_SCALES`), so complexes share only the subtlest signature.
 Group sizes are skewed and memberships overlap, as in real annotation.
 
-``hierarchy_from_annotations`` draws proteins, classes and groups from real
-files instead (Huh 2003 localization, GO BP, KEGG and Complex Portal modules).
+:func:`make_hierarchy` draws all of it (the ``synthetic`` hierarchy);
+:func:`~deeploc_keras.synthetic.grounded.hierarchy_from_annotations` takes
+proteins, classes and groups from real annotation (the ``grounded`` one, the default
+of :func:`~deeploc_keras.synthetic.simulate_screen`). In both the cellular_component
+standard differs from the class labels (see :mod:`~deeploc_keras.synthetic.compartments`).
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import lzma
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, file_error
+from ..errors import InputError
 from ..store import CHONG_CLASS_NAMES
+from .compartments import synthetic_cellular_component
 
 __all__ = [
     "LOCALIZATION_CLASSES",
@@ -34,14 +33,11 @@ __all__ = [
     "N_PARAMETERS",
     "PARAMETER_NAMES",
     "LEVEL_SCALES",
-    "ANNOTATION_FILES",
-    "HUH_RENDERERS",
+    "GROUP_LEVELS",
     "Hierarchy",
     "make_hierarchy",
-    "hierarchy_from_annotations",
+    "theta_from_groups",
 ]
-
-logger = logging.getLogger(__name__)
 
 #: The 17 DeepLoc localization classes (Chong et al. 2015 order).
 LOCALIZATION_CLASSES: tuple[str, ...] = tuple(CHONG_CLASS_NAMES[:17])
@@ -54,28 +50,14 @@ PARAMETER_NAMES: tuple[str, ...] = (
 N_PARAMETERS = len(PARAMETER_NAMES)
 #: Standard deviation of the shift each level adds to ``theta`` (compartment >> bioprocess > pathway > complex).
 LEVEL_SCALES: dict[str, float] = {"bioprocess": 0.8, "pathway": 0.5, "complex": 0.35, "protein": 0.45}
+#: The groups of a hierarchy, one standard each (the study's four scales).
+GROUP_LEVELS: tuple[str, ...] = ("cellular_component", "bioprocess", "pathway", "complex")
 #: Relative frequency of each class among proteins (Huh 2003-like, skewed).
 _CLASS_WEIGHTS = {
     "CYTOPLASM": 0.24, "NUCLEI": 0.17, "MITOCHONDRIA": 0.10, "ER": 0.06, "NUCLEOLUS": 0.04,
     "CELLPERIPHERY": 0.04, "VACUOLE": 0.04, "GOLGI": 0.035, "ENDOSOME": 0.03, "VACUOLARMEMBRANE": 0.03,
     "NUCLEARPERIPHERY": 0.03, "SPINDLEPOLE": 0.025, "PEROXISOME": 0.025, "ACTIN": 0.025, "BUDNECK": 0.025,
     "BUDTIP": 0.02, "SPINDLE": 0.02,
-}  # fmt: skip
-#: Files ``--annotations DIR`` needs (names as in ``../shared/data/standards``).
-ANNOTATION_FILES: dict[str, str] = {
-    "localization": "huh2003_yeastgfp.csv.xz",
-    "bioprocess": "icon_yeast-GO-bioprocess-modules.json",
-    "pathway": "icon_yeast-KEGG-pathway-modules.json",
-    "complex": "icon_yeast-IntAct-complex-modules.json",
-}
-#: Huh 2003 category -> the renderer drawing it (categories sharing a renderer differ by a class offset).
-HUH_RENDERERS: dict[str, str] = {
-    "mitochondrion": "MITOCHONDRIA", "vacuole": "VACUOLE", "spindle pole": "SPINDLEPOLE",
-    "cell periphery": "CELLPERIPHERY", "punctate composite": "GOLGI", "vacuolar membrane": "VACUOLARMEMBRANE",
-    "ER": "ER", "nuclear periphery": "NUCLEARPERIPHERY", "endosome": "ENDOSOME", "bud neck": "BUDNECK",
-    "microtubule": "SPINDLE", "Golgi": "GOLGI", "late Golgi": "GOLGI", "peroxisome": "PEROXISOME",
-    "actin": "ACTIN", "nucleolus": "NUCLEOLUS", "cytoplasm": "CYTOPLASM", "ER to Golgi": "GOLGI",
-    "early Golgi": "GOLGI", "lipid particle": "PEROXISOME", "nucleus": "NUCLEI", "bud": "BUDTIP",
 }  # fmt: skip
 
 
@@ -88,22 +70,20 @@ class Hierarchy:
     proteins : list of str
         Systematic-looking ids (``YSIM0001`` ...) or real ORFs.
     class_names : list of str
-        Localization classes; ``compartment`` and ``second`` index it.
-    renderers : list of str
-        The pattern renderer of each class (a :data:`LOCALIZATION_CLASSES` name).
+        Localization classes (:data:`LOCALIZATION_CLASSES` names, each drawn by its renderer);
+        ``compartment`` and ``second`` index it.
     compartment, second : numpy.ndarray of int, shape (n,)
         Primary class, and second class of multi-localized proteins (-1 if none).
     mix : numpy.ndarray of float, shape (n,)
         Share of the signal in the second class (0 for single localization).
     groups : dict of str -> dict of str -> list of int
-        ``bioprocess``, ``pathway`` and ``complex`` groups (member indices).
+        One entry per :data:`GROUP_LEVELS` name: group -> member indices.
     theta : numpy.ndarray of float, shape (n, N_PARAMETERS)
         Generating morphological parameters.
     """
 
     proteins: list[str]
     class_names: list[str]
-    renderers: list[str]
     compartment: np.ndarray
     second: np.ndarray
     mix: np.ndarray
@@ -131,8 +111,8 @@ class Hierarchy:
             data[f"theta_{pname}"] = self.theta[:, k]
         return pd.DataFrame(data)
 
-    def cellular_component(self) -> dict[str, list[int]]:
-        """Class -> member indices (primary and second localization)."""
+    def localization(self) -> dict[str, list[int]]:
+        """Class -> member indices (primary and second localization): the labels as groups."""
         out: dict[str, list[int]] = {}
         for i, (c, s) in enumerate(zip(self.compartment, self.second, strict=True)):
             for k in (c, s):
@@ -146,11 +126,33 @@ def _skewed(rng: np.random.Generator, k: int, alpha: float = 0.6) -> np.ndarray:
     return np.sort(rng.dirichlet(np.full(k, alpha)))[::-1]
 
 
-def _theta(n: int, groups: dict[str, dict[str, list[int]]], rng: np.random.Generator,
-           class_offset: np.ndarray | None = None) -> np.ndarray:
+def theta_from_groups(n: int, groups: dict[str, dict[str, list[int]]], rng: np.random.Generator) -> np.ndarray:
+    """Generating parameters: a protein-specific draw plus one random direction per group.
+
+    Each bioprocess, pathway and complex draws a standard-normal direction (groups in
+    sorted order); a protein adds ``LEVEL_SCALES[level]`` times the sum of its groups'
+    directions over the square root of their number, so the shift per level keeps
+    its scale however many groups a protein is in.
+
+    Parameters
+    ----------
+    n : int
+        Number of proteins.
+    groups : dict of str -> dict of str -> list of int
+        At least the ``bioprocess``, ``pathway`` and ``complex`` levels.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    numpy.ndarray of float, shape (n, N_PARAMETERS)
+
+    Examples
+    --------
+    >>> g = {"bioprocess": {"B": [0, 1]}, "pathway": {}, "complex": {}}
+    >>> theta_from_groups(3, g, np.random.default_rng(0)).shape
+    (3, 8)
+    """
     theta = LEVEL_SCALES["protein"] * rng.standard_normal((n, N_PARAMETERS))
-    if class_offset is not None:
-        theta += class_offset
     for level in ("bioprocess", "pathway", "complex"):
         total = np.zeros((n, N_PARAMETERS))
         count = np.zeros(n)
@@ -168,6 +170,94 @@ def _check_count(name: str, value: int, minimum: int = 1) -> int:
     return int(value)
 
 
+
+
+def _check_sizes(n_proteins: int, classes: Sequence[str] | None, n_bioprocesses: int | None, n_pathways: int | None,
+                 n_complexes: int | None, multi_localized_fraction: float) -> tuple[int, list[str], int, int, int]:
+    """Validate the arguments of :func:`make_hierarchy` and fill the default group counts."""
+    n = _check_count("proteins", n_proteins)
+    classes = list(LOCALIZATION_CLASSES if classes is None else classes)
+    unknown = [c for c in classes if c not in LOCALIZATION_CLASSES]
+    if unknown or not classes or len(set(classes)) != len(classes):
+        raise InputError(f"classes must be distinct names from {list(LOCALIZATION_CLASSES)}. Received: {classes}")
+    n_bio = _check_count("bioprocesses", n_bioprocesses if n_bioprocesses is not None else max(len(classes), n // 12))
+    n_pw = _check_count("pathways", n_pathways if n_pathways is not None else max(1, n // 12))
+    n_cx = _check_count("complexes", n_complexes if n_complexes is not None else max(1, n // 10))
+    if 2 * n_cx > n:
+        raise InputError(f"more complexes than proteins allow: each of {n_cx} complexes needs 2 distinct proteins "
+                         f"of its own on average, so at most {n // 2} for {n} proteins. Received: complexes={n_cx}")
+    if not 0 <= multi_localized_fraction <= 1:
+        raise InputError(f"multi_localized_fraction must be in [0, 1]. Received: {multi_localized_fraction}")
+    return n, classes, n_bio, n_pw, n_cx
+
+
+def _draw_localization(n: int, classes: list[str], multi_localized_fraction: float, rng: np.random.Generator
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Primary class (every class at least twice when possible, then skewed frequencies), second class, mix."""
+    k = len(classes)
+    weights = np.array([_CLASS_WEIGHTS[c] for c in classes])
+    base = np.tile(np.arange(k), 2)[: min(n, 2 * k)] if n >= k else rng.choice(k, n, replace=False)
+    compartment = np.concatenate([base, rng.choice(k, n - len(base), p=weights / weights.sum())])
+    compartment = rng.permutation(compartment)
+    multi = rng.random(n) < multi_localized_fraction
+    second = np.where(multi, (compartment + rng.integers(1, max(k, 2), n)) % k, -1) if k > 1 else np.full(n, -1)
+    mix = np.where(second >= 0, rng.uniform(0.3, 0.5, n), 0.0)
+    return compartment, second, mix
+
+
+def _draw_bioprocesses(compartment: np.ndarray, k: int, n_bio: int, rng: np.random.Generator) -> list[list[int]]:
+    """Bioprocesses nested in compartments (each used compartment gets one), 25 % extra memberships across them."""
+    n = len(compartment)
+    used = np.unique(compartment)
+    sizes = np.bincount(compartment, minlength=k)[used].astype(float)
+    n_bio = max(n_bio, len(used))
+    extra = rng.choice(len(used), n_bio - len(used), p=sizes / sizes.sum())
+    bio_comp = np.sort(np.concatenate([used, used[extra]]))
+    members: list[list[int]] = [[] for _ in range(n_bio)]
+    for c in used:
+        bios = np.flatnonzero(bio_comp == c)
+        in_c = np.flatnonzero(compartment == c)
+        choice = rng.choice(bios, len(in_c), p=_skewed(rng, len(bios)))
+        for i, b in zip(in_c, choice, strict=True):
+            members[b].append(int(i))
+    for i in np.flatnonzero(rng.random(n) < 0.25):
+        b = int(rng.integers(n_bio))
+        if i not in members[b]:
+            members[b].append(int(i))
+    return members
+
+
+def _draw_pathways(bio_members: list[list[int]], n_pw: int, rng: np.random.Generator) -> dict[str, list[int]]:
+    """Pathways spanning 2-4 bioprocesses, taking 10-30 % of each (KEGG-sized), at least 3 proteins."""
+    n_bio = len(bio_members)
+    bio_sizes = np.array([len(m) for m in bio_members], float)
+    pathways: dict[str, list[int]] = {}
+    for p in range(n_pw):
+        span = rng.choice(n_bio, min(n_bio, int(rng.integers(2, 5))), replace=False, p=bio_sizes / bio_sizes.sum())
+        pool = sorted({i for b in span for i in bio_members[b]})
+        share = rng.uniform(0.1, 0.3)
+        keep = [i for i in pool if rng.random() < share]
+        if len(keep) < 3:
+            keep = sorted(rng.choice(pool, min(3, len(pool)), replace=False).tolist())
+        pathways[f"PW{p + 1:03d}"] = [int(i) for i in keep]
+    return pathways
+
+
+def _draw_complexes(bio_members: list[list[int]], n_cx: int, rng: np.random.Generator) -> dict[str, list[int]]:
+    """Complexes of 2-10 proteins (geometric sizes) inside one bioprocess."""
+    bio_sizes = np.array([len(m) for m in bio_members], float)
+    eligible = np.flatnonzero(bio_sizes >= 2)
+    if n_cx and not eligible.size:
+        raise InputError("more complexes than proteins allow: no bioprocess has 2 members to form a complex; "
+                         "simulate more proteins")
+    complexes: dict[str, list[int]] = {}
+    for c in range(n_cx):
+        b = int(rng.choice(eligible, p=bio_sizes[eligible] / bio_sizes[eligible].sum()))
+        size = int(min(2 + rng.geometric(0.45) - 1, 10, bio_sizes[b]))
+        complexes[f"CX{c + 1:03d}"] = sorted(int(i) for i in rng.choice(bio_members[b], size, replace=False))
+    return complexes
+
+
 def make_hierarchy(
     n_proteins: int,
     *,
@@ -179,6 +269,11 @@ def make_hierarchy(
     seed: int = 0,
 ) -> Hierarchy:
     """Draw a synthetic functional hierarchy.
+
+    The cellular_component groups are GO-like terms drawn from the classes with parents,
+    sub-compartments and discordant annotations
+    (:func:`~deeploc_keras.synthetic.compartments.synthetic_cellular_component`, stream
+    ``SeedSequence([seed, 6])``), not the class labels.
 
     Parameters
     ----------
@@ -209,186 +304,26 @@ def make_hierarchy(
     (60, 'YSIM0001', 17)
     >>> all(2 <= len(m) <= 10 for m in h.groups["complex"].values())
     True
+    >>> "nucleus" in h.groups["cellular_component"]
+    True
     """
-    n = _check_count("proteins", n_proteins)
-    classes = list(LOCALIZATION_CLASSES if classes is None else classes)
-    unknown = [c for c in classes if c not in LOCALIZATION_CLASSES]
-    if unknown or not classes or len(set(classes)) != len(classes):
-        raise InputError(f"classes must be distinct names from {list(LOCALIZATION_CLASSES)}. Received: {classes}")
-    n_bio = _check_count("bioprocesses", n_bioprocesses if n_bioprocesses is not None else max(len(classes), n // 12))
-    n_pw = _check_count("pathways", n_pathways if n_pathways is not None else max(1, n // 12))
-    n_cx = _check_count("complexes", n_complexes if n_complexes is not None else max(1, n // 10))
-    if 2 * n_cx > n:
-        raise InputError(f"more complexes than proteins allow: each of {n_cx} complexes needs 2 distinct proteins "
-                         f"of its own on average, so at most {n // 2} for {n} proteins. Received: complexes={n_cx}")
-    if not 0 <= multi_localized_fraction <= 1:
-        raise InputError(f"multi_localized_fraction must be in [0, 1]. Received: {multi_localized_fraction}")
+    n, classes, n_bio, n_pw, n_cx = _check_sizes(n_proteins, classes, n_bioprocesses, n_pathways, n_complexes,
+                                                 multi_localized_fraction)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0]))
-    k = len(classes)
-    weights = np.array([_CLASS_WEIGHTS[c] for c in classes])
-    # every class appears (twice when possible), the rest follow the skewed class frequencies
-    base = np.tile(np.arange(k), 2)[: min(n, 2 * k)] if n >= k else rng.choice(k, n, replace=False)
-    compartment = np.concatenate([base, rng.choice(k, n - len(base), p=weights / weights.sum())])
-    compartment = rng.permutation(compartment)
-    multi = rng.random(n) < multi_localized_fraction
-    second = np.where(multi, (compartment + rng.integers(1, max(k, 2), n)) % k, -1) if k > 1 else np.full(n, -1)
-    mix = np.where(second >= 0, rng.uniform(0.3, 0.5, n), 0.0)
-
-    # bioprocesses nested in compartments: each used compartment gets at least one
-    used = np.unique(compartment)
-    sizes = np.bincount(compartment, minlength=k)[used].astype(float)
-    n_bio = max(n_bio, len(used))
-    extra = rng.choice(len(used), n_bio - len(used), p=sizes / sizes.sum())
-    bio_comp = np.sort(np.concatenate([used, used[extra]]))
-    bio_members: list[list[int]] = [[] for _ in range(n_bio)]
-    for c in used:
-        bios = np.flatnonzero(bio_comp == c)
-        members = np.flatnonzero(compartment == c)
-        choice = rng.choice(bios, len(members), p=_skewed(rng, len(bios)))
-        for i, b in zip(members, choice, strict=True):
-            bio_members[b].append(int(i))
-    for i in np.flatnonzero(rng.random(n) < 0.25):  # overlapping memberships, across compartments
-        b = int(rng.integers(n_bio))
-        if i not in bio_members[b]:
-            bio_members[b].append(int(i))
-    bio_sizes = np.array([len(m) for m in bio_members], float)
-
-    pathways: dict[str, list[int]] = {}
-    for p in range(n_pw):
-        span = rng.choice(n_bio, min(n_bio, int(rng.integers(2, 5))), replace=False, p=bio_sizes / bio_sizes.sum())
-        pool = sorted({i for b in span for i in bio_members[b]})
-        share = rng.uniform(0.1, 0.3)  # a pathway takes a few members of each process it spans (KEGG-sized)
-        keep = [i for i in pool if rng.random() < share]
-        if len(keep) < 3:
-            keep = sorted(rng.choice(pool, min(3, len(pool)), replace=False).tolist())
-        pathways[f"PW{p + 1:03d}"] = [int(i) for i in keep]
-
-    complexes: dict[str, list[int]] = {}
-    eligible = np.flatnonzero(bio_sizes >= 2)
-    if n_cx and not eligible.size:
-        raise InputError(f"more complexes than proteins allow: no bioprocess of the {n} proteins has 2 members "
-                         "to form a complex; simulate more proteins")
-    for c in range(n_cx):
-        b = int(rng.choice(eligible, p=bio_sizes[eligible] / bio_sizes[eligible].sum()))
-        size = int(min(2 + rng.geometric(0.45) - 1, 10, bio_sizes[b]))
-        complexes[f"CX{c + 1:03d}"] = sorted(int(i) for i in rng.choice(bio_members[b], size, replace=False))
-
+    compartment, second, mix = _draw_localization(n, classes, multi_localized_fraction, rng)
+    bio_members = _draw_bioprocesses(compartment, len(classes), n_bio, rng)
+    pathways = _draw_pathways(bio_members, n_pw, rng)
+    complexes = _draw_complexes(bio_members, n_cx, rng)
+    cc = synthetic_cellular_component(compartment, second, classes, bio_members,
+                                      np.random.default_rng(np.random.SeedSequence([seed, 6])))
     groups = {
+        "cellular_component": cc,
         "bioprocess": {f"BP{b + 1:03d}": sorted(m) for b, m in enumerate(bio_members) if m},
         "pathway": pathways,
         "complex": complexes,
     }
     return Hierarchy(
-        proteins=[f"YSIM{i + 1:04d}" for i in range(n)], class_names=classes, renderers=list(classes),
+        proteins=[f"YSIM{i + 1:04d}" for i in range(n)], class_names=classes,
         compartment=compartment.astype(np.int64), second=second.astype(np.int64), mix=mix, groups=groups,
-        theta=_theta(n, groups, rng),
-    )
-
-
-def _read_json(path: Path) -> dict[str, list[str]]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise file_error(path, f"cannot read JSON modules ({exc})") from exc
-    if not isinstance(data, dict):
-        raise file_error(path, "expected a JSON object {group: [ORF, ...]}")
-    return {str(k): [str(p) for p in v] for k, v in data.items()}
-
-
-def hierarchy_from_annotations(
-    directory: str | os.PathLike,
-    n_proteins: int,
-    *,
-    multi_localized_fraction: float = 0.15,
-    seed: int = 0,
-) -> Hierarchy:
-    """Draw proteins and their hierarchy from real annotation files.
-
-    Proteins are sampled among those localized by Huh et al. (2003), favouring
-    complex members so that every level has groups; the classes are the Huh
-    categories (each drawn by a :data:`HUH_RENDERERS` pattern with its own offset)
-    and the groups are the real modules restricted to the sampled proteins.
-
-    Parameters
-    ----------
-    directory : str or os.PathLike
-        Folder holding the :data:`ANNOTATION_FILES`.
-    n_proteins : int
-        Number of proteins to draw.
-    multi_localized_fraction : float, default 0.15
-        Upper bound on the share of proteins keeping a second Huh category.
-    seed : int, default 0
-        Seed of every draw.
-
-    Returns
-    -------
-    Hierarchy
-
-    Raises
-    ------
-    InputError
-        If the folder or a file is missing or unreadable, or too few proteins are annotated.
-    """
-    n = _check_count("proteins", n_proteins)
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise file_error(directory, "annotation directory not found")
-    paths = {key: directory / name for key, name in ANNOTATION_FILES.items()}
-    for key, path in paths.items():
-        if not path.is_file():
-            raise file_error(path, f"missing annotation file ({key}); expected {list(ANNOTATION_FILES.values())}")
-    try:
-        with lzma.open(paths["localization"], "rt") as handle:
-            huh = pd.read_csv(handle)
-    except (OSError, ValueError, lzma.LZMAError) as exc:
-        raise file_error(paths["localization"], f"cannot read the Huh 2003 table ({exc})") from exc
-    categories = [c for c in HUH_RENDERERS if c in huh.columns]
-    if "yORF" not in huh.columns or not categories:
-        raise file_error(paths["localization"], f"expected columns yORF and Huh categories {list(HUH_RENDERERS)}")
-    flags = huh[categories].astype(str).eq("T").to_numpy()
-    has = flags.any(axis=1)
-    orfs = huh["yORF"].astype(str).to_numpy()[has]
-    flags = flags[has]
-    modules = {level: _read_json(paths[level]) for level in ("bioprocess", "pathway", "complex")}
-    if n > len(orfs):
-        raise InputError(f"{paths['localization']}: only {len(orfs)} localized proteins. Received: proteins={n}")
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 0]))
-    index = {orf: i for i, orf in enumerate(orfs)}
-    chosen: list[int] = []
-    complexes = [sorted(index[p] for p in m if p in index) for _, m in sorted(modules["complex"].items())]
-    for c in rng.permutation(len(complexes)):
-        if len(chosen) + len(complexes[c]) > n // 2:
-            continue
-        chosen.extend(i for i in complexes[c] if i not in chosen)
-    rest = np.setdiff1d(np.arange(len(orfs)), chosen)
-    chosen = sorted(chosen + rng.choice(rest, n - len(chosen), replace=False).tolist())
-    proteins = [str(orfs[i]) for i in chosen]
-    flags = flags[chosen]
-    # primary = rarest flagged category (cytoplasm and nucleus are the least specific)
-    freq = flags.sum(axis=0) + 1e-9
-    ranked = np.where(flags, freq[None, :], np.inf)
-    order = np.argsort(ranked, axis=1)
-    compartment = order[:, 0]
-    has_second = np.isfinite(np.take_along_axis(ranked, order[:, 1:2], axis=1)[:, 0])
-    keep_second = has_second & (rng.random(n) < max(multi_localized_fraction, 0) / max(has_second.mean(), 1e-9))
-    second = np.where(keep_second, order[:, 1], -1)
-    used = sorted(set(compartment.tolist()) | set(second[second >= 0].tolist()))
-    remap = {old: new for new, old in enumerate(used)}
-    compartment = np.array([remap[c] for c in compartment])
-    second = np.array([remap[s] if s >= 0 else -1 for s in second])
-    class_names = [categories[c] for c in used]
-    pos = {p: i for i, p in enumerate(proteins)}
-    groups = {}
-    for level, mods in modules.items():
-        restricted = {name: sorted(pos[p] for p in set(m) if p in pos) for name, m in sorted(mods.items())}
-        limit = 10 if level == "complex" else 10**9
-        groups[level] = {k: v for k, v in restricted.items() if 2 <= len(v) <= limit}
-    offsets = np.random.default_rng(np.random.SeedSequence([seed, 5])).normal(0, 0.8, (len(class_names), N_PARAMETERS))
-    theta = _theta(n, groups, rng, class_offset=offsets[compartment])
-    logger.info("annotations: %d proteins, %d classes, %s groups", n, len(class_names),
-                {k: len(v) for k, v in groups.items()})
-    return Hierarchy(
-        proteins=proteins, class_names=class_names, renderers=[HUH_RENDERERS[c] for c in class_names],
-        compartment=compartment.astype(np.int64), second=second.astype(np.int64),
-        mix=np.where(second >= 0, rng.uniform(0.3, 0.5, n), 0.0), groups=groups, theta=theta,
+        theta=theta_from_groups(n, groups, rng),
     )

@@ -23,18 +23,21 @@ from ..outputs import atomic_path
 from ..store import CellStore, assign_splits
 from .camera import DIFFICULTIES, FFT_SIZE, expose, illumination, spectrum, to_crop, transfer
 from .cells import CANVAS, CROP, PAD, draw_geometry
-from .hierarchy import ARTEFACT_CLASSES, Hierarchy, hierarchy_from_annotations, make_hierarchy
+from .grounded import hierarchy_from_annotations
+from .hierarchy import ARTEFACT_CLASSES, GROUP_LEVELS, Hierarchy, make_hierarchy
 from .patterns import render_pattern
 
-__all__ = ["BLOCK_CELLS", "STANDARD_NAMES", "SimulatedScreen", "cells_per_protein_counts", "simulate_screen",
-           "write_gmt"]
+__all__ = ["BLOCK_CELLS", "STANDARD_NAMES", "HIERARCHY_CHOICES", "SimulatedScreen", "cells_per_protein_counts",
+           "choose_hierarchy", "simulate_screen", "write_gmt"]
 
 logger = logging.getLogger(__name__)
 
 #: Cells rendered together with one random stream (fixed, so chunking never changes results).
 BLOCK_CELLS = 256
 #: The four standards written under ``standards/`` (the study's scales).
-STANDARD_NAMES = ("cellular_component", "bioprocess", "pathway", "complex")
+STANDARD_NAMES = GROUP_LEVELS
+#: Hierarchies a screen can have: real ORFs and groups from the shipped annotation, or fully synthetic.
+HIERARCHY_CHOICES = ("grounded", "synthetic")
 _FIELD_SHAPE = (1024, 1344)
 _WELLS = [f"{r}{c:02d}" for r in "ABCDEFGHIJKLMNOP" for c in range(1, 25)]
 
@@ -48,6 +51,8 @@ class SimulatedScreen:
     outdir, store, proteins_csv : pathlib.Path
     standards : dict of str -> pathlib.Path
         One GMT per :data:`STANDARD_NAMES`.
+    localization : pathlib.Path
+        GMT of the classes (primary and second localization): the labels as groups, for figures.
     n_cells, n_proteins : int
     class_names : list of str
     """
@@ -56,6 +61,7 @@ class SimulatedScreen:
     store: Path
     proteins_csv: Path
     standards: dict[str, Path]
+    localization: Path
     n_cells: int
     n_proteins: int
     class_names: list[str]
@@ -181,7 +187,7 @@ def _render_block(ctx: _Context, block: int, start: int, stop: int) -> tuple[np.
         pts.append((sel[pat.cell], pat.y, pat.x, pat.weight * weight[pat.cell]))
         spot[sel] = np.maximum(spot[sel], pat.spot_sigma)
 
-    for k, renderer in enumerate(h.renderers):
+    for k, renderer in enumerate(h.class_names):
         sel = np.flatnonzero(normal & (h.compartment[prot] == k))
         add(renderer, sel, 1 - h.mix[prot[sel]])
         sel = np.flatnonzero(normal & (h.second[prot] == k))
@@ -275,6 +281,134 @@ def _render_block(ctx: _Context, block: int, start: int, stop: int) -> tuple[np.
     return images, cells
 
 
+def choose_hierarchy(
+    proteins: int,
+    *,
+    hierarchy: str = "grounded",
+    annotations: str | os.PathLike | None = None,
+    classes: Sequence[str] | None = None,
+    bioprocesses: int | None = None,
+    pathways: int | None = None,
+    complexes: int | None = None,
+    multi_localized_fraction: float = 0.15,
+    seed: int = 0,
+) -> Hierarchy:
+    """The hierarchy of a screen: grounded in real annotation, or fully synthetic.
+
+    Parameters
+    ----------
+    proteins : int
+    hierarchy : {"grounded", "synthetic"}, default "grounded"
+        :func:`~deeploc_keras.synthetic.grounded.hierarchy_from_annotations` (real ORFs and groups, from
+        ``annotations`` or the package's copy) or :func:`~deeploc_keras.synthetic.hierarchy.make_hierarchy`.
+    annotations : str or os.PathLike, optional
+        Folder of original annotation files (grounded only).
+    classes, bioprocesses, pathways, complexes : optional
+        Class subset and group counts (synthetic only).
+    multi_localized_fraction : float, default 0.15
+    seed : int, default 0
+
+    Returns
+    -------
+    Hierarchy
+
+    Raises
+    ------
+    InputError
+        On an unknown hierarchy or an option the chosen hierarchy does not take.
+
+    Examples
+    --------
+    >>> choose_hierarchy(30, hierarchy="synthetic").proteins[0]
+    'YSIM0001'
+    >>> choose_hierarchy(30).proteins[0].startswith("Y")
+    True
+    """
+    if hierarchy not in HIERARCHY_CHOICES:
+        raise InputError(f"hierarchy must be one of {list(HIERARCHY_CHOICES)}. Received: hierarchy={hierarchy!r}")
+    if hierarchy == "synthetic":
+        if annotations is not None:
+            raise InputError("annotations ground the hierarchy: they need hierarchy='grounded' (--hierarchy grounded)")
+        return make_hierarchy(proteins, classes=classes, n_bioprocesses=bioprocesses, n_pathways=pathways,
+                              n_complexes=complexes, multi_localized_fraction=multi_localized_fraction, seed=seed)
+    given = {"classes": classes, "bioprocesses": bioprocesses, "pathways": pathways, "complexes": complexes}
+    chosen = [name for name, value in given.items() if value is not None]
+    if chosen:
+        raise InputError(f"{', '.join(chosen)} apply to the synthetic hierarchy only (the grounded one takes the "
+                         "Huh 2003 classes and the real groups); pass hierarchy='synthetic'")
+    return hierarchy_from_annotations(proteins, directory=annotations,
+                                      multi_localized_fraction=multi_localized_fraction, seed=seed)
+
+
+def _check_screen(proteins: int, cells_per_protein: int, plates: int, chunk_cells: int,
+                  cells_per_protein_spread: float, dead_ghost_fraction: float, difficulty: str) -> None:
+    for name, value in (("proteins", proteins), ("cells_per_protein", cells_per_protein), ("plates", plates),
+                        ("chunk_cells", chunk_cells)):
+        _check_int(name, value)
+    if not 0 <= cells_per_protein_spread <= 3:
+        raise InputError("cells_per_protein_spread must be in [0, 3]. "
+                         f"Received: cells_per_protein_spread={cells_per_protein_spread}")
+    if not 0 <= dead_ghost_fraction <= 0.5:
+        raise InputError(f"dead_ghost_fraction must be in [0, 0.5]. Received: dead_ghost_fraction={dead_ghost_fraction}")
+    if difficulty not in DIFFICULTIES:
+        raise InputError(f"difficulty must be one of {list(DIFFICULTIES)}. Received: difficulty={difficulty!r}")
+
+
+def _context(h: Hierarchy, counts: np.ndarray, plates: int, seed: int, difficulty: str,
+             dead_ghost_fraction: float, class_names: list[str]) -> _Context:
+    """Everything the blocks share: plates and wells (independent of function), nuisance, splits."""
+    n = len(h.proteins)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
+    order = rng.permutation(n)
+    plate = np.empty(n, np.int64)
+    plate[order] = np.arange(n) % plates
+    well_index = np.empty(n, np.int64)
+    well_index[order] = np.arange(n) // plates
+    protein_of_cell = np.repeat(np.arange(n), counts)
+    return _Context(
+        hierarchy=h, protein_of_cell=protein_of_cell, seed=seed, settings=DIFFICULTIES[difficulty],
+        dead_ghost_fraction=float(dead_ghost_fraction),
+        artefact_label={name: class_names.index(name) for name in ARTEFACT_CLASSES if name in class_names},
+        plate=plate, well=np.array([_WELLS[i % len(_WELLS)] for i in well_index], dtype=object),
+        abundance=np.exp(rng.normal(0, 0.4, n)), field_gain=rng.normal(1, 0.05, (n, 4)).clip(0.7, 1.3),
+        plate_gain=rng.uniform(0.8, 1.2, plates), plate_gradient=rng.normal(0, 0.25, (plates, 2)),
+        plate_background=rng.uniform(15, 45, plates), plate_marker=rng.uniform(0.85, 1.15, plates),
+        split=assign_splits(protein_of_cell, seed=seed),
+    )
+
+
+def _write_tables(folder: Path, ctx: _Context, counts: np.ndarray) -> None:
+    """``standards/*.gmt``, ``localization.gmt`` and ``proteins.csv`` of a screen."""
+    h = ctx.hierarchy
+    (folder / "standards").mkdir()
+    ids = np.asarray(h.proteins, dtype=object)
+    for name in STANDARD_NAMES:
+        write_gmt(folder / "standards" / f"{name}.gmt", {k: list(ids[v]) for k, v in h.groups[name].items()})
+    write_gmt(folder / "localization.gmt", {k: list(ids[v]) for k, v in h.localization().items()})
+    table = h.table()
+    table.insert(4, "plate", [f"plate{p + 1:02d}" for p in ctx.plate])
+    table.insert(5, "well", ctx.well)
+    table.insert(6, "abundance_noise", ctx.abundance)
+    table.insert(7, "cells", counts)
+    table.to_csv(folder / "proteins.csv", index=False, float_format="%.6g")
+
+
+def _render_store(path: Path, ctx: _Context, class_names: list[str], source: str, chunk_cells: int,
+                  progress: bool) -> None:
+    """Render every block of cells into a new cell store."""
+    from tqdm.auto import tqdm
+
+    total = len(ctx.protein_of_cell)
+    with CellStore.create(path, class_names=class_names, source=source, chunk_cells=chunk_cells,
+                          seed=ctx.seed) as store, tqdm(total=total, disable=not progress, unit="cell",
+                                                        desc="simulate") as bar:
+        for block, start in enumerate(range(0, total, BLOCK_CELLS)):
+            stop = min(start + BLOCK_CELLS, total)
+            images, cells = _render_block(ctx, block, start, stop)
+            store.append(images, cells)
+            bar.update(stop - start)
+
+
 def simulate_screen(
     outdir: str | os.PathLike,
     *,
@@ -285,8 +419,9 @@ def simulate_screen(
     seed: int = 0,
     dead_ghost_fraction: float = 0.02,
     difficulty: str = "medium",
-    classes: Sequence[str] | None = None,
+    hierarchy: str = "grounded",
     annotations: str | os.PathLike | None = None,
+    classes: Sequence[str] | None = None,
     bioprocesses: int | None = None,
     pathways: int | None = None,
     complexes: int | None = None,
@@ -300,23 +435,22 @@ def simulate_screen(
     Writes, atomically, ``OUTDIR/cells.h5`` (the cell store: uint16 GFP/RFP
     crops with a camera offset, labels = localization class, protein ids,
     plates, wells, fields, 80/10/10 split per protein),
-    ``OUTDIR/standards/{cellular_component,bioprocess,pathway,complex}.gmt`` and
-    ``OUTDIR/proteins.csv`` (annotation, memberships, generating parameters and
-    nuisance of every protein).
+    ``OUTDIR/standards/{cellular_component,bioprocess,pathway,complex}.gmt``,
+    ``OUTDIR/localization.gmt`` (the classes as groups) and ``OUTDIR/proteins.csv``
+    (annotation, memberships, generating parameters and nuisance of every protein).
 
     Parameters
     ----------
     outdir : str or os.PathLike
         Output folder (must not exist unless ``overwrite``).
     proteins : int, default 320
-        Number of proteins (the demo's size; scale up freely).
+        Number of proteins (the demo's size; up to the 3,914 annotated ORFs when grounded).
     cells_per_protein : int, default 50
         Cells imaged per protein (the mean when ``cells_per_protein_spread`` > 0).
     cells_per_protein_spread : float, default 0.0
         Log-scale standard deviation of a lognormal number of cells per protein with mean
         ``cells_per_protein`` (seeded; rounded; at least ``min(4, cells_per_protein)`` cells). 0 gives
-        every protein exactly ``cells_per_protein`` cells; about 0.5-0.8 resembles a real screen, where
-        abundant proteins of large, frequent cells give many more crops than rare ones.
+        every protein exactly ``cells_per_protein`` cells; about 0.5-0.8 resembles a real screen.
     plates : int, default 4
         Plates the proteins are spread over (independently of function).
     seed : int, default 0
@@ -325,15 +459,17 @@ def simulate_screen(
         Share of cells drawn as DEAD or GHOST (half each); 0 drops these classes.
     difficulty : {"easy", "medium", "hard"}, default "medium"
         Nuisance level (:data:`~deeploc_keras.synthetic.camera.DIFFICULTIES`).
-    classes : sequence of str, optional
-        Subset of the 17 localization classes to simulate (all by default).
+    hierarchy : {"grounded", "synthetic"}, default "grounded"
+        Real ORFs, classes and groups from the shipped annotation, or a fully synthetic proteome
+        (:func:`choose_hierarchy`).
     annotations : str or os.PathLike, optional
-        Folder with real annotation files; proteins, classes and groups are then drawn from them
-        (see :func:`~deeploc_keras.synthetic.hierarchy.hierarchy_from_annotations`).
+        Grounded only: a folder of original annotation files instead of the package's copy.
+    classes : sequence of str, optional
+        Synthetic only: subset of the 17 localization classes (all by default).
     bioprocesses, pathways, complexes : int, optional
-        Group counts of the synthetic hierarchy.
+        Synthetic only: group counts.
     multi_localized_fraction : float, default 0.15
-        Share of proteins with a second localization.
+        Share of proteins with a second localization (an upper bound when grounded).
     overwrite : bool, default False
         Replace an existing ``outdir``.
     chunk_cells : int, default 512
@@ -348,8 +484,8 @@ def simulate_screen(
     Raises
     ------
     InputError
-        On non-positive counts, a negative spread, an unknown difficulty or class, more complexes than
-        proteins allow, or a missing annotation file.
+        On non-positive counts, a negative spread, an unknown difficulty, hierarchy or class, an option
+        the hierarchy does not take, more complexes than proteins allow, or a missing annotation file.
     OutputExistsError
         If ``outdir`` exists and ``overwrite`` is False.
 
@@ -361,74 +497,27 @@ def simulate_screen(
     >>> screen.n_cells, sorted(p.name for p in (out / "standards").iterdir())[:2]
     (80, ['bioprocess.gmt', 'cellular_component.gmt'])
     """
-    n = _check_int("proteins", proteins)
-    cpp = _check_int("cells_per_protein", cells_per_protein)
-    n_plates = _check_int("plates", plates)
-    _check_int("chunk_cells", chunk_cells)
-    if not 0 <= cells_per_protein_spread <= 3:
-        raise InputError("cells_per_protein_spread must be in [0, 3]. "
-                         f"Received: cells_per_protein_spread={cells_per_protein_spread}")
-    if not 0 <= dead_ghost_fraction <= 0.5:
-        raise InputError(f"dead_ghost_fraction must be in [0, 0.5]. Received: dead_ghost_fraction={dead_ghost_fraction}")
-    if difficulty not in DIFFICULTIES:
-        raise InputError(f"difficulty must be one of {list(DIFFICULTIES)}. Received: difficulty={difficulty!r}")
-    if annotations is not None and classes is not None:
-        raise InputError("classes cannot be chosen with annotations (the Huh 2003 categories are used)")
-    if annotations is not None:
-        h = hierarchy_from_annotations(annotations, n, multi_localized_fraction=multi_localized_fraction, seed=seed)
-    else:
-        h = make_hierarchy(n, classes=classes, n_bioprocesses=bioprocesses, n_pathways=pathways,
-                           n_complexes=complexes, multi_localized_fraction=multi_localized_fraction, seed=seed)
+    _check_screen(proteins, cells_per_protein, plates, chunk_cells, cells_per_protein_spread, dead_ghost_fraction,
+                  difficulty)
+    h = choose_hierarchy(int(proteins), hierarchy=hierarchy, annotations=annotations, classes=classes,
+                         bioprocesses=bioprocesses, pathways=pathways, complexes=complexes,
+                         multi_localized_fraction=multi_localized_fraction, seed=seed)
+    n, cpp = len(h.proteins), int(cells_per_protein)
     class_names = list(h.class_names) + (list(ARTEFACT_CLASSES) if dead_ghost_fraction > 0 else [])
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
-    order = rng.permutation(n)  # plates independent of function
-    plate = np.empty(n, np.int64)
-    plate[order] = np.arange(n) % n_plates
-    well_index = np.empty(n, np.int64)
-    well_index[order] = np.arange(n) // n_plates
     counts = cells_per_protein_counts(n, cpp, cells_per_protein_spread, seed=seed)
-    protein_of_cell = np.repeat(np.arange(n), counts)
-    ctx = _Context(
-        hierarchy=h, protein_of_cell=protein_of_cell, seed=seed, settings=DIFFICULTIES[difficulty],
-        dead_ghost_fraction=float(dead_ghost_fraction),
-        artefact_label={name: class_names.index(name) for name in ARTEFACT_CLASSES if name in class_names},
-        plate=plate, well=np.array([_WELLS[i % len(_WELLS)] for i in well_index], dtype=object),
-        abundance=np.exp(rng.normal(0, 0.4, n)), field_gain=rng.normal(1, 0.05, (n, 4)).clip(0.7, 1.3),
-        plate_gain=rng.uniform(0.8, 1.2, n_plates), plate_gradient=rng.normal(0, 0.25, (n_plates, 2)),
-        plate_background=rng.uniform(15, 45, n_plates), plate_marker=rng.uniform(0.85, 1.15, n_plates),
-        split=assign_splits(protein_of_cell, seed=seed),
-    )
-    total = len(protein_of_cell)
+    ctx = _context(h, counts, int(plates), seed, difficulty, dead_ghost_fraction, class_names)
+    total = len(ctx.protein_of_cell)
     with atomic_path(outdir, overwrite=overwrite) as tmp:
         tmp.mkdir(parents=True)
-        source = (f"deeploc_keras.synthetic seed={seed} difficulty={difficulty} proteins={n} cells_per_protein={cpp}"
+        source = (f"deeploc_keras.synthetic seed={seed} difficulty={difficulty} hierarchy={hierarchy} proteins={n} "
+                  f"cells_per_protein={cpp}"
                   + (f" cells_per_protein_spread={cells_per_protein_spread:g}" if cells_per_protein_spread else ""))
-        from tqdm.auto import tqdm
-
-        with CellStore.create(tmp / "cells.h5", class_names=class_names, source=source, chunk_cells=chunk_cells,
-                              seed=seed) as store, tqdm(total=total, disable=not progress, unit="cell",
-                                                        desc="simulate") as bar:
-            for block, start in enumerate(range(0, total, BLOCK_CELLS)):
-                stop = min(start + BLOCK_CELLS, total)
-                images, cells = _render_block(ctx, block, start, stop)
-                store.append(images, cells)
-                bar.update(stop - start)
-        (tmp / "standards").mkdir()
-        ids = np.asarray(h.proteins, dtype=object)
-        standards = {"cellular_component": h.cellular_component(), **h.groups}
-        for name in STANDARD_NAMES:
-            write_gmt(tmp / "standards" / f"{name}.gmt", {k: list(ids[v]) for k, v in standards[name].items()})
-        table = h.table()
-        table.insert(4, "plate", [f"plate{p + 1:02d}" for p in plate])
-        table.insert(5, "well", ctx.well)
-        table.insert(6, "abundance_noise", ctx.abundance)
-        table.insert(7, "cells", counts)
-        table.to_csv(tmp / "proteins.csv", index=False, float_format="%.6g")
+        _render_store(tmp / "cells.h5", ctx, class_names, source, chunk_cells, progress)
+        _write_tables(tmp, ctx, counts)
     out = Path(outdir)
-    logger.info("simulated %d cells of %d proteins into %s", total, n, out)
+    logger.info("simulated %d cells of %d proteins (%s hierarchy) into %s", total, n, hierarchy, out)
     return SimulatedScreen(
         outdir=out, store=out / "cells.h5", proteins_csv=out / "proteins.csv",
         standards={name: out / "standards" / f"{name}.gmt" for name in STANDARD_NAMES},
-        n_cells=total, n_proteins=n, class_names=class_names,
+        localization=out / "localization.gmt", n_cells=total, n_proteins=n, class_names=class_names,
     )
-

@@ -95,3 +95,20 @@ def test_plot_summary_draws_intervals_chance_and_n(tmp_path, monkeypatch):
             assert np.isclose(ys, 0.3).any() and np.isclose(ys, 0.45).any()  # interval bars
     assert fig.legends and sorted(t.get_text() for t in fig.legends[0].get_texts()) == ["CP", "DeepLoc", "chance"]
     plt.close(fig)
+
+
+def test_plot_tsne_draws_a_tight_process(tmp_path):
+    """A group whose KDE peak falls between grid points still gets its contour (no empty level range)."""
+    rng = np.random.default_rng(0)
+    proteins = [f"P{i:02d}" for i in range(48)]
+    features = rng.normal(size=(48, 8))
+    features[:3] = features[0] + 1e-4 * rng.normal(size=(3, 8))
+    with ProfileWriter(tmp_path / "p.parquet", info={"method": "Toy"}) as writer:
+        writer.write(pd.DataFrame({"Metadata_Protein": proteins}), features, [f"f_{i}" for i in range(8)])
+    standards.write_gmt({"a": set(proteins[:24]), "b": set(proteins[24:])}, tmp_path / "loc.gmt")
+    standards.write_gmt({"trio": set(proteins[:3]), "big": set(proteins[20:40])}, tmp_path / "bp.gmt")
+    paths = plots.plot_tsne(tmp_path / "p.parquet", tmp_path / "loc.gmt", tmp_path / "bp.gmt", tmp_path / "fig",
+                      perplexity=10)
+    table = pd.read_csv(tmp_path / "fig" / "figure2_tsne.csv")
+    assert {p.name for p in paths} == {"figure2_tsne.png", "figure2_tsne.svg", "figure2_tsne.csv"}
+    assert (table["processes"] == "trio").sum() == 3

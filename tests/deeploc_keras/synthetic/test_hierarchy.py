@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.metrics import average_precision_score
 
 from deeploc_keras.errors import InputError
-from deeploc_keras.synthetic.hierarchy import LOCALIZATION_CLASSES, hierarchy_from_annotations, make_hierarchy
+from deeploc_keras.synthetic.compartments import CLASS_TERMS, label_agreement
+from deeploc_keras.synthetic.hierarchy import LOCALIZATION_CLASSES, make_hierarchy
 
 
 def _within_group_correlation(theta, groups):
@@ -55,14 +57,41 @@ def test_make_hierarchy_raises_nonpositive_count():
         make_hierarchy(0)
 
 
-def test_hierarchy_from_annotations_uses_real_groups(standards_dir):
-    h = hierarchy_from_annotations(standards_dir, 300, seed=0)
-    assert len(h.proteins) == 300 and h.proteins[0].startswith("Y")
-    assert "nucleus" in h.class_names and "cytoplasm" in h.class_names
-    assert len(h.groups["complex"]) >= 10
-    assert all(2 <= len(m) <= 10 for m in h.groups["complex"].values())
+def test_make_hierarchy_cellular_component_is_not_the_labels():
+    h = make_hierarchy(400, seed=0)
+    cc = h.groups["cellular_component"]
+    names = np.asarray(h.class_names)
+    # parent terms span classes, sub-compartment terms split them
+    assert {"NUCLEI", "NUCLEOLUS", "NUCLEARPERIPHERY"} <= set(names[h.compartment[cc["nucleus"]]])
+    assert any("subdomain" in t for t in cc)
+    assert not set(cc) & set(LOCALIZATION_CLASSES)
+    own = {c: CLASS_TERMS[c][0] for c in h.class_names}
+    carries_own = np.array([i in cc.get(own[names[c]], []) for i, c in enumerate(h.compartment)])
+    # discordance: coarse (15 %) and other-class (10 %) annotations drop the own term
+    assert 0.15 < 1 - carries_own.mean() < 0.35
+    agreement = label_agreement(h.compartment, h.class_names, cc)
+    assert agreement["discordant"] > 0.05 and agreement["same_class_given_positive"] < 0.6
 
 
-def test_hierarchy_from_annotations_raises_missing_file(tmp_path):
-    with pytest.raises(InputError, match="missing annotation file"):
-        hierarchy_from_annotations(tmp_path, 10)
+def test_make_hierarchy_unchanged_by_the_cellular_component_stream():
+    a, b = make_hierarchy(200, seed=3), make_hierarchy(200, seed=3)
+    assert a.groups == b.groups and np.array_equal(a.theta, b.theta)
+    assert make_hierarchy(200, seed=4).groups["cellular_component"] != a.groups["cellular_component"]
+
+
+def test_label_agreement_matches_sklearn():
+    h = make_hierarchy(150, seed=1)
+    cc = h.groups["cellular_component"]
+    out = label_agreement(h.compartment, h.class_names, cc)
+    universe = sorted({i for m in cc.values() for i in m})
+    terms = [{t for t, m in cc.items() if i in m} for i in universe]
+    y, score = [], []
+    for a in range(len(universe)):
+        for b in range(a + 1, len(universe)):
+            y.append(bool(terms[a] & terms[b]))
+            score.append(float(h.compartment[universe[a]] == h.compartment[universe[b]]))
+    y, score = np.array(y), np.array(score)
+    assert out["prevalence"] == pytest.approx(y.mean())
+    assert out["label_ap"] == pytest.approx(average_precision_score(y, score), abs=1e-12)
+    assert out["same_class_given_positive"] == pytest.approx(score[y].mean())
+    assert out["proteins"] == pytest.approx(len(universe) / 150)

@@ -15,9 +15,10 @@ from deeploc_keras.store import CHONG_CLASS_NAMES, CellStore
 from deeploc_keras.synthetic import simulate_screen
 from deeploc_keras.synthetic.camera import DIFFICULTIES
 from deeploc_keras.synthetic.montage import write_montage
-from deeploc_keras.synthetic.screen import BLOCK_CELLS, STANDARD_NAMES, cells_per_protein_counts
+from deeploc_keras.synthetic.screen import BLOCK_CELLS, HIERARCHY_CHOICES, STANDARD_NAMES, cells_per_protein_counts
 
 SMALL = {"proteins": 40, "cells_per_protein": 8, "plates": 2}
+SYNTHETIC = {**SMALL, "hierarchy": "synthetic"}
 
 
 def _read_gmt(path):
@@ -45,28 +46,45 @@ def screen(tmp_path_factory):
     return simulate_screen(tmp_path_factory.mktemp("sim") / "screen", seed=0, **SMALL)
 
 
-def test_simulate_screen_writes_valid_store(screen):
+@pytest.fixture(scope="module")
+def synthetic_screen(tmp_path_factory):
+    return simulate_screen(tmp_path_factory.mktemp("sim") / "synthetic", seed=0, **SYNTHETIC)
+
+
+@pytest.mark.parametrize("kind", ["screen", "synthetic_screen"])
+def test_simulate_screen_writes_valid_store(kind, request):
+    screen = request.getfixturevalue(kind)
     with CellStore.open(screen.store) as store:
         assert len(store) == 320
         assert store.dtype == np.uint16
         assert store.image_shape == (64, 64, 2)
-        assert store.class_names == list(CHONG_CLASS_NAMES)
+        class_names = store.class_names
         store.require_labels()
         store.require_proteins()
         cells = store.cells
         images = store.images(slice(0, 64))
-    assert cells["protein"].str.match(r"^YSIM\d{4}$").all()
+    if kind == "synthetic_screen":
+        assert class_names == list(CHONG_CLASS_NAMES)
+        assert cells["protein"].str.match(r"^YSIM\d{4}$").all()
+    else:  # real systematic ORF names, classes a subset of the 17 in their order, then DEAD, GHOST
+        assert cells["protein"].str.match(r"^Y[A-P][LR]\d{3}[WC](-[A-Z])?$").all()
+        assert class_names == [c for c in CHONG_CLASS_NAMES if c in class_names]
+        assert class_names[-2:] == ["DEAD", "GHOST"]
     assert cells["protein"].nunique() == 40
     assert set(cells["split"]) == {0, 1, 2}
     assert cells["plate"].nunique() == 2
     assert images.min() >= 60  # camera offset 100 minus read noise
     proteins = pd.read_csv(screen.proteins_csv)
     first_label = cells.groupby("protein")["label"].agg(lambda s: s.mode().iloc[0])
-    names = np.asarray(CHONG_CLASS_NAMES)
+    names = np.asarray(class_names)
     assert (names[first_label.loc[proteins["protein"]].to_numpy()] == proteins["localization"].to_numpy()).all()
+    localization = _read_gmt(screen.localization)
+    assert set(localization) == set(proteins["localization"]) | set(proteins["second_localization"].dropna())
 
 
-def test_simulate_screen_standards_shapes(screen):
+@pytest.mark.parametrize("kind", ["screen", "synthetic_screen"])
+def test_simulate_screen_standards_shapes(kind, request):
+    screen = request.getfixturevalue(kind)
     ids = set(pd.read_csv(screen.proteins_csv)["protein"])
     gmts = {name: _read_gmt(screen.standards[name]) for name in STANDARD_NAMES}
     assert all(gmts[name] for name in STANDARD_NAMES)
@@ -74,6 +92,16 @@ def test_simulate_screen_standards_shapes(screen):
         assert 2 <= len(members) <= 10
     for name in STANDARD_NAMES:
         assert set().union(*map(set, gmts[name].values())) <= ids
+        assert all(len(m) >= 2 for m in gmts[name].values())
+    # the cellular_component standard is not the class labels
+    labels = {frozenset(m) for m in _read_gmt(screen.localization).values()}
+    assert {frozenset(m) for m in gmts["cellular_component"].values()} != labels
+    assert not set(gmts["cellular_component"]) & set(CHONG_CLASS_NAMES)
+
+
+def test_simulate_screen_synthetic_groups_nest(synthetic_screen):
+    screen = synthetic_screen
+    gmts = {name: _read_gmt(screen.standards[name]) for name in STANDARD_NAMES}
     # nesting: every complex lies inside one bioprocess
     bios = [set(m) for m in gmts["bioprocess"].values()]
     assert all(any(set(c) <= b for b in bios) for c in gmts["complex"].values())
@@ -81,13 +109,16 @@ def test_simulate_screen_standards_shapes(screen):
     assert max(sum(bool(set(p) & b) for b in bios) for p in gmts["pathway"].values()) >= 2
 
 
-def test_simulate_screen_deterministic(screen, tmp_path):
-    again = simulate_screen(tmp_path / "again", seed=0, **SMALL)
+@pytest.mark.parametrize(("kind", "options"), [("screen", SMALL), ("synthetic_screen", SYNTHETIC)])
+def test_simulate_screen_deterministic(kind, options, request, tmp_path):
+    screen = request.getfixturevalue(kind)
+    again = simulate_screen(tmp_path / "again", seed=0, **options)
     assert _digest(again.outdir) == _digest(screen.outdir)
-    other = simulate_screen(tmp_path / "other", seed=1, **SMALL)
+    other = simulate_screen(tmp_path / "other", seed=1, **options)
     with CellStore.open(other.store) as a, CellStore.open(screen.store) as b:
         assert not np.array_equal(a.images(slice(0, 16)), b.images(slice(0, 16)))
-    assert other.standards["complex"].read_bytes() != screen.standards["complex"].read_bytes()
+    for name in STANDARD_NAMES:
+        assert other.standards[name].read_bytes() != screen.standards[name].read_bytes()
 
 
 def test_simulate_screen_chunk_size_does_not_change_results(screen, tmp_path):
@@ -144,16 +175,26 @@ def test_simulate_command_raises_negative_spread(tmp_path):
 
 def test_simulate_screen_raises_too_many_complexes(tmp_path):
     with pytest.raises(InputError, match="more complexes than proteins allow"):
-        simulate_screen(tmp_path / "x", complexes=30, **SMALL)
+        simulate_screen(tmp_path / "x", complexes=30, **SYNTHETIC)
     assert not (tmp_path / "x").exists()
     with pytest.raises(InputError, match="more complexes than proteins allow"):  # no bioprocess of 2 proteins
-        simulate_screen(tmp_path / "x", proteins=4, cells_per_protein=2, seed=1)
+        simulate_screen(tmp_path / "x", proteins=4, cells_per_protein=2, seed=1, hierarchy="synthetic")
     assert not (tmp_path / "x").exists()
 
 
 def test_simulate_screen_raises_unknown_class(tmp_path):
     with pytest.raises(InputError, match="classes must be distinct names"):
-        simulate_screen(tmp_path / "x", classes=["NUCLEI", "GOLGIX"], **SMALL)
+        simulate_screen(tmp_path / "x", classes=["NUCLEI", "GOLGIX"], **SYNTHETIC)
+
+
+def test_simulate_screen_raises_synthetic_option_on_grounded(tmp_path):
+    with pytest.raises(InputError, match="classes, complexes apply to the synthetic hierarchy only"):
+        simulate_screen(tmp_path / "x", classes=["NUCLEI"], complexes=3, **SMALL)
+    with pytest.raises(InputError, match="hierarchy must be one of"):
+        simulate_screen(tmp_path / "x", hierarchy="real", **SMALL)
+    with pytest.raises(InputError, match="need hierarchy='grounded'"):
+        simulate_screen(tmp_path / "x", annotations=tmp_path, **SYNTHETIC)
+    assert not (tmp_path / "x").exists()
 
 
 def test_simulate_screen_raises_existing_output(screen):
@@ -163,7 +204,7 @@ def test_simulate_screen_raises_existing_output(screen):
 
 def test_simulate_screen_class_subset_and_no_artefacts(tmp_path):
     out = simulate_screen(tmp_path / "sub", classes=["NUCLEI", "CYTOPLASM"], dead_ghost_fraction=0,
-                          proteins=6, cells_per_protein=3, complexes=1)
+                          proteins=6, cells_per_protein=3, complexes=1, hierarchy="synthetic")
     assert out.class_names == ["NUCLEI", "CYTOPLASM"]
 
 
@@ -184,6 +225,16 @@ def test_simulate_command_choices_match_library():
     command = main.commands["simulate"]
     choice = next(p for p in command.params if p.name == "difficulty").type
     assert list(choice.choices) == list(DIFFICULTIES)
+    for name in ("simulate", "reproduce"):
+        choice = next(p for p in main.commands[name].params if p.name == "hierarchy")
+        assert list(choice.type.choices) == list(HIERARCHY_CHOICES) and choice.default == "grounded"
+
+
+def test_simulate_command_synthetic_hierarchy(tmp_path):
+    result = CliRunner().invoke(main, ["simulate", str(tmp_path / "s"), "--proteins", "12", "--cells-per-protein",
+                                       "2", "--hierarchy", "synthetic"])
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(tmp_path / "s" / "proteins.csv")["protein"].str.startswith("YSIM").all()
 
 
 def test_simulate_command_raises_nonpositive_count(tmp_path):
