@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING
 import h5py
 import numpy as np
 
-from .errors import InputError, file_error
-from .store import SPLIT_NAMES, CellStore
+from .errors import InputError, file_error, reading
+from .store import SPLIT_NAMES, CellStore, check_finite
 
 if TYPE_CHECKING:  # TensorFlow is imported when a dataset is built, so the CLI starts fast
     import tensorflow as tf
@@ -250,7 +250,9 @@ def _read_window(dset: h5py.Dataset, groups: list[np.ndarray], buffer: np.ndarra
     pos, local = 0, []
     for rows in groups:
         start, stop = int(rows[0]), int(rows[-1]) + 1
-        dset.read_direct(buffer, np.s_[start:stop], np.s_[pos:pos + stop - start])
+        with reading(dset.file.filename, f"/images rows {start}-{stop - 1}"):
+            dset.read_direct(buffer, np.s_[start:stop], np.s_[pos:pos + stop - start])
+        check_finite(buffer[pos:pos + stop - start], dset.file.filename, np.arange(start, stop))
         local.append(rows - start + pos)
         pos += stop - start
     return np.concatenate(local)
