@@ -224,6 +224,10 @@ class CellStore:
             )
         if chunk_cells < 1:
             raise InputError(f"chunk_cells must be positive. Received: chunk_cells={chunk_cells}")
+        for what, names in (("channel_names", list(channel_names)), ("class_names", list(class_names))):
+            repeated = sorted({name for name in names if names.count(name) > 1})
+            if repeated:
+                raise InputError(f"{what} must be unique; {repeated} appear more than once. Received: {what}={names}")
         final.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_partials(final)
         tmp = partial_path(final)
