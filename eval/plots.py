@@ -48,7 +48,8 @@ def _save(fig: plt.Figure, data: pd.DataFrame, out: Path, stem: str) -> list[Pat
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{stem}.png", out / f"{stem}.svg", out / f"{stem}.csv"]
     fig.savefig(paths[0], dpi=150, bbox_inches="tight")
-    fig.savefig(paths[1], bbox_inches="tight")
+    with matplotlib.rc_context({"svg.hashsalt": stem}):  # fixed element ids and no date: reruns give the same bytes
+        fig.savefig(paths[1], bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
     data.to_csv(paths[2], index=False)
     return paths

@@ -218,7 +218,11 @@ def make_hierarchy(
     n_bio = _check_count("bioprocesses", n_bioprocesses if n_bioprocesses is not None else max(len(classes), n // 12))
     n_pw = _check_count("pathways", n_pathways if n_pathways is not None else max(1, n // 12))
     n_cx = _check_count("complexes", n_complexes if n_complexes is not None else max(1, n // 10))
+    too_few = (f"{n} proteins are too few for the functional standards: a complex needs a bioprocess of 2 proteins; "
+               f"simulate more proteins (20 or more). Received: proteins={n}")
     if 2 * n_cx > n:
+        if n_complexes is None:
+            raise InputError(too_few)
         raise InputError(f"more complexes than proteins allow: each of {n_cx} complexes needs 2 distinct proteins "
                          f"of its own on average, so at most {n // 2} for {n} proteins. Received: complexes={n_cx}")
     if not 0 <= multi_localized_fraction <= 1:
@@ -255,7 +259,8 @@ def make_hierarchy(
 
     pathways: dict[str, list[int]] = {}
     for p in range(n_pw):
-        span = rng.choice(n_bio, min(n_bio, int(rng.integers(2, 5))), replace=False, p=bio_sizes / bio_sizes.sum())
+        span = rng.choice(n_bio, min(int((bio_sizes > 0).sum()), int(rng.integers(2, 5))), replace=False,
+                          p=bio_sizes / bio_sizes.sum())
         pool = sorted({i for b in span for i in bio_members[b]})
         share = rng.uniform(0.1, 0.3)  # a pathway takes a few members of each process it spans (KEGG-sized)
         keep = [i for i in pool if rng.random() < share]
@@ -266,6 +271,8 @@ def make_hierarchy(
     complexes: dict[str, list[int]] = {}
     eligible = np.flatnonzero(bio_sizes >= 2)
     if n_cx and not eligible.size:
+        if n_complexes is None:
+            raise InputError(too_few)
         raise InputError(f"more complexes than proteins allow: no bioprocess of the {n} proteins has 2 members "
                          "to form a complex; simulate more proteins")
     for c in range(n_cx):

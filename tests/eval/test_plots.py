@@ -65,3 +65,15 @@ def test_plot_tsne_cli(tmp_path):
     assert (data["localization"] == "ER").sum() == 20 and (out / "figure2_tsne.png").exists()
     bad = CliRunner().invoke(main, [*args[:-2], "--out", str(tmp_path / "x"), "--process", "meiosis"])
     assert bad.exit_code == 2 and "unknown process 'meiosis'" in bad.output and not (tmp_path / "x").exists()
+
+
+def test_plot_summary_svg_is_reproducible(tmp_path):
+    rows = [{"representation": rep, "standard": std, "metric": metric, "value": 0.1 + k / 10,
+             "sd": 0.02 if metric == "ami" else np.nan, "n_proteins": 10, "n_groups": 2, "prevalence": 0.05}
+            for k, rep in enumerate(("DeepLoc", "CP")) for std in ("go_cc", "kegg")
+            for metric in ("average_precision", "ami", "f_beta", "mean_average_precision")]
+    first = plots.plot_summary(pd.DataFrame(rows), tmp_path / "a")[1].read_bytes()
+    second = plots.plot_summary(pd.DataFrame(rows), tmp_path / "b")[1].read_bytes()
+    assert b"<dc:date>" not in first
+    assert b'id="' in first  # element ids exist, and are the same in both files
+    assert first == second

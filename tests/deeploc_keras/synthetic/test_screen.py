@@ -146,9 +146,20 @@ def test_simulate_screen_raises_too_many_complexes(tmp_path):
     with pytest.raises(InputError, match="more complexes than proteins allow"):
         simulate_screen(tmp_path / "x", complexes=30, **SMALL)
     assert not (tmp_path / "x").exists()
-    with pytest.raises(InputError, match="more complexes than proteins allow"):  # no bioprocess of 2 proteins
+    with pytest.raises(InputError, match="4 proteins are too few"):  # no bioprocess of 2 proteins
         simulate_screen(tmp_path / "x", proteins=4, cells_per_protein=2, seed=1)
     assert not (tmp_path / "x").exists()
+
+
+def test_simulate_command_raises_too_few_proteins_without_naming_unset_options(tmp_path):
+    result = CliRunner().invoke(main, ["simulate", str(tmp_path / "one"), "--proteins", "1"])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert result.output.strip() == ("Error: 1 proteins are too few for the functional standards: a complex needs a "
+                                     "bioprocess of 2 proteins; simulate more proteins (20 or more). "
+                                     "Received: proteins=1")
+    assert "complexes" not in result.output.replace("a complex needs", "")
+    assert not (tmp_path / "one").exists()
 
 
 def test_simulate_screen_raises_unknown_class(tmp_path):
