@@ -272,7 +272,7 @@ def _fit_one(store: CellStore, run_dir: Path, cfg: dict[str, Any], *, lr: float,
     """Train one (lr, seed) in ``run_dir``; resume from its backup when there is one."""
     import keras
 
-    from ._callbacks import MonitorScores, TerminateOnNaNEpoch
+    from ._callbacks import FiniteModelCheckpoint, MonitorScores, TerminateOnNaNEpoch
 
     backup = run_dir / "backup"
     history_csv = run_dir / "history.csv"
@@ -304,7 +304,7 @@ def _fit_one(store: CellStore, run_dir: Path, cfg: dict[str, Any], *, lr: float,
         callbacks: list[keras.callbacks.Callback] = [
             keras.callbacks.BackupAndRestore(str(backup)),
             nan_guard,
-            keras.callbacks.ModelCheckpoint(str(best_path), monitor="val_loss", save_best_only=True,
+            FiniteModelCheckpoint(str(best_path), monitor="val_loss", save_best_only=True,
                                             initial_value_threshold=_best_val_loss(history_csv) if resuming else None),
             keras.callbacks.CSVLogger(str(history_csv), append=resuming),
         ]
