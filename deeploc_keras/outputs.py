@@ -144,17 +144,19 @@ def kept_on_interrupt(path: str | os.PathLike, hint: str) -> None:
 
     Examples
     --------
-    >>> kept_on_interrupt("run/backup", "resume with --resume")
-    >>> kept_notes()
-    ['run/backup (resume with --resume)']
+    >>> import tempfile
+    >>> backup = tempfile.mkdtemp()
+    >>> kept_on_interrupt(backup, "resume with --resume")
+    >>> kept_notes() == [f"{backup} (resume with --resume)"]
+    True
     >>> _kept.clear()
     """
     _kept[os.fspath(path)] = hint
 
 
 def kept_notes() -> list[str]:
-    """The outputs recorded with :func:`kept_on_interrupt`, as ``"path (hint)"``."""
-    return [f"{path} ({hint})" for path, hint in _kept.items()]
+    """The outputs recorded with :func:`kept_on_interrupt` that exist, as ``"path (hint)"``."""
+    return [f"{path} ({hint})" for path, hint in _kept.items() if os.path.exists(path)]
 
 
 def remove_path(path: str | os.PathLike) -> None:

@@ -30,7 +30,7 @@ import pandas as pd
 
 from .errors import InputError, OutputExistsError, file_error
 from .models.presets import get_preset
-from .outputs import atomic_path, remove_path
+from .outputs import atomic_path, kept_on_interrupt, remove_path
 from .pipeline import training_dataset
 from .records import write_run_record
 from .store import CellStore
@@ -275,6 +275,7 @@ def _fit_one(store: CellStore, run_dir: Path, cfg: dict[str, Any], *, lr: float,
     from ._callbacks import FiniteModelCheckpoint, MonitorScores, TerminateOnNaNEpoch
 
     backup = run_dir / "backup"
+    kept_on_interrupt(backup, "resume with --resume")
     history_csv = run_dir / "history.csv"
     resuming = backup.exists()
     if history_csv.exists() and not resuming and (run_dir / "best.keras").exists():

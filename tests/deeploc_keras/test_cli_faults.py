@@ -376,3 +376,23 @@ def test_extract_shards_of_a_one_chunk_split_merge(tmp_path, store_factory, deep
         expected = np.flatnonzero(cells.cells["split"].to_numpy() == 2)
     index = pq.read_table(out / "cells.parquet", columns=["Metadata_CellIndex"]).column(0).to_numpy()
     assert np.array_equal(index, expected)
+
+
+def test_interrupt_message_names_what_was_kept(tmp_path, monkeypatch):
+    from deeploc_keras import outputs
+
+    store = _float_store(tmp_path / "cells.h5")
+    backup = tmp_path / "run" / "backup"
+    backup.mkdir(parents=True)
+
+    def interrupted(self):
+        outputs.kept_on_interrupt(backup, "resume with --resume")
+        outputs.kept_on_interrupt(tmp_path / "never-written", "not shown")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(CellStore, "summary", interrupted)
+    monkeypatch.setattr(outputs, "_kept", {})
+    result = CliRunner().invoke(main, ["inspect", str(store)])
+    assert result.exit_code == 130
+    assert result.output.strip() == (f"Interrupted; temporary files were removed; kept {backup} "
+                                     "(resume with --resume).")
