@@ -35,6 +35,7 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from deeploc_keras.errors import InputError, OutputExistsError, file_error
+from deeploc_keras.lifetime import exit_with_parent
 from deeploc_keras.outputs import atomic_path, remove_path
 from deeploc_keras.processing import ProfileProcessing, process_profile_file
 from deeploc_keras.profiles import ProfileWriter, aggregate_proteins, cell_metadata, feature_names
@@ -172,7 +173,9 @@ class _Executor:
                 # imports the measurement stack once, so workers start without re-importing it
                 context = multiprocessing.get_context("forkserver")
                 context.set_forkserver_preload([__name__])
-                self._pool = concurrent.futures.ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+                self._pool = concurrent.futures.ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
+                                                                    initializer=exit_with_parent,
+                                                                    initargs=(os.getpid(),))
             self.kind = f"processes ({self.workers})" if self.workers > 1 else "serial"
             return
         try:
@@ -228,6 +231,13 @@ class _Executor:
         finally:
             for future in in_flight:
                 future.cancel()
+
+    def terminate(self) -> None:
+        """Stop local workers now (an error or an interrupt): their running chunks are not waited for."""
+        if self._pool is not None:
+            for process in list(getattr(self._pool, "_processes", {}).values()):
+                process.terminate()
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -406,6 +416,9 @@ def extract_cellprofiler(
             meta = cell_metadata(cells.iloc[blocks[k]], store.class_names, index=blocks[k])
             _write_chunk(paths[k], meta, result, columns)
             progress.update(len(blocks[k]))
+    except BaseException:
+        executor.terminate()
+        raise
     finally:
         progress.close()
         executor.close()

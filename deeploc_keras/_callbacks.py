@@ -16,7 +16,7 @@ from .errors import InputError
 from .pipeline import inference_dataset
 from .store import UNKNOWN_PROTEIN, CellStore
 
-__all__ = ["TerminateOnNaNEpoch", "MonitorScores"]
+__all__ = ["TerminateOnNaNEpoch", "FiniteModelCheckpoint", "MonitorScores"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +39,21 @@ class TerminateOnNaNEpoch(keras.callbacks.TerminateOnNaN):
         super().on_batch_end(batch, logs)
         if self.model.stop_training and self.nan_epoch is None and not np.isfinite((logs or {}).get("loss", 0.0)):
             self.nan_epoch = self.epoch
+
+
+class FiniteModelCheckpoint(keras.callbacks.ModelCheckpoint):
+    """Keras' ModelCheckpoint that never saves an epoch whose loss or monitored value is NaN or infinite.
+
+    (Keras saves the first epoch unconditionally under ``save_best_only``, NaN included.)
+    """
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        values = [logs.get(key) for key in ("loss", self.monitor)]
+        if any(v is not None and not np.isfinite(float(v)) for v in values):
+            logger.warning("epoch %d: loss or %s is not finite; no checkpoint saved", epoch + 1, self.monitor)
+            return
+        super().on_epoch_end(epoch, logs)
 
 
 class MonitorScores(keras.callbacks.Callback):

@@ -2,7 +2,8 @@
 
 Each command parses its options, calls one library function with the same names
 and defaults, and prints a short summary. Bad input becomes one line on stderr
-and exit code 2 (set ``DEEPLOC_KERAS_DEBUG=1`` to see the traceback).
+and exit code 2 (set ``DEEPLOC_KERAS_DEBUG=1`` to see the traceback); any other
+exception is a bug, printed as "internal error" with its traceback, exit code 1.
 """
 
 from __future__ import annotations
@@ -27,23 +28,92 @@ from .train_config import MIXED_PRECISION_CHOICES
 __all__ = ["main"]
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that it unwinds (and cleans up) like Ctrl-C."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise _Terminated()
+
+
+def _user_error_line(exc: BaseException) -> str | None:
+    """The one line for an error the user can fix, or None for a bug."""
+    from .errors import DeeplocKerasError, is_disk_full, os_error_message, user_error_behind
+
+    if isinstance(exc, DeeplocKerasError):
+        text = str(exc).strip()
+        return text.splitlines()[0] if text else type(exc).__name__
+    cause = user_error_behind(exc)
+    if cause is not None:
+        return _user_error_line(cause)
+    if isinstance(exc, OSError):
+        message = os_error_message(exc)
+        if message is None and is_disk_full(exc):
+            from .errors import DISK_FULL
+
+            message = DISK_FULL
+        return message
+    return None
+
+
+def _interrupted_line(exc: KeyboardInterrupt) -> str:
+    from .outputs import kept_notes
+
+    what = "Terminated" if isinstance(exc, _Terminated) else "Interrupted"
+    kept = kept_notes()
+    return f"{what}; temporary files were removed" + (f"; kept {', '.join(kept)}." if kept else
+                                                       "; no partial output was kept.")
+
+
+def _quiet_broken_pipe() -> None:
+    """The reader of stdout went away (``| head``): stop quietly, as other command-line tools do."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 class _Group(click.Group):
-    """A click group that turns user errors into one line and exit code 2."""
+    """A click group that reports user errors in one line (exit 2) and bugs with a traceback (exit 1).
+
+    User errors are the package's :class:`~deeploc_keras.errors.DeeplocKerasError`
+    and operating-system errors about a file; SIGTERM unwinds like Ctrl-C
+    (temporary files removed, exit 143).
+    """
 
     def invoke(self, ctx: click.Context):
+        import signal
+        import threading
+        import traceback
+
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
         try:
-            return super().invoke(ctx)
-        except (ValueError, OSError, KeyError) as exc:
+            result = super().invoke(ctx)
+            sys.stdout.flush()
+            return result
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except BrokenPipeError:
+            _quiet_broken_pipe()
+            ctx.exit(141)
+        except KeyboardInterrupt as exc:
+            click.echo(_interrupted_line(exc), err=True)
+            ctx.exit(143 if isinstance(exc, _Terminated) else 130)
+        except Exception as exc:
             if os.environ.get("DEEPLOC_KERAS_DEBUG"):
                 raise
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            if isinstance(exc, KeyError):
-                message = f"unknown key {exc}"
-            click.echo(f"Error: {message}", err=True)
-            ctx.exit(2)
-        except KeyboardInterrupt:
-            click.echo("Interrupted; no partial output was kept.", err=True)
-            ctx.exit(130)
+            line = _user_error_line(exc)
+            if line is not None:
+                click.echo(f"Error: {line}", err=True)
+                ctx.exit(2)
+            click.echo("deeploc-keras: internal error (a bug; please report it with this traceback):", err=True)
+            click.echo("".join(traceback.format_exception(exc)).rstrip(), err=True)
+            ctx.exit(1)
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGTERM, previous)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from .errors import InputError, file_error
+from .errors import InputError, file_error, reading
 from .methods import METHODS, Method, get_method
 from .models.presets import PRESETS
 from .outputs import atomic_path, check_output
@@ -52,7 +52,8 @@ def _model_method(model_path: Path, model: Any) -> tuple[str, dict[str, Any]]:
     card_path = model_path.parent / "model_card.json"
     card: dict[str, Any] = {}
     if card_path.is_file():
-        card = json.loads(card_path.read_text())
+        with reading(card_path):
+            card = json.loads(card_path.read_text())
         if card.get("method") in METHODS and METHODS[card["method"]].feature_model is not None:
             return card["method"], card
     names = {layer.name for layer in model.layers}
@@ -75,10 +76,8 @@ def _load_model(model_path: str | os.PathLike | None, method: str) -> tuple[Any,
     path = Path(model_path)
     if not path.is_file():
         raise file_error(path, "no such model file")
-    try:
+    with reading(path, "as a Keras model"):
         model = keras.saving.load_model(path, compile=False)
-    except (ValueError, OSError, TypeError, KeyError) as exc:
-        raise file_error(path, f"cannot be loaded as a Keras model: {str(exc).splitlines()[0]}") from None
     found, card = _model_method(path, model)
     if found != method:
         raise file_error(path, f"is a {found!r} model, not {method!r}; pass --method {found}")
@@ -199,6 +198,7 @@ def extract(
                 "store_fingerprint": cell_store.fingerprint()}
         # every check (layer, selection) runs before the output directory is created: no partial output
         features_model = _feature_model(model, spec, layer, tta)
+        cell_store.require_image_shape(tuple(features_model.inputs[0].shape[1:]), model_file)
         data = inference_dataset(cell_store, split=split, batch_size=batch_size, shard=shard_t)
         created = _missing_dirs(out)
         out.mkdir(parents=True, exist_ok=True)

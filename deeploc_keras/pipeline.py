@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING
 import h5py
 import numpy as np
 
-from .errors import InputError, file_error
-from .store import SPLIT_NAMES, CellStore
+from .errors import InputError, file_error, reading
+from .store import SPLIT_NAMES, CellStore, check_finite
 
 if TYPE_CHECKING:  # TensorFlow is imported when a dataset is built, so the CLI starts fast
     import tensorflow as tf
@@ -160,7 +160,9 @@ def shard_cells(indices: np.ndarray, *, chunk_cells: int, shard: tuple[int, int]
 
     The chunks that hold any selected cell are cut into n near-equal contiguous
     ranges, so every shard reads whole chunks and the shards, concatenated in
-    order, give back ``indices``.
+    order, give back ``indices``. When fewer chunks than shards hold cells, the
+    cells themselves are cut into n near-equal ranges, so no shard is left empty
+    while there are at least n cells.
 
     Parameters
     ----------
@@ -180,6 +182,8 @@ def shard_cells(indices: np.ndarray, *, chunk_cells: int, shard: tuple[int, int]
     >>> idx = np.arange(10)
     >>> [shard_cells(idx, chunk_cells=2, shard=(i, 2)).tolist() for i in range(2)]
     [[0, 1, 2, 3, 4, 5], [6, 7, 8, 9]]
+    >>> [shard_cells(idx, chunk_cells=16, shard=(i, 2)).tolist() for i in range(2)]
+    [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
     """
     indices = np.asarray(indices, dtype=np.int64)
     if shard is None:
@@ -187,6 +191,8 @@ def shard_cells(indices: np.ndarray, *, chunk_cells: int, shard: tuple[int, int]
     i, n = shard
     chunk_of = indices // chunk_cells
     chunks = np.unique(chunk_of)
+    if len(chunks) < n:
+        return np.array_split(indices, n)[i]
     bounds = np.ceil(np.linspace(0, len(chunks), n + 1)).astype(int)
     mine = chunks[bounds[i]:bounds[i + 1]]
     return indices[np.isin(chunk_of, mine)]
@@ -250,7 +256,9 @@ def _read_window(dset: h5py.Dataset, groups: list[np.ndarray], buffer: np.ndarra
     pos, local = 0, []
     for rows in groups:
         start, stop = int(rows[0]), int(rows[-1]) + 1
-        dset.read_direct(buffer, np.s_[start:stop], np.s_[pos:pos + stop - start])
+        with reading(dset.file.filename, f"/images rows {start}-{stop - 1}"):
+            dset.read_direct(buffer, np.s_[start:stop], np.s_[pos:pos + stop - start])
+        check_finite(buffer[pos:pos + stop - start], dset.file.filename, np.arange(start, stop))
         local.append(rows - start + pos)
         pos += stop - start
     return np.concatenate(local)

@@ -26,8 +26,8 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from .errors import InputError, file_error
-from .outputs import check_output, remove_path
+from .errors import DISK_FULL, InputError, file_error, is_disk_full, reading
+from .outputs import check_output, partial_path, remove_path, remove_stale_partials
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -39,6 +39,7 @@ __all__ = [
     "DEFAULT_CHANNEL_NAMES",
     "CellStore",
     "assign_splits",
+    "check_finite",
 ]
 
 logger = logging.getLogger(__name__)
@@ -72,16 +73,28 @@ _IMAGE_DTYPES = (np.dtype(np.uint16), np.dtype(np.float32))
 CELL_FEATURES = "cell_features"
 
 
-def _read_rows(dset: h5py.Dataset, index: slice | int | np.ndarray | Sequence[int]) -> np.ndarray:
-    """Rows of a dataset by a slice, an int or sorted/unsorted integer indices."""
+def _read_rows(dset: h5py.Dataset, index: slice | int | np.ndarray | Sequence[int], *, path: str | os.PathLike,
+               name: str, finite: bool = False) -> np.ndarray:
+    """Rows of a dataset by a slice, an int or sorted/unsorted integer indices.
+
+    A failed read names ``path`` and the rows; ``finite`` refuses NaN or infinite values.
+    """
     if isinstance(index, (slice, int, np.integer)):
-        return dset[index]
+        rows = np.atleast_1d(np.asarray(range(len(dset))[index]))
+        with reading(path, f"/{name} rows {_span(rows)}"):
+            block = dset[index]
+        if finite:
+            check_finite(block.reshape(-1, *dset.shape[1:]), path, rows)
+        return block
     index = np.asarray(index, dtype=np.int64)
     if index.size == 0:
         return np.empty((0, *dset.shape[1:]), dtype=dset.dtype)
     order = np.argsort(index, kind="stable")
     unique, inverse = np.unique(index[order], return_inverse=True)
-    block = dset[unique]
+    with reading(path, f"/{name} rows {_span(unique)}"):
+        block = dset[unique]
+    if finite:
+        check_finite(block, path, unique)
     out = np.empty((len(index), *dset.shape[1:]), dtype=dset.dtype)
     out[order] = block[inverse]
     return out
@@ -242,20 +255,33 @@ class CellStore:
             )
         if chunk_cells < 1:
             raise InputError(f"chunk_cells must be positive. Received: chunk_cells={chunk_cells}")
+        for what, names in (("channel_names", list(channel_names)), ("class_names", list(class_names))):
+            repeated = sorted({name for name in names if names.count(name) > 1})
+            if repeated:
+                raise InputError(f"{what} must be unique; {repeated} appear more than once. Received: {what}={names}")
         final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = final.with_name(f".{final.name}.{os.getpid()}.partial")
-        h5 = h5py.File(tmp, "w")
-        h5.attrs["schema_version"] = SCHEMA_VERSION
-        h5.attrs["source"] = source
-        h5.attrs["channel_names"] = json.dumps(list(channel_names))
-        h5.attrs["class_names"] = json.dumps(list(class_names))
-        h5.create_dataset(
-            "images", shape=(0, *image_shape), maxshape=(None, *image_shape), dtype=dtype,
-            chunks=(chunk_cells, *image_shape), compression=compression,
-        )
-        group = h5.create_group("cells")
-        for name, (col_dtype, _) in CELL_COLUMNS.items():
-            group.create_dataset(name, shape=(0,), maxshape=(None,), dtype=col_dtype, chunks=(max(chunk_cells, 1024),))
+        remove_stale_partials(final)
+        tmp = partial_path(final)
+        h5 = None
+        try:
+            h5 = h5py.File(tmp, "w")
+            h5.attrs["schema_version"] = SCHEMA_VERSION
+            h5.attrs["source"] = source
+            h5.attrs["channel_names"] = json.dumps(list(channel_names))
+            h5.attrs["class_names"] = json.dumps(list(class_names))
+            h5.create_dataset(
+                "images", shape=(0, *image_shape), maxshape=(None, *image_shape), dtype=dtype,
+                chunks=(chunk_cells, *image_shape), compression=compression,
+            )
+            group = h5.create_group("cells")
+            for name, (col_dtype, _) in CELL_COLUMNS.items():
+                group.create_dataset(name, shape=(0,), maxshape=(None,), dtype=col_dtype,
+                                     chunks=(max(chunk_cells, 1024),))
+        except BaseException as exc:
+            _discard(h5, tmp)
+            if is_disk_full(exc):
+                raise file_error(final, DISK_FULL) from exc
+            raise
         return cls(h5, tmp, writable=True, final_path=final, seed=seed)
 
     def append(self, images: np.ndarray, cells: Mapping[str, Any] | pd.DataFrame | None = None) -> None:
@@ -296,12 +322,17 @@ class CellStore:
             )
         columns = self._columns_for(cells, n)
         start = dset.shape[0]
-        dset.resize(start + n, axis=0)
-        dset[start:] = images.astype(dset.dtype, copy=False)
-        for name, values in columns.items():
-            col = self._h5["cells"][name]
-            col.resize(start + n, axis=0)
-            col[start:] = values
+        try:
+            dset.resize(start + n, axis=0)
+            dset[start:] = images.astype(dset.dtype, copy=False)
+            for name, values in columns.items():
+                col = self._h5["cells"][name]
+                col.resize(start + n, axis=0)
+                col[start:] = values
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise file_error(self._final_path, DISK_FULL) from exc
+            raise
 
     def _columns_for(self, cells: Mapping[str, Any] | pd.DataFrame | None, n: int) -> dict[str, np.ndarray]:
         cells = {} if cells is None else cells
@@ -340,18 +371,18 @@ class CellStore:
                 self._h5.attrs["split_seed"] = self._seed
             self._h5.close()
             os.replace(self.path, self._final_path)
-        except BaseException:
+        except BaseException as exc:
             self.abort()
+            if is_disk_full(exc):
+                raise file_error(self._final_path, DISK_FULL) from exc
             raise
         self.path, self._writable = self._final_path, False
         logger.info("wrote %s", self.path)
 
     def abort(self) -> None:
-        """Discard a store being written (nothing appears at the final path)."""
-        if self._h5.id.valid:
-            self._h5.close()
-        remove_path(self.path)
+        """Discard a store being written (nothing appears at the final path, even when closing fails)."""
         self._writable = False
+        _discard(self._h5, self.path)
 
     def __enter__(self) -> CellStore:
         return self
@@ -491,7 +522,7 @@ class CellStore:
         -------
         numpy.ndarray, shape (n, H, W, C), the store's dtype
         """
-        return _read_rows(self._h5["images"], index)
+        return _read_rows(self._h5["images"], index, path=self.path, name="images", finite=True)
 
     @property
     def cell_feature_columns(self) -> list[str]:
@@ -515,7 +546,7 @@ class CellStore:
         if CELL_FEATURES not in self._h5:
             raise file_error(self.path, f"has no per-cell feature table (/{CELL_FEATURES}); import a file that "
                                         f"carries one (e.g. a DeepLoc HDF5 file with Info1)")
-        return _read_rows(self._h5[CELL_FEATURES], index)
+        return _read_rows(self._h5[CELL_FEATURES], index, path=self.path, name=CELL_FEATURES)
 
     def append_cell_features(self, values: np.ndarray, columns: Sequence[str]) -> None:
         """Append rows of the per-cell feature table (one row per appended cell, same columns every time).
@@ -557,6 +588,28 @@ class CellStore:
                                         "(import with --labels or --class-names)")
         if present.size < 2:
             raise file_error(self.path, f"labelled cells cover {present.size} class; at least 2 are needed to train")
+
+    def require_image_shape(self, expected: Sequence[int | None], model_path: str | os.PathLike) -> None:
+        """Raise unless the crops have the (H, W, C) a model expects (None matches any size).
+
+        Parameters
+        ----------
+        expected : sequence of int or None
+            The model's input shape without the batch axis.
+        model_path : str or os.PathLike
+            The model file, named in the message.
+
+        Raises
+        ------
+        InputError
+            ``"<store>: crops are (64, 64, 1) but <model> expects (64, 64, 2) ..."``.
+        """
+        expected = tuple(None if v is None else int(v) for v in expected)
+        ok = len(expected) == 3 and all(e is None or e == s for e, s in zip(expected, self.image_shape, strict=True))
+        if not ok:
+            raise file_error(self.path, f"crops are {self.image_shape} (H, W, channels {self.channel_names}) but "
+                                        f"{os.fspath(model_path)} expects {expected}; use a model trained on "
+                                        "crops of this shape")
 
     def require_proteins(self) -> None:
         """Raise if protein ids are unknown (every protein-level step needs them)."""
@@ -631,3 +684,58 @@ class CellStore:
             "channel_ranges": channels,
             "channel_ranges_sampled_cells": int(n_sample),
         }
+
+
+def _span(rows: np.ndarray) -> str:
+    return f"{int(rows[0])}-{int(rows[-1])}" if len(rows) else "(none)"
+
+
+def _discard(h5: h5py.File | None, tmp: Path) -> None:
+    """Close (if open) and delete a store being written; the file is removed even if closing raises."""
+    try:
+        if h5 is not None and h5.id.valid:
+            h5.close()
+    except Exception:  # noqa: BLE001 - a failed close (disk full) must not keep the partial file
+        logger.debug("closing %s failed while discarding it", tmp, exc_info=True)
+    finally:
+        remove_path(tmp)
+
+
+def check_finite(images: np.ndarray, path: str | os.PathLike, rows: np.ndarray) -> None:
+    """Refuse float crops holding NaN or inf, naming the store and the first bad rows.
+
+    A store written by this package never holds them (:meth:`CellStore.append`
+    refuses them); a file edited or written by other tools may, and training on
+    it would end in a NaN loss. Integer crops pass without a look.
+
+    Parameters
+    ----------
+    images : numpy.ndarray, shape (n, H, W, C)
+        Crops just read.
+    path : str or os.PathLike
+        The store they were read from.
+    rows : numpy.ndarray of int, shape (n,)
+        Their row numbers in the store.
+
+    Raises
+    ------
+    InputError
+        If any pixel is NaN or infinite.
+
+    Examples
+    --------
+    >>> block = np.zeros((3, 2, 2, 1), np.float32)
+    >>> check_finite(block, "cells.h5", np.arange(10, 13))
+    >>> block[1, 0, 0, 0] = np.nan
+    >>> check_finite(block, "cells.h5", np.arange(10, 13))
+    Traceback (most recent call last):
+    ...
+    deeploc_keras.errors.InputError: cells.h5: 1 cell(s) hold NaN or inf pixels (rows [11]); re-import the cells (importers refuse such cells, or drop them with --drop-invalid)
+    """
+    if images.dtype.kind != "f" or images.size == 0 or np.isfinite(np.sum(images, dtype=np.float64)):
+        return
+    bad = ~np.isfinite(images.reshape(len(images), -1)).all(axis=1)
+    first = np.asarray(rows)[bad][:5].tolist()
+    raise file_error(path, f"{int(bad.sum())} cell(s) hold NaN or inf pixels (rows {first}"
+                           f"{', ...' if bad.sum() > 5 else ''}); re-import the cells (importers refuse such cells, "
+                           "or drop them with --drop-invalid)")

@@ -38,7 +38,7 @@ from eval.standards import load_standards
 
 from .errors import InputError, OutputExistsError, file_error
 from .methods import Method, get_method
-from .outputs import atomic_path, remove_path
+from .outputs import atomic_path, kept_on_interrupt, remove_path
 from .records import write_run_record
 from .store import CellStore
 from .train_config import TrainConfig, resolve_train_config
@@ -184,15 +184,16 @@ def _run_callbacks(store: CellStore, cfg: TrainConfig, spec: Method, *, resuming
     """The built-in callbacks of one run: backup, NaN guard, best checkpoint, CSV log, and the optional ones."""
     import keras
 
-    from ._callbacks import MonitorScores
+    from ._callbacks import FiniteModelCheckpoint, MonitorScores
 
     run_dir = Path(cfg.out)
+    kept_on_interrupt(run_dir / "backup", "resume with --resume")
     history_csv = run_dir / "history.csv"
     callbacks: list[keras.callbacks.Callback] = [
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
         nan_guard,
-        keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor="val_loss", save_best_only=True,
-                                        initial_value_threshold=_best_val_loss(history_csv) if resuming else None),
+        FiniteModelCheckpoint(str(run_dir / "best.keras"), monitor="val_loss", save_best_only=True,
+                              initial_value_threshold=_best_val_loss(history_csv) if resuming else None),
         keras.callbacks.CSVLogger(str(history_csv), append=resuming),
     ]
     if cfg.early_stopping_patience is not None:

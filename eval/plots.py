@@ -37,7 +37,8 @@ def _save(fig: Figure, data: pd.DataFrame, out: Path, stem: str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{stem}.png", out / f"{stem}.svg", out / f"{stem}.csv"]
     fig.savefig(paths[0], dpi=150, bbox_inches="tight")
-    fig.savefig(paths[1], bbox_inches="tight")
+    with matplotlib.rc_context({"svg.hashsalt": stem}):  # fixed element ids and no date: reruns give the same bytes
+        fig.savefig(paths[1], bbox_inches="tight", metadata={"Date": None})
     data.to_csv(paths[2], index=False)
     return paths
 

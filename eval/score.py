@@ -110,9 +110,7 @@ def _score(
             kept, cov = _standards.restrict(standard, proteins, aliases=aliases)
         except InputError as exc:
             raise InputError(f"standard {name!r}: {exc}") from None
-        if not kept:
-            raise InputError(f"standard {name!r}: no group has 2 or more of the profiled proteins "
-                             f"({cov.n_proteins_matched} of {cov.n_proteins_standard} ids matched)")
+        _standards.require_groups(name, kept, cov)
         coverage.append({"standard": name, **cov.as_dict()})
         membership, _ = _metrics.membership_matrix(kept, proteins)
         universe = membership.any(axis=1)

@@ -17,13 +17,15 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from deeploc_keras.errors import InputError, file_error
+from deeploc_keras.errors import InputError, file_error, reading
 from deeploc_keras.outputs import atomic_path
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
     "write_gmt",
     "read_aliases",
     "restrict",
+    "require_groups",
 ]
 
 logger = logging.getLogger(__name__)
@@ -123,12 +126,13 @@ def read_gmt(path: str | os.PathLike) -> Standard:
     Returns
     -------
     Standard
-        Group -> set of ids (a group listed twice is merged).
+        Group -> set of ids.
 
     Raises
     ------
     InputError
-        If the file is missing, a line has fewer than three fields, or no group has an id.
+        If the file is missing, a line has fewer than three fields, a group is defined on
+        two lines, or no group has an id.
 
     Examples
     --------
@@ -140,14 +144,19 @@ def read_gmt(path: str | os.PathLike) -> Standard:
     """
     path = _check_file(path)
     standard: Standard = {}
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    first_line: dict[str, int] = {}
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
         if not line.strip() or line.startswith("#"):
             continue
         fields = [f.strip() for f in line.split("\t")]
         if len(fields) < 3:
             raise file_error(path, f"line {number}: expected 'group<TAB>description<TAB>id...' (GMT). "
                                    f"Received: {line[:60]!r}")
-        standard.setdefault(fields[0], set()).update(f for f in fields[2:] if f)
+        if fields[0] in first_line:
+            raise file_error(path, f"line {number}: group {fields[0]!r} is already defined on line "
+                                   f"{first_line[fields[0]]}; give each group one line (merge or rename them)")
+        first_line[fields[0]] = number
+        standard[fields[0]] = {f for f in fields[2:] if f}
     return _finish(path, standard)
 
 
@@ -177,7 +186,7 @@ def read_tsv(path: str | os.PathLike) -> Standard:
     """
     path = _check_file(path)
     standard: Standard = {}
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
         if not line.strip() or line.startswith("#"):
             continue
         fields = [f.strip() for f in line.split("\t")]
@@ -193,6 +202,9 @@ def read_tsv(path: str | os.PathLike) -> Standard:
 def read_json(path: str | os.PathLike) -> Standard:
     """Read a JSON object ``{group: [id, ...]}`` (the ICoN/BIONIC module files).
 
+    A labels file ``{protein: [group, ...]}`` (keys that are yeast ORFs, values that
+    are not) is recognised and inverted, so both ICoN files give the same standard.
+
     Parameters
     ----------
     path : str or os.PathLike
@@ -204,7 +216,7 @@ def read_json(path: str | os.PathLike) -> Standard:
     Raises
     ------
     InputError
-        If the file is missing, not JSON, or not an object of string lists.
+        If the file is missing, not JSON, not an object of string lists, or a key repeats.
 
     Examples
     --------
@@ -216,14 +228,66 @@ def read_json(path: str | os.PathLike) -> Standard:
     """
     path = _check_file(path)
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(_read_text(path), object_pairs_hook=_unique_keys)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise file_error(path, f"not valid JSON: {exc}") from None
+    except _DuplicateKey as exc:
+        raise file_error(path, f"group {exc.args[0]!r} appears twice; give each group one entry") from None
     if not isinstance(data, dict) or not all(
         isinstance(ids, list) and all(isinstance(i, str) for i in ids) for ids in data.values()
     ):
         raise file_error(path, "expected a JSON object {group: [protein id, ...]}")
-    return _finish(path, {str(group): {i.strip() for i in ids if i.strip()} for group, ids in data.items()})
+    data = {str(key): [i.strip() for i in values if i.strip()] for key, values in data.items()}
+    if _looks_like_labels(data):
+        logger.info("%s: keys are protein ids (ORFs) and values groups: read as a labels file (protein -> groups)",
+                    path)
+        inverted: Standard = {}
+        for protein, groups in data.items():
+            for group in groups:
+                inverted.setdefault(group, set()).add(protein)
+        return _finish(path, inverted)
+    return _finish(path, {group: set(ids) for group, ids in data.items()})
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+#: Systematic yeast ORF names (nuclear, mitochondrial Q0xxx, R0xxxW/C of the 2-micron plasmid).
+_ORF = re.compile(r"Y[A-P][LR]\d{3}[WC](-[A-Z])?|Q\d{4}|R\d{4}[WC]", re.IGNORECASE)
+
+
+def _orf_fraction(names: Iterable[str]) -> float:
+    names = list(names)
+    return sum(bool(_ORF.fullmatch(n)) for n in names) / len(names) if names else 0.0
+
+
+def _looks_like_labels(data: Mapping[str, Sequence[str]]) -> bool:
+    """True for ``{ORF: [group, ...]}`` (the ICoN *-labels.json files), False for ``{group: [ORF, ...]}``.
+
+    Examples
+    --------
+    >>> _looks_like_labels({"YAL001C": ["CPX-1"], "Q0080": ["CPX-1"]})
+    True
+    >>> _looks_like_labels({"CPX-1": ["YAL001C", "Q0080"]})
+    False
+    """
+    values = [v for vs in data.values() for v in vs]
+    return _orf_fraction(data) >= 0.9 and _orf_fraction(values) < 0.5
+
+
+def _read_text(path: Path) -> str:
+    with reading(path):
+        return path.read_text()
 
 
 _READERS = {".gmt": read_gmt, ".tsv": read_tsv, ".json": read_json}
@@ -493,6 +557,44 @@ def read_aliases(path: str | os.PathLike) -> dict[str, str]:
         if counts[alias] == 1:
             aliases.setdefault(alias, orf)
     return aliases
+
+
+def require_groups(name: str, kept: Mapping[str, set[str]], coverage: Coverage) -> None:
+    """Refuse a restricted standard with fewer than 2 groups (every metric would be a trivial 1.0).
+
+    With a single group every pair of its proteins is a positive, so average
+    precision, AMI and F-score all reach 1 whatever the representation.
+
+    Parameters
+    ----------
+    name : str
+        Name of the standard, for the message.
+    kept : mapping of str to set of str
+        Groups left by :func:`restrict`.
+    coverage : Coverage
+        Its counts, for the message.
+
+    Raises
+    ------
+    InputError
+        If fewer than 2 groups remain.
+
+    Examples
+    --------
+    >>> kept, cov = restrict({"a": {"Y1", "Y2"}, "b": {"Y3"}}, ["Y1", "Y2", "Y3"])
+    >>> require_groups("toy", kept, cov)
+    Traceback (most recent call last):
+    ...
+    deeploc_keras.errors.InputError: standard 'toy': 1 group (a) has 2 or more of the profiled proteins (2 groups in the standard, 3 of 3 ids matched); scoring needs at least 2 groups
+    """
+    if len(kept) >= 2:
+        return
+    which = f" ({', '.join(sorted(kept))})" if kept else ""
+    raise InputError(f"standard {name!r}: {len(kept)} group{'' if len(kept) == 1 else 's'}{which} "
+                     f"{'has' if len(kept) == 1 else 'have'} 2 or more of "
+                     f"the profiled proteins ({coverage.n_groups_standard} groups in the standard, "
+                     f"{coverage.n_proteins_matched} of {coverage.n_proteins_standard} ids matched); "
+                     "scoring needs at least 2 groups")
 
 
 def restrict(

@@ -19,6 +19,7 @@ __all__ = [
     "require_file",
     "parse_names",
     "read_labels_csv",
+    "check_labels_cover",
     "read_tiff_2d",
     "tiff_header",
     "store_dtype",
@@ -103,11 +104,53 @@ def read_labels_csv(
     if len(duplicated):
         raise file_error(path, f"protein {duplicated.iloc[0]!r} has more than one label; give one label per protein")
     names = tuple(class_names) if class_names else tuple(sorted(table["label"].unique()))
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise InputError(f"class names must be unique; {repeated} appear more than once. "
+                         f"Received: class_names={list(names)}")
     unknown = sorted(set(table["label"]) - set(names))
     if unknown:
         raise file_error(path, f"labels {unknown[:5]} are not in class_names {list(names)}")
     index = {name: k for k, name in enumerate(names)}
     return {p: index[lab] for p, lab in zip(table["protein"], table["label"], strict=True)}, names
+
+
+def check_labels_cover(labels_path: str | os.PathLike | None, labels: Mapping[str, int],
+                       proteins: Iterable[str]) -> None:
+    """Refuse a labels CSV that labels none of the imported proteins; warn when it misses some.
+
+    Parameters
+    ----------
+    labels_path : path or None
+        The labels CSV (None: no labels were given, nothing to check).
+    labels : mapping of str to int
+        Protein id -> class index, as read by :func:`read_labels_csv`.
+    proteins : iterable of str
+        Protein ids of the cells being imported.
+
+    Raises
+    ------
+    InputError
+        Naming the CSV when it shares no protein id with the images.
+
+    Examples
+    --------
+    >>> check_labels_cover("labels.csv", {"YAL001C": 0}, ["YAL001C", "YAL002W"])
+    >>> check_labels_cover("labels.csv", {"ACT1": 0}, ["YAL001C", "YAL002W"])
+    Traceback (most recent call last):
+    ...
+    deeploc_keras.errors.InputError: labels.csv: shares no protein id with the images (labels for e.g. ['ACT1']; images of e.g. ['YAL001C', 'YAL002W']); use the same ids (ORFs or gene names) in both
+    """
+    if labels_path is None:
+        return
+    proteins = sorted(set(proteins) - {UNKNOWN_PROTEIN})
+    missing = [p for p in proteins if p not in labels]
+    if proteins and len(missing) == len(proteins):
+        raise file_error(labels_path, f"shares no protein id with the images (labels for e.g. {sorted(labels)[:3]}; "
+                                      f"images of e.g. {proteins[:3]}); use the same ids (ORFs or gene names) in both")
+    if missing:
+        logger.warning("%s: %d of %d proteins have no label (e.g. %s); their cells are imported unlabelled",
+                       os.fspath(labels_path), len(missing), len(proteins), ", ".join(missing[:3]))
 
 
 def tiff_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:

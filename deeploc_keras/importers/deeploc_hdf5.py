@@ -160,8 +160,19 @@ def _scan(
         if not keys:
             raise file_error(path, f"no data1 dataset; expected the original DeepLoc layout (data1, Index1). "
                                    f"Received: keys={sorted(h5)}")
-        source.channel_names = _attr_names(h5, "data1_columns", channels=True) or channels or DEFAULT_CHANNEL_NAMES
-        source.class_names = _attr_names(h5, "Index1_columns", channels=False) or class_names
+        file_channels = _attr_names(h5, "data1_columns", channels=True)
+        file_classes = _attr_names(h5, "Index1_columns", channels=False)
+        for option, given, found, attr in (("--channels", channels, file_channels, "data1_columns"),
+                                           ("--class-names", class_names, file_classes, "Index1_columns")):
+            if given and found and tuple(given) != tuple(found):
+                logger.warning("%s: %s %s differ from the file's %s %s; using %s", path, option, ",".join(given),
+                               attr, ",".join(found), option)
+        source.channel_names = channels or file_channels or DEFAULT_CHANNEL_NAMES
+        source.class_names = class_names or file_classes
+        names_from = ("--class-names" if class_names else "the file's Index1_columns attribute" if file_classes
+                      else "the 19 Chong et al. classes (default)")
+        channels_from = ("--channels" if channels else "the file's data1_columns attribute" if file_channels
+                         else "the default channels")
         width = len(source.channel_names) * _BLOCK
         try:
             for number, data_key in keys:
@@ -170,7 +181,8 @@ def _scan(
                 if data.ndim != 2 or data.shape[1] != width:
                     raise file_error(
                         path, f"{data_key} must have {len(source.channel_names)}*64*64 = {width} columns for channels "
-                              f"{', '.join(source.channel_names)} (pass --channels with one name per 64x64 block). "
+                              f"{', '.join(source.channel_names)} (from {channels_from}); "
+                              f"{'give' if channels else 'pass'} --channels with one name per 64x64 block. "
                               f"Received: shape={data.shape}")
                 if data.dtype.kind not in "fiub":
                     raise file_error(path, f"{data_key} must be numeric. Received: dtype={data.dtype}")
@@ -208,8 +220,8 @@ def _scan(
         source.class_names = CHONG_CLASS_NAMES
     if source.class_names is not None and source.n_classes is not None and len(source.class_names) != source.n_classes:
         raise file_error(path, f"Index1 has {source.n_classes} columns but {len(source.class_names)} class names "
-                               f"were given ({', '.join(source.class_names[:3])}, ...); pass --class-names with "
-                               f"one name per column")
+                               f"come from {names_from} ({', '.join(source.class_names[:3])}, ...); "
+                               f"{'give' if class_names else 'pass'} --class-names with one name per column")
     return source
 
 
@@ -282,8 +294,9 @@ def import_deeploc_hdf5(
 ) -> dict[str, Any]:
     """Import original DeepLoc HDF5 files into one cell store, streaming ``chunk_cells`` rows at a time.
 
-    Channel and class names come from the file attributes ``data1_columns`` / ``Index1_columns`` when
-    present, else from ``channels`` / ``class_names``, else the Chong defaults (GFP, RFP; 19 classes).
+    Channel and class names come from ``channels`` / ``class_names`` when given (with a warning when
+    they differ from the file), else from the file attributes ``data1_columns`` / ``Index1_columns``,
+    else the Chong defaults (GFP, RFP; 19 classes).
     Raw counts are kept: the store is uint16 when every pixel is an integer in [0, 65535] (checked in a
     first pass), else float32. Each image becomes (64, 64, C) with
     ``image[i, r, c, k] == dataK[i, k*4096 + r*64 + c]``.
@@ -295,9 +308,9 @@ def import_deeploc_hdf5(
     out : path
         The store to write.
     channels : sequence of str or comma-separated str, optional
-        Channel names, one per 64x64 block, when the files lack ``data1_columns``.
+        Channel names, one per 64x64 block; override the files' ``data1_columns``.
     class_names : sequence of str or comma-separated str, optional
-        Class names, one per ``Index1`` column, when the files lack ``Index1_columns``.
+        Class names, one per ``Index1`` column; override the files' ``Index1_columns``.
     metadata : path, optional
         CSV with a ``protein`` column (and optionally plate, well, field, x, y), one row per cell in input
         order, or joined by an ``index`` column (global row number, or per file with a ``file`` column

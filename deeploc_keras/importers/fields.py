@@ -23,6 +23,7 @@ from ..errors import InputError, file_error
 from ..outputs import check_output
 from ..store import DEFAULT_CHANNEL_NAMES, UNKNOWN_PROTEIN, CellStore
 from ._common import (
+    check_labels_cover,
     import_summary,
     no_cells_error,
     parse_names,
@@ -235,6 +236,7 @@ def import_fields(
         x = pd.to_numeric(table[x_col], errors="coerce").to_numpy(float)
         y = pd.to_numeric(table[y_col], errors="coerce").to_numpy(float)
         tables.append((path, fields, proteins, x, y))
+    check_labels_cover(labels, protein_labels, (str(p) for _, _, proteins, _, _ in tables for p in proteins))
     dtype = store_dtype(d for _, fields, *_ in tables for _, dtypes in fields.values() for d in dtypes)
     dropped = {"outside_field": 0, "invalid_centre": 0, "invalid_pixels": 0}
     written, seen = 0, set()

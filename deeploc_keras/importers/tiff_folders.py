@@ -21,6 +21,7 @@ from ..outputs import check_output
 from ..store import DEFAULT_CHANNEL_NAMES, CellStore
 from ._common import (
     ChunkWriter,
+    check_labels_cover,
     import_summary,
     natural_key,
     no_cells_error,
@@ -190,6 +191,7 @@ def import_tiff_folders(
     protein_labels, names = read_labels_csv(labels, class_names=parse_names(class_names)) if labels is not None \
         else ({}, parse_names(class_names) or ())
     pairs = find_cell_pairs(sources, gfp_suffix=gfp_suffix, rfp_suffix=rfp_suffix)
+    check_labels_cover(labels, protein_labels, (protein for protein, _, _ in pairs))
     dtypes = set()
     for _, gfp, rfp in pairs:
         for path in (gfp, rfp):

@@ -171,6 +171,11 @@ def hierarchy_from_annotations(
         groups[level] = _restrict(a.modules[level], pos, _MAX_COMPLEX if level == "complex" else 10**9)
     logger.info("annotations: %d proteins, %d classes, %s groups", n, len(used),
                 {k: len(v) for k, v in groups.items()})
+    sparse = {level: len(members) for level, members in groups.items() if len(members) < 2}
+    if sparse:
+        raise InputError(f"{n} proteins are too few for the functional standards: "
+                         f"{', '.join(f'{level} has {k} group(s)' for level, k in sparse.items())} of 2 or more of "
+                         f"them and scoring needs 2; simulate more proteins. Received: proteins={n}")
     return Hierarchy(
         proteins=proteins, class_names=[LOCALIZATION_CLASSES[c] for c in used],
         compartment=remap[primary].astype(np.int64), second=np.where(keep, remap[second], -1).astype(np.int64),

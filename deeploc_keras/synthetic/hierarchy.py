@@ -184,6 +184,8 @@ def _check_sizes(n_proteins: int, classes: Sequence[str] | None, n_bioprocesses:
     n_pw = _check_count("pathways", n_pathways if n_pathways is not None else max(1, n // 12))
     n_cx = _check_count("complexes", n_complexes if n_complexes is not None else max(1, n // 10))
     if 2 * n_cx > n:
+        if n_complexes is None:
+            raise InputError(_too_few(n))
         raise InputError(f"more complexes than proteins allow: each of {n_cx} complexes needs 2 distinct proteins "
                          f"of its own on average, so at most {n // 2} for {n} proteins. Received: complexes={n_cx}")
     if not 0 <= multi_localized_fraction <= 1:
@@ -233,7 +235,8 @@ def _draw_pathways(bio_members: list[list[int]], n_pw: int, rng: np.random.Gener
     bio_sizes = np.array([len(m) for m in bio_members], float)
     pathways: dict[str, list[int]] = {}
     for p in range(n_pw):
-        span = rng.choice(n_bio, min(n_bio, int(rng.integers(2, 5))), replace=False, p=bio_sizes / bio_sizes.sum())
+        span = rng.choice(n_bio, min(int((bio_sizes > 0).sum()), int(rng.integers(2, 5))), replace=False,
+                          p=bio_sizes / bio_sizes.sum())
         pool = sorted({i for b in span for i in bio_members[b]})
         share = rng.uniform(0.1, 0.3)
         keep = [i for i in pool if rng.random() < share]
@@ -243,11 +246,22 @@ def _draw_pathways(bio_members: list[list[int]], n_pw: int, rng: np.random.Gener
     return pathways
 
 
-def _draw_complexes(bio_members: list[list[int]], n_cx: int, rng: np.random.Generator) -> dict[str, list[int]]:
-    """Complexes of 2-10 proteins (geometric sizes) inside one bioprocess."""
+def _too_few(n: int) -> str:
+    return (f"{n} proteins are too few for the functional standards: a complex needs a bioprocess of 2 proteins; "
+            f"simulate more proteins (20 or more). Received: proteins={n}")
+
+
+def _draw_complexes(bio_members: list[list[int]], n_cx: int, rng: np.random.Generator, *,
+                    too_few: str | None = None) -> dict[str, list[int]]:
+    """Complexes of 2-10 proteins (geometric sizes) inside one bioprocess.
+
+    ``too_few`` is the message when no bioprocess can hold a complex and the count was not chosen by the user.
+    """
     bio_sizes = np.array([len(m) for m in bio_members], float)
     eligible = np.flatnonzero(bio_sizes >= 2)
     if n_cx and not eligible.size:
+        if too_few is not None:
+            raise InputError(too_few)
         raise InputError("more complexes than proteins allow: no bioprocess has 2 members to form a complex; "
                          "simulate more proteins")
     complexes: dict[str, list[int]] = {}
@@ -313,7 +327,7 @@ def make_hierarchy(
     compartment, second, mix = _draw_localization(n, classes, multi_localized_fraction, rng)
     bio_members = _draw_bioprocesses(compartment, len(classes), n_bio, rng)
     pathways = _draw_pathways(bio_members, n_pw, rng)
-    complexes = _draw_complexes(bio_members, n_cx, rng)
+    complexes = _draw_complexes(bio_members, n_cx, rng, too_few=_too_few(n) if n_complexes is None else None)
     cc = synthetic_cellular_component(compartment, second, classes, bio_members,
                                       np.random.default_rng(np.random.SeedSequence([seed, 6])))
     groups = {

@@ -157,7 +157,7 @@ def test_extract_cellprofiler_raises_nan_pixels(toy_cells, toy_tools, tmp_path):
     store = toy_tools[1](tmp_path / "s.h5", toy_cells[0][:3], toy_cells[1][:3])
     with h5py.File(store, "r+") as h5:  # a store written by another tool
         h5["images"][1, 0, :5, 0] = np.nan
-    with pytest.raises(InputError, match=r"s\.h5: 5 NaN pixels"):
+    with pytest.raises(InputError, match=r"s\.h5: 1 cell\(s\) hold NaN or inf pixels \(rows \[1\]\)"):
         extract_cellprofiler(store, tmp_path / "out", workers=1)
     assert not (tmp_path / "out").exists()
 

@@ -112,3 +112,15 @@ def test_plot_tsne_draws_a_tight_process(tmp_path):
     table = pd.read_csv(tmp_path / "fig" / "figure2_tsne.csv")
     assert {p.name for p in paths} == {"figure2_tsne.png", "figure2_tsne.svg", "figure2_tsne.csv"}
     assert (table["processes"] == "trio").sum() == 3
+
+
+def test_plot_summary_svg_is_reproducible(tmp_path):
+    rows = [{"representation": rep, "standard": std, "metric": metric, "value": 0.1 + k / 10,
+             "sd": 0.02 if metric == "ami" else np.nan, "n_proteins": 10, "n_groups": 2, "prevalence": 0.05}
+            for k, rep in enumerate(("DeepLoc", "CP")) for std in ("go_cc", "kegg")
+            for metric in ("average_precision", "ami", "f_beta", "mean_average_precision")]
+    first = plots.plot_summary(pd.DataFrame(rows), tmp_path / "a")[1].read_bytes()
+    second = plots.plot_summary(pd.DataFrame(rows), tmp_path / "b")[1].read_bytes()
+    assert b"<dc:date>" not in first
+    assert b'id="' in first  # element ids exist, and are the same in both files
+    assert first == second

@@ -64,7 +64,7 @@ def test_score_representation_raises_duplicate_proteins():
 
 
 def test_score_representation_raises_no_group_of_two():
-    with pytest.raises(InputError, match="standard 'tiny': no group has 2 or more"):
+    with pytest.raises(InputError, match="standard 'tiny': 0 groups have 2 or more"):
         scoring.score_representation([f"P{i}" for i in range(10)], _features(), {"tiny": {"g": {"P1", "X9"}}})
 
 

@@ -139,3 +139,86 @@ def test_standards_build_cli_raises_wrong_format(tmp_path, standards_dir):
                                        str(standards_dir / "icon_yeast-KEGG-pathway-modules.json"), "--out", str(out)])
     assert result.exit_code == 2
     assert "icon_yeast-KEGG-pathway-modules.json" in result.output and not out.exists()
+
+
+def _one_error_line(result):
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+def test_read_gmt_raises_duplicate_group_naming_lines(tmp_path):
+    path = tmp_path / "dup.gmt"
+    path.write_text("ribosome\tna\tY1\tY2\nnucleus\tna\tY3\tY4\nribosome\tna\tY5\tY6\n")
+    with pytest.raises(InputError, match=r"dup.gmt: line 3: group 'ribosome' is already defined on line 1"):
+        standards.read_gmt(path)
+
+
+def test_read_json_raises_duplicate_group(tmp_path):
+    path = tmp_path / "dup.json"
+    path.write_text('{"CPX-1": ["Y1", "Y2"], "CPX-2": ["Y3", "Y4"], "CPX-1": ["Y5", "Y6"]}')
+    with pytest.raises(InputError, match=r"dup.json: group 'CPX-1' appears twice"):
+        standards.read_json(path)
+
+
+def test_score_cli_raises_duplicate_gmt_group(tmp_path):
+    import numpy as np
+
+    from deeploc_keras.profiles import ProfileWriter
+
+    proteins = [f"P{i}" for i in range(6)]
+    profile = tmp_path / "a.parquet"
+    with ProfileWriter(profile, info={"method": "Toy"}) as writer:
+        writer.write(pd.DataFrame({"Metadata_Protein": proteins}), np.random.default_rng(0).normal(size=(6, 4)),
+                     [f"f_{i}" for i in range(4)])
+    gmt = tmp_path / "dup.gmt"
+    gmt.write_text("g\tna\tP0\tP1\tP2\ng\tna\tP3\tP4\tP5\n")
+    out = tmp_path / "scores"
+    line = _one_error_line(CliRunner().invoke(main, ["score", str(profile), "--standards", str(gmt), "--out",
+                                                     str(out)]))
+    assert "dup.gmt: line 2: group 'g' is already defined on line 1" in line
+    assert not out.exists()
+    gmt.write_text("g\tna\tP0\tP1\tP2\tP3\n")  # one group: every metric would be 1.0
+    line = _one_error_line(CliRunner().invoke(main, ["score", str(profile), "--standards", str(gmt), "--out",
+                                                     str(out)]))
+    assert "standard 'dup': 1 group (g) has 2 or more of the profiled proteins" in line
+    assert "at least 2 groups" in line
+    assert not out.exists()
+    gmt.write_text("g\tna\tP0\tP1\tP2\tP3\nh\tna\tP4\tX9\n")  # two groups, one left after matching
+    line = _one_error_line(CliRunner().invoke(main, ["score", str(profile), "--standards", str(gmt), "--out",
+                                                     str(out)]))
+    assert "1 group (g) has 2 or more" in line and "2 groups in the standard" in line
+    assert not out.exists()
+
+
+def test_require_groups_passes_two_groups():
+    kept, cov = standards.restrict({"a": {"Y1", "Y2"}, "b": {"Y3", "Y4"}}, ["Y1", "Y2", "Y3", "Y4"])
+    standards.require_groups("two", kept, cov)
+
+
+def test_read_json_inverts_labels_file(standards_dir):
+    modules = standards.read_json(standards_dir / "icon_yeast-IntAct-complex-modules.json")
+    labels = standards.read_json(standards_dir / "icon_yeast-IntAct-complex-labels.json")
+    # the labels file is the module file seen from the proteins: an independent inversion of its raw JSON
+    import json
+
+    raw = json.loads((standards_dir / "icon_yeast-IntAct-complex-labels.json").read_text())
+    expected: dict[str, set[str]] = {}
+    for protein, groups in raw.items():
+        for group in groups:
+            expected.setdefault(group, set()).add(protein)
+    assert labels == expected
+    assert all(not key.startswith("Y") for key in labels)
+    assert set(labels) <= set(modules)
+
+
+def test_standards_build_cli_labels_json_gives_group_names(tmp_path, standards_dir):
+    out = tmp_path / "complex.gmt"
+    result = CliRunner().invoke(main, ["standards", "build", "--from", "modules-json",
+                                       str(standards_dir / "icon_yeast-IntAct-complex-labels.json"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    groups = standards.read_gmt(out)
+    assert all(name.startswith("CPX-") for name in groups)
+    assert all(protein.startswith(("Y", "Q")) for ids in groups.values() for protein in ids)

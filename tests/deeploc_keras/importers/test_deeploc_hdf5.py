@@ -73,17 +73,25 @@ def test_import_deeploc_hdf5_streams_chunks_and_keeps_float_counts(tmp_path):
         np.testing.assert_array_equal(store.cells["label"], labels)
 
 
-def test_import_deeploc_hdf5_names_from_attributes(tmp_path):
+def test_import_deeploc_hdf5_names_from_attributes(tmp_path, caplog):
     src = tmp_path / "Schuldiner_test_set.hdf5"
     names = ["ER", "Bud", "Bud Neck"]
     _deeploc_file(src, n=4, n_classes=3, attrs={
         "data1_columns": "RFP channel 64x64, DIC channel 64x64 flattened",
         "Index1_columns": np.array([n.encode() for n in names]),
     })
-    import_deeploc_hdf5([src], tmp_path / "a.h5", channels="X,Y", class_names="p,q,r")  # attrs win
-    with CellStore.open(tmp_path / "a.h5") as store:
+    import_deeploc_hdf5([src], tmp_path / "attrs.h5")
+    with CellStore.open(tmp_path / "attrs.h5") as store:
         assert store.channel_names == ["RFP", "DIC"]
         assert store.class_names == names
+    with caplog.at_level("WARNING", logger="deeploc_keras.importers.deeploc_hdf5"):
+        import_deeploc_hdf5([src], tmp_path / "a.h5", channels="X,Y", class_names="p,q,r")  # options win
+    with CellStore.open(tmp_path / "a.h5") as store:
+        assert store.channel_names == ["X", "Y"]
+        assert store.class_names == ["p", "q", "r"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("--channels X,Y differ from the file's data1_columns RFP,DIC; using --channels" in w for w in warnings)
+    assert any("--class-names p,q,r differ from the file's Index1_columns ER,Bud,Bud Neck" in w for w in warnings)
     src2 = tmp_path / "b.hdf5"
     _deeploc_file(src2, n=4, n_classes=3, attrs={"Index1_columns": b"ER,Bud,Bud Neck"})
     import_deeploc_hdf5([src2], tmp_path / "b.h5", channels=["RFP", "DIC"])
@@ -373,3 +381,29 @@ def test_import_deeploc_hdf5_raises_on_info_column_count(tmp_path, assert_one_li
         h5["Info1_columns"] = np.array([b"a", b"b"])
     assert_one_line_error(_run(src, tmp_path / "cells.h5", "--format", "deeploc-hdf5"), "a.hdf5",
                           "names 2 features but Info1 has 5")
+
+
+def test_import_deeploc_hdf5_raises_on_attribute_class_count_and_class_names_fix_it(tmp_path, assert_one_line_error):
+    src = tmp_path / "attrs.hdf5"
+    _deeploc_file(src, n=4, n_classes=3, attrs={"Index1_columns": b"ER,Bud"})
+    out = tmp_path / "cells.h5"
+    result = _run(src, out, "--format", "deeploc-hdf5")
+    assert_one_line_error(result, "attrs.hdf5", "3 columns but 2 class names come from the file's Index1_columns "
+                                               "attribute", "pass --class-names")
+    assert not out.exists()
+    result = _run(src, out, "--format", "deeploc-hdf5", "--class-names", "a,b")
+    assert_one_line_error(result, "2 class names come from --class-names", "give --class-names with one name per")
+    assert not out.exists()
+    result = _run(src, out, "--format", "deeploc-hdf5", "--class-names", "a,b,c")  # the advice works
+    assert result.exit_code == 0, result.output
+    with CellStore.open(out) as store:
+        assert store.class_names == ["a", "b", "c"]
+
+
+def test_import_deeploc_hdf5_raises_on_duplicate_class_names(tmp_path, assert_one_line_error):
+    src = tmp_path / "dup.hdf5"
+    _deeploc_file(src, n=4, n_classes=3)
+    out = tmp_path / "cells.h5"
+    result = _run(src, out, "--format", "deeploc-hdf5", "--class-names", "ER,ER,Bud")
+    assert_one_line_error(result, "class_names must be unique", "['ER'] appear more than once")
+    assert not out.exists() and list(tmp_path.glob(".cells.h5*")) == []

@@ -165,3 +165,36 @@ def test_import_tiff_folders_raises_on_existing_output(tmp_path, assert_one_line
     out.write_bytes(b"old")
     assert_one_line_error(_cli(root, out), "cells.h5", "already exists")
     assert out.read_bytes() == b"old"
+
+
+def test_import_tiff_folders_raises_on_labels_sharing_no_protein(tmp_path, assert_one_line_error):
+    root = _folders(tmp_path / "in")
+    labels = tmp_path / "labels.csv"
+    pd.DataFrame({"protein": ["ACT1", "TUB1"], "label": ["ER", "NUCLEI"]}).to_csv(labels, index=False)
+    out = tmp_path / "cells.h5"
+    assert_one_line_error(_cli(root, out, "--labels", labels), "labels.csv", "shares no protein id with the images",
+                          "['ACT1', 'TUB1']", "['P1', 'P2']")
+    assert not out.exists()
+
+
+def test_import_tiff_folders_warns_on_labels_missing_some_proteins(tmp_path, caplog):
+    root = _folders(tmp_path / "in")
+    labels = tmp_path / "labels.csv"
+    pd.DataFrame({"protein": ["P1", "ACT1"], "label": ["ER", "NUCLEI"]}).to_csv(labels, index=False)
+    with caplog.at_level("WARNING", logger="deeploc_keras.importers._common"):
+        import_tiff_folders([root], tmp_path / "cells.h5", labels=labels)
+    assert any("1 of 2 proteins have no label (e.g. P2)" in r.getMessage() for r in caplog.records)
+    with CellStore.open(tmp_path / "cells.h5") as store:
+        by_protein = store.cells.groupby("protein")["label"].unique()
+    assert by_protein["P1"].tolist() == [0] and by_protein["P2"].tolist() == [-1]
+
+
+def test_import_tiff_folders_raises_on_duplicate_class_names(tmp_path, assert_one_line_error):
+    root = _folders(tmp_path / "in")
+    labels = tmp_path / "labels.csv"
+    pd.DataFrame({"protein": ["P1"], "label": ["ER"]}).to_csv(labels, index=False)
+    out = tmp_path / "cells.h5"
+    assert_one_line_error(_cli(root, out, "--labels", labels, "--class-names", "ER,NUCLEI,ER"),
+                          "class names must be unique", "['ER']")
+    assert_one_line_error(_cli(root, out, "--class-names", "ER,ER"), "class_names must be unique")
+    assert not out.exists()

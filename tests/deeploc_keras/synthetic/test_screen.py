@@ -177,9 +177,20 @@ def test_simulate_screen_raises_too_many_complexes(tmp_path):
     with pytest.raises(InputError, match="more complexes than proteins allow"):
         simulate_screen(tmp_path / "x", complexes=30, **SYNTHETIC)
     assert not (tmp_path / "x").exists()
-    with pytest.raises(InputError, match="more complexes than proteins allow"):  # no bioprocess of 2 proteins
+    with pytest.raises(InputError, match="4 proteins are too few"):  # no bioprocess of 2 proteins
         simulate_screen(tmp_path / "x", proteins=4, cells_per_protein=2, seed=1, hierarchy="synthetic")
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("hierarchy", ["grounded", "synthetic"])
+def test_simulate_command_raises_too_few_proteins_without_naming_unset_options(tmp_path, hierarchy):
+    result = CliRunner().invoke(main, ["simulate", str(tmp_path / "one"), "--proteins", "1", "--hierarchy", hierarchy])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+    assert result.output.startswith("Error: 1 proteins are too few for the functional standards")
+    assert result.output.strip().endswith("Received: proteins=1")
+    assert "--" not in result.output  # no option the user never set
+    assert not (tmp_path / "one").exists()
 
 
 def test_simulate_screen_raises_unknown_class(tmp_path):
@@ -209,15 +220,15 @@ def test_simulate_screen_class_subset_and_no_artefacts(tmp_path):
 
 
 def test_simulate_command_writes_outputs(tmp_path):
-    result = CliRunner().invoke(main, ["simulate", str(tmp_path / "cli"), "--proteins", "12",
+    result = CliRunner().invoke(main, ["simulate", str(tmp_path / "cli"), "--proteins", "20",
                                        "--cells-per-protein", "3", "--seed", "2", "--difficulty", "hard"])
     assert result.exit_code == 0, result.output
-    assert "36 cells of 12 proteins" in result.output
-    spread = CliRunner().invoke(main, ["simulate", str(tmp_path / "spread"), "--proteins", "12",
+    assert "60 cells of 20 proteins" in result.output
+    spread = CliRunner().invoke(main, ["simulate", str(tmp_path / "spread"), "--proteins", "20",
                                        "--cells-per-protein", "6", "--cells-per-protein-spread", "0.7"])
     assert spread.exit_code == 0, spread.output
-    n_cells = int(cells_per_protein_counts(12, 6, 0.7, seed=0).sum())
-    assert f"{n_cells} cells of 12 proteins" in spread.output
+    n_cells = int(cells_per_protein_counts(20, 6, 0.7, seed=0).sum())
+    assert f"{n_cells} cells of 20 proteins" in spread.output
     assert (tmp_path / "cli" / "standards" / "complex.gmt").is_file()
 
 
