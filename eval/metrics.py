@@ -282,6 +282,7 @@ class Ranking:
         features, membership, universe = _universe(features, membership)
         self.universe = universe
         self.features, self.membership = features[universe], membership[universe]
+        self._by_strata: dict[tuple[str, bytes], np.ndarray] = {}
 
     @cached_property
     def similarity(self) -> np.ndarray:
@@ -298,7 +299,7 @@ class Ranking:
         """``(i, j, labels, last)`` of :func:`ranked_pairs`."""
         i, j = np.triu_indices(len(self.features), 1)
         scores = self.similarity[i, j]
-        order = np.argsort(scores, kind="stable")[::-1]
+        order = np.argsort(scores)[::-1]  # the metrics count tied pairs together: their order is immaterial
         i, j, scores = i[order], j[order], scores[order]
         labels = self.co_membership[i, j]
         last = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]
@@ -326,9 +327,44 @@ class Ranking:
         rank[rows[:, 0], rows[:, 0]] = n - 1
         return rank
 
+    def _memo(self, kind: str, strata: np.ndarray | None, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        key = (kind, b"" if strata is None else str(strata.shape).encode() + np.packbits(strata).tobytes())
+        if key not in self._by_strata:
+            self._by_strata[key] = compute()
+        return self._by_strata[key]
+
     def shared_strata(self, strata: np.ndarray) -> np.ndarray:
         """n x n bool over the universe: do two proteins share a stratum (``strata`` has one row per input row)."""
-        return _co_membership(_check_strata(strata, len(self.universe))[self.universe])
+        strata = _check_strata(strata, len(self.universe))
+        return self._memo("shared", strata, lambda: _co_membership(strata[self.universe]))
+
+    def protein_average_precision(self, strata: np.ndarray | None = None) -> np.ndarray:
+        """:func:`protein_average_precision` of the universe (computed once per ``strata``)."""
+        if strata is not None:
+            strata = _check_strata(strata, len(self.universe))
+        return self._memo("protein_ap", strata, lambda: self._protein_ap(strata))
+
+    def _protein_ap(self, strata: np.ndarray | None) -> np.ndarray:
+        order, co = self.partner_order, self.co_membership
+        allowed = None if strata is None else self.shared_strata(strata)
+        n = len(co)
+        ranks = np.arange(1, n, dtype=np.float64)
+        values = []
+        for start in range(0, n, _MAP_CHUNK):
+            rows = slice(start, min(start + _MAP_CHUNK, n))
+            rel = np.take_along_axis(co[rows], order[rows], axis=1)
+            if allowed is None:
+                seen = ranks
+            else:
+                kept = np.take_along_axis(allowed[rows], order[rows], axis=1)
+                rel &= kept
+                seen = np.maximum(np.cumsum(kept, axis=1), 1)
+            precision = np.cumsum(rel, axis=1) / seen
+            with np.errstate(invalid="ignore", divide="ignore"):
+                values.append(np.where(rel, precision, 0.0).sum(axis=1) / rel.sum(axis=1))
+        values = np.concatenate(values)
+        values.flags.writeable = False
+        return values
 
     def pairs_within(self, strata: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """:attr:`pairs` restricted to the pairs that share a stratum (ties kept together)."""
@@ -357,7 +393,8 @@ def ranked_pairs(
     Returns
     -------
     i, j : numpy.ndarray of int, shape (n_pairs,)
-        Rows (into the universe, the proteins in a group, in input order) of each pair, i < j.
+        Rows (into the universe, the proteins in a group, in input order) of each pair, i < j;
+        tied pairs in no particular order (every metric counts a run of ties together).
     labels : numpy.ndarray of bool, shape (n_pairs,)
         Whether the pair shares a group.
     last : numpy.ndarray of int
@@ -530,25 +567,7 @@ def protein_average_precision(
     >>> protein_average_precision(x, [[1, 0], [0, 1], [1, 0], [0, 0]], strata=[[1], [0], [1], [0]]).tolist()
     [1.0, nan, 1.0]
     """
-    ranking = _ranking(features, membership, ranking)
-    order, co = ranking.partner_order, ranking.co_membership
-    allowed = None if strata is None else ranking.shared_strata(strata)
-    n = len(co)
-    ranks = np.arange(1, n, dtype=np.float64)
-    values = []
-    for start in range(0, n, _MAP_CHUNK):
-        rows = slice(start, min(start + _MAP_CHUNK, n))
-        rel = np.take_along_axis(co[rows], order[rows], axis=1)
-        if allowed is None:
-            seen = ranks
-        else:
-            kept = np.take_along_axis(allowed[rows], order[rows], axis=1)
-            rel &= kept
-            seen = np.maximum(np.cumsum(kept, axis=1), 1)
-        precision = np.cumsum(rel, axis=1) / seen
-        with np.errstate(invalid="ignore", divide="ignore"):
-            values.append(np.where(rel, precision, 0.0).sum(axis=1) / rel.sum(axis=1))
-    return np.concatenate(values)
+    return _ranking(features, membership, ranking).protein_average_precision(strata).copy()
 
 
 def mean_average_precision(features: np.ndarray, membership: np.ndarray, *, ranking: Ranking | None = None) -> float:
