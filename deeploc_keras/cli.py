@@ -302,7 +302,8 @@ class _LazyChoice(click.Choice):
 @click.option("--aliases", type=click.Path(dir_okay=False), help="SGD_features.tab to map gene names to ORFs.")
 @click.option("--seed", type=int, default=0, help="Seed of the AMI samples and bootstrap resamples.")
 @click.option("--bootstrap", "n_bootstrap", type=click.IntRange(min=0), default=0,
-              help="Bootstrap resamples of the proteins for 95% intervals of AP, mAP and F0.5 (0: none).")
+              help="Bootstrap resamples of the proteins for 95% intervals of AP, mAP, F0.5 and the within AP/mAP "
+                   "(0: none).")
 @click.option("--permutations", "n_permutations", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Permutation null size of per-group retrieval (groups.csv, fraction_retrieved; 0: none).")
 @click.option("--compare-to", "compare_to", multiple=True,

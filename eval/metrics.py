@@ -6,6 +6,12 @@ least one group; proteins outside it take no part. Pairs are the unordered pairs
 of the universe (the upper triangle); a pair is positive iff the two proteins
 share a group. Similarity is the Pearson correlation of the two profiles.
 
+The ``*_within`` kernels also take ``strata`` (proteins x strata, boolean; e.g. the
+localization classes): only the pairs of proteins sharing a stratum count, as
+positives or negatives. A :class:`Ranking` holds the pair ranking and the
+per-protein rankings of one input, so that every kernel given it (``ranking=``)
+reuses them instead of ranking again.
+
 References
 ----------
 Forster D. T. et al. (2022) BIONIC: biological network integration using convolutions. Nat. Methods 19:1250-1261
