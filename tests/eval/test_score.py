@@ -348,6 +348,13 @@ def test_score_cli_localization_metadata_raises_without_label_column(tmp_path):
                                        str(out), "--localization", "metadata"])
     assert result.exit_code == 2 and "nolabel.parquet" in result.output and "Metadata_Label" in result.output
     assert not out.exists()
+    standards.write_gmt({"nucleus": {"P0", "P1", "P3", "P4"}, "cytoplasm": {"P2", "P5", "P6", "P7"}},
+                        tmp_path / "loc.gmt")
+    result = CliRunner().invoke(main, ["score", str(profile), "--standards", str(tmp_path / "toy.gmt"), "--out",
+                                       str(out), "--localization", str(tmp_path / "loc.gmt"), "--permutations", "0"])
+    assert result.exit_code == 0, result.output
+    written = pd.read_csv(out / "summary.csv")
+    assert {"average_precision_within", "mean_average_precision_within"} <= set(written["metric"])
 
 
 def test_score_groups_csv_equals_group_retrieval_and_fraction_row(tmp_path):
