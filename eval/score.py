@@ -170,7 +170,9 @@ def _score(
         for metric, result in results.items():
             sampled = isinstance(result, _metrics.SampledScore)
             value, sd = (result.mean, result.sd) if sampled else (result, np.nan)
-            low, high = _significance.percentile_interval(boot[metric]) if metric in boot else (np.nan, np.nan)
+            resampled_values = boot.get(metric)
+            known = resampled_values is not None and bool(np.isfinite(resampled_values).any())
+            low, high = _significance.percentile_interval(resampled_values) if known else (np.nan, np.nan)
             row = {**base, "metric": metric, "value": value, "sd": sd, "ci_low": low, "ci_high": high}
             if metric in _metrics.WITHIN_METRICS:
                 row["prevalence"] = within_prevalence

@@ -385,3 +385,15 @@ def _gmt(tmp_path, groups):
     path = tmp_path / "toy.gmt"
     standards.write_gmt(groups, path)
     return path
+
+
+def test_score_within_metrics_nan_when_no_pair_shares_a_class():
+    proteins = [f"P{i}" for i in range(10)]
+    one_each = {f"c{i}": {f"P{i}"} for i in range(10)}  # every protein alone in its class
+    table = scoring.score_representation(proteins, _features(), {"toy": STANDARD}, localization=one_each,
+                                         metrics=["average_precision", "average_precision_within",
+                                                  "mean_average_precision_within"], n_bootstrap=5)
+    rows = table.set_index("metric")
+    assert rows.loc["average_precision", "value"] > 0 and np.isfinite(rows.loc["average_precision", "ci_low"])
+    for metric in ("average_precision_within", "mean_average_precision_within"):
+        assert np.isnan(rows.loc[metric, ["value", "ci_low", "ci_high", "prevalence"]].astype(float)).all()
