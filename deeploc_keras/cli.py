@@ -373,25 +373,33 @@ def convert_checkpoint_command(checkpoint: str, out: str, num_classes: int | Non
 @click.option("--aliases", type=click.Path(dir_okay=False), help="SGD_features.tab to map gene names to ORFs.")
 @click.option("--seed", type=int, default=0, help="Seed of the AMI samples and bootstrap resamples.")
 @click.option("--bootstrap", "n_bootstrap", type=click.IntRange(min=0), default=0,
-              help="Bootstrap resamples of the proteins for 95% intervals of AP, mAP and F0.5 (0: none).")
+              help="Bootstrap resamples of the proteins for 95% intervals of AP, mAP, F0.5 and the within AP/mAP "
+                   "(0: none).")
+@click.option("--permutations", "n_permutations", type=click.IntRange(min=0), default=1000, show_default=True,
+              help="Permutation null size of per-group retrieval (groups.csv, fraction_retrieved; 0: none).")
 @click.option("--compare-to", "compare_to", multiple=True,
               help="Baseline representation name; repeatable. Others are compared with the best (needs --bootstrap).")
+@click.option("--localization", metavar="FILE|metadata",
+              help="Localization classes (a standard file, or 'metadata' for each file's Metadata_Label): adds "
+                   "AP and mAP counting only pairs that share a class.")
 @click.option("--normalize", type=_LazyChoice("deeploc_keras.processing", "NORMALIZE_CHOICES"), default="none",
               show_default=True, help="Per-feature normalization across proteins applied to every representation "
                                       "(none: the study's raw comparison).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing score directory.")
-def score_command(profiles, standards, out, names, metrics, aliases, seed, n_bootstrap, compare_to, normalize,
-                  overwrite) -> None:
+def score_command(profiles, standards, out, names, metrics, aliases, seed, n_bootstrap, n_permutations, compare_to,
+                  localization, normalize, overwrite) -> None:
     """Score protein profiles against functional standards (AP, mAP, AMI, F0.5) and draw Figure 1."""
     from eval.score import score
 
     summary = score(list(profiles), list(standards), out, names=list(names) or None, metrics=list(metrics) or None,
-                    seed=seed, n_bootstrap=n_bootstrap, compare_to=list(compare_to) or None, aliases=aliases,
+                    seed=seed, n_bootstrap=n_bootstrap, n_permutations=n_permutations,
+                    compare_to=list(compare_to) or None, localization=localization, aliases=aliases,
                     normalize=normalize, overwrite=overwrite)
     click.echo(f"normalize: {normalize}")
     table = summary.pivot_table(index=["representation", "standard"], columns="metric", values="value", sort=False)
     click.echo(table.to_string(float_format=lambda v: f"{v:.4f}"))
-    click.echo(f"wrote {out}/summary.csv, coverage.csv and figure1_summary.png/.svg/.csv")
+    groups = "groups.csv, " if n_permutations else ""
+    click.echo(f"wrote {out}/summary.csv, coverage.csv, {groups}figure1_summary.png/.svg/.csv")
 
 
 @main.group("standards")

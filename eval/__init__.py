@@ -7,6 +7,8 @@ shares its name with a Python builtin, so never rely on ``eval`` itself):
   (group -> set of protein ids).
 - :mod:`eval.metrics`: the study's metrics as vectorized numpy kernels (pooled
   average precision, per-protein mean average precision, F-beta, AMI).
+- :mod:`eval.significance`: bootstrap intervals over proteins, paired comparisons, FDR.
+- :mod:`eval.retrieval`: per-group mAP with copairs' permutation p-values and FDR.
 - :mod:`eval.score`: score one or several representations; tables and logging.
 - :mod:`eval.figures`: what the figures show (Figure 1 metrics, metric labels; no matplotlib).
 - :mod:`eval.plots`: the study's figures (summary bars, t-SNE, training monitor).

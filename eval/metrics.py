@@ -6,6 +6,12 @@ least one group; proteins outside it take no part. Pairs are the unordered pairs
 of the universe (the upper triangle); a pair is positive iff the two proteins
 share a group. Similarity is the Pearson correlation of the two profiles.
 
+The ``*_within`` kernels also take ``strata`` (proteins x strata, boolean; e.g. the
+localization classes): only the pairs of proteins sharing a stratum count, as
+positives or negatives. A :class:`Ranking` holds the pair ranking and the
+per-protein rankings of one input, so that every kernel given it (``ranking=``)
+reuses them instead of ranking again.
+
 References
 ----------
 Forster D. T. et al. (2022) BIONIC: biological network integration using convolutions. Nat. Methods 19:1250-1261
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from types import MappingProxyType
 
 import numpy as np
@@ -32,16 +39,20 @@ from scipy.special import gammaln
 __all__ = [
     "METRICS",
     "SAMPLED_METRICS",
+    "WITHIN_METRICS",
     "LINKAGE_METHODS",
     "DISTANCE_METRICS",
     "Clustering",
+    "Ranking",
     "SampledScore",
     "membership_matrix",
     "similarity",
     "pair_labels",
     "prevalence",
     "average_precision",
+    "average_precision_within",
     "mean_average_precision",
+    "mean_average_precision_within",
     "protein_average_precision",
     "ranked_pairs",
     "f_beta",
@@ -134,6 +145,12 @@ def membership_matrix(groups: Mapping[str, Iterable[str]], proteins: Sequence[st
 
 def _validate(features: np.ndarray, membership: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Check shapes and finiteness; return float64 features and boolean membership of the universe."""
+    features, membership, universe = _universe(features, membership)
+    return features[universe], membership[universe]
+
+
+def _universe(features: np.ndarray, membership: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Check shapes and finiteness; return float64 features, boolean membership and the universe mask."""
     features = np.asarray(features, dtype=np.float64)
     membership = np.asarray(membership).astype(bool, copy=False)
     if features.ndim != 2 or features.shape[0] == 0 or features.shape[1] == 0:
@@ -146,7 +163,7 @@ def _validate(features: np.ndarray, membership: np.ndarray) -> tuple[np.ndarray,
     universe = membership.any(axis=1)
     if universe.sum() < 2:
         raise ValueError("fewer than 2 proteins are in a group; nothing to score")
-    return features[universe], membership[universe]
+    return features, membership, universe
 
 
 def similarity(features: np.ndarray) -> np.ndarray:
@@ -208,29 +225,182 @@ def pair_labels(membership: np.ndarray) -> np.ndarray:
     return _co_membership(membership)[np.triu_indices(len(membership), 1)]
 
 
-def prevalence(membership: np.ndarray) -> float:
+def prevalence(membership: np.ndarray, *, strata: np.ndarray | None = None) -> float:
     """Fraction of positive pairs in the universe (the AP of a random ranking).
+
+    Parameters
+    ----------
+    membership : array_like of bool, shape (n, k)
+    strata : array_like of bool, shape (n, c), optional
+        Counts only the pairs that share a stratum (see :func:`average_precision_within`).
 
     Examples
     --------
     >>> prevalence([[1, 0], [1, 0], [0, 1]])
     0.3333333333333333
+    >>> prevalence([[1, 0], [1, 0], [0, 1]], strata=[[1], [1], [1]])
+    0.3333333333333333
     """
-    return float(pair_labels(membership).mean())
+    membership = np.asarray(membership).astype(bool)
+    labels = pair_labels(membership)
+    if strata is None:
+        return float(labels.mean())
+    universe = membership.any(axis=1)
+    shared = _co_membership(_check_strata(strata, len(membership))[universe])[np.triu_indices(universe.sum(), 1)]
+    return float(labels[shared].mean()) if shared.any() else float("nan")
 
 
-def ranked_pairs(features: np.ndarray, membership: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _check_strata(strata: np.ndarray, n: int) -> np.ndarray:
+    strata = np.asarray(strata)
+    if strata.ndim != 2 or strata.shape[0] != n:
+        raise ValueError(f"strata must be (proteins, strata) of booleans with {n} rows. Received: shape={strata.shape}")
+    return strata.astype(bool, copy=False)
+
+
+class Ranking:
+    """The similarity rankings of one representation on one standard's universe, computed once and shared.
+
+    Every kernel of this module accepts one as ``ranking=`` (built from the same
+    ``features`` and ``membership``) instead of ranking the pairs again; each part is
+    computed on first use.
+
+    Parameters
+    ----------
+    features : array_like, shape (n, d)
+    membership : array_like of bool, shape (n, k)
+        The universe is the rows in at least one group.
+
+    Attributes
+    ----------
+    universe : numpy.ndarray of bool, shape (n,)
+        Which input rows are in the universe.
+    features, membership : numpy.ndarray
+        The universe's rows (float64, bool).
+
+    Examples
+    --------
+    >>> ranking = Ranking([[1, 2, 3], [1, 2, 4], [3, 2, 1], [5, 5, 5.1]], [[1], [1], [1], [0]])
+    >>> ranking.universe.tolist(), ranking.partner_order.tolist()
+    ([True, True, True, False], [[1, 2], [0, 2], [1, 0]])
+    """
+
+    def __init__(self, features: np.ndarray, membership: np.ndarray) -> None:
+        features, membership, universe = _universe(features, membership)
+        self.universe = universe
+        self.features, self.membership = features[universe], membership[universe]
+        self._by_strata: dict[tuple[str, bytes], np.ndarray] = {}
+
+    @cached_property
+    def similarity(self) -> np.ndarray:
+        """Pearson correlations of the universe, rounded to 12 decimals (so float noise does not split ties)."""
+        return np.round(similarity(self.features), _TIE_DECIMALS)
+
+    @cached_property
+    def co_membership(self) -> np.ndarray:
+        """n x n bool: do two proteins share a group."""
+        return _co_membership(self.membership)
+
+    @cached_property
+    def pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(i, j, labels, last)`` of :func:`ranked_pairs`."""
+        i, j = np.triu_indices(len(self.features), 1)
+        scores = self.similarity[i, j]
+        order = np.argsort(scores)[::-1]  # the metrics count tied pairs together: their order is immaterial
+        i, j, scores = i[order], j[order], scores[order]
+        labels = self.co_membership[i, j]
+        last = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]
+        return i, j, labels, last
+
+    @cached_property
+    def partner_order(self) -> np.ndarray:
+        """Each protein's partners by decreasing similarity, ties by index (n x (n - 1), int32)."""
+        n = len(self.features)
+        order = np.empty((n, n - 1), dtype=np.int32)
+        for start in range(0, n, _MAP_CHUNK):
+            rows = slice(start, min(start + _MAP_CHUNK, n))
+            sim = self.similarity[rows].copy()
+            sim[np.arange(sim.shape[0]), np.arange(rows.start, rows.stop)] = -np.inf
+            order[rows] = np.argsort(-sim, axis=1, kind="stable")[:, : n - 1]
+        return order
+
+    @cached_property
+    def partner_rank(self) -> np.ndarray:
+        """Rank (0-based) of partner j in protein i's :attr:`partner_order` (n x n, int32; ``n - 1`` on the diagonal)."""
+        n = len(self.features)
+        rank = np.empty((n, n), dtype=np.int32)
+        rows = np.arange(n)[:, None]
+        rank[rows, self.partner_order] = np.arange(n - 1, dtype=np.int32)
+        rank[rows[:, 0], rows[:, 0]] = n - 1
+        return rank
+
+    def _memo(self, kind: str, strata: np.ndarray | None, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        key = (kind, b"" if strata is None else str(strata.shape).encode() + np.packbits(strata).tobytes())
+        if key not in self._by_strata:
+            self._by_strata[key] = compute()
+        return self._by_strata[key]
+
+    def shared_strata(self, strata: np.ndarray) -> np.ndarray:
+        """n x n bool over the universe: do two proteins share a stratum (``strata`` has one row per input row)."""
+        strata = _check_strata(strata, len(self.universe))
+        return self._memo("shared", strata, lambda: _co_membership(strata[self.universe]))
+
+    def protein_average_precision(self, strata: np.ndarray | None = None) -> np.ndarray:
+        """:func:`protein_average_precision` of the universe (computed once per ``strata``)."""
+        if strata is not None:
+            strata = _check_strata(strata, len(self.universe))
+        return self._memo("protein_ap", strata, lambda: self._protein_ap(strata))
+
+    def _protein_ap(self, strata: np.ndarray | None) -> np.ndarray:
+        order, co = self.partner_order, self.co_membership
+        allowed = None if strata is None else self.shared_strata(strata)
+        n = len(co)
+        ranks = np.arange(1, n, dtype=np.float64)
+        values = []
+        for start in range(0, n, _MAP_CHUNK):
+            rows = slice(start, min(start + _MAP_CHUNK, n))
+            rel = np.take_along_axis(co[rows], order[rows], axis=1)
+            if allowed is None:
+                seen = ranks
+            else:
+                kept = np.take_along_axis(allowed[rows], order[rows], axis=1)
+                rel &= kept
+                seen = np.maximum(np.cumsum(kept, axis=1), 1)
+            precision = np.cumsum(rel, axis=1) / seen
+            with np.errstate(invalid="ignore", divide="ignore"):
+                values.append(np.where(rel, precision, 0.0).sum(axis=1) / rel.sum(axis=1))
+        values = np.concatenate(values)
+        values.flags.writeable = False
+        return values
+
+    def pairs_within(self, strata: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """:attr:`pairs` restricted to the pairs that share a stratum (ties kept together)."""
+        i, j, labels, last = self.pairs
+        keep = self.shared_strata(strata)[i, j]
+        tie_group = np.repeat(np.arange(len(last)), np.diff(last, prepend=-1))[keep]
+        return i[keep], j[keep], labels[keep], np.r_[np.flatnonzero(np.diff(tie_group)), len(tie_group) - 1]
+
+
+def _ranking(features: np.ndarray, membership: np.ndarray, ranking: Ranking | None) -> Ranking:
+    return Ranking(features, membership) if ranking is None else ranking
+
+
+def ranked_pairs(
+    features: np.ndarray, membership: np.ndarray, *, ranking: Ranking | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The pairs of the universe by decreasing similarity, as the pooled metrics rank them.
 
     Parameters
     ----------
     features : array_like, shape (n, d)
     membership : array_like of bool, shape (n, k)
+    ranking : Ranking, optional
+        Of these inputs, to reuse its ranking.
 
     Returns
     -------
     i, j : numpy.ndarray of int, shape (n_pairs,)
-        Rows (into the universe, the proteins in a group, in input order) of each pair, i < j.
+        Rows (into the universe, the proteins in a group, in input order) of each pair, i < j;
+        tied pairs in no particular order (every metric counts a run of ties together).
     labels : numpy.ndarray of bool, shape (n_pairs,)
         Whether the pair shares a group.
     last : numpy.ndarray of int
@@ -242,25 +412,27 @@ def ranked_pairs(features: np.ndarray, membership: np.ndarray) -> tuple[np.ndarr
     >>> list(zip(i.tolist(), j.tolist())), labels.tolist(), last.tolist()
     ([(0, 1), (1, 2), (0, 2)], [True, True, True], [0, 1, 2])
     """
-    features, membership = _validate(features, membership)
-    i, j = np.triu_indices(len(features), 1)
-    scores = np.round(similarity(features)[i, j], _TIE_DECIMALS)
-    order = np.argsort(scores, kind="stable")[::-1]
-    i, j, scores = i[order], j[order], scores[order]
-    labels = _co_membership(membership)[i, j]
-    last = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]
-    return i, j, labels, last
+    return _ranking(features, membership, ranking).pairs
 
 
-def _pooled_curve(features: np.ndarray, membership: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """True and false positives at each distinct similarity threshold (descending), over all pairs."""
-    _, _, labels, last = ranked_pairs(features, membership)
+def _curve(labels: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """True and false positives at each distinct similarity threshold (descending)."""
     tps = np.cumsum(labels, dtype=np.int64)[last]
-    fps = last + 1 - tps
-    return tps, fps
+    return tps, last + 1 - tps
 
 
-def average_precision(features: np.ndarray, membership: np.ndarray) -> float:
+def _step_ap(labels: np.ndarray, last: np.ndarray) -> float:
+    if len(labels) == 0:
+        return float("nan")
+    tps, fps = _curve(labels, last)
+    if tps[-1] == 0:
+        return 0.0
+    precision = tps / (tps + fps)
+    recall = tps / tps[-1]
+    return float(np.sum(np.diff(recall, prepend=0.0) * precision))
+
+
+def average_precision(features: np.ndarray, membership: np.ndarray, *, ranking: Ranking | None = None) -> float:
     """Pooled average precision over all pairs of the universe (scikit-learn's step-wise AP).
 
     AP = sum_n (R_n - R_{n-1}) P_n over distinct similarity thresholds, tied
@@ -272,6 +444,8 @@ def average_precision(features: np.ndarray, membership: np.ndarray) -> float:
     ----------
     features : array_like, shape (n, d)
     membership : array_like of bool, shape (n, k)
+    ranking : Ranking, optional
+        Of these inputs, to reuse its ranking.
 
     Returns
     -------
@@ -283,15 +457,50 @@ def average_precision(features: np.ndarray, membership: np.ndarray) -> float:
     >>> round(average_precision(x, [[1, 0], [1, 0], [0, 1], [0, 1]]), 6)
     1.0
     """
-    tps, fps = _pooled_curve(features, membership)
-    if tps[-1] == 0:
-        return 0.0
-    precision = tps / (tps + fps)
-    recall = tps / tps[-1]
-    return float(np.sum(np.diff(recall, prepend=0.0) * precision))
+    _, _, labels, last = _ranking(features, membership, ranking).pairs
+    return _step_ap(labels, last)
 
 
-def f_beta(features: np.ndarray, membership: np.ndarray, *, beta: float = 0.5) -> float:
+def average_precision_within(
+    features: np.ndarray, membership: np.ndarray, strata: np.ndarray, *, ranking: Ranking | None = None
+) -> float:
+    """Pooled average precision over the pairs of the universe that share a stratum (e.g. a localization class).
+
+    :func:`average_precision` on the pairs (i, j) of the universe whose rows of
+    ``strata`` share a True column; all other pairs are neither positives nor
+    negatives. A protein with several strata pairs with every protein sharing any of
+    them; one with none takes no part. So a pair is positive iff it shares a group
+    and a stratum, negative iff it shares a stratum and no group: what the
+    representation tells about the groups beyond the strata. NaN if no pair shares
+    a stratum.
+
+    Parameters
+    ----------
+    features : array_like, shape (n, d)
+    membership : array_like of bool, shape (n, k)
+    strata : array_like of bool, shape (n, c)
+        Stratum (localization class) membership of each row of ``features``.
+    ranking : Ranking, optional
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> x = [[1, 2, 3], [1, 2, 4], [3, 2, 1], [4, 2, 1]]
+    >>> membership = [[1, 0], [0, 1], [1, 0], [0, 1]]
+    >>> round(average_precision(x, membership), 4)
+    0.3333
+    >>> average_precision_within(x, membership, [[1, 0], [0, 1], [1, 0], [0, 1]])
+    1.0
+    """
+    _, _, labels, last = _ranking(features, membership, ranking).pairs_within(strata)
+    return _step_ap(labels, last)
+
+
+def f_beta(features: np.ndarray, membership: np.ndarray, *, beta: float = 0.5,
+           ranking: Ranking | None = None) -> float:
     """Maximum over similarity thresholds of F-beta on the pooled pairs.
 
     F_beta = (1 + beta^2) P R / (beta^2 P + R), at every distinct threshold of
@@ -302,6 +511,8 @@ def f_beta(features: np.ndarray, membership: np.ndarray, *, beta: float = 0.5) -
     features : array_like, shape (n, d)
     membership : array_like of bool, shape (n, k)
     beta : float, default 0.5
+    ranking : Ranking, optional
+        Of these inputs, to reuse its ranking.
 
     Returns
     -------
@@ -313,7 +524,8 @@ def f_beta(features: np.ndarray, membership: np.ndarray, *, beta: float = 0.5) -
     >>> round(f_beta(x, [[1, 0], [1, 0], [0, 1], [0, 1]]), 6)
     1.0
     """
-    tps, fps = _pooled_curve(features, membership)
+    _, _, labels, last = _ranking(features, membership, ranking).pairs
+    tps, fps = _curve(labels, last)
     precision = tps / (tps + fps)
     recall = tps / max(tps[-1], 1)
     return float(np.max(_f_score(precision, recall, beta)))
@@ -326,17 +538,28 @@ def _f_score(precision: np.ndarray, recall: np.ndarray, beta: float) -> np.ndarr
         return np.where(denominator > 0, (1 + b2) * precision * recall / np.where(denominator > 0, denominator, 1), 0.0)
 
 
-def protein_average_precision(features: np.ndarray, membership: np.ndarray) -> np.ndarray:
+def protein_average_precision(
+    features: np.ndarray,
+    membership: np.ndarray,
+    *,
+    strata: np.ndarray | None = None,
+    ranking: Ranking | None = None,
+) -> np.ndarray:
     """AP of each protein of the universe ranking all the others (NaN for a protein with no positive).
 
     All j != i of the universe are ranked by similarity (descending; ties by
     partner index); a partner is positive when it shares any group with i;
-    AP_i is the mean of precision@k at the ranks of the positives.
+    AP_i is the mean of precision@k at the ranks of the positives. With
+    ``strata``, only the partners sharing a stratum with i are ranked.
 
     Parameters
     ----------
     features : array_like, shape (n, d)
     membership : array_like of bool, shape (n, k)
+    strata : array_like of bool, shape (n, c), optional
+        Stratum (localization class) membership of each row (see :func:`average_precision_within`).
+    ranking : Ranking, optional
+        Of these inputs, to reuse its ranking.
 
     Returns
     -------
@@ -347,27 +570,13 @@ def protein_average_precision(features: np.ndarray, membership: np.ndarray) -> n
     >>> x = [[1, 2, 3], [1, 2, 4], [3, 2, 1], [4, 2, 1]]
     >>> protein_average_precision(x, [[1, 0], [0, 1], [1, 0], [0, 0]]).round(4).tolist()
     [0.5, nan, 0.5]
+    >>> protein_average_precision(x, [[1, 0], [0, 1], [1, 0], [0, 0]], strata=[[1], [0], [1], [0]]).tolist()
+    [1.0, nan, 1.0]
     """
-    features, membership = _validate(features, membership)
-    sim = np.round(similarity(features), _TIE_DECIMALS)
-    co = _co_membership(membership)
-    n = len(sim)
-    np.fill_diagonal(sim, -np.inf)
-    np.fill_diagonal(co, False)
-    ranks = np.arange(1, n, dtype=np.float64)
-    values = []
-    for start in range(0, n, _MAP_CHUNK):
-        rows = slice(start, min(start + _MAP_CHUNK, n))
-        order = np.argsort(-sim[rows], axis=1, kind="stable")[:, : n - 1]
-        rel = np.take_along_axis(co[rows], order, axis=1)
-        n_pos = rel.sum(axis=1)
-        precision = np.cumsum(rel, axis=1) / ranks
-        with np.errstate(invalid="ignore", divide="ignore"):
-            values.append(np.where(rel, precision, 0.0).sum(axis=1) / n_pos)
-    return np.concatenate(values)
+    return _ranking(features, membership, ranking).protein_average_precision(strata).copy()
 
 
-def mean_average_precision(features: np.ndarray, membership: np.ndarray) -> float:
+def mean_average_precision(features: np.ndarray, membership: np.ndarray, *, ranking: Ranking | None = None) -> float:
     """Mean over proteins of the AP of each protein's ranking of all other proteins (copairs semantics).
 
     The mean of :func:`protein_average_precision` over the proteins with at least
@@ -377,6 +586,8 @@ def mean_average_precision(features: np.ndarray, membership: np.ndarray) -> floa
     ----------
     features : array_like, shape (n, d)
     membership : array_like of bool, shape (n, k)
+    ranking : Ranking, optional
+        Of these inputs, to reuse its ranking.
 
     Returns
     -------
@@ -388,7 +599,41 @@ def mean_average_precision(features: np.ndarray, membership: np.ndarray) -> floa
     >>> round(mean_average_precision(x, [[1, 0], [1, 0], [0, 1], [0, 1]]), 6)
     1.0
     """
-    return float(np.nanmean(protein_average_precision(features, membership)))
+    return _nanmean(protein_average_precision(features, membership, ranking=ranking))
+
+
+def mean_average_precision_within(
+    features: np.ndarray, membership: np.ndarray, strata: np.ndarray, *, ranking: Ranking | None = None
+) -> float:
+    """:func:`mean_average_precision` where each protein ranks only the partners sharing a stratum with it.
+
+    The mean of ``protein_average_precision(..., strata=strata)`` over the proteins
+    with a positive partner in one of their strata (NaN if none has).
+
+    Parameters
+    ----------
+    features : array_like, shape (n, d)
+    membership : array_like of bool, shape (n, k)
+    strata : array_like of bool, shape (n, c)
+        Stratum (localization class) membership of each row (see :func:`average_precision_within`).
+    ranking : Ranking, optional
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> x = [[1, 2, 3], [1, 2, 4], [3, 2, 1], [4, 2, 1]]
+    >>> mean_average_precision_within(x, [[1, 0], [0, 1], [1, 0], [0, 1]], [[1, 0], [0, 1], [1, 0], [0, 1]])
+    1.0
+    """
+    return _nanmean(protein_average_precision(features, membership, strata=strata, ranking=ranking))
+
+
+def _nanmean(values: np.ndarray) -> float:
+    known = values[~np.isnan(values)]
+    return float(known.mean()) if known.size else float("nan")
 
 
 def sample_nonoverlapping_groups(membership: np.ndarray, *, seed: int = 0) -> np.ndarray:
@@ -726,9 +971,13 @@ METRICS: Mapping[str, Callable[..., float | SampledScore]] = MappingProxyType({
     "ami": ami,
     "f_beta": f_beta,
     "f_beta_clusters": f_beta_clusters,
+    "average_precision_within": average_precision_within,
+    "mean_average_precision_within": mean_average_precision_within,
 })
 #: the metrics computed on AMI's seeded samples (mean and sd over samples)
 SAMPLED_METRICS = ("ami", "f_beta_clusters")
+#: the metrics counting only the pairs that share a stratum (their kernels take ``strata``)
+WITHIN_METRICS = ("average_precision_within", "mean_average_precision_within")
 
 
 def compute_metrics(
@@ -736,10 +985,12 @@ def compute_metrics(
     membership: np.ndarray,
     names: Sequence[str],
     *,
+    strata: np.ndarray | None = None,
     seed: int = 0,
     n_jobs: int = 1,
+    ranking: Ranking | None = None,
 ) -> dict[str, float | SampledScore]:
-    """Each named metric from its own kernel in :data:`METRICS`; AMI's samples are searched once and shared.
+    """Each named metric from its own kernel in :data:`METRICS`, sharing one :class:`Ranking` and one AMI search.
 
     Parameters
     ----------
@@ -747,21 +998,28 @@ def compute_metrics(
     membership : array_like of bool, shape (n, k)
     names : sequence of str
         Keys of :data:`METRICS`.
+    strata : array_like of bool, shape (n, c), optional
+        Strata of the :data:`WITHIN_METRICS` (needed when one is named).
     seed : int, default 0
         Seed of the AMI samples.
     n_jobs : int, default 1
         Processes for the AMI samples.
+    ranking : Ranking, optional
+        Of these inputs (built here when omitted); the pair ranking and the per-protein
+        rankings are computed once for all metrics.
 
     Returns
     -------
     dict of str to float or SampledScore
         One entry per name: what ``METRICS[name]`` returns on these inputs (the sampled metrics
-        with ``seed`` and ``n_jobs``).
+        with ``seed`` and ``n_jobs``, the within metrics with ``strata``).
 
     Raises
     ------
     KeyError
         For a name not in :data:`METRICS`.
+    ValueError
+        For a within metric without ``strata``.
 
     Examples
     --------
@@ -770,14 +1028,20 @@ def compute_metrics(
     >>> {name: round(value, 6) for name, value in result.items()}
     {'f_beta': 1.0, 'average_precision': 1.0}
     """
+    ranking = _ranking(features, membership, ranking)
     results: dict[str, float | SampledScore] = {}
     searched = None
     for name in names:
         kernel = METRICS[name]
-        if name not in SAMPLED_METRICS:
-            results[name] = kernel(features, membership)
-            continue
-        if searched is None:
-            searched = ami(features, membership, seed=seed, n_jobs=n_jobs)
-        results[name] = searched if kernel is ami else kernel(features, membership, clusterings=searched.clusterings)
+        if name in WITHIN_METRICS:
+            if strata is None:
+                raise ValueError(f"{name} counts the pairs sharing a stratum; pass strata")
+            results[name] = kernel(features, membership, strata, ranking=ranking)
+        elif name not in SAMPLED_METRICS:
+            results[name] = kernel(features, membership, ranking=ranking)
+        else:
+            if searched is None:
+                searched = ami(features, membership, seed=seed, n_jobs=n_jobs)
+            results[name] = (searched if kernel is ami
+                             else kernel(features, membership, clusterings=searched.clusterings))
     return results

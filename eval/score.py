@@ -2,7 +2,7 @@
 
 :func:`score_representation` scores one feature matrix (also used by training's
 ``--monitor``); :func:`score` scores several profile files at once and writes
-``summary.csv``, ``coverage.csv`` and Figure 1 into a score directory.
+``summary.csv``, ``coverage.csv``, ``groups.csv`` and Figure 1 into a score directory.
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ from deeploc_keras.processing import NORMALIZE_CHOICES, normalize_features
 from deeploc_keras.profiles import read_profiles
 from eval import metrics as _metrics
 from eval import plots as _plots
+from eval import retrieval as _retrieval
 from eval import significance as _significance
 from eval import standards as _standards
 
 __all__ = ["METRICS", "NORMALIZE_CHOICES", "SUMMARY_COLUMNS", "COMPARISON_COLUMNS", "COVERAGE_COLUMNS",
-           "score_representation", "score"]
+           "GROUPS_COLUMNS", "RETRIEVAL_METRIC", "LOCALIZATION_FROM_METADATA", "score_representation", "score"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,17 +38,29 @@ SUMMARY_COLUMNS = ("standard", "metric", "value", "sd", "ci_low", "ci_high", "n_
 COMPARISON_COLUMNS = ("compared_to", "p_value", "q_value")
 #: columns of ``coverage.csv``
 COVERAGE_COLUMNS = ("representation", "standard", *_standards.Coverage.__dataclass_fields__)
+#: columns of ``groups.csv``: per-group retrieval (:func:`eval.retrieval.group_retrieval`)
+GROUPS_COLUMNS = ("representation", "standard", "group", "n_members", "mAP", "p_value", "q_value")
+#: the summary row of per-group retrieval: the share of groups with q < :data:`eval.retrieval.ALPHA`
+RETRIEVAL_METRIC = "fraction_retrieved"
+#: ``localization`` value that reads each profile file's ``Metadata_Label`` column
+LOCALIZATION_FROM_METADATA = "metadata"
 
 _PROTEIN_COLUMN = "Metadata_Protein"
+_LABEL_COLUMN = "Metadata_Label"
 
 
-def _check_metrics(metrics: Sequence[str] | None) -> tuple[str, ...]:
+def _check_metrics(metrics: Sequence[str] | None, *, localization: bool) -> tuple[str, ...]:
+    """The requested metrics (default: all, the within ones only with localization labels)."""
     if metrics is None:
-        return METRICS
+        return tuple(m for m in METRICS if localization or m not in _metrics.WITHIN_METRICS)
     metrics = tuple(metrics)
     unknown = [m for m in metrics if m not in METRICS]
     if unknown or not metrics:
         raise InputError(f"unknown metric {unknown[0] if unknown else '(none)'}; expected some of {', '.join(METRICS)}")
+    within = [m for m in metrics if m in _metrics.WITHIN_METRICS]
+    if within and not localization:
+        raise InputError(f"metric {within[0]} counts pairs sharing a localization class; pass --localization "
+                         f"FILE or --localization {LOCALIZATION_FROM_METADATA}")
     return metrics
 
 
@@ -83,6 +96,18 @@ def _check_profiles(proteins: Sequence[str], features: np.ndarray, *, source: st
     return proteins, features
 
 
+def _strata(localization: Mapping[str, set[str]], proteins: list[str], aliases: Mapping[str, str] | None,
+            source: str) -> np.ndarray:
+    """proteins x classes: the localization classes of each protein (a protein may have several or none)."""
+    try:
+        kept, cov = _standards.restrict(localization, proteins, aliases=aliases, min_group_size=1)
+    except InputError as exc:
+        raise InputError(f"localization labels: {exc}") from None
+    logger.info("%s: localization labels for %d of %d proteins (%d classes)", source, cov.n_proteins_kept,
+                len(proteins), len(kept))
+    return _metrics.membership_matrix(kept, proteins)[0]
+
+
 def _score(
     proteins: Sequence[str],
     features: np.ndarray,
@@ -92,19 +117,22 @@ def _score(
     seed: int,
     n_jobs: int,
     n_bootstrap: int,
+    n_permutations: int,
+    localization: Mapping[str, set[str]] | None,
     aliases: Mapping[str, str] | None,
     source: str,
     normalize: str = "none",
-) -> tuple[pd.DataFrame, list[dict], dict]:
-    """Table rows, coverage rows, and per (standard, metric) the universe's ids and bootstrap values."""
-    metrics = _check_metrics(metrics)
+) -> tuple[pd.DataFrame, list[dict], dict, list[dict]]:
+    """Table rows, coverage rows, per (standard, metric) the universe's ids and bootstrap values, group rows."""
+    metrics = _check_metrics(metrics, localization=localization is not None)
     proteins, features = _check_profiles(proteins, features, source=source)
     if normalize != "none":
         features, kept = normalize_features(features, normalize)
         logger.info("%s: normalize=%s across %d proteins (%d of %d features with zero scale dropped)", source,
                     normalize, len(proteins), int((~kept).sum()), kept.size)
         proteins, features = _check_profiles(proteins, features, source=f"{source} after normalize={normalize}")
-    rows, coverage, resampled = [], [], {}
+    strata = None if localization is None else _strata(localization, proteins, aliases, source)
+    rows, coverage, resampled, group_rows = [], [], {}, []
     for name, standard in standards.items():
         try:
             kept, cov = _standards.restrict(standard, proteins, aliases=aliases)
@@ -112,30 +140,56 @@ def _score(
             raise InputError(f"standard {name!r}: {exc}") from None
         _standards.require_groups(name, kept, cov)
         coverage.append({"standard": name, **cov.as_dict()})
-        membership, _ = _metrics.membership_matrix(kept, proteins)
+        membership, group_names = _metrics.membership_matrix(kept, proteins)
         universe = membership.any(axis=1)
         x, member = features[universe], membership[universe]
+        within = None if strata is None else strata[universe]
+        ranking = _metrics.Ranking(x, member)
         base = {"standard": name, "n_proteins": int(universe.sum()), "n_groups": len(kept),
                 "prevalence": _metrics.prevalence(member)}
         logger.info("%s / %s: %d proteins, %d groups (%d dropped), prevalence %.4f", source, name,
                     base["n_proteins"], base["n_groups"], cov.n_groups_dropped, base["prevalence"])
         start = time.perf_counter()
-        results = _metrics.compute_metrics(x, member, metrics, seed=seed, n_jobs=n_jobs)
+        results = _metrics.compute_metrics(x, member, metrics, strata=within, seed=seed, n_jobs=n_jobs,
+                                           ranking=ranking)
+        logger.info("%s / %s: metrics in %.1f s", source, name, time.perf_counter() - start)
         boot = {}
         if n_bootstrap:
+            start = time.perf_counter()
             ids = [proteins[i] for i in np.flatnonzero(universe)]
             weights = _significance.bootstrap_weights(ids, n_resamples=n_bootstrap, seed=seed)
             boot = _significance.bootstrap_metrics(
-                x, member, weights, [m for m in metrics if m in _significance.BOOTSTRAP_METRICS])
+                x, member, weights, [m for m in metrics if m in _significance.BOOTSTRAP_METRICS], strata=within,
+                ranking=ranking)
             resampled.update({(name, metric): (frozenset(ids), values) for metric, values in boot.items()})
+            logger.info("%s / %s: %d bootstrap resamples in %.1f s", source, name, n_bootstrap,
+                        time.perf_counter() - start)
+        within_prevalence = np.nan if within is None else _metrics.prevalence(member, strata=within)
         for metric, result in results.items():
             sampled = isinstance(result, _metrics.SampledScore)
             value, sd = (result.mean, result.sd) if sampled else (result, np.nan)
-            low, high = _significance.percentile_interval(boot[metric]) if metric in boot else (np.nan, np.nan)
-            rows.append({**base, "metric": metric, "value": value, "sd": sd, "ci_low": low, "ci_high": high})
+            resampled_values = boot.get(metric)
+            known = resampled_values is not None and bool(np.isfinite(resampled_values).any())
+            low, high = _significance.percentile_interval(resampled_values) if known else (np.nan, np.nan)
+            row = {**base, "metric": metric, "value": value, "sd": sd, "ci_low": low, "ci_high": high}
+            if metric in _metrics.WITHIN_METRICS:
+                row["prevalence"] = within_prevalence
+            rows.append(row)
             logger.info("%s / %s / %s = %.4f", source, name, metric, value)
-        logger.info("%s / %s scored in %.1f s", source, name, time.perf_counter() - start)
-    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS)), coverage, resampled
+        if n_permutations:
+            start = time.perf_counter()
+            retrieved = _retrieval.group_retrieval(x, member, n_permutations=n_permutations, seed=seed,
+                                                   ranking=ranking)
+            group_rows.extend({"standard": name, "group": group, "n_members": int(n), "mAP": value, "p_value": p,
+                               "q_value": q} for group, n, value, p, q in zip(
+                group_names, retrieved.n_members, retrieved.mean_average_precision, retrieved.p_value,
+                retrieved.q_value, strict=True))
+            share = _retrieval.fraction_retrieved(retrieved.q_value)
+            rows.append({**base, "metric": RETRIEVAL_METRIC, "value": share, "sd": np.nan, "ci_low": np.nan,
+                         "ci_high": np.nan})
+            logger.info("%s / %s / %s = %.4f (%d permutations, %.1f s)", source, name, RETRIEVAL_METRIC, share,
+                        n_permutations, time.perf_counter() - start)
+    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS)), coverage, resampled, group_rows
 
 
 def score_representation(
@@ -147,6 +201,8 @@ def score_representation(
     seed: int = 0,
     n_jobs: int = 1,
     n_bootstrap: int = 0,
+    n_permutations: int = 0,
+    localization: Mapping[str, set[str]] | None = None,
     aliases: Mapping[str, str] | None = None,
     normalize: str = "none",
 ) -> pd.DataFrame:
@@ -161,14 +217,22 @@ def score_representation(
     standards : mapping of str to Standard
         Name -> group -> protein ids (e.g. from :func:`eval.standards.load_standards`).
     metrics : sequence of str, optional
-        Subset of :data:`METRICS` (default all).
+        Subset of :data:`METRICS` (default all; the within metrics only with ``localization``).
     seed : int, default 0
-        Seed of the AMI samples.
+        Seed of the AMI samples, bootstrap resamples and permutation nulls.
     n_jobs : int, default 1
         Processes for the AMI samples (-1: all cores); the table does not depend on it.
     n_bootstrap : int, default 0
         Bootstrap resamples of the proteins (seeded by ``seed``) for the 95 % percentile
-        intervals ``ci_low``/``ci_high`` of AP, mAP and F0.5; 0 leaves them NaN.
+        intervals ``ci_low``/``ci_high`` of AP, mAP, F0.5 and the within AP and mAP; 0 leaves
+        them NaN.
+    n_permutations : int, default 0
+        Size of the permutation null of per-group retrieval (:func:`eval.retrieval.group_retrieval`);
+        adds a :data:`RETRIEVAL_METRIC` row per standard (0: none; training's monitor leaves it off).
+    localization : mapping of str to set of str, optional
+        Localization class -> protein ids (a standard; a protein may have several classes).
+        Enables the within metrics (:data:`eval.metrics.WITHIN_METRICS`): only pairs of proteins
+        sharing a class count; their ``prevalence`` is the positive share of those pairs.
     aliases : mapping of str to str, optional
         Upper-case gene name -> ORF (:func:`eval.standards.read_aliases`).
     normalize : {"none", "standardize", "robust"}, default "none"
@@ -179,7 +243,8 @@ def score_representation(
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`SUMMARY_COLUMNS`, one row per standard x metric. ``sd`` is the
+        Columns :data:`SUMMARY_COLUMNS`, one row per standard x metric (and
+        :data:`RETRIEVAL_METRIC` with ``n_permutations``). ``sd`` is the
         standard deviation over AMI samples (NaN for pooled metrics); ``ci_low`` and
         ``ci_high`` the bootstrap interval (NaN without ``n_bootstrap``); ``n_proteins``
         and ``n_groups`` describe the restricted standard; ``prevalence`` is the
@@ -188,8 +253,9 @@ def score_representation(
     Raises
     ------
     InputError
-        Duplicate proteins, NaN or constant profiles (ids listed), an unknown metric,
-        a standard with no id in common or no group of 2 or more proteins.
+        Duplicate proteins, NaN or constant profiles (ids listed), an unknown metric (or a
+        within metric without ``localization``), a standard or localization labels with no
+        id in common, a standard with no group of 2 or more proteins.
 
     Examples
     --------
@@ -200,9 +266,9 @@ def score_representation(
     >>> table[["standard", "metric", "value", "n_proteins"]].values.tolist()
     [['toy', 'average_precision', 1.0, 4]]
     """
-    table, _, _ = _score(proteins, features, standards, metrics=metrics, seed=seed, n_jobs=n_jobs,
-                         n_bootstrap=n_bootstrap, aliases=aliases, source="representation",
-                         normalize=_check_normalize(normalize))
+    table, _, _, _ = _score(proteins, features, standards, metrics=metrics, seed=seed, n_jobs=n_jobs,
+                            n_bootstrap=n_bootstrap, n_permutations=n_permutations, localization=localization,
+                            aliases=aliases, source="representation", normalize=_check_normalize(normalize))
     return table
 
 
@@ -218,7 +284,9 @@ def _compare(summary: pd.DataFrame, resampled: Mapping[tuple, tuple], baselines:
     for (standard, metric), rows in summary.groupby(["standard", "metric"], sort=False):
         if metric not in _significance.BOOTSTRAP_METRICS:
             continue
-        candidates = rows[rows["representation"].isin(baselines)]
+        candidates = rows[rows["representation"].isin(baselines) & rows["value"].notna()]
+        if candidates.empty:
+            continue
         best = candidates.loc[candidates["value"].idxmax(), "representation"]
         ids, reference = resampled[(best, standard, metric)]
         for index, rep in rows["representation"].items():
@@ -233,6 +301,18 @@ def _compare(summary: pd.DataFrame, resampled: Mapping[tuple, tuple], baselines:
                                standard, metric, rep, best)
     summary["q_value"] = _significance.benjamini_hochberg(summary["p_value"].to_numpy())
     return summary
+
+
+def _metadata_classes(path: str | os.PathLike, meta: pd.DataFrame) -> dict[str, set[str]]:
+    """Class -> proteins from a profile file's ``Metadata_Label`` (empty or missing labels: no class)."""
+    if _LABEL_COLUMN not in meta:
+        raise file_error(path, f"no {_LABEL_COLUMN} column for --localization {LOCALIZATION_FROM_METADATA}; "
+                               "pass a localization standard file instead")
+    classes: dict[str, set[str]] = {}
+    for protein, label in zip(meta[_PROTEIN_COLUMN].astype(str), meta[_LABEL_COLUMN], strict=True):
+        if isinstance(label, str) and label.strip():
+            classes.setdefault(label, set()).add(protein)
+    return classes
 
 
 def _load_aliases(aliases: str | os.PathLike | Mapping[str, str] | None) -> Mapping[str, str] | None:
@@ -251,7 +331,9 @@ def score(
     seed: int = 0,
     n_jobs: int = -1,
     n_bootstrap: int = 0,
+    n_permutations: int = 1000,
     compare_to: Sequence[str] | None = None,
+    localization: str | os.PathLike | Mapping[str, set[str]] | None = None,
     aliases: str | os.PathLike | Mapping[str, str] | None = None,
     normalize: str = "none",
     overwrite: bool = False,
@@ -260,9 +342,10 @@ def score(
 
     Writes ``summary.csv`` (columns representation, :data:`SUMMARY_COLUMNS` and
     :data:`COMPARISON_COLUMNS`), ``coverage.csv`` (proteins and groups kept
-    and dropped per representation x standard) and Figure 1
-    (``figure1_summary.png``/``.svg`` with its data ``figure1_summary.csv``). The
-    directory appears only when complete.
+    and dropped per representation x standard), ``groups.csv`` (per-group
+    retrieval, :data:`GROUPS_COLUMNS`, with ``n_permutations``) and Figure 1
+    (``figure1_summary.png``/``.svg`` with its data ``figure1_summary.csv``; drawn when
+    one of its metrics is computed). The directory appears only when complete.
 
     Parameters
     ----------
@@ -282,11 +365,19 @@ def score(
     n_bootstrap : int, default 0
         Bootstrap resamples of the proteins for the intervals of AP, mAP and F0.5 (see
         :func:`score_representation`); the same resamples for every representation.
+    n_permutations : int, default 1000
+        Size of the permutation null of per-group retrieval: ``groups.csv`` and a
+        :data:`RETRIEVAL_METRIC` row per representation x standard (0: neither).
     compare_to : sequence of str, optional
         Names of the baseline representations. Per standard x bootstrapped metric, every
         other representation is compared with the best of them on the same resampled
         proteins (:func:`eval.significance.paired_p_value`); ``q_value`` is the
         Benjamini-Hochberg adjustment over all comparisons of the table. Needs ``n_bootstrap``.
+    localization : path, "metadata" or mapping, optional
+        Localization classes for the within metrics: a standard file (class -> proteins,
+        e.g. ``localization.gmt`` of Huh 2003), :data:`LOCALIZATION_FROM_METADATA` for each
+        profile file's own ``Metadata_Label`` column (empty labels: no class), or a loaded
+        standard. See :func:`score_representation`.
     aliases : path or mapping, optional
         ``SGD_features.tab`` or a mapping from :func:`eval.standards.read_aliases`.
     normalize : {"none", "standardize", "robust"}, default "none"
@@ -303,13 +394,14 @@ def score(
     ------
     InputError
         Bad profiles or standards (see :func:`score_representation`), a name count that
-        does not match the profiles, two representations with the same name, or a
-        ``compare_to`` name that is not a representation (or given without ``n_bootstrap``).
+        does not match the profiles, two representations with the same name, a
+        ``compare_to`` name that is not a representation (or given without ``n_bootstrap``),
+        or ``localization="metadata"`` with a profile file that has no ``Metadata_Label``.
     OutputExistsError
         If ``out`` exists and ``overwrite`` is False.
     """
     out = check_output(out, overwrite=overwrite)
-    metrics = _check_metrics(metrics)
+    metrics = _check_metrics(metrics, localization=localization is not None)
     normalize = _check_normalize(normalize)
     if not profiles:
         raise InputError("no profile files given")
@@ -317,6 +409,9 @@ def score(
         raise InputError(f"give one --name per profile file. Received: {len(names)} names for {len(profiles)} files")
     loaded = standards if isinstance(standards, Mapping) else _standards.load_standards(standards)
     alias_map = _load_aliases(aliases)
+    from_metadata = isinstance(localization, str) and localization == LOCALIZATION_FROM_METADATA
+    if localization is not None and not from_metadata and not isinstance(localization, Mapping):
+        localization = _standards.load_standard(localization)
     tables = []
     for path in profiles:
         table = read_profiles(path)
@@ -324,8 +419,9 @@ def score(
             raise file_error(path, f"no {_PROTEIN_COLUMN} column; scoring needs one row per protein")
         proteins, features = _check_profiles(table.meta[_PROTEIN_COLUMN].astype(str).tolist(), table.features,
                                              source=os.fspath(path))
-        tables.append((path, table.method, proteins, features))
-    labels = list(names) if names else [method for _, method, _, _ in tables]
+        classes = _metadata_classes(path, table.meta) if from_metadata else localization
+        tables.append((path, table.method, proteins, features, classes))
+    labels = list(names) if names else [method for _, method, _, _, _ in tables]
     if len(set(labels)) != len(labels):
         raise InputError(f"representation names must be unique. Received: {labels}; pass one --name per profile file")
     baselines = list(compare_to or [])
@@ -334,13 +430,16 @@ def score(
         raise InputError(f"--compare-to {missing[0]} is not a representation; expected one of {', '.join(labels)}")
     if baselines and not n_bootstrap:
         raise InputError("--compare-to needs bootstrap resamples; pass --bootstrap N (e.g. 200)")
-    summaries, coverage, resampled = [], [], {}
-    for label, (path, _, proteins, features) in zip(labels, tables, strict=True):
+    summaries, coverage, resampled, groups = [], [], {}, []
+    for label, (path, _, proteins, features, classes) in zip(labels, tables, strict=True):
         logger.info("scoring %s (%s): %d proteins x %d features", label, path, *features.shape)
-        summary, cov, boot = _score(proteins, features, loaded, metrics=metrics, seed=seed, n_jobs=n_jobs,
-                                    n_bootstrap=n_bootstrap, aliases=alias_map, source=label, normalize=normalize)
+        summary, cov, boot, group_rows = _score(
+            proteins, features, loaded, metrics=metrics, seed=seed, n_jobs=n_jobs, n_bootstrap=n_bootstrap,
+            n_permutations=n_permutations, localization=classes, aliases=alias_map, source=label,
+            normalize=normalize)
         summaries.append(summary.assign(representation=label, normalize=normalize))
         coverage.extend({"representation": label, **row} for row in cov)
+        groups.extend({"representation": label, **row} for row in group_rows)
         resampled.update({(label, *key): value for key, value in boot.items()})
     summary = pd.concat(summaries, ignore_index=True)[["representation", *SUMMARY_COLUMNS, "normalize"]]
     summary = _compare(summary, resampled, baselines)
@@ -348,6 +447,11 @@ def score(
         tmp.mkdir(parents=True)
         summary.to_csv(tmp / "summary.csv", index=False)
         pd.DataFrame(coverage, columns=list(COVERAGE_COLUMNS)).to_csv(tmp / "coverage.csv", index=False)
-        _plots.plot_summary(summary, tmp)
+        if n_permutations:
+            pd.DataFrame(groups, columns=list(GROUPS_COLUMNS)).to_csv(tmp / "groups.csv", index=False)
+        if set(_plots.FIGURE1_METRICS) & set(summary["metric"]):
+            _plots.plot_summary(summary, tmp)
+        else:
+            logger.info("no metric of Figure 1 (%s) was computed; Figure 1 not drawn", ", ".join(_plots.FIGURE1_METRICS))
     logger.info("wrote %s", out)
     return summary

@@ -257,3 +257,73 @@ def test_mean_average_precision_overlapping_groups_vs_copairs_multilabel():
         assert theirs[key] == pytest.approx(value, abs=1e-6)
     # the two definitions differ on these overlapping groups
     assert abs(np.mean(list(theirs.values())) - metrics.mean_average_precision(features, membership)) > 1e-3
+
+
+def _stratified_case(n=50, seed=20):
+    """Overlapping groups; strata overlapping too (some proteins in two classes, some in none)."""
+    rng = np.random.default_rng(seed)
+    membership = rng.random((n, 6)) < 0.2
+    strata = rng.random((n, 3)) < 0.4
+    strata[:4] = False  # no class: no pair
+    features = rng.normal(size=(n, 8)) + 0.7 * membership @ rng.normal(size=(6, 8)) + strata @ rng.normal(size=(3, 8))
+    assert (strata.sum(axis=1) > 1).any()
+    return features, membership, strata
+
+
+def _within_pairs(features, membership, strata):
+    universe = membership.any(axis=1)
+    upper = np.triu_indices(universe.sum(), 1)
+    m, s = membership[universe].astype(int), strata[universe].astype(int)
+    shared = (s @ s.T > 0)[upper]
+    scores = np.round(np.corrcoef(features[universe]), 12)[upper]
+    return scores[shared], (m @ m.T > 0)[upper][shared]
+
+
+def test_average_precision_within_matches_sklearn_on_filtered_pairs():
+    features, membership, strata = _stratified_case()
+    scores, labels = _within_pairs(features, membership, strata)
+    value = metrics.average_precision_within(features, membership, strata)
+    assert value == pytest.approx(average_precision_score(labels, scores), abs=1e-12)
+    assert abs(value - metrics.average_precision(features, membership)) > 1e-3  # the filter matters here
+    assert metrics.prevalence(membership, strata=strata) == pytest.approx(labels.mean())
+
+
+def test_average_precision_within_matches_sklearn_with_ties():
+    features, membership, strata = _stratified_case(seed=21)
+    features = np.round(features)
+    features[:, 0], features[:, 1] = -20.0, 20.0
+    scores, labels = _within_pairs(features, membership, strata)
+    assert len(np.unique(scores)) < len(scores)
+    assert metrics.average_precision_within(features, membership, strata) == pytest.approx(
+        average_precision_score(labels, scores), abs=1e-12)
+
+
+def test_mean_average_precision_within_matches_sklearn_per_protein():
+    features, membership, strata = _stratified_case(seed=22)
+    universe = membership.any(axis=1)
+    x, m, s = features[universe], membership[universe].astype(int), strata[universe].astype(int)
+    sim, shared, co = np.corrcoef(x), s @ s.T > 0, m @ m.T > 0
+    expected = []
+    for i in range(len(x)):
+        partners = shared[i] & (np.arange(len(x)) != i)
+        if co[i, partners].any():
+            expected.append(average_precision_score(co[i, partners], sim[i, partners]))
+    ours = metrics.protein_average_precision(features, membership, strata=strata)
+    assert np.isnan(ours).sum() == len(x) - len(expected)
+    np.testing.assert_allclose(ours[~np.isnan(ours)], expected, atol=1e-12)
+    assert metrics.mean_average_precision_within(features, membership, strata) == pytest.approx(np.mean(expected))
+
+
+def test_compute_metrics_shared_ranking_equals_separate_kernels():
+    features, membership, strata = _stratified_case(seed=23)
+    names = [name for name in metrics.METRICS if name not in metrics.SAMPLED_METRICS]
+    shared = metrics.compute_metrics(features, membership, names, strata=strata)
+    for name in names:
+        args = (features, membership, strata) if name in metrics.WITHIN_METRICS else (features, membership)
+        assert shared[name] == metrics.METRICS[name](*args), name
+
+
+def test_compute_metrics_raises_within_without_strata():
+    features, membership, _ = _stratified_case()
+    with pytest.raises(ValueError, match="pass strata"):
+        metrics.compute_metrics(features, membership, ["average_precision_within"])

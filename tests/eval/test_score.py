@@ -35,7 +35,7 @@ def test_score_representation_table():
     proteins = [f"P{i}" for i in range(10)]
     table = scoring.score_representation(proteins, _features(), {"toy": STANDARD}, seed=1)
     assert list(table.columns) == list(scoring.SUMMARY_COLUMNS)
-    assert table["metric"].tolist() == list(scoring.METRICS)
+    assert table["metric"].tolist() == [m for m in scoring.METRICS if not m.endswith("_within")]
     assert (table["n_proteins"] == 8).all() and (table["n_groups"] == 3).all()
     assert table["prevalence"].iloc[0] == pytest.approx(9 / 28)  # 3 pairs per group, none shared
     assert table.set_index("metric")["sd"].notna().to_dict() == {
@@ -90,7 +90,11 @@ def test_score_writes_outputs(tmp_path):
     written = pd.read_csv(out / "summary.csv")
     assert list(written.columns) == ["representation", *scoring.SUMMARY_COLUMNS, "normalize",
                                      *scoring.COMPARISON_COLUMNS]
-    assert len(written) == 6 and (written["normalize"] == "none").all()
+    assert len(written) == 8 and (written["normalize"] == "none").all()
+    assert (written["metric"] == scoring.RETRIEVAL_METRIC).sum() == 2
+    groups = pd.read_csv(out / "groups.csv")
+    assert list(groups.columns) == list(scoring.GROUPS_COLUMNS)
+    assert sorted(groups["group"]) == ["g1", "g1", "g2", "g2", "g3", "g3"] and (groups["n_members"] == 3).all()
     coverage = pd.read_csv(out / "coverage.csv")
     assert list(coverage.columns) == list(scoring.COVERAGE_COLUMNS)
     assert coverage["n_proteins_kept"].tolist() == [8, 8]
@@ -132,11 +136,12 @@ def test_score_cli_normalize_recorded_in_summary(tmp_path):
     profile = _write(tmp_path / "a.parquet", _scaled_features(), proteins)
     standards.write_gmt(STANDARD, tmp_path / "toy.gmt")
     args = ["score", str(profile), "--standards", str(tmp_path / "toy.gmt"), "--metric", "average_precision"]
-    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "robust"), "--normalize", "robust"])
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "robust"), "--normalize", "robust",
+                                       "--permutations", "0"])
     assert result.exit_code == 0, result.output
     assert "normalize: robust" in result.output
     written = pd.read_csv(tmp_path / "robust" / "summary.csv")
-    assert written["normalize"].tolist() == ["robust"]
+    assert written["normalize"].tolist() == ["robust"] and not (tmp_path / "robust" / "groups.csv").exists()
     expected = scoring.score_representation(proteins, _scaled_features(), {"toy": STANDARD},
                                             metrics=["average_precision"], normalize="robust")
     assert written["value"].iloc[0] == pytest.approx(expected["value"].iloc[0], rel=1e-6)
@@ -196,16 +201,21 @@ def test_score_representation_rows_equal_direct_kernel_calls(order_seed):
     names = list(rng.permutation(list(scoring.METRICS)))
     proteins = [f"P{i}" for i in range(10)]
     features = _features(seed=3)
-    table = scoring.score_representation(proteins, features, {"toy": STANDARD}, metrics=names, seed=4)
+    localization = {"nucleus": {"P0", "P1", "P3", "P4", "P6"}, "cytoplasm": {"P1", "P2", "P5", "P7", "P9"}}
+    table = scoring.score_representation(proteins, features, {"toy": STANDARD}, metrics=names, seed=4,
+                                         localization=localization)
     assert table["metric"].tolist() == names
     membership, _ = metrics.membership_matrix(STANDARD, proteins)
+    strata, _ = metrics.membership_matrix(localization, proteins)
     universe = membership.any(axis=1)
-    x, m = features[universe], membership[universe]
+    x, m, s = features[universe], membership[universe], strata[universe]
     direct = {"average_precision": metrics.average_precision(x, m),
               "mean_average_precision": metrics.mean_average_precision(x, m),
               "f_beta": metrics.f_beta(x, m),
               "ami": metrics.ami(x, m, seed=4).mean,
-              "f_beta_clusters": metrics.f_beta_clusters(x, m, seed=4).mean}
+              "f_beta_clusters": metrics.f_beta_clusters(x, m, seed=4).mean,
+              "average_precision_within": metrics.average_precision_within(x, m, s),
+              "mean_average_precision_within": metrics.mean_average_precision_within(x, m, s)}
     assert set(direct) == set(scoring.METRICS)
     assert len(set(np.round(list(direct.values()), 9))) == len(direct)  # distinct values: a mix-up would show
     for row in table.itertuples():
@@ -228,7 +238,7 @@ def test_score_bootstrap_intervals_and_paired_comparisons(tmp_path):
              _write(tmp_path / "base2.parquet", reps["base2"], proteins)]
     names = ["average_precision", "f_beta", "mean_average_precision"]
     summary = scoring.score(paths, {"toy": groups}, tmp_path / "out", names=list(reps), metrics=names, n_bootstrap=50,
-                            compare_to=["base1", "base2"], seed=3)
+                            n_permutations=0, compare_to=["base1", "base2"], seed=3)
     rows = summary.set_index(["representation", "metric"])
     weights = significance.bootstrap_weights(proteins, n_resamples=50, seed=3)
     boot = {rep: significance.bootstrap_metrics(x, membership, weights, names) for rep, x in reps.items()}
@@ -271,7 +281,7 @@ def test_score_cli_bootstrap_and_compare_to(tmp_path):
     out = tmp_path / "scores"
     result = CliRunner().invoke(main, ["score", str(a), str(b), "--standards", str(tmp_path / "toy.gmt"), "--out",
                                        str(out), "--name", "A", "--name", "B", "--metric", "average_precision",
-                                       "--bootstrap", "20", "--compare-to", "B"])
+                                       "--bootstrap", "20", "--compare-to", "B", "--permutations", "0"])
     assert result.exit_code == 0, result.output
     written = pd.read_csv(out / "summary.csv").set_index("representation")
     assert written.loc["A", "compared_to"] == "B" and 0 < written.loc["A", "p_value"] <= 1
@@ -279,3 +289,111 @@ def test_score_cli_bootstrap_and_compare_to(tmp_path):
     refused = CliRunner().invoke(main, ["score", str(a), "--standards", str(tmp_path / "toy.gmt"), "--out",
                                         str(tmp_path / "other"), "--compare-to", "Toy"])
     assert refused.exit_code == 2 and "--compare-to needs bootstrap" in refused.output
+
+
+def _labelled(path, features, proteins, labels):
+    with ProfileWriter(path, info={"method": "Toy"}) as writer:
+        writer.write(pd.DataFrame({"Metadata_Protein": proteins, "Metadata_Label": labels}), features,
+                     [f"f_{i}" for i in range(features.shape[1])])
+    return path
+
+
+def test_score_localization_file_and_metadata_give_the_within_metrics(tmp_path):
+    from sklearn.metrics import average_precision_score
+
+    from eval import metrics
+
+    proteins = [f"P{i}" for i in range(12)]
+    labels = ["nucleus", "nucleus", "cytoplasm", "nucleus", "cytoplasm", "", "cytoplasm", "nucleus",
+              "cytoplasm", "nucleus", "ER", "ER"]
+    features = _features(n=12, seed=5)
+    profile = _labelled(tmp_path / "a.parquet", features, proteins, labels)
+    localization = {}
+    for protein, label in zip(proteins, labels, strict=True):
+        if label:
+            localization.setdefault(label, set()).add(protein)
+    standards.write_gmt(localization, tmp_path / "localization.gmt")
+    names = ["average_precision_within", "mean_average_precision_within"]
+    by_file = scoring.score([profile], {"toy": STANDARD}, tmp_path / "file", metrics=names, n_permutations=0,
+                            localization=tmp_path / "localization.gmt")
+    by_metadata = scoring.score([profile], {"toy": STANDARD}, tmp_path / "meta", metrics=names, n_permutations=0,
+                                localization="metadata")
+    np.testing.assert_array_equal(by_file["value"], by_metadata["value"])
+    membership, _ = metrics.membership_matrix(STANDARD, proteins)
+    universe = membership.any(axis=1)
+    codes = np.array(labels)[universe]
+    upper = np.triu_indices(universe.sum(), 1)
+    same_class = ((codes[:, None] == codes[None, :]) & (codes[:, None] != ""))[upper]
+    m = membership[universe].astype(int)
+    positive = (m @ m.T > 0)[upper][same_class]
+    scores = np.corrcoef(features[universe])[upper][same_class]
+    row = by_file.set_index("metric").loc["average_precision_within"]
+    assert row["value"] == pytest.approx(average_precision_score(positive, scores), abs=1e-12)
+    assert row["prevalence"] == pytest.approx(positive.mean())
+    pooled = scoring.score_representation(proteins, features, {"toy": STANDARD}, metrics=["average_precision"])
+    assert pooled["prevalence"].iloc[0] != pytest.approx(row["prevalence"])
+
+
+def test_score_raises_within_metric_without_localization():
+    with pytest.raises(InputError, match="average_precision_within counts pairs sharing a localization class"):
+        scoring.score_representation([f"P{i}" for i in range(10)], _features(), {"toy": STANDARD},
+                                     metrics=["average_precision_within"])
+
+
+def test_score_cli_localization_metadata_raises_without_label_column(tmp_path):
+    profile = _write(tmp_path / "nolabel.parquet", _features(), [f"P{i}" for i in range(10)])
+    standards.write_gmt(STANDARD, tmp_path / "toy.gmt")
+    out = tmp_path / "scores"
+    result = CliRunner().invoke(main, ["score", str(profile), "--standards", str(tmp_path / "toy.gmt"), "--out",
+                                       str(out), "--localization", "metadata"])
+    assert result.exit_code == 2 and "nolabel.parquet" in result.output and "Metadata_Label" in result.output
+    assert not out.exists()
+    standards.write_gmt({"nucleus": {"P0", "P1", "P3", "P4"}, "cytoplasm": {"P2", "P5", "P6", "P7"}},
+                        tmp_path / "loc.gmt")
+    result = CliRunner().invoke(main, ["score", str(profile), "--standards", str(tmp_path / "toy.gmt"), "--out",
+                                       str(out), "--localization", str(tmp_path / "loc.gmt"), "--permutations", "0"])
+    assert result.exit_code == 0, result.output
+    written = pd.read_csv(out / "summary.csv")
+    assert {"average_precision_within", "mean_average_precision_within"} <= set(written["metric"])
+
+
+def test_score_groups_csv_equals_group_retrieval_and_fraction_row(tmp_path):
+    from eval import metrics, retrieval
+
+    proteins = [f"P{i}" for i in range(30)]
+    groups = {f"g{k}": {f"P{i}" for i in range(30) if i % 6 == k} for k in range(6)}
+    membership, names = metrics.membership_matrix(groups, proteins)
+    rng = np.random.default_rng(1)
+    features = 2 * membership[:, :3] @ rng.normal(size=(3, 8)) + 0.5 * rng.normal(size=(30, 8))  # g0-g2 only
+    profile = _write(tmp_path / "a.parquet", features, proteins, method="Rep")
+    result = CliRunner().invoke(main, ["score", str(profile), "--standards", str(_gmt(tmp_path, groups)), "--out",
+                                       str(tmp_path / "out"), "--metric", "average_precision", "--permutations",
+                                       "300", "--seed", "2"])
+    assert result.exit_code == 0, result.output
+    written = pd.read_csv(tmp_path / "out" / "groups.csv")
+    expected = retrieval.group_retrieval(features, membership, n_permutations=300, seed=2)
+    assert written["group"].tolist() == names and (written["representation"] == "Rep").all()
+    np.testing.assert_allclose(written["mAP"], expected.mean_average_precision, rtol=1e-9)
+    np.testing.assert_allclose(written["p_value"], expected.p_value, rtol=1e-9)
+    np.testing.assert_allclose(written["q_value"], expected.q_value, rtol=1e-9)
+    assert (written["q_value"] < 0.05).sum() == 3  # the three groups with a signal
+    summary = pd.read_csv(tmp_path / "out" / "summary.csv").set_index("metric")
+    assert summary.loc[scoring.RETRIEVAL_METRIC, "value"] == pytest.approx(0.5)
+
+
+def _gmt(tmp_path, groups):
+    path = tmp_path / "toy.gmt"
+    standards.write_gmt(groups, path)
+    return path
+
+
+def test_score_within_metrics_nan_when_no_pair_shares_a_class():
+    proteins = [f"P{i}" for i in range(10)]
+    one_each = {f"c{i}": {f"P{i}"} for i in range(10)}  # every protein alone in its class
+    table = scoring.score_representation(proteins, _features(), {"toy": STANDARD}, localization=one_each,
+                                         metrics=["average_precision", "average_precision_within",
+                                                  "mean_average_precision_within"], n_bootstrap=5)
+    rows = table.set_index("metric")
+    assert rows.loc["average_precision", "value"] > 0 and np.isfinite(rows.loc["average_precision", "ci_low"])
+    for metric in ("average_precision_within", "mean_average_precision_within"):
+        assert np.isnan(rows.loc[metric, ["value", "ci_low", "ci_high", "prevalence"]].astype(float)).all()

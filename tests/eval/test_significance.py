@@ -42,8 +42,13 @@ def test_bootstrap_pooled_equals_weighted_sklearn_on_resampled_pairs(ties):
 
 def test_bootstrap_of_all_ones_is_the_point_estimate():
     features, membership = _case(seed=3)
+    strata = np.random.default_rng(3).random((len(features), 2)) < 0.6
     ones = np.ones((1, len(features)), dtype=int)
-    out = significance.bootstrap_metrics(features, membership, ones, significance.BOOTSTRAP_METRICS)
+    out = significance.bootstrap_metrics(features, membership, ones, significance.BOOTSTRAP_METRICS, strata=strata)
+    assert out["average_precision_within"][0] == pytest.approx(
+        metrics.average_precision_within(features, membership, strata), abs=1e-12)
+    assert out["mean_average_precision_within"][0] == pytest.approx(
+        metrics.mean_average_precision_within(features, membership, strata), abs=1e-12)
     assert out["average_precision"][0] == pytest.approx(metrics.average_precision(features, membership), abs=1e-12)
     assert out["f_beta"][0] == pytest.approx(metrics.f_beta(features, membership), abs=1e-12)
     assert out["mean_average_precision"][0] == pytest.approx(
@@ -81,3 +86,29 @@ def test_interval_covers_and_p_values():
     q = significance.benjamini_hochberg(p)
     np.testing.assert_allclose(q[[0, 1, 3, 4]], false_discovery_control(p[[0, 1, 3, 4]]))
     assert np.isnan(q[2])
+
+
+def test_bootstrap_pooled_within_equals_weighted_sklearn_on_filtered_pairs():
+    features, membership = _case(seed=6)
+    strata = np.random.default_rng(6).random((len(features), 3)) < 0.4
+    weights = significance.bootstrap_weights([f"P{i}" for i in range(len(features))], n_resamples=20, seed=1)
+    ranking = metrics.Ranking(features, membership)
+    ap, _ = significance.bootstrap_pooled(features, membership, weights, strata=strata, ranking=ranking)
+    upper = np.triu_indices(len(features), 1)
+    s = strata.astype(int)
+    shared = (s @ s.T > 0)[upper]
+    scores = np.round(np.corrcoef(features), 12)[upper][shared]
+    labels = ((membership.astype(int) @ membership.T.astype(int)) > 0)[upper][shared]
+    for b, w in enumerate(weights):
+        pair_w = np.outer(w, w)[upper][shared]
+        keep = pair_w > 0
+        expected = average_precision_score(labels[keep], scores[keep], sample_weight=pair_w[keep])
+        assert ap[b] == pytest.approx(expected, abs=1e-12)
+    assert len(set(np.round(ap, 9))) > 10  # the resamples differ
+
+
+def test_bootstrap_metrics_raises_within_without_strata():
+    features, membership = _case()
+    with pytest.raises(ValueError, match="pass strata"):
+        significance.bootstrap_metrics(features, membership, np.ones((1, len(features)), int),
+                                       ["mean_average_precision_within"])
