@@ -9,7 +9,6 @@ from deeploc_keras.errors import InputError
 from deeploc_keras.pipeline import (
     inference_dataset,
     parse_shard,
-    select_cells,
     shard_cells,
     training_dataset,
 )
@@ -32,7 +31,7 @@ def _epoch(dataset) -> tuple[np.ndarray, np.ndarray]:
 def test_training_dataset_visits_every_train_cell_once_per_epoch(tiny_store):
     with CellStore.open(tiny_store) as store:
         data = training_dataset(store, batch_size=20, seed=3)
-        train = select_cells(store, "train", labelled=True)
+        train = store.select("train", labelled=True)
         first, labels = _epoch(data.dataset)
         second, _ = _epoch(data.dataset)
         truth = store.cells["label"].to_numpy()
@@ -70,7 +69,7 @@ def test_training_dataset_yields_raw_integers_in_store_dtype(tiny_store):
 def test_training_dataset_without_shuffle_is_store_order(tiny_store):
     with CellStore.open(tiny_store) as store:
         ids, _ = _epoch(training_dataset(store, split="val", batch_size=5, shuffle=False).dataset)
-        assert np.array_equal(ids, select_cells(store, "val", labelled=True))
+        assert np.array_equal(ids, store.select("val", labelled=True))
 
 
 def test_training_dataset_labels_false_yields_images_only(tmp_path, store_factory):
@@ -123,9 +122,9 @@ def test_parse_shard_raises_on_bad_shard(text):
         parse_shard(text)
 
 
-def test_select_cells_raises_on_unknown_split(tiny_store):
+def test_training_dataset_raises_on_unknown_split(tiny_store):
     with CellStore.open(tiny_store) as store, pytest.raises(InputError, match="unknown split 'dev'"):
-        select_cells(store, "dev")
+        training_dataset(store, split="dev")
 
 
 def test_training_dataset_raises_on_empty_split(tmp_path, store_factory):
