@@ -14,7 +14,7 @@ default readers and with one reader, and in a Python loop. Compressed stores
 (``--compression``) are written with ``--compressed-chunks`` cells per chunk and
 each compared with the raw read of the same store. ``--pairs`` adds the PCI pair
 sampler (random-access reads of source and target cells) on the uncompressed and
-the compressed stores, beside a PCI train step at ``--pci-width`` on in-memory
+the compressed stores (``--pair-batches`` batches per pass), beside a PCI train step at ``--pci-width`` on in-memory
 batches: the sampler keeps PCI training fed while its rate exceeds the step's.
 
 Usage: python benchmarks/bench_pipeline.py [--cells 16384] [--batch-size 128] [--repeats 3]
@@ -94,8 +94,8 @@ def _pipeline_rates(path: Path, args: argparse.Namespace, *, variants: bool) -> 
         data = training_dataset(store, split="all", batch_size=args.batch_size, seed=0)
         rates["pipeline"] = _best_rate(lambda: int(_count_traced_once(data.dataset)), args.repeats)
         if variants:
-            one = training_dataset(store, split="all", batch_size=args.batch_size, seed=0, readers=1)
-            rates["one reader"] = _best_rate(lambda: int(_count_traced_once(one.dataset)), args.repeats)
+            two = training_dataset(store, split="all", batch_size=args.batch_size, seed=0, readers=2)
+            rates["two readers"] = _best_rate(lambda: int(_count_traced_once(two.dataset)), args.repeats)
             rates["Python loop"] = _best_rate(lambda: sum(int(x.shape[0]) for x, _ in data.dataset), args.repeats)
     rates["raw"] = max(rates["raw"], _best_rate(lambda: _raw(path), args.repeats))  # same cache state as the others
     return rates
@@ -105,7 +105,8 @@ def _pair_rate(path: Path, args: argparse.Namespace) -> float:
     from deeploc_keras.pairs import pair_dataset
 
     pairs = pair_dataset(path, split="all", batch_size=args.pci_batch, seed=0)
-    return _best_rate(lambda: int(_count_traced_once(pairs.dataset)), args.repeats)
+    batches = pairs.dataset.take(args.pair_batches)
+    return _best_rate(lambda: int(_count_traced_once(batches)), args.repeats)
 
 
 def _pci_step_rate(args: argparse.Namespace) -> float:
@@ -140,6 +141,7 @@ def main() -> None:
     parser.add_argument("--pairs", action="store_true", help="measure the PCI pair sampler too")
     parser.add_argument("--pci-batch", type=int, default=64)
     parser.add_argument("--pci-width", type=float, default=0.25)
+    parser.add_argument("--pair-batches", type=int, default=32, help="pair batches per timed pass")
     parser.add_argument("--steps", type=int, default=5, help="timed PCI train steps")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -151,8 +153,8 @@ def main() -> None:
         print(f"  raw sequential h5py read      : {rates['raw']:10.0f} cells/s")
         print(f"  store pipeline (tf.function)  : {rates['pipeline']:10.0f} cells/s  ratio "
               f"{rates['pipeline'] / rates['raw']:.2f} (target >= 0.7)")
-        print(f"  store pipeline, one reader    : {rates['one reader']:10.0f} cells/s  ratio "
-              f"{rates['one reader'] / rates['raw']:.2f}")
+        print(f"  store pipeline, two readers   : {rates['two readers']:10.0f} cells/s  ratio "
+              f"{rates['two readers'] / rates['raw']:.2f}")
         print(f"  store pipeline (Python loop)  : {rates['Python loop']:10.0f} cells/s  ratio "
               f"{rates['Python loop'] / rates['raw']:.2f}")
         for compression in args.compression:

@@ -72,7 +72,7 @@ DEFAULT_SHUFFLE_WINDOW = 4096
 #: Consecutive store rows read as one slice when mixing (a window holds ~128 slices).
 DEFAULT_SLICE_CELLS = 32
 #: Windows read at the same time.
-DEFAULT_READERS = 2
+DEFAULT_READERS = 1
 #: Alignment (bytes) that lets TensorFlow use numpy blocks and their batch slices without copying.
 _ALIGN = 64
 
