@@ -432,7 +432,7 @@ def training_dataset(
         Consecutive store rows read as one slice. On a compressed store a slice
         smaller than a chunk decompresses the chunk once per slice; write
         compressed stores with ``chunk_cells`` equal to ``slice_cells``.
-    readers : int, default 2
+    readers : int, default 1
         Windows read at the same time (the batch order does not depend on it).
 
     Returns
@@ -521,7 +521,7 @@ def inference_dataset(
     batch_size : int, default 256
     shard : "i/n" or (i, n), optional
         Keep the i-th (0-based) of n contiguous chunk ranges (see :func:`shard_cells`).
-    readers : int, default 2
+    readers : int, default 1
         Windows read at the same time (the order stays the store order).
 
     Returns
