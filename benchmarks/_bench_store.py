@@ -1,4 +1,4 @@
-"""Shared helper of the benchmarks: a random uint16 store of n cells (not a test fixture)."""
+"""Shared helpers of the benchmarks: a random uint16 store, a protein-ordered store (not test fixtures)."""
 
 from __future__ import annotations
 
@@ -8,17 +8,34 @@ import numpy as np
 
 from deeploc_keras.store import CellStore
 
-__all__ = ["random_store"]
+__all__ = ["random_store", "protein_ordered_store"]
 
 
-def random_store(path: Path, n_cells: int, *, chunk_cells: int = 512, n_classes: int = 4, seed: int = 0) -> Path:
+def random_store(path: Path, n_cells: int, *, chunk_cells: int = 512, n_classes: int = 4, seed: int = 0,
+                 compression: str | None = None) -> Path:
     """Write ``n_cells`` random crops with labels and 50 proteins, chunk by chunk."""
     rng = np.random.default_rng(seed)
     with CellStore.create(path, class_names=[f"C{k}" for k in range(n_classes)], chunk_cells=chunk_cells,
-                          seed=seed, overwrite=True) as store:
+                          compression=compression, seed=seed, overwrite=True) as store:
         for start in range(0, n_cells, chunk_cells):
             n = min(chunk_cells, n_cells - start)
             labels = rng.integers(0, n_classes, n)
             store.append(rng.integers(0, 4000, (n, 64, 64, 2), dtype=np.uint16),
                          {"label": labels, "protein": [f"P{k % 50}" for k in range(start, start + n)]})
+    return path
+
+
+def protein_ordered_store(path: Path, *, n_proteins: int = 40, cells_per_protein: int = 2500,
+                          chunk_cells: int = 512, image_shape: tuple[int, int, int] = (4, 4, 1)) -> Path:
+    """Cells appended protein by protein (as the TIFF-folder importer writes them); label = protein number.
+
+    The pixels are zeros: the store serves to measure how batches mix, so the
+    images are kept tiny.
+    """
+    names = [f"P{k:03d}" for k in range(n_proteins)]
+    with CellStore.create(path, image_shape=image_shape, channel_names=[f"c{k}" for k in range(image_shape[2])],
+                          class_names=names, chunk_cells=chunk_cells, seed=0, overwrite=True) as store:
+        for k, name in enumerate(names):
+            store.append(np.zeros((cells_per_protein, *image_shape), np.uint16),
+                         {"protein": [name] * cells_per_protein, "label": [k] * cells_per_protein})
     return path

@@ -1,14 +1,24 @@
-"""Pipeline throughput vs a raw sequential h5py read of the same store, and a naive per-cell generator.
+"""Training-input throughput against a raw sequential h5py read, and how well batches mix proteins.
 
-All three read the same store in the same run with a warm page cache (one untimed
-pass each first; the best of ``--repeats`` timed passes is reported). The
-pipeline is consumed inside TensorFlow, as ``fit`` consumes it: once through
-``Dataset.reduce`` (which traces its function on every call, ~25 ms, plus the
-generator start, a fixed cost per pass that dominates small ``--cells``) and once
-through a ``tf.function`` traced once and reused (as ``fit`` reuses its train
-function); the Python-loop figure adds the eager per-batch iterator cost.
+Mixing: a store of ``--proteins`` x ``--cells-per-protein`` cells appended protein
+by protein (tiny images; only the row order matters), read by
+``training_dataset`` with its defaults; each batch's labels (one per protein) give
+the distinct proteins per batch and the labels modulo ``--classes`` the distinct
+classes, against the same counts for a full random permutation of the cells.
+
+Throughput: every rate is measured in the same run with a warm page cache (one
+untimed pass each first; the best of ``--repeats`` timed passes). The raw figure
+reads the store chunk by chunk with h5py into fresh arrays; the pipeline is
+consumed in a ``tf.function`` traced once (as ``fit`` consumes it), with its
+default readers and with one reader, and in a Python loop. Compressed stores
+(``--compression``) are written with ``--compressed-chunks`` cells per chunk and
+each compared with the raw read of the same store. ``--pairs`` adds the PCI pair
+sampler (random-access reads of source and target cells) on the uncompressed and
+the compressed stores (``--pair-batches`` batches per pass), beside a PCI train step at ``--pci-width`` on in-memory
+batches: the sampler keeps PCI training fed while its rate exceeds the step's.
 
 Usage: python benchmarks/bench_pipeline.py [--cells 16384] [--batch-size 128] [--repeats 3]
+       [--compression lzf gzip] [--compressed-chunks 32 512] [--pairs]
 """
 
 from __future__ import annotations
@@ -21,7 +31,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import tensorflow as tf
-from _bench_store import random_store
+from _bench_store import protein_ordered_store, random_store
 
 from deeploc_keras.pipeline import training_dataset
 from deeploc_keras.store import CellStore
@@ -38,12 +48,6 @@ def _best_rate(fn, repeats: int) -> float:
     return best
 
 
-def _count_in_graph(dataset: tf.data.Dataset) -> int:
-    """Consume a dataset inside TensorFlow (as ``fit`` does); the number of cells."""
-    return int(dataset.reduce(tf.constant(0, tf.int64),
-                              lambda n, batch: n + tf.cast(tf.shape(tf.nest.flatten(batch)[0])[0], tf.int64)))
-
-
 @tf.function
 def _count_traced_once(dataset: tf.data.Dataset) -> tf.Tensor:
     """Consume a dataset in a ``tf.function`` traced once per dataset; the number of cells."""
@@ -53,60 +57,121 @@ def _count_traced_once(dataset: tf.data.Dataset) -> tf.Tensor:
     return n
 
 
+def _raw(path: Path) -> int:
+    total = 0
+    with h5py.File(path, "r") as h5:
+        dset = h5["images"]
+        for start in range(0, len(dset), dset.chunks[0]):
+            total += len(dset[start:start + dset.chunks[0]])
+    return total
+
+
+def _mixing(tmp: Path, args: argparse.Namespace) -> None:
+    path = protein_ordered_store(tmp / "ordered.h5", n_proteins=args.proteins, cells_per_protein=args.cells_per_protein)
+    with CellStore.open(path) as store:
+        data = training_dataset(store, split="all", batch_size=args.batch_size, seed=0)
+        labels = [y.numpy() for _, y in data.dataset]
+    full = np.random.default_rng(0).permutation(np.concatenate(labels))
+    full = [full[i:i + args.batch_size] for i in range(0, len(full), args.batch_size)]
+
+    def medians(batches: list[np.ndarray]) -> tuple[float, float]:
+        whole = [b for b in batches if len(b) == args.batch_size]
+        return (float(np.median([len(np.unique(b)) for b in whole])),
+                float(np.median([len(np.unique(b % args.classes)) for b in whole])))
+
+    (p_pipe, c_pipe), (p_full, c_full) = medians(labels), medians(full)
+    print(f"mixing: {args.proteins} proteins x {args.cells_per_protein} cells written protein by protein, "
+          f"batch {args.batch_size}, median distinct per batch")
+    print(f"  proteins: pipeline {p_pipe:5.1f}, full permutation {p_full:5.1f}, ratio {p_pipe / p_full:.2f} "
+          f"(target >= 0.9)")
+    print(f"  classes ({args.classes}): pipeline {c_pipe:5.1f}, full permutation {c_full:5.1f}, "
+          f"ratio {c_pipe / c_full:.2f}")
+
+
+def _pipeline_rates(path: Path, args: argparse.Namespace, *, variants: bool) -> dict[str, float]:
+    rates = {"raw": _best_rate(lambda: _raw(path), args.repeats)}
+    with CellStore.open(path) as store:
+        data = training_dataset(store, split="all", batch_size=args.batch_size, seed=0)
+        rates["pipeline"] = _best_rate(lambda: int(_count_traced_once(data.dataset)), args.repeats)
+        if variants:
+            two = training_dataset(store, split="all", batch_size=args.batch_size, seed=0, readers=2)
+            rates["two readers"] = _best_rate(lambda: int(_count_traced_once(two.dataset)), args.repeats)
+            rates["Python loop"] = _best_rate(lambda: sum(int(x.shape[0]) for x, _ in data.dataset), args.repeats)
+    rates["raw"] = max(rates["raw"], _best_rate(lambda: _raw(path), args.repeats))  # same cache state as the others
+    return rates
+
+
+def _pair_rate(path: Path, args: argparse.Namespace) -> float:
+    from deeploc_keras.pairs import pair_dataset
+
+    pairs = pair_dataset(path, split="all", batch_size=args.pci_batch, seed=0)
+    batches = pairs.dataset.take(args.pair_batches)
+    return _best_rate(lambda: int(_count_traced_once(batches)), args.repeats)
+
+
+def _pci_step_rate(args: argparse.Namespace) -> float:
+    """Cells/s of a PCI train step (MSE, Adam, XLA as ``train`` compiles it) on in-memory batches."""
+    import keras
+
+    from deeploc_keras.models.pci import build_pci
+
+    model = build_pci(args.pci_width, seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-4, beta_1=0.5), loss="mse", jit_compile=True)
+    rng = np.random.default_rng(0)
+    b = args.pci_batch
+    x = (rng.random((b, 64, 64, 2), np.float32), rng.random((b, 64, 64, 1), np.float32))
+    y = rng.random((b, 64, 64, 1), np.float32)
+    model.train_on_batch(x, y)
+    start = time.perf_counter()
+    for _ in range(args.steps):
+        model.train_on_batch(x, y)
+    return b * args.steps / (time.perf_counter() - start)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--cells", type=int, default=16384)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cells", type=int, default=16384, help="cells of the throughput stores")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--proteins", type=int, default=40)
+    parser.add_argument("--cells-per-protein", type=int, default=2500)
+    parser.add_argument("--classes", type=int, default=17, help="classes of the mixing store (protein mod classes)")
+    parser.add_argument("--compression", nargs="*", default=[], choices=["lzf", "gzip"])
+    parser.add_argument("--compressed-chunks", type=int, nargs="+", default=[32])
+    parser.add_argument("--pairs", action="store_true", help="measure the PCI pair sampler too")
+    parser.add_argument("--pci-batch", type=int, default=64)
+    parser.add_argument("--pci-width", type=float, default=0.25)
+    parser.add_argument("--pair-batches", type=int, default=32, help="pair batches per timed pass")
+    parser.add_argument("--steps", type=int, default=5, help="timed PCI train steps")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = random_store(Path(tmp) / "bench.h5", args.cells)
-
-        def raw() -> int:
-            total = 0
-            with h5py.File(path, "r") as h5:
-                dset = h5["images"]
-                for start in range(0, len(dset), dset.chunks[0]):
-                    total += len(dset[start:start + dset.chunks[0]])
-            return total
-
-        with CellStore.open(path) as store:
-            data = training_dataset(store, split="all", batch_size=args.batch_size, seed=0, labels=True)
-
-            def pipeline() -> int:
-                return _count_in_graph(data.dataset)
-
-            def pipeline_traced() -> int:
-                return int(_count_traced_once(data.dataset))
-
-            def pipeline_eager() -> int:
-                return sum(int(x.shape[0]) for x, _ in data.dataset)
-
-            def naive() -> int:
-                with h5py.File(path, "r") as h5:
-                    dset = h5["images"]
-                    order = np.random.default_rng(0).permutation(len(dset))
-
-                    def cells():
-                        for i in order:
-                            yield dset[int(i)]
-
-                    spec = tf.TensorSpec(store.image_shape, tf.as_dtype(store.dtype))
-                    ds = tf.data.Dataset.from_generator(cells, output_signature=spec)
-                    return _count_in_graph(ds.batch(args.batch_size).prefetch(tf.data.AUTOTUNE))
-
-            r_raw = _best_rate(raw, args.repeats)
-            r_pipe = _best_rate(pipeline, args.repeats)
-            r_traced = _best_rate(pipeline_traced, args.repeats)
-            r_eager = _best_rate(pipeline_eager, args.repeats)
-            r_naive = _best_rate(naive, 1)
-            r_raw = max(r_raw, _best_rate(raw, args.repeats))  # raw again after the others: same cache state
-    print(f"cells {args.cells}, batch {args.batch_size}, best of {args.repeats}")
-    print(f"raw sequential h5py read        : {r_raw:10.0f} cells/s")
-    print(f"store pipeline (in tf.function) : {r_pipe:10.0f} cells/s  ratio {r_pipe / r_raw:.2f} (target >= 0.7)")
-    print(f"store pipeline (traced once)    : {r_traced:10.0f} cells/s  ratio {r_traced / r_raw:.2f}")
-    print(f"store pipeline (Python loop)    : {r_eager:10.0f} cells/s  ratio {r_eager / r_raw:.2f}")
-    print(f"naive per-cell generator        : {r_naive:10.0f} cells/s  ratio {r_naive / r_raw:.3f}")
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        _mixing(tmp, args)
+        print(f"throughput: {args.cells} cells of 64x64x2 uint16, batch {args.batch_size}, best of {args.repeats}")
+        stores = {"uncompressed, chunk 512": random_store(tmp / "plain.h5", args.cells)}
+        rates = _pipeline_rates(stores["uncompressed, chunk 512"], args, variants=True)
+        print(f"  raw sequential h5py read      : {rates['raw']:10.0f} cells/s")
+        print(f"  store pipeline (tf.function)  : {rates['pipeline']:10.0f} cells/s  ratio "
+              f"{rates['pipeline'] / rates['raw']:.2f} (target >= 0.7)")
+        print(f"  store pipeline, two readers   : {rates['two readers']:10.0f} cells/s  ratio "
+              f"{rates['two readers'] / rates['raw']:.2f}")
+        print(f"  store pipeline (Python loop)  : {rates['Python loop']:10.0f} cells/s  ratio "
+              f"{rates['Python loop'] / rates['raw']:.2f}")
+        for compression in args.compression:
+            for chunk in args.compressed_chunks:
+                name = f"{compression}, chunk {chunk}"
+                stores[name] = random_store(tmp / f"{compression}{chunk}.h5", args.cells, chunk_cells=chunk,
+                                            compression=compression)
+                r = _pipeline_rates(stores[name], args, variants=False)
+                print(f"  {name:<14}: raw {r['raw']:9.0f} cells/s, pipeline {r['pipeline']:9.0f} cells/s, "
+                      f"ratio {r['pipeline'] / r['raw']:.2f}")
+        if args.pairs:
+            step = _pci_step_rate(args)
+            print(f"PCI, batch {args.pci_batch}: train step width {args.pci_width} on in-memory batches "
+                  f"{step:8.0f} cells/s")
+            for name, path in stores.items():
+                rate = _pair_rate(path, args)
+                print(f"  pair sampler, {name:<24}: {rate:8.0f} cells/s  ({rate / step:.1f}x the step)")
 
 
 if __name__ == "__main__":

@@ -40,21 +40,19 @@ from deeploc_keras.outputs import atomic_path, remove_path
 from deeploc_keras.processing import ProfileProcessing, process_profile_file
 from deeploc_keras.profiles import ProfileWriter, aggregate_proteins, cell_metadata, feature_names
 from deeploc_keras.records import write_run_record
-from deeploc_keras.store import SPLIT_NAMES, CellStore
+from deeploc_keras.store import CellStore
 
 from .masks import cell_mask
 from .measure import FeatureConfig, feature_columns, measure_cell
 from .pca import CellProfilerPCA, validate_variance
 
-__all__ = ["METHOD", "PCA_METHOD", "SPLIT_CHOICES", "OUTPUT_NAMES", "mask_channel", "measure_images",
+__all__ = ["METHOD", "PCA_METHOD", "OUTPUT_NAMES", "mask_channel", "measure_images",
            "extract_cellprofiler"]
 
 logger = logging.getLogger(__name__)
 
 METHOD = "CellProfiler"
 PCA_METHOD = "CellProfilerPCA"
-#: Selections accepted by ``split``: one split of the store or every cell.
-SPLIT_CHOICES = (*SPLIT_NAMES, "all")
 #: Files written into ``out_dir`` (the PCA ones only with ``pca``).
 OUTPUT_NAMES = ("cells.parquet", "proteins_raw.parquet", "proteins.parquet", "cells_pca.parquet",
                 "proteins_pca.parquet", "pca.npz", "config.json")
@@ -248,16 +246,6 @@ class _Executor:
             self._cluster.close()
 
 
-def _select(store: CellStore, split: str) -> np.ndarray:
-    if split not in SPLIT_CHOICES:
-        raise InputError(f"split must be one of {SPLIT_CHOICES}. Received: split={split!r}")
-    splits = store.cells["split"].to_numpy()
-    selected = np.arange(len(store)) if split == "all" else np.flatnonzero(splits == SPLIT_NAMES.index(split))
-    if selected.size == 0:
-        raise file_error(store.path, f"no cells selected (split={split!r}, {len(store)} cells in the store)")
-    return selected
-
-
 def _prepare_out(out_dir: Path, manifest: dict[str, Any], *, overwrite: bool) -> Path:
     """Refuse or clear existing outputs; return the chunk directory (kept if it holds this same run)."""
     existing = [out_dir / name for name in OUTPUT_NAMES if (out_dir / name).exists()]
@@ -387,7 +375,9 @@ def extract_cellprofiler(
     channel_names = list(store.channel_names)
     if store.image_shape[-1] != len(channel_names):
         raise file_error(store.path, f"{store.image_shape[-1]} channels but {len(channel_names)} channel names")
-    selected = _select(store, split)
+    selected = store.select(split)
+    if selected.size == 0:
+        raise file_error(store.path, f"no cells selected (split={split!r}, {len(store)} cells in the store)")
     store.require_proteins()
     out_dir = Path(out_dir)
     existing = [out_dir / name for name in OUTPUT_NAMES if (out_dir / name).exists()]

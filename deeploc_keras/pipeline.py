@@ -1,12 +1,28 @@
-"""tf.data input pipelines that read the cell store chunk by chunk and hand raw integer batches to the model.
+"""tf.data input pipelines that read the cell store and hand raw integer batches to the model.
 
-Training: the HDF5 chunks holding the selected cells are visited in an order
-shuffled per epoch, a window of consecutive chunks is read with whole-slice
-``h5py`` reads, its cells are permuted (or class-balanced resampled) with one
-vectorized numpy draw, and the stream is cut into batches; ``tf.data`` prefetches
-them. Every draw comes from ``numpy.random.default_rng([seed, epoch])``, so the
-order is the same for the same seed and different from one epoch to the next.
-There is no per-cell Python: a generator step moves a whole window or batch.
+Training batches mix the whole store as a full shuffle does, for a store in any
+row order (one written protein by protein included), while every read stays a
+contiguous run of rows:
+
+1. the selected cells are cut into *slices* of ``slice_cells`` consecutive rows
+   (never across an HDF5 chunk) and the slices are permuted over the whole
+   selection, per epoch;
+2. the permuted sequence is cut into *windows* of ``shuffle_window`` cells (a
+   multiple of the batch size), each holding about ``shuffle_window /
+   slice_cells`` slices from all over the store;
+3. inside a window the cells are *dealt*: each round takes one cell of every
+   slice, in a random order, so consecutive batches draw their cells from as
+   many distinct slices as the window has (``class_balanced`` resamples the
+   window with replacement first);
+4. each window is read with :class:`~deeploc_keras._reader.RowReader` straight
+   into a pooled, 64-byte-aligned block of whole batches, which TensorFlow takes
+   without copying and slices into batches; ``readers`` windows are read at the
+   same time (``tf.data`` interleave, deterministic order).
+
+The slice permutation draws from ``numpy.random.default_rng([seed, epoch])`` and
+window ``w`` from ``default_rng([seed, epoch, 1, w])``, so an epoch's order is a
+function of the seed and the epoch number alone (a resumed run gets the same
+batches) and differs from one epoch to the next.
 
 Inference: the selected cells in store order, batched, with their row numbers;
 ``shard=(i, n)`` keeps the i-th of n contiguous ranges of chunks, so the shards
@@ -19,18 +35,19 @@ the pipeline never converts pixels.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import h5py
 import numpy as np
 
-from .errors import InputError, file_error, reading
-from .store import SPLIT_NAMES, CellStore, check_finite
+from ._reader import RowReader
+from .errors import InputError, file_error
+from .store import SPLIT_CHOICES, CellStore, check_finite
 
 if TYPE_CHECKING:  # TensorFlow is imported when a dataset is built, so the CLI starts fast
     import tensorflow as tf
@@ -38,8 +55,10 @@ if TYPE_CHECKING:  # TensorFlow is imported when a dataset is built, so the CLI 
 __all__ = [
     "SPLIT_CHOICES",
     "DEFAULT_SHUFFLE_WINDOW",
+    "DEFAULT_SLICE_CELLS",
+    "DEFAULT_READERS",
     "StoreData",
-    "select_cells",
+    "mixed_order",
     "shard_cells",
     "parse_shard",
     "training_dataset",
@@ -48,10 +67,12 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Selections accepted by ``split`` (``all`` = every cell).
-SPLIT_CHOICES = (*SPLIT_NAMES, "all")
-#: Cells read and permuted together (rounded up to whole chunks).
+#: Cells read and dealt together (rounded up to a multiple of the batch size).
 DEFAULT_SHUFFLE_WINDOW = 4096
+#: Consecutive store rows read as one slice when mixing (a window holds ~128 slices).
+DEFAULT_SLICE_CELLS = 32
+#: Windows read at the same time.
+DEFAULT_READERS = 1
 #: Alignment (bytes) that lets TensorFlow use numpy blocks and their batch slices without copying.
 _ALIGN = 64
 
@@ -76,48 +97,6 @@ class StoreData:
     n_cells: int
     batch_size: int
     steps_per_epoch: int
-
-
-def select_cells(store: CellStore, split: str = "train", *, labelled: bool = False) -> np.ndarray:
-    """Row numbers of the cells of a split, in store order.
-
-    Parameters
-    ----------
-    store : CellStore
-        An open store.
-    split : {"train", "val", "test", "all"}, default "train"
-    labelled : bool, default False
-        Keep only cells with a label (``label >= 0``).
-
-    Returns
-    -------
-    numpy.ndarray of int64, sorted
-
-    Raises
-    ------
-    InputError
-        For an unknown split name.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib, numpy as np
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "s.h5"
-    >>> with CellStore.create(path, class_names=["A", "B"]) as w:
-    ...     w.append(np.zeros((4, 64, 64, 2), np.uint16),
-    ...              {"protein": ["P"] * 4, "label": [0, 1, -1, 0], "split": [0, 1, 0, 0]})
-    >>> with CellStore.open(path) as s:
-    ...     select_cells(s, "train").tolist(), select_cells(s, "train", labelled=True).tolist()
-    ([0, 2, 3], [0, 3])
-    """
-    if split not in SPLIT_CHOICES:
-        raise InputError(f"unknown split {split!r}; expected one of {list(SPLIT_CHOICES)}")
-    cells = store.cells
-    keep = np.ones(len(cells), dtype=bool)
-    if split != "all":
-        keep &= cells["split"].to_numpy() == SPLIT_NAMES.index(split)
-    if labelled:
-        keep &= cells["label"].to_numpy() >= 0
-    return np.flatnonzero(keep).astype(np.int64)
 
 
 def parse_shard(shard: str | tuple[int, int] | None) -> tuple[int, int] | None:
@@ -198,13 +177,87 @@ def shard_cells(indices: np.ndarray, *, chunk_cells: int, shard: tuple[int, int]
     return indices[np.isin(chunk_of, mine)]
 
 
-def _chunk_groups(indices: np.ndarray, chunk_cells: int) -> list[np.ndarray]:
-    """Split sorted row numbers into one array per HDF5 chunk."""
-    if indices.size == 0:
-        return []
-    chunk_of = indices // chunk_cells
-    cuts = np.flatnonzero(np.diff(chunk_of)) + 1
-    return np.split(indices, cuts)
+def _slice_starts(indices: np.ndarray, chunk_cells: int, slice_cells: int) -> np.ndarray:
+    """Positions in sorted ``indices`` where a slice starts (``slice_cells`` rows, never across a chunk)."""
+    per_chunk = -(-chunk_cells // slice_cells)
+    key = indices // chunk_cells * per_chunk + indices % chunk_cells // slice_cells
+    return np.r_[0, np.flatnonzero(np.diff(key)) + 1].astype(np.int64)
+
+
+def _deal(slice_of: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A permutation taking, round after round, one cell of every slice in a random order."""
+    n = len(slice_of)
+    grouped = np.lexsort((rng.random(n), slice_of))  # cells by slice, in a random order inside each
+    ids = slice_of[grouped]
+    starts = np.r_[0, np.flatnonzero(np.diff(ids)) + 1]
+    rank = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
+    return grouped[np.lexsort((rng.random(n), rank))]
+
+
+def mixed_order(
+    indices: np.ndarray,
+    *,
+    chunk_cells: int,
+    seed: int = 0,
+    epoch: int = 0,
+    slice_cells: int = DEFAULT_SLICE_CELLS,
+    window_cells: int = DEFAULT_SHUFFLE_WINDOW,
+    weights: np.ndarray | None = None,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The training order of one epoch, window by window (see the module docstring).
+
+    Parameters
+    ----------
+    indices : numpy.ndarray of int, sorted
+        Selected row numbers.
+    chunk_cells : int
+        Cells per HDF5 chunk (slices never cross a chunk).
+    seed, epoch : int, default 0
+        The order is a function of these two numbers.
+    slice_cells : int, default 32
+        Consecutive rows per slice.
+    window_cells : int, default 4096
+        Cells per window (every window but the last has exactly this many).
+    weights : numpy.ndarray, optional
+        Per-cell sampling weights (aligned with ``indices``): each window is then
+        resampled with replacement with probabilities proportional to them.
+
+    Yields
+    ------
+    rows : numpy.ndarray of int64
+        Store rows of a window, in batch order.
+    positions : numpy.ndarray of int64
+        Their positions in ``indices``.
+
+    Examples
+    --------
+    >>> idx = np.arange(64)
+    >>> windows = list(mixed_order(idx, chunk_cells=16, slice_cells=4, window_cells=32, seed=0))
+    >>> [len(rows) for rows, _ in windows]
+    [32, 32]
+    >>> first = windows[0][0][:8]
+    >>> len(np.unique(first // 4))  # 8 cells from 8 different slices of 4 rows
+    8
+    >>> bool(np.array_equal(np.sort(np.concatenate([r for r, _ in windows])), idx))
+    True
+    """
+    indices = np.asarray(indices, dtype=np.int64)
+    n = len(indices)
+    starts = _slice_starts(indices, chunk_cells, slice_cells) if n else np.empty(0, np.int64)
+    lengths = np.diff(np.r_[starts, n])
+    perm = np.random.default_rng([seed, epoch]).permutation(len(starts))
+    before = np.r_[0, np.cumsum(lengths[perm])[:-1]]
+    positions = np.repeat(starts[perm] - before, lengths[perm]) + np.arange(n)
+    slice_of = np.repeat(np.arange(len(starts)), lengths[perm])
+    for w, start in enumerate(range(0, n, window_cells)):
+        rng = np.random.default_rng([seed, epoch, 1, w])
+        pos, sid = positions[start:start + window_cells], slice_of[start:start + window_cells]
+        if weights is not None:
+            p = weights[pos]
+            pick = rng.choice(len(pos), size=len(pos), replace=True, p=p / p.sum())
+            pos, sid = pos[pick], sid[pick]
+        pos = pos[_deal(sid, rng)]
+        yield indices[pos], pos
 
 
 def _aligned_empty(shape: tuple[int, ...], dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -251,101 +304,93 @@ class _BufferPool:
         self._owners.append(owner)
 
 
-def _read_window(dset: h5py.Dataset, groups: list[np.ndarray], buffer: np.ndarray) -> np.ndarray:
-    """Read the chunk groups into ``buffer`` (one slice per chunk); positions of their cells in ``buffer``."""
-    pos, local = 0, []
-    for rows in groups:
-        start, stop = int(rows[0]), int(rows[-1]) + 1
-        with reading(dset.file.filename, f"/images rows {start}-{stop - 1}"):
-            dset.read_direct(buffer, np.s_[start:stop], np.s_[pos:pos + stop - start])
-        check_finite(buffer[pos:pos + stop - start], dset.file.filename, np.arange(start, stop))
-        local.append(rows - start + pos)
-        pos += stop - start
-    return np.concatenate(local)
+class _Pools:
+    """Block pools of one dataset, reused from epoch to epoch (one per live generator)."""
 
-
-class _Batcher:
-    """Cut a stream of cells into batches, stacked as ``(n_batches, batch_size, ...)`` blocks.
-
-    Each :meth:`push` gathers the given cells with one ``numpy.take`` into a
-    pooled aligned block after the cells carried over from the previous push,
-    returns the full batches (TensorFlow slices them without copying) and keeps
-    the remainder for the next push; :meth:`flush` returns the last short batch.
-    """
-
-    def __init__(self, pool: _BufferPool, *, batch_size: int) -> None:
-        self._batch = batch_size
-        self._pool = pool
-        image_shape, dtype = pool.shape[1:], pool.dtype
-        self._carry = np.empty((batch_size, *image_shape), dtype)
-        self._carry_n = 0
-        self._carry_extras: tuple[np.ndarray, ...] | None = None
-
-    def push(self, source: np.ndarray, positions: np.ndarray,
-             extras: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...] | None:
-        """Append ``source[positions]`` and the per-cell ``extras``; the completed batches or None."""
-        r, b = self._carry_n, self._batch
-        total = r + len(positions)
-        full = total // b * b
-        out = self._pool.get()
-        out[:r] = self._carry[:r]
-        np.take(source, positions, axis=0, out=out[r:total], mode="clip")  # "clip": no buffered copy
-        if self._carry_extras is not None:
-            extras = tuple(np.concatenate([c, e]) for c, e in zip(self._carry_extras, extras, strict=True))
-        self._carry[:total - full] = out[full:total]
-        self._carry_n = total - full
-        self._carry_extras = tuple(e[full:] for e in extras)
-        if not full:
-            return None
-        n = full // b
-        return (out[:full].reshape(n, b, *out.shape[1:]), *(e[:full].reshape(n, b) for e in extras))
-
-    def flush(self) -> tuple[np.ndarray, ...] | None:
-        """The cells left over as one short batch (a block of one), or None."""
-        r, self._carry_n = self._carry_n, 0
-        extras, self._carry_extras = self._carry_extras, None
-        if not r:
-            return None
-        return (self._carry[None, :r].copy(), *(e[None] for e in extras))
-
-
-class _Buffers:
-    """Read windows and batch pools of one dataset, reused from epoch to epoch (one set per live iterator)."""
-
-    def __init__(self, image_shape: tuple[int, ...], dtype: np.dtype, *, window_cells: int, batch_size: int) -> None:
-        self._shape, self._dtype = (window_cells, *image_shape), dtype
-        self._capacity = math.ceil((window_cells + batch_size) / batch_size) * batch_size
-        self._free: list[tuple[np.ndarray, _BufferPool]] = []
+    def __init__(self, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        self._shape, self._dtype = shape, dtype
+        self._free: list[_BufferPool] = []
 
     @contextlib.contextmanager
-    def acquire(self) -> Iterator[tuple[np.ndarray, _BufferPool]]:
-        """A read window and a block pool, returned to the cache afterwards."""
-        if self._free:
-            pair = self._free.pop()
-        else:
-            pair = (np.empty(self._shape, self._dtype), _BufferPool((self._capacity, *self._shape[1:]), self._dtype))
+    def acquire(self) -> Iterator[_BufferPool]:
+        pool = self._free.pop() if self._free else _BufferPool(self._shape, self._dtype)
         try:
-            yield pair
+            yield pool
         finally:
-            self._free.append(pair)
+            self._free.append(pool)
 
 
-def _windows(groups: list[np.ndarray], order: np.ndarray, window_chunks: int) -> Iterator[list[np.ndarray]]:
-    """Consecutive runs of ``window_chunks`` chunk groups in ``order``."""
-    for start in range(0, len(order), window_chunks):
-        yield [groups[k] for k in order[start:start + window_chunks]]
+#: One window of an epoch: (store rows in batch order, per-cell extras yielded beside the images).
+_Window = tuple[np.ndarray, tuple[np.ndarray, ...]]
 
 
-def _unstack(dataset: tf.data.Dataset) -> tf.data.Dataset:  # noqa: F821 - TYPE_CHECKING import
-    """Slice ``(n, b, ...)`` blocks into their batches (zero-copy for aligned slices)."""
+def _block_dataset(
+    path: str,
+    windows: Callable[[int], Iterator[_Window]],
+    *,
+    image_shape: tuple[int, ...],
+    dtype: np.dtype,
+    extras: tuple[tf.DType, ...],  # noqa: F821 - TYPE_CHECKING import
+    window_cells: int,
+    batch_size: int,
+    readers: int,
+    initial_epoch: int,
+) -> tf.data.Dataset:  # noqa: F821 - TYPE_CHECKING import
+    """Batches ``(images, *extras)`` of the windows ``windows(epoch)``; every iteration is the next epoch.
+
+    Reader ``k`` of ``readers`` reads windows ``k, k + readers, ...`` into blocks
+    of whole batches; a deterministic interleave puts them back in window order.
+    """
     import tensorflow as tf
 
-    return dataset.flat_map(lambda *block: tf.data.Dataset.from_tensor_slices(block if len(block) > 1 else block[0]))
+    pools = _Pools((window_cells, *image_shape), dtype)
+    epochs: dict[int, int] = {}
+    plan = functools.lru_cache(maxsize=2)(lambda epoch: list(windows(epoch)))
+
+    def generate(reader: np.int64) -> Iterator[tuple[np.ndarray, ...]]:
+        k = int(reader)
+        epoch = epochs.get(k, int(initial_epoch))
+        epochs[k] = epoch + 1
+        mine = plan(epoch)[k::readers]
+        with pools.acquire() as pool, RowReader(path) as source:
+            for rows, extra in mine:
+                block = pool.get()
+                source.read_into(block, rows)
+                n = len(rows)
+                check_finite(block[:n], path, rows)
+                full = n // batch_size * batch_size
+                if full:
+                    yield (block[:full].reshape(-1, batch_size, *image_shape),
+                           *(e[:full].reshape(-1, batch_size) for e in extra))
+                if n > full:
+                    yield block[None, full:n], *(e[None, full:n] for e in extra)
+
+    signature = (tf.TensorSpec((None, None, *image_shape), tf.as_dtype(dtype)),
+                 *(tf.TensorSpec((None, None), d) for d in extras))
+
+    def reader_dataset(k: tf.Tensor) -> tf.data.Dataset:
+        return tf.data.Dataset.from_generator(generate, args=(k,), output_signature=signature)
+
+    if readers == 1:
+        blocks = reader_dataset(tf.constant(0, tf.int64))
+    else:
+        blocks = tf.data.Dataset.range(readers).interleave(
+            reader_dataset, cycle_length=readers, block_length=1, num_parallel_calls=readers, deterministic=True)
+    return blocks.flat_map(lambda *block: tf.data.Dataset.from_tensor_slices(block if len(block) > 1 else block[0]))
 
 
-def _check_batch_size(batch_size: int) -> None:
+def _check_options(batch_size: int, readers: int, slice_cells: int = 1) -> None:
     if int(batch_size) < 1:
         raise InputError(f"batch_size must be a positive integer. Received: batch_size={batch_size}")
+    if int(readers) < 1:
+        raise InputError(f"readers must be a positive integer. Received: readers={readers}")
+    if int(slice_cells) < 1:
+        raise InputError(f"slice_cells must be a positive integer. Received: slice_cells={slice_cells}")
+
+
+def _window_cells(window: int, batch_size: int, n_cells: int) -> int:
+    """``window`` rounded up to whole batches, no larger than the selection needs."""
+    return max(1, min(math.ceil(window / batch_size), math.ceil(n_cells / batch_size))) * batch_size
 
 
 def training_dataset(
@@ -360,22 +405,26 @@ def training_dataset(
     labels: bool = True,
     repeat: bool = False,
     initial_epoch: int = 0,
+    slice_cells: int = DEFAULT_SLICE_CELLS,
+    readers: int = DEFAULT_READERS,
 ) -> StoreData:
-    """Batches of raw crops (and labels) for ``model.fit``.
+    """Batches of raw crops (and labels) for ``model.fit``, mixed over the whole store.
 
     Parameters
     ----------
     store : CellStore
-        An open store (its file is reopened read-only by the generator).
+        An open store (its file is reopened read-only by the readers).
     split : {"train", "val", "test", "all"}, default "train"
     batch_size : int, default 128
     seed : int, default 0
-        Seed of the chunk order, the window permutation and balanced draws;
-        epoch ``e`` uses ``numpy.random.default_rng([seed, e])``.
+        Seed of the slice permutation, the deal and balanced draws; an epoch's
+        order depends only on ``seed`` and the epoch number (see :func:`mixed_order`).
     shuffle : bool, default True
         False reads cells in store order (validation).
     shuffle_window : int, default 4096
-        Cells read and permuted together, rounded up to whole chunks.
+        Cells dealt together, rounded up to whole batches; a window holds about
+        ``shuffle_window / slice_cells`` slices, which bounds the distinct
+        slices (and so proteins) a batch can draw from.
     class_balanced : bool, default False
         Resample each window with replacement, each cell weighted by the inverse
         frequency of its class in the split, so classes are drawn equally often
@@ -386,6 +435,12 @@ def training_dataset(
         Repeat forever (for a fixed ``steps_per_epoch``); each pass is a new epoch.
     initial_epoch : int, default 0
         Epoch number of the first pass (a resumed run gets the draws it would have had).
+    slice_cells : int, default 32
+        Consecutive store rows read as one slice. On a compressed store a slice
+        smaller than a chunk decompresses the chunk once per slice; write
+        compressed stores with ``chunk_cells`` equal to ``slice_cells``.
+    readers : int, default 1
+        Windows read at the same time (the batch order does not depend on it).
 
     Returns
     -------
@@ -396,7 +451,8 @@ def training_dataset(
     Raises
     ------
     InputError
-        If the selection is empty or ``class_balanced`` is asked without labels.
+        If the selection is empty, an option is out of range or
+        ``class_balanced`` is asked without labels.
 
     Examples
     --------
@@ -412,15 +468,13 @@ def training_dataset(
     """
     import tensorflow as tf
 
-    _check_batch_size(batch_size)
+    _check_options(batch_size, readers, slice_cells)
     if class_balanced and not labels:
         raise InputError("class_balanced sampling needs labels; pass labels=True")
-    indices = select_cells(store, split, labelled=labels)
+    indices = store.select(split, labelled=labels)
     if indices.size == 0:
         what = "labelled cells" if labels else "cells"
         raise file_error(store.path, f"no {what} in split {split!r}")
-    chunk_cells = store.chunk_cells
-    groups = _chunk_groups(indices, chunk_cells)
     all_labels = store.cells["label"].to_numpy().astype(np.int32)
     weights = None
     if class_balanced:
@@ -428,48 +482,31 @@ def training_dataset(
         classes, counts = np.unique(sel, return_counts=True)
         inverse = np.zeros(int(classes.max()) + 1)
         inverse[classes] = 1.0 / counts
-        weights = inverse
-    window_chunks = max(1, math.ceil(shuffle_window / chunk_cells))
-    path = str(store.path)
-    epoch_counter = [int(initial_epoch)]
+        weights = inverse[sel]
+    window_cells = _window_cells(shuffle_window, batch_size, len(indices))
+    chunk_cells = store.chunk_cells
 
-    image_shape, dtype = tuple(store.image_shape), np.dtype(store.dtype)
-    buffers = _Buffers(image_shape, dtype, window_cells=window_chunks * chunk_cells, batch_size=batch_size)
+    def windows(epoch: int) -> Iterator[_Window]:
+        if shuffle or weights is not None:
+            order = mixed_order(indices, chunk_cells=chunk_cells, seed=seed, epoch=epoch, slice_cells=slice_cells,
+                                window_cells=window_cells, weights=weights)
+            rows_of = (rows for rows, _ in order)
+        else:
+            rows_of = (indices[s:s + window_cells] for s in range(0, len(indices), window_cells))
+        for rows in rows_of:
+            yield rows, ((all_labels[rows],) if labels else ())
 
-    def generate() -> Iterator[tuple[np.ndarray, ...]]:
-        epoch = epoch_counter[0]
-        epoch_counter[0] += 1
-        rng = np.random.default_rng([seed, epoch])
-        order = rng.permutation(len(groups)) if shuffle else np.arange(len(groups))
-        with buffers.acquire() as (window, pool), h5py.File(path, "r") as h5:
-            batcher = _Batcher(pool, batch_size=batch_size)
-            for rows in _windows(groups, order, window_chunks):
-                positions = _read_window(h5["images"], rows, window)
-                ids = np.concatenate(rows)
-                if weights is not None:
-                    p = weights[all_labels[ids]]
-                    pick = rng.choice(len(ids), size=len(ids), replace=True, p=p / p.sum())
-                    positions, ids = positions[pick], ids[pick]
-                elif shuffle:
-                    pick = rng.permutation(len(ids))
-                    positions, ids = positions[pick], ids[pick]
-                block = batcher.push(window, positions, (all_labels[ids],) if labels else ())
-                if block is not None:
-                    yield block
-            block = batcher.flush()
-            if block is not None:
-                yield block
-
-    image_spec = tf.TensorSpec((None, None, *image_shape), tf.as_dtype(dtype))
-    signature = (image_spec, tf.TensorSpec((None, None), tf.int32)) if labels else (image_spec,)
-    dataset = _unstack(tf.data.Dataset.from_generator(generate, output_signature=signature))
+    dataset = _block_dataset(str(store.path), windows, image_shape=tuple(store.image_shape), dtype=store.dtype,
+                             extras=(tf.int32,) if labels else (), window_cells=window_cells,
+                             batch_size=batch_size, readers=readers, initial_epoch=initial_epoch)
     steps = math.ceil(len(indices) / batch_size)
     if repeat:
         dataset = dataset.repeat()
     else:
         dataset = dataset.apply(tf.data.experimental.assert_cardinality(steps))
     dataset = dataset.prefetch(tf.data.AUTOTUNE)
-    logger.debug("training dataset: %d cells, %d chunks, batch %d", len(indices), len(groups), batch_size)
+    logger.debug("training dataset: %d cells, window %d, slice %d, batch %d", len(indices), window_cells,
+                 slice_cells, batch_size)
     return StoreData(dataset, int(len(indices)), int(batch_size), steps)
 
 
@@ -479,6 +516,7 @@ def inference_dataset(
     split: str = "test",
     batch_size: int = 256,
     shard: str | tuple[int, int] | None = None,
+    readers: int = DEFAULT_READERS,
 ) -> StoreData:
     """Batches of ``(cell_index, images)`` in store order, for extraction.
 
@@ -490,6 +528,8 @@ def inference_dataset(
     batch_size : int, default 256
     shard : "i/n" or (i, n), optional
         Keep the i-th (0-based) of n contiguous chunk ranges (see :func:`shard_cells`).
+    readers : int, default 1
+        Windows read at the same time (the order stays the store order).
 
     Returns
     -------
@@ -513,31 +553,23 @@ def inference_dataset(
     """
     import tensorflow as tf
 
-    _check_batch_size(batch_size)
-    indices = shard_cells(select_cells(store, split), chunk_cells=store.chunk_cells, shard=parse_shard(shard))
+    _check_options(batch_size, readers)
+    indices = shard_cells(store.select(split), chunk_cells=store.chunk_cells, shard=parse_shard(shard))
     if indices.size == 0:
         where = f"split {split!r}" + (f", shard {shard}" if shard is not None else "")
         raise file_error(store.path, f"no cells in {where}")
-    groups = _chunk_groups(indices, store.chunk_cells)
-    path = str(store.path)
-    image_shape, dtype = tuple(store.image_shape), np.dtype(store.dtype)
-    window_chunks = max(1, math.ceil(DEFAULT_SHUFFLE_WINDOW / store.chunk_cells))
-    buffers = _Buffers(image_shape, dtype, window_cells=window_chunks * store.chunk_cells, batch_size=batch_size)
+    window_cells = _window_cells(DEFAULT_SHUFFLE_WINDOW, batch_size, len(indices))
 
-    def generate() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        with buffers.acquire() as (window, pool), h5py.File(path, "r") as h5:
-            batcher = _Batcher(pool, batch_size=batch_size)
-            for rows in _windows(groups, np.arange(len(groups)), window_chunks):
-                block = batcher.push(window, _read_window(h5["images"], rows, window), (np.concatenate(rows),))
-                if block is not None:
-                    yield block[1], block[0]
-            block = batcher.flush()
-            if block is not None:
-                yield block[1], block[0]
+    def windows(epoch: int) -> Iterator[_Window]:
+        for start in range(0, len(indices), window_cells):
+            rows = indices[start:start + window_cells]
+            yield rows, (rows,)
 
-    signature = (tf.TensorSpec((None, None), tf.int64), tf.TensorSpec((None, None, *image_shape), tf.as_dtype(dtype)))
+    blocks = _block_dataset(str(store.path), windows, image_shape=tuple(store.image_shape), dtype=store.dtype,
+                            extras=(tf.int64,), window_cells=window_cells, batch_size=batch_size,
+                            readers=readers, initial_epoch=0)
     steps = math.ceil(len(indices) / batch_size)
-    dataset = (_unstack(tf.data.Dataset.from_generator(generate, output_signature=signature))
+    dataset = (blocks.map(lambda images, rows: (rows, images))
                .apply(tf.data.experimental.assert_cardinality(steps))
                .prefetch(tf.data.AUTOTUNE))
     return StoreData(dataset, int(len(indices)), int(batch_size), steps)

@@ -34,6 +34,7 @@ __all__ = [
     "CELL_COLUMNS",
     "CELL_FEATURES",
     "SPLIT_NAMES",
+    "SPLIT_CHOICES",
     "UNKNOWN_PROTEIN",
     "CHONG_CLASS_NAMES",
     "DEFAULT_CHANNEL_NAMES",
@@ -47,6 +48,8 @@ logger = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 UNKNOWN_PROTEIN = "unknown"
 SPLIT_NAMES = ("train", "val", "test")
+#: Selections accepted wherever a split is chosen (``all`` = every cell).
+SPLIT_CHOICES = (*SPLIT_NAMES, "all")
 DEFAULT_CHANNEL_NAMES = ("GFP", "RFP")
 #: The 19 classes of the Chong et al. 2015 DeepLoc files, in column order of ``Index1``.
 CHONG_CLASS_NAMES = (
@@ -578,6 +581,50 @@ class CellStore:
         start = dset.shape[0]
         dset.resize(start + len(values), axis=0)
         dset[start:] = values
+
+    def select(self, split: str = "all", *, labelled: bool = False, known_protein: bool = False) -> np.ndarray:
+        """Row numbers of the cells of a split, in store order.
+
+        Parameters
+        ----------
+        split : {"train", "val", "test", "all"}, default "all"
+            One of :data:`SPLIT_CHOICES`.
+        labelled : bool, default False
+            Keep only cells with a label (``label >= 0``).
+        known_protein : bool, default False
+            Keep only cells whose protein is not ``unknown``.
+
+        Returns
+        -------
+        numpy.ndarray of int64, sorted
+
+        Raises
+        ------
+        InputError
+            For a split not in :data:`SPLIT_CHOICES`.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "s.h5"
+        >>> with CellStore.create(path, class_names=["A", "B"]) as w:
+        ...     w.append(np.zeros((4, 64, 64, 2), np.uint16),
+        ...              {"protein": ["P", "P", "unknown", "Q"], "label": [0, 1, -1, 0], "split": [0, 1, 0, 0]})
+        >>> with CellStore.open(path) as s:
+        ...     s.select("train").tolist(), s.select("train", labelled=True).tolist(), s.select(known_protein=True).tolist()
+        ([0, 2, 3], [0, 3], [0, 1, 3])
+        """
+        if split not in SPLIT_CHOICES:
+            raise InputError(f"unknown split {split!r}; split must be one of {list(SPLIT_CHOICES)}")
+        cells = self.cells
+        keep = np.ones(len(cells), dtype=bool)
+        if split != "all":
+            keep &= cells["split"].to_numpy() == SPLIT_NAMES.index(split)
+        if labelled:
+            keep &= cells["label"].to_numpy() >= 0
+        if known_protein:
+            keep &= cells["protein"].to_numpy() != UNKNOWN_PROTEIN
+        return np.flatnonzero(keep).astype(np.int64)
 
     def require_labels(self) -> None:
         """Raise unless at least two classes have labelled cells (needed for training)."""

@@ -8,8 +8,8 @@ import pytest
 from deeploc_keras.errors import InputError
 from deeploc_keras.pipeline import (
     inference_dataset,
+    mixed_order,
     parse_shard,
-    select_cells,
     shard_cells,
     training_dataset,
 )
@@ -32,7 +32,7 @@ def _epoch(dataset) -> tuple[np.ndarray, np.ndarray]:
 def test_training_dataset_visits_every_train_cell_once_per_epoch(tiny_store):
     with CellStore.open(tiny_store) as store:
         data = training_dataset(store, batch_size=20, seed=3)
-        train = select_cells(store, "train", labelled=True)
+        train = store.select("train", labelled=True)
         first, labels = _epoch(data.dataset)
         second, _ = _epoch(data.dataset)
         truth = store.cells["label"].to_numpy()
@@ -70,7 +70,7 @@ def test_training_dataset_yields_raw_integers_in_store_dtype(tiny_store):
 def test_training_dataset_without_shuffle_is_store_order(tiny_store):
     with CellStore.open(tiny_store) as store:
         ids, _ = _epoch(training_dataset(store, split="val", batch_size=5, shuffle=False).dataset)
-        assert np.array_equal(ids, select_cells(store, "val", labelled=True))
+        assert np.array_equal(ids, store.select("val", labelled=True))
 
 
 def test_training_dataset_labels_false_yields_images_only(tmp_path, store_factory):
@@ -123,9 +123,9 @@ def test_parse_shard_raises_on_bad_shard(text):
         parse_shard(text)
 
 
-def test_select_cells_raises_on_unknown_split(tiny_store):
+def test_training_dataset_raises_on_unknown_split(tiny_store):
     with CellStore.open(tiny_store) as store, pytest.raises(InputError, match="unknown split 'dev'"):
-        select_cells(store, "dev")
+        training_dataset(store, split="dev")
 
 
 def test_training_dataset_raises_on_empty_split(tmp_path, store_factory):
@@ -137,3 +137,70 @@ def test_training_dataset_raises_on_empty_split(tmp_path, store_factory):
 def test_training_dataset_raises_on_bad_batch_size(tiny_store):
     with CellStore.open(tiny_store) as store, pytest.raises(InputError, match="batch_size"):
         training_dataset(store, batch_size=0)
+
+
+def _protein_ordered_store(path, *, n_proteins=40, cells_per_protein=250, chunk_cells=512):
+    """Cells appended protein by protein through CellStore.append; label = protein number; tiny crops."""
+    names = [f"P{k:02d}" for k in range(n_proteins)]
+    with CellStore.create(path, image_shape=(4, 4, 1), channel_names=["GFP"], class_names=names,
+                          chunk_cells=chunk_cells, seed=0) as store:
+        for k, name in enumerate(names):
+            rows = np.arange(k * cells_per_protein, (k + 1) * cells_per_protein)
+            images = np.broadcast_to((rows % 65536).astype(np.uint16)[:, None, None, None], (len(rows), 4, 4, 1))
+            store.append(images, {"protein": [name] * len(rows), "label": [k] * len(rows)})
+    return path
+
+
+def _median_distinct(batches, batch_size):
+    return float(np.median([len(np.unique(b)) for b in batches if len(b) == batch_size]))
+
+
+def test_training_batches_of_a_protein_ordered_store_mix_as_a_full_permutation(tmp_path):
+    path = _protein_ordered_store(tmp_path / "ordered.h5")
+    with CellStore.open(path) as store:
+        data = training_dataset(store, split="all", batch_size=128, seed=0)
+        epoch = [(x.numpy()[:, 0, 0, 0], y.numpy()) for x, y in data.dataset]
+    labels = np.concatenate([y for _, y in epoch])
+    rows = np.concatenate([x for x, _ in epoch]).astype(np.int64)
+    assert np.array_equal(np.sort(rows), np.arange(len(labels)))  # every cell once
+    assert np.array_equal(labels, rows // 250)  # labels travel with their images
+    full = np.random.default_rng(0).permutation(labels)
+    full_batches = [full[i:i + 128] for i in range(0, len(full), 128)]
+    pipeline = _median_distinct([y for _, y in epoch], 128)
+    assert pipeline >= 0.9 * _median_distinct(full_batches, 128)
+
+
+def test_training_order_does_not_depend_on_the_number_of_readers(tiny_store):
+    with CellStore.open(tiny_store) as store:
+        orders = [_epoch(training_dataset(store, batch_size=16, seed=5, shuffle_window=48, slice_cells=4,
+                                          readers=k).dataset)[0] for k in (1, 3)]
+    assert np.array_equal(orders[0], orders[1])
+
+
+def test_mixed_order_deals_one_cell_per_slice_per_round():
+    indices = np.arange(0, 400, 2)  # every other row: slices of 8 rows hold 4 selected cells
+    windows = list(mixed_order(indices, chunk_cells=64, slice_cells=8, window_cells=100, seed=1, epoch=2))
+    assert [len(r) for r, _ in windows] == [100, 100]
+    for rows, positions in windows:
+        assert np.array_equal(indices[positions], rows)
+        slices = rows // 8
+        n_slices = len(np.unique(slices))
+        assert len(np.unique(slices[:n_slices])) == n_slices  # the first round: every slice once
+    again = list(mixed_order(indices, chunk_cells=64, slice_cells=8, window_cells=100, seed=1, epoch=2))
+    other = list(mixed_order(indices, chunk_cells=64, slice_cells=8, window_cells=100, seed=1, epoch=3))
+    assert all(np.array_equal(a[0], b[0]) for a, b in zip(windows, again, strict=True))
+    assert not np.array_equal(windows[0][0], other[0][0])
+
+
+def test_mixed_order_slices_never_cross_a_chunk():
+    indices = np.arange(100)
+    (rows, _), = mixed_order(indices, chunk_cells=10, slice_cells=4, window_cells=100, seed=0)
+    per_chunk_slices = {(r // 10, r % 10 // 4) for r in rows}
+    assert len(per_chunk_slices) == 30  # 3 slices (4 + 4 + 2 rows) in each of 10 chunks
+    assert len(np.unique(rows[:30] // 10 * 3 + rows[:30] % 10 // 4)) == 30
+
+
+@pytest.mark.parametrize("option", ["readers", "slice_cells"])
+def test_training_dataset_raises_on_bad_option(tiny_store, option):
+    with CellStore.open(tiny_store) as store, pytest.raises(InputError, match=option):
+        training_dataset(store, **{option: 0})
