@@ -15,6 +15,7 @@ import sys
 
 import click
 
+from ._tensorflow import quiet_startup
 from ._version import __version__
 from .importers import COMPRESSIONS, IMPORT_FORMATS
 from .methods import METHOD_NAMES, METHODS, PCI_DEFAULTS, TRAINABLE_METHODS
@@ -122,6 +123,7 @@ class _Group(click.Group):
 def main(verbose: int) -> None:
     """DeepLoc in Keras: train, embed, profile and score yeast protein localization."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if verbose < 2 else "0")
+    quiet_startup(verbose == 0)  # TensorFlow's C++ start-up lines ignore TF_CPP_MIN_LOG_LEVEL
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     if verbose == 0:

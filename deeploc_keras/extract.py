@@ -22,16 +22,17 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
+from ._tensorflow import load_tensorflow
 from .errors import InputError, file_error, reading
 from .methods import METHODS, Method, get_method
 from .models.presets import PRESETS
 from .outputs import atomic_path, check_output
-from .pipeline import SPLIT_CHOICES, inference_dataset, parse_shard
+from .pipeline import SPLIT_CHOICES, inference_dataset, parse_shard, select_cells, shard_cells
 from .profiles import ProfileWriter, aggregate_proteins, cell_metadata, feature_names
 from .records import file_sha256, write_run_record
 from .store import CellStore
 
-__all__ = ["extract", "merge_shards", "shard_name"]
+__all__ = ["extract", "validate_extract", "merge_shards", "shard_name"]
 
 logger = logging.getLogger(__name__)
 
@@ -167,32 +168,20 @@ def extract(
     OutputExistsError
         If an output exists and ``overwrite`` is False.
     """
+    validate_extract(store, out, method=method, model_path=model_path, split=split, tta=tta, batch_size=batch_size,
+                     shard=shard, overwrite=overwrite, **method_options)
     spec = get_method(method)
-    if split not in SPLIT_CHOICES:
-        raise InputError(f"unknown split {split!r}; expected one of {list(SPLIT_CHOICES)}")
-    known_tta = sorted({mode for other in METHODS.values() for mode in other.tta_modes})
-    if tta is not None and tta not in known_tta:
-        raise InputError(f"unknown tta {tta!r}; expected one of {known_tta}")
-    if int(batch_size) < 1:
-        raise InputError(f"batch_size must be a positive integer. Received: batch_size={batch_size}")
     shard_t = parse_shard(shard)
     out = Path(out)
     if spec.extractor is not None:
         return _extract_external(store, out, spec, split=split, shard=shard_t, overwrite=overwrite,
                                  options=method_options)
-    if method_options:
-        external = [name for name, other in METHODS.items() if other.extractor is not None]
-        raise InputError(f"options {sorted(method_options)} apply to method {external} only")
+    load_tensorflow()
     layer = layer or spec.default_layer
+    cells_name, config_name = _output_names(shard_t)
     with CellStore.open(store) as cell_store:
-        cell_store.require_proteins()
         model, model_file, card = _load_model(model_path, method)
         tta = _resolve_tta(spec, tta, card)
-        cells_name = "cells.parquet" if shard_t is None else shard_name("cells", shard_t, ".parquet")
-        config_name = "config.json" if shard_t is None else shard_name("config", shard_t, ".json")
-        targets = [out / cells_name, out / config_name] + ([out / "proteins.parquet"] if shard_t is None else [])
-        for target in targets:
-            check_output(target, overwrite=overwrite)
         info = {"method": method, "layer": layer, "model": str(model_file), "model_sha256": file_sha256(model_file),
                 "tta": tta, "split": split, "shard": None if shard_t is None else list(shard_t),
                 "store_fingerprint": cell_store.fingerprint()}
@@ -221,6 +210,88 @@ def extract(
     logger.info("extract: %d cells x %d features -> %s", n_cells, n_features, out / cells_name)
     return {"cells": str(out / cells_name), "proteins": None if proteins is None else str(proteins),
             "n_cells": n_cells, "n_features": n_features, "method": method, "layer": layer}
+
+
+def _output_names(shard: tuple[int, int] | None) -> tuple[str, str]:
+    """The cells and record file names of a whole run or of one shard."""
+    if shard is None:
+        return "cells.parquet", "config.json"
+    return shard_name("cells", shard, ".parquet"), shard_name("config", shard, ".json")
+
+
+def _card_method(model_path: Path) -> str | None:
+    """The method recorded in ``RUN/model_card.json`` beside a model, if any."""
+    card_path = model_path.parent / "model_card.json"
+    if not card_path.is_file():
+        return None
+    with reading(card_path):
+        card = json.loads(card_path.read_text())
+    return card.get("method") if isinstance(card, dict) else None
+
+
+def validate_extract(
+    store: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    method: str = "deeploc",
+    model_path: str | os.PathLike | None = None,
+    split: str = "test",
+    tta: str | None = None,
+    batch_size: int = 256,
+    shard: str | tuple[int, int] | None = None,
+    overwrite: bool = False,
+    **method_options: Any,
+) -> None:
+    """Check an extraction without TensorFlow and without writing anything.
+
+    Checks the choices, the store (protein ids, cells in the selection), the model file
+    (present, and of ``method`` when ``RUN/model_card.json`` says so) and the outputs.
+    :func:`extract` calls it before it loads TensorFlow; parameters are those of
+    :func:`extract` (the layer is checked once the model is loaded).
+
+    Raises
+    ------
+    InputError, OutputExistsError
+        As :func:`extract` does for these checks.
+
+    Examples
+    --------
+    >>> validate_extract("cells.h5", "profiles", model_path=None)
+    Traceback (most recent call last):
+    ...
+    deeploc_keras.errors.InputError: method 'deeploc' needs a trained model; pass model_path (--model RUN/best.keras)
+    """
+    spec = get_method(method)
+    if split not in SPLIT_CHOICES:
+        raise InputError(f"unknown split {split!r}; expected one of {list(SPLIT_CHOICES)}")
+    known_tta = sorted({mode for other in METHODS.values() for mode in other.tta_modes})
+    if tta is not None and tta not in known_tta:
+        raise InputError(f"unknown tta {tta!r}; expected one of {known_tta}")
+    if int(batch_size) < 1:
+        raise InputError(f"batch_size must be a positive integer. Received: batch_size={batch_size}")
+    shard_t = parse_shard(shard)
+    out = Path(out)
+    if spec.extractor is not None:
+        return
+    if method_options:
+        external = [name for name, other in METHODS.items() if other.extractor is not None]
+        raise InputError(f"options {sorted(method_options)} apply to method {external} only")
+    if model_path is None:
+        raise InputError(f"method {method!r} needs a trained model; pass model_path (--model RUN/best.keras)")
+    model_file = Path(model_path)
+    if not model_file.is_file():
+        raise file_error(model_file, "no such model file")
+    recorded = _card_method(model_file)
+    if recorded in METHODS and METHODS[recorded].feature_model is not None and recorded != method:
+        raise file_error(model_file, f"is a {recorded!r} model, not {method!r}; pass --method {recorded}")
+    cells_name, config_name = _output_names(shard_t)
+    for target in [out / cells_name, out / config_name] + ([out / "proteins.parquet"] if shard_t is None else []):
+        check_output(target, overwrite=overwrite)
+    with CellStore.open(store) as cell_store:
+        cell_store.require_proteins()
+        if shard_cells(select_cells(cell_store, split), chunk_cells=cell_store.chunk_cells, shard=shard_t).size == 0:
+            where = f"split {split!r}" + (f", shard {shard}" if shard is not None else "")
+            raise file_error(cell_store.path, f"no cells in {where}")
 
 
 def _extract_external(store: str | os.PathLike, out: Path, spec: Method, *, split: str,

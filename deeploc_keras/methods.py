@@ -147,19 +147,43 @@ def _deeploc_loss() -> Any:
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
+def _stream_start(initial_epoch: int, steps_per_epoch: int | None, pass_steps: int) -> tuple[int, int]:
+    """Where a resumed training stream starts: (pass, batches to skip in it).
+
+    With a fixed ``steps_per_epoch`` the stream repeats passes over the cells (pass ``p`` draws from
+    ``(seed, p)``), so Keras epoch ``e`` starts ``e * steps_per_epoch`` batches into it.
+
+    Examples
+    --------
+    >>> _stream_start(2, None, 5), _stream_start(2, 3, 5)
+    ((2, 0), (1, 1))
+    """
+    if not steps_per_epoch:
+        return initial_epoch, 0
+    return divmod(initial_epoch * steps_per_epoch, pass_steps)
+
+
 def _deeploc_datasets(store: CellStore, cfg: TrainConfig,
                       initial_epoch: int) -> tuple[tf.data.Dataset, tf.data.Dataset, int | None]:
     from .pipeline import training_dataset
 
     steps = cfg.steps_per_epoch
-    train_data = training_dataset(store, split="train", batch_size=cfg.batch_size, seed=cfg.seed,
-                                  class_balanced=cfg.class_balanced, repeat=bool(steps), initial_epoch=initial_epoch)
+
+    def stream(first_pass: int) -> Any:
+        return training_dataset(store, split="train", batch_size=cfg.batch_size, seed=cfg.seed,
+                                class_balanced=cfg.class_balanced, repeat=bool(steps), initial_epoch=first_pass)
+
+    first = stream(0)
+    train_ds = first.dataset
+    first_pass, skip = _stream_start(initial_epoch, steps, first.steps_per_epoch)
+    if first_pass or skip:
+        train_ds = stream(first_pass).dataset.skip(skip)
     try:
         val_data = training_dataset(store, split="val", batch_size=cfg.batch_size, seed=cfg.seed, shuffle=False)
     except InputError:
         raise file_error(store.path, "no labelled cells in the val split; validation loss selects the best "
                                      "model (re-import with splits that give every split cells)") from None
-    return train_data.dataset, val_data.dataset, steps
+    return train_ds, val_data.dataset, steps
 
 
 def _deeploc_features(model: keras.Model, layer: str, tta: str | None) -> keras.Model:
@@ -182,11 +206,18 @@ def _pci_datasets(store: CellStore, cfg: TrainConfig,
     from .pairs import pair_dataset
 
     steps = cfg.steps_per_epoch
-    train_data = pair_dataset(store, split="train", batch_size=cfg.batch_size, seed=cfg.seed, shuffle=True,
-                              initial_epoch=initial_epoch)
+
+    def stream(first_pass: int) -> Any:
+        data = pair_dataset(store, split="train", batch_size=cfg.batch_size, seed=cfg.seed, shuffle=True,
+                            initial_epoch=first_pass)
+        return data.dataset.repeat() if steps else data.dataset, data.steps_per_epoch
+
+    train_ds, pass_steps = stream(0)
+    first_pass, skip = _stream_start(initial_epoch, steps, pass_steps)
+    if first_pass or skip:
+        train_ds = stream(first_pass)[0].skip(skip)
     val_data = pair_dataset(store, split="val", batch_size=cfg.batch_size, seed=cfg.seed, shuffle=False,
                             redraw=False)  # the same validation pairs every epoch
-    train_ds = train_data.dataset.repeat() if steps else train_data.dataset
     return train_ds, val_data.dataset, steps
 
 

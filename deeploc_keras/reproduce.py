@@ -156,6 +156,9 @@ class _Run:
     def __init__(self, out: Path, config: dict[str, Any], *, resume: bool, overwrite: bool) -> None:
         self.out = out
         self.state_path = out / _STATE
+        if resume and overwrite:
+            raise InputError("pass either --resume (continue the run in --out) or --overwrite (delete it and start "
+                             "again), not both")
         if out.exists() and any(out.iterdir()):
             if overwrite:
                 remove_path(out)
@@ -245,15 +248,24 @@ def _simulate(screen: Path, config: ReproducePreset, seed: int, hierarchy: str) 
                     hierarchy=hierarchy)
 
 
+def _resumable(path: Path) -> tuple[Path, bool]:
+    """A training step's run directory and whether to resume it (it holds the record of an interrupted run)."""
+    if (path / "config.json").is_file():
+        return path, True
+    return _fresh(path), False
+
+
 def _train_deeploc(layout: _Layout, config: ReproducePreset) -> None:
-    train(layout.store, _fresh(layout.runs / "deeploc"), method="deeploc", preset=config.deeploc_preset,
+    run_dir, resume = _resumable(layout.runs / "deeploc")
+    train(layout.store, run_dir, resume=resume, method="deeploc", preset=config.deeploc_preset,
           epochs=config.deeploc_epochs, batch_size=config.batch_size, lr_sweep=True, sweep_rates=config.sweep_rates,
           seeds=config.seeds, width=config.deeploc_width, mixed_precision=config.mixed_precision,
           monitor=layout.standards_dir)
 
 
 def _train_pci(layout: _Layout, config: ReproducePreset, seed: int) -> None:
-    train(layout.store, _fresh(layout.runs / "pci"), method="pci", epochs=config.pci_epochs, width=config.pci_width,
+    run_dir, resume = _resumable(layout.runs / "pci")
+    train(layout.store, run_dir, resume=resume, method="pci", epochs=config.pci_epochs, width=config.pci_width,
           mixed_precision=config.mixed_precision, seed=seed)
 
 

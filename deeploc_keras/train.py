@@ -6,10 +6,17 @@ A run directory holds everything a run produced::
     RUN/history.csv       one row per epoch (CSVLogger)
     RUN/config.json       resolved configuration, versions, seed, store fingerprint
     RUN/model_card.json   method, preset, width, classes, channels, image shape, layer names
-    RUN/backup/           BackupAndRestore state while the run is unfinished (resume)
+    RUN/backup/           the training state after the last two epochs while the run is unfinished (resume)
     RUN/monitor.csv       per-epoch functional scores (``monitor``)
     RUN/logs/             TensorBoard logs (``tensorboard``)
     RUN/sweep.csv         one row per (lr, seed) of a learning-rate sweep; runs in RUN/lr<rate>_seed<s>/
+
+Everything that can be checked without TensorFlow (options, the store, its splits and
+image size, the output, the recorded configuration of a resumed run) is checked by
+:func:`validate_train` before TensorFlow loads and before anything is written. A resumed
+run restores the weights, the optimizer and the augmentation's random state from its
+backup, and the pipeline draws each epoch from ``(seed, epoch)``, so it gives the history
+and the weights of the uninterrupted run exactly.
 
 The configuration is a :class:`~deeploc_keras.train_config.TrainConfig`; what differs per
 method (builder, loss, datasets, feature model) comes from :mod:`deeploc_keras.methods`.
@@ -36,9 +43,10 @@ import pandas as pd
 
 from eval.standards import load_standards
 
-from .errors import InputError, OutputExistsError, file_error
+from ._tensorflow import load_tensorflow
+from .errors import DeeplocKerasError, InputError, file_error, reading
 from .methods import Method, get_method
-from .outputs import atomic_path, kept_on_interrupt, remove_path
+from .outputs import atomic_path, check_output, kept_on_interrupt, remove_path
 from .records import write_run_record
 from .store import CellStore
 from .train_config import TrainConfig, resolve_train_config
@@ -47,12 +55,12 @@ if TYPE_CHECKING:  # TensorFlow and Keras load inside the functions, so the CLI 
     import keras
     import tensorflow as tf
 
-__all__ = ["NonFiniteLossError", "train", "mixed_precision_policy"]
+__all__ = ["NonFiniteLossError", "train", "validate_train", "mixed_precision_policy"]
 
 logger = logging.getLogger(__name__)
 
 
-class NonFiniteLossError(ValueError):
+class NonFiniteLossError(DeeplocKerasError, ValueError):
     """The training loss became NaN or infinite."""
 
 
@@ -140,16 +148,6 @@ def _best_val_loss(history_csv: Path) -> float:
     return float(frame["val_loss"].min())
 
 
-def _check_run_dir(out: Path, *, overwrite: bool, resume: bool) -> None:
-    if out.exists():
-        if resume:
-            return
-        if overwrite:
-            remove_path(out)
-            return
-        raise OutputExistsError(out)
-
-
 def _compile(model: keras.Model, cfg: TrainConfig, spec: Method) -> None:
     """Adam with the configuration's rate (and decay), the method's loss and metrics."""
     import keras
@@ -181,23 +179,25 @@ def _model_card(model: keras.Model, store: CellStore, cfg: TrainConfig, spec: Me
 
 def _run_callbacks(store: CellStore, cfg: TrainConfig, spec: Method, *, resuming: bool, standards: dict | None,
                    nan_guard: keras.callbacks.Callback) -> list[keras.callbacks.Callback]:
-    """The built-in callbacks of one run: backup, NaN guard, best checkpoint, CSV log, and the optional ones."""
+    """The built-in callbacks of one run before the backup: NaN guard, best checkpoint, CSV log, the optional ones.
+
+    A resumed run's checkpoint threshold and early-stopping state start from the epochs in ``history.csv``.
+    """
     import keras
 
-    from ._callbacks import FiniteModelCheckpoint, MonitorScores
+    from ._callbacks import FiniteModelCheckpoint, MonitorScores, ResumedEarlyStopping
 
     run_dir = Path(cfg.out)
-    kept_on_interrupt(run_dir / "backup", "resume with --resume")
     history_csv = run_dir / "history.csv"
+    past = pd.read_csv(history_csv)["val_loss"].tolist() if resuming and history_csv.is_file() else []
     callbacks: list[keras.callbacks.Callback] = [
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
         nan_guard,
         FiniteModelCheckpoint(str(run_dir / "best.keras"), monitor="val_loss", save_best_only=True,
                               initial_value_threshold=_best_val_loss(history_csv) if resuming else None),
         keras.callbacks.CSVLogger(str(history_csv), append=resuming),
     ]
     if cfg.early_stopping_patience is not None:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=int(cfg.early_stopping_patience)))
+        callbacks.append(ResumedEarlyStopping(past, monitor="val_loss", patience=int(cfg.early_stopping_patience)))
     if cfg.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs")))
     if standards is not None:
@@ -213,12 +213,26 @@ def _run_summary(cfg: TrainConfig, *, resumed: bool) -> dict[str, Any]:
             "epochs": len(pd.read_csv(history_csv)), "resumed": resumed}
 
 
+def _keep_epochs(run_dir: Path, epochs: int) -> None:
+    """Cut the per-epoch logs of a resumed run to the ``epochs`` its backup holds (later rows are trained again)."""
+    for name in ("history.csv", "monitor.csv"):
+        path = run_dir / name
+        if not path.is_file():
+            continue
+        with reading(path):
+            frame = pd.read_csv(path)
+        kept = frame[frame["epoch"] < epochs]
+        if len(kept) < len(frame):
+            with atomic_path(path, overwrite=True) as tmp:
+                kept.to_csv(tmp, index=False)
+
+
 def _fit_one(store: CellStore, cfg: TrainConfig, *, fingerprint: str, standards: dict | None,
              extra_callbacks: Sequence[keras.callbacks.Callback]) -> dict[str, Any]:
     """Train the single run ``cfg`` describes in ``cfg.out``; resume from its backup when there is one."""
     import keras
 
-    from ._callbacks import TerminateOnNaNEpoch
+    from ._callbacks import RunBackup, TerminateOnNaNEpoch
 
     spec = get_method(cfg.method, trainable=True)
     run_dir = Path(cfg.out)
@@ -239,14 +253,18 @@ def _fit_one(store: CellStore, cfg: TrainConfig, *, fingerprint: str, standards:
         with _strategy(None if cfg.device_names is None else list(cfg.device_names)).scope():
             model = spec.build(store, cfg)
             _compile(model, cfg, spec)
-        done = len(pd.read_csv(history_csv)) if resuming and history_csv.is_file() else 0
+            backup = RunBackup(run_dir / "backup")
+            kept_on_interrupt(backup.directory, "resume with --resume")
+            done = backup.restore(model) if resuming else 0  # optimizer variables are built in the scope
+        _keep_epochs(run_dir, done)
         train_ds, val_ds, steps = spec.datasets(store, cfg, done)
         nan_guard = TerminateOnNaNEpoch()
         callbacks = _run_callbacks(store, cfg, spec, resuming=resuming, standards=standards, nan_guard=nan_guard)
         with atomic_path(run_dir / "model_card.json", overwrite=True) as tmp:
             tmp.write_text(json.dumps(_model_card(model, store, cfg, spec), indent=2))
-        model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, steps_per_epoch=steps,
-                  callbacks=[*callbacks, *extra_callbacks], verbose=_verbose(cfg.verbose), shuffle=False)
+        # the backup comes last, so the logs of an epoch are written before the state that skips it on resume
+        model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, initial_epoch=done, steps_per_epoch=steps,
+                  callbacks=[*callbacks, *extra_callbacks, backup], verbose=_verbose(cfg.verbose), shuffle=False)
     if nan_guard.nan_epoch is not None:
         kept = f"last good checkpoint kept at {best_path}" if best_path.exists() else \
             f"no checkpoint was saved in {run_dir} (the first epoch already diverged)"
@@ -296,16 +314,120 @@ def _sweep(store: CellStore, cfg: TrainConfig, *, fingerprint: str, standards: d
 
 
 def _prepare_run_dir(cfg: TrainConfig, *, overwrite: bool, resume: bool) -> None:
-    """Create the run directory; on resume, check the recorded configuration is the one given."""
+    """Create the run directory (replacing it under ``overwrite``); :func:`validate_train` has checked it."""
     out = Path(cfg.out)
-    _check_run_dir(out, overwrite=overwrite, resume=resume)
-    record = out / "config.json"
-    if resume and record.is_file():
-        changed = cfg.differences(TrainConfig.read(record))
-        if changed:
-            raise file_error(record, f"was written with other values of {changed}; resume needs the same options "
-                                     "(or pass --overwrite to start again)")
+    if out.exists() and overwrite and not resume:
+        remove_path(out)
     out.mkdir(parents=True, exist_ok=True)
+
+
+def _check_splits(store: CellStore, spec: Method) -> None:
+    """Refuse a store whose train or val split cannot feed the method (val selects the best model)."""
+    from .pipeline import select_cells
+    from .store import SPLIT_NAMES, UNKNOWN_PROTEIN
+
+    cells = store.cells
+    for split in ("train", "val"):
+        if spec.needs_labels:
+            if select_cells(store, split, labelled=True).size == 0:
+                raise file_error(store.path, f"no labelled cells in the {split} split; training needs them "
+                                             "(validation loss selects the best model): re-import with splits "
+                                             "that give every split cells")
+            continue
+        in_split = cells.loc[(cells["split"] == SPLIT_NAMES.index(split)) & (cells["protein"] != UNKNOWN_PROTEIN),
+                             "protein"]
+        if not (in_split.value_counts() >= 2).any():
+            raise file_error(store.path, f"no protein has 2 or more cells in the {split} split; {spec.display} "
+                                         "trains and validates on pairs of cells of one protein: re-import with "
+                                         "splits that give every split cells")
+
+
+def _check_image_shape(store: CellStore, cfg: TrainConfig) -> None:
+    """Refuse crops smaller than the preset's random crop needs."""
+    if cfg.preset is None:
+        return
+    from .models.presets import get_preset
+
+    preset = get_preset(cfg.preset)
+    if preset.crop_size is None:
+        return
+    need = preset.crop_size + preset.crop_offsets - 1
+    h, w = store.image_shape[:2]
+    if min(h, w) < need:
+        raise file_error(store.path, f"crops are {h}x{w}, but preset {cfg.preset!r} crops {preset.crop_size}x"
+                                     f"{preset.crop_size} at offsets 0-{preset.crop_offsets - 1} (needs at least "
+                                     f"{need}x{need}); import larger crops or choose another preset")
+
+
+def _check_resume(cfg: TrainConfig, store: CellStore) -> None:
+    """Refuse to resume a run recorded with other options or another store (lists the keys that differ)."""
+    record_path = Path(cfg.out) / "config.json"
+    if not record_path.is_file():
+        return
+    recorded = TrainConfig.read(record_path)
+    with reading(record_path):
+        inputs = json.loads(record_path.read_text()).get("inputs") or {}
+    changed = cfg.differences(recorded)
+    if inputs.get("store") not in (None, store.fingerprint()):
+        changed.append("store")
+    if changed:
+        raise file_error(record_path, f"was written with other values of {changed}; resume needs the same options "
+                                      "and store (or pass --overwrite to start again)")
+
+
+def validate_train(store: str | os.PathLike, out: str | os.PathLike, *, overwrite: bool = False,
+                   resume: bool = False, **options: Any) -> TrainConfig:
+    """Check a training run without TensorFlow and without writing anything.
+
+    Checks the options, the store (labels or protein ids, cells in the train and val
+    splits, a crop size the preset can crop), the standards of ``monitor``, the output
+    directory and, on ``resume``, that the options and the store are those recorded in
+    ``out/config.json``. :func:`train` calls it first; the command line calls it before
+    it loads TensorFlow.
+
+    Parameters
+    ----------
+    store, out, overwrite, resume
+        As in :func:`train`.
+    **options
+        The other keyword arguments of :func:`train` (``callbacks`` is ignored; the
+        ``devices`` are checked by :func:`train`, which needs TensorFlow to list them).
+
+    Returns
+    -------
+    TrainConfig
+        The configuration with ``dtype_policy`` and ``device_names`` not yet resolved.
+
+    Raises
+    ------
+    InputError, OutputExistsError
+        As :func:`train` does for these checks.
+
+    Examples
+    --------
+    >>> validate_train("missing.h5", "run")
+    Traceback (most recent call last):
+    ...
+    deeploc_keras.errors.InputError: missing.h5: no such file
+    """
+    if resume and overwrite:
+        raise InputError("pass either resume (continue the run in out) or overwrite (start it again), not both")
+    options.pop("callbacks", None)
+    cfg = resolve_train_config(store, out, **options, dtype_policy="float32")
+    spec = get_method(cfg.method, trainable=True)
+    run_dir = check_output(cfg.out, overwrite=overwrite or resume)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise file_error(run_dir, "is a file, but the run directory is a folder; choose another --out")
+    with CellStore.open(store) as cell_store:
+        cell_store.require_labels() if spec.needs_labels else cell_store.require_proteins()
+        if cfg.monitor is not None:
+            cell_store.require_proteins()
+            load_standards(cfg.monitor)
+        _check_splits(cell_store, spec)
+        _check_image_shape(cell_store, cfg)
+        if resume:
+            _check_resume(cfg, cell_store)
+    return cfg
 
 
 def train(
@@ -407,18 +529,15 @@ def train(
     NonFiniteLossError
         If the loss became NaN (the last good ``best.keras`` is kept).
     """
-    cfg = resolve_train_config(
-        store, out, method=method, preset=preset, epochs=epochs, batch_size=batch_size, lr=lr, lr_sweep=lr_sweep,
-        sweep_rates=sweep_rates, seeds=seeds, seed=seed, width=width, mixed_precision=mixed_precision,
-        devices=devices, device_names=_device_names(devices), monitor=monitor, tensorboard=tensorboard,
-        class_balanced=class_balanced, jit_compile=jit_compile, steps_per_epoch=steps_per_epoch, verbose=verbose)
-    spec = get_method(cfg.method, trainable=True)
+    options = dict(method=method, preset=preset, epochs=epochs, batch_size=batch_size, lr=lr, lr_sweep=lr_sweep,
+                   sweep_rates=sweep_rates, seeds=seeds, seed=seed, width=width, mixed_precision=mixed_precision,
+                   devices=devices, monitor=monitor, tensorboard=tensorboard, class_balanced=class_balanced,
+                   jit_compile=jit_compile, steps_per_epoch=steps_per_epoch, verbose=verbose)
+    validate_train(store, out, overwrite=overwrite, resume=resume, **options)
+    load_tensorflow()
+    cfg = resolve_train_config(store, out, **options, device_names=_device_names(devices))
     with CellStore.open(store) as cell_store:
-        cell_store.require_labels() if spec.needs_labels else cell_store.require_proteins()
-        standards = None
-        if cfg.monitor is not None:
-            cell_store.require_proteins()
-            standards = load_standards(cfg.monitor)
+        standards = None if cfg.monitor is None else load_standards(cfg.monitor)
         _prepare_run_dir(cfg, overwrite=overwrite, resume=resume)
         fingerprint = cell_store.fingerprint()
         if cfg.lr_sweep:

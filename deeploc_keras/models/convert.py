@@ -108,6 +108,17 @@ def map_checkpoint_variables(variables: list[tuple[str, list[int]]]) -> dict[tup
     return slots
 
 
+def _check_checkpoint_files(checkpoint: str | os.PathLike) -> None:
+    """Refuse, before TensorFlow loads, a path that is neither a checkpoint prefix nor a folder of checkpoints."""
+    path = Path(checkpoint)
+    if path.is_dir() and (path / "checkpoint").is_file():
+        return
+    index = path.with_name(path.name + ".index")
+    if not index.is_file():
+        raise file_error(checkpoint, f"not a readable TensorFlow checkpoint (no file {index.name} in "
+                                     f"{path.parent}); expected the prefix of model.ckpt-N.index / .data-*")
+
+
 def convert_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike, *, num_classes: int | None = None,
                        overwrite: bool = False) -> Path:
     """Convert the original DeepLoc TF1 checkpoint into a Keras ``.keras`` model file.
@@ -149,9 +160,13 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike, *,
     if out.suffix != ".keras":
         raise InputError(f"output must end in .keras; Received: out={os.fspath(out)!r}")
     check_output(out, overwrite=overwrite)
+    _check_checkpoint_files(checkpoint)
 
     import numpy as np
-    import tensorflow as tf
+
+    from .._tensorflow import load_tensorflow
+
+    tf = load_tensorflow()
 
     from .deeploc import CONV_FILTERS, build_deeploc
 

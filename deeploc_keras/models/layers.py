@@ -35,6 +35,8 @@ from ..errors import InputError
 __all__ = ["PercentileStretch", "Standardize", "CellAugment", "FixedCrops", "CropAverage", "five_crop_offsets"]
 
 _PACKAGE = "deeploc_keras"
+#: Key of :class:`CellAugment`'s random state among its saved variables.
+_RANDOM_STATE = "random_state"
 
 
 def five_crop_offsets(size: int, crop_size: int) -> tuple[tuple[int, int], ...]:
@@ -222,7 +224,9 @@ class CellAugment(keras.layers.Layer):
     ``range(crop_offsets)``, then (if ``flips``) an up-down and a left-right flip with
     probability 0.5 each, then a counter-clockwise ``rot90`` (as ``np.rot90``) with ``k``
     drawn uniformly from ``rotations``. At inference the crop is the centre one, at offset
-    ``(size - crop_size) // 2``, and nothing else changes.
+    ``(size - crop_size) // 2``, and nothing else changes. The state of the random draws is
+    saved with the weights (``save_weights``, ``.keras``), so a training run restored from
+    its backup draws what the uninterrupted run would have drawn.
 
     Parameters
     ----------
@@ -316,6 +320,16 @@ class CellAugment(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         ch, cw = self._crop_shape(input_shape[1], input_shape[2])
         return (input_shape[0], ch, cw, input_shape[3])
+
+    def save_own_variables(self, store) -> None:
+        """Save the random state with the weights, so a run restored from a backup continues the same draws."""
+        super().save_own_variables(store)
+        store[_RANDOM_STATE] = self._seed_generator.state
+
+    def load_own_variables(self, store) -> None:
+        """Restore the random state (files written before it was saved keep the state of the seed)."""
+        if _RANDOM_STATE in store:
+            self._seed_generator.state.assign(store[_RANDOM_STATE])
 
     def get_config(self) -> dict:
         return {**super().get_config(), "crop_size": self.crop_size, "crop_offsets": self.crop_offsets,

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
+import keras
 import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
 from deeploc_keras.cli import main
-from deeploc_keras.reproduce import REPRESENTATIONS, STANDARD_NAMES, STEP_NAMES
+from deeploc_keras.reproduce import REPRESENTATIONS, REPRODUCE_PRESETS, STANDARD_NAMES, STEP_NAMES, _Layout, _train_pci
 from deeploc_keras.store import CellStore
+from deeploc_keras.train import train
 from eval.metrics import WITHIN_METRICS
 from eval.score import METRICS, RETRIEVAL_METRIC
 
@@ -106,3 +109,35 @@ def test_reproduce_presets_cellprofiler_feature_sets():
     counts = {name: len(feature_columns(["GFP", "RFP"], FeatureConfig.preset(preset.cp_features)))
               for name, preset in REPRODUCE_PRESETS.items()}
     assert counts == {"smoke": 265, "cpu": 265, "paper": 431}
+
+
+def test_reproduce_refuses_resume_with_overwrite(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "reproduce.json").write_text("{}")
+    result = _invoke("reproduce", "--out", str(out), "--preset", "smoke", "--resume", "--overwrite")
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == ["Error: pass either --resume (continue the run in --out) or "
+                                                  "--overwrite (delete it and start again), not both"]
+    assert sorted(p.name for p in out.iterdir()) == ["reproduce.json"]
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+
+def test_reproduce_train_step_resumes_an_interrupted_training(tiny_store, tmp_path):
+    config = dataclasses.replace(REPRODUCE_PRESETS["smoke"], pci_epochs=2, pci_width=0.0625, mixed_precision="off")
+    layout = _Layout(out=tmp_path, store=tiny_store, standard_files={})
+    run_dir = layout.runs / "pci"
+    with pytest.raises(KeyboardInterrupt):  # the step as _train_pci runs it, stopped after epoch 1
+        train(tiny_store, run_dir, method="pci", epochs=2, width=0.0625, mixed_precision="off", seed=0,
+              callbacks=[_Interrupt()])
+    first_epoch = (run_dir / "history.csv").read_text()
+    (run_dir / "mark").write_text("the directory is resumed, not deleted")
+    _train_pci(layout, config, seed=0)
+    assert (run_dir / "mark").is_file() and not (run_dir / "backup").exists()
+    history = (run_dir / "history.csv").read_text()
+    assert history.startswith(first_epoch) and list(pd.read_csv(run_dir / "history.csv")["epoch"]) == [0, 1]
