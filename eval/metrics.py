@@ -50,6 +50,11 @@ __all__ = [
     "ami",
     "f_beta_clusters",
     "compute_metrics",
+    "WITHIN_METRICS",
+    "prevalence_within",
+    "average_precision_within",
+    "protein_average_precision_within",
+    "mean_average_precision_within",
 ]
 
 #: linkage methods searched by :func:`ami` (BIONIC's)
@@ -781,3 +786,132 @@ def compute_metrics(
             searched = ami(features, membership, seed=seed, n_jobs=n_jobs)
         results[name] = searched if kernel is ami else kernel(features, membership, clusterings=searched.clusterings)
     return results
+
+
+# --- Within-stratum variants: only the pairs of proteins that share a stratum (a localization class) count ---
+
+#: metrics of the pairs sharing a stratum (:func:`average_precision_within`, :func:`mean_average_precision_within`)
+WITHIN_METRICS = ("average_precision_within", "mean_average_precision_within")
+
+
+def _strata_of_universe(membership: np.ndarray, strata: np.ndarray) -> np.ndarray:
+    """The universe's rows of ``strata`` (proteins x strata, boolean), checked against ``membership``."""
+    membership = np.asarray(membership).astype(bool, copy=False)
+    strata = np.asarray(strata).astype(bool, copy=False)
+    if strata.ndim != 2 or strata.shape[0] != membership.shape[0]:
+        raise ValueError(f"strata must be (proteins, strata) with {membership.shape[0]} rows. "
+                         f"Received: shape={strata.shape}")
+    return strata[membership.any(axis=1)]
+
+
+def prevalence_within(membership: np.ndarray, strata: np.ndarray) -> float:
+    """Fraction of positive pairs among the universe's pairs that share a stratum (chance of the within AP).
+
+    NaN when no pair shares a stratum.
+
+    Examples
+    --------
+    >>> prevalence_within([[1, 0], [1, 0], [0, 1], [0, 1]], [[1], [1], [1], [0]])
+    0.3333333333333333
+    """
+    strata_u = _strata_of_universe(membership, strata)
+    upper = np.triu_indices(len(strata_u), 1)
+    shared = _co_membership(strata_u)[upper]
+    if not shared.any():
+        return float("nan")
+    membership = np.asarray(membership).astype(bool)
+    return float(_co_membership(membership[membership.any(axis=1)])[upper][shared].mean())
+
+
+def average_precision_within(features: np.ndarray, membership: np.ndarray, strata: np.ndarray) -> float:
+    """Pooled average precision over the pairs of the universe that share a stratum (e.g. a localization class).
+
+    :func:`average_precision` restricted to the pairs (i, j) whose rows of ``strata``
+    share a True column: a pair is positive iff it also shares a group, negative iff it
+    shares a stratum and no group; every other pair takes no part. It measures what a
+    representation tells about the groups beyond the strata (function within a
+    compartment). Ties are grouped as in :func:`average_precision`; NaN when no pair
+    shares a stratum, 0 when none of those pairs is positive.
+
+    Parameters
+    ----------
+    features : array_like, shape (n, d)
+    membership : array_like of bool, shape (n, k)
+    strata : array_like of bool, shape (n, c)
+        Strata of every row of ``features`` (a protein may have several or none).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> x = [[1, 2, 3], [1, 2, 4], [3, 2, 1], [4, 2, 1]]
+    >>> membership = [[1, 0], [0, 1], [1, 0], [0, 1]]
+    >>> round(average_precision(x, membership), 4)
+    0.3333
+    >>> average_precision_within(x, membership, [[1, 0], [0, 1], [1, 0], [0, 1]])
+    1.0
+    """
+    strata_u = _strata_of_universe(membership, strata)
+    i, j, labels, last = ranked_pairs(features, membership)
+    shared = _co_membership(strata_u)[i, j]
+    if not shared.any():
+        return float("nan")
+    tie_group = np.repeat(np.arange(len(last)), np.diff(last, prepend=-1))[shared]
+    labels = labels[shared]
+    kept_last = np.r_[np.flatnonzero(np.diff(tie_group)), len(tie_group) - 1]
+    tps = np.cumsum(labels, dtype=np.int64)[kept_last]
+    if tps[-1] == 0:
+        return 0.0
+    precision = tps / (kept_last + 1)
+    recall = tps / tps[-1]
+    return float(np.sum(np.diff(recall, prepend=0.0) * precision))
+
+
+def protein_average_precision_within(features: np.ndarray, membership: np.ndarray, strata: np.ndarray) -> np.ndarray:
+    """AP of each protein of the universe ranking only the partners that share one of its strata.
+
+    As :func:`protein_average_precision` (ties by partner index), with the candidates of
+    protein i restricted to the j != i that share a stratum with i; NaN for a protein
+    with no positive candidate.
+
+    Examples
+    --------
+    >>> x = [[1, 2, 3], [1, 2, 4], [3, 2, 1], [4, 2, 1]]
+    >>> protein_average_precision_within(x, [[1, 0], [0, 1], [1, 0], [0, 1]], [[1], [1], [0], [1]]).tolist()
+    [nan, 0.5, nan, 1.0]
+    """
+    strata_u = _strata_of_universe(membership, strata)
+    features, membership = _validate(features, membership)
+    sim = np.round(similarity(features), _TIE_DECIMALS)
+    candidate = _co_membership(strata_u)
+    np.fill_diagonal(candidate, False)
+    co = _co_membership(membership) & candidate
+    sim[~candidate] = -np.inf
+    n = len(sim)
+    ranks = np.arange(1, n + 1, dtype=np.float64)
+    values = []
+    for start in range(0, n, _MAP_CHUNK):
+        rows = slice(start, min(start + _MAP_CHUNK, n))
+        order = np.argsort(-sim[rows], axis=1, kind="stable")
+        rel = np.take_along_axis(co[rows], order, axis=1)
+        precision = np.cumsum(rel, axis=1) / ranks
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values.append(np.where(rel, precision, 0.0).sum(axis=1) / rel.sum(axis=1))
+    return np.concatenate(values)
+
+
+def mean_average_precision_within(features: np.ndarray, membership: np.ndarray, strata: np.ndarray) -> float:
+    """Mean of :func:`protein_average_precision_within` over the proteins with a positive candidate.
+
+    NaN when no protein has one.
+
+    Examples
+    --------
+    >>> x = [[1, 2, 3], [1, 2, 4], [3, 2, 1], [4, 2, 1]]
+    >>> mean_average_precision_within(x, [[1, 0], [0, 1], [1, 0], [0, 1]], [[1], [1], [0], [1]])
+    0.75
+    """
+    values = protein_average_precision_within(features, membership, strata)
+    return float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
