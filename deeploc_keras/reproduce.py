@@ -132,9 +132,10 @@ REPRODUCE_PRESETS: dict[str, ReproducePreset] = {
     ),
     "cpu": ReproducePreset(
         description="The embedded demo (< 20 min on 2 CPU cores): the default synthetic screen, CPU-width models, "
-                    "a short learning-rate sweep over 3 seeds.",
+                    "a short learning-rate sweep over 3 seeds, PCI 6 epochs at learning rate 1e-3.",
         proteins=240, cells_per_protein=40, deeploc_preset="study", deeploc_width=0.125, deeploc_epochs=2,
-        sweep_rates=(1e-3, 3e-4), seeds=(0, 1, 2), batch_size=128, pci_width=0.0625, pci_epochs=2, cp_workers=2,
+        sweep_rates=(1e-3, 3e-4), seeds=(0, 1, 2), batch_size=128, pci_width=0.0625, pci_epochs=6, pci_lr=1e-3,
+        cp_workers=2,
     ),
     "paper": ReproducePreset(
         description="The full study protocol on a GPU: full-size DeepLoc (study preset, 5 learning rates x 3 seeds, "
