@@ -251,7 +251,8 @@ def ladder_sentences(summary: pd.DataFrame, *, metrics: tuple[str, ...] = FIGURE
     if pci_learning:
         best, mean_image = pci_learning["best_val_mse"], pci_learning["mean_image_val_mse"]
         verdict = "below" if best < mean_image else "NOT below"
-        sentences.append(f"PCI's best validation MSE ({best:.5f} after up to {pci_learning['epochs']} epochs) is "
+        epochs = int(pci_learning["epochs"])
+        sentences.append(f"PCI's best validation MSE ({best:.5f} over {epochs} epoch{'s' if epochs != 1 else ''}) is "
                          f"{verdict} that of predicting the mean training image ({mean_image:.5f}; ratio "
                          f"{best / mean_image:.3f}).")
     for learned, untrained in UNTRAINED.items():
@@ -267,7 +268,7 @@ def ladder_sentences(summary: pd.DataFrame, *, metrics: tuple[str, ...] = FIGURE
                 continue
             misses, compared = _shortfalls(values, name, PIXEL_STATISTICS, standards, metrics)
             sentences.append(
-                f"{name} does NOT beat the 24 pixel statistics on {len(misses)} of {compared}: {'; '.join(misses)}."
+                f"{name} does NOT beat the pixel statistics on {len(misses)} of {compared}: {'; '.join(misses)}."
                 if misses else f"{name} beats the pixel statistics on all {compared} points.")
     if LABELS in present:
         for name in (n for n in (_STUDY, *BASELINES) if n in present):

@@ -99,9 +99,13 @@ def plot_summary(
         shade = 0.25 + 0.55 * k / max(len(grey) - 1, 1)
         style[rep] = {"color": str(round(shade, 3)), "hatch": hatches[k % len(hatches)], "edgecolor": "white"}
     width = 0.84 / len(representations)
-    fig = Figure(figsize=(max(4.2, 0.16 * len(representations) * 4 + 1.2) * len(panels), 3.8))
-    axes = fig.subplots(1, len(panels), squeeze=False)
-    for ax, metric in zip(axes[0], panels, strict=True):
+    columns = len(panels) if len(panels) <= 3 else 2
+    grid = (-(-len(panels) // columns), columns)
+    fig = Figure(figsize=(max(4.2, 0.64 * len(representations) + 1.2) * columns, 3.8 * grid[0]))
+    axes = fig.subplots(*grid, squeeze=False)
+    for ax in axes.ravel()[len(panels):]:
+        ax.set_visible(False)
+    for ax, metric in zip(axes.ravel(), panels, strict=False):
         rows = data[data["metric"] == metric].set_index(["representation", "standard"])
         standards = list(dict.fromkeys(rows.index.get_level_values("standard")))
         for k, rep in enumerate(representations):
