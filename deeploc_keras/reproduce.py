@@ -7,7 +7,12 @@ resumed run finds it finished)::
     runs/deeploc/   train DeepLoc (study protocol, learning-rate sweep x seeds, monitor)
     runs/pci/       train Paired Cell Inpainting
     profiles/<m>/   extract DeepLoc, PCI and CellProfiler (+PCA) profiles of the test cells
-    scores/         score the four representations on the four standards (Figure 1)
+    references/     the ladder's reference rows on the same test cells: DeepLoc and PCI untrained (same
+                    configuration and seed, random weights), pixel statistics, the localization labels,
+                    and on a simulated screen the generating parameters; references.json holds the
+                    validation MSE of PCI's mean-image predictor
+    scores/         score every representation on the four standards with bootstrap intervals, paired
+                    comparisons with the best baseline, and within-compartment AP/mAP (Figure 1)
     figures/        Figure 2 (t-SNE of DeepLoc profiles) and Figure 3 (training monitor)
     report.html, summary.csv, reproduce.json (configuration, step timings, environment)
 """
@@ -26,8 +31,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from eval.figures import FIGURE1_METRICS
 from eval.standards import STANDARD_SUFFIXES
 
 from .errors import InputError, file_error
@@ -36,13 +43,14 @@ from .methods import METHODS
 from .models.presets import STUDY_LEARNING_RATES
 from .outputs import atomic_path, remove_path
 from .records import environment
-from .report import write_report
+from .references import GENERATING, LABELS, PIXEL_STATISTICS, UNTRAINED
+from .report import BASELINES, write_report
 from .store import CellStore
 from .synthetic.screen import HIERARCHY_CHOICES
 from .train import train
 
 __all__ = ["ReproducePreset", "REPRODUCE_PRESETS", "REPRODUCE_PRESET_NAMES", "STANDARD_NAMES", "STEP_NAMES",
-           "reproduce"]
+           "REPRESENTATIONS", "WITHIN_STANDARDS", "NORMALIZE", "reproduce"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +59,13 @@ STANDARD_NAMES = ("cellular_component", "bioprocess", "pathway", "complex")
 #: Representation display names, in the order of the report.
 REPRESENTATIONS = (METHODS["deeploc"].display, METHODS["pci"].display, METHODS["cellprofiler"].display,
                    f"{METHODS['cellprofiler'].display}+PCA")
+#: Standards scored within compartments too (pairs sharing a localization class only).
+WITHIN_STANDARDS = ("bioprocess", "pathway", "complex")
+#: ``score --normalize`` of reproduce: every profile as extracted (CellProfiler's are normalized and
+#: feature-selected by its runner; the learned ones and the references are not normalized).
+NORMALIZE = "none"
 STEP_NAMES = ("simulate", "train_deeploc", "train_pci", "extract_deeploc", "extract_pci", "extract_cellprofiler",
-              "score", "figures", "report")
+              "references", "score", "figures", "report")
 _STATE = "reproduce.json"
 
 
@@ -71,6 +84,8 @@ class ReproducePreset:
         Channel width multipliers.
     deeploc_epochs, pci_epochs : int or None
         Epochs (None: the protocol's own).
+    pci_lr : float or None
+        PCI learning rate (None: the original's 1e-4, chosen for width 1.0).
     sweep_rates : tuple of float
         Learning rates of the DeepLoc sweep.
     seeds : tuple of int
@@ -85,6 +100,8 @@ class ReproducePreset:
         CellProfiler feature set (:meth:`cellprofiler_features.measure.FeatureConfig.preset`): ``"default"``
         (265 features) or ``"closest_to_study"`` (431, the nearest to the study's 433).
     mixed_precision : str
+    n_bootstrap : int
+        Bootstrap resamples of the proteins for the intervals and paired comparisons of the scores.
     """
 
     description: str
@@ -98,23 +115,27 @@ class ReproducePreset:
     batch_size: int | None
     pci_width: float
     pci_epochs: int | None
+    pci_lr: float | None = None
     pci_layer: str = METHODS["pci"].default_layer
     cp_workers: int | None = None
     cp_features: str = "default"
     mixed_precision: str = "auto"
+    n_bootstrap: int = 200
 
 
 REPRODUCE_PRESETS: dict[str, ReproducePreset] = {
     "smoke": ReproducePreset(
         description="CI smoke test (< 3 min on 2 CPU cores): tiny screen, tiny models, one epoch or two.",
         proteins=48, cells_per_protein=24, deeploc_preset="study", deeploc_width=0.125, deeploc_epochs=2,
-        sweep_rates=(1e-3,), seeds=(0,), batch_size=64, pci_width=0.0625, pci_epochs=1, cp_workers=2,
+        sweep_rates=(1e-3,), seeds=(0,), batch_size=64, pci_width=0.0625, pci_epochs=1, pci_lr=1e-3, cp_workers=2,
+        n_bootstrap=50,
     ),
     "cpu": ReproducePreset(
         description="The embedded demo (< 20 min on 2 CPU cores): the default synthetic screen, CPU-width models, "
-                    "a short learning-rate sweep over 3 seeds.",
+                    "a short learning-rate sweep over 3 seeds, PCI 6 epochs at learning rate 1e-3.",
         proteins=240, cells_per_protein=40, deeploc_preset="study", deeploc_width=0.125, deeploc_epochs=2,
-        sweep_rates=(1e-3, 3e-4), seeds=(0, 1, 2), batch_size=128, pci_width=0.0625, pci_epochs=2, cp_workers=2,
+        sweep_rates=(1e-3, 3e-4), seeds=(0, 1, 2), batch_size=128, pci_width=0.0625, pci_epochs=6, pci_lr=1e-3,
+        cp_workers=2,
     ),
     "paper": ReproducePreset(
         description="The full study protocol on a GPU: full-size DeepLoc (study preset, 5 learning rates x 3 seeds, "
@@ -233,12 +254,33 @@ class _Layout:
         return self.out / "scores"
 
     @property
+    def references(self) -> Path:
+        return self.out / "references"
+
+    @property
+    def proteins_csv(self) -> Path | None:
+        """The simulated screen's protein table (generating parameters); None for a given store."""
+        path = self.store.parent / "proteins.csv"
+        return path if self.localization is not None and path.is_file() else None
+
+    @property
     def profile_files(self) -> dict[str, Path]:
         """Protein profiles of each representation, by display name."""
         cellprofiler = self.profiles / "cellprofiler"
         return dict(zip(REPRESENTATIONS, (self.profiles / "deeploc" / "proteins.parquet",
                                           self.profiles / "pci" / "proteins.parquet",
                                           cellprofiler / "proteins.parquet", cellprofiler / "proteins_pca.parquet"), strict=True))
+
+    @property
+    def reference_files(self) -> dict[str, Path]:
+        """Protein profiles of each reference representation, by display name."""
+        files = {UNTRAINED[METHODS[m].display]: self.references / f"untrained_{m}" / "proteins.parquet"
+                 for m in ("deeploc", "pci")}
+        files[PIXEL_STATISTICS] = self.references / "pixel_statistics" / "proteins.parquet"
+        files[LABELS] = self.references / "labels" / "proteins.parquet"
+        if self.proteins_csv is not None:
+            files[GENERATING] = self.references / "generating" / "proteins.parquet"
+        return files
 
 
 def _simulate(screen: Path, config: ReproducePreset, seed: int, hierarchy: str) -> None:
@@ -265,8 +307,8 @@ def _train_deeploc(layout: _Layout, config: ReproducePreset) -> None:
 
 def _train_pci(layout: _Layout, config: ReproducePreset, seed: int) -> None:
     run_dir, resume = _resumable(layout.runs / "pci")
-    train(layout.store, run_dir, resume=resume, method="pci", epochs=config.pci_epochs, width=config.pci_width,
-          mixed_precision=config.mixed_precision, seed=seed)
+    train(layout.store, run_dir, resume=resume, method="pci", epochs=config.pci_epochs, lr=config.pci_lr,
+          width=config.pci_width, mixed_precision=config.mixed_precision, seed=seed)
 
 
 def _extract_learned(layout: _Layout, method: str, layer: str) -> None:
@@ -281,12 +323,105 @@ def _extract_cellprofiler(layout: _Layout, config: ReproducePreset) -> None:
             workers=config.cp_workers, config=FeatureConfig.preset(config.cp_features))
 
 
-def _score(layout: _Layout, seed: int) -> None:
+def _references(layout: _Layout, config: ReproducePreset) -> None:
+    """Every reference profile of the test cells, and PCI's mean-image predictor, into ``references/``."""
+    from .pixel_stats import pixel_statistics_profiles
+    from .references import generating_profiles, label_profiles, mean_target_mse, untrained_model
+
+    folder = _fresh(layout.references)
+    folder.mkdir(parents=True)
+    for method, layer in (("deeploc", METHODS["deeploc"].default_layer), ("pci", config.pci_layer)):
+        model = untrained_model(layout.runs / method, layout.store, folder / f"untrained_{method}" / "model")
+        extract(layout.store, folder / f"untrained_{method}", method=method, model_path=model, layer=layer,
+                split="test")
+    pixel_statistics_profiles(layout.store, folder / "pixel_statistics", split="test")
+    label_profiles(layout.store, folder / "labels", split="test")
+    if layout.proteins_csv is not None:
+        with CellStore.open(layout.store) as opened:
+            class_names = list(opened.class_names)
+        proteins = pd.read_parquet(folder / "labels" / "proteins.parquet", columns=["Metadata_Protein"])
+        generating_profiles(layout.proteins_csv, folder / "generating", class_names=class_names,
+                            proteins=proteins["Metadata_Protein"].astype(str).tolist())
+    history = pd.read_csv(layout.runs / "pci" / "history.csv")
+    facts = {"pci": {"best_val_mse": float(history["val_loss"].min()),
+                     "epochs": len(history),
+                     "mean_image_val_mse": mean_target_mse(layout.runs / "pci", layout.store)}}
+    (folder / "references.json").write_text(json.dumps(facts, indent=2))
+
+
+def _strata(layout: _Layout, proteins: list[str]) -> np.ndarray:
+    """proteins x classes: the localization classes of each protein (simulated: primary and second class;
+    a given store: the most common label of its test cells)."""
+    from eval.metrics import membership_matrix
+    from eval.standards import load_standard
+
+    if layout.localization is not None:
+        classes = load_standard(layout.localization)
+    else:
+        labels = pd.read_parquet(layout.reference_files[LABELS], columns=["Metadata_Protein", "Metadata_Label"])
+        classes = {name: set(rows["Metadata_Protein"].astype(str))
+                   for name, rows in labels.groupby("Metadata_Label")}
+    strata, _ = membership_matrix(classes, proteins)
+    return strata
+
+
+def _within_rows(layout: _Layout, files: dict[str, Path], *, seed: int, n_bootstrap: int) -> pd.DataFrame:
+    """Within-compartment AP and mAP rows (summary columns) of each representation on :data:`WITHIN_STANDARDS`.
+
+    mAP within gets the bootstrap interval of :func:`eval.significance.bootstrap_mean` over the same
+    resamples as the pooled scores; the pooled within AP has none.
+    """
+    from eval import metrics as _metrics
+    from eval import significance as _significance
+    from eval.standards import load_standard, restrict
+
+    from .profiles import read_profiles
+
+    rows = []
+    for name, path in files.items():
+        table = read_profiles(path)
+        proteins = table.meta["Metadata_Protein"].astype(str).tolist()
+        strata = _strata(layout, proteins)
+        for standard in WITHIN_STANDARDS:
+            kept, _ = restrict(load_standard(layout.standard_files[standard]), proteins)
+            membership, _ = _metrics.membership_matrix(kept, proteins)
+            universe = membership.any(axis=1)
+            x, member, strata_u = table.features[universe], membership[universe], strata[universe]
+            base = {"representation": name, "standard": standard, "sd": np.nan, "n_proteins": int(universe.sum()),
+                    "n_groups": len(kept), "prevalence": _metrics.prevalence(member, strata=strata_u),
+                    "normalize": NORMALIZE}
+            rows.append({**base, "metric": "average_precision_within", "ci_low": np.nan, "ci_high": np.nan,
+                         "value": _metrics.average_precision_within(x, member, strata_u)})
+            per_protein = _metrics.protein_average_precision(x, member, strata=strata_u)
+            low = high = np.nan
+            if n_bootstrap:
+                ids = [p for p, kept_row in zip(proteins, universe, strict=True) if kept_row]
+                weights = _significance.bootstrap_weights(ids, n_resamples=n_bootstrap, seed=seed)
+                low, high = _significance.percentile_interval(_significance.bootstrap_mean(per_protein, weights))
+            value = float(np.nanmean(per_protein)) if np.isfinite(per_protein).any() else np.nan
+            rows.append({**base, "metric": "mean_average_precision_within", "ci_low": low, "ci_high": high,
+                         "value": value})
+    return pd.DataFrame(rows)
+
+
+def _all_profiles(layout: _Layout) -> dict[str, Path]:
+    return {**layout.profile_files, **layout.reference_files}
+
+
+def _score(layout: _Layout, config: ReproducePreset, seed: int) -> None:
+    from eval.plots import plot_summary
     from eval.score import score
 
-    score([layout.profile_files[name] for name in REPRESENTATIONS],
-          [layout.standard_files[name] for name in STANDARD_NAMES], _fresh(layout.scores),
-          names=list(REPRESENTATIONS), seed=seed)
+    files = _all_profiles(layout)
+    with atomic_path(layout.scores, overwrite=True) as tmp:
+        summary = score(list(files.values()), [layout.standard_files[name] for name in STANDARD_NAMES], tmp,
+                        names=list(files), seed=seed, n_bootstrap=config.n_bootstrap,
+                        compare_to=[b for b in BASELINES if b in files], normalize=NORMALIZE)
+        within = _within_rows(layout, files, seed=seed, n_bootstrap=config.n_bootstrap)
+        summary = pd.concat([summary, within.reindex(columns=summary.columns)], ignore_index=True)
+        summary.to_csv(tmp / "summary.csv", index=False)
+        references = [name for name in files if name in layout.reference_files]
+        plot_summary(summary, tmp, metrics=(*FIGURE1_METRICS, "average_precision_within"), references=references)
 
 
 def _figures(layout: _Layout, seed: int) -> None:
@@ -307,8 +442,10 @@ def _figures(layout: _Layout, seed: int) -> None:
 def _report(layout: _Layout, run: _Run, record: dict[str, Any]) -> None:
     summary = pd.read_csv(layout.scores / "summary.csv")
     shutil.copyfile(layout.scores / "summary.csv", layout.out / "summary.csv")
+    facts = json.loads((layout.references / "references.json").read_text())
     write_report(layout.out, summary=summary, coverage=pd.read_csv(layout.scores / "coverage.csv"), config=record,
-                 timings=run.timings)
+                 timings=run.timings, references=list(layout.reference_files), normalize=NORMALIZE,
+                 pci_learning=facts["pci"])
 
 
 def _check_inputs(config: ReproducePreset, preset: str, store: str | os.PathLike | None,
@@ -395,7 +532,8 @@ def reproduce(
     run.step("extract_deeploc", partial(_extract_learned, layout, "deeploc", METHODS["deeploc"].default_layer))
     run.step("extract_pci", partial(_extract_learned, layout, "pci", config.pci_layer))
     run.step("extract_cellprofiler", partial(_extract_cellprofiler, layout, config))
-    run.step("score", partial(_score, layout, seed))
+    run.step("references", partial(_references, layout, config))
+    run.step("score", partial(_score, layout, config, seed))
     run.step("figures", partial(_figures, layout, seed))
     run.step("report", partial(_report, layout, run, record))
     return pd.read_csv(layout.scores / "summary.csv")

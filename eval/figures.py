@@ -24,4 +24,6 @@ METRIC_LABELS = {
     "ami": "AMI",
     "f_beta": "F0.5 (max over thresholds)",
     "f_beta_clusters": "F0.5 (AMI clustering)",
+    "average_precision_within": "AP within compartment",
+    "mean_average_precision_within": "mAP within compartment",
 }

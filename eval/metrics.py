@@ -61,6 +61,9 @@ __all__ = [
     "ami",
     "f_beta_clusters",
     "compute_metrics",
+    "WITHIN_METRICS",
+    "average_precision_within",
+    "mean_average_precision_within",
 ]
 
 #: linkage methods searched by :func:`ami` (BIONIC's)

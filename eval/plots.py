@@ -48,14 +48,19 @@ def plot_summary(
     out: str | os.PathLike,
     *,
     metrics: Sequence[str] = FIGURE1_METRICS,
+    references: Sequence[str] = (),
     stem: str = "figure1_summary",
 ) -> list[Path]:
     """Figure 1: grouped bars per standard, one panel per metric, one colour per representation.
 
     Error bars show the bootstrap interval (``ci_low``/``ci_high``) where it exists,
     else ``sd`` (AMI samples). Every panel marks chance with a black line: each
-    standard's prevalence (the AP and F of a random ranking) and 0 for AMI. Tick
-    labels give the standard's number of proteins; the legend sits right of the panels.
+    standard's prevalence (the AP and F of a random ranking; for a within-compartment
+    metric the prevalence among the pairs sharing a class) and 0 for AMI. Reference
+    representations (``references``: untrained networks, pixel statistics, labels, the
+    generating parameters) are drawn after the compared ones in shades of grey, hatched,
+    so every method stands on the ladder from chance to ceiling. Tick labels give the
+    standard's number of proteins and groups; the legend sits right of the panels.
 
     Parameters
     ----------
@@ -64,7 +69,9 @@ def plot_summary(
     out : path
         Directory to write into (created if needed).
     metrics : sequence of str, default :data:`FIGURE1_METRICS`
-        Panels; metrics absent from ``summary`` are skipped.
+        Panels; metrics absent from ``summary`` are skipped. A panel shows the standards that have the metric.
+    references : sequence of str, default ()
+        Representations drawn as references (grey, hatched, after the others).
     stem : str, default "figure1_summary"
 
     Returns
@@ -81,29 +88,46 @@ def plot_summary(
     if not panels:
         raise InputError(f"the summary has none of the metrics {', '.join(metrics)}")
     data = summary[summary["metric"].isin(panels)].reset_index(drop=True)
-    representations = list(dict.fromkeys(data["representation"]))
-    standards = list(dict.fromkeys(data["standard"]))
+    present = list(dict.fromkeys(data["representation"]))
+    compared = [r for r in present if r not in set(references)]
+    grey = [r for r in present if r in set(references)]
+    representations = compared + grey
     colours = matplotlib.colormaps.get_cmap("tab10")
-    width = 0.8 / len(representations)
-    fig = Figure(figsize=(4.2 * len(panels), 3.6))
-    axes = fig.subplots(1, len(panels), squeeze=False)
-    for ax, metric in zip(axes[0], panels, strict=True):
+    style = {rep: {"color": colours(k % 10)} for k, rep in enumerate(compared)}
+    hatches = ("//", "\\\\", "xx", "..", "++", "--")
+    for k, rep in enumerate(grey):
+        shade = 0.25 + 0.55 * k / max(len(grey) - 1, 1)
+        style[rep] = {"color": str(round(shade, 3)), "hatch": hatches[k % len(hatches)], "edgecolor": "white"}
+    width = 0.84 / len(representations)
+    columns = len(panels) if len(panels) <= 3 else 2
+    grid = (-(-len(panels) // columns), columns)
+    fig = Figure(figsize=(max(4.2, 0.64 * len(representations) + 1.2) * columns, 3.8 * grid[0]))
+    axes = fig.subplots(*grid, squeeze=False)
+    for ax in axes.ravel()[len(panels):]:
+        ax.set_visible(False)
+    for ax, metric in zip(axes.ravel(), panels, strict=False):
         rows = data[data["metric"] == metric].set_index(["representation", "standard"])
+        standards = list(dict.fromkeys(rows.index.get_level_values("standard")))
         for k, rep in enumerate(representations):
-            x = np.arange(len(standards)) - 0.4 + width * (k + 0.5)
+            x = np.arange(len(standards)) - 0.42 + width * (k + 0.5)
             ax.bar(x, [rows["value"].get((rep, s), np.nan) for s in standards], width,
-                   yerr=_error_bars(rows, rep, standards), capsize=2, color=colours(k % 10), label=rep)
+                   yerr=_error_bars(rows, rep, standards), capsize=1.5, error_kw={"linewidth": 0.8},
+                   label=rep, linewidth=0, **style[rep])
         chance = rows.groupby(level="standard")["prevalence"].first() if metric != "ami" else {}
         for i, s in enumerate(standards):
-            ax.hlines(chance.get(s, 0.0), i - 0.45, i + 0.45, colors="black", linewidth=1,
+            ax.hlines(chance.get(s, 0.0), i - 0.46, i + 0.46, colors="black", linewidth=1.2,
                       label="chance" if i == 0 else None)
         n = rows.groupby(level="standard")["n_proteins"].first()
-        ax.set_xticks(np.arange(len(standards)), [f"{s}\n(n={n.get(s, 0)})" for s in standards], rotation=30, ha="right")
+        groups = rows.groupby(level="standard")["n_groups"].first() if "n_groups" in rows else {}
+        ax.set_xticks(np.arange(len(standards)),
+                      [f"{s}\n(n={n.get(s, 0)}" + (f", {groups.get(s)} groups)" if len(groups) else ")")
+                       for s in standards], rotation=30, ha="right", fontsize="small")
         ax.set_ylabel(METRIC_LABELS.get(metric, metric))
         ax.spines[["top", "right"]].set_visible(False)
-    handles, names = axes[0, -1].get_legend_handles_labels()
+    handles, names = axes[0, 0].get_legend_handles_labels()
     fig.tight_layout()
-    fig.legend(handles, names, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, fontsize="small")
+    fig.legend(handles, names, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, fontsize="small",
+               title="grey, hatched: references" if grey else None, title_fontsize="x-small")
     return _save(fig, data, Path(out), stem)
 
 

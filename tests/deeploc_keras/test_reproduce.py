@@ -12,7 +12,16 @@ import pytest
 from click.testing import CliRunner
 
 from deeploc_keras.cli import main
-from deeploc_keras.reproduce import REPRESENTATIONS, REPRODUCE_PRESETS, STANDARD_NAMES, STEP_NAMES, _Layout, _train_pci
+from deeploc_keras.references import REFERENCE_NAMES
+from deeploc_keras.reproduce import (
+    REPRESENTATIONS,
+    REPRODUCE_PRESETS,
+    STANDARD_NAMES,
+    STEP_NAMES,
+    WITHIN_STANDARDS,
+    _Layout,
+    _train_pci,
+)
 from deeploc_keras.store import CellStore
 from deeploc_keras.train import train
 from eval.metrics import WITHIN_METRICS
@@ -39,19 +48,34 @@ def test_reproduce_smoke_writes_every_artefact(smoke_run):
                  "profiles/deeploc/proteins.parquet", "profiles/pci/proteins.parquet",
                  "profiles/cellprofiler/proteins.parquet", "profiles/cellprofiler/proteins_pca.parquet",
                  "scores/coverage.csv", "scores/figure1_summary.png", "scores/figure1_summary.svg",
-                 "figures/tsne/figure2_tsne.png", "figures/monitor/figure3_monitor.png"):
+                 "figures/tsne/figure2_tsne.png", "figures/monitor/figure3_monitor.png",
+                 "references/untrained_deeploc/proteins.parquet", "references/untrained_pci/proteins.parquet",
+                 "references/pixel_statistics/proteins.parquet", "references/labels/proteins.parquet",
+                 "references/generating/proteins.parquet", "references/references.json"):
         assert (out / path).is_file(), path
     summary = pd.read_csv(out / "summary.csv")
-    assert set(summary["representation"]) == set(REPRESENTATIONS)
+    names = [*REPRESENTATIONS, *REFERENCE_NAMES]
+    assert list(dict.fromkeys(summary["representation"])) == names
     assert set(summary["standard"]) == set(STANDARD_NAMES)
-    rows = [m for m in METRICS if m not in WITHIN_METRICS] + [RETRIEVAL_METRIC]  # score's default, no localization
-    assert set(summary["metric"]) == set(rows)
-    assert len(summary) == len(REPRESENTATIONS) * len(STANDARD_NAMES) * len(rows)
-    assert summary["value"].between(-1, 1).all()
+    rows = [m for m in METRICS if m not in WITHIN_METRICS] + [RETRIEVAL_METRIC]  # score's rows without localization
+    assert set(summary["metric"]) == {*rows, *WITHIN_METRICS}
+    assert len(summary) == len(names) * (len(STANDARD_NAMES) * len(rows) + len(WITHIN_STANDARDS) * len(WITHIN_METRICS))
+    assert summary["value"].dropna().between(-1, 1).all()
+    pooled = summary[summary["metric"].isin(["average_precision", "f_beta", "mean_average_precision"])]
+    assert pooled["ci_low"].notna().all() and (pooled["ci_low"] <= pooled["ci_high"]).all()
+    deeploc = pooled[pooled["representation"] == "DeepLoc"]
+    assert deeploc["compared_to"].isin(["PCI", "CellProfiler", "CellProfiler+PCA"]).all()
+    assert deeploc["q_value"].between(0, 1).all()
+    assert (summary["normalize"] == "none").all()
     state = json.loads((out / "reproduce.json").read_text())
     assert list(state["steps"]) == list(STEP_NAMES)
     report = (out / "report.html").read_text()
-    assert "figure1_summary.png" in report and "DeepLoc" in report and "How the ranking compares" in report
+    assert "data:image/png;base64," in report and 'src="scores/' not in report
+    assert "How the ranking compares" in report and "standard x metric comparisons" in report
+    assert "untrained network" in report and "mean training image" in report
+    assert "score --normalize none" in report
+    facts = json.loads((out / "references" / "references.json").read_text())
+    assert facts["pci"]["mean_image_val_mse"] > 0 and facts["pci"]["epochs"] == 1
     assert "DeepLoc" in result.output  # the summary table is printed
 
 

@@ -25,6 +25,23 @@ def test_plot_summary_writes_png_svg_csv(tmp_path):
     assert paths[0].read_bytes()[:4] == b"\x89PNG" and b"<svg" in paths[1].read_bytes()[:500]
 
 
+def test_plot_summary_draws_references_hatched_and_a_within_panel(tmp_path):
+    rows = [{"representation": rep, "standard": std, "metric": metric, "value": 0.1 + k / 10, "sd": np.nan,
+             "ci_low": 0.05 + k / 10, "ci_high": 0.15 + k / 10, "n_proteins": 10, "n_groups": 2, "prevalence": 0.05}
+            for k, rep in enumerate(("DeepLoc", "DeepLoc untrained", "Localization labels"))
+            for std in ("go_cc", "kegg") for metric in ("average_precision", "f_beta")]
+    rows += [{**row, "metric": "average_precision_within", "standard": "kegg", "prevalence": 0.2}
+             for row in rows if row["metric"] == "f_beta" and row["standard"] == "kegg"]
+    summary = pd.DataFrame(rows)
+    plain = plots.plot_summary(summary, tmp_path / "plain", metrics=("average_precision", "average_precision_within"))
+    ladder = plots.plot_summary(summary, tmp_path / "ladder", metrics=("average_precision", "average_precision_within"),
+                                references=["DeepLoc untrained", "Localization labels"])
+    assert b"<pattern" not in plain[1].read_bytes() and b"<pattern" in ladder[1].read_bytes()
+    data = pd.read_csv(ladder[2])
+    assert set(data.loc[data["metric"] == "average_precision_within", "standard"]) == {"kegg"}
+    assert b"references" in ladder[1].read_bytes()  # the legend's title names them
+
+
 def test_plot_monitor(tmp_path):
     rows = [{"epoch": e, "seed": s, "standard": std, "metric": "f_beta", "value": 0.1 + 0.01 * e + s / 100}
             for e in range(3) for s in (0, 1) for std in ("go_cc", "kegg")]
@@ -86,7 +103,7 @@ def test_plot_summary_draws_intervals_chance_and_n(tmp_path, monkeypatch):
                          for seg in c.get_segments() if len(seg) == 2 and seg[0][1] == seg[1][1]})
         assert chance, metric
         assert (0.05 in levels and 0.1 in levels) if metric != "ami" else 0.0 in levels
-        assert [t.get_text() for t in ax.get_xticklabels()] == ["go_cc\n(n=10)", "kegg\n(n=11)"]
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["go_cc\n(n=10, 2 groups)", "kegg\n(n=11, 2 groups)"]
         caps = [line for line in ax.lines if len(line.get_ydata()) > 0]
         ys = np.concatenate([line.get_ydata() for line in caps]) if caps else np.array([])
         if metric == "ami":
