@@ -42,7 +42,7 @@ def summary_table(summary: pd.DataFrame, *, metrics: tuple[str, ...] = FIGURE1_M
     --------
     >>> s = pd.DataFrame({"representation": ["A", "B"], "standard": ["complex"] * 2,
     ...                   "metric": ["ami"] * 2, "value": [0.5, 0.25]})
-    >>> summary_table(s, metrics=("ami",)).loc["A", ("complex", "ami")]
+    >>> float(summary_table(s, metrics=("ami",)).loc["A", ("complex", "ami")])
     0.5
     """
     subset = summary[summary["metric"].isin(metrics)]
