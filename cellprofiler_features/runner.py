@@ -34,13 +34,13 @@ import pandas as pd
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-from deeploc_keras.errors import InputError, OutputExistsError, file_error
+from deeploc_keras.errors import InputError, OutputExistsError, check_positive_int, file_error
 from deeploc_keras.lifetime import exit_with_parent
 from deeploc_keras.outputs import atomic_path, remove_path
 from deeploc_keras.processing import ProfileProcessing, process_profile_file
 from deeploc_keras.profiles import ProfileWriter, aggregate_proteins, cell_metadata, feature_names
 from deeploc_keras.records import write_run_record
-from deeploc_keras.store import SPLIT_NAMES, CellStore
+from deeploc_keras.store import SPLIT_CHOICES, CellStore
 
 from .masks import cell_mask
 from .measure import FeatureConfig, feature_columns, measure_cell
@@ -54,7 +54,6 @@ logger = logging.getLogger(__name__)
 METHOD = "CellProfiler"
 PCA_METHOD = "CellProfilerPCA"
 #: Selections accepted by ``split``: one split of the store or every cell.
-SPLIT_CHOICES = (*SPLIT_NAMES, "all")
 #: Files written into ``out_dir`` (the PCA ones only with ``pca``).
 OUTPUT_NAMES = ("cells.parquet", "proteins_raw.parquet", "proteins.parquet", "cells_pca.parquet",
                 "proteins_pca.parquet", "pca.npz", "config.json")
@@ -249,10 +248,7 @@ class _Executor:
 
 
 def _select(store: CellStore, split: str) -> np.ndarray:
-    if split not in SPLIT_CHOICES:
-        raise InputError(f"split must be one of {SPLIT_CHOICES}. Received: split={split!r}")
-    splits = store.cells["split"].to_numpy()
-    selected = np.arange(len(store)) if split == "all" else np.flatnonzero(splits == SPLIT_NAMES.index(split))
+    selected = store.select(split)
     if selected.size == 0:
         raise file_error(store.path, f"no cells selected (split={split!r}, {len(store)} cells in the store)")
     return selected
@@ -377,10 +373,8 @@ def extract_cellprofiler(
     started = time.perf_counter()
     if pca is not None:
         pca = validate_variance(pca)
-    if int(chunk_cells) < 1:
-        raise InputError(f"chunk_cells must be >= 1. Received: chunk_cells={chunk_cells}")
-    if workers is not None and int(workers) < 1:
-        raise InputError(f"workers must be >= 1. Received: workers={workers}")
+    check_positive_int("chunk_cells", chunk_cells)
+    check_positive_int("workers", workers, optional=True)
     config = config or FeatureConfig()
     processing = processing or ProfileProcessing()
     store = store if isinstance(store, CellStore) else CellStore.open(store)

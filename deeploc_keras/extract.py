@@ -22,14 +22,14 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from .errors import InputError, file_error, reading
+from .errors import InputError, check_positive_int, file_error, reading
 from .methods import METHODS, Method, get_method
 from .models.presets import PRESETS
 from .outputs import atomic_path, check_output
-from .pipeline import SPLIT_CHOICES, inference_dataset, parse_shard
+from .pipeline import inference_dataset, parse_shard
 from .profiles import ProfileWriter, aggregate_proteins, cell_metadata, feature_names
 from .records import file_sha256, write_run_record
-from .store import CellStore
+from .store import CellStore, check_split
 
 __all__ = ["extract", "merge_shards", "shard_name"]
 
@@ -168,13 +168,11 @@ def extract(
         If an output exists and ``overwrite`` is False.
     """
     spec = get_method(method)
-    if split not in SPLIT_CHOICES:
-        raise InputError(f"unknown split {split!r}; expected one of {list(SPLIT_CHOICES)}")
+    check_split(split)
     known_tta = sorted({mode for other in METHODS.values() for mode in other.tta_modes})
     if tta is not None and tta not in known_tta:
         raise InputError(f"unknown tta {tta!r}; expected one of {known_tta}")
-    if int(batch_size) < 1:
-        raise InputError(f"batch_size must be a positive integer. Received: batch_size={batch_size}")
+    check_positive_int("batch_size", batch_size)
     shard_t = parse_shard(shard)
     out = Path(out)
     if spec.extractor is not None:

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from .errors import InputError, file_error
+from .errors import InputError, check_positive_int, file_error
 from .layers_pci import minmax_scale
-from .store import SPLIT_NAMES, UNKNOWN_PROTEIN, CellStore
+from .store import SPLIT_NAMES, CellStore, check_split
 
 __all__ = ["PairData", "pair_indices", "pair_dataset"]
 
@@ -163,10 +163,8 @@ def pair_dataset(
     """
     if not isinstance(store, CellStore):
         store = CellStore.open(store)
-    if split not in SPLIT_NAMES:
-        raise InputError(f"unknown split; expected one of {list(SPLIT_NAMES)}. Received: split={split!r}")
-    if batch_size < 1:
-        raise InputError(f"batch_size must be positive. Received: batch_size={batch_size}")
+    check_split(split, choices=SPLIT_NAMES)
+    check_positive_int("batch_size", batch_size)
     if seed < 0 or initial_epoch < 0:
         raise InputError(f"seed and initial_epoch must be non-negative. Received: seed={seed}, "
                          f"initial_epoch={initial_epoch}")
@@ -174,10 +172,8 @@ def pair_dataset(
     if store.image_shape[2] != 2:
         raise file_error(store.path, f"PCI needs 2 channels (protein, marker). Received: image_shape={store.image_shape}")
     augment = split == "train" if augment is None else augment
-    cells = store.cells
-    proteins_all = cells["protein"].to_numpy().astype(str)
-    rows = np.flatnonzero((cells["split"].to_numpy() == SPLIT_NAMES.index(split)) & (proteins_all != UNKNOWN_PROTEIN))
-    proteins = proteins_all[rows]
+    rows = store.select(split, known_proteins=True)
+    proteins = store.cells["protein"].to_numpy().astype(str)[rows]
     names, counts = np.unique(proteins, return_counts=True)
     skipped = int((counts < 2).sum())
     n_cells = int(counts[counts >= 2].sum())

@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING
 import h5py
 import numpy as np
 
-from .errors import InputError, file_error, reading
-from .store import SPLIT_NAMES, CellStore, check_finite
+from .errors import InputError, check_positive_int, file_error, reading
+from .store import SPLIT_CHOICES, CellStore, check_finite
 
 if TYPE_CHECKING:  # TensorFlow is imported when a dataset is built, so the CLI starts fast
     import tensorflow as tf
@@ -48,8 +48,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Selections accepted by ``split`` (``all`` = every cell).
-SPLIT_CHOICES = (*SPLIT_NAMES, "all")
 #: Cells read and permuted together (rounded up to whole chunks).
 DEFAULT_SHUFFLE_WINDOW = 4096
 #: Alignment (bytes) that lets TensorFlow use numpy blocks and their batch slices without copying.
@@ -79,24 +77,7 @@ class StoreData:
 
 
 def select_cells(store: CellStore, split: str = "train", *, labelled: bool = False) -> np.ndarray:
-    """Row numbers of the cells of a split, in store order.
-
-    Parameters
-    ----------
-    store : CellStore
-        An open store.
-    split : {"train", "val", "test", "all"}, default "train"
-    labelled : bool, default False
-        Keep only cells with a label (``label >= 0``).
-
-    Returns
-    -------
-    numpy.ndarray of int64, sorted
-
-    Raises
-    ------
-    InputError
-        For an unknown split name.
+    """:meth:`CellStore.select` of an open ``store``, the training split by default.
 
     Examples
     --------
@@ -109,15 +90,7 @@ def select_cells(store: CellStore, split: str = "train", *, labelled: bool = Fal
     ...     select_cells(s, "train").tolist(), select_cells(s, "train", labelled=True).tolist()
     ([0, 2, 3], [0, 3])
     """
-    if split not in SPLIT_CHOICES:
-        raise InputError(f"unknown split {split!r}; expected one of {list(SPLIT_CHOICES)}")
-    cells = store.cells
-    keep = np.ones(len(cells), dtype=bool)
-    if split != "all":
-        keep &= cells["split"].to_numpy() == SPLIT_NAMES.index(split)
-    if labelled:
-        keep &= cells["label"].to_numpy() >= 0
-    return np.flatnonzero(keep).astype(np.int64)
+    return store.select(split, labelled=labelled)
 
 
 def parse_shard(shard: str | tuple[int, int] | None) -> tuple[int, int] | None:
@@ -343,11 +316,6 @@ def _unstack(dataset: tf.data.Dataset) -> tf.data.Dataset:  # noqa: F821 - TYPE_
     return dataset.flat_map(lambda *block: tf.data.Dataset.from_tensor_slices(block if len(block) > 1 else block[0]))
 
 
-def _check_batch_size(batch_size: int) -> None:
-    if int(batch_size) < 1:
-        raise InputError(f"batch_size must be a positive integer. Received: batch_size={batch_size}")
-
-
 def training_dataset(
     store: CellStore,
     *,
@@ -412,7 +380,7 @@ def training_dataset(
     """
     import tensorflow as tf
 
-    _check_batch_size(batch_size)
+    check_positive_int("batch_size", batch_size)
     if class_balanced and not labels:
         raise InputError("class_balanced sampling needs labels; pass labels=True")
     indices = select_cells(store, split, labelled=labels)
@@ -513,7 +481,7 @@ def inference_dataset(
     """
     import tensorflow as tf
 
-    _check_batch_size(batch_size)
+    check_positive_int("batch_size", batch_size)
     indices = shard_cells(select_cells(store, split), chunk_cells=store.chunk_cells, shard=parse_shard(shard))
     if indices.size == 0:
         where = f"split {split!r}" + (f", shard {shard}" if shard is not None else "")

@@ -26,7 +26,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from .errors import DISK_FULL, InputError, file_error, is_disk_full, reading
+from .errors import DISK_FULL, InputError, check_positive_int, file_error, is_disk_full, reading
 from .outputs import check_output, partial_path, remove_path, remove_stale_partials
 
 __all__ = [
@@ -34,11 +34,13 @@ __all__ = [
     "CELL_COLUMNS",
     "CELL_FEATURES",
     "SPLIT_NAMES",
+    "SPLIT_CHOICES",
     "UNKNOWN_PROTEIN",
     "CHONG_CLASS_NAMES",
     "DEFAULT_CHANNEL_NAMES",
     "CellStore",
     "assign_splits",
+    "check_split",
     "check_finite",
 ]
 
@@ -47,6 +49,8 @@ logger = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 UNKNOWN_PROTEIN = "unknown"
 SPLIT_NAMES = ("train", "val", "test")
+#: What a selection of cells accepts: one split, or ``"all"`` cells.
+SPLIT_CHOICES = (*SPLIT_NAMES, "all")
 DEFAULT_CHANNEL_NAMES = ("GFP", "RFP")
 #: The 19 classes of the Chong et al. 2015 DeepLoc files, in column order of ``Index1``.
 CHONG_CLASS_NAMES = (
@@ -253,8 +257,7 @@ class CellStore:
             raise InputError(
                 f"one channel name per channel expected ({image_shape[2]}). Received: channel_names={list(channel_names)}"
             )
-        if chunk_cells < 1:
-            raise InputError(f"chunk_cells must be positive. Received: chunk_cells={chunk_cells}")
+        check_positive_int("chunk_cells", chunk_cells)
         for what, names in (("channel_names", list(channel_names)), ("class_names", list(class_names))):
             repeated = sorted({name for name in names if names.count(name) > 1})
             if repeated:
@@ -579,6 +582,48 @@ class CellStore:
         dset.resize(start + len(values), axis=0)
         dset[start:] = values
 
+    def select(self, split: str = "all", *, labelled: bool = False, known_proteins: bool = False) -> np.ndarray:
+        """Row numbers of the cells of a split, in store order.
+
+        Parameters
+        ----------
+        split : {"train", "val", "test", "all"}, default "all"
+        labelled : bool, default False
+            Keep only cells with a label (``label >= 0``).
+        known_proteins : bool, default False
+            Keep only cells whose protein is not :data:`UNKNOWN_PROTEIN`.
+
+        Returns
+        -------
+        numpy.ndarray of int64, sorted
+
+        Raises
+        ------
+        InputError
+            For an unknown split name.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "s.h5"
+        >>> with CellStore.create(path, class_names=["A", "B"]) as w:
+        ...     w.append(np.zeros((4, 64, 64, 2), np.uint16),
+        ...              {"protein": ["P", "Q", "unknown", "P"], "label": [0, 1, -1, 0], "split": [0, 1, 0, 0]})
+        >>> with CellStore.open(path) as s:
+        ...     s.select("train").tolist(), s.select("train", labelled=True).tolist(), s.select(known_proteins=True).tolist()
+        ([0, 2, 3], [0, 3], [0, 1, 3])
+        """
+        check_split(split)
+        cells = self.cells
+        keep = np.ones(len(cells), dtype=bool)
+        if split != "all":
+            keep &= cells["split"].to_numpy() == SPLIT_NAMES.index(split)
+        if labelled:
+            keep &= cells["label"].to_numpy() >= 0
+        if known_proteins:
+            keep &= cells["protein"].to_numpy().astype(str) != UNKNOWN_PROTEIN
+        return np.flatnonzero(keep).astype(np.int64)
+
     def require_labels(self) -> None:
         """Raise unless at least two classes have labelled cells (needed for training)."""
         labels = self.cells["label"].to_numpy()
@@ -699,6 +744,38 @@ def _discard(h5: h5py.File | None, tmp: Path) -> None:
         logger.debug("closing %s failed while discarding it", tmp, exc_info=True)
     finally:
         remove_path(tmp)
+
+
+def check_split(split: str, *, choices: Sequence[str] = SPLIT_CHOICES) -> str:
+    """Refuse a split name outside ``choices``.
+
+    Parameters
+    ----------
+    split : str
+    choices : sequence of str, default :data:`SPLIT_CHOICES`
+        The names the caller accepts (e.g. :data:`SPLIT_NAMES` where ``"all"`` makes no sense).
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    InputError
+        If ``split`` is not one of ``choices``.
+
+    Examples
+    --------
+    >>> check_split("val")
+    'val'
+    >>> check_split("all", choices=SPLIT_NAMES)
+    Traceback (most recent call last):
+    ...
+    deeploc_keras.errors.InputError: unknown split 'all'; expected one of ['train', 'val', 'test']
+    """
+    if split not in choices:
+        raise InputError(f"unknown split {split!r}; expected one of {list(choices)}")
+    return split
 
 
 def check_finite(images: np.ndarray, path: str | os.PathLike, rows: np.ndarray) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import scipy.fft as _fft
 
-from ..errors import InputError
+from ..errors import InputError, check_positive_int
 from ..outputs import atomic_path
 from ..store import CellStore, assign_splits
 from .camera import DIFFICULTIES, FFT_SIZE, expose, illumination, spectrum, to_crop, transfer
@@ -119,12 +119,6 @@ def cells_per_protein_counts(proteins: int, mean: int, spread: float = 0.0, *, s
     rng = np.random.default_rng(np.random.SeedSequence([seed, 3]))
     draw = mean * np.exp(spread * rng.standard_normal(proteins) - spread**2 / 2)
     return np.maximum(np.rint(draw), min(4, mean)).astype(np.int64)
-
-
-def _check_int(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise InputError(f"{name} must be a positive integer. Received: {name}={value!r}")
-    return int(value)
 
 
 @dataclass
@@ -344,7 +338,7 @@ def _check_screen(proteins: int, cells_per_protein: int, plates: int, chunk_cell
                   cells_per_protein_spread: float, dead_ghost_fraction: float, difficulty: str) -> None:
     for name, value in (("proteins", proteins), ("cells_per_protein", cells_per_protein), ("plates", plates),
                         ("chunk_cells", chunk_cells)):
-        _check_int(name, value)
+        check_positive_int(name, value)
     if not 0 <= cells_per_protein_spread <= 3:
         raise InputError("cells_per_protein_spread must be in [0, 3]. "
                          f"Received: cells_per_protein_spread={cells_per_protein_spread}")

@@ -17,17 +17,15 @@ from eval.standards import load_standards
 PROTEINS = [f"P{c}{p}" for c in range(4) for p in range(2)]
 
 
-class _Poison(keras.callbacks.Callback):
-    """Makes the weights NaN when epoch ``at`` begins."""
+def _poison_at(model: keras.Model, at: int) -> keras.callbacks.Callback:
+    """A callback that makes every weight of ``model`` NaN when epoch ``at`` begins."""
 
-    def __init__(self, at: int) -> None:
-        super().__init__()
-        self.at = at
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.at:
-            for weight in self.model.weights:
+    def poison(epoch, logs):
+        if epoch == at:
+            for weight in model.weights:
                 weight.assign(np.full(weight.shape, np.nan, dtype="float32"))
+
+    return keras.callbacks.LambdaCallback(on_epoch_begin=poison)
 
 
 def _dense_model() -> keras.Model:
@@ -45,8 +43,8 @@ def _xy():
 
 
 def test_terminate_on_nan_epoch_records_the_bad_epoch():
-    guard = TerminateOnNaNEpoch()
-    history = _dense_model().fit(*_xy(), batch_size=8, epochs=5, verbose=0, callbacks=[_Poison(2), guard])
+    guard, model = TerminateOnNaNEpoch(), _dense_model()
+    history = model.fit(*_xy(), batch_size=8, epochs=5, verbose=0, callbacks=[_poison_at(model, 2), guard])
     assert guard.nan_epoch == 2
     assert len(history.history["loss"]) == 3 and guard.model.stop_training
 
@@ -121,24 +119,21 @@ def test_monitor_scores_protein_means_of_val_and_test_cells(tmp_path, tiny_stand
         np.testing.assert_allclose(rows["value"], expected["value"], rtol=1e-5)
 
 
-def test_monitor_scores_uses_test_cells_when_val_is_empty(tmp_path, tiny_standards):
-    proteins = PROTEINS * 2
-    path = _monitor_store(tmp_path / "s.h5", splits=[0] * 8 + [2] * 8, proteins=proteins)
-    out = tmp_path / "monitor.csv"
-    with CellStore.open(path) as store:
-        monitor = MonitorScores(store, load_standards(tiny_standards), lambda model: model, path=out, seed=0,
+def _one_epoch(store_path, standards_dir, out) -> None:
+    with CellStore.open(store_path) as store:
+        monitor = MonitorScores(store, load_standards(standards_dir), lambda model: model, path=out, seed=0,
                                 batch_size=4)
         monitor.set_model(_channel_means())
         monitor.on_epoch_end(0)
-    assert set(pd.read_csv(out)["metric"]) == set(MONITOR_METRICS)
+
+
+def test_monitor_scores_uses_test_cells_when_val_is_empty(tmp_path, tiny_standards):
+    path = _monitor_store(tmp_path / "s.h5", splits=[0] * 8 + [2] * 8, proteins=PROTEINS * 2)
+    _one_epoch(path, tiny_standards, tmp_path / "monitor.csv")
+    assert set(pd.read_csv(tmp_path / "monitor.csv")["metric"]) == set(MONITOR_METRICS)
 
 
 def test_monitor_scores_writes_nothing_without_known_proteins(tmp_path, tiny_standards):
     path = _monitor_store(tmp_path / "s.h5", splits=[0, 1, 2, 2], proteins=["P00", "unknown", "unknown", "unknown"])
-    out = tmp_path / "monitor.csv"
-    with CellStore.open(path) as store:
-        monitor = MonitorScores(store, load_standards(tiny_standards), lambda model: model, path=out, seed=0,
-                                batch_size=4)
-        monitor.set_model(_channel_means())
-        monitor.on_epoch_end(0)
-    assert not out.exists()
+    _one_epoch(path, tiny_standards, tmp_path / "monitor.csv")
+    assert not (tmp_path / "monitor.csv").exists()

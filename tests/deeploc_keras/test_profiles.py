@@ -14,6 +14,7 @@ from deeploc_keras.errors import InputError, OutputExistsError
 from deeploc_keras.profiles import (
     PARQUET_METADATA_KEY,
     ProfileWriter,
+    ProteinMeans,
     aggregate_proteins,
     cell_metadata,
     feature_names,
@@ -132,6 +133,35 @@ def test_read_profiles_of_foreign_parquet_has_unknown_method(tmp_path):
     profiles = read_profiles(path)
     assert profiles.method == "unknown" and profiles.info == {}
     np.testing.assert_array_equal(profiles.features, [[1.0], [2.0]])
+
+
+def test_protein_means_match_nanmean_in_any_blocking():
+    rng = np.random.default_rng(1)
+    proteins = rng.choice(["A", "B", "C", "unknown"], size=50)
+    values = rng.normal(size=(50, 4))
+    values[rng.random((50, 4)) < 0.2] = np.nan
+    values[proteins == "C", 1] = np.inf
+    finite = np.where(np.isfinite(values), values, np.nan)
+    with np.errstate(invalid="ignore"), pytest.warns(RuntimeWarning, match="Mean of empty slice"):
+        expected = {p: np.nanmean(finite[proteins == p], axis=0) for p in ("A", "B", "C")}
+    for cuts in ([50], [1, 20, 49, 50], list(range(1, 51))):
+        means = ProteinMeans()
+        start = 0
+        for stop in cuts:
+            means.add(proteins[start:stop], values[start:stop])
+            start = stop
+        known, matrix, cells = means.result()
+        assert known == ["A", "B", "C"]
+        np.testing.assert_allclose(matrix, np.stack([expected[p] for p in known]), rtol=1e-12)
+        assert cells.tolist() == [int((proteins == p).sum()) for p in known]
+    assert np.isnan(matrix[2, 1])
+
+
+def test_protein_means_of_unknown_proteins_only_are_empty():
+    means = ProteinMeans()
+    means.add(["unknown"], np.ones((1, 3)))
+    known, matrix, cells = means.result()
+    assert known == [] and matrix.shape == (0, 3) and cells.shape == (0,)
 
 
 def test_aggregate_proteins_matches_pandas_groupby(tmp_path):
