@@ -398,24 +398,9 @@ def extract_cellprofiler(
     pending = [k for k, path in enumerate(paths) if not path.is_file()]
     if len(pending) < len(blocks):
         logger.info("resuming: %d of %d chunks already measured", len(blocks) - len(pending), len(blocks))
-    cells = store.cells
     executor = _Executor(workers, scheduler)
-    logger.info("measuring %d cells (%d features) in %d chunks with %s", selected.size, len(columns), len(pending),
-                executor.kind)
-    jobs = ((k, (store.images(blocks[k]), channel_names, config, scale)) for k in pending)
-    progress = tqdm(total=int(selected.size), initial=int(selected.size - sum(len(blocks[k]) for k in pending)),
-                    unit="cell", desc=METHOD, disable=None)
-    try:
-        for k, result in executor.map(_measure_job, jobs):
-            meta = cell_metadata(cells.iloc[blocks[k]], store.class_names, index=blocks[k])
-            _write_chunk(paths[k], meta, result, columns)
-            progress.update(len(blocks[k]))
-    except BaseException:
-        executor.terminate()
-        raise
-    finally:
-        progress.close()
-        executor.close()
+    _measure_chunks(store, blocks, paths, pending, executor=executor, channel_names=channel_names, config=config,
+                    scale=scale, columns=columns)
     info = {"method": METHOD, "store_fingerprint": fingerprint, "split": split, "scale": scale}
     _concat_chunks(paths, out_dir / "cells.parquet", info)
     proteins = aggregate_proteins(out_dir / "cells.parquet", out_dir / "proteins_raw.parquet", overwrite=True)
@@ -445,6 +430,30 @@ def extract_cellprofiler(
     summary["outputs"] = [str(out_dir / name) for name in [*outputs, "config.json"]]
     logger.info("CellProfiler features: %s", summary)
     return summary
+
+
+def _measure_chunks(store: CellStore, blocks: list[np.ndarray], paths: list[Path], pending: list[int], *,
+                    executor: _Executor, channel_names: list[str], config: FeatureConfig, scale: float,
+                    columns: list[str]) -> None:
+    """Measure the pending blocks of cells on ``executor`` and write each as its chunk file (with progress)."""
+    n_cells = sum(len(block) for block in blocks)
+    logger.info("measuring %d cells (%d features) in %d chunks with %s", n_cells, len(columns), len(pending),
+                executor.kind)
+    cells = store.cells
+    jobs = ((k, (store.images(blocks[k]), channel_names, config, scale)) for k in pending)
+    progress = tqdm(total=n_cells, initial=n_cells - sum(len(blocks[k]) for k in pending), unit="cell",
+                    desc=METHOD, disable=None)
+    try:
+        for k, result in executor.map(_measure_job, jobs):
+            meta = cell_metadata(cells.iloc[blocks[k]], store.class_names, index=blocks[k])
+            _write_chunk(paths[k], meta, result, columns)
+            progress.update(len(blocks[k]))
+    except BaseException:
+        executor.terminate()
+        raise
+    finally:
+        progress.close()
+        executor.close()
 
 
 def _measure_job(images: np.ndarray, channel_names: list[str], config: FeatureConfig,

@@ -316,6 +316,14 @@ def _unstack(dataset: tf.data.Dataset) -> tf.data.Dataset:  # noqa: F821 - TYPE_
     return dataset.flat_map(lambda *block: tf.data.Dataset.from_tensor_slices(block if len(block) > 1 else block[0]))
 
 
+def _inverse_class_frequency(labels: np.ndarray) -> np.ndarray:
+    """Sampling weight of each class index: 1 / its number of cells among ``labels``."""
+    classes, counts = np.unique(labels, return_counts=True)
+    weights = np.zeros(int(classes.max()) + 1)
+    weights[classes] = 1.0 / counts
+    return weights
+
+
 def training_dataset(
     store: CellStore,
     *,
@@ -390,13 +398,7 @@ def training_dataset(
     chunk_cells = store.chunk_cells
     groups = _chunk_groups(indices, chunk_cells)
     all_labels = store.cells["label"].to_numpy().astype(np.int32)
-    weights = None
-    if class_balanced:
-        sel = all_labels[indices]
-        classes, counts = np.unique(sel, return_counts=True)
-        inverse = np.zeros(int(classes.max()) + 1)
-        inverse[classes] = 1.0 / counts
-        weights = inverse
+    weights = _inverse_class_frequency(all_labels[indices]) if class_balanced else None
     window_chunks = max(1, math.ceil(shuffle_window / chunk_cells))
     path = str(store.path)
     epoch_counter = [int(initial_epoch)]
