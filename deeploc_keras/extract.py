@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from .errors import InputError, check_positive_int, file_error, reading
-from .methods import METHODS, Method, get_method
+from .methods import METHODS, Method, get_method, register_layers
 from .models.presets import PRESETS
 from .outputs import atomic_path, check_output
 from .pipeline import inference_dataset, parse_shard
@@ -68,9 +68,7 @@ def _model_method(model_path: Path, model: Any) -> tuple[str, dict[str, Any]]:
 def _load_model(model_path: str | os.PathLike | None, method: str) -> tuple[Any, Path, dict[str, Any]]:
     import keras
 
-    from .models import deeploc as _deeploc  # noqa: F401 - registers the custom layers
-    from .models import pci as _pci  # noqa: F401
-
+    register_layers()
     if model_path is None:
         raise InputError(f"method {method!r} needs a trained model; pass model_path (--model RUN/best.keras)")
     path = Path(model_path)

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from .errors import InputError, check_positive_int, file_error
-from .layers_pci import minmax_scale
+from .models.layers_pci import minmax_scale
 from .store import SPLIT_NAMES, CellStore, check_split
 
 __all__ = ["PairData", "pair_indices", "pair_dataset"]
