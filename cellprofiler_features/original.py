@@ -20,13 +20,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from deeploc_keras.errors import InputError, file_error
+from deeploc_keras.errors import check_positive_int, file_error
 from deeploc_keras.outputs import check_output
-from deeploc_keras.pipeline import SPLIT_CHOICES, select_cells
 from deeploc_keras.processing import ProfileProcessing, process_profile_file
 from deeploc_keras.profiles import METADATA_PREFIX, ProfileWriter, aggregate_proteins, cell_metadata
 from deeploc_keras.records import write_run_record
-from deeploc_keras.store import CELL_FEATURES, CellStore
+from deeploc_keras.store import CELL_FEATURES, CellStore, check_split
 
 __all__ = ["ORIGINAL_METHOD", "original_feature_profiles"]
 
@@ -75,10 +74,8 @@ def original_feature_profiles(
         If an output exists and ``overwrite`` is False.
     """
     started = time.perf_counter()
-    if split not in SPLIT_CHOICES:
-        raise InputError(f"unknown split {split!r}; expected one of {list(SPLIT_CHOICES)}")
-    if int(batch_cells) < 1:
-        raise InputError(f"batch_cells must be a positive integer. Received: batch_cells={batch_cells}")
+    check_split(split)
+    check_positive_int("batch_cells", batch_cells)
     processing = processing or ProfileProcessing()
     opened = not isinstance(store, CellStore)
     cell_store = CellStore.open(store) if opened else store
@@ -92,7 +89,7 @@ def original_feature_profiles(
             raise file_error(cell_store.path, f"per-cell feature {clash[0]!r} starts with {METADATA_PREFIX!r}, which "
                                               f"profiles reserve for metadata")
         cell_store.require_proteins()
-        selected = select_cells(cell_store, split)
+        selected = cell_store.select(split)
         if selected.size == 0:
             raise file_error(cell_store.path, f"no cells selected (split={split!r}, {len(cell_store)} cells)")
         out = Path(out)

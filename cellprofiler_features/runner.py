@@ -34,7 +34,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-from deeploc_keras.errors import InputError, OutputExistsError, file_error
+from deeploc_keras.errors import InputError, OutputExistsError, check_positive_int, file_error
 from deeploc_keras.lifetime import exit_with_parent
 from deeploc_keras.outputs import atomic_path, remove_path
 from deeploc_keras.processing import ProfileProcessing, process_profile_file
@@ -365,10 +365,8 @@ def extract_cellprofiler(
     started = time.perf_counter()
     if pca is not None:
         pca = validate_variance(pca)
-    if int(chunk_cells) < 1:
-        raise InputError(f"chunk_cells must be >= 1. Received: chunk_cells={chunk_cells}")
-    if workers is not None and int(workers) < 1:
-        raise InputError(f"workers must be >= 1. Received: workers={workers}")
+    check_positive_int("chunk_cells", chunk_cells)
+    check_positive_int("workers", workers, optional=True)
     config = config or FeatureConfig()
     processing = processing or ProfileProcessing()
     store = store if isinstance(store, CellStore) else CellStore.open(store)
@@ -394,24 +392,9 @@ def extract_cellprofiler(
     pending = [k for k, path in enumerate(paths) if not path.is_file()]
     if len(pending) < len(blocks):
         logger.info("resuming: %d of %d chunks already measured", len(blocks) - len(pending), len(blocks))
-    cells = store.cells
     executor = _Executor(workers, scheduler)
-    logger.info("measuring %d cells (%d features) in %d chunks with %s", selected.size, len(columns), len(pending),
-                executor.kind)
-    jobs = ((k, (store.images(blocks[k]), channel_names, config, scale)) for k in pending)
-    progress = tqdm(total=int(selected.size), initial=int(selected.size - sum(len(blocks[k]) for k in pending)),
-                    unit="cell", desc=METHOD, disable=None)
-    try:
-        for k, result in executor.map(_measure_job, jobs):
-            meta = cell_metadata(cells.iloc[blocks[k]], store.class_names, index=blocks[k])
-            _write_chunk(paths[k], meta, result, columns)
-            progress.update(len(blocks[k]))
-    except BaseException:
-        executor.terminate()
-        raise
-    finally:
-        progress.close()
-        executor.close()
+    _measure_chunks(store, blocks, paths, pending, executor=executor, channel_names=channel_names, config=config,
+                    scale=scale, columns=columns)
     info = {"method": METHOD, "store_fingerprint": fingerprint, "split": split, "scale": scale}
     _concat_chunks(paths, out_dir / "cells.parquet", info)
     proteins = aggregate_proteins(out_dir / "cells.parquet", out_dir / "proteins_raw.parquet", overwrite=True)
@@ -441,6 +424,30 @@ def extract_cellprofiler(
     summary["outputs"] = [str(out_dir / name) for name in [*outputs, "config.json"]]
     logger.info("CellProfiler features: %s", summary)
     return summary
+
+
+def _measure_chunks(store: CellStore, blocks: list[np.ndarray], paths: list[Path], pending: list[int], *,
+                    executor: _Executor, channel_names: list[str], config: FeatureConfig, scale: float,
+                    columns: list[str]) -> None:
+    """Measure the pending blocks of cells on ``executor`` and write each as its chunk file (with progress)."""
+    n_cells = sum(len(block) for block in blocks)
+    logger.info("measuring %d cells (%d features) in %d chunks with %s", n_cells, len(columns), len(pending),
+                executor.kind)
+    cells = store.cells
+    jobs = ((k, (store.images(blocks[k]), channel_names, config, scale)) for k in pending)
+    progress = tqdm(total=n_cells, initial=n_cells - sum(len(blocks[k]) for k in pending), unit="cell",
+                    desc=METHOD, disable=None)
+    try:
+        for k, result in executor.map(_measure_job, jobs):
+            meta = cell_metadata(cells.iloc[blocks[k]], store.class_names, index=blocks[k])
+            _write_chunk(paths[k], meta, result, columns)
+            progress.update(len(blocks[k]))
+    except BaseException:
+        executor.terminate()
+        raise
+    finally:
+        progress.close()
+        executor.close()
 
 
 def _measure_job(images: np.ndarray, channel_names: list[str], config: FeatureConfig,

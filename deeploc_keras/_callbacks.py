@@ -18,7 +18,8 @@ from eval.score import score_representation
 
 from .errors import InputError, file_error, reading
 from .pipeline import inference_dataset
-from .store import UNKNOWN_PROTEIN, CellStore
+from .profiles import ProteinMeans
+from .store import CellStore
 
 __all__ = ["RunBackup", "TerminateOnNaNEpoch", "FiniteModelCheckpoint", "ResumedEarlyStopping", "MonitorScores"]
 
@@ -206,26 +207,17 @@ class MonitorScores(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         features_model = self._fn(self.model)
         proteins = self._store.cells["protein"].to_numpy(dtype=str)
-        sums: dict[str, np.ndarray] = {}
-        counts: dict[str, int] = {}
+        means = ProteinMeans()
         for split in ("val", "test"):
             try:
                 data = inference_dataset(self._store, split=split, batch_size=self._batch_size)
             except InputError:
                 continue
             for index, images in data.dataset:
-                feats = np.asarray(features_model.predict_on_batch(images), dtype=np.float64)
-                names = proteins[index.numpy()]
-                uniq, inverse = np.unique(names, return_inverse=True)
-                block = np.zeros((len(uniq), feats.shape[1]))
-                np.add.at(block, inverse, feats)
-                for k, name in enumerate(uniq):
-                    sums[name] = sums.get(name, 0.0) + block[k]
-                    counts[name] = counts.get(name, 0) + int((inverse == k).sum())
-        known = sorted(p for p in sums if p != UNKNOWN_PROTEIN)
+                means.add(proteins[index.numpy()], np.asarray(features_model.predict_on_batch(images)))
+        known, matrix, _ = means.result()
         if not known:
             return
-        matrix = np.stack([sums[p] / counts[p] for p in known])
         score_logger = logging.getLogger("eval.score")
         level = score_logger.level
         score_logger.setLevel(logging.WARNING)  # one summary line per epoch below, not one per metric

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import operator
 import os
 import threading
 import zipfile
 import zlib
 from collections.abc import Iterator
 
-__all__ = ["DISK_FULL", "is_disk_full", "DeeplocKerasError", "InputError", "OutputExistsError", "file_error", "os_error_message", "reading",
-           "user_error_behind"]
+__all__ = ["DISK_FULL", "is_disk_full", "DeeplocKerasError", "InputError", "OutputExistsError", "file_error",
+           "check_positive_int", "os_error_message", "reading", "user_error_behind"]
 
 #: Exceptions a corrupt or truncated file raises from the libraries that read it (h5py, zipfile, gzip, keras).
 _READ_ERRORS = (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile, zlib.error)
@@ -76,6 +77,49 @@ def file_error(path: str | os.PathLike, problem: str) -> InputError:
     'cells.h5: not an HDF5 file'
     """
     return InputError(f"{os.fspath(path)}: {problem}")
+
+
+def check_positive_int(name: str, value: object, *, optional: bool = False) -> int | None:
+    """Check a count option (batch size, cells per chunk, epochs ...) and return it as an ``int``.
+
+    Parameters
+    ----------
+    name : str
+        The option's name, as the user passes it (``"batch_size"``).
+    value : object
+        An ``int`` or numpy integer of at least 1 (``bool`` and floats are refused).
+    optional : bool, default False
+        Let ``None`` through (returned as ``None``).
+
+    Returns
+    -------
+    int or None
+
+    Raises
+    ------
+    InputError
+        If ``value`` is not an integer of at least 1.
+
+    Examples
+    --------
+    >>> check_positive_int("batch_size", 32)
+    32
+    >>> check_positive_int("steps_per_epoch", None, optional=True) is None
+    True
+    >>> check_positive_int("chunk_cells", 0)
+    Traceback (most recent call last):
+    ...
+    deeploc_keras.errors.InputError: chunk_cells must be a positive integer. Received: chunk_cells=0
+    """
+    if value is None and optional:
+        return None
+    try:
+        number = None if isinstance(value, bool) else operator.index(value)
+    except TypeError:
+        number = None
+    if number is None or number < 1:
+        raise InputError(f"{name} must be a positive integer. Received: {name}={value!r}")
+    return number
 
 
 def _first_line(exc: BaseException) -> str:

@@ -24,13 +24,13 @@ import pyarrow.parquet as pq
 
 from ._tensorflow import load_tensorflow
 from .errors import InputError, file_error, reading
-from .methods import METHODS, Method, get_method
+from .methods import METHODS, Method, get_method, register_layers
 from .models.presets import PRESETS
 from .outputs import atomic_path, check_output
-from .pipeline import SPLIT_CHOICES, inference_dataset, parse_shard, select_cells, shard_cells
+from .pipeline import inference_dataset, parse_shard, shard_cells
 from .profiles import ProfileWriter, aggregate_proteins, cell_metadata, feature_names
 from .records import file_sha256, write_run_record
-from .store import CellStore
+from .store import CellStore, check_split
 
 __all__ = ["extract", "validate_extract", "merge_shards", "shard_name"]
 
@@ -69,9 +69,7 @@ def _model_method(model_path: Path, model: Any) -> tuple[str, dict[str, Any]]:
 def _load_model(model_path: str | os.PathLike | None, method: str) -> tuple[Any, Path, dict[str, Any]]:
     import keras
 
-    from .models import deeploc as _deeploc  # noqa: F401 - registers the custom layers
-    from .models import pci as _pci  # noqa: F401
-
+    register_layers()
     if model_path is None:
         raise InputError(f"method {method!r} needs a trained model; pass model_path (--model RUN/best.keras)")
     path = Path(model_path)
@@ -262,8 +260,7 @@ def validate_extract(
     deeploc_keras.errors.InputError: method 'deeploc' needs a trained model; pass model_path (--model RUN/best.keras)
     """
     spec = get_method(method)
-    if split not in SPLIT_CHOICES:
-        raise InputError(f"unknown split {split!r}; expected one of {list(SPLIT_CHOICES)}")
+    check_split(split)
     known_tta = sorted({mode for other in METHODS.values() for mode in other.tta_modes})
     if tta is not None and tta not in known_tta:
         raise InputError(f"unknown tta {tta!r}; expected one of {known_tta}")
@@ -289,7 +286,7 @@ def validate_extract(
         check_output(target, overwrite=overwrite)
     with CellStore.open(store) as cell_store:
         cell_store.require_proteins()
-        if shard_cells(select_cells(cell_store, split), chunk_cells=cell_store.chunk_cells, shard=shard_t).size == 0:
+        if shard_cells(cell_store.select(split), chunk_cells=cell_store.chunk_cells, shard=shard_t).size == 0:
             where = f"split {split!r}" + (f", shard {shard}" if shard is not None else "")
             raise file_error(cell_store.path, f"no cells in {where}")
 

@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # TensorFlow and Keras load inside the builders
     from .train_config import TrainConfig
 
 __all__ = ["TrainDefaults", "Method", "METHODS", "METHOD_NAMES", "TRAINABLE_METHODS", "PCI_DEFAULTS",
-           "get_method"]
+           "get_method", "register_layers"]
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,9 @@ class Method:
         Raw crops in, float32 per-cell features out; ``tta=None`` is the plain embedding.
     extractor : callable, optional
         For a method without a network: ``extractor(store, out, split=..., overwrite=..., **options)``.
+    layers_module : str, optional
+        The module whose import registers the method's custom Keras layers, so a saved model loads
+        (:func:`register_layers`).
     """
 
     name: str
@@ -117,6 +120,7 @@ class Method:
     datasets: Callable[[CellStore, TrainConfig, int], tuple[tf.data.Dataset, tf.data.Dataset, int | None]] | None = None
     feature_model: Callable[[keras.Model, str, str | None], keras.Model] | None = None
     extractor: Callable[..., dict[str, Any]] | None = None
+    layers_module: str | None = None
 
     @property
     def trainable(self) -> bool:
@@ -242,11 +246,12 @@ METHODS: dict[str, Method] = {
         name="deeploc", display="DeepLoc", needs_labels=True, default_layer="fc_2", signature_layer="fc_2",
         tta_modes=TTA_MODES, defaults=_deeploc_defaults, build=_build_deeploc, loss=_deeploc_loss,
         metrics=("accuracy",), datasets=_deeploc_datasets, feature_model=_deeploc_features,
+        layers_module="deeploc_keras.models.layers",
     ),
     "pci": Method(
         name="pci", display="PCI", default_layer="conv4_1", signature_layer="rfpconv1_1",
         defaults=lambda preset: PCI_DEFAULTS, build=_build_pci, loss=lambda: "mse", datasets=_pci_datasets,
-        feature_model=_pci_features,
+        feature_model=_pci_features, layers_module="deeploc_keras.models.layers_pci",
     ),
     "cellprofiler": Method(name="cellprofiler", display="CellProfiler", extractor=_cellprofiler_extract),
 }
@@ -254,6 +259,24 @@ METHODS: dict[str, Method] = {
 METHOD_NAMES = tuple(METHODS)
 #: Methods :func:`deeploc_keras.train.train` can fit.
 TRAINABLE_METHODS = tuple(name for name, spec in METHODS.items() if spec.trainable)
+
+
+def register_layers() -> list[str]:
+    """Import every method's :attr:`Method.layers_module`, registering its custom Keras layers.
+
+    Call it before ``keras.saving.load_model`` of a model of any method (it imports TensorFlow).
+
+    Returns
+    -------
+    list of str
+        The modules imported.
+    """
+    import importlib
+
+    modules = [spec.layers_module for spec in METHODS.values() if spec.layers_module is not None]
+    for module in modules:
+        importlib.import_module(module)
+    return modules
 
 
 def get_method(name: str, *, trainable: bool = False) -> Method:

@@ -33,12 +33,11 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError, file_error
+from .errors import InputError, check_positive_int, file_error
 from .outputs import check_output
-from .pipeline import SPLIT_CHOICES, select_cells
 from .profiles import ProfileWriter, aggregate_proteins, cell_metadata
 from .records import write_run_record
-from .store import CellStore
+from .store import CellStore, check_split
 
 __all__ = ["METHOD", "RINGS", "QUANTILES", "pixel_statistic_names", "pixel_statistics",
            "pixel_statistics_profiles"]
@@ -192,15 +191,13 @@ def pixel_statistics_profiles(
         If an output exists and ``overwrite`` is False.
     """
     started = time.perf_counter()
-    if split not in SPLIT_CHOICES:
-        raise InputError(f"unknown split {split!r}; expected one of {list(SPLIT_CHOICES)}")
-    if int(batch_cells) < 1:
-        raise InputError(f"batch_cells must be a positive integer. Received: batch_cells={batch_cells}")
+    check_split(split)
+    check_positive_int("batch_cells", batch_cells)
     opened = not isinstance(store, CellStore)
     cell_store = CellStore.open(store) if opened else store
     try:
         cell_store.require_proteins()
-        selected = select_cells(cell_store, split)
+        selected = cell_store.select(split)
         if selected.size == 0:
             raise file_error(cell_store.path, f"no cells selected (split={split!r}, {len(cell_store)} cells)")
         out = Path(out)

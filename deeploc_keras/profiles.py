@@ -31,6 +31,7 @@ __all__ = [
     "PARQUET_METADATA_KEY",
     "Profiles",
     "ProfileWriter",
+    "ProteinMeans",
     "feature_names",
     "cell_metadata",
     "read_profiles",
@@ -228,6 +229,79 @@ class ProfileWriter:
             self.abort()
 
 
+class ProteinMeans:
+    """Per-protein NaN-aware means of feature blocks that arrive one after another.
+
+    Memory holds one running sum, one count of finite values and one cell count per
+    protein, so any number of blocks (row groups, batches) can be added.
+
+    Examples
+    --------
+    >>> means = ProteinMeans()
+    >>> _ = means.add(["B", "A", "B"], np.array([[1.0, 0.0], [2.0, 4.0], [np.nan, 2.0]]))
+    >>> _ = means.add(["B", "unknown"], np.array([[3.0, 4.0], [9.0, 9.0]]))
+    >>> proteins, matrix, cells = means.result()
+    >>> proteins, matrix.tolist(), cells.tolist()
+    (['A', 'B'], [[2.0, 4.0], [2.0, 2.0]], [1, 3])
+    """
+
+    def __init__(self) -> None:
+        self._sums: dict[str, np.ndarray] = {}
+        self._finite: dict[str, np.ndarray] = {}
+        self._cells: dict[str, int] = {}
+
+    def add(self, proteins: Sequence[str] | np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Add a block of rows.
+
+        Parameters
+        ----------
+        proteins : sequence of str, length n
+            The protein of each row.
+        values : numpy.ndarray, shape (n, d)
+            Features; NaN and infinite values are left out of the means.
+
+        Returns
+        -------
+        (numpy.ndarray, numpy.ndarray)
+            The block's distinct proteins (sorted) and each row's position among them
+            (``numpy.unique(proteins, return_inverse=True)``), for per-protein tallies.
+        """
+        proteins = np.asarray(proteins, dtype=str)
+        values = np.asarray(values, dtype=np.float64)
+        finite = np.isfinite(values)
+        uniq, inverse = np.unique(proteins, return_inverse=True)
+        block_sum = np.zeros((len(uniq), values.shape[1]))
+        block_finite = np.zeros((len(uniq), values.shape[1]))
+        np.add.at(block_sum, inverse, np.where(finite, values, 0.0))
+        np.add.at(block_finite, inverse, finite)
+        block_cells = np.bincount(inverse, minlength=len(uniq))
+        for k, protein in enumerate(uniq.tolist()):
+            self._sums[protein] = self._sums.get(protein, 0.0) + block_sum[k]
+            self._finite[protein] = self._finite.get(protein, 0.0) + block_finite[k]
+            self._cells[protein] = self._cells.get(protein, 0) + int(block_cells[k])
+        return uniq, inverse
+
+    def result(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """The means of every known protein.
+
+        Returns
+        -------
+        proteins : list of str
+            Sorted, without :data:`deeploc_keras.store.UNKNOWN_PROTEIN`.
+        means : numpy.ndarray, shape (len(proteins), d), float64
+            NaN where a protein has no finite value of a feature.
+        cells : numpy.ndarray of int64, shape (len(proteins),)
+            Rows added per protein.
+        """
+        known = sorted(p for p in self._sums if p != UNKNOWN_PROTEIN)
+        width = len(next(iter(self._sums.values()))) if self._sums else 0
+        if not known:
+            return known, np.zeros((0, width)), np.zeros(0, dtype=np.int64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = np.stack([self._sums[p] / self._finite[p] for p in known])
+        return known, means, np.asarray([self._cells[p] for p in known], dtype=np.int64)
+
+
 def aggregate_proteins(
     cells_path: str | os.PathLike,
     out_path: str | os.PathLike,
@@ -266,45 +340,32 @@ def aggregate_proteins(
     raw = (parquet.schema_arrow.metadata or {}).get(PARQUET_METADATA_KEY)
     file_info = json.loads(raw) if raw else {}
     names = [c for c in parquet.schema_arrow.names if not c.startswith(METADATA_PREFIX)]
-    sums: dict[str, np.ndarray] = {}
-    counts: dict[str, np.ndarray] = {}
-    n_cells: dict[str, int] = {}
+    accumulator = ProteinMeans()
     labels: dict[str, dict[str, int]] = {}
     plates: dict[str, str] = {}
     for group in range(parquet.num_row_groups):
         frame = parquet.read_row_group(group).to_pandas()
-        proteins = frame["Metadata_Protein"].to_numpy(dtype=str)
-        values = frame[names].to_numpy(dtype=np.float64)
-        finite = np.isfinite(values)
-        uniq, inverse = np.unique(proteins, return_inverse=True)
-        block_sum = np.zeros((len(uniq), len(names)))
-        block_cnt = np.zeros((len(uniq), len(names)))
-        np.add.at(block_sum, inverse, np.where(finite, values, 0.0))
-        np.add.at(block_cnt, inverse, finite)
+        uniq, inverse = accumulator.add(frame["Metadata_Protein"].to_numpy(dtype=str),
+                                        frame[names].to_numpy(dtype=np.float64))
         label_col = frame["Metadata_Label"].to_numpy(dtype=str) if "Metadata_Label" in frame else None
         plate_col = frame["Metadata_Plate"].to_numpy(dtype=str) if "Metadata_Plate" in frame else None
         for k, protein in enumerate(uniq):
-            sums[protein] = sums.get(protein, 0.0) + block_sum[k]
-            counts[protein] = counts.get(protein, 0.0) + block_cnt[k]
             rows = inverse == k
-            n_cells[protein] = n_cells.get(protein, 0) + int(rows.sum())
             if label_col is not None:
                 tally = labels.setdefault(protein, {})
                 for label, count in zip(*np.unique(label_col[rows], return_counts=True), strict=True):
                     tally[label] = tally.get(label, 0) + int(count)
             if plate_col is not None:
                 plates.setdefault(protein, plate_col[rows][0])
-    known = sorted(p for p in sums if p != UNKNOWN_PROTEIN)
+    known, means, n_cells = accumulator.result()
     if not known:
         raise file_error(cells_path, "every cell's protein is 'unknown'; per-protein profiles need protein ids "
                                      "(re-import with --metadata)")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = np.stack([sums[p] / counts[p] for p in known])
     meta = pd.DataFrame({
         "Metadata_Protein": known,
         "Metadata_Label": [max(labels[p].items(), key=lambda kv: kv[1])[0] if labels.get(p) else "" for p in known],
         "Metadata_Plate": [plates.get(p, "") for p in known],
-        "Metadata_Count": np.asarray([n_cells[p] for p in known], dtype=np.int64),
+        "Metadata_Count": n_cells,
     })
     with ProfileWriter(out_path, info={**file_info, **(info or {}), "level": "protein"}, overwrite=overwrite) as writer:
         writer.write(meta, means, names)

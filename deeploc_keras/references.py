@@ -30,9 +30,8 @@ import pandas as pd
 
 from .errors import InputError, file_error
 from .outputs import atomic_path, check_output
-from .pipeline import SPLIT_CHOICES, select_cells
 from .profiles import ProfileWriter
-from .store import CellStore
+from .store import SPLIT_CHOICES, CellStore
 
 __all__ = ["LABELS_METHOD", "GENERATING_METHOD", "UNTRAINED", "PIXEL_STATISTICS", "LABELS", "GENERATING",
            "REFERENCE_NAMES", "untrained_model", "label_profiles", "generating_profiles", "mean_target_mse"]
@@ -153,7 +152,7 @@ def label_profiles(store: str | os.PathLike, out: str | os.PathLike, *, split: s
     with CellStore.open(store) as opened:
         opened.require_proteins()
         opened.require_labels()
-        cells = opened.cells.iloc[select_cells(opened, split)]
+        cells = opened.cells.iloc[opened.select(split)]
         class_names = list(opened.class_names)
         labelled = cells[cells["label"] >= 0]
         if labelled.empty:

@@ -26,7 +26,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from .errors import DISK_FULL, InputError, file_error, is_disk_full, reading
+from .errors import DISK_FULL, InputError, check_positive_int, file_error, is_disk_full, reading
 from .outputs import check_output, partial_path, remove_path, remove_stale_partials
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "DEFAULT_CHANNEL_NAMES",
     "CellStore",
     "assign_splits",
+    "check_split",
     "check_finite",
 ]
 
@@ -256,8 +257,7 @@ class CellStore:
             raise InputError(
                 f"one channel name per channel expected ({image_shape[2]}). Received: channel_names={list(channel_names)}"
             )
-        if chunk_cells < 1:
-            raise InputError(f"chunk_cells must be positive. Received: chunk_cells={chunk_cells}")
+        check_positive_int("chunk_cells", chunk_cells)
         for what, names in (("channel_names", list(channel_names)), ("class_names", list(class_names))):
             repeated = sorted({name for name in names if names.count(name) > 1})
             if repeated:
@@ -746,6 +746,38 @@ def _discard(h5: h5py.File | None, tmp: Path) -> None:
         logger.debug("closing %s failed while discarding it", tmp, exc_info=True)
     finally:
         remove_path(tmp)
+
+
+def check_split(split: str, *, choices: Sequence[str] = SPLIT_CHOICES) -> str:
+    """Refuse a split name outside ``choices``.
+
+    Parameters
+    ----------
+    split : str
+    choices : sequence of str, default :data:`SPLIT_CHOICES`
+        The names the caller accepts (e.g. :data:`SPLIT_NAMES` where ``"all"`` makes no sense).
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    InputError
+        If ``split`` is not one of ``choices``.
+
+    Examples
+    --------
+    >>> check_split("val")
+    'val'
+    >>> check_split("all", choices=SPLIT_NAMES)
+    Traceback (most recent call last):
+    ...
+    deeploc_keras.errors.InputError: unknown split 'all'; expected one of ['train', 'val', 'test']
+    """
+    if split not in choices:
+        raise InputError(f"unknown split {split!r}; expected one of {list(choices)}")
+    return split
 
 
 def check_finite(images: np.ndarray, path: str | os.PathLike, rows: np.ndarray) -> None:

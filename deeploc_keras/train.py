@@ -323,13 +323,12 @@ def _prepare_run_dir(cfg: TrainConfig, *, overwrite: bool, resume: bool) -> None
 
 def _check_splits(store: CellStore, spec: Method) -> None:
     """Refuse a store whose train or val split cannot feed the method (val selects the best model)."""
-    from .pipeline import select_cells
     from .store import SPLIT_NAMES, UNKNOWN_PROTEIN
 
     cells = store.cells
     for split in ("train", "val"):
         if spec.needs_labels:
-            if select_cells(store, split, labelled=True).size == 0:
+            if store.select(split, labelled=True).size == 0:
                 raise file_error(store.path, f"no labelled cells in the {split} split; training needs them "
                                              "(validation loss selects the best model): re-import with splits "
                                              "that give every split cells")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, file_error
+from .errors import InputError, check_positive_int, file_error
 from .methods import METHODS, TRAINABLE_METHODS, get_method
 
 __all__ = ["MIXED_PRECISION_CHOICES", "TrainConfig", "resolve_mixed_precision", "resolve_train_config"]
@@ -60,13 +60,6 @@ def resolve_mixed_precision(mixed_precision: str = "auto") -> str:
 
         return "mixed_float16" if tf.config.list_physical_devices("GPU") else "float32"
     return {"off": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}[mixed_precision]
-
-
-def _positive_int(name: str, value: Any, *, optional: bool = False) -> None:
-    if value is None and optional:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InputError(f"{name} must be a positive integer. Received: {name}={value}")
 
 
 @dataclass(frozen=True)
@@ -152,9 +145,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         spec = get_method(self.method, trainable=True)
-        _positive_int("epochs", self.epochs)
-        _positive_int("batch_size", self.batch_size)
-        _positive_int("steps_per_epoch", self.steps_per_epoch, optional=True)
+        check_positive_int("epochs", self.epochs)
+        check_positive_int("batch_size", self.batch_size)
+        check_positive_int("steps_per_epoch", self.steps_per_epoch, optional=True)
         if not self.width > 0:
             raise InputError(f"width must be positive. Received: width={self.width}")
         if self.mixed_precision not in MIXED_PRECISION_CHOICES:

@@ -11,6 +11,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
+# ``--doctest-modules`` (setup.cfg) would import every conftest.py as a module named ``conftest``;
+# the packages' doctests are what it is for, so the fixture files are left to pytest's own loading.
+collect_ignore_glob = ["*conftest.py"]
+
 
 def _shared(sub: str) -> Path:
     path = SHARED_DATA / sub

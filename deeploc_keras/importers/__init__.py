@@ -20,7 +20,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..errors import InputError
+from ..errors import InputError, check_positive_int
 
 __all__ = [
     "IMPORT_FORMATS", "COMPRESSIONS", "import_cells", "format_options", "import_deeploc_hdf5", "import_tiff_folders", "import_fields",
@@ -128,8 +128,7 @@ def import_cells(
         if name not in allowed:
             extra = [o for o in allowed if o not in ("overwrite", "seed", "chunk_cells", "compression")]
             raise InputError(f"option {name!r} does not apply to format {format!r}; its options: {', '.join(extra)}")
-    if chunk_cells < 1:
-        raise InputError(f"chunk_cells must be positive. Received: chunk_cells={chunk_cells}")
+    check_positive_int("chunk_cells", chunk_cells)
     if compression is not None and compression not in COMPRESSIONS:
         raise InputError(f"unknown compression {compression!r}; expected one of {list(COMPRESSIONS)} or None")
     return _importer(format)(sources, out, overwrite=overwrite, seed=seed, chunk_cells=chunk_cells,

@@ -278,6 +278,59 @@ def _read_metadata(path: Path, sources: list[_Source]) -> pd.DataFrame:
     return full
 
 
+def _check_scans(scanned: list, *, drop_invalid: bool) -> int:
+    """Refuse files whose channels or classes differ from the first's, and NaN/inf cells unless
+    ``drop_invalid``; return the number of cells to drop."""
+    first = scanned[0]
+    for other in scanned[1:]:
+        if other.channel_names != first.channel_names:
+            raise file_error(other.path, f"channels {list(other.channel_names)} differ from "
+                                         f"{list(first.channel_names)} of {first.path}")
+        if other.class_names is not None and first.class_names is not None and other.class_names != first.class_names:
+            raise file_error(other.path, f"classes differ from those of {first.path}")
+    invalid_total = 0
+    for s in scanned:
+        n_bad = int(sum(m.sum() for m in s.invalid))
+        if n_bad and not drop_invalid:
+            chunk, row = next((k, int(np.flatnonzero(m)[0])) for k, m in enumerate(s.invalid) if m.any())
+            raise file_error(s.path, f"{n_bad} cells hold NaN or inf pixels (first: {s.chunks[chunk][0]} row {row}); "
+                                     f"pass --drop-invalid to drop them")
+        invalid_total += n_bad
+    return invalid_total
+
+
+def _copy_source(store: CellStore, s, *, split: int | None, meta: pd.DataFrame | None, offset: int,
+                 chunk_cells: int, feature_columns: list[str] | None, proteins: set) -> int:
+    """Append the valid cells of one scanned file to ``store`` block by block; return how many.
+
+    ``offset`` is the file's first row in ``meta``; the proteins written are added to ``proteins``.
+    """
+    written = 0
+    n_channels = len(s.channel_names)
+    with _open(s.path) as h5:
+        for (data_key, index_key, rows), invalid, info_key in zip(s.chunks, s.invalid, s.info_keys, strict=True):
+            for start in range(0, rows, chunk_cells):
+                stop = min(start + chunk_cells, rows)
+                keep = ~invalid[start:stop]
+                block = h5[data_key][start:stop][keep]
+                images = block.reshape(len(block), n_channels, _SIDE, _SIDE).transpose(0, 2, 3, 1)
+                cells: dict[str, Any] = {}
+                if index_key is not None:
+                    cells["label"] = np.argmax(h5[index_key][start:stop][keep], axis=1)
+                if split is not None:
+                    cells["split"] = np.full(len(block), split, dtype=np.int8)
+                if meta is not None:
+                    part = meta.iloc[offset + start:offset + stop][keep]
+                    cells.update({c: part[c].to_numpy() for c in part.columns})
+                    proteins.update(part["protein"])
+                store.append(images, cells)
+                if feature_columns is not None:
+                    store.append_cell_features(h5[info_key][start:stop][keep], feature_columns)
+                written += len(block)
+            offset += rows
+    return written
+
+
 def import_deeploc_hdf5(
     sources: Sequence[str | os.PathLike],
     out: str | os.PathLike,
@@ -360,23 +413,10 @@ def import_deeploc_hdf5(
     channels, class_names = parse_names(channels), parse_names(class_names)
     scanned = [_scan(p, channels=channels, class_names=class_names, chunk_cells=chunk_cells) for p in paths]
     first = scanned[0]
-    for other in scanned[1:]:
-        if other.channel_names != first.channel_names:
-            raise file_error(other.path, f"channels {list(other.channel_names)} differ from "
-                                         f"{list(first.channel_names)} of {first.path}")
-        if other.class_names is not None and first.class_names is not None and other.class_names != first.class_names:
-            raise file_error(other.path, f"classes differ from those of {first.path}")
+    invalid_total = _check_scans(scanned, drop_invalid=drop_invalid)
     names = next((s.class_names for s in scanned if s.class_names is not None), class_names or ())
     feature_columns = _common_feature_columns(scanned)
     splits = [filename_split(s.path) for s in scanned] if split_from_filename else [None] * len(scanned)
-    invalid_total = 0
-    for s in scanned:
-        n_bad = int(sum(m.sum() for m in s.invalid))
-        if n_bad and not drop_invalid:
-            chunk, row = next((k, int(np.flatnonzero(m)[0])) for k, m in enumerate(s.invalid) if m.any())
-            raise file_error(s.path, f"{n_bad} cells hold NaN or inf pixels (first: {s.chunks[chunk][0]} row {row}); "
-                                     f"pass --drop-invalid to drop them")
-        invalid_total += n_bad
     if sum(s.rows for s in scanned) - invalid_total == 0:
         raise no_cells_error(paths)
     meta = _read_metadata(Path(metadata), scanned) if metadata is not None else None
@@ -388,28 +428,9 @@ def import_deeploc_hdf5(
                           chunk_cells=chunk_cells, compression=compression, seed=seed, overwrite=overwrite) as store:
         offset = 0
         for s, split in zip(scanned, splits, strict=True):
-            with _open(s.path) as h5:
-                for (data_key, index_key, rows), invalid, info_key in zip(s.chunks, s.invalid, s.info_keys,
-                                                                          strict=True):
-                    for start in range(0, rows, chunk_cells):
-                        stop = min(start + chunk_cells, rows)
-                        keep = ~invalid[start:stop]
-                        block = h5[data_key][start:stop][keep]
-                        images = block.reshape(len(block), n_channels, _SIDE, _SIDE).transpose(0, 2, 3, 1)
-                        cells: dict[str, Any] = {}
-                        if index_key is not None:
-                            cells["label"] = np.argmax(h5[index_key][start:stop][keep], axis=1)
-                        if split is not None:
-                            cells["split"] = np.full(len(block), split, dtype=np.int8)
-                        if meta is not None:
-                            part = meta.iloc[offset + start:offset + stop][keep]
-                            cells.update({c: part[c].to_numpy() for c in part.columns})
-                            proteins.update(part["protein"])
-                        store.append(images, cells)
-                        if feature_columns is not None:
-                            store.append_cell_features(h5[info_key][start:stop][keep], feature_columns)
-                        written += len(block)
-                    offset += rows
+            written += _copy_source(store, s, split=split, meta=meta, offset=offset, chunk_cells=chunk_cells,
+                                    feature_columns=feature_columns, proteins=proteins)
+            offset += sum(rows for _, _, rows in s.chunks)
     dropped = {"invalid_pixels": invalid_total} if invalid_total else {}
     if invalid_total:
         logger.info("dropped %d cells with NaN or inf pixels", invalid_total)

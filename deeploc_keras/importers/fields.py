@@ -119,6 +119,67 @@ def _resolve_image(name: str, image_dir: Path, table_path: Path) -> Path:
                                        f"{', '.join(repr(s) for s in _IMAGE_SUFFIXES[1:])}); pass --image-dir")
 
 
+def _read_table(path: Path, *, image_dir: str | os.PathLike | None, gfp_column: str, rfp_column: str,
+                object_name: str | None, protein_column: str) -> tuple:
+    """One per-cell table: ``(path, fields, proteins, x, y)`` with ``fields`` mapping
+    ``(gfp name, gfp path, rfp path)`` to ``(table rows, pixel dtypes)``; field headers are checked, not read."""
+    try:
+        table = pd.read_csv(path, dtype={gfp_column: str, rfp_column: str, protein_column: str})
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise file_error(path, f"cannot be read as CSV: {exc}") from None
+    for col in (gfp_column, rfp_column):
+        if col not in table.columns:
+            raise file_error(path, f"missing image name column {col!r} (set --gfp-column / --rfp-column)")
+    x_col, y_col = _centre_columns(path, table, object_name)
+    folder = Path(image_dir) if image_dir is not None else path.parent
+    fields = {}
+    for (gfp_name, rfp_name), rows in table.groupby([gfp_column, rfp_column], sort=False).indices.items():
+        gfp, rfp = _resolve_image(gfp_name, folder, path), _resolve_image(rfp_name, folder, path)
+        (gfp_shape, gfp_dtype), (rfp_shape, rfp_dtype) = tiff_header(gfp), tiff_header(rfp)
+        if gfp_shape != rfp_shape:
+            raise file_error(rfp, f"size {rfp_shape} differs from its GFP field {gfp} {gfp_shape}")
+        fields[(gfp_name, gfp, rfp)] = (rows, {gfp_dtype, rfp_dtype})
+    proteins = (table[protein_column].fillna(UNKNOWN_PROTEIN).to_numpy(dtype=object)
+                if protein_column in table.columns else np.full(len(table), UNKNOWN_PROTEIN, dtype=object))
+    x = pd.to_numeric(table[x_col], errors="coerce").to_numpy(float)
+    y = pd.to_numeric(table[y_col], errors="coerce").to_numpy(float)
+    return path, fields, proteins, x, y
+
+
+def _crop_field(gfp: Path, rfp: Path, x: np.ndarray, y: np.ndarray, rows: np.ndarray, *, pad: bool,
+                float_pixels: bool, drop_invalid: bool, dropped: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The crops of one field pair and their table rows; cells dropped are counted in ``dropped``."""
+    image = np.stack([read_tiff_2d(gfp), read_tiff_2d(rfp)], axis=-1)
+    crops, keep = crop_cells(image, x[rows], y[rows], pad=pad)
+    n_bad_centre = int((~(np.isfinite(x[rows]) & np.isfinite(y[rows]))).sum())
+    dropped["invalid_centre"] += n_bad_centre
+    dropped["outside_field"] += int((~keep).sum()) - n_bad_centre
+    kept = rows[keep]
+    finite = np.isfinite(crops.reshape(len(crops), -1)).all(axis=1) if float_pixels else \
+        np.ones(len(crops), dtype=bool)
+    if not finite.all():
+        if not drop_invalid:
+            raise file_error(gfp, f"{int((~finite).sum())} crops hold NaN or inf pixels (first: table row "
+                                  f"{int(kept[~finite][0])}); pass --drop-invalid to drop them")
+        dropped["invalid_pixels"] += int((~finite).sum())
+        crops, kept = crops[finite], kept[finite]
+    return crops, kept
+
+
+def _append_field(store: CellStore, crops: np.ndarray, kept: np.ndarray, *, field_name: str, proteins: np.ndarray,
+                  x: np.ndarray, y: np.ndarray, protein_labels: dict[str, int], chunk_cells: int) -> None:
+    """Append the crops of one field (table rows ``kept``) with their per-cell columns, a chunk at a time."""
+    for start in range(0, len(kept), chunk_cells):
+        part = kept[start:start + chunk_cells]
+        cell_proteins = proteins[part]
+        store.append(crops[start:start + chunk_cells], {
+            "protein": cell_proteins,
+            "label": np.array([protein_labels.get(p, -1) for p in cell_proteins], dtype=np.int32),
+            "field": np.full(len(part), field_name, dtype=object),
+            "x": x[part], "y": y[part],
+        })
+
+
 def import_fields(
     sources: Sequence[str | os.PathLike],
     out: str | os.PathLike,
@@ -213,29 +274,8 @@ def import_fields(
     protein_labels, names = read_labels_csv(labels, class_names=parse_names(class_names)) if labels is not None \
         else ({}, parse_names(class_names) or ())
     paths = [require_file(p) for p in sources]
-    tables = []
-    for path in paths:
-        try:
-            table = pd.read_csv(path, dtype={gfp_column: str, rfp_column: str, protein_column: str})
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise file_error(path, f"cannot be read as CSV: {exc}") from None
-        for col in (gfp_column, rfp_column):
-            if col not in table.columns:
-                raise file_error(path, f"missing image name column {col!r} (set --gfp-column / --rfp-column)")
-        x_col, y_col = _centre_columns(path, table, object_name)
-        folder = Path(image_dir) if image_dir is not None else path.parent
-        fields = {}
-        for (gfp_name, rfp_name), rows in table.groupby([gfp_column, rfp_column], sort=False).indices.items():
-            gfp, rfp = _resolve_image(gfp_name, folder, path), _resolve_image(rfp_name, folder, path)
-            (gfp_shape, gfp_dtype), (rfp_shape, rfp_dtype) = tiff_header(gfp), tiff_header(rfp)
-            if gfp_shape != rfp_shape:
-                raise file_error(rfp, f"size {rfp_shape} differs from its GFP field {gfp} {gfp_shape}")
-            fields[(gfp_name, gfp, rfp)] = (rows, {gfp_dtype, rfp_dtype})
-        proteins = (table[protein_column].fillna(UNKNOWN_PROTEIN).to_numpy(dtype=object)
-                    if protein_column in table.columns else np.full(len(table), UNKNOWN_PROTEIN, dtype=object))
-        x = pd.to_numeric(table[x_col], errors="coerce").to_numpy(float)
-        y = pd.to_numeric(table[y_col], errors="coerce").to_numpy(float)
-        tables.append((path, fields, proteins, x, y))
+    tables = [_read_table(path, image_dir=image_dir, gfp_column=gfp_column, rfp_column=rfp_column,
+                          object_name=object_name, protein_column=protein_column) for path in paths]
     check_labels_cover(labels, protein_labels, (str(p) for _, _, proteins, _, _ in tables for p in proteins))
     dtype = store_dtype(d for _, fields, *_ in tables for _, dtypes in fields.values() for d in dtypes)
     dropped = {"outside_field": 0, "invalid_centre": 0, "invalid_pixels": 0}
@@ -245,30 +285,11 @@ def import_fields(
                           compression=compression, seed=seed, overwrite=overwrite) as store:
         for _path, fields, proteins, x, y in tables:
             for (field_name, gfp, rfp), (rows, _) in fields.items():
-                image = np.stack([read_tiff_2d(gfp), read_tiff_2d(rfp)], axis=-1)
-                crops, keep = crop_cells(image, x[rows], y[rows], pad=pad)
-                n_bad_centre = int((~(np.isfinite(x[rows]) & np.isfinite(y[rows]))).sum())
-                dropped["invalid_centre"] += n_bad_centre
-                dropped["outside_field"] += int((~keep).sum()) - n_bad_centre
-                kept = rows[keep]
-                finite = np.isfinite(crops.reshape(len(crops), -1)).all(axis=1) if dtype == "float32" else \
-                    np.ones(len(crops), dtype=bool)
-                if not finite.all():
-                    if not drop_invalid:
-                        raise file_error(gfp, f"{int((~finite).sum())} crops hold NaN or inf pixels (first: table row "
-                                              f"{int(kept[~finite][0])}); pass --drop-invalid to drop them")
-                    dropped["invalid_pixels"] += int((~finite).sum())
-                    crops, kept = crops[finite], kept[finite]
-                for start in range(0, len(kept), chunk_cells):
-                    part = kept[start:start + chunk_cells]
-                    cell_proteins = proteins[part]
-                    store.append(crops[start:start + chunk_cells], {
-                        "protein": cell_proteins,
-                        "label": np.array([protein_labels.get(p, -1) for p in cell_proteins], dtype=np.int32),
-                        "field": np.full(len(part), field_name, dtype=object),
-                        "x": x[part], "y": y[part],
-                    })
-                    seen.update(cell_proteins)
+                crops, kept = _crop_field(gfp, rfp, x, y, rows, pad=pad, float_pixels=dtype == "float32",
+                                          drop_invalid=drop_invalid, dropped=dropped)
+                _append_field(store, crops, kept, field_name=field_name, proteins=proteins, x=x, y=y,
+                              protein_labels=protein_labels, chunk_cells=chunk_cells)
+                seen.update(proteins[kept])
                 written += len(kept)
         if written == 0:
             raise no_cells_error(paths)

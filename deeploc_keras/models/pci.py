@@ -30,7 +30,7 @@ from __future__ import annotations
 import keras
 
 from ..errors import InputError
-from ..layers_pci import PerCropMinMax
+from .layers_pci import PerCropMinMax
 
 __all__ = ["PCI_FEATURE_LAYERS", "PCI_PARAMS", "build_pci", "pci_feature_model"]
 

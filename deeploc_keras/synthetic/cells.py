@@ -100,6 +100,39 @@ class Geometry:
         return len(self.a)
 
 
+def _vacuoles(centres: np.ndarray, radii: np.ndarray, mother: np.ndarray, nucleus: np.ndarray) -> np.ndarray:
+    """Soft discs of up to three vacuoles per cell (radius 0: none), inside the mother cell, outside the nucleus."""
+    vacuole = np.zeros_like(mother)
+    for k in range(radii.shape[1]):
+        sel = radii[:, k] > 0
+        disc = _distance(centres[sel, k, 0], centres[sel, k, 1])
+        np.subtract(radii[sel, k, None, None], disc, out=disc)
+        vacuole[sel] = np.maximum(vacuole[sel], _soft(disc))
+    vacuole *= mother
+    vacuole *= 1 - nucleus
+    return vacuole
+
+
+def _neighbours(centre: np.ndarray, a: np.ndarray, cell: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Zero to three neighbouring cells around each cell (soft discs), outside the cell itself."""
+    f32 = np.float32
+    n = len(centre)
+    neighbours = np.zeros_like(cell)
+    n_nb = rng.integers(0, 4, n)
+    for k in range(3):
+        nb_phi = rng.uniform(0, 2 * np.pi, n)
+        nb_r = rng.uniform(13.0, 20.0, n).astype(f32)
+        dist = a + nb_r + rng.uniform(0.0, 8.0, n)
+        sel = k < n_nb
+        cy = (centre[:, 0] + dist * np.sin(nb_phi)).astype(f32)[sel]
+        cx = (centre[:, 1] + dist * np.cos(nb_phi)).astype(f32)[sel]
+        disc = _distance(cy, cx)
+        np.subtract(nb_r[sel, None, None], disc, out=disc)
+        neighbours[sel] = np.maximum(neighbours[sel], _soft(disc))
+    neighbours *= 1 - cell
+    return neighbours
+
+
 def draw_geometry(
     n: int,
     rng: np.random.Generator,
@@ -177,27 +210,8 @@ def draw_geometry(
     cell = np.maximum(mother, bud)
     rho_n = _ellipse_rho(nucleus_centre[:, 0], nucleus_centre[:, 1], nuc_r, nuc_r, angle)
     nucleus = _soft_rho(rho_n, nuc_r)
-    vacuole = np.zeros_like(cell)
-    for k in range(3):
-        sel = vac_r[:, k] > 0
-        disc = _distance(vacuole_centres[sel, k, 0], vacuole_centres[sel, k, 1])
-        np.subtract(vac_r[sel, k, None, None], disc, out=disc)
-        vacuole[sel] = np.maximum(vacuole[sel], _soft(disc))
-    vacuole *= mother
-    vacuole *= 1 - nucleus
-    neighbours = np.zeros_like(cell)
-    n_nb = rng.integers(0, 4, n)
-    for k in range(3):
-        nb_phi = rng.uniform(0, 2 * np.pi, n)
-        nb_r = rng.uniform(13.0, 20.0, n).astype(f32)
-        dist = a + nb_r + rng.uniform(0.0, 8.0, n)
-        sel = k < n_nb
-        cy = (centre[:, 0] + dist * np.sin(nb_phi)).astype(f32)[sel]
-        cx = (centre[:, 1] + dist * np.cos(nb_phi)).astype(f32)[sel]
-        disc = _distance(cy, cx)
-        np.subtract(nb_r[sel, None, None], disc, out=disc)
-        neighbours[sel] = np.maximum(neighbours[sel], _soft(disc))
-    neighbours *= 1 - cell
+    vacuole = _vacuoles(vacuole_centres, vac_r, mother, nucleus)
+    neighbours = _neighbours(centre, a, cell, rng)
     return Geometry(
         centre=centre, bud_centre=bud_centre, nucleus_centre=nucleus_centre, vacuole_centres=vacuole_centres,
         vacuole_radii=vac_r, a=a, b=b, angle=angle, bud_radius=bud_radius * budded, bud_fraction=bud_fraction,

@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import scipy.fft as _fft
 
-from ..errors import InputError
+from ..errors import InputError, check_positive_int
 from ..outputs import atomic_path
 from ..store import CellStore, assign_splits
 from .camera import DIFFICULTIES, FFT_SIZE, expose, illumination, spectrum, to_crop, transfer
-from .cells import CANVAS, CROP, PAD, draw_geometry
+from .cells import CANVAS, CROP, PAD, Geometry, draw_geometry
 from .grounded import hierarchy_from_annotations
 from .hierarchy import ARTEFACT_CLASSES, GROUP_LEVELS, Hierarchy, make_hierarchy
 from .patterns import render_pattern
@@ -121,12 +121,6 @@ def cells_per_protein_counts(proteins: int, mean: int, spread: float = 0.0, *, s
     return np.maximum(np.rint(draw), min(4, mean)).astype(np.int64)
 
 
-def _check_int(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise InputError(f"{name} must be a positive integer. Received: {name}={value!r}")
-    return int(value)
-
-
 @dataclass
 class _Context:
     hierarchy: Hierarchy
@@ -164,16 +158,52 @@ _HALO = 0.25 * transfer(np.array([7.0]))  # wide out-of-focus halo of the marker
 
 
 def _render_block(ctx: _Context, block: int, start: int, stop: int) -> tuple[np.ndarray, dict]:
-    h, s = ctx.hierarchy, ctx.settings
-    f32 = np.float32
     rng = np.random.default_rng(np.random.SeedSequence([ctx.seed, 2, block]))
     m = stop - start
     prot = ctx.protein_of_cell[start:stop]
     r = rng.random(m)
     dead = r < ctx.dead_ghost_fraction / 2
     ghost = (r >= ctx.dead_ghost_fraction / 2) & (r < ctx.dead_ghost_fraction)
+    g = draw_geometry(m, rng, off_centre=float(ctx.settings["off_centre"]),
+                      shrink=np.where(dead, rng.uniform(0.6, 0.8, m), 1.0))
+    diffuse, spot, pts, tex = _protein_light(ctx.hierarchy, g, prot, dead, ghost, rng)
+    debris = rng.random(m) < float(ctx.settings["debris"])
+    nd = int(debris.sum())
+    deb = (np.flatnonzero(debris), rng.uniform(4, CANVAS - 4, nd), rng.uniform(4, CANVAS - 4, nd),
+           rng.uniform(20, 80, nd))  # debris: bright small blobs in both channels
+    pts.append((deb[0], deb[1], deb[2], deb[3] / 4))
+    cell_i, yy, xx, ww = (np.concatenate(v) for v in zip(*pts, strict=True))
+    points = _scatter(m, cell_i.astype(np.int64), yy, xx, ww)
+    # neighbours express the same protein (dimmer on average, as a diffuse blur of it)
+    per_area = (diffuse.sum(axis=(1, 2)) + points.sum(axis=(1, 2))) / np.maximum(g.cell.sum(axis=(1, 2)), 1)
+    diffuse += (per_area * rng.uniform(0.4, 1.2, m)).astype(np.float32)[:, None, None] * g.neighbours
+    blur = transfer(rng.uniform(*ctx.settings["blur"], m))
+    gfp = _blurred_gfp(diffuse, points, spot, blur)
+    marker = _blurred_marker(g, tex, ghost, deb, blur, rng)
+    images, plate, field, x, y = _expose_block(ctx, g, prot, dead, gfp, marker, rng)
+    labels = ctx.hierarchy.compartment[prot].copy()
+    for name, mask in (("DEAD", dead), ("GHOST", ghost)):
+        if mask.any():
+            labels[mask] = ctx.artefact_label[name]
+    cells = {
+        "protein": np.asarray(ctx.hierarchy.proteins, dtype=object)[prot],
+        "label": labels,
+        "split": ctx.split[start:stop],
+        "plate": np.array([f"plate{p + 1:02d}" for p in plate], dtype=object),
+        "well": ctx.well[prot],
+        "field": (field + 1).astype(str).astype(object),
+        "x": x,
+        "y": y,
+    }
+    return images, cells
+
+
+def _protein_light(h: Hierarchy, g: Geometry, prot: np.ndarray, dead: np.ndarray, ghost: np.ndarray,
+                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, list, np.ndarray]:
+    """The protein's diffuse light, point sources and their sizes, and the cells' texture field."""
+    f32 = np.float32
+    m = len(prot)
     normal = ~(dead | ghost)
-    g = draw_geometry(m, rng, off_centre=float(s["off_centre"]), shrink=np.where(dead, rng.uniform(0.6, 0.8, m), 1.0))
     theta = h.theta[prot]
     diffuse = np.zeros((m, CANVAS, CANVAS), f32)
     spot = np.zeros(m)
@@ -207,21 +237,12 @@ def _render_block(ctx: _Context, block: int, start: int, stop: int) -> tuple[np.
     tex /= tex.std(axis=(1, 2), keepdims=True) + f32(1e-6)
     amp = (0.15 + 0.15 / (1 + np.exp(-theta[:, 3]))).astype(f32)
     diffuse *= np.exp(amp[:, None, None] * tex)
-    # debris: bright small blobs in both channels
-    debris = rng.random(m) < float(s["debris"])
-    nd = int(debris.sum())
-    deb = (np.flatnonzero(debris), rng.uniform(4, CANVAS - 4, nd), rng.uniform(4, CANVAS - 4, nd),
-           rng.uniform(20, 80, nd))
-    pts.append((deb[0], deb[1], deb[2], deb[3] / 4))
-    cell_i, yy, xx, ww = (np.concatenate(v) for v in zip(*pts, strict=True))
-    points = _scatter(m, cell_i.astype(np.int64), yy, xx, ww)
-    # neighbours express the same protein (dimmer on average, as a diffuse blur of it)
-    per_area = (diffuse.sum(axis=(1, 2)) + points.sum(axis=(1, 2))) / np.maximum(g.cell.sum(axis=(1, 2)), 1)
-    diffuse += (per_area * rng.uniform(0.4, 1.2, m)).astype(f32)[:, None, None] * g.neighbours
-    optical = rng.uniform(*s["blur"], m)
-    # points get the optical blur and their own size: sqrt(optical^2 + spot^2) = optical then spot;
-    # only cells that have points pay for their FFT
-    blur = transfer(optical)
+    return diffuse, spot, pts, tex
+
+
+def _blurred_gfp(diffuse: np.ndarray, points: np.ndarray, spot: np.ndarray, blur: np.ndarray) -> np.ndarray:
+    """The GFP crop: points get the optical blur and their own size (sqrt(optical^2 + spot^2) = optical
+    then spot); only cells that have points pay for their FFT."""
     gfp_spec = spectrum(diffuse)
     with_points = np.flatnonzero(points.any(axis=(1, 2)))
     if with_points.size:
@@ -229,7 +250,14 @@ def _render_block(ctx: _Context, block: int, start: int, stop: int) -> tuple[np.
         point_spec *= transfer(spot[with_points])
         gfp_spec[with_points] += point_spec
     gfp_spec *= blur
-    gfp = to_crop(gfp_spec)
+    return to_crop(gfp_spec)
+
+
+def _blurred_marker(g: Geometry, tex: np.ndarray, ghost: np.ndarray, deb: tuple, blur: np.ndarray,
+                    rng: np.random.Generator) -> np.ndarray:
+    """The RFP marker crop: cell minus vacuole and part of the nucleus, neighbours, debris, blur and halo."""
+    f32 = np.float32
+    m = len(ghost)
     marker = g.cell * (1 - g.vacuole)
     marker *= 1 - f32(0.3) * g.nucleus
     marker += f32(0.08) * g.vacuole
@@ -239,9 +267,15 @@ def _render_block(ctx: _Context, block: int, start: int, stop: int) -> tuple[np.
     marker += _scatter(m, deb[0], deb[1], deb[2], deb[3] / 8)
     marker_spec = spectrum(marker)  # optical blur plus a wide halo of out-of-focus light
     marker_spec *= blur + _HALO
-    marker = to_crop(marker_spec)
-    # photo-electrons on the kept crop: abundance (function + protein + cell noise), cell-cycle dependence,
-    # illumination
+    return to_crop(marker_spec)
+
+
+def _expose_block(ctx: _Context, g: Geometry, prot: np.ndarray, dead: np.ndarray, gfp: np.ndarray, marker: np.ndarray,
+                  rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """Photo-electrons on the kept crops and the camera's counts: abundance (function + protein + cell noise),
+    cell-cycle dependence, illumination of the cell's place in its field; also returns plate, field, x, y."""
+    f32 = np.float32
+    s, theta, m = ctx.settings, ctx.hierarchy.theta[prot], len(prot)
     plate = ctx.plate[prot]
     field = rng.integers(0, 4, m)
     x = rng.uniform(32, _FIELD_SHAPE[1] - 32, m)
@@ -264,21 +298,7 @@ def _render_block(ctx: _Context, block: int, start: int, stop: int) -> tuple[np.
     marker += 2 * bg
     np.multiply(illum, marker, out=electrons[..., 1])
     images = expose(electrons, rng, read_noise=float(s["read_noise"]), hot=float(s["hot"]))
-    labels = h.compartment[prot].copy()
-    for name, mask in (("DEAD", dead), ("GHOST", ghost)):
-        if mask.any():
-            labels[mask] = ctx.artefact_label[name]
-    cells = {
-        "protein": np.asarray(h.proteins, dtype=object)[prot],
-        "label": labels,
-        "split": ctx.split[start:stop],
-        "plate": np.array([f"plate{p + 1:02d}" for p in plate], dtype=object),
-        "well": ctx.well[prot],
-        "field": (field + 1).astype(str).astype(object),
-        "x": x,
-        "y": y,
-    }
-    return images, cells
+    return images, plate, field, x, y
 
 
 def choose_hierarchy(
@@ -344,7 +364,7 @@ def _check_screen(proteins: int, cells_per_protein: int, plates: int, chunk_cell
                   cells_per_protein_spread: float, dead_ghost_fraction: float, difficulty: str) -> None:
     for name, value in (("proteins", proteins), ("cells_per_protein", cells_per_protein), ("plates", plates),
                         ("chunk_cells", chunk_cells)):
-        _check_int(name, value)
+        check_positive_int(name, value)
     if not 0 <= cells_per_protein_spread <= 3:
         raise InputError("cells_per_protein_spread must be in [0, 3]. "
                          f"Received: cells_per_protein_spread={cells_per_protein_spread}")

@@ -190,5 +190,5 @@ def test_extract_cellprofiler_raises_existing_output(serial_run, toy_store):
 
 
 def test_extract_cellprofiler_raises_unknown_split(toy_store, tmp_path):
-    with pytest.raises(InputError, match="split must be one of"):
+    with pytest.raises(InputError, match="unknown split"):
         extract_cellprofiler(toy_store, tmp_path / "out", split="holdout")

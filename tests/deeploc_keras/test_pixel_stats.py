@@ -5,7 +5,6 @@ import pandas as pd
 import pytest
 
 from deeploc_keras.errors import InputError, OutputExistsError
-from deeploc_keras.pipeline import select_cells
 from deeploc_keras.pixel_stats import (
     QUANTILES,
     RINGS,
@@ -88,7 +87,7 @@ def test_pixel_statistics_profiles_writes_the_profile_contract(store_factory, tm
     cells = read_profiles(tmp_path / "pixels" / "cells.parquet")
     proteins = read_profiles(tmp_path / "pixels" / "proteins.parquet")
     with CellStore.open(store_path) as store:
-        selected = select_cells(store, "test")
+        selected = store.select("test")
         expected = pixel_statistics(store.images(selected), store.channel_names)
         protein_ids = store.cells["protein"].to_numpy()[selected]
     assert cells.method == "PixelStats" and cells.feature_names == pixel_statistic_names()

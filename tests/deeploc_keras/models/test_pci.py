@@ -1,4 +1,4 @@
-"""Tests for deeploc_keras.models.pci and deeploc_keras.layers_pci (Paired Cell Inpainting)."""
+"""Tests for deeploc_keras.models.pci and deeploc_keras.models.layers_pci (Paired Cell Inpainting)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from deeploc_keras.errors import InputError
-from deeploc_keras.layers_pci import PerCropMinMax, minmax_scale
+from deeploc_keras.models.layers_pci import PerCropMinMax, minmax_scale
 from deeploc_keras.models.pci import PCI_FEATURE_LAYERS, PCI_PARAMS, build_pci, pci_feature_model
 from deeploc_keras.pairs import pair_dataset
 from deeploc_keras.store import CellStore
