@@ -32,7 +32,7 @@ from eval.standards import STANDARD_SUFFIXES
 
 from .errors import InputError, file_error
 from .extract import extract
-from .methods import METHODS
+from .methods import METHODS, PCI_LEARNING_RATES
 from .models.presets import STUDY_LEARNING_RATES
 from .outputs import atomic_path, remove_path
 from .records import environment
@@ -74,9 +74,12 @@ class ReproducePreset:
     sweep_rates : tuple of float
         Learning rates of the DeepLoc sweep.
     seeds : tuple of int
-        Training seeds of the DeepLoc sweep.
+        Training seeds of the DeepLoc sweep (and of the PCI sweep).
     batch_size : int or None
         DeepLoc batch size (None: the protocol's).
+    pci_sweep_rates : tuple of float
+        Learning rates of a PCI sweep over ``seeds`` (chosen by the mean validation loss);
+        empty: one PCI run at its default rate.
     pci_layer : str
         PCI feature layer.
     cp_workers : int or None
@@ -98,6 +101,7 @@ class ReproducePreset:
     batch_size: int | None
     pci_width: float
     pci_epochs: int | None
+    pci_sweep_rates: tuple[float, ...] = ()
     pci_layer: str = METHODS["pci"].default_layer
     cp_workers: int | None = None
     cp_features: str = "default"
@@ -118,11 +122,12 @@ REPRODUCE_PRESETS: dict[str, ReproducePreset] = {
     ),
     "paper": ReproducePreset(
         description="The full study protocol on a GPU: full-size DeepLoc (study preset, 5 learning rates x 3 seeds, "
-                    "30 epochs, early stopping) and PCI (30 epochs), mixed precision, over a given store and "
-                    "standards.",
+                    "30 epochs, the minimal validation-loss checkpoint) and PCI (3 learning rates around its 1e-4 x "
+                    "3 seeds, 30 epochs), each rate chosen by the mean validation loss, mixed precision, over a "
+                    "given store and standards.",
         proteins=None, cells_per_protein=None, deeploc_preset="study", deeploc_width=1.0, deeploc_epochs=None,
         sweep_rates=STUDY_LEARNING_RATES, seeds=(0, 1, 2), batch_size=None, pci_width=1.0,
-        pci_epochs=None, cp_features="closest_to_study",
+        pci_epochs=None, pci_sweep_rates=PCI_LEARNING_RATES, cp_features="closest_to_study",
     ),
 }
 REPRODUCE_PRESET_NAMES = tuple(REPRODUCE_PRESETS)
@@ -211,7 +216,7 @@ class _Layout:
     store: Path
     standard_files: dict[str, Path]
     localization: Path | None = None
-    """Localization classes as groups (Figure 2's colours); the cellular-component standard when None."""
+    """Localization classes as groups (Figure 2's colours); None: the classes DeepLoc was trained on."""
 
     @property
     def standards_dir(self) -> Path:
@@ -253,8 +258,9 @@ def _train_deeploc(layout: _Layout, config: ReproducePreset) -> None:
 
 
 def _train_pci(layout: _Layout, config: ReproducePreset, seed: int) -> None:
+    sweep = {"lr_sweep": True, "sweep_rates": config.pci_sweep_rates, "seeds": config.seeds}
     train(layout.store, _fresh(layout.runs / "pci"), method="pci", epochs=config.pci_epochs, width=config.pci_width,
-          mixed_precision=config.mixed_precision, seed=seed)
+          mixed_precision=config.mixed_precision, **(sweep if config.pci_sweep_rates else {"seed": seed}))
 
 
 def _extract_learned(layout: _Layout, method: str, layer: str) -> None:
@@ -284,8 +290,7 @@ def _figures(layout: _Layout, seed: int) -> None:
     with atomic_path(layout.out / "figures", overwrite=True) as tmp:
         tmp.mkdir()
         n_proteins = len(pd.read_parquet(deeploc, columns=["Metadata_Protein"]))
-        colours = layout.localization or layout.standard_files["cellular_component"]
-        plot_tsne(deeploc, colours, layout.standard_files["bioprocess"],
+        plot_tsne(deeploc, layout.localization, layout.standard_files["bioprocess"],
                   tmp / "tsne", perplexity=min(40.0, max(2.0, (n_proteins - 1) / 3)), seed=seed)
         monitor = layout.runs / "deeploc" / "monitor.csv"
         if monitor.is_file():
