@@ -48,7 +48,7 @@ def test_plot_monitor_draws_one_line_per_run_chance_and_the_rate(tmp_path, monke
     import matplotlib.pyplot as plt
 
     figures = []
-    monkeypatch.setattr(plots, "_save", lambda fig, data, out, stem: figures.append(fig) or [])
+    monkeypatch.setattr(plots, "_save", lambda fig, data, out, stem: figures.append(fig) or out.mkdir() or [])
     monitor = tmp_path / "monitor.csv"
     _monitor_rows(metrics=("f_beta", "ami", "average_precision"), seeds=(0, 1, 2)).to_csv(monitor, index=False)
     plots.plot_monitor(monitor, tmp_path / "fig3")
