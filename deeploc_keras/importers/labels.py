@@ -91,16 +91,17 @@ def huh2003_labels(
     --------
     >>> import io, tempfile, pathlib
     >>> from deeploc_keras.synthetic.annotations import HUH_CATEGORIES
-    >>> rows = {"YAL001C": {"nucleus", "cytoplasm"}, "YAL002W": {"endosome"}, "YAL003W": set()}
+    >>> rows = {"YAL001C": {"nucleus", "cytoplasm"}, "YAL002W": {"endosome"}, "YAL003W": {"cytoplasm"},
+    ...         "YAL004W": set()}
     >>> lines = [",".join(["yORF", "ambiguous", *HUH_CATEGORIES])]
     >>> lines += [",".join([orf, "F", *("T" if c in where else "F" for c in HUH_CATEGORIES)])
     ...           for orf, where in rows.items()]
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "huh.csv"
     >>> _ = path.write_text("\\n".join(lines) + "\\n")
     >>> huh2003_labels(path).values.tolist()
-    [['YAL001C', 'NUCLEI'], ['YAL002W', 'ENDOSOME']]
+    [['YAL001C', 'NUCLEI'], ['YAL002W', 'ENDOSOME'], ['YAL003W', 'CYTOPLASM']]
     >>> huh2003_labels(path, multi="drop")["protein"].tolist()
-    ['YAL002W']
+    ['YAL002W', 'YAL003W']
     """
     if multi not in MULTI_RULES:
         raise InputError(f"unknown multi rule {multi!r}; expected one of {list(MULTI_RULES)}")
