@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 #: Metrics scored after every epoch (the study's Figure 3 follows the F-score; AMI is too slow per epoch).
 MONITOR_METRICS = ("average_precision", "f_beta")
+#: The split the monitor embeds.
+MONITOR_SPLIT = "test"
 
 
 _BACKUP_NAME = re.compile(r"epoch-(\d+)\.weights\.h5")
@@ -196,7 +198,12 @@ class FiniteModelCheckpoint(keras.callbacks.ModelCheckpoint):
 
 
 class MonitorScores(keras.callbacks.Callback):
-    """After every epoch: embed val/test cells, average per protein, score against standards."""
+    """After every epoch: embed the test cells, average per protein, score against standards.
+
+    Appends to ``path`` one row per standard and metric: ``epoch`` (counted from 1), ``seed``,
+    ``standard``, ``metric``, ``value`` and ``prevalence`` (the chance level of AP and F).
+    Only the test split is embedded, as the study's Figure 3 (the validation cells choose the checkpoint).
+    """
 
     def __init__(self, store: CellStore, standards: dict, feature_model_fn: Any, *, path: Path, seed: int,
                  batch_size: int) -> None:
@@ -208,13 +215,13 @@ class MonitorScores(keras.callbacks.Callback):
         features_model = self._fn(self.model)
         proteins = self._store.cells["protein"].to_numpy(dtype=str)
         means = ProteinMeans()
-        for split in ("val", "test"):
-            try:
-                data = inference_dataset(self._store, split=split, batch_size=self._batch_size)
-            except InputError:
-                continue
-            for index, images in data.dataset:
-                means.add(proteins[index.numpy()], np.asarray(features_model.predict_on_batch(images)))
+        try:
+            data = inference_dataset(self._store, split=MONITOR_SPLIT, batch_size=self._batch_size)
+        except InputError:
+            logger.warning("monitor epoch %d: no %s cells to score", epoch + 1, MONITOR_SPLIT)
+            return
+        for index, images in data.dataset:
+            means.add(proteins[index.numpy()], np.asarray(features_model.predict_on_batch(images)))
         known, matrix, _ = means.result()
         if not known:
             return
@@ -225,8 +232,8 @@ class MonitorScores(keras.callbacks.Callback):
             table = score_representation(known, matrix, self._standards, metrics=MONITOR_METRICS, seed=self._seed)
         finally:
             score_logger.setLevel(level)
-        rows = pd.DataFrame({"epoch": epoch, "seed": self._seed, "standard": table["standard"],
-                             "metric": table["metric"], "value": table["value"]})
+        rows = pd.DataFrame({"epoch": epoch + 1, "seed": self._seed, "standard": table["standard"],
+                             "metric": table["metric"], "value": table["value"], "prevalence": table["prevalence"]})
         rows.to_csv(self._path, mode="a", header=not self._path.exists(), index=False)
-        logger.info("monitor epoch %d: %s", epoch, ", ".join(
+        logger.info("monitor epoch %d: %s", epoch + 1, ", ".join(
             f"{r.standard}/{r.metric}={r.value:.3f}" for r in rows.itertuples()))

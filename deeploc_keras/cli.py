@@ -271,16 +271,19 @@ def _parse_devices(value: str | None) -> int | list[str] | None:
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help=f"Epochs [default: preset's, pci {PCI_DEFAULTS.epochs}].")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help=f"Batch [default: preset's, pci {PCI_DEFAULTS.batch_size}].")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Learning rate.")
-@click.option("--lr-sweep", is_flag=True, help="Train the preset's five rates x --seeds; keep the best val loss.")
+@click.option("--lr-sweep", is_flag=True,
+              help="Train the sweep rates x --seeds; choose the rate of minimal mean val loss over the seeds.")
 @click.option("--seeds", default="0", help="Comma-separated seeds of the sweep, e.g. 0,1,2.")
 @click.option("--width", type=click.FloatRange(min=0, min_open=True), default=1.0, help="Width multiplier.")
 @click.option("--mixed-precision", type=click.Choice(MIXED_PRECISION_CHOICES), default="auto",
               help="auto = float16 on GPU, off on CPU.")
 @click.option("--devices", default=None, help="MirroredStrategy over N GPUs, or a comma-separated device list.")
 @click.option("--monitor", type=click.Path(exists=True), default=None,
-              help="Standards directory: score val/test protein profiles after every epoch (monitor.csv).")
+              help="Standards directory: score test protein profiles after every epoch (monitor.csv).")
 @click.option("--seed", type=int, default=None,
               help="Seed of weights, augmentation and pipeline of a single run [default: 0; a sweep uses --seeds].")
+@click.option("--patience", type=click.IntRange(min=1), default=None,
+              help="Stop after this many epochs without a better val loss [default: none, train every epoch].")
 @click.option("--class-balanced", is_flag=True, help="Class-balanced sampling of training cells.")
 @click.option("--xla/--no-xla", "jit_compile", default=True, help="Compile the train step with XLA.")
 @click.option("--steps-per-epoch", type=click.IntRange(min=1), default=None, help="Fixed steps per epoch.")
@@ -289,7 +292,8 @@ def _parse_devices(value: str | None) -> int | list[str] | None:
 @click.option("--overwrite", is_flag=True, help="Replace an existing run directory.")
 def train_command(store_path: str, out: str, method: str | None, model_alias: str | None, preset: str, epochs: int | None, batch_size: int | None,
                   lr: float | None, lr_sweep: bool, seeds: str, width: float, mixed_precision: str,
-                  devices: str | None, monitor: str | None, seed: int | None, class_balanced: bool, jit_compile: bool,
+                  devices: str | None, monitor: str | None, seed: int | None, patience: int | None,
+                  class_balanced: bool, jit_compile: bool,
                   steps_per_epoch: int | None, tensorboard: bool, resume: bool, overwrite: bool) -> None:
     """Train DeepLoc (or PCI with --method pci) on a cell store into a run directory."""
     from .train import train
@@ -306,7 +310,8 @@ def train_command(store_path: str, out: str, method: str | None, model_alias: st
         raise click.BadParameter(f"expected comma-separated integers, got {seeds!r}", param_hint="--seeds") from None
     result = train(store_path, out, method=method or "deeploc", preset=preset, epochs=epochs, batch_size=batch_size, lr=lr,
                    lr_sweep=lr_sweep, seeds=seed_list, width=width, mixed_precision=mixed_precision,
-                   devices=_parse_devices(devices), monitor=monitor, seed=seed, tensorboard=tensorboard,
+                   devices=_parse_devices(devices), monitor=monitor, seed=seed, patience=patience,
+                   tensorboard=tensorboard,
                    overwrite=overwrite, resume=resume, class_balanced=class_balanced, jit_compile=jit_compile,
                    steps_per_epoch=steps_per_epoch)
     click.echo(f"{result['best_model']}: best val_loss {result['best_val_loss']:.4f} "
@@ -406,7 +411,7 @@ def score_command(profiles, standards, out, names, metrics, aliases, seed, n_boo
 
 @main.group("standards")
 def standards_group() -> None:
-    """Build functional standards (GMT) from SGD GO slims, Huh 2003 and module JSON files."""
+    """Build functional standards (GMT) from SGD GO slims, Huh 2003 and module JSON files, and labels CSVs."""
 
 
 @standards_group.command("build")
@@ -430,6 +435,28 @@ def standards_build_command(source, path, aspect, min_size, max_size, out, overw
     click.echo(f"wrote {out}: {len(standard)} groups, {n_proteins} proteins")
 
 
+@standards_group.command("labels")
+@click.option("--from", "source", required=True, type=_LazyChoice("deeploc_keras.importers.labels", "LABEL_SOURCES"),
+              help="Kind of localization table.")
+@click.argument("path", metavar="FILE", type=click.Path(dir_okay=False))
+@click.option("--multi", type=_LazyChoice("deeploc_keras.importers.labels", "MULTI_RULES"), default="rarest",
+              help="Multi-localized proteins: their rarest class, or no label.")
+@click.option("--aliases", type=click.Path(dir_okay=False),
+              help="SGD_features.tab: also label every gene name and alias of a labelled ORF.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Labels CSV to write (protein,label).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing file.")
+def standards_labels_command(source, path, multi, aliases, out, overwrite) -> None:
+    """Build the labels CSV of `import --labels` from a localization table (one class per protein)."""
+    from eval.standards import read_aliases
+
+    from .importers.labels import huh2003_labels, write_labels_csv
+
+    check_output(out, overwrite=overwrite)
+    labels = huh2003_labels(path, multi=multi, aliases=read_aliases(aliases) if aliases else None)
+    write_labels_csv(labels, out, overwrite=overwrite)
+    click.echo(f"wrote {out}: {len(labels)} proteins, {labels['label'].nunique()} classes")
+
+
 @main.group("plot")
 def plot_group() -> None:
     """Draw the study's figures 2 (t-SNE) and 3 (training monitor)."""
@@ -437,10 +464,11 @@ def plot_group() -> None:
 
 @plot_group.command("tsne")
 @click.argument("profiles", type=click.Path(dir_okay=False))
-@click.option("--localization", required=True, type=click.Path(dir_okay=False), help="Localization standard file.")
+@click.option("--localization", default=None, type=click.Path(dir_okay=False),
+              help="Localization standard file [default: colour by the profiles' trained classes, Metadata_Label].")
 @click.option("--processes", "process_standard", required=True, type=click.Path(dir_okay=False),
               help="Biological-process standard file.")
-@click.option("--process", "processes", multiple=True, help="Process group to draw; repeatable (default: 6 largest).")
+@click.option("--process", "processes", multiple=True, help="Process group to draw; repeatable (default: 23 largest).")
 @click.option("--perplexity", type=click.FloatRange(min=1), default=40.0, help="t-SNE perplexity.")
 @click.option("--aliases", type=click.Path(dir_okay=False), help="SGD_features.tab to map gene names to ORFs.")
 @click.option("--seed", type=int, default=0, help="t-SNE seed.")
@@ -460,14 +488,15 @@ def plot_tsne_command(profiles, localization, process_standard, processes, perpl
 
 @plot_group.command("monitor")
 @click.argument("monitor_csv", metavar="MONITOR.csv", type=click.Path(dir_okay=False))
-@click.option("--metric", type=_LazyChoice("eval.metrics", "METRICS"), default="f_beta", help="Metric to draw.")
+@click.option("--metric", "metrics", type=_LazyChoice("eval.metrics", "METRICS"), multiple=True,
+              help="Metric to draw (repeatable) [default: every metric of the file].")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory to create.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing directory.")
-def plot_monitor_command(monitor_csv, metric, out, overwrite) -> None:
-    """Figure 3: a metric per standard over training epochs, one line per seed."""
+def plot_monitor_command(monitor_csv, metrics, out, overwrite) -> None:
+    """Figure 3: the test-cell scores per standard over training epochs, one line per run."""
     from eval.plots import plot_monitor
 
-    paths = plot_monitor(monitor_csv, out, metric=metric, overwrite=overwrite)
+    paths = plot_monitor(monitor_csv, out, metrics=list(metrics) or None, overwrite=overwrite)
     click.echo("wrote " + ", ".join(map(str, paths)))
 
 

@@ -16,6 +16,8 @@ Examples
 ('deeploc', 'pci')
 >>> get_method("pci").display, get_method("pci").default_layer
 ('PCI', 'conv4_1')
+>>> get_method("pci").defaults(None).sweep_rates
+(0.0003, 0.0001, 3e-05)
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ if TYPE_CHECKING:  # TensorFlow and Keras load inside the builders
     from .train_config import TrainConfig
 
 __all__ = ["TrainDefaults", "Method", "METHODS", "METHOD_NAMES", "TRAINABLE_METHODS", "PCI_DEFAULTS",
-           "get_method", "register_layers"]
+           "PCI_LEARNING_RATES", "get_method", "register_layers"]
 
 
 @dataclass(frozen=True)
@@ -68,8 +70,12 @@ class TrainDefaults:
     sweep_rates: tuple[float, ...] = STUDY_LEARNING_RATES
 
 
+#: Learning rates of a PCI sweep: the original 1e-4 (Lu et al. 2019) and a factor of about 3 either side,
+#: the spacing of the study's DeepLoc grid (:data:`~deeploc_keras.models.presets.STUDY_LEARNING_RATES`).
+PCI_LEARNING_RATES = (3e-4, 1e-4, 3e-5)
 #: Paired Cell Inpainting training defaults (Lu et al. 2019, ``yeast_model/opts.py``).
-PCI_DEFAULTS = TrainDefaults(preset=None, epochs=30, batch_size=64, learning_rate=1e-4, beta_1=0.5)
+PCI_DEFAULTS = TrainDefaults(preset=None, epochs=30, batch_size=64, learning_rate=1e-4, beta_1=0.5,
+                             sweep_rates=PCI_LEARNING_RATES)
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from eval.standards import STANDARD_SUFFIXES
 
 from .errors import InputError, file_error
 from .extract import extract
-from .methods import METHODS
+from .methods import METHODS, PCI_LEARNING_RATES
 from .models.presets import STUDY_LEARNING_RATES
 from .outputs import atomic_path, remove_path
 from .records import environment
@@ -89,9 +89,12 @@ class ReproducePreset:
     sweep_rates : tuple of float
         Learning rates of the DeepLoc sweep.
     seeds : tuple of int
-        Training seeds of the DeepLoc sweep.
+        Training seeds of the DeepLoc sweep (and of the PCI sweep).
     batch_size : int or None
         DeepLoc batch size (None: the protocol's).
+    pci_sweep_rates : tuple of float
+        Learning rates of a PCI sweep over ``seeds`` (chosen by the mean validation loss);
+        empty: one PCI run at its default rate.
     pci_layer : str
         PCI feature layer.
     cp_workers : int or None
@@ -116,6 +119,7 @@ class ReproducePreset:
     pci_width: float
     pci_epochs: int | None
     pci_lr: float | None = None
+    pci_sweep_rates: tuple[float, ...] = ()
     pci_layer: str = METHODS["pci"].default_layer
     cp_workers: int | None = None
     cp_features: str = "default"
@@ -139,11 +143,12 @@ REPRODUCE_PRESETS: dict[str, ReproducePreset] = {
     ),
     "paper": ReproducePreset(
         description="The full study protocol on a GPU: full-size DeepLoc (study preset, 5 learning rates x 3 seeds, "
-                    "30 epochs, early stopping) and PCI (30 epochs), mixed precision, over a given store and "
-                    "standards.",
+                    "30 epochs, the minimal validation-loss checkpoint) and PCI (3 learning rates around its 1e-4 x "
+                    "3 seeds, 30 epochs), each rate chosen by the mean validation loss, mixed precision, over a "
+                    "given store and standards.",
         proteins=None, cells_per_protein=None, deeploc_preset="study", deeploc_width=1.0, deeploc_epochs=None,
         sweep_rates=STUDY_LEARNING_RATES, seeds=(0, 1, 2), batch_size=None, pci_width=1.0,
-        pci_epochs=None, cp_features="closest_to_study",
+        pci_epochs=None, pci_sweep_rates=PCI_LEARNING_RATES, cp_features="closest_to_study",
     ),
 }
 REPRODUCE_PRESET_NAMES = tuple(REPRODUCE_PRESETS)
@@ -235,7 +240,7 @@ class _Layout:
     store: Path
     standard_files: dict[str, Path]
     localization: Path | None = None
-    """Localization classes as groups (Figure 2's colours); the cellular-component standard when None."""
+    """Localization classes as groups (Figure 2's colours); None: the classes DeepLoc was trained on."""
 
     @property
     def standards_dir(self) -> Path:
@@ -307,8 +312,10 @@ def _train_deeploc(layout: _Layout, config: ReproducePreset) -> None:
 
 def _train_pci(layout: _Layout, config: ReproducePreset, seed: int) -> None:
     run_dir, resume = _resumable(layout.runs / "pci")
-    train(layout.store, run_dir, resume=resume, method="pci", epochs=config.pci_epochs, lr=config.pci_lr,
-          width=config.pci_width, mixed_precision=config.mixed_precision, seed=seed)
+    sweep = {"lr_sweep": True, "sweep_rates": config.pci_sweep_rates, "seeds": config.seeds}
+    train(layout.store, run_dir, resume=resume, method="pci", epochs=config.pci_epochs, width=config.pci_width,
+          mixed_precision=config.mixed_precision,
+          **(sweep if config.pci_sweep_rates else {"seed": seed, "lr": config.pci_lr}))
 
 
 def _extract_learned(layout: _Layout, method: str, layer: str) -> None:
@@ -431,8 +438,7 @@ def _figures(layout: _Layout, seed: int) -> None:
     with atomic_path(layout.out / "figures", overwrite=True) as tmp:
         tmp.mkdir()
         n_proteins = len(pd.read_parquet(deeploc, columns=["Metadata_Protein"]))
-        colours = layout.localization or layout.standard_files["cellular_component"]
-        plot_tsne(deeploc, colours, layout.standard_files["bioprocess"],
+        plot_tsne(deeploc, layout.localization, layout.standard_files["bioprocess"],
                   tmp / "tsne", perplexity=min(40.0, max(2.0, (n_proteins - 1) / 3)), seed=seed)
         monitor = layout.runs / "deeploc" / "monitor.csv"
         if monitor.is_file():

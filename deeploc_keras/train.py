@@ -7,7 +7,8 @@ A run directory holds everything a run produced::
     RUN/config.json       resolved configuration, versions, seed, store fingerprint
     RUN/model_card.json   method, preset, width, classes, channels, image shape, layer names
     RUN/backup/           the training state after the last two epochs while the run is unfinished (resume)
-    RUN/monitor.csv       per-epoch functional scores (``monitor``)
+    RUN/monitor.csv       per-epoch functional scores of the test cells (``monitor``); of a sweep,
+                          every run at the chosen rate (seed and lr columns)
     RUN/logs/             TensorBoard logs (``tensorboard``)
     RUN/sweep.csv         one row per (lr, seed) of a learning-rate sweep; runs in RUN/lr<rate>_seed<s>/
 
@@ -20,8 +21,10 @@ and the weights of the uninterrupted run exactly.
 
 The configuration is a :class:`~deeploc_keras.train_config.TrainConfig`; what differs per
 method (builder, loss, datasets, feature model) comes from :mod:`deeploc_keras.methods`.
-A sweep's ``RUN/config.json`` records the winner's learning rate and seed; every
-``RUN/lr<rate>_seed<s>/config.json`` records its own.
+A sweep chooses the learning rate of minimal mean validation loss over its seeds and keeps
+every run; ``RUN/config.json`` records the chosen rate and the seed of its best run (copied to
+``RUN/best.keras``), every ``RUN/lr<rate>_seed<s>/config.json`` its own, and
+:func:`selected_runs` lists the runs at the chosen rate.
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ if TYPE_CHECKING:  # TensorFlow and Keras load inside the functions, so the CLI 
     import keras
     import tensorflow as tf
 
-__all__ = ["NonFiniteLossError", "train", "validate_train", "mixed_precision_policy"]
+__all__ = ["NonFiniteLossError", "train", "validate_train", "selected_runs", "mixed_precision_policy"]
 
 logger = logging.getLogger(__name__)
 
@@ -273,10 +276,10 @@ def _fit_one(store: CellStore, cfg: TrainConfig, *, fingerprint: str, standards:
     return _run_summary(cfg, resumed=resuming)
 
 
-def _collect_monitors(runs: list[dict[str, Any]], winner: dict[str, Any], path: Path) -> None:
-    """Gather the monitor of every seed at the winning learning rate into one file (the study's Figure 3)."""
-    frames = [pd.read_csv(Path(r["dir"]) / "monitor.csv").assign(lr=r["lr"]) for r in runs
-              if r["lr"] == winner["lr"] and (Path(r["dir"]) / "monitor.csv").is_file()]
+def _collect_monitors(selected: list[dict[str, Any]], path: Path) -> None:
+    """Gather the monitor of every run at the chosen learning rate into one file (the study's Figure 3)."""
+    frames = [pd.read_csv(Path(r["dir"]) / "monitor.csv").assign(lr=r["lr"]) for r in selected
+              if (Path(r["dir"]) / "monitor.csv").is_file()]
     if frames:
         with atomic_path(path, overwrite=True) as tmp:
             pd.concat(frames, ignore_index=True).to_csv(tmp, index=False)
@@ -288,9 +291,57 @@ def _sweep_run(cfg: TrainConfig, rate: float, seed: int) -> TrainConfig:
                                out=str(Path(cfg.out) / f"lr{rate:g}_seed{seed}"))
 
 
+def _select(runs: list[dict[str, Any]]) -> pd.DataFrame:
+    """The sweep table: one row per run, the mean validation loss of its rate, the chosen rate's runs, the best run.
+
+    The rate of minimal mean validation loss over its seeds is chosen (ties: the rate listed first);
+    ``best`` marks the run of minimal validation loss at that rate.
+    """
+    table = pd.DataFrame(runs)
+    table["mean_val_loss"] = table.groupby("lr", sort=False)["best_val_loss"].transform("mean")
+    means = table.drop_duplicates("lr")
+    chosen = float(means["lr"].iloc[int(np.argmin(means["mean_val_loss"].to_numpy()))])
+    table["selected"] = table["lr"] == chosen
+    table["best"] = False
+    table.loc[table.loc[table["selected"], "best_val_loss"].idxmin(), "best"] = True
+    return table
+
+
+def selected_runs(run: str | os.PathLike) -> list[Path]:
+    """The run directories a training run directory stands for: every seed at the chosen rate of a sweep.
+
+    Parameters
+    ----------
+    run : str or os.PathLike
+        A run directory written by :func:`train`.
+
+    Returns
+    -------
+    list of pathlib.Path
+        For a sweep, the ``RUN/lr<rate>_seed<s>/`` of the rate chosen by the mean validation
+        loss (``selected`` in ``RUN/sweep.csv``), in seed order; for a single run, ``[RUN]``.
+
+    Raises
+    ------
+    InputError
+        If ``run`` holds no finished run.
+    """
+    run = Path(run)
+    sweep = run / "sweep.csv"
+    if sweep.is_file():
+        table = pd.read_csv(sweep)
+        if "selected" not in table:
+            raise file_error(sweep, "has no 'selected' column; train the sweep again with this version")
+        rows = table[table["selected"].astype(bool)].sort_values("seed")
+        return [run / Path(d).name for d in rows["dir"]]
+    if not (run / "best.keras").is_file():
+        raise file_error(run, "holds no finished training run (no best.keras)")
+    return [run]
+
+
 def _sweep(store: CellStore, cfg: TrainConfig, *, fingerprint: str, standards: dict | None,
            extra_callbacks: Sequence[keras.callbacks.Callback]) -> dict[str, Any]:
-    """Train every (rate, seed) of ``cfg``; keep the run of minimal validation loss at the sweep root."""
+    """Train every (rate, seed) of ``cfg``; choose the rate by the mean validation loss over the seeds."""
     out = Path(cfg.out)
     runs = []
     for rate in cfg.sweep_rates:
@@ -299,18 +350,21 @@ def _sweep(store: CellStore, cfg: TrainConfig, *, fingerprint: str, standards: d
             logger.info("sweep: lr=%g seed=%d -> %s", rate, run_seed, sub.out)
             runs.append(_fit_one(store, sub, fingerprint=fingerprint, standards=standards,
                                  extra_callbacks=extra_callbacks))
-    table = pd.DataFrame(runs)
+    table = _select(runs)
     with atomic_path(out / "sweep.csv", overwrite=True) as tmp:
         table.to_csv(tmp, index=False, quoting=csv.QUOTE_MINIMAL)
-    winner = runs[int(np.argmin(table["best_val_loss"].to_numpy()))]
+    selected = [runs[i] for i in np.flatnonzero(table["selected"].to_numpy())]
+    winner = runs[int(np.flatnonzero(table["best"].to_numpy())[0])]
     for name in ("best.keras", "model_card.json"):
         shutil.copyfile(Path(winner["dir"]) / name, out / name)
-    _collect_monitors(runs, winner, out / "monitor.csv")
+    _collect_monitors(selected, out / "monitor.csv")
     chosen = dataclasses.replace(cfg, learning_rate=winner["lr"], seed=winner["seed"])
     write_run_record(out / "config.json", command="train", config=chosen.to_dict(), seed=chosen.seed,
                      inputs={"store": fingerprint})
-    logger.info("sweep winner: lr=%g seed=%d val_loss=%.4f", winner["lr"], winner["seed"], winner["best_val_loss"])
-    return {"run": str(out), "best_model": str(out / "best.keras"), **winner, "runs": runs}
+    logger.info("sweep: lr=%g chosen (mean val_loss %.4f over seeds %s); best run seed=%d val_loss=%.4f",
+                winner["lr"], float(table.loc[table["best"], "mean_val_loss"].iloc[0]), list(cfg.seeds),
+                winner["seed"], winner["best_val_loss"])
+    return {"run": str(out), "best_model": str(out / "best.keras"), **winner, "runs": runs, "selected": selected}
 
 
 def _prepare_run_dir(cfg: TrainConfig, *, overwrite: bool, resume: bool) -> None:
@@ -446,6 +500,7 @@ def train(
     devices: int | Sequence[str] | None = None,
     monitor: str | os.PathLike | None = None,
     seed: int | None = None,
+    patience: int | None = None,
     tensorboard: bool = False,
     overwrite: bool = False,
     resume: bool = False,
@@ -474,10 +529,14 @@ def train(
         Learning rate (preset's, or 1e-4 for ``pci``).
     lr_sweep : bool, default False
         Train the sweep rates x ``seeds``, each in ``out/lr<rate>_seed<s>/`` with its own
-        ``config.json``; the run with the minimal validation loss is copied to ``out/best.keras``
-        and its rate and seed are recorded in ``out/config.json``; ``out/sweep.csv`` lists all.
+        ``config.json`` (all are kept). The rate of minimal **mean** validation loss over the seeds
+        is chosen (the study's rule); its run of minimal validation loss is copied to
+        ``out/best.keras`` and its rate and seed are recorded in ``out/config.json``.
+        ``out/sweep.csv`` has one row per (lr, seed) with ``mean_val_loss``, ``selected`` (the
+        chosen rate's runs, :func:`selected_runs`) and ``best`` (the run copied to ``out/``).
     sweep_rates : sequence of float, optional
-        Rates of the sweep (default: the preset's; the study's 1e-3, 6e-4, 3e-4, 1e-4, 5e-5).
+        Rates of the sweep (default: the preset's, the study's 1e-3, 6e-4, 3e-4, 1e-4, 5e-5;
+        for ``pci`` :data:`deeploc_keras.methods.PCI_LEARNING_RATES`).
     seeds : sequence of int, default (0,)
         Seeds of the sweep.
     width : float, default 1.0
@@ -487,11 +546,17 @@ def train(
     devices : int or sequence of str, optional
         MirroredStrategy over the first N GPUs (logical CPUs when no GPU), or named devices.
     monitor : str or os.PathLike, optional
-        Directory of functional standards: after every epoch the val/test cells are embedded,
-        averaged per protein and scored into ``monitor.csv`` (epoch, seed, standard, metric, value).
+        Directory of functional standards: after every epoch the test cells are embedded,
+        averaged per protein and scored into ``monitor.csv`` (epoch from 1, seed, standard,
+        metric, value, prevalence); a sweep's ``out/monitor.csv`` holds every run of the chosen
+        rate (an ``lr`` column added).
     seed : int, optional
         Seed of weights, augmentation and the pipeline of a single run (default 0); a sweep
         takes ``seeds`` instead.
+    patience : int, optional
+        Stop a run after this many epochs without a better validation loss (Keras
+        ``EarlyStopping``). Default: none, every epoch is trained and the checkpoint of minimal
+        validation loss is the model (the study's protocol).
     tensorboard : bool, default False
         Write TensorBoard logs to ``out/logs``.
     overwrite : bool, default False
@@ -514,8 +579,9 @@ def train(
     Returns
     -------
     dict
-        ``run``, ``best_model``, ``best_val_loss``, ``lr``, ``seed``, ``epochs`` and ``runs``
-        (one dict per trained (lr, seed)).
+        ``run``, ``best_model``, ``best_val_loss``, ``lr``, ``seed``, ``epochs`` (of the run in
+        ``best_model``), ``runs`` (one dict per trained (lr, seed)) and ``selected`` (the runs at
+        the chosen rate; the single run itself without a sweep).
 
     Raises
     ------
@@ -529,7 +595,7 @@ def train(
         If the loss became NaN (the last good ``best.keras`` is kept).
     """
     options = dict(method=method, preset=preset, epochs=epochs, batch_size=batch_size, lr=lr, lr_sweep=lr_sweep,
-                   sweep_rates=sweep_rates, seeds=seeds, seed=seed, width=width, mixed_precision=mixed_precision,
+                   sweep_rates=sweep_rates, seeds=seeds, seed=seed, patience=patience, width=width, mixed_precision=mixed_precision,
                    devices=devices, monitor=monitor, tensorboard=tensorboard, class_balanced=class_balanced,
                    jit_compile=jit_compile, steps_per_epoch=steps_per_epoch, verbose=verbose)
     validate_train(store, out, overwrite=overwrite, resume=resume, **options)
@@ -544,4 +610,5 @@ def train(
                              inputs={"store": fingerprint})
             return _sweep(cell_store, cfg, fingerprint=fingerprint, standards=standards, extra_callbacks=callbacks)
         result = _fit_one(cell_store, cfg, fingerprint=fingerprint, standards=standards, extra_callbacks=callbacks)
-    return {"run": str(out), "best_model": str(Path(out) / "best.keras"), **result, "runs": [result]}
+    return {"run": str(out), "best_model": str(Path(out) / "best.keras"), **result, "runs": [result],
+            "selected": [result]}

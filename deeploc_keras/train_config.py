@@ -79,6 +79,8 @@ class TrainConfig:
     lr_decay : tuple (decay_steps, decay_rate) or None
     adam_epsilon, beta_1 : float
     early_stopping_patience : int or None
+        Stop after this many epochs without a better validation loss; None (every preset's
+        default) trains all ``epochs`` and keeps the checkpoint of minimal validation loss.
     sweep_rates : tuple of float
     lr_sweep : bool
     seeds : tuple of int
@@ -148,6 +150,7 @@ class TrainConfig:
         check_positive_int("epochs", self.epochs)
         check_positive_int("batch_size", self.batch_size)
         check_positive_int("steps_per_epoch", self.steps_per_epoch, optional=True)
+        check_positive_int("patience", self.early_stopping_patience, optional=True)
         if not self.width > 0:
             raise InputError(f"width must be positive. Received: width={self.width}")
         if self.mixed_precision not in MIXED_PRECISION_CHOICES:
@@ -223,6 +226,7 @@ def resolve_train_config(
     sweep_rates: Sequence[float] | None = None,
     seeds: Sequence[int] = (0,),
     seed: int | None = None,
+    patience: int | None = None,
     width: float = 1.0,
     mixed_precision: str = "auto",
     dtype_policy: str | None = None,
@@ -238,7 +242,8 @@ def resolve_train_config(
     """The :class:`TrainConfig` of :func:`deeploc_keras.train.train`'s arguments.
 
     Values not given come from the method's defaults (the DeepLoc ``preset``, or the
-    PCI defaults). Parameters are those of :func:`deeploc_keras.train.train`, plus
+    PCI defaults; ``patience`` overrides their early-stopping patience). Parameters are those of
+    :func:`deeploc_keras.train.train`, plus
     ``dtype_policy`` (default: resolved from ``mixed_precision``) and ``device_names``
     (the resolved ``devices``).
 
@@ -259,6 +264,11 @@ def resolve_train_config(
     (30, 64, 0.0001, 0.5)
     >>> resolve_train_config("cells.h5", "run", preset="kraus2017", lr=1e-3, mixed_precision="off").epochs
     30
+    >>> study = resolve_train_config("cells.h5", "run", mixed_precision="off")
+    >>> study.epochs, study.early_stopping_patience
+    (30, None)
+    >>> resolve_train_config("cells.h5", "run", patience=5, mixed_precision="off").early_stopping_patience
+    5
     """
     spec = get_method(method, trainable=True)
     if lr is not None and lr_sweep:
@@ -273,7 +283,7 @@ def resolve_train_config(
         batch_size=defaults.batch_size if batch_size is None else batch_size,
         learning_rate=None if lr_sweep else (defaults.learning_rate if lr is None else lr),
         lr_decay=defaults.lr_decay, adam_epsilon=defaults.adam_epsilon, beta_1=defaults.beta_1,
-        early_stopping_patience=defaults.early_stopping_patience,
+        early_stopping_patience=defaults.early_stopping_patience if patience is None else patience,
         sweep_rates=tuple(float(r) for r in (defaults.sweep_rates if sweep_rates is None else sweep_rates)),
         lr_sweep=bool(lr_sweep), seeds=tuple(int(s) for s in seeds),
         seed=None if lr_sweep else (0 if seed is None else int(seed)), width=float(width),

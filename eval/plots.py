@@ -25,12 +25,14 @@ from deeploc_keras.profiles import read_profiles
 from eval import standards as _standards
 from eval.figures import FIGURE1_METRICS, METRIC_LABELS
 
-__all__ = ["MONITOR_COLUMNS", "plot_summary", "plot_tsne", "plot_monitor"]
+__all__ = ["MONITOR_COLUMNS", "TSNE_PROCESSES", "plot_summary", "plot_tsne", "plot_monitor"]
 
 logger = logging.getLogger(__name__)
 
-#: columns of a training run's ``monitor.csv``
+#: columns of a training run's ``monitor.csv`` (``prevalence`` and ``lr`` are optional)
 MONITOR_COLUMNS = ("epoch", "seed", "standard", "metric", "value")
+#: bioprocesses drawn by default in Figure 2 (the study's number)
+TSNE_PROCESSES = 23
 
 
 def _save(fig: Figure, data: pd.DataFrame, out: Path, stem: str) -> list[Path]:
@@ -146,9 +148,15 @@ def _error_bars(rows: pd.DataFrame, representation: str, standards: Sequence[str
     return np.nan_to_num(np.vstack([below, above]).clip(min=0))
 
 
+def _palette(n: int) -> list:
+    """``n`` distinct colours: tab20, then tab20b (40 in all), cycled beyond."""
+    colours = list(matplotlib.colormaps["tab20"].colors) + list(matplotlib.colormaps["tab20b"].colors)
+    return [colours[k % len(colours)] for k in range(n)]
+
+
 def plot_tsne(
     profiles: str | os.PathLike,
-    localization_standard: str | os.PathLike,
+    localization_standard: str | os.PathLike | None,
     process_standard: str | os.PathLike,
     out: str | os.PathLike,
     *,
@@ -158,23 +166,31 @@ def plot_tsne(
     aliases: Mapping[str, str] | None = None,
     overwrite: bool = False,
 ) -> list[Path]:
-    """Figure 2: t-SNE of protein profiles by localization, and KDE clouds of selected bioprocesses.
+    """Figure 2: t-SNE of protein profiles by localization, and KDE clouds of bioprocesses.
 
-    Left: proteins with a single localization coloured by it (others grey).
-    Right: for each selected process, a Gaussian KDE (Scott's rule) of its
-    members' t-SNE coordinates, drawn as filled contours above the 50 % density
-    level over the grey cloud of all proteins.
+    Left: every protein coloured by its localization class, by default the class the
+    model was trained on (the profiles' ``Metadata_Label``, the most common label of the
+    protein's cells; the study's 17 classes); with a localization standard instead, the
+    proteins of a single group coloured by it. Proteins without a class are grey.
+    Right: for each process (default: the :data:`TSNE_PROCESSES` largest, the study's
+    number), a Gaussian KDE (Scott's rule) of its members' t-SNE coordinates, drawn as
+    filled contours above the 50 % density level over the grey cloud of all proteins;
+    the legend names each process and its number of proteins.
 
     Parameters
     ----------
     profiles : path
-        Per-protein Parquet profiles (``Metadata_Protein``).
-    localization_standard, process_standard : path
-        Standard files (GMT, TSV or JSON), e.g. built with ``standards build --from huh2003``.
+        Per-protein Parquet profiles (``Metadata_Protein``; ``Metadata_Label`` for the
+        default colours).
+    localization_standard : path or None
+        None: colour by ``Metadata_Label``. Otherwise a standard file (GMT, TSV or JSON),
+        e.g. built with ``standards build --from huh2003``.
+    process_standard : path
+        The biological-process standard (GMT, TSV or JSON).
     out : path
         Directory to create (``figure2_tsne.png``/``.svg``/``.csv``).
     processes : sequence of str, optional
-        Process groups to draw (default: the 6 largest after restriction).
+        Process groups to draw (default: the :data:`TSNE_PROCESSES` largest after restriction).
     perplexity : float, default 40
     seed : int, default 0
     aliases : mapping, optional
@@ -188,7 +204,8 @@ def plot_tsne(
     Raises
     ------
     InputError
-        Unknown process names, too few proteins for the perplexity, or bad inputs.
+        Unknown process names, too few proteins for the perplexity, profiles without
+        labels when no localization standard is given, or bad inputs.
     """
     from sklearn.manifold import TSNE
 
@@ -200,50 +217,56 @@ def plot_tsne(
     if len(proteins) <= perplexity:
         raise InputError(f"perplexity must be below the number of proteins. Received: perplexity={perplexity}, "
                          f"{len(proteins)} proteins")
-    localization, _ = _standards.restrict(_standards.load_standard(localization_standard), proteins,
-                                          aliases=aliases, min_group_size=1)
+    if localization_standard is None:
+        labels = table.meta["Metadata_Label"].fillna("").astype(str) if "Metadata_Label" in table.meta else None
+        if labels is None or not (labels != "").any():
+            raise file_error(profiles, "no localization labels (Metadata_Label) to colour by; extract from a "
+                                       "labelled store or pass a localization standard")
+        single = labels.tolist()
+    else:
+        localization, _ = _standards.restrict(_standards.load_standard(localization_standard), proteins,
+                                              aliases=aliases, min_group_size=1)
+        where: dict[str, list[str]] = {}
+        for group, ids in localization.items():
+            for protein in ids:
+                where.setdefault(protein, []).append(group)
+        single = [where[p][0] if len(where.get(p, [])) == 1 else "" for p in proteins]
     process, _ = _standards.restrict(_standards.load_standard(process_standard), proteins, aliases=aliases)
     if processes is None:
-        processes = sorted(process, key=lambda g: (-len(process[g]), g))[:6]
+        processes = sorted(process, key=lambda g: (-len(process[g]), g))[:TSNE_PROCESSES]
     unknown = [p for p in processes if p not in process]
     if unknown:
         raise InputError(f"unknown process {unknown[0]!r} in {os.fspath(process_standard)}; "
                          f"e.g. {', '.join(sorted(process)[:5])}")
     coords = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(table.features)
-    where: dict[str, list[str]] = {}
-    for group, ids in localization.items():
-        for protein in ids:
-            where.setdefault(protein, []).append(group)
-    single = [where[p][0] if len(where.get(p, [])) == 1 else "" for p in proteins]
     data = pd.DataFrame({
         "protein": proteins, "tsne_1": coords[:, 0], "tsne_2": coords[:, 1], "localization": single,
         "processes": [";".join(g for g in processes if p in process[g]) for p in proteins],
     })
-    fig = Figure(figsize=(12, 5.5))
+    fig = Figure(figsize=(13, 6))
     left, right = fig.subplots(1, 2)
     for ax in (left, right):
         ax.scatter(coords[:, 0], coords[:, 1], s=3, color="0.85", linewidths=0)
         ax.set_xticks([])
         ax.set_yticks([])
-    colours = matplotlib.colormaps.get_cmap("tab20")
-    for k, group in enumerate(sorted(set(single) - {""})):
+    classes = sorted(set(single) - {""})
+    for group, colour in zip(classes, _palette(len(classes)), strict=True):
         rows = data["localization"] == group
-        left.scatter(data.loc[rows, "tsne_1"], data.loc[rows, "tsne_2"], s=4, color=colours(k % 20), label=group)
+        left.scatter(data.loc[rows, "tsne_1"], data.loc[rows, "tsne_2"], s=4, color=colour, label=group)
     left.legend(markerscale=3, fontsize="x-small", frameon=False, loc="center left", bbox_to_anchor=(1, 0.5))
-    left.set_title("Localization")
+    left.set_title(f"Localization ({len(classes)} classes)")
     grid_x, grid_y = np.meshgrid(np.linspace(coords[:, 0].min(), coords[:, 0].max(), 120),
                                  np.linspace(coords[:, 1].min(), coords[:, 1].max(), 120))
-    colours = matplotlib.colormaps.get_cmap("tab10")
-    for k, group in enumerate(processes):
+    for group, colour in zip(processes, _palette(len(processes)), strict=True):
         members = np.asarray([p in process[group] for p in proteins])
         kde = gaussian_kde(coords[members].T)
         density = kde(np.vstack([grid_x.ravel(), grid_y.ravel()])).reshape(grid_x.shape)
         peak = float(kde(coords[members].T).max())  # a tight group's peak can fall between grid points
         right.contourf(grid_x, grid_y, density, levels=[0.5 * peak, max(peak, float(density.max()))],
-                       colors=[colours(k % 10)], alpha=0.45)
-        right.plot([], [], color=colours(k % 10), linewidth=6, alpha=0.45, label=group)
+                       colors=[colour], alpha=0.45)
+        right.plot([], [], color=colour, linewidth=6, alpha=0.45, label=f"{group} ({int(members.sum())})")
     right.legend(fontsize="x-small", frameon=False, loc="center left", bbox_to_anchor=(1, 0.5))
-    right.set_title("Biological processes (KDE)")
+    right.set_title(f"Biological processes (KDE, {len(processes)})")
     fig.tight_layout()
     with atomic_path(out, overwrite=overwrite) as tmp:
         paths = _save(fig, data, tmp, "figure2_tsne")
@@ -254,19 +277,27 @@ def plot_monitor(
     monitor_csv: str | os.PathLike,
     out: str | os.PathLike,
     *,
-    metric: str = "f_beta",
+    metrics: Sequence[str] | None = None,
     overwrite: bool = False,
 ) -> list[Path]:
-    """Figure 3: a metric per standard over training epochs, one line per seed.
+    """Figure 3: the scores of the test cells per standard over training epochs, one line per run.
+
+    One row of panels per metric (in Figure 1's order, :data:`FIGURE1_METRICS`, then any
+    other), one column per standard; every run (``seed``) is one line over the epochs
+    (counted from 1, as ``monitor.csv`` writes them). A dashed black line marks chance: the
+    standard's ``prevalence`` (the AP and F of a random ranking) where the file has it, 0 for
+    AMI. The title names the learning rate when the file has one ``lr`` (a sweep's
+    ``RUN/monitor.csv`` holds the runs of the chosen rate).
 
     Parameters
     ----------
     monitor_csv : path
-        A training run's ``monitor.csv`` (columns :data:`MONITOR_COLUMNS`).
+        A training run's ``monitor.csv`` (columns :data:`MONITOR_COLUMNS`, optionally
+        ``prevalence`` and ``lr``).
     out : path
         Directory to create (``figure3_monitor.png``/``.svg``/``.csv``).
-    metric : str, default "f_beta"
-        The metric to draw.
+    metrics : sequence of str, optional
+        Metrics to draw (default: every metric of the file).
     overwrite : bool, default False
 
     Returns
@@ -276,7 +307,7 @@ def plot_monitor(
     Raises
     ------
     InputError
-        Missing columns, or ``metric`` absent from the file (the metrics present are listed).
+        Missing columns, or a metric absent from the file (the metrics present are listed).
     """
     check_output(out, overwrite=overwrite)
     monitor_csv = Path(monitor_csv)
@@ -289,24 +320,46 @@ def plot_monitor(
     missing = [c for c in MONITOR_COLUMNS if c not in frame.columns]
     if missing:
         raise file_error(monitor_csv, f"missing columns {missing}; expected {', '.join(MONITOR_COLUMNS)}")
-    data = frame[frame["metric"] == metric].sort_values(["standard", "seed", "epoch"]).reset_index(drop=True)
-    if data.empty:
-        present = ", ".join(sorted(map(str, frame["metric"].unique())))
-        raise file_error(monitor_csv, f"no rows for metric {metric!r}; the file has: {present}")
-    standards = list(dict.fromkeys(data["standard"]))
-    fig = Figure(figsize=(3.6 * len(standards), 3.2))
-    axes = fig.subplots(1, len(standards), squeeze=False, sharey=True)
-    for ax, standard in zip(axes[0], standards, strict=True):
-        rows = data[data["standard"] == standard]
-        for seed, run in rows.groupby("seed"):
-            ax.plot(run["epoch"], run["value"], marker="o", markersize=3, label=f"seed {seed}")
-        ax.set_title(standard)
+    present = list(dict.fromkeys(map(str, frame["metric"])))
+    wanted = present if metrics is None else list(metrics)
+    absent = [m for m in wanted if m not in present]
+    if absent or not wanted:
+        raise file_error(monitor_csv, f"no rows for metric {(absent or wanted or [''])[0]!r}; the file has: "
+                                      f"{', '.join(sorted(present)) or 'no rows'}")
+    order = [m for m in FIGURE1_METRICS if m in wanted] + [m for m in wanted if m not in FIGURE1_METRICS]
+    data = frame[frame["metric"].isin(order)].copy()
+    data["metric"] = pd.Categorical(data["metric"], order, ordered=True)
+    data = data.sort_values(["metric", "standard", "seed", "epoch"]).reset_index(drop=True)
+    data["metric"] = data["metric"].astype(str)
+    standards = list(dict.fromkeys(frame["standard"]))
+    rates = sorted(set(data["lr"].dropna())) if "lr" in data else []
+    fig = Figure(figsize=(3.6 * len(standards), 3.0 * len(order) + 0.4))
+    axes = fig.subplots(len(order), len(standards), squeeze=False, sharex=True)
+    colours = matplotlib.colormaps.get_cmap("tab10")
+    seeds = sorted(data["seed"].unique())
+    for row, metric in zip(axes, order, strict=True):
+        for ax, standard in zip(row, standards, strict=True):
+            rows = data[(data["metric"] == metric) & (data["standard"] == standard)]
+            for seed, run in rows.groupby("seed"):
+                ax.plot(run["epoch"], run["value"], marker="o", markersize=3, color=colours(seeds.index(seed) % 10),
+                        label=f"seed {seed}")
+            chance = 0.0 if metric == "ami" else (
+                float(rows["prevalence"].iloc[0]) if "prevalence" in rows and len(rows) else np.nan)
+            if np.isfinite(chance):
+                ax.axhline(chance, color="black", linestyle="--", linewidth=1, label="chance")
+            ax.set_title(standard if metric == order[0] else "")
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+            ax.spines[["top", "right"]].set_visible(False)
+        row[0].set_ylabel(METRIC_LABELS.get(metric, metric))
+    for ax in axes[-1]:
         ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-        ax.spines[["top", "right"]].set_visible(False)
-    axes[0, 0].set_ylabel(METRIC_LABELS.get(metric, metric))
-    axes[0, -1].legend(frameon=False, fontsize="small")
+    handles, names = axes[0, -1].get_legend_handles_labels()
+    title = f"Test cells, {len(seeds)} run{'s' if len(seeds) != 1 else ''}"
+    if len(rates) == 1:
+        title += f", chosen learning rate {rates[0]:g}"
+    fig.suptitle(title)
     fig.tight_layout()
+    fig.legend(handles, names, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, fontsize="small")
     with atomic_path(out, overwrite=overwrite) as tmp:
         paths = _save(fig, data, tmp, "figure3_monitor")
     return [Path(out) / p.name for p in paths]

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# The study on the real Chong et al. 2015 ORF-GFP screen, on a GPU machine:
+# Kraus et al.'s localization benchmark on a GPU machine: the hand-labelled cells of the Chong et al. 2015
+# ORF-GFP screen shipped with DeepLoc (19 classes including DEAD and GHOST, train/valid/test split by file, no
+# protein ids). This is NOT the study's data (that is examples/real_wt2_gpu.sh: the Huh 2003 collection in the
+# WT2 screen, 17 classes, per-protein split); it runs the study's protocol on the benchmark instead:
 # download the original DeepLoc files, import them into a cell store, build the four functional standards,
 # then `reproduce --preset paper` (full-size DeepLoc with the study protocol: 5 learning rates x 3 seeds,
-# 30 epochs, early stopping; full-size Paired Cell Inpainting; CellProfiler + PCA; mixed precision on the GPU).
+# 30 epochs, the rate chosen by the mean validation loss; PCI: 3 rates x 3 seeds; CellProfiler + PCA; mixed
+# precision on the GPU).
 #
 # Needs: pip install "deeploc-keras[gpu,dask]" (tensorflow[and-cuda]) and network access for the downloads.
 #

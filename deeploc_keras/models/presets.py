@@ -83,7 +83,8 @@ PRESETS: dict[str, DeepLocPreset] = {
     "kraus2017": DeepLocPreset(
         name="kraus2017",
         description="Original DeepLoc (Kraus et al. 2017): percentile stretch, random 60x60 crop with offsets 0-3, "
-                    "flips, rot90 k in {0,1,2}; Adam(eps 1e-8) lr 0.1*0.96^floor(step/25); batch 128; 5-crop TTA.",
+                    "flips, rot90 k in {0,1,2}; BatchNorm momentum 0.5; Adam(eps 1e-8) lr 0.1*0.96^floor(step/25); "
+                    "batch 128; 5-crop TTA (the original ran 5,000-10,000 steps; the preset trains 30 epochs).",
         intensity="stretch", crop_size=60, crop_offsets=4, flips=True, rotations=(0, 1, 2), padding="same",
         input_size=60, dense_batchnorm=True, batchnorm_momentum=0.5, learning_rate=0.1, lr_decay=(25, 0.96),
         adam_epsilon=1e-8, batch_size=128, epochs=30, early_stopping_patience=None, tta="5crop",
@@ -91,12 +92,15 @@ PRESETS: dict[str, DeepLocPreset] = {
     ),
     "study": DeepLocPreset(
         name="study",
-        description="The seed study's protocol: per-crop per-channel standardization, random flips and all four "
-                    "90-degree rotations, random crop to 60; Adam, lr from the sweep, 30 epochs, early stopping "
-                    "on validation loss.",
-        intensity="standardize", crop_size=60, crop_offsets=5, flips=True, rotations=(0, 1, 2, 3), padding="same",
-        input_size=60, dense_batchnorm=True, batchnorm_momentum=0.5, learning_rate=3e-4, lr_decay=None,
-        adam_epsilon=1e-7, batch_size=128, epochs=30, early_stopping_patience=5, lr_sweep=STUDY_LEARNING_RATES,
+        description="The seed study's protocol (Razdaibiedina & Brechalov 2022, section 2.2, and its code): the "
+                    "DeepLoc network on the whole 64x64 crop (no random crop; SAME padding keeps 8x8 after pool_3), "
+                    "per-crop per-channel standardization, random flips and all four 90-degree rotations, "
+                    "BatchNorm momentum 0.99 (the Keras default of the study's code); Adam, lr chosen from the sweep "
+                    "by the mean validation loss over the seeds, 30 epochs without a cut-off, the checkpoint of "
+                    "minimal validation loss kept.",
+        intensity="standardize", crop_size=None, crop_offsets=1, flips=True, rotations=(0, 1, 2, 3), padding="same",
+        input_size=64, dense_batchnorm=True, batchnorm_momentum=0.99, learning_rate=3e-4, lr_decay=None,
+        adam_epsilon=1e-7, batch_size=128, epochs=30, early_stopping_patience=None, lr_sweep=STUDY_LEARNING_RATES,
         tta="center", trainable_params_19=10_991_417,
     ),
     "razdaibiedina2022": DeepLocPreset(

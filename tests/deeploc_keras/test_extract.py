@@ -87,8 +87,12 @@ def test_extract_shards_union_equals_full(deeploc_profiles, tiny_store, models, 
                                   pd.read_parquet(shards / "proteins.parquet"), rtol=1e-5, atol=1e-6)
 
 
-def test_extract_5crop_and_test_split(tiny_store, models, tmp_path):
-    result = extract(tiny_store, tmp_path / "p", model_path=models["deeploc"], tta="5crop", layer="fc_1")
+def test_extract_5crop_and_test_split(tiny_store, tmp_path):
+    run = tmp_path / "kraus"
+    run.mkdir()
+    build_deeploc(4, preset="kraus2017", width=0.125, image_shape=(64, 64, 2), seed=0).save(run / "best.keras")
+    (run / "model_card.json").write_text(json.dumps({"method": "deeploc", "preset": "kraus2017"}))
+    result = extract(tiny_store, tmp_path / "p", model_path=run / "best.keras", tta="5crop", layer="fc_1")
     cells = read_profiles(tmp_path / "p" / "cells.parquet")
     assert (cells.meta["Metadata_Split"] == "test").all() and result["n_features"] == 64
     assert cells.info["tta"] == "5crop" and cells.feature_names[0] == "DeepLoc_fc1_0000"

@@ -11,6 +11,7 @@ from deeploc_keras.cli import main
 from deeploc_keras.errors import InputError
 from deeploc_keras.profiles import ProfileWriter
 from eval import plots, standards
+from eval.figures import FIGURE1_METRICS, METRIC_LABELS
 
 
 def test_plot_summary_writes_png_svg_csv(tmp_path):
@@ -42,23 +43,52 @@ def test_plot_summary_draws_references_hatched_and_a_within_panel(tmp_path):
     assert b"references" in ladder[1].read_bytes()  # the legend's title names them
 
 
+def _monitor_rows(metrics=("f_beta", "average_precision"), seeds=(0, 1), epochs=3, lr=3e-4):
+    return pd.DataFrame([{"epoch": e, "seed": s, "standard": std, "metric": metric, "value": 0.1 + 0.01 * e + s / 100,
+                          "prevalence": 0.05 if std == "go_cc" else 0.02, "lr": lr}
+                         for e in range(1, epochs + 1) for s in seeds for std in ("go_cc", "kegg") for metric in metrics])
+
+
 def test_plot_monitor(tmp_path):
-    rows = [{"epoch": e, "seed": s, "standard": std, "metric": "f_beta", "value": 0.1 + 0.01 * e + s / 100}
-            for e in range(3) for s in (0, 1) for std in ("go_cc", "kegg")]
     monitor = tmp_path / "monitor.csv"
-    pd.DataFrame(rows).to_csv(monitor, index=False)
+    _monitor_rows().to_csv(monitor, index=False)
     result = CliRunner().invoke(main, ["plot", "monitor", str(monitor), "--out", str(tmp_path / "fig3")])
     assert result.exit_code == 0, result.output
-    assert len(pd.read_csv(tmp_path / "fig3" / "figure3_monitor.csv")) == 12
+    data = pd.read_csv(tmp_path / "fig3" / "figure3_monitor.csv")
+    assert len(data) == 24 and list(dict.fromkeys(data["metric"])) == ["average_precision", "f_beta"]
     assert (tmp_path / "fig3" / "figure3_monitor.svg").exists()
+    one = CliRunner().invoke(main, ["plot", "monitor", str(monitor), "--metric", "f_beta", "--out", str(tmp_path / "f")])
+    assert one.exit_code == 0 and set(pd.read_csv(tmp_path / "f" / "figure3_monitor.csv")["metric"]) == {"f_beta"}
+
+
+def test_plot_monitor_draws_one_line_per_run_chance_and_the_rate(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, data, out, stem: figures.append(fig) or out.mkdir() or [])
+    monitor = tmp_path / "monitor.csv"
+    _monitor_rows(metrics=("f_beta", "ami", "average_precision"), seeds=(0, 1, 2)).to_csv(monitor, index=False)
+    plots.plot_monitor(monitor, tmp_path / "fig3")
+    fig = figures[0]
+    assert "chosen learning rate 0.0003" in fig.texts[0].get_text() and "3 runs" in fig.texts[0].get_text()
+    axes = np.array(fig.axes).reshape(3, 2)
+    assert [ax.get_ylabel() for ax in axes[:, 0]] == [METRIC_LABELS[m] for m in FIGURE1_METRICS]  # Figure 1's order
+    for row, metric in zip(axes, FIGURE1_METRICS, strict=True):
+        for ax, prevalence in zip(row, (0.05, 0.02), strict=True):
+            runs = [line for line in ax.lines if line.get_label().startswith("seed")]
+            assert [line.get_label() for line in runs] == ["seed 0", "seed 1", "seed 2"]
+            assert all(list(line.get_xdata()) == [1, 2, 3] for line in runs)  # epochs from 1
+            chance = [line for line in ax.lines if line.get_label() == "chance"]
+            assert len(chance) == 1 and chance[0].get_ydata()[0] == (0.0 if metric == "ami" else prevalence)
+    plt.close(fig)
 
 
 def test_plot_monitor_raises_missing_metric(tmp_path):
     monitor = tmp_path / "monitor.csv"
-    pd.DataFrame({"epoch": [0], "seed": [0], "standard": ["go_cc"], "metric": ["ami"], "value": [0.1]}).to_csv(
+    pd.DataFrame({"epoch": [1], "seed": [0], "standard": ["go_cc"], "metric": ["ami"], "value": [0.1]}).to_csv(
         monitor, index=False)
     with pytest.raises(InputError, match="no rows for metric 'f_beta'; the file has: ami"):
-        plots.plot_monitor(monitor, tmp_path / "fig3")
+        plots.plot_monitor(monitor, tmp_path / "fig3", metrics=["f_beta"])
     assert not (tmp_path / "fig3").exists()
 
 
@@ -141,3 +171,43 @@ def test_plot_summary_svg_is_reproducible(tmp_path):
     assert b"<dc:date>" not in first
     assert b'id="' in first  # element ids exist, and are the same in both files
     assert first == second
+
+
+def _labelled_profiles(path, n_classes=17, per_class=6, seed=0):
+    rng = np.random.default_rng(seed)
+    proteins = [f"P{i:03d}" for i in range(n_classes * per_class)]
+    labels = [f"CLASS{i % n_classes:02d}" for i in range(len(proteins))]
+    centres = rng.normal(size=(n_classes, 8)) * 5
+    features = centres[np.arange(len(proteins)) % n_classes] + rng.normal(size=(len(proteins), 8))
+    with ProfileWriter(path, info={"method": "Toy"}) as writer:
+        writer.write(pd.DataFrame({"Metadata_Protein": proteins, "Metadata_Label": labels}), features,
+                     [f"f_{i}" for i in range(8)])
+    return proteins, labels
+
+
+def test_plot_tsne_colours_the_trained_classes_and_names_23_processes(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    proteins, labels = _labelled_profiles(tmp_path / "p.parquet")
+    rng = np.random.default_rng(1)
+    bp = {f"process {k:02d}": set(rng.choice(proteins, 5 + k % 7, replace=False)) for k in range(30)}
+    standards.write_gmt(bp, tmp_path / "bp.gmt")
+    figures = []
+    real_save = plots._save
+    monkeypatch.setattr(plots, "_save", lambda fig, data, out, stem: figures.append(fig) or real_save(fig, data, out, stem))
+    plots.plot_tsne(tmp_path / "p.parquet", None, tmp_path / "bp.gmt", tmp_path / "fig", perplexity=10)
+    data = pd.read_csv(tmp_path / "fig" / "figure2_tsne.csv")
+    assert list(data["localization"]) == labels  # every protein coloured by its trained class
+    left, right = figures[0].axes[:2]
+    assert sorted(t.get_text() for t in left.get_legend().get_texts()) == sorted(set(labels))
+    colours = {tuple(np.round(c.get_facecolor()[0], 4)) for c in left.collections[1:]}
+    assert len(colours) == 17  # 17 distinct colours
+    expected = sorted(bp, key=lambda g: (-len(bp[g]), g))[:plots.TSNE_PROCESSES]
+    names = [t.get_text() for t in right.get_legend().get_texts()]
+    assert plots.TSNE_PROCESSES == 23 and names == [f"{g} ({len(bp[g])})" for g in expected]
+    plt.close(figures[0])
+    with pytest.raises(InputError, match="no localization labels"):
+        unlabelled = tmp_path / "u.parquet"
+        with ProfileWriter(unlabelled, info={"method": "Toy"}) as writer:
+            writer.write(pd.DataFrame({"Metadata_Protein": proteins}), np.zeros((len(proteins), 2)), ["a", "b"])
+        plots.plot_tsne(unlabelled, None, tmp_path / "bp.gmt", tmp_path / "fig_u", perplexity=10)

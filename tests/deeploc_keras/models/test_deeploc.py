@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 
@@ -130,22 +131,47 @@ def test_tta_model_5crop_equals_mean_of_explicit_crops():
     np.testing.assert_allclose(centre, _run(fc2, crops[0]), rtol=1e-4, atol=1e-5)
 
 
-def test_study_preset_standardizes_each_crop_and_kraus_stretches_the_whole_cell():
+def test_study_preset_builds_at_64_with_the_exact_parameter_count():
+    full = build_deeploc(19, "study")  # building only, no training
+    assert full.input.shape == (None, 64, 64, 2)
+    assert full.get_layer("pool_3").output.shape == (None, 8, 8, 256)  # SAME padding: 64 -> 32 -> 16 -> 8
+    assert full.count_params() - sum(int(np.prod(w.shape)) for w in full.non_trainable_weights) == 10_991_417
+    assert trainable_params(full) == 10_991_417
+    assert {layer.momentum for layer in full.layers if isinstance(layer, keras.layers.BatchNormalization)} == {0.99}
+    assert build_deeploc(19, "study", width=0.0625, image_shape=(64, 64, 2)).get_layer("augment").crop_size is None
+
+
+def test_study_preset_standardizes_the_whole_crop_and_kraus_stretches_the_whole_cell():
     x = _cells(3)
     study = build_deeploc(5, preset="study", width=0.125, image_shape=(64, 64, 2), seed=0)
     crops = _run(keras.Model(study.input, study.get_layer("preprocess").output), x)
-    assert crops.shape == (3, 60, 60, 2)  # the crop comes first ...
-    np.testing.assert_allclose(crops.mean(axis=(1, 2)), 0, atol=1e-4)  # ... then mean 0 / variance 1 per crop
-    np.testing.assert_allclose(crops.var(axis=(1, 2)), 1, atol=1e-3)
+    assert crops.shape == (3, 64, 64, 2)  # no crop ...
+    expected = (x - x.mean(axis=(1, 2), keepdims=True)) / x.std(axis=(1, 2), keepdims=True)
+    np.testing.assert_allclose(crops, expected, rtol=1e-3, atol=1e-3)  # ... mean 0 / variance 1 per crop, channel
     kraus = build_deeploc(5, preset="kraus2017", width=0.125, image_shape=(64, 64, 2), seed=0)
     assert _run(keras.Model(kraus.input, kraus.get_layer("preprocess").output), x).shape == (3, 64, 64, 2)
+    assert _run(keras.Model(kraus.input, kraus.get_layer("augment").output), x).shape == (3, 60, 60, 2)
 
 
-def test_tta_model_study_preset_standardizes_each_of_five_crops():
+def test_study_preset_augments_with_flips_and_four_rotations():
+    x = _cells(64, seed=1).astype("float32")
+    study = build_deeploc(5, preset="study", width=0.0625, image_shape=(64, 64, 2), seed=0)
+    augment = study.get_layer("augment")
+    out = keras.ops.convert_to_numpy(augment(x, training=True))
+    variants = [np.rot90(np.flip(x, axis) if axis is not None else x, k, axes=(1, 2))
+                for axis in (None, 1) for k in range(4)]  # the 8 symmetries of the square
+    matches = [[j for j, v in enumerate(variants) if np.array_equal(out[i], v[i])] for i in range(len(x))]
+    assert all(len(m) == 1 for m in matches)  # every cell is one of the 8 symmetries of the square ...
+    assert len({m[0] for m in matches}) >= 6  # ... drawn widely (64 cells)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(augment(x, training=False)), x)
+
+
+def test_tta_model_standardizes_each_of_five_crops():
     x = _cells(2)
-    study = build_deeploc(5, preset="study", width=0.125, image_shape=(64, 64, 2), seed=0)
-    got = _run(tta_model(study, "fc_2", "5crop"), x)
-    embed = keras.Model(study.get_layer("conv_1").input, study.get_layer("fc_2_relu").output)
+    preset = dataclasses.replace(PRESETS["study"], crop_size=60, crop_offsets=5, input_size=60)
+    model = build_deeploc(5, preset=preset, width=0.125, image_shape=(64, 64, 2), seed=0)
+    got = _run(tta_model(model, "fc_2", "5crop"), x)
+    embed = keras.Model(model.get_layer("conv_1").input, model.get_layer("fc_2_relu").output)
     expected = []
     for r, c in ((2, 2), (0, 0), (0, 4), (4, 0), (4, 4)):
         crop = x[:, r:r + 60, c:c + 60].astype("float64")
@@ -168,7 +194,7 @@ def test_saved_model_round_trip_without_custom_objects(tmp_path):
                    check=True, capture_output=True)
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), _run(model, cells), rtol=1e-5, atol=1e-6)
     loaded = keras.saving.load_model(path)
-    assert tta_model(loaded, "fc_2").output.shape == (None, 64)
+    assert tta_model(loaded, "fc_2", "center").output.shape == (None, 64)
 
 
 def test_mixed_bfloat16_keeps_float32_outputs():

@@ -34,10 +34,21 @@ def test_kraus2017_matches_original():
     assert (p.batchnorm_momentum, p.tta, p.trainable_params_19) == (0.5, "5crop", 10_991_417)
 
 
-def test_study_preset_sweeps_the_study_rates():
+def test_study_preset_is_the_study_protocol():
     p = get_preset("study")
     assert p.lr_sweep == STUDY_LEARNING_RATES == (1e-3, 6e-4, 3e-4, 1e-4, 5e-5)
-    assert p.rotations == (0, 1, 2, 3) and p.intensity == "standardize" and p.early_stopping_patience
+    assert p.rotations == (0, 1, 2, 3) and p.flips and p.intensity == "standardize"
+    assert (p.crop_size, p.input_size, p.padding, p.tta) == (None, 64, "same", "center")
+    assert p.batchnorm_momentum == 0.99  # the Keras default of the study's code
+    assert p.epochs == 30 and p.early_stopping_patience is None  # no cut-off: the minimal val-loss checkpoint
+    for fact in ("64x64", "no random crop", "0.99", "30 epochs without a cut-off", "mean validation loss"):
+        assert fact in p.description, fact
+
+
+def test_kraus2017_description_names_its_protocol():
+    p = get_preset("kraus2017")
+    for fact in ("random 60x60 crop", "momentum 0.5", "5-crop TTA"):
+        assert fact in p.description, fact
 
 
 def test_presets_are_frozen():
