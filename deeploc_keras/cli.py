@@ -9,13 +9,13 @@ exception is a bug, printed as "internal error" with its traceback, exit code 1.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 
 import click
 
 from ._version import __version__
+from .console import filter_native_stderr, set_verbosity
 from .importers import COMPRESSIONS, IMPORT_FORMATS
 from .methods import METHOD_NAMES, METHODS, PCI_DEFAULTS, TRAINABLE_METHODS
 from .models.presets import PRESET_NAMES, TTA_MODES
@@ -116,18 +116,56 @@ class _Group(click.Group):
                 signal.signal(signal.SIGTERM, previous)
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+def _set_verbosity(ctx: click.Context, param: click.Parameter, value: int | bool) -> None:
+    """Callback of -v/-q, before or after the subcommand: the counts add up over both places."""
+    if not value or ctx.resilient_parsing:
+        return
+    root = ctx.find_root()
+    root.meta["deeploc_keras.verbosity"] = root.meta.get("deeploc_keras.verbosity", 0) + (
+        int(value) if param.name == "verbose" else -1)
+    set_verbosity(root.meta["deeploc_keras.verbosity"])
+
+
+def _verbosity_options() -> list[click.Option]:
+    return [
+        click.Option(["-v", "--verbose"], count=True, expose_value=False, callback=_set_verbosity, is_eager=True,
+                     help="More output: -v INFO log lines, -vv DEBUG and TensorFlow's own log lines."),
+        click.Option(["-q", "--quiet"], is_flag=True, expose_value=False, callback=_set_verbosity, is_eager=True,
+                     help="Errors only: no progress bars, no warnings."),
+    ]
+
+
+class _Command(click.Command):
+    """A command that also accepts -v/-q after its name (``deeploc-keras train -v ...``)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.extend(_verbosity_options())
+
+
+_Group.command_class = _Command
+_Group.group_class = type
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
+             params=_verbosity_options())
 @click.version_option(__version__, prog_name="deeploc-keras")
-@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
-def main(verbose: int) -> None:
-    """DeepLoc in Keras: train, embed, profile and score yeast protein localization."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if verbose < 2 else "0")
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    if verbose == 0:
-        logging.getLogger("deeploc_keras").setLevel(logging.INFO)
-        logging.getLogger("eval").setLevel(logging.INFO)
-        logging.getLogger("cellprofiler_features").setLevel(logging.INFO)
+def main() -> None:
+    """DeepLoc in Keras: train, embed, profile and score yeast protein localization.
+
+    Default output: one progress bar per long step (on a terminal) and a short summary;
+    -q errors only; -v / -vv more (before or after the command name).
+    """
+    ctx = click.get_current_context()
+    if "deeploc_keras.verbosity" not in ctx.meta:
+        set_verbosity(0)
+    if _real_console():
+        filter_native_stderr()
+
+
+def _real_console() -> bool:
+    """Running as the console script (not inside CliRunner or another host that replaced stderr)."""
+    return sys.stderr is sys.__stderr__ and sys.stderr is not None
 
 
 class _LazyChoice(click.Choice):
@@ -345,9 +383,58 @@ def extract_command(store_path: str, out: str, method: str, model_path: str | No
         raise click.BadParameter("--pca/--workers/--scheduler/--rescale apply to --method cellprofiler only")
     result = extract(store_path, out, method=method, model_path=model_path, layer=layer, split=split, tta=tta,
                      batch_size=batch_size, shard=shard, overwrite=overwrite, **options)
-    cells = result.get("cells", out)
-    click.echo(f"{cells}: {result.get('n_cells', '?')} cells x {result.get('n_features', '?')} features"
-               + (f"; {result['proteins']}" if result.get("proteins") else ""))
+    click.echo(_extract_summary(result))
+
+
+def _extract_summary(result: dict) -> str:
+    """One line: what was written, how many of the store's cells, which split (and how to get every cell)."""
+    selection = f"{result['n_cells']:,} of {result['n_store_cells']:,} cells, split {result['split']}"
+    if result["split"] != "all":
+        selection += "; --split all for every cell"
+    written = result["cells"] + (f" and {result['proteins']}" if result.get("proteins") else "")
+    return f"Wrote {written}: {result['n_features']:,} {result['method']} features; {selection}"
+
+
+@main.command("predict")
+@click.argument("store_path", metavar="STORE.h5", type=click.Path(dir_okay=False))
+@click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False),
+              help="RUN/best.keras of a DeepLoc run.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory to write.")
+@click.option("--split", type=click.Choice(SPLIT_CHOICES), default="test", help="Cells to classify.")
+@click.option("--tta", type=click.Choice(TTA_MODES), default=None,
+              help="Test-time crops [default: 5crop, the original; center for a preset without a crop].")
+@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True), default=0.25,
+              help="Share of a protein's cells a class must top to be called (multi-localized: two or more).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=256, help="Cells per step.")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+def predict_command(store_path: str, model_path: str, out: str, split: str, tta: str | None, threshold: float,
+                    batch_size: int, overwrite: bool) -> None:
+    """Localization calls: per-cell class probabilities and per-protein calls of a DeepLoc model."""
+    from .predict import predict
+
+    result = predict(store_path, out, model_path=model_path, split=split, tta=tta, threshold=threshold,
+                     batch_size=batch_size, overwrite=overwrite)
+    accuracy = "" if result["cell_accuracy"] is None else f"; cell accuracy {result['cell_accuracy']:.3f} " \
+                                                             f"(confusion.csv, metrics.json)"
+    click.echo(f"Wrote {result['cells']} and {result['proteins']}: {result['n_cells']:,} cells "
+               f"(split {result['split']}, tta {result['tta']}), {result['n_proteins']:,} proteins, "
+               f"{result['n_multi_localized']:,} multi-localized{accuracy}")
+
+
+@main.command("export")
+@click.argument("profiles", metavar="PROFILES.parquet", type=click.Path(dir_okay=True))
+@click.option("--format", "format_", type=_LazyChoice("deeploc_keras.export", "EXPORT_FORMATS"), default="h5ad",
+              help="h5ad: AnnData (features in X, Metadata_* in obs, provenance in uns; needs anndata).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="File to write, e.g. proteins.h5ad.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing file.")
+def export_command(profiles: str, format_: str, out: str, overwrite: bool) -> None:
+    """Write a profile table (cells.parquet or proteins.parquet) as AnnData .h5ad for scanpy."""
+    from .export import export_profiles
+
+    result = export_profiles(profiles, out, format=format_, overwrite=overwrite)
+    click.echo(f"Wrote {result['path']}: {result['n_obs']:,} x {result['n_vars']:,} ({format_})")
+
+
 @main.command("convert-checkpoint")
 @click.argument("checkpoint", metavar="CKPT")
 @click.argument("out", metavar="OUT.keras", type=click.Path(dir_okay=False))
@@ -367,7 +454,10 @@ def convert_checkpoint_command(checkpoint: str, out: str, num_classes: int | Non
 @click.option("--standards", "standards", multiple=True, required=True, type=click.Path(),
               help="Standard file (.gmt/.tsv/.json) or directory of them; repeatable.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Score directory to create.")
-@click.option("--name", "names", multiple=True, help="Display name per profile file (default: its method).")
+@click.option("--name", "names", multiple=True,
+              help="Display name per profile file; repeatable [default: the method recorded in the file, else the "
+                   "file's name (its folder for proteins.parquet)].")
+@click.option("--id-column", default="Metadata_Protein", help="Column of the protein ids.")
 @click.option("--metric", "metrics", multiple=True, type=_LazyChoice("eval.metrics", "METRICS"),
               help="Metric to compute; repeatable (default: all).")
 @click.option("--aliases", type=click.Path(dir_okay=False), help="SGD_features.tab to map gene names to ORFs.")
@@ -380,12 +470,13 @@ def convert_checkpoint_command(checkpoint: str, out: str, num_classes: int | Non
               show_default=True, help="Per-feature normalization across proteins applied to every representation "
                                       "(none: the study's raw comparison).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing score directory.")
-def score_command(profiles, standards, out, names, metrics, aliases, seed, n_bootstrap, compare_to, normalize,
-                  overwrite) -> None:
-    """Score protein profiles against functional standards (AP, mAP, AMI, F0.5) and draw Figure 1."""
+def score_command(profiles, standards, out, names, id_column, metrics, aliases, seed, n_bootstrap, compare_to,
+                  normalize, overwrite) -> None:
+    """Score protein profiles (Parquet or CSV) against functional standards (AP, mAP, AMI, F0.5); draw Figure 1."""
     from eval.score import score
 
-    summary = score(list(profiles), list(standards), out, names=list(names) or None, metrics=list(metrics) or None,
+    summary = score(list(profiles), list(standards), out, names=list(names) or None, id_column=id_column,
+                    metrics=list(metrics) or None,
                     seed=seed, n_bootstrap=n_bootstrap, compare_to=list(compare_to) or None, aliases=aliases,
                     normalize=normalize, overwrite=overwrite)
     click.echo(f"normalize: {normalize}")

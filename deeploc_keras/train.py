@@ -26,7 +26,6 @@ import logging
 import math
 import os
 import shutil
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -125,10 +124,13 @@ def _strategy(names: list[str] | None) -> tf.distribute.Strategy:
     return tf.distribute.MirroredStrategy(names)
 
 
-def _verbose(verbose: int | str | None) -> int | str:
-    if verbose is None:
-        return 1 if sys.stdout.isatty() else 2
-    return verbose
+def _progress_callbacks(verbose: int | str | None) -> tuple[int | str, list[keras.callbacks.Callback]]:
+    """Keras' verbosity and the progress callbacks: by default one bar over the epochs on stderr, stdout untouched."""
+    if verbose is not None:
+        return verbose, []
+    from .console import epoch_progress_callback
+
+    return 0, [epoch_progress_callback("train")]
 
 
 def _best_val_loss(history_csv: Path) -> float:
@@ -245,8 +247,9 @@ def _fit_one(store: CellStore, cfg: TrainConfig, *, fingerprint: str, standards:
         callbacks = _run_callbacks(store, cfg, spec, resuming=resuming, standards=standards, nan_guard=nan_guard)
         with atomic_path(run_dir / "model_card.json", overwrite=True) as tmp:
             tmp.write_text(json.dumps(_model_card(model, store, cfg, spec), indent=2))
+        verbose, progress = _progress_callbacks(cfg.verbose)
         model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, steps_per_epoch=steps,
-                  callbacks=[*callbacks, *extra_callbacks], verbose=_verbose(cfg.verbose), shuffle=False)
+                  callbacks=[*callbacks, *progress, *extra_callbacks], verbose=verbose, shuffle=False)
     if nan_guard.nan_epoch is not None:
         kept = f"last good checkpoint kept at {best_path}" if best_path.exists() else \
             f"no checkpoint was saved in {run_dir} (the first epoch already diverged)"
@@ -386,7 +389,9 @@ def train(
     steps_per_epoch : int, optional
         Fixed steps per epoch (the training stream then repeats).
     verbose : int or str, optional
-        Keras verbosity; default: progress bar on a terminal, one line per epoch otherwise.
+        Keras verbosity (its epoch lines go to stdout); default: one progress bar over the epochs
+        on stderr when it is a terminal (:func:`deeploc_keras.console.epoch_progress_callback`),
+        epoch losses logged at INFO.
     callbacks : sequence of keras.callbacks.Callback, default ()
         Extra callbacks, run after the built-in ones.
 
