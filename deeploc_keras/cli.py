@@ -15,7 +15,7 @@ import sys
 import click
 
 from ._version import __version__
-from .console import filter_native_stderr, set_verbosity
+from .console import filter_native_stderr, set_verbosity, verbosity
 from .importers import COMPRESSIONS, IMPORT_FORMATS
 from .methods import METHOD_NAMES, METHODS, PCI_DEFAULTS, TRAINABLE_METHODS
 from .models.presets import PRESET_NAMES, TTA_MODES
@@ -186,6 +186,30 @@ class _LazyChoice(click.Choice):
         pass
 
 
+def _split_list(ctx: click.Context, param: click.Parameter, value: tuple[str, ...] | str | None):
+    """Lists everywhere: a repeatable option whose values may also be comma-separated (``--x a,b --x c``)."""
+    if value is None:
+        return None
+    values = (value,) if isinstance(value, str) else value
+    return tuple(item.strip() for v in values for item in str(v).split(",") if item.strip())
+
+
+def _deprecated(old: str, new: str) -> None:
+    click.echo(f"Warning: DeprecationWarning: {old} is deprecated and will be removed in the next release; "
+               f"use {new}", err=True)
+
+
+def _out_or_positional(out: str | None, positional: str | None, *, command: str, what: str) -> str:
+    """The output path from --out, or (deprecated) from the positional argument."""
+    if out is not None and positional is not None:
+        raise click.UsageError(f"give {what} once: --out {out} or the positional {positional}, not both")
+    if out is None and positional is None:
+        raise click.UsageError(f"missing --out {what}")
+    if out is None:
+        _deprecated(f"`{command} {what}` as a positional argument", f"--out {what}")
+    return out if out is not None else positional
+
+
 def _echo_json(data: object) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
@@ -211,7 +235,8 @@ def inspect_command(store_path: str, as_json: bool) -> None:
         values = sorted(counts.values())
         click.echo(f"  cells per protein: min {values[0]}, median {values[len(values) // 2]}, max {values[-1]}"
                    " (--json lists every protein)")
-    click.echo("  splits: " + ", ".join(f"{k} {v}" for k, v in summary["splits"].items()))
+    click.echo("  splits: " + ", ".join(f"{k} {v}" for k, v in summary["splits"].items())
+               + f" (by {summary['split_by']})")
     click.echo("  classes: " + (", ".join(f"{k} {v}" for k, v in summary["classes"].items()) or "none"))
     for name, rng in summary["channel_ranges"].items():
         click.echo(f"  {name}: min {rng['min']:.6g}, max {rng['max']:.6g}, mean {rng['mean']:.6g}"
@@ -220,15 +245,22 @@ def inspect_command(store_path: str, as_json: bool) -> None:
 
 @main.command("import")
 @click.argument("sources", metavar="SOURCE...", nargs=-1, required=True)
-@click.argument("out", metavar="OUT.h5", type=click.Path(dir_okay=False))
+@click.option("--out", "out_option", type=click.Path(dir_okay=False), default=None, help="Cell store to write (OUT.h5).")
 @click.option("--format", "format_", type=click.Choice(IMPORT_FORMATS), required=True, help="Input format.")
-@click.option("--channels", help="Channel names, comma-separated (default: file attrs, else GFP,RFP).")
-@click.option("--class-names", help="Class names, comma-separated (default: file attrs / labels / 19 Chong classes).")
+@click.option("--channels", multiple=True, callback=_split_list,
+              help="Channel names; repeatable or comma-separated (default: file attrs, else GFP,RFP).")
+@click.option("--class-names", multiple=True, callback=_split_list,
+              help="Class names; repeatable or comma-separated (default: file attrs / labels / 19 Chong classes).")
 @click.option("--metadata", type=click.Path(dir_okay=False),
               help="deeploc-hdf5: CSV with a 'protein' column (row order, or an 'index' [+ 'file'] column).")
 @click.option("--split-from-filename", is_flag=True, help="deeploc-hdf5: split from the file name (train/valid/test).")
 @click.option("--labels", type=click.Path(dir_okay=False),
               help="tiff-folders, fields: CSV with columns 'protein' and 'label'.")
+@click.option("--labels-from", type=_LazyChoice("deeploc_keras.importers", "LABEL_SOURCES"), default=None,
+              help="tiff-folders, fields: label each protein from a published table instead (huh2003: its one "
+                   "Huh et al. 2003 location; proteins with several stay unlabelled).")
+@click.option("--aliases", type=click.Path(dir_okay=False), default=None,
+              help="With --labels-from: SGD_features.tab, so folders named by gene (ACT1) match.")
 @click.option("--gfp-suffix", default="_gfp.tif", help="tiff-folders: file name ending of the GFP channel.")
 @click.option("--rfp-suffix", default="_rfp.tif", help="tiff-folders: file name ending of the RFP channel.")
 @click.option("--image-dir", type=click.Path(file_okay=False), help="fields: folder of the field images "
@@ -239,24 +271,36 @@ def inspect_command(store_path: str, as_json: bool) -> None:
 @click.option("--protein-column", default="protein", help="fields: table column with the protein id.")
 @click.option("--pad", is_flag=True, help="fields: zero-pad crops that leave the field instead of dropping them.")
 @click.option("--drop-invalid", is_flag=True, help="Drop cells with NaN/inf pixels (counted) instead of refusing.")
-@click.option("--seed", type=int, default=0, help="Seed of the per-protein 80/10/10 split.")
+@click.option("--seed", type=int, default=0, help="Seed of the 80/10/10 split.")
+@click.option("--split-by", type=_LazyChoice("deeploc_keras.store", "SPLIT_BY_CHOICES"), default="cell",
+              help="cell: 80/10/10 of each protein's cells (the study; test = unseen cells of seen proteins); "
+                   "protein: 80/10/10 of the proteins (test = proteins never seen in training).")
 @click.option("--chunk-cells", type=click.IntRange(min=1), default=512, help="Cells per block and HDF5 chunk.")
 @click.option("--compression", type=click.Choice(COMPRESSIONS), help="HDF5 filter for the images.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUT.h5.")
 @click.pass_context
-def import_command(ctx: click.Context, sources: tuple[str, ...], out: str, format_: str, **options: object) -> None:
-    """Import cells (DeepLoc HDF5, per-protein TIFF folders or fields + centres) into a cell store OUT.h5."""
+def import_command(ctx: click.Context, sources: tuple[str, ...], out_option: str | None, format_: str,
+                   **options: object) -> None:
+    """Import cells (DeepLoc HDF5, per-protein TIFF folders or fields + centres) into a cell store --out OUT.h5."""
     from .importers import import_cells
 
+    if out_option is None and len(sources) < 2:
+        raise click.UsageError("missing --out OUT.h5")
+    out = _out_or_positional(out_option, None if out_option is not None else sources[-1], command="import",
+                             what="OUT.h5")
+    sources = sources if out_option is not None else sources[:-1]
     given = {name: value for name, value in options.items()
-             if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT}
+             if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT and value != ()}
     summary = import_cells(list(sources), out, format=format_, **given)
     dropped = ", ".join(f"{k} {v}" for k, v in summary["dropped"].items())
-    click.echo(f"Wrote {summary['path']}: {summary['cells']} cells, {summary['proteins']} proteins, "
-               f"{summary['dtype']}, {summary['classes']} classes" + (f"; dropped {dropped}" if dropped else ""))
+    split_by = options["split_by"]
+    click.echo(f"Wrote {summary['path']}: {summary['cells']:,} cells, {summary['proteins']:,} proteins, "
+               f"{summary['dtype']}, {summary['classes']} classes, split by {split_by}"
+               + (f"; dropped {dropped}" if dropped else ""))
 
 @main.command("simulate")
-@click.argument("outdir", type=click.Path(file_okay=False))
+@click.argument("outdir", type=click.Path(file_okay=False), required=False)
+@click.option("--out", "out_option", type=click.Path(file_okay=False), default=None, help="Directory to create.")
 @click.option("--proteins", type=click.IntRange(min=1), default=320, help="Number of proteins.")
 @click.option("--cells-per-protein", type=click.IntRange(min=1), default=50,
               help="Cells per protein (the mean with --cells-per-protein-spread).")
@@ -274,17 +318,18 @@ def import_command(ctx: click.Context, sources: tuple[str, ...], out: str, forma
               help="Folder of original annotation files (Huh 2003, GO BP, KEGG, complexes, GO slim) to ground the "
                    "hierarchy instead of the package's copy.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUTDIR.")
-def simulate_command(outdir: str, proteins: int, cells_per_protein: int, cells_per_protein_spread: float,
+def simulate_command(outdir: str | None, out_option: str | None, proteins: int, cells_per_protein: int, cells_per_protein_spread: float,
                      plates: int, seed: int, dead_ghost_fraction: float, difficulty: str, hierarchy: str,
                      annotations: str | None, overwrite: bool) -> None:
-    """Simulate a yeast ORF-GFP screen with a known functional hierarchy into OUTDIR."""
+    """Simulate a yeast ORF-GFP screen with a known functional hierarchy into --out DIR."""
     from .synthetic import simulate_screen
 
+    outdir = _out_or_positional(out_option, outdir, command="simulate", what="DIR")
     screen = simulate_screen(
         outdir, proteins=proteins, cells_per_protein=cells_per_protein,
         cells_per_protein_spread=cells_per_protein_spread, plates=plates, seed=seed,
         dead_ghost_fraction=dead_ghost_fraction, difficulty=difficulty, hierarchy=hierarchy, annotations=annotations,
-        overwrite=overwrite, progress=sys.stderr.isatty(),
+        overwrite=overwrite, progress=sys.stderr.isatty() and verbosity() >= 0,
     )
     click.echo(f"{screen.outdir}: {screen.n_cells} cells of {screen.n_proteins} proteins, "
                f"{len(screen.class_names)} classes; wrote cells.h5, proteins.csv, standards/"
@@ -308,13 +353,16 @@ def _parse_devices(value: str | None) -> int | list[str] | None:
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help=f"Batch [default: preset's, pci {PCI_DEFAULTS.batch_size}].")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Learning rate.")
 @click.option("--lr-sweep", is_flag=True, help="Train the preset's five rates x --seeds; keep the best val loss.")
-@click.option("--seeds", default="0", help="Comma-separated seeds of the sweep, e.g. 0,1,2.")
+@click.option("--seeds", multiple=True, callback=_split_list, default=("0",),
+              help="Seeds of the sweep; repeatable or comma-separated, e.g. 0,1,2.")
 @click.option("--width", type=click.FloatRange(min=0, min_open=True), default=1.0, help="Width multiplier.")
 @click.option("--mixed-precision", type=click.Choice(MIXED_PRECISION_CHOICES), default="auto",
               help="auto = float16 on GPU, off on CPU.")
 @click.option("--devices", default=None, help="MirroredStrategy over N GPUs, or a comma-separated device list.")
 @click.option("--monitor", type=click.Path(exists=True), default=None,
               help="Standards directory: score val/test protein profiles after every epoch (monitor.csv).")
+@click.option("--aliases", type=click.Path(dir_okay=False), default=None,
+              help="With --monitor: SGD_features.tab to map gene names to ORFs.")
 @click.option("--seed", type=int, default=None,
               help="Seed of weights, augmentation and pipeline of a single run [default: 0; a sweep uses --seeds].")
 @click.option("--class-balanced", is_flag=True, help="Class-balanced sampling of training cells.")
@@ -325,7 +373,7 @@ def _parse_devices(value: str | None) -> int | list[str] | None:
 @click.option("--overwrite", is_flag=True, help="Replace an existing run directory.")
 def train_command(store_path: str, out: str, method: str | None, model_alias: str | None, preset: str, epochs: int | None, batch_size: int | None,
                   lr: float | None, lr_sweep: bool, seeds: str, width: float, mixed_precision: str,
-                  devices: str | None, monitor: str | None, seed: int | None, class_balanced: bool, jit_compile: bool,
+                  devices: str | None, monitor: str | None, aliases: str | None, seed: int | None, class_balanced: bool, jit_compile: bool,
                   steps_per_epoch: int | None, tensorboard: bool, resume: bool, overwrite: bool) -> None:
     """Train DeepLoc (or PCI with --method pci) on a cell store into a run directory."""
     from .train import train
@@ -333,16 +381,15 @@ def train_command(store_path: str, out: str, method: str | None, model_alias: st
     if model_alias is not None:
         if method is not None and method != model_alias:
             raise click.BadParameter(f"--model {model_alias} contradicts --method {method}", param_hint="--model")
-        click.echo("Warning: DeprecationWarning: `train --model` is deprecated and will be removed in the next "
-                   "release; use --method", err=True)
+        _deprecated("`train --model`", "--method")
         method = model_alias
     try:
-        seed_list = tuple(int(s) for s in seeds.split(",") if s.strip())
+        seed_list = tuple(int(s) for s in seeds)
     except ValueError:
-        raise click.BadParameter(f"expected comma-separated integers, got {seeds!r}", param_hint="--seeds") from None
+        raise click.BadParameter(f"expected integers, got {','.join(seeds)!r}", param_hint="--seeds") from None
     result = train(store_path, out, method=method or "deeploc", preset=preset, epochs=epochs, batch_size=batch_size, lr=lr,
                    lr_sweep=lr_sweep, seeds=seed_list, width=width, mixed_precision=mixed_precision,
-                   devices=_parse_devices(devices), monitor=monitor, seed=seed, tensorboard=tensorboard,
+                   devices=_parse_devices(devices), monitor=monitor, aliases=aliases, seed=seed, tensorboard=tensorboard,
                    overwrite=overwrite, resume=resume, class_balanced=class_balanced, jit_compile=jit_compile,
                    steps_per_epoch=steps_per_epoch)
     click.echo(f"{result['best_model']}: best val_loss {result['best_val_loss']:.4f} "
@@ -451,21 +498,22 @@ def convert_checkpoint_command(checkpoint: str, out: str, num_classes: int | Non
 
 @main.command("score")
 @click.argument("profiles", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--standards", "standards", multiple=True, required=True, type=click.Path(),
-              help="Standard file (.gmt/.tsv/.json) or directory of them; repeatable.")
+@click.option("--standards", "standards", multiple=True, required=True, type=click.Path(), callback=_split_list,
+              help="Standard file (.gmt/.tsv/.json) or directory of them; repeatable or comma-separated.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Score directory to create.")
-@click.option("--name", "names", multiple=True,
-              help="Display name per profile file; repeatable [default: the method recorded in the file, else the "
+@click.option("--name", "names", multiple=True, callback=_split_list,
+              help="Display name per profile file; repeatable or comma-separated [default: the method recorded in the file, else the "
                    "file's name (its folder for proteins.parquet)].")
 @click.option("--id-column", default="Metadata_Protein", help="Column of the protein ids.")
-@click.option("--metric", "metrics", multiple=True, type=_LazyChoice("eval.metrics", "METRICS"),
-              help="Metric to compute; repeatable (default: all).")
+@click.option("--metric", "metrics", multiple=True, callback=_split_list,
+              help="Metric to compute (eval.metrics.METRICS; an unknown name lists them); repeatable or "
+                   "comma-separated [default: all].")
 @click.option("--aliases", type=click.Path(dir_okay=False), help="SGD_features.tab to map gene names to ORFs.")
 @click.option("--seed", type=int, default=0, help="Seed of the AMI samples and bootstrap resamples.")
 @click.option("--bootstrap", "n_bootstrap", type=click.IntRange(min=0), default=0,
               help="Bootstrap resamples of the proteins for 95% intervals of AP, mAP and F0.5 (0: none).")
-@click.option("--compare-to", "compare_to", multiple=True,
-              help="Baseline representation name; repeatable. Others are compared with the best (needs --bootstrap).")
+@click.option("--compare-to", "compare_to", multiple=True, callback=_split_list,
+              help="Baseline representation name; repeatable or comma-separated. Others are compared with the best (needs --bootstrap).")
 @click.option("--normalize", type=_LazyChoice("deeploc_keras.processing", "NORMALIZE_CHOICES"), default="none",
               show_default=True, help="Per-feature normalization across proteins applied to every representation "
                                       "(none: the study's raw comparison).")
@@ -521,7 +569,8 @@ def plot_group() -> None:
 @click.option("--localization", required=True, type=click.Path(dir_okay=False), help="Localization standard file.")
 @click.option("--processes", "process_standard", required=True, type=click.Path(dir_okay=False),
               help="Biological-process standard file.")
-@click.option("--process", "processes", multiple=True, help="Process group to draw; repeatable (default: 6 largest).")
+@click.option("--process", "processes", multiple=True, callback=_split_list,
+              help="Process group to draw; repeatable or comma-separated (default: 6 largest).")
 @click.option("--perplexity", type=click.FloatRange(min=1), default=40.0, help="t-SNE perplexity.")
 @click.option("--aliases", type=click.Path(dir_okay=False), help="SGD_features.tab to map gene names to ORFs.")
 @click.option("--seed", type=int, default=0, help="t-SNE seed.")

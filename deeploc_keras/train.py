@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from eval.standards import load_standards
+from eval.standards import load_standards, read_aliases
 
 from .errors import InputError, OutputExistsError, file_error
 from .methods import Method, get_method
@@ -205,7 +205,8 @@ def _run_callbacks(store: CellStore, cfg: TrainConfig, spec: Method, *, resuming
     if standards is not None:
         callbacks.append(MonitorScores(store, standards, lambda model: spec.feature_model(model, spec.default_layer, None),
                                        path=run_dir / "monitor.csv", seed=cfg.seed,
-                                       batch_size=max(cfg.batch_size, 256)))
+                                       batch_size=max(cfg.batch_size, 256),
+                                       aliases=None if cfg.aliases is None else read_aliases(cfg.aliases)))
     return callbacks
 
 
@@ -327,6 +328,7 @@ def train(
     mixed_precision: str = "auto",
     devices: int | Sequence[str] | None = None,
     monitor: str | os.PathLike | None = None,
+    aliases: str | os.PathLike | None = None,
     seed: int | None = None,
     tensorboard: bool = False,
     overwrite: bool = False,
@@ -371,6 +373,8 @@ def train(
     monitor : str or os.PathLike, optional
         Directory of functional standards: after every epoch the val/test cells are embedded,
         averaged per protein and scored into ``monitor.csv`` (epoch, seed, standard, metric, value).
+    aliases : str or os.PathLike, optional
+        ``SGD_features.tab``: maps gene names of the monitor's standards (or the store) to ORFs.
     seed : int, optional
         Seed of weights, augmentation and the pipeline of a single run (default 0); a sweep
         takes ``seeds`` instead.
@@ -415,7 +419,8 @@ def train(
     cfg = resolve_train_config(
         store, out, method=method, preset=preset, epochs=epochs, batch_size=batch_size, lr=lr, lr_sweep=lr_sweep,
         sweep_rates=sweep_rates, seeds=seeds, seed=seed, width=width, mixed_precision=mixed_precision,
-        devices=devices, device_names=_device_names(devices), monitor=monitor, tensorboard=tensorboard,
+        devices=devices, device_names=_device_names(devices), monitor=monitor, aliases=aliases,
+        tensorboard=tensorboard,
         class_balanced=class_balanced, jit_compile=jit_compile, steps_per_epoch=steps_per_epoch, verbose=verbose)
     spec = get_method(cfg.method, trainable=True)
     with CellStore.open(store) as cell_store:
@@ -424,6 +429,8 @@ def train(
         if cfg.monitor is not None:
             cell_store.require_proteins()
             standards = load_standards(cfg.monitor)
+            if cfg.aliases is not None:
+                read_aliases(cfg.aliases)  # a bad file is refused before training starts
         _prepare_run_dir(cfg, overwrite=overwrite, resume=resume)
         fingerprint = cell_store.fingerprint()
         if cfg.lr_sweep:
