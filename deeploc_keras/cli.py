@@ -194,7 +194,15 @@ def _split_list(ctx: click.Context, param: click.Parameter, value: tuple[str, ..
     return tuple(item.strip() for v in values for item in str(v).split(",") if item.strip())
 
 
+def _summary(text: str) -> None:
+    """A command's closing summary on stdout (not with -q)."""
+    if verbosity() >= 0:
+        click.echo(text)
+
+
 def _deprecated(old: str, new: str) -> None:
+    if verbosity() < 0:
+        return
     click.echo(f"Warning: DeprecationWarning: {old} is deprecated and will be removed in the next release; "
                f"use {new}", err=True)
 
@@ -294,7 +302,7 @@ def import_command(ctx: click.Context, sources: tuple[str, ...], out_option: str
     summary = import_cells(list(sources), out, format=format_, **given)
     dropped = ", ".join(f"{k} {v}" for k, v in summary["dropped"].items())
     split_by = options["split_by"]
-    click.echo(f"Wrote {summary['path']}: {summary['cells']:,} cells, {summary['proteins']:,} proteins, "
+    _summary(f"Wrote {summary['path']}: {summary['cells']:,} cells, {summary['proteins']:,} proteins, "
                f"{summary['dtype']}, {summary['classes']} classes, split by {split_by}"
                + (f"; dropped {dropped}" if dropped else ""))
 
@@ -331,7 +339,7 @@ def simulate_command(outdir: str | None, out_option: str | None, proteins: int, 
         dead_ghost_fraction=dead_ghost_fraction, difficulty=difficulty, hierarchy=hierarchy, annotations=annotations,
         overwrite=overwrite, progress=sys.stderr.isatty() and verbosity() >= 0,
     )
-    click.echo(f"{screen.outdir}: {screen.n_cells} cells of {screen.n_proteins} proteins, "
+    _summary(f"{screen.outdir}: {screen.n_cells} cells of {screen.n_proteins} proteins, "
                f"{len(screen.class_names)} classes; wrote cells.h5, proteins.csv, standards/"
                f"{{{','.join(screen.standards)}}}.gmt")
 
@@ -392,7 +400,7 @@ def train_command(store_path: str, out: str, method: str | None, model_alias: st
                    devices=_parse_devices(devices), monitor=monitor, aliases=aliases, seed=seed, tensorboard=tensorboard,
                    overwrite=overwrite, resume=resume, class_balanced=class_balanced, jit_compile=jit_compile,
                    steps_per_epoch=steps_per_epoch)
-    click.echo(f"{result['best_model']}: best val_loss {result['best_val_loss']:.4f} "
+    _summary(f"{result['best_model']}: best val_loss {result['best_val_loss']:.4f} "
                f"(lr {result['lr']:g}, seed {result['seed']}, {result['epochs']} epochs)")
 
 
@@ -422,7 +430,7 @@ def extract_command(store_path: str, out: str, method: str, model_path: str | No
 
     if merge_shards:
         result = merge(out, overwrite=overwrite)
-        click.echo(f"{result['cells']}: {result['n_cells']} cells merged; {result['proteins']}")
+        _summary(f"{result['cells']}: {result['n_cells']} cells merged; {result['proteins']}")
         return
     options = {} if method != "cellprofiler" else {"pca": pca, "workers": workers, "scheduler": scheduler,
                                                    "rescale": rescale}
@@ -430,7 +438,7 @@ def extract_command(store_path: str, out: str, method: str, model_path: str | No
         raise click.BadParameter("--pca/--workers/--scheduler/--rescale apply to --method cellprofiler only")
     result = extract(store_path, out, method=method, model_path=model_path, layer=layer, split=split, tta=tta,
                      batch_size=batch_size, shard=shard, overwrite=overwrite, **options)
-    click.echo(_extract_summary(result))
+    _summary(_extract_summary(result))
 
 
 def _extract_summary(result: dict) -> str:
@@ -463,7 +471,7 @@ def predict_command(store_path: str, model_path: str, out: str, split: str, tta:
                      batch_size=batch_size, overwrite=overwrite)
     accuracy = "" if result["cell_accuracy"] is None else f"; cell accuracy {result['cell_accuracy']:.3f} " \
                                                              f"(confusion.csv, metrics.json)"
-    click.echo(f"Wrote {result['cells']} and {result['proteins']}: {result['n_cells']:,} cells "
+    _summary(f"Wrote {result['cells']} and {result['proteins']}: {result['n_cells']:,} cells "
                f"(split {result['split']}, tta {result['tta']}), {result['n_proteins']:,} proteins, "
                f"{result['n_multi_localized']:,} multi-localized{accuracy}")
 
@@ -479,21 +487,24 @@ def export_command(profiles: str, format_: str, out: str, overwrite: bool) -> No
     from .export import export_profiles
 
     result = export_profiles(profiles, out, format=format_, overwrite=overwrite)
-    click.echo(f"Wrote {result['path']}: {result['n_obs']:,} x {result['n_vars']:,} ({format_})")
+    _summary(f"Wrote {result['path']}: {result['n_obs']:,} x {result['n_vars']:,} ({format_})")
 
 
 @main.command("convert-checkpoint")
 @click.argument("checkpoint", metavar="CKPT")
-@click.argument("out", metavar="OUT.keras", type=click.Path(dir_okay=False))
+@click.argument("out", metavar="OUT.keras", type=click.Path(dir_okay=False), required=False)
+@click.option("--out", "out_option", type=click.Path(dir_okay=False), default=None, help="Keras model file to write.")
 @click.option("--num-classes", type=click.IntRange(min=2), default=None,
               help="Expected classes (default: read from the checkpoint).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUT.keras.")
-def convert_checkpoint_command(checkpoint: str, out: str, num_classes: int | None, overwrite: bool) -> None:
-    """Convert the original DeepLoc TF1 checkpoint (e.g. model.ckpt-5000) to a Keras model file."""
+def convert_checkpoint_command(checkpoint: str, out: str | None, out_option: str | None, num_classes: int | None,
+                               overwrite: bool) -> None:
+    """Convert the original DeepLoc TF1 checkpoint (e.g. model.ckpt-5000) to a Keras model file --out OUT.keras."""
     from .models.convert import convert_checkpoint
 
+    out = _out_or_positional(out_option, out, command="convert-checkpoint", what="OUT.keras")
     path = convert_checkpoint(checkpoint, out, num_classes=num_classes, overwrite=overwrite)
-    click.echo(f"wrote {path} (kraus2017 DeepLoc; input: raw 64x64 crops)")
+    _summary(f"wrote {path} (kraus2017 DeepLoc; input: raw 64x64 crops)")
 
 
 @main.command("score")
@@ -530,7 +541,7 @@ def score_command(profiles, standards, out, names, id_column, metrics, aliases, 
     click.echo(f"normalize: {normalize}")
     table = summary.pivot_table(index=["representation", "standard"], columns="metric", values="value", sort=False)
     click.echo(table.to_string(float_format=lambda v: f"{v:.4f}"))
-    click.echo(f"wrote {out}/summary.csv, coverage.csv and figure1_summary.png/.svg/.csv")
+    _summary(f"wrote {out}/summary.csv, coverage.csv and figure1_summary.png/.svg/.csv")
 
 
 @main.group("standards")
@@ -556,7 +567,7 @@ def standards_build_command(source, path, aspect, min_size, max_size, out, overw
     standard = build_standard(source, path, aspect=aspect, min_size=min_size, max_size=max_size)
     write_gmt(standard, out, overwrite=overwrite)
     n_proteins = len(set().union(*standard.values()))
-    click.echo(f"wrote {out}: {len(standard)} groups, {n_proteins} proteins")
+    _summary(f"wrote {out}: {len(standard)} groups, {n_proteins} proteins")
 
 
 @main.group("plot")
@@ -585,7 +596,7 @@ def plot_tsne_command(profiles, localization, process_standard, processes, perpl
     paths = plot_tsne(profiles, localization, process_standard, out, processes=list(processes) or None,
                       perplexity=perplexity, seed=seed, aliases=read_aliases(aliases) if aliases else None,
                       overwrite=overwrite)
-    click.echo("wrote " + ", ".join(map(str, paths)))
+    _summary("wrote " + ", ".join(map(str, paths)))
 
 
 @plot_group.command("monitor")
@@ -598,7 +609,7 @@ def plot_monitor_command(monitor_csv, metric, out, overwrite) -> None:
     from eval.plots import plot_monitor
 
     paths = plot_monitor(monitor_csv, out, metric=metric, overwrite=overwrite)
-    click.echo("wrote " + ", ".join(map(str, paths)))
+    _summary("wrote " + ", ".join(map(str, paths)))
 
 
 @main.command("reproduce")
@@ -622,4 +633,4 @@ def reproduce_command(out: str, preset: str, store: str | None, standards: str |
     summary = reproduce(out, preset=preset, store=store, standards=standards, seed=seed, hierarchy=hierarchy,
                         resume=resume, overwrite=overwrite)
     click.echo(summary_table(summary).to_string())
-    click.echo(f"Wrote {os.path.join(out, 'report.html')} and {os.path.join(out, 'summary.csv')}")
+    _summary(f"Wrote {os.path.join(out, 'report.html')} and {os.path.join(out, 'summary.csv')}")

@@ -53,8 +53,11 @@ def set_verbosity(level: int) -> None:
     """
     level = max(QUIET, min(DEBUG, int(level)))
     _state["verbosity"] = level
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0" if level >= DEBUG else "3"
-    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "0" if level >= DEBUG else "3")
+    for name in ("TF_CPP_MIN_LOG_LEVEL", "ABSL_MIN_LOG_LEVEL"):
+        if level >= DEBUG:
+            os.environ[name] = "0"
+        else:
+            os.environ.setdefault(name, "3")
     root = logging.getLogger()
     if not root.handlers:
         logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)

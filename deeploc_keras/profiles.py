@@ -210,9 +210,11 @@ def read_profiles(source: str | os.PathLike | pd.DataFrame, *, metadata_columns:
         raise InputError(f"{where}: no feature columns (every column starts with 'Metadata_')")
     try:
         features = frame[feat_cols].to_numpy(dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{where}: feature columns must be numeric (metadata columns start with "
-                         f"'Metadata_'): {exc}") from None
+    except (TypeError, ValueError):
+        bad = [c for c in feat_cols if not pd.api.types.is_numeric_dtype(frame[c])]
+        raise InputError(f"{where}: columns {bad[:3]} are not numeric; feature columns must be numeric and "
+                         "metadata columns start with 'Metadata_' (score: name the id column with --id-column)"
+                         ) from None
     return Profiles(frame[meta_cols].reset_index(drop=True), features, feat_cols, info)
 
 

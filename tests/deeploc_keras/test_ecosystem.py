@@ -106,5 +106,8 @@ def test_score_takes_csv_dataframes_an_id_column_and_names_from_files(profile_di
     assert list(summary["representation"].unique()) == ["mine", "profiles2"]
     values = summary.groupby("representation")["value"].first()
     assert values["mine"] == pytest.approx(values["profiles2"])
-    with pytest.raises(InputError, match="no Metadata_Protein column"):
+    with pytest.raises(InputError, match=r"mine.csv: columns \['orf'\] are not numeric; .* --id-column"):
         score([tmp_path / "mine.csv"], standard, tmp_path / "again", metrics=["average_precision"])
+    frame.drop(columns=["Metadata_Protein"]).to_csv(tmp_path / "noid.csv", index=False)
+    with pytest.raises(InputError, match="noid.csv: no Metadata_Protein column"):
+        score([tmp_path / "noid.csv"], standard, tmp_path / "again", metrics=["average_precision"])
