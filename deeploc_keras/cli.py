@@ -302,7 +302,7 @@ def import_command(ctx: click.Context, sources: tuple[str, ...], out_option: str
     summary = import_cells(list(sources), out, format=format_, **given)
     dropped = ", ".join(f"{k} {v}" for k, v in summary["dropped"].items())
     split_by = options["split_by"]
-    _summary(f"Wrote {summary['path']}: {summary['cells']:,} cells, {summary['proteins']:,} proteins, "
+    _summary(f"Wrote {summary['path']}: {summary['cells']} cells, {summary['proteins']} proteins, "
                f"{summary['dtype']}, {summary['classes']} classes, split by {split_by}"
                + (f"; dropped {dropped}" if dropped else ""))
 

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from eval.standards import load_standards, read_aliases
+from eval.standards import load_standards, read_aliases, restrict
 
 from .errors import InputError, OutputExistsError, file_error
 from .methods import Method, get_method
@@ -429,8 +429,13 @@ def train(
         if cfg.monitor is not None:
             cell_store.require_proteins()
             standards = load_standards(cfg.monitor)
-            if cfg.aliases is not None:
-                read_aliases(cfg.aliases)  # a bad file is refused before training starts
+            alias_map = read_aliases(cfg.aliases) if cfg.aliases is not None else None
+            proteins = sorted(set(cell_store.cells["protein"].astype(str)))
+            for name, standard in standards.items():  # ids that never match are refused before training starts
+                try:
+                    restrict(standard, proteins, aliases=alias_map)
+                except InputError as exc:
+                    raise InputError(f"monitor standard {name!r}: {exc}") from None
         _prepare_run_dir(cfg, overwrite=overwrite, resume=resume)
         fingerprint = cell_store.fingerprint()
         if cfg.lr_sweep:
