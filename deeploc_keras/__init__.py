@@ -1,7 +1,10 @@
 """deeploc-keras: DeepLoc (Kraus et al. 2017) in TensorFlow/Keras, its baselines and functional scoring.
 
 Heavy names (anything that needs TensorFlow) are imported lazily, so importing the
-package, or running ``deeploc-keras score --help``, starts fast.
+package, or running ``deeploc-keras score --help``, starts fast. Importing the package
+registers its custom Keras objects (at once if Keras is loaded, else when it is), so
+``keras.saving.load_model("RUN/best.keras")`` works after ``import deeploc_keras`` alone;
+:func:`load_model` also restores the ``info`` of a model saved by an older version.
 
 Examples
 --------
@@ -15,10 +18,11 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from . import _registration
 from ._version import __version__
 
 __all__ = ["__version__", "CellStore", "assign_splits", "build_pci", "build_deeploc", "embedding_model",
-           "import_cells", "simulate_screen"]
+           "import_cells", "load_model", "read_model_info", "simulate_screen"]
 
 #: public name -> module that defines it (imported on first access)
 _LAZY = {
@@ -28,8 +32,13 @@ _LAZY = {
     "build_deeploc": "deeploc_keras.models.deeploc",
     "embedding_model": "deeploc_keras.models.deeploc",
     "import_cells": "deeploc_keras.importers",
+    "load_model": "deeploc_keras.models.loading",
+    "read_model_info": "deeploc_keras.models.info",
     "simulate_screen": "deeploc_keras.synthetic",
 }
+
+
+_registration.install()
 
 
 def __getattr__(name: str) -> Any:

@@ -206,10 +206,10 @@ class MonitorScores(keras.callbacks.Callback):
     """
 
     def __init__(self, store: CellStore, standards: dict, feature_model_fn: Any, *, path: Path, seed: int,
-                 batch_size: int) -> None:
+                 batch_size: int, aliases: dict[str, str] | None = None) -> None:
         super().__init__()
         self._store, self._standards, self._fn = store, standards, feature_model_fn
-        self._path, self._seed, self._batch_size = path, seed, batch_size
+        self._path, self._seed, self._batch_size, self._aliases = path, seed, batch_size, aliases
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         features_model = self._fn(self.model)
@@ -229,7 +229,8 @@ class MonitorScores(keras.callbacks.Callback):
         level = score_logger.level
         score_logger.setLevel(logging.WARNING)  # one summary line per epoch below, not one per metric
         try:
-            table = score_representation(known, matrix, self._standards, metrics=MONITOR_METRICS, seed=self._seed)
+            table = score_representation(known, matrix, self._standards, metrics=MONITOR_METRICS, seed=self._seed,
+                                         aliases=self._aliases)
         finally:
             score_logger.setLevel(level)
         rows = pd.DataFrame({"epoch": epoch + 1, "seed": self._seed, "standard": table["standard"],

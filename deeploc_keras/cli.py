@@ -9,14 +9,13 @@ exception is a bug, printed as "internal error" with its traceback, exit code 1.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 
 import click
 
-from ._tensorflow import quiet_startup
 from ._version import __version__
+from .console import filter_native_stderr, set_verbosity, verbosity
 from .importers import COMPRESSIONS, IMPORT_FORMATS
 from .methods import METHOD_NAMES, METHODS, PCI_DEFAULTS, TRAINABLE_METHODS
 from .models.presets import PRESET_NAMES, TTA_MODES
@@ -117,19 +116,56 @@ class _Group(click.Group):
                 signal.signal(signal.SIGTERM, previous)
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+def _set_verbosity(ctx: click.Context, param: click.Parameter, value: int | bool) -> None:
+    """Callback of -v/-q, before or after the subcommand: the counts add up over both places."""
+    if not value or ctx.resilient_parsing:
+        return
+    root = ctx.find_root()
+    root.meta["deeploc_keras.verbosity"] = root.meta.get("deeploc_keras.verbosity", 0) + (
+        int(value) if param.name == "verbose" else -1)
+    set_verbosity(root.meta["deeploc_keras.verbosity"])
+
+
+def _verbosity_options() -> list[click.Option]:
+    return [
+        click.Option(["-v", "--verbose"], count=True, expose_value=False, callback=_set_verbosity, is_eager=True,
+                     help="More output: -v INFO log lines, -vv DEBUG and TensorFlow's own log lines."),
+        click.Option(["-q", "--quiet"], is_flag=True, expose_value=False, callback=_set_verbosity, is_eager=True,
+                     help="Errors only: no progress bars, no warnings."),
+    ]
+
+
+class _Command(click.Command):
+    """A command that also accepts -v/-q after its name (``deeploc-keras train -v ...``)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.extend(_verbosity_options())
+
+
+_Group.command_class = _Command
+_Group.group_class = type
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
+             params=_verbosity_options())
 @click.version_option(__version__, prog_name="deeploc-keras")
-@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
-def main(verbose: int) -> None:
-    """DeepLoc in Keras: train, embed, profile and score yeast protein localization."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if verbose < 2 else "0")
-    quiet_startup(verbose == 0)  # TensorFlow's C++ start-up lines ignore TF_CPP_MIN_LOG_LEVEL
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    if verbose == 0:
-        logging.getLogger("deeploc_keras").setLevel(logging.INFO)
-        logging.getLogger("eval").setLevel(logging.INFO)
-        logging.getLogger("cellprofiler_features").setLevel(logging.INFO)
+def main() -> None:
+    """DeepLoc in Keras: train, embed, profile and score yeast protein localization.
+
+    Default output: one progress bar per long step (on a terminal) and a short summary;
+    -q errors only; -v / -vv more (before or after the command name).
+    """
+    ctx = click.get_current_context()
+    if "deeploc_keras.verbosity" not in ctx.meta:
+        set_verbosity(0)
+    if _real_console():
+        filter_native_stderr()
+
+
+def _real_console() -> bool:
+    """Running as the console script (not inside CliRunner or another host that replaced stderr)."""
+    return sys.stderr is sys.__stderr__ and sys.stderr is not None
 
 
 class _LazyChoice(click.Choice):
@@ -148,6 +184,38 @@ class _LazyChoice(click.Choice):
     @choices.setter
     def choices(self, value) -> None:
         pass
+
+
+def _split_list(ctx: click.Context, param: click.Parameter, value: tuple[str, ...] | str | None):
+    """Lists everywhere: a repeatable option whose values may also be comma-separated (``--x a,b --x c``)."""
+    if value is None:
+        return None
+    values = (value,) if isinstance(value, str) else value
+    return tuple(item.strip() for v in values for item in str(v).split(",") if item.strip())
+
+
+def _summary(text: str) -> None:
+    """A command's closing summary on stdout (not with -q)."""
+    if verbosity() >= 0:
+        click.echo(text)
+
+
+def _deprecated(old: str, new: str) -> None:
+    if verbosity() < 0:
+        return
+    click.echo(f"Warning: DeprecationWarning: {old} is deprecated and will be removed in the next release; "
+               f"use {new}", err=True)
+
+
+def _out_or_positional(out: str | None, positional: str | None, *, command: str, what: str) -> str:
+    """The output path from --out, or (deprecated) from the positional argument."""
+    if out is not None and positional is not None:
+        raise click.UsageError(f"give {what} once: --out {out} or the positional {positional}, not both")
+    if out is None and positional is None:
+        raise click.UsageError(f"missing --out {what}")
+    if out is None:
+        _deprecated(f"`{command} {what}` as a positional argument", f"--out {what}")
+    return out if out is not None else positional
 
 
 def _echo_json(data: object) -> None:
@@ -175,7 +243,8 @@ def inspect_command(store_path: str, as_json: bool) -> None:
         values = sorted(counts.values())
         click.echo(f"  cells per protein: min {values[0]}, median {values[len(values) // 2]}, max {values[-1]}"
                    " (--json lists every protein)")
-    click.echo("  splits: " + ", ".join(f"{k} {v}" for k, v in summary["splits"].items()))
+    click.echo("  splits: " + ", ".join(f"{k} {v}" for k, v in summary["splits"].items())
+               + f" (by {summary['split_by']})")
     click.echo("  classes: " + (", ".join(f"{k} {v}" for k, v in summary["classes"].items()) or "none"))
     for name, rng in summary["channel_ranges"].items():
         click.echo(f"  {name}: min {rng['min']:.6g}, max {rng['max']:.6g}, mean {rng['mean']:.6g}"
@@ -184,15 +253,22 @@ def inspect_command(store_path: str, as_json: bool) -> None:
 
 @main.command("import")
 @click.argument("sources", metavar="SOURCE...", nargs=-1, required=True)
-@click.argument("out", metavar="OUT.h5", type=click.Path(dir_okay=False))
+@click.option("--out", "out_option", type=click.Path(dir_okay=False), default=None, help="Cell store to write (OUT.h5).")
 @click.option("--format", "format_", type=click.Choice(IMPORT_FORMATS), required=True, help="Input format.")
-@click.option("--channels", help="Channel names, comma-separated (default: file attrs, else GFP,RFP).")
-@click.option("--class-names", help="Class names, comma-separated (default: file attrs / labels / 19 Chong classes).")
+@click.option("--channels", multiple=True, callback=_split_list,
+              help="Channel names; repeatable or comma-separated (default: file attrs, else GFP,RFP).")
+@click.option("--class-names", multiple=True, callback=_split_list,
+              help="Class names; repeatable or comma-separated (default: file attrs / labels / 19 Chong classes).")
 @click.option("--metadata", type=click.Path(dir_okay=False),
               help="deeploc-hdf5: CSV with a 'protein' column (row order, or an 'index' [+ 'file'] column).")
 @click.option("--split-from-filename", is_flag=True, help="deeploc-hdf5: split from the file name (train/valid/test).")
 @click.option("--labels", type=click.Path(dir_okay=False),
               help="tiff-folders, fields: CSV with columns 'protein' and 'label'.")
+@click.option("--labels-from", type=_LazyChoice("deeploc_keras.importers", "LABEL_SOURCES"), default=None,
+              help="tiff-folders, fields: label each protein from a published table instead (huh2003: its one "
+                   "Huh et al. 2003 location; proteins with several stay unlabelled).")
+@click.option("--aliases", type=click.Path(dir_okay=False), default=None,
+              help="With --labels-from: SGD_features.tab, so folders named by gene (ACT1) match.")
 @click.option("--gfp-suffix", default="_gfp.tif", help="tiff-folders: file name ending of the GFP channel.")
 @click.option("--rfp-suffix", default="_rfp.tif", help="tiff-folders: file name ending of the RFP channel.")
 @click.option("--image-dir", type=click.Path(file_okay=False), help="fields: folder of the field images "
@@ -203,24 +279,36 @@ def inspect_command(store_path: str, as_json: bool) -> None:
 @click.option("--protein-column", default="protein", help="fields: table column with the protein id.")
 @click.option("--pad", is_flag=True, help="fields: zero-pad crops that leave the field instead of dropping them.")
 @click.option("--drop-invalid", is_flag=True, help="Drop cells with NaN/inf pixels (counted) instead of refusing.")
-@click.option("--seed", type=int, default=0, help="Seed of the per-protein 80/10/10 split.")
+@click.option("--seed", type=int, default=0, help="Seed of the 80/10/10 split.")
+@click.option("--split-by", type=_LazyChoice("deeploc_keras.store", "SPLIT_BY_CHOICES"), default="cell",
+              help="cell: 80/10/10 of each protein's cells (the study; test = unseen cells of seen proteins); "
+                   "protein: 80/10/10 of the proteins (test = proteins never seen in training).")
 @click.option("--chunk-cells", type=click.IntRange(min=1), default=512, help="Cells per block and HDF5 chunk.")
 @click.option("--compression", type=click.Choice(COMPRESSIONS), help="HDF5 filter for the images.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUT.h5.")
 @click.pass_context
-def import_command(ctx: click.Context, sources: tuple[str, ...], out: str, format_: str, **options: object) -> None:
-    """Import cells (DeepLoc HDF5, per-protein TIFF folders or fields + centres) into a cell store OUT.h5."""
+def import_command(ctx: click.Context, sources: tuple[str, ...], out_option: str | None, format_: str,
+                   **options: object) -> None:
+    """Import cells (DeepLoc HDF5, per-protein TIFF folders or fields + centres) into a cell store --out OUT.h5."""
     from .importers import import_cells
 
+    if out_option is None and len(sources) < 2:
+        raise click.UsageError("missing --out OUT.h5")
+    out = _out_or_positional(out_option, None if out_option is not None else sources[-1], command="import",
+                             what="OUT.h5")
+    sources = sources if out_option is not None else sources[:-1]
     given = {name: value for name, value in options.items()
-             if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT}
+             if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT and value != ()}
     summary = import_cells(list(sources), out, format=format_, **given)
     dropped = ", ".join(f"{k} {v}" for k, v in summary["dropped"].items())
-    click.echo(f"Wrote {summary['path']}: {summary['cells']} cells, {summary['proteins']} proteins, "
-               f"{summary['dtype']}, {summary['classes']} classes" + (f"; dropped {dropped}" if dropped else ""))
+    split_by = options["split_by"]
+    _summary(f"Wrote {summary['path']}: {summary['cells']} cells, {summary['proteins']} proteins, "
+               f"{summary['dtype']}, {summary['classes']} classes, split by {split_by}"
+               + (f"; dropped {dropped}" if dropped else ""))
 
 @main.command("simulate")
-@click.argument("outdir", type=click.Path(file_okay=False))
+@click.argument("outdir", type=click.Path(file_okay=False), required=False)
+@click.option("--out", "out_option", type=click.Path(file_okay=False), default=None, help="Directory to create.")
 @click.option("--proteins", type=click.IntRange(min=1), default=320, help="Number of proteins.")
 @click.option("--cells-per-protein", type=click.IntRange(min=1), default=50,
               help="Cells per protein (the mean with --cells-per-protein-spread).")
@@ -238,19 +326,20 @@ def import_command(ctx: click.Context, sources: tuple[str, ...], out: str, forma
               help="Folder of original annotation files (Huh 2003, GO BP, KEGG, complexes, GO slim) to ground the "
                    "hierarchy instead of the package's copy.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUTDIR.")
-def simulate_command(outdir: str, proteins: int, cells_per_protein: int, cells_per_protein_spread: float,
+def simulate_command(outdir: str | None, out_option: str | None, proteins: int, cells_per_protein: int, cells_per_protein_spread: float,
                      plates: int, seed: int, dead_ghost_fraction: float, difficulty: str, hierarchy: str,
                      annotations: str | None, overwrite: bool) -> None:
-    """Simulate a yeast ORF-GFP screen with a known functional hierarchy into OUTDIR."""
+    """Simulate a yeast ORF-GFP screen with a known functional hierarchy into --out DIR."""
     from .synthetic import simulate_screen
 
+    outdir = _out_or_positional(out_option, outdir, command="simulate", what="DIR")
     screen = simulate_screen(
         outdir, proteins=proteins, cells_per_protein=cells_per_protein,
         cells_per_protein_spread=cells_per_protein_spread, plates=plates, seed=seed,
         dead_ghost_fraction=dead_ghost_fraction, difficulty=difficulty, hierarchy=hierarchy, annotations=annotations,
-        overwrite=overwrite, progress=sys.stderr.isatty(),
+        overwrite=overwrite, progress=sys.stderr.isatty() and verbosity() >= 0,
     )
-    click.echo(f"{screen.outdir}: {screen.n_cells} cells of {screen.n_proteins} proteins, "
+    _summary(f"{screen.outdir}: {screen.n_cells} cells of {screen.n_proteins} proteins, "
                f"{len(screen.class_names)} classes; wrote cells.h5, proteins.csv, standards/"
                f"{{{','.join(screen.standards)}}}.gmt")
 
@@ -273,13 +362,16 @@ def _parse_devices(value: str | None) -> int | list[str] | None:
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Learning rate.")
 @click.option("--lr-sweep", is_flag=True,
               help="Train the sweep rates x --seeds; choose the rate of minimal mean val loss over the seeds.")
-@click.option("--seeds", default="0", help="Comma-separated seeds of the sweep, e.g. 0,1,2.")
+@click.option("--seeds", multiple=True, callback=_split_list, default=("0",),
+              help="Seeds of the sweep; repeatable or comma-separated, e.g. 0,1,2.")
 @click.option("--width", type=click.FloatRange(min=0, min_open=True), default=1.0, help="Width multiplier.")
 @click.option("--mixed-precision", type=click.Choice(MIXED_PRECISION_CHOICES), default="auto",
               help="auto = float16 on GPU, off on CPU.")
 @click.option("--devices", default=None, help="MirroredStrategy over N GPUs, or a comma-separated device list.")
 @click.option("--monitor", type=click.Path(exists=True), default=None,
               help="Standards directory: score test protein profiles after every epoch (monitor.csv).")
+@click.option("--aliases", type=click.Path(dir_okay=False), default=None,
+              help="With --monitor: SGD_features.tab to map gene names to ORFs.")
 @click.option("--seed", type=int, default=None,
               help="Seed of weights, augmentation and pipeline of a single run [default: 0; a sweep uses --seeds].")
 @click.option("--patience", type=click.IntRange(min=1), default=None,
@@ -292,8 +384,8 @@ def _parse_devices(value: str | None) -> int | list[str] | None:
 @click.option("--overwrite", is_flag=True, help="Replace an existing run directory.")
 def train_command(store_path: str, out: str, method: str | None, model_alias: str | None, preset: str, epochs: int | None, batch_size: int | None,
                   lr: float | None, lr_sweep: bool, seeds: str, width: float, mixed_precision: str,
-                  devices: str | None, monitor: str | None, seed: int | None, patience: int | None,
-                  class_balanced: bool, jit_compile: bool,
+                  devices: str | None, monitor: str | None, aliases: str | None, seed: int | None,
+                  patience: int | None, class_balanced: bool, jit_compile: bool,
                   steps_per_epoch: int | None, tensorboard: bool, resume: bool, overwrite: bool) -> None:
     """Train DeepLoc (or PCI with --method pci) on a cell store into a run directory."""
     from .train import train
@@ -301,20 +393,19 @@ def train_command(store_path: str, out: str, method: str | None, model_alias: st
     if model_alias is not None:
         if method is not None and method != model_alias:
             raise click.BadParameter(f"--model {model_alias} contradicts --method {method}", param_hint="--model")
-        click.echo("Warning: DeprecationWarning: `train --model` is deprecated and will be removed in the next "
-                   "release; use --method", err=True)
+        _deprecated("`train --model`", "--method")
         method = model_alias
     try:
-        seed_list = tuple(int(s) for s in seeds.split(",") if s.strip())
+        seed_list = tuple(int(s) for s in seeds)
     except ValueError:
-        raise click.BadParameter(f"expected comma-separated integers, got {seeds!r}", param_hint="--seeds") from None
+        raise click.BadParameter(f"expected integers, got {','.join(seeds)!r}", param_hint="--seeds") from None
     result = train(store_path, out, method=method or "deeploc", preset=preset, epochs=epochs, batch_size=batch_size, lr=lr,
                    lr_sweep=lr_sweep, seeds=seed_list, width=width, mixed_precision=mixed_precision,
-                   devices=_parse_devices(devices), monitor=monitor, seed=seed, patience=patience,
+                   devices=_parse_devices(devices), monitor=monitor, aliases=aliases, seed=seed, patience=patience,
                    tensorboard=tensorboard,
                    overwrite=overwrite, resume=resume, class_balanced=class_balanced, jit_compile=jit_compile,
                    steps_per_epoch=steps_per_epoch)
-    click.echo(f"{result['best_model']}: best val_loss {result['best_val_loss']:.4f} "
+    _summary(f"{result['best_model']}: best val_loss {result['best_val_loss']:.4f} "
                f"(lr {result['lr']:g}, seed {result['seed']}, {result['epochs']} epochs)")
 
 
@@ -344,7 +435,7 @@ def extract_command(store_path: str, out: str, method: str, model_path: str | No
 
     if merge_shards:
         result = merge(out, overwrite=overwrite)
-        click.echo(f"{result['cells']}: {result['n_cells']} cells merged; {result['proteins']}")
+        _summary(f"{result['cells']}: {result['n_cells']} cells merged; {result['proteins']}")
         return
     options = {} if method != "cellprofiler" else {"pca": pca, "workers": workers, "scheduler": scheduler,
                                                    "rescale": rescale}
@@ -352,31 +443,87 @@ def extract_command(store_path: str, out: str, method: str, model_path: str | No
         raise click.BadParameter("--pca/--workers/--scheduler/--rescale apply to --method cellprofiler only")
     result = extract(store_path, out, method=method, model_path=model_path, layer=layer, split=split, tta=tta,
                      batch_size=batch_size, shard=shard, overwrite=overwrite, **options)
-    cells = result.get("cells", out)
-    click.echo(f"{cells}: {result.get('n_cells', '?')} cells x {result.get('n_features', '?')} features"
-               + (f"; {result['proteins']}" if result.get("proteins") else ""))
+    _summary(_extract_summary(result))
+
+
+def _extract_summary(result: dict) -> str:
+    """One line: what was written, how many of the store's cells, which split (and how to get every cell)."""
+    selection = f"{result['n_cells']:,} of {result['n_store_cells']:,} cells, split {result['split']}"
+    if result["split"] != "all":
+        selection += "; --split all for every cell"
+    written = result["cells"] + (f" and {result['proteins']}" if result.get("proteins") else "")
+    return f"Wrote {written}: {result['n_features']:,} {result['method']} features; {selection}"
+
+
+@main.command("predict")
+@click.argument("store_path", metavar="STORE.h5", type=click.Path(dir_okay=False))
+@click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False),
+              help="RUN/best.keras of a DeepLoc run.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory to write.")
+@click.option("--split", type=click.Choice(SPLIT_CHOICES), default="test", help="Cells to classify.")
+@click.option("--tta", type=click.Choice(TTA_MODES), default=None,
+              help="Test-time crops [default: 5crop, the original; center for a preset without a crop].")
+@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True), default=0.25,
+              help="Share of a protein's cells a class must top to be called (multi-localized: two or more).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=256, help="Cells per step.")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+def predict_command(store_path: str, model_path: str, out: str, split: str, tta: str | None, threshold: float,
+                    batch_size: int, overwrite: bool) -> None:
+    """Localization calls: per-cell class probabilities and per-protein calls of a DeepLoc model."""
+    from .predict import predict
+
+    result = predict(store_path, out, model_path=model_path, split=split, tta=tta, threshold=threshold,
+                     batch_size=batch_size, overwrite=overwrite)
+    accuracy = "" if result["cell_accuracy"] is None else f"; cell accuracy {result['cell_accuracy']:.3f} " \
+                                                             f"(confusion.csv, metrics.json)"
+    _summary(f"Wrote {result['cells']} and {result['proteins']}: {result['n_cells']:,} cells "
+               f"(split {result['split']}, tta {result['tta']}), {result['n_proteins']:,} proteins, "
+               f"{result['n_multi_localized']:,} multi-localized{accuracy}")
+
+
+@main.command("export")
+@click.argument("profiles", metavar="PROFILES.parquet", type=click.Path(dir_okay=True))
+@click.option("--format", "format_", type=_LazyChoice("deeploc_keras.export", "EXPORT_FORMATS"), default="h5ad",
+              help="h5ad: AnnData (features in X, Metadata_* in obs, provenance in uns; needs anndata).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="File to write, e.g. proteins.h5ad.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing file.")
+def export_command(profiles: str, format_: str, out: str, overwrite: bool) -> None:
+    """Write a profile table (cells.parquet or proteins.parquet) as AnnData .h5ad for scanpy."""
+    from .export import export_profiles
+
+    result = export_profiles(profiles, out, format=format_, overwrite=overwrite)
+    _summary(f"Wrote {result['path']}: {result['n_obs']:,} x {result['n_vars']:,} ({format_})")
+
+
 @main.command("convert-checkpoint")
 @click.argument("checkpoint", metavar="CKPT")
-@click.argument("out", metavar="OUT.keras", type=click.Path(dir_okay=False))
+@click.argument("out", metavar="OUT.keras", type=click.Path(dir_okay=False), required=False)
+@click.option("--out", "out_option", type=click.Path(dir_okay=False), default=None, help="Keras model file to write.")
 @click.option("--num-classes", type=click.IntRange(min=2), default=None,
               help="Expected classes (default: read from the checkpoint).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUT.keras.")
-def convert_checkpoint_command(checkpoint: str, out: str, num_classes: int | None, overwrite: bool) -> None:
-    """Convert the original DeepLoc TF1 checkpoint (e.g. model.ckpt-5000) to a Keras model file."""
+def convert_checkpoint_command(checkpoint: str, out: str | None, out_option: str | None, num_classes: int | None,
+                               overwrite: bool) -> None:
+    """Convert the original DeepLoc TF1 checkpoint (e.g. model.ckpt-5000) to a Keras model file --out OUT.keras."""
     from .models.convert import convert_checkpoint
 
+    out = _out_or_positional(out_option, out, command="convert-checkpoint", what="OUT.keras")
     path = convert_checkpoint(checkpoint, out, num_classes=num_classes, overwrite=overwrite)
-    click.echo(f"wrote {path} (kraus2017 DeepLoc; input: raw 64x64 crops)")
+    _summary(f"wrote {path} (kraus2017 DeepLoc; input: raw 64x64 crops)")
 
 
 @main.command("score")
 @click.argument("profiles", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--standards", "standards", multiple=True, required=True, type=click.Path(),
-              help="Standard file (.gmt/.tsv/.json) or directory of them; repeatable.")
+@click.option("--standards", "standards", multiple=True, required=True, type=click.Path(), callback=_split_list,
+              help="Standard file (.gmt/.tsv/.json) or directory of them; repeatable or comma-separated.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Score directory to create.")
-@click.option("--name", "names", multiple=True, help="Display name per profile file (default: its method).")
-@click.option("--metric", "metrics", multiple=True, type=_LazyChoice("eval.metrics", "METRICS"),
-              help="Metric to compute; repeatable (default: all).")
+@click.option("--name", "names", multiple=True, callback=_split_list,
+              help="Display name per profile file; repeatable or comma-separated [default: the method recorded in the file, else the "
+                   "file's name (its folder for proteins.parquet)].")
+@click.option("--id-column", default="Metadata_Protein", help="Column of the protein ids.")
+@click.option("--metric", "metrics", multiple=True, callback=_split_list,
+              help="Metric to compute (eval.metrics.METRICS; an unknown name lists them); repeatable or "
+                   "comma-separated [default: all].")
 @click.option("--aliases", type=click.Path(dir_okay=False), help="SGD_features.tab to map gene names to ORFs.")
 @click.option("--seed", type=int, default=0, help="Seed of the AMI samples and bootstrap resamples.")
 @click.option("--bootstrap", "n_bootstrap", type=click.IntRange(min=0), default=0,
@@ -384,8 +531,8 @@ def convert_checkpoint_command(checkpoint: str, out: str, num_classes: int | Non
                    "(0: none).")
 @click.option("--permutations", "n_permutations", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Permutation null size of per-group retrieval (groups.csv, fraction_retrieved; 0: none).")
-@click.option("--compare-to", "compare_to", multiple=True,
-              help="Baseline representation name; repeatable. Others are compared with the best (needs --bootstrap).")
+@click.option("--compare-to", "compare_to", multiple=True, callback=_split_list,
+              help="Baseline representation name; repeatable or comma-separated. Others are compared with the best (needs --bootstrap).")
 @click.option("--localization", metavar="FILE|metadata",
               help="Localization classes (a standard file, or 'metadata' for each file's Metadata_Label): adds "
                    "AP and mAP counting only pairs that share a class.")
@@ -393,20 +540,20 @@ def convert_checkpoint_command(checkpoint: str, out: str, num_classes: int | Non
               show_default=True, help="Per-feature normalization across proteins applied to every representation "
                                       "(none: the study's raw comparison).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing score directory.")
-def score_command(profiles, standards, out, names, metrics, aliases, seed, n_bootstrap, n_permutations, compare_to,
-                  localization, normalize, overwrite) -> None:
-    """Score protein profiles against functional standards (AP, mAP, AMI, F0.5) and draw Figure 1."""
+def score_command(profiles, standards, out, names, id_column, metrics, aliases, seed, n_bootstrap, n_permutations,
+                  compare_to, localization, normalize, overwrite) -> None:
+    """Score protein profiles (Parquet or CSV) against functional standards (AP, mAP, AMI, F0.5); draw Figure 1."""
     from eval.score import score
 
-    summary = score(list(profiles), list(standards), out, names=list(names) or None, metrics=list(metrics) or None,
-                    seed=seed, n_bootstrap=n_bootstrap, n_permutations=n_permutations,
+    summary = score(list(profiles), list(standards), out, names=list(names) or None, id_column=id_column,
+                    metrics=list(metrics) or None, seed=seed, n_bootstrap=n_bootstrap, n_permutations=n_permutations,
                     compare_to=list(compare_to) or None, localization=localization, aliases=aliases,
                     normalize=normalize, overwrite=overwrite)
     click.echo(f"normalize: {normalize}")
     table = summary.pivot_table(index=["representation", "standard"], columns="metric", values="value", sort=False)
     click.echo(table.to_string(float_format=lambda v: f"{v:.4f}"))
     groups = "groups.csv, " if n_permutations else ""
-    click.echo(f"wrote {out}/summary.csv, coverage.csv, {groups}figure1_summary.png/.svg/.csv")
+    _summary(f"wrote {out}/summary.csv, coverage.csv, {groups}figure1_summary.png/.svg/.csv")
 
 
 @main.group("standards")
@@ -432,7 +579,7 @@ def standards_build_command(source, path, aspect, min_size, max_size, out, overw
     standard = build_standard(source, path, aspect=aspect, min_size=min_size, max_size=max_size)
     write_gmt(standard, out, overwrite=overwrite)
     n_proteins = len(set().union(*standard.values()))
-    click.echo(f"wrote {out}: {len(standard)} groups, {n_proteins} proteins")
+    _summary(f"wrote {out}: {len(standard)} groups, {n_proteins} proteins")
 
 
 @standards_group.command("labels")
@@ -468,7 +615,8 @@ def plot_group() -> None:
               help="Localization standard file [default: colour by the profiles' trained classes, Metadata_Label].")
 @click.option("--processes", "process_standard", required=True, type=click.Path(dir_okay=False),
               help="Biological-process standard file.")
-@click.option("--process", "processes", multiple=True, help="Process group to draw; repeatable (default: 23 largest).")
+@click.option("--process", "processes", multiple=True, callback=_split_list,
+              help="Process group to draw; repeatable or comma-separated (default: 23 largest).")
 @click.option("--perplexity", type=click.FloatRange(min=1), default=40.0, help="t-SNE perplexity.")
 @click.option("--aliases", type=click.Path(dir_okay=False), help="SGD_features.tab to map gene names to ORFs.")
 @click.option("--seed", type=int, default=0, help="t-SNE seed.")
@@ -483,7 +631,7 @@ def plot_tsne_command(profiles, localization, process_standard, processes, perpl
     paths = plot_tsne(profiles, localization, process_standard, out, processes=list(processes) or None,
                       perplexity=perplexity, seed=seed, aliases=read_aliases(aliases) if aliases else None,
                       overwrite=overwrite)
-    click.echo("wrote " + ", ".join(map(str, paths)))
+    _summary("wrote " + ", ".join(map(str, paths)))
 
 
 @plot_group.command("monitor")
@@ -497,7 +645,7 @@ def plot_monitor_command(monitor_csv, metrics, out, overwrite) -> None:
     from eval.plots import plot_monitor
 
     paths = plot_monitor(monitor_csv, out, metrics=list(metrics) or None, overwrite=overwrite)
-    click.echo("wrote " + ", ".join(map(str, paths)))
+    _summary("wrote " + ", ".join(map(str, paths)))
 
 
 @main.command("reproduce")
@@ -521,4 +669,4 @@ def reproduce_command(out: str, preset: str, store: str | None, standards: str |
     summary = reproduce(out, preset=preset, store=store, standards=standards, seed=seed, hierarchy=hierarchy,
                         resume=resume, overwrite=overwrite)
     click.echo(summary_table(summary).to_string())
-    click.echo(f"Wrote {os.path.join(out, 'report.html')} and {os.path.join(out, 'summary.csv')}")
+    _summary(f"Wrote {os.path.join(out, 'report.html')} and {os.path.join(out, 'summary.csv')}")

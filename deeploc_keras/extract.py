@@ -13,7 +13,6 @@ parts in order into ``cells.parquet`` and writes ``proteins.parquet``.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
@@ -48,39 +47,32 @@ def shard_name(prefix: str, shard: tuple[int, int], suffix: str) -> str:
     return f"{prefix}.part-{shard[0]}-of-{shard[1]}{suffix}"
 
 
-def _model_method(model_path: Path, model: Any) -> tuple[str, dict[str, Any]]:
-    """The method a model was trained as: RUN/model_card.json if present, else its layer names."""
-    card_path = model_path.parent / "model_card.json"
-    card: dict[str, Any] = {}
-    if card_path.is_file():
-        with reading(card_path):
-            card = json.loads(card_path.read_text())
-        if card.get("method") in METHODS and METHODS[card["method"]].feature_model is not None:
-            return card["method"], card
+def _model_method(model_path: Path, model: Any) -> str:
+    """The method a model was trained as: its ``info`` (file or old model card), else its layer names."""
+    recorded = (getattr(model, "info", None) or {}).get("method")
+    if recorded in METHODS and METHODS[recorded].feature_model is not None:
+        return recorded
     names = {layer.name for layer in model.layers}
     learned = [spec for spec in METHODS.values() if spec.signature_layer is not None]
     for spec in learned:
         if spec.signature_layer in names:
-            return spec.name, card
+            return spec.name
     raise file_error(model_path, f"is not a model of {[spec.name for spec in learned]} (no layer "
                                  f"{' or '.join(repr(spec.signature_layer) for spec in learned)})")
 
 
 def _load_model(model_path: str | os.PathLike | None, method: str) -> tuple[Any, Path, dict[str, Any]]:
-    import keras
+    from .models.loading import load_model
 
     register_layers()
     if model_path is None:
         raise InputError(f"method {method!r} needs a trained model; pass model_path (--model RUN/best.keras)")
     path = Path(model_path)
-    if not path.is_file():
-        raise file_error(path, "no such model file")
-    with reading(path, "as a Keras model"):
-        model = keras.saving.load_model(path, compile=False)
-    found, card = _model_method(path, model)
+    model = load_model(path)
+    found = _model_method(path, model)
     if found != method:
         raise file_error(path, f"is a {found!r} model, not {method!r}; pass --method {found}")
-    return model, path, card
+    return model, path, dict(getattr(model, "info", None) or {})
 
 
 def _feature_model(model: Any, spec: Method, layer: str, tta: str | None) -> Any:
@@ -95,18 +87,20 @@ def _feature_model(model: Any, spec: Method, layer: str, tta: str | None) -> Any
 def _extract_learned(store: CellStore, cells_path: Path, *, display: str, features_model: Any, layer: str,
                      data: Any, info: dict[str, Any], overwrite: bool) -> int:
     """Stream the cells of ``data`` through the feature model into ``cells_path``; returns the cell count."""
+    from .console import progress
+
     cells = store.cells
     class_names = store.class_names
     names: list[str] | None = None
-    with ProfileWriter(cells_path, info=info, overwrite=overwrite) as writer:
-        for step, (index, images) in enumerate(data.dataset):
+    with ProfileWriter(cells_path, info=info, overwrite=overwrite) as writer, \
+            progress(total=data.n_cells, desc=f"extract {display}", unit="cell") as bar:
+        for index, images in data.dataset:
             feats = np.asarray(features_model.predict_on_batch(images), dtype=np.float32)
             rows = index.numpy()
             if names is None:
                 names = feature_names(display, layer, feats.shape[1])
             writer.write(cell_metadata(cells.iloc[rows], class_names, index=rows), feats, names)
-            if (step + 1) % 50 == 0:
-                logger.info("extract: %d / %d batches", step + 1, data.steps_per_epoch)
+            bar.update(len(rows))
     return data.n_cells
 
 
@@ -136,8 +130,8 @@ def extract(
         ``cellprofiler`` calls :func:`cellprofiler_features.runner.extract_cellprofiler`
         with ``method_options`` (``pca``, ``workers``, ``scheduler``, ``rescale``).
     model_path : str or os.PathLike, optional
-        ``RUN/best.keras`` of a ``deeploc`` or ``pci`` run; ``RUN/model_card.json`` beside it
-        (or the layer names) must match ``method``.
+        ``RUN/best.keras`` of a ``deeploc`` or ``pci`` run; the method recorded in the model
+        (or in ``RUN/model_card.json`` beside a model of an older version) must match ``method``.
     layer : str, optional
         Layer to read: ``fc_2`` (DeepLoc) or ``conv4_1`` (PCI) by default.
     split : {"train", "val", "test", "all"}, default "test"
@@ -156,7 +150,8 @@ def extract(
     -------
     dict
         ``cells`` (path), ``proteins`` (path or None for a shard), ``n_cells``, ``n_features``,
-        ``method``, ``layer``.
+        ``method``, ``layer``, ``split`` and ``n_store_cells`` (every cell of the store); a
+        CellProfiler run adds its runner's summary (``summary``).
 
     Raises
     ------
@@ -187,6 +182,7 @@ def extract(
         features_model = _feature_model(model, spec, layer, tta)
         cell_store.require_image_shape(tuple(features_model.inputs[0].shape[1:]), model_file)
         data = inference_dataset(cell_store, split=split, batch_size=batch_size, shard=shard_t)
+        n_store_cells = len(cell_store)
         created = _missing_dirs(out)
         out.mkdir(parents=True, exist_ok=True)
         try:
@@ -207,7 +203,8 @@ def extract(
     n_features = len(schema_names) - sum(n.startswith("Metadata_") for n in schema_names)
     logger.info("extract: %d cells x %d features -> %s", n_cells, n_features, out / cells_name)
     return {"cells": str(out / cells_name), "proteins": None if proteins is None else str(proteins),
-            "n_cells": n_cells, "n_features": n_features, "method": method, "layer": layer}
+            "n_cells": n_cells, "n_features": n_features, "method": method, "layer": layer, "split": split,
+            "n_store_cells": n_store_cells}
 
 
 def _output_names(shard: tuple[int, int] | None) -> tuple[str, str]:
@@ -300,7 +297,12 @@ def _extract_external(store: str | os.PathLike, out: Path, spec: Method, *, spli
                          "--workers/--scheduler")
     with CellStore.open(store) as cell_store:
         cell_store.require_proteins()
-        return spec.extractor(cell_store, out, split=split, overwrite=overwrite, **options)
+        summary = spec.extractor(cell_store, out, split=split, overwrite=overwrite, **options)
+        n_store_cells = len(cell_store)
+    proteins = out / "proteins.parquet"
+    return {"cells": str(out / "cells.parquet"), "proteins": str(proteins) if proteins.is_file() else None,
+            "n_cells": int(summary["cells"]), "n_features": int(summary["features"]), "method": spec.name,
+            "layer": None, "split": split, "n_store_cells": n_store_cells, "summary": summary}
 
 
 def _resolve_tta(spec: Method, tta: str | None, card: dict[str, Any]) -> str | None:

@@ -148,7 +148,8 @@ def _build_deeploc(store: CellStore, cfg: TrainConfig) -> keras.Model:
     from .models.deeploc import build_deeploc
 
     return build_deeploc(num_classes=len(store.class_names), preset=cfg.preset, width=cfg.width,
-                         image_shape=store.image_shape, seed=cfg.seed)
+                         image_shape=store.image_shape, seed=cfg.seed, class_names=store.class_names,
+                         channel_names=store.channel_names)
 
 
 def _deeploc_loss() -> Any:
@@ -208,7 +209,7 @@ def _deeploc_features(model: keras.Model, layer: str, tta: str | None) -> keras.
 def _build_pci(store: CellStore, cfg: TrainConfig) -> keras.Model:
     from .models.pci import build_pci
 
-    return build_pci(width=cfg.width, seed=cfg.seed)
+    return build_pci(width=cfg.width, seed=cfg.seed, channel_names=store.channel_names)
 
 
 def _pci_datasets(store: CellStore, cfg: TrainConfig,

@@ -33,6 +33,8 @@ __all__ = [
     "ProfileWriter",
     "ProteinMeans",
     "feature_names",
+    "feature_columns",
+    "profile_name",
     "cell_metadata",
     "read_profiles",
     "aggregate_proteins",
@@ -64,6 +66,45 @@ def feature_names(method: str, layer: str, n_features: int) -> list[str]:
     """
     layer = layer.replace("_", "")
     return [f"{method}_{layer}_{i:04d}" for i in range(n_features)]
+
+
+def feature_columns(frame: pd.DataFrame | Sequence[str]) -> list[str]:
+    """The feature columns of a profile table: every column not starting with ``Metadata_``.
+
+    pycytominer's ``features="infer"`` only finds CellProfiler compartment prefixes
+    (``Cells_``, ``Cytoplasm_``, ``Nuclei_``); pass ``features=feature_columns(df)`` for
+    DeepLoc, PCI and PCA profiles (docs/evaluation.md).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame or sequence of str
+        A profile table or its column names.
+
+    Returns
+    -------
+    list of str
+        In table order.
+
+    Examples
+    --------
+    >>> feature_columns(["Metadata_Protein", "DeepLoc_fc2_0000", "DeepLoc_fc2_0001"])
+    ['DeepLoc_fc2_0000', 'DeepLoc_fc2_0001']
+    """
+    columns = frame.columns if isinstance(frame, pd.DataFrame) else frame
+    return [str(c) for c in columns if not str(c).startswith(METADATA_PREFIX)]
+
+
+def profile_name(source: str | os.PathLike) -> str:
+    """A representation's name from its file: the file stem, or the folder for a generic stem.
+
+    Examples
+    --------
+    >>> profile_name("profiles/pci/proteins.parquet"), profile_name("runs/my_features.csv")
+    ('pci', 'my_features')
+    """
+    path = Path(source)
+    generic = {"proteins", "cells", "profiles", "proteins_raw"}
+    return path.parent.name if path.stem in generic and path.parent.name else path.stem
 
 
 def cell_metadata(cells: pd.DataFrame, class_names: Sequence[str], *, index: np.ndarray | None = None) -> pd.DataFrame:
@@ -113,12 +154,17 @@ class Profiles:
         return str(self.info.get("method", "unknown"))
 
 
-def read_profiles(path: str | os.PathLike) -> Profiles:
-    """Read a profile Parquet file.
+def read_profiles(source: str | os.PathLike | pd.DataFrame, *, metadata_columns: Sequence[str] = ()) -> Profiles:
+    """Read a profile table: a Parquet file, a CSV file or an in-memory DataFrame.
 
     Parameters
     ----------
-    path : str or os.PathLike
+    source : str, os.PathLike or pandas.DataFrame
+        ``.parquet`` (with the package's key-value metadata when written by it), ``.csv``
+        (or ``.csv.gz``/``.tsv``), or a DataFrame; columns starting with ``Metadata_`` are
+        metadata, every other column a numeric feature.
+    metadata_columns : sequence of str, default ()
+        Further columns to read as metadata (e.g. an id column named ``orf``).
 
     Returns
     -------
@@ -127,28 +173,49 @@ def read_profiles(path: str | os.PathLike) -> Profiles:
     Raises
     ------
     InputError
-        If the file is missing, not Parquet, or has no feature column.
+        If the file is missing or unreadable, or there is no (numeric) feature column.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"Metadata_Protein": ["A", "B"], "f_0": [1.0, 2.0]})
+    >>> read_profiles(frame).features.tolist()
+    [[1.0], [2.0]]
     """
-    path = Path(path)
-    if not path.is_file():
-        raise file_error(path, "no such file")
-    try:
-        table = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise file_error(path, f"not a readable Parquet file: {exc}") from None
-    info = {}
-    raw = (table.schema.metadata or {}).get(PARQUET_METADATA_KEY)
-    if raw:
-        info = json.loads(raw)
-    frame = table.to_pandas()
-    meta_cols = [c for c in frame.columns if c.startswith(METADATA_PREFIX)]
-    feat_cols = [c for c in frame.columns if not c.startswith(METADATA_PREFIX)]
+    info: dict[str, Any] = {}
+    if isinstance(source, pd.DataFrame):
+        frame, where = source, "the DataFrame"
+    else:
+        path = Path(source)
+        where = str(path)
+        if not path.is_file():
+            raise file_error(path, "no such file")
+        if path.name.lower().endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt")):
+            sep = "\t" if ".tsv" in path.name.lower() or path.suffix == ".txt" else ","
+            try:
+                frame = pd.read_csv(path, sep=sep)
+            except (OSError, ValueError, UnicodeDecodeError) as exc:
+                raise file_error(path, f"not a readable CSV file: {exc}") from None
+        else:
+            try:
+                table = pq.read_table(path)
+            except (pa.ArrowInvalid, OSError) as exc:
+                raise file_error(path, f"not a readable Parquet file (or name it .csv): {exc}") from None
+            raw = (table.schema.metadata or {}).get(PARQUET_METADATA_KEY)
+            if raw:
+                info = json.loads(raw)
+            frame = table.to_pandas()
+    extra = set(metadata_columns)
+    meta_cols = [c for c in frame.columns if str(c).startswith(METADATA_PREFIX) or c in extra]
+    feat_cols = [c for c in feature_columns(frame) if c not in extra]
     if not feat_cols:
-        raise file_error(path, "no feature columns (every column starts with 'Metadata_')")
+        raise InputError(f"{where}: no feature columns (every column starts with 'Metadata_')")
     try:
         features = frame[feat_cols].to_numpy(dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise file_error(path, f"feature columns must be numeric: {exc}") from None
+    except (TypeError, ValueError):
+        bad = [c for c in feat_cols if not pd.api.types.is_numeric_dtype(frame[c])]
+        raise InputError(f"{where}: columns {bad[:3]} are not numeric; feature columns must be numeric and "
+                         "metadata columns start with 'Metadata_' (score: name the id column with --id-column)"
+                         ) from None
     return Profiles(frame[meta_cols].reset_index(drop=True), features, feat_cols, info)
 
 

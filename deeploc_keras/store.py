@@ -30,6 +30,7 @@ from .errors import DISK_FULL, InputError, check_positive_int, file_error, is_di
 from .outputs import check_output, partial_path, remove_path, remove_stale_partials
 
 __all__ = [
+    "SPLIT_BY_CHOICES",
     "SCHEMA_VERSION",
     "CELL_COLUMNS",
     "CELL_FEATURES",
@@ -104,18 +105,26 @@ def _read_rows(dset: h5py.Dataset, index: slice | int | np.ndarray | Sequence[in
     return out
 
 
+#: How :func:`assign_splits` cuts: ``cell`` = 80/10/10 of each protein's cells (the study's protocol; the
+#: test split holds unseen cells of proteins seen in training), ``protein`` = 80/10/10 of the proteins
+#: (the test split holds proteins never seen in training).
+SPLIT_BY_CHOICES = ("cell", "protein")
+
+
 def assign_splits(
     proteins: Sequence[str] | np.ndarray,
     *,
     seed: int = 0,
     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    by: str = "cell",
 ) -> np.ndarray:
-    """Assign each cell to train (0), val (1) or test (2), 80/10/10 within each protein.
+    """Assign each cell to train (0), val (1) or test (2), 80/10/10 within each protein (or of the proteins).
 
-    The cells of every protein are shuffled with ``seed`` and cut at the rounded
-    cumulative fractions, so each protein contributes to every split it can
-    (the study's protocol). The result depends only on the protein column and
-    the seed, never on how the cells were written.
+    ``by="cell"``: the cells of every protein are shuffled with ``seed`` and cut at the
+    rounded cumulative fractions, so each protein contributes to every split it can
+    (the study's protocol). ``by="protein"``: the proteins are shuffled and cut, and every
+    cell goes with its protein (held-out proteins). The result depends only on the
+    protein column and the seed, never on how the cells were written.
 
     Parameters
     ----------
@@ -125,6 +134,8 @@ def assign_splits(
         Seed of the shuffle.
     fractions : tuple of 3 floats, default (0.8, 0.1, 0.1)
         Train, val and test fractions; must be non-negative and sum to 1.
+    by : {"cell", "protein"}, default "cell"
+        :data:`SPLIT_BY_CHOICES`.
 
     Returns
     -------
@@ -142,15 +153,22 @@ def assign_splits(
     [8, 1, 1]
     >>> [int((split[10:] == k).sum()) for k in (0, 1, 2)]
     [16, 2, 2]
+    >>> held_out = assign_splits([f"P{i}" for i in range(10) for _ in range(3)], seed=0, by="protein")
+    >>> [len(set(held_out[3 * i:3 * i + 3])) for i in range(10)] == [1] * 10, int((held_out == 2).sum())
+    (True, 3)
     """
     fractions_arr = np.asarray(fractions, dtype=float)
     if fractions_arr.shape != (3,) or (fractions_arr < 0).any() or abs(fractions_arr.sum() - 1) > 1e-9:
         raise InputError(
             f"split fractions must be 3 non-negative numbers summing to 1. Received: fractions={fractions}"
         )
+    if by not in SPLIT_BY_CHOICES:
+        raise InputError(f"unknown split_by {by!r}; expected one of {list(SPLIT_BY_CHOICES)}")
     proteins = np.asarray(proteins, dtype=object)
     n = len(proteins)
-    _, codes = np.unique(proteins.astype(str), return_inverse=True)
+    uniq, codes = np.unique(proteins.astype(str), return_inverse=True)
+    if by == "protein":
+        return assign_splits(np.zeros(len(uniq), dtype=object), seed=seed, fractions=fractions)[codes]
     order = np.lexsort((np.random.default_rng(seed).random(n), codes))
     sorted_codes = codes[order]
     starts = np.r_[0, np.flatnonzero(np.diff(sorted_codes)) + 1]
@@ -185,12 +203,13 @@ class CellStore:
     """
 
     def __init__(self, h5: h5py.File, path: Path, *, writable: bool = False, final_path: Path | None = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, split_by: str = "cell") -> None:
         self._h5 = h5
         self.path = path
         self._writable = writable
         self._final_path = final_path
         self._seed = seed
+        self._split_by = split_by
         self._cells: pd.DataFrame | None = None
 
     # ------------------------------------------------------------------ writing
@@ -207,6 +226,7 @@ class CellStore:
         chunk_cells: int = 512,
         compression: str | None = None,
         seed: int = 0,
+        split_by: str = "cell",
         overwrite: bool = False,
     ) -> CellStore:
         """Start writing a new store; it appears at ``path`` only when closed successfully.
@@ -231,6 +251,9 @@ class CellStore:
             HDF5 filter for the images.
         seed : int, default 0
             Seed of the per-protein split for cells appended without a ``split``.
+        split_by : {"cell", "protein"}, default "cell"
+            How those cells are split (:func:`assign_splits`); recorded in the attribute
+            ``split_by`` (:attr:`split_by`).
         overwrite : bool, default False
             Replace an existing file at ``path``.
 
@@ -253,6 +276,8 @@ class CellStore:
             raise InputError(f"image_shape must be (H, W, C) with positive sizes. Received: image_shape={image_shape}")
         if dtype not in _IMAGE_DTYPES:
             raise InputError(f"dtype must be uint16 or float32. Received: dtype={dtype}")
+        if split_by not in SPLIT_BY_CHOICES:
+            raise InputError(f"unknown split_by {split_by!r}; expected one of {list(SPLIT_BY_CHOICES)}")
         if len(channel_names) != image_shape[2]:
             raise InputError(
                 f"one channel name per channel expected ({image_shape[2]}). Received: channel_names={list(channel_names)}"
@@ -285,7 +310,7 @@ class CellStore:
             if is_disk_full(exc):
                 raise file_error(final, DISK_FULL) from exc
             raise
-        return cls(h5, tmp, writable=True, final_path=final, seed=seed)
+        return cls(h5, tmp, writable=True, final_path=final, seed=seed, split_by=split_by)
 
     def append(self, images: np.ndarray, cells: Mapping[str, Any] | pd.DataFrame | None = None) -> None:
         """Append a chunk of cells.
@@ -369,9 +394,12 @@ class CellStore:
             missing = values < 0
             if missing.any():
                 proteins = self._h5["cells"]["protein"].asstr()[:]
-                values[missing] = assign_splits(proteins[missing], seed=self._seed)
+                values[missing] = assign_splits(proteins[missing], seed=self._seed, by=self._split_by)
                 split[:] = values
                 self._h5.attrs["split_seed"] = self._seed
+                self._h5.attrs["split_by"] = self._split_by if missing.all() else "mixed"
+            elif "split_by" not in self._h5.attrs:
+                self._h5.attrs["split_by"] = "given"
             self._h5.close()
             os.replace(self.path, self._final_path)
         except BaseException as exc:
@@ -685,6 +713,16 @@ class CellStore:
             digest.update(np.ascontiguousarray(self.images(slice(max(len(self) - step, 0), len(self)))).tobytes())
         return digest.hexdigest()
 
+    @property
+    def split_by(self) -> str:
+        """How the store's cells were split: ``cell`` (80/10/10 of each protein's cells), ``protein``
+        (held-out proteins), ``given`` (splits from the input, e.g. the original file names) or
+        ``mixed``; stores of older versions with a split seed read ``cell``."""
+        value = self._h5.attrs.get("split_by")
+        if value is None:
+            return "cell" if "split_seed" in self._h5.attrs else "given"
+        return value.decode() if isinstance(value, bytes) else str(value)
+
     def summary(self) -> dict[str, Any]:
         """Counts and ranges for ``deeploc-keras inspect``.
 
@@ -727,6 +765,7 @@ class CellStore:
             "channel_names": self.channel_names,
             "classes": class_counts,
             "splits": {name: int((cells["split"] == k).sum()) for k, name in enumerate(SPLIT_NAMES)},
+            "split_by": self.split_by,
             "plates": int(cells["plate"][cells["plate"] != ""].nunique()),
             "channel_ranges": channels,
             "channel_ranges_sampled_cells": int(n_sample),

@@ -36,7 +36,6 @@ import logging
 import math
 import os
 import shutil
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from eval.standards import load_standards
+from eval.standards import load_standards, read_aliases, restrict
 
 from ._tensorflow import load_tensorflow
 from .errors import DeeplocKerasError, InputError, file_error, reading
@@ -136,10 +135,13 @@ def _strategy(names: list[str] | None) -> tf.distribute.Strategy:
     return tf.distribute.MirroredStrategy(names)
 
 
-def _verbose(verbose: int | str | None) -> int | str:
-    if verbose is None:
-        return 1 if sys.stdout.isatty() else 2
-    return verbose
+def _progress_callbacks(verbose: int | str | None) -> tuple[int | str, list[keras.callbacks.Callback]]:
+    """Keras' verbosity and the progress callbacks: by default one bar over the epochs on stderr, stdout untouched."""
+    if verbose is not None:
+        return verbose, []
+    from .console import epoch_progress_callback
+
+    return 0, [epoch_progress_callback("train")]
 
 
 def _best_val_loss(history_csv: Path) -> float:
@@ -206,7 +208,8 @@ def _run_callbacks(store: CellStore, cfg: TrainConfig, spec: Method, *, resuming
     if standards is not None:
         callbacks.append(MonitorScores(store, standards, lambda model: spec.feature_model(model, spec.default_layer, None),
                                        path=run_dir / "monitor.csv", seed=cfg.seed,
-                                       batch_size=max(cfg.batch_size, 256)))
+                                       batch_size=max(cfg.batch_size, 256),
+                                       aliases=None if cfg.aliases is None else read_aliases(cfg.aliases)))
     return callbacks
 
 
@@ -265,9 +268,10 @@ def _fit_one(store: CellStore, cfg: TrainConfig, *, fingerprint: str, standards:
         callbacks = _run_callbacks(store, cfg, spec, resuming=resuming, standards=standards, nan_guard=nan_guard)
         with atomic_path(run_dir / "model_card.json", overwrite=True) as tmp:
             tmp.write_text(json.dumps(_model_card(model, store, cfg, spec), indent=2))
+        verbose, progress = _progress_callbacks(cfg.verbose)
         # the backup comes last, so the logs of an epoch are written before the state that skips it on resume
         model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, initial_epoch=done, steps_per_epoch=steps,
-                  callbacks=[*callbacks, *extra_callbacks, backup], verbose=_verbose(cfg.verbose), shuffle=False)
+                  callbacks=[*callbacks, *progress, *extra_callbacks, backup], verbose=verbose, shuffle=False)
     if nan_guard.nan_epoch is not None:
         kept = f"last good checkpoint kept at {best_path}" if best_path.exists() else \
             f"no checkpoint was saved in {run_dir} (the first epoch already diverged)"
@@ -475,7 +479,13 @@ def validate_train(store: str | os.PathLike, out: str | os.PathLike, *, overwrit
         cell_store.require_labels() if spec.needs_labels else cell_store.require_proteins()
         if cfg.monitor is not None:
             cell_store.require_proteins()
-            load_standards(cfg.monitor)
+            alias_map = read_aliases(cfg.aliases) if cfg.aliases is not None else None
+            proteins = sorted(set(cell_store.cells["protein"].astype(str)))
+            for name, standard in load_standards(cfg.monitor).items():  # ids that never match: refused up front
+                try:
+                    restrict(standard, proteins, aliases=alias_map)
+                except InputError as exc:
+                    raise InputError(f"monitor standard {name!r}: {exc}") from None
         _check_splits(cell_store, spec)
         _check_image_shape(cell_store, cfg)
         if resume:
@@ -499,6 +509,7 @@ def train(
     mixed_precision: str = "auto",
     devices: int | Sequence[str] | None = None,
     monitor: str | os.PathLike | None = None,
+    aliases: str | os.PathLike | None = None,
     seed: int | None = None,
     patience: int | None = None,
     tensorboard: bool = False,
@@ -550,6 +561,8 @@ def train(
         averaged per protein and scored into ``monitor.csv`` (epoch from 1, seed, standard,
         metric, value, prevalence); a sweep's ``out/monitor.csv`` holds every run of the chosen
         rate (an ``lr`` column added).
+    aliases : str or os.PathLike, optional
+        ``SGD_features.tab``: maps gene names of the monitor's standards (or the store) to ORFs.
     seed : int, optional
         Seed of weights, augmentation and the pipeline of a single run (default 0); a sweep
         takes ``seeds`` instead.
@@ -572,7 +585,9 @@ def train(
     steps_per_epoch : int, optional
         Fixed steps per epoch (the training stream then repeats).
     verbose : int or str, optional
-        Keras verbosity; default: progress bar on a terminal, one line per epoch otherwise.
+        Keras verbosity (its epoch lines go to stdout); default: one progress bar over the epochs
+        on stderr when it is a terminal (:func:`deeploc_keras.console.epoch_progress_callback`),
+        epoch losses logged at INFO.
     callbacks : sequence of keras.callbacks.Callback, default ()
         Extra callbacks, run after the built-in ones.
 
@@ -596,7 +611,7 @@ def train(
     """
     options = dict(method=method, preset=preset, epochs=epochs, batch_size=batch_size, lr=lr, lr_sweep=lr_sweep,
                    sweep_rates=sweep_rates, seeds=seeds, seed=seed, patience=patience, width=width, mixed_precision=mixed_precision,
-                   devices=devices, monitor=monitor, tensorboard=tensorboard, class_balanced=class_balanced,
+                   devices=devices, monitor=monitor, aliases=aliases, tensorboard=tensorboard, class_balanced=class_balanced,
                    jit_compile=jit_compile, steps_per_epoch=steps_per_epoch, verbose=verbose)
     validate_train(store, out, overwrite=overwrite, resume=resume, **options)
     load_tensorflow()

@@ -26,7 +26,7 @@ __all__ = ["MIXED_PRECISION_CHOICES", "TrainConfig", "resolve_mixed_precision", 
 MIXED_PRECISION_CHOICES = ("auto", "off", "float16", "bfloat16")
 #: Fields that describe the machine or the output of a run, not what is trained (free to differ on resume).
 _RUNTIME_FIELDS = ("store", "out", "mixed_precision", "dtype_policy", "devices", "device_names", "monitor",
-                   "tensorboard", "jit_compile", "verbose")
+                   "aliases", "tensorboard", "jit_compile", "verbose")
 _DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
@@ -96,6 +96,8 @@ class TrainConfig:
         The resolved device names of ``devices``.
     monitor : str or None
         Standards directory of the per-epoch monitor.
+    aliases : str or None
+        ``SGD_features.tab`` mapping the monitor standards' gene names to ORFs.
     tensorboard, class_balanced, jit_compile : bool
     steps_per_epoch : int or None
     verbose : int, str or None
@@ -137,6 +139,7 @@ class TrainConfig:
     devices: int | tuple[str, ...] | None = None
     device_names: tuple[str, ...] | None = None
     monitor: str | None = None
+    aliases: str | None = None
     tensorboard: bool = False
     class_balanced: bool = False
     jit_compile: bool = True
@@ -233,6 +236,7 @@ def resolve_train_config(
     devices: int | Sequence[str] | None = None,
     device_names: Sequence[str] | None = None,
     monitor: str | os.PathLike | None = None,
+    aliases: str | os.PathLike | None = None,
     tensorboard: bool = False,
     class_balanced: bool = False,
     jit_compile: bool = True,
@@ -275,6 +279,8 @@ def resolve_train_config(
         raise InputError("pass either lr or lr_sweep, not both")
     if seed is not None and lr_sweep:
         raise InputError(f"a sweep trains every seed of seeds={list(seeds)}; pass seeds, not seed")
+    if aliases is not None and monitor is None:
+        raise InputError("aliases map the monitor's standards to ORFs; pass them with monitor (--monitor)")
     if sweep_rates is not None and (not sweep_rates or min(sweep_rates) <= 0):
         raise InputError(f"sweep_rates must be positive numbers. Received: sweep_rates={list(sweep_rates)}")
     defaults = spec.defaults(preset)
@@ -291,7 +297,8 @@ def resolve_train_config(
         dtype_policy=dtype_policy if dtype_policy is not None else resolve_mixed_precision(mixed_precision),
         devices=devices if devices is None or isinstance(devices, int) else tuple(devices),
         device_names=None if device_names is None else tuple(device_names),
-        monitor=None if monitor is None else str(monitor), tensorboard=bool(tensorboard),
+        monitor=None if monitor is None else str(monitor), aliases=None if aliases is None else str(aliases),
+        tensorboard=bool(tensorboard),
         class_balanced=bool(class_balanced), jit_compile=bool(jit_compile), steps_per_epoch=steps_per_epoch,
         verbose=verbose, store=str(Path(store).resolve()), out=str(Path(out).resolve()),
     )

@@ -18,7 +18,7 @@ import pandas as pd
 from deeploc_keras.errors import InputError, file_error
 from deeploc_keras.outputs import atomic_path, check_output
 from deeploc_keras.processing import NORMALIZE_CHOICES, normalize_features
-from deeploc_keras.profiles import read_profiles
+from deeploc_keras.profiles import profile_name, read_profiles
 from eval import metrics as _metrics
 from eval import plots as _plots
 from eval import retrieval as _retrieval
@@ -322,11 +322,12 @@ def _load_aliases(aliases: str | os.PathLike | Mapping[str, str] | None) -> Mapp
 
 
 def score(
-    profiles: Sequence[str | os.PathLike],
+    profiles: Sequence[str | os.PathLike | pd.DataFrame],
     standards: Sequence[str | os.PathLike] | Mapping[str, Mapping[str, set[str]]],
     out: str | os.PathLike,
     *,
     names: Sequence[str] | None = None,
+    id_column: str = _PROTEIN_COLUMN,
     metrics: Sequence[str] | None = None,
     seed: int = 0,
     n_jobs: int = -1,
@@ -349,14 +350,19 @@ def score(
 
     Parameters
     ----------
-    profiles : sequence of path
-        Per-protein Parquet profiles with a ``Metadata_Protein`` column.
+    profiles : sequence of path or pandas.DataFrame
+        Per-protein profiles: Parquet or CSV files, or DataFrames (see
+        :func:`deeploc_keras.profiles.read_profiles`), with an ``id_column``.
     standards : sequence of path, or mapping of name to Standard
         Files or directories (see :func:`eval.standards.load_standards`), or loaded standards.
     out : path
         Score directory to create.
     names : sequence of str, optional
-        One display name per profile file (default: the method recorded in each file).
+        One display name per profile (default: the method recorded in a Parquet file of this
+        package, else the file's name -- its folder for ``proteins.parquet`` -- or
+        ``profiles<i>`` for the i-th DataFrame).
+    id_column : str, default "Metadata_Protein"
+        Column of the protein ids (ORFs or gene names with ``aliases``).
     metrics : sequence of str, optional
         Subset of :data:`METRICS` (default all).
     seed : int, default 0
@@ -413,14 +419,18 @@ def score(
     if localization is not None and not from_metadata and not isinstance(localization, Mapping):
         localization = _standards.load_standard(localization)
     tables = []
-    for path in profiles:
-        table = read_profiles(path)
-        if _PROTEIN_COLUMN not in table.meta:
-            raise file_error(path, f"no {_PROTEIN_COLUMN} column; scoring needs one row per protein")
-        proteins, features = _check_profiles(table.meta[_PROTEIN_COLUMN].astype(str).tolist(), table.features,
-                                             source=os.fspath(path))
-        classes = _metadata_classes(path, table.meta) if from_metadata else localization
-        tables.append((path, table.method, proteins, features, classes))
+    for i, path in enumerate(profiles, start=1):
+        table = read_profiles(path, metadata_columns=[id_column])
+        source = f"profiles{i}" if isinstance(path, pd.DataFrame) else os.fspath(path)
+        ids = table.meta.get(id_column)
+        if ids is None:
+            raise InputError(f"{source}: no {id_column} column; scoring needs one row per protein "
+                             "(name the id column with --id-column; metadata columns start with 'Metadata_')")
+        proteins, features = _check_profiles(ids.astype(str).tolist(), table.features, source=source)
+        recorded = table.info.get("method")
+        classes = _metadata_classes(source, table.meta) if from_metadata else localization
+        tables.append((source, recorded or (source if isinstance(path, pd.DataFrame) else profile_name(path)),
+                       proteins, features, classes))
     labels = list(names) if names else [method for _, method, _, _, _ in tables]
     if len(set(labels)) != len(labels):
         raise InputError(f"representation names must be unique. Received: {labels}; pass one --name per profile file")

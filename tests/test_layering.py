@@ -18,7 +18,8 @@ CELLPROFILER = ("cellprofiler_features", "cellprofiler_features.masks", "cellpro
 LIGHT_APP = ("deeploc_keras", "deeploc_keras.cli", "deeploc_keras.methods", "deeploc_keras.train_config",
              "deeploc_keras.models.presets", "deeploc_keras.train", "deeploc_keras.extract",
              "deeploc_keras.reproduce", "deeploc_keras.report", "deeploc_keras.references",
-             "deeploc_keras._tensorflow")
+             "deeploc_keras._tensorflow", "deeploc_keras.predict", "deeploc_keras.export", "deeploc_keras.console",
+             "deeploc_keras.models.info")
 HEAVY = ("tensorflow", "keras")
 
 

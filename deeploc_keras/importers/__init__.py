@@ -23,11 +23,13 @@ from typing import Any
 from ..errors import InputError, check_positive_int
 
 __all__ = [
-    "IMPORT_FORMATS", "COMPRESSIONS", "import_cells", "format_options", "import_deeploc_hdf5", "import_tiff_folders", "import_fields",
+    "IMPORT_FORMATS", "COMPRESSIONS", "LABEL_SOURCES", "import_cells", "format_options", "import_deeploc_hdf5", "import_tiff_folders", "import_fields",
 ]
 
 #: Formats understood by :func:`import_cells` (and ``deeploc-keras import --format``).
 IMPORT_FORMATS = ("deeploc-hdf5", "tiff-folders", "fields")
+#: Published localization tables :func:`import_cells` can label cells from (``labels_from=``).
+LABEL_SOURCES = ("huh2003",)
 #: HDF5 filters for a store's images (``compression=``).
 COMPRESSIONS = ("lzf", "gzip")
 #: format -> (module, function); imported on first use so the command line starts fast.
@@ -52,6 +54,22 @@ def _importer(format: str) -> Callable[..., dict[str, Any]]:
     return getattr(importlib.import_module(f"{__name__}.{module}"), function)
 
 
+def _published_labels(format: str, source: str, aliases: str | os.PathLike | None,
+                      options: dict[str, Any]) -> Any:
+    """The protein -> class table of a published source, for the ``labels=`` option of ``format``."""
+    from eval.standards import huh2003_labels
+
+    from ._common import LabelTable
+
+    if source not in LABEL_SOURCES:
+        raise InputError(f"unknown labels_from {source!r}; expected one of {list(LABEL_SOURCES)}")
+    if "labels" not in format_options(format):
+        raise InputError(f"labels_from does not apply to format {format!r} (its labels come from the files)")
+    if options.get("labels") is not None:
+        raise InputError("give labels (a CSV) or labels_from, not both")
+    return LabelTable(huh2003_labels(aliases=aliases), source=f"{source} labels")
+
+
 def format_options(format: str) -> tuple[str, ...]:
     """Keyword options accepted by the importer of ``format``.
 
@@ -73,6 +91,8 @@ def import_cells(
     seed: int = 0,
     chunk_cells: int = 512,
     compression: str | None = None,
+    labels_from: str | None = None,
+    aliases: str | os.PathLike | None = None,
     **options: Any,
 ) -> dict[str, Any]:
     """Import cells in one of :data:`IMPORT_FORMATS` into a new cell store.
@@ -93,6 +113,13 @@ def import_cells(
         Cells per block read and per HDF5 chunk.
     compression : {None, "lzf", "gzip"}, default None
         HDF5 filter of the store's images.
+    labels_from : {"huh2003"}, optional
+        Label the cells from a published table instead of a ``labels=`` CSV: ``huh2003`` gives
+        each protein with exactly one Huh et al. 2003 location that class
+        (:func:`eval.standards.huh2003_labels`; the package's copy of the table); the others
+        stay unlabelled. Formats that take ``labels=`` only.
+    aliases : path, optional
+        ``SGD_features.tab``: with ``labels_from``, gene names and aliases (``ACT1``) match too.
     **options
         Format-specific options (:func:`format_options` lists them), e.g. ``metadata=`` for
         ``deeploc-hdf5``, ``labels=`` for ``tiff-folders``, ``pad=`` for ``fields``.
@@ -126,8 +153,12 @@ def import_cells(
     allowed = format_options(format)
     for name in options:
         if name not in allowed:
-            extra = [o for o in allowed if o not in ("overwrite", "seed", "chunk_cells", "compression")]
+            extra = [o for o in allowed if o not in ("overwrite", "seed", "split_by", "chunk_cells", "compression")]
             raise InputError(f"option {name!r} does not apply to format {format!r}; its options: {', '.join(extra)}")
+    if aliases is not None and labels_from is None:
+        raise InputError("aliases apply with labels_from (--labels-from huh2003) only")
+    if labels_from is not None:
+        options["labels"] = _published_labels(format, labels_from, aliases, options)
     check_positive_int("chunk_cells", chunk_cells)
     if compression is not None and compression not in COMPRESSIONS:
         raise InputError(f"unknown compression {compression!r}; expected one of {list(COMPRESSIONS)} or None")

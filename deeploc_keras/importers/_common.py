@@ -18,6 +18,7 @@ from ..store import UNKNOWN_PROTEIN, CellStore
 __all__ = [
     "require_file",
     "parse_names",
+    "LabelTable",
     "read_labels_csv",
     "check_labels_cover",
     "read_tiff_2d",
@@ -67,15 +68,46 @@ def parse_names(value: str | Sequence[str] | None) -> tuple[str, ...] | None:
     return tuple(name for name in names if name)
 
 
+class LabelTable(dict):
+    """Protein id -> class name from a named source (a published table), usable where a labels CSV is.
+
+    Ids match as given or in upper case (``Act1`` finds ``ACT1``); ``os.fspath`` gives the
+    source's name for messages.
+
+    Examples
+    --------
+    >>> table = LabelTable({"ACT1": "actin"}, source="huh2003 labels")
+    >>> read_labels_csv(table)[0].get("Act1"), os.fspath(table)
+    (0, 'huh2003 labels')
+    """
+
+    def __init__(self, labels: Mapping[str, str], *, source: str) -> None:
+        super().__init__(labels)
+        self.source = source
+
+    def __fspath__(self) -> str:
+        return self.source
+
+
+class _AnyCase(dict):
+    """Protein id -> class index; ids match as given or in upper case."""
+
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(key) or super().__contains__(str(key).upper())
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return super().get(key, super().get(str(key).upper(), default))
+
+
 def read_labels_csv(
-    path: str | os.PathLike, *, class_names: Sequence[str] | None = None
+    path: str | os.PathLike | LabelTable, *, class_names: Sequence[str] | None = None
 ) -> tuple[dict[str, int], tuple[str, ...]]:
-    """Read a ``protein,label`` CSV (one localization class per protein).
+    """Read a ``protein,label`` CSV (one localization class per protein), or a :class:`LabelTable`.
 
     Parameters
     ----------
-    path : str or os.PathLike
-        CSV with a header holding the columns ``protein`` and ``label``.
+    path : str, os.PathLike or LabelTable
+        CSV with a header holding the columns ``protein`` and ``label``, or a table of them.
     class_names : sequence of str, optional
         The class list; default the sorted unique labels of the file.
 
@@ -90,11 +122,14 @@ def read_labels_csv(
     InputError
         Naming the file: missing columns, a protein with two labels, a label not in ``class_names``.
     """
-    path = require_file(path)
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise file_error(path, f"cannot be read as CSV: {exc}") from None
+    if isinstance(path, LabelTable):
+        table = pd.DataFrame({"protein": list(path), "label": list(path.values())}, dtype=str)
+    else:
+        path = require_file(path)
+        try:
+            table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise file_error(path, f"cannot be read as CSV: {exc}") from None
     missing = {"protein", "label"} - set(table.columns)
     if missing:
         raise file_error(path, f"labels CSV needs columns 'protein' and 'label'. Received: columns={list(table.columns)}")
@@ -112,7 +147,8 @@ def read_labels_csv(
     if unknown:
         raise file_error(path, f"labels {unknown[:5]} are not in class_names {list(names)}")
     index = {name: k for k, name in enumerate(names)}
-    return {p: index[lab] for p, lab in zip(table["protein"], table["label"], strict=True)}, names
+    labels = {p: index[lab] for p, lab in zip(table["protein"], table["label"], strict=True)}
+    return (_AnyCase(labels) if isinstance(path, LabelTable) else labels), names
 
 
 def check_labels_cover(labels_path: str | os.PathLike | None, labels: Mapping[str, int],

@@ -342,6 +342,7 @@ def import_deeploc_hdf5(
     drop_invalid: bool = False,
     overwrite: bool = False,
     seed: int = 0,
+    split_by: str = "cell",
     chunk_cells: int = 512,
     compression: str | None = None,
 ) -> dict[str, Any]:
@@ -376,6 +377,9 @@ def import_deeploc_hdf5(
         Replace an existing ``out``.
     seed : int, default 0
         Seed of the per-protein 80/10/10 split.
+    split_by : {"cell", "protein"}, default "cell"
+        80/10/10 of each protein's cells, or of the proteins (held-out proteins); see
+        :func:`deeploc_keras.store.assign_splits`.
     chunk_cells : int, default 512
         Rows read per block and cells per HDF5 chunk of the store.
     compression : {None, "lzf", "gzip"}, default None
@@ -425,7 +429,8 @@ def import_deeploc_hdf5(
     written, proteins = 0, set()
     with CellStore.create(out, image_shape=(_SIDE, _SIDE, n_channels), dtype=dtype, channel_names=first.channel_names,
                           class_names=names, source="deeploc-hdf5: " + ", ".join(p.name for p in paths),
-                          chunk_cells=chunk_cells, compression=compression, seed=seed, overwrite=overwrite) as store:
+                          chunk_cells=chunk_cells, compression=compression, seed=seed, split_by=split_by,
+                          overwrite=overwrite) as store:
         offset = 0
         for s, split in zip(scanned, splits, strict=True):
             written += _copy_source(store, s, split=split, meta=meta, offset=offset, chunk_cells=chunk_cells,

@@ -196,6 +196,7 @@ def import_fields(
     drop_invalid: bool = False,
     overwrite: bool = False,
     seed: int = 0,
+    split_by: str = "cell",
     chunk_cells: int = 512,
     compression: str | None = None,
 ) -> dict[str, Any]:
@@ -235,6 +236,9 @@ def import_fields(
         Replace an existing ``out``.
     seed : int, default 0
         Seed of the per-protein 80/10/10 split.
+    split_by : {"cell", "protein"}, default "cell"
+        80/10/10 of each protein's cells, or of the proteins (held-out proteins); see
+        :func:`deeploc_keras.store.assign_splits`.
     chunk_cells : int, default 512
         Cells per HDF5 chunk.
     compression : {None, "lzf", "gzip"}, default None
@@ -282,7 +286,8 @@ def import_fields(
     written, seen = 0, set()
     with CellStore.create(out, image_shape=(CROP_SIZE, CROP_SIZE, 2), dtype=dtype, channel_names=channels,
                           class_names=names, source="fields: " + ", ".join(map(str, paths)), chunk_cells=chunk_cells,
-                          compression=compression, seed=seed, overwrite=overwrite) as store:
+                          compression=compression, seed=seed, split_by=split_by,
+                          overwrite=overwrite) as store:
         for _path, fields, proteins, x, y in tables:
             for (field_name, gfp, rfp), (rows, _) in fields.items():
                 crops, kept = _crop_field(gfp, rfp, x, y, rows, pad=pad, float_pixels=dtype == "float32",

@@ -124,6 +124,7 @@ def import_tiff_folders(
     drop_invalid: bool = False,
     overwrite: bool = False,
     seed: int = 0,
+    split_by: str = "cell",
     chunk_cells: int = 512,
     compression: str | None = None,
 ) -> dict[str, Any]:
@@ -154,6 +155,9 @@ def import_tiff_folders(
         Replace an existing ``out``.
     seed : int, default 0
         Seed of the per-protein 80/10/10 split.
+    split_by : {"cell", "protein"}, default "cell"
+        80/10/10 of each protein's cells, or of the proteins (held-out proteins); see
+        :func:`deeploc_keras.store.assign_splits`.
     chunk_cells : int, default 512
         Cells per append and per HDF5 chunk.
     compression : {None, "lzf", "gzip"}, default None
@@ -204,7 +208,8 @@ def import_tiff_folders(
     paths = [Path(p) for p in sources]
     with CellStore.create(out, image_shape=(_SIDE, _SIDE, 2), dtype=dtype, channel_names=channels, class_names=names,
                           source="tiff-folders: " + ", ".join(map(str, paths)), chunk_cells=chunk_cells,
-                          compression=compression, seed=seed, overwrite=overwrite) as store:
+                          compression=compression, seed=seed, split_by=split_by,
+                          overwrite=overwrite) as store:
         writer = ChunkWriter(store, chunk_cells=chunk_cells)
         for protein, gfp, rfp in pairs:
             image = np.stack([read_tiff_2d(gfp, shape=(_SIDE, _SIDE)), read_tiff_2d(rfp, shape=(_SIDE, _SIDE))], -1)

@@ -29,6 +29,8 @@ from collections.abc import Sequence
 import keras
 
 from ..errors import InputError
+from .cell_model import CellModel
+from .info import model_info
 from .layers import CellAugment, CropAverage, FixedCrops, PercentileStretch, Standardize, five_crop_offsets
 from .presets import TTA_MODES, DeepLocPreset, get_preset
 
@@ -80,7 +82,8 @@ def _preprocessing(preset: DeepLocPreset, seed: int | None) -> tuple[keras.layer
 
 
 def build_deeploc(num_classes: int = 19, preset: str | DeepLocPreset = "kraus2017", width: float = 1.0, *,
-                  image_shape: Sequence[int] | None = None, seed: int | None = None) -> keras.Model:
+                  image_shape: Sequence[int] | None = None, seed: int | None = None,
+                  class_names: Sequence[str] | None = None, channel_names: Sequence[str] | None = None) -> CellModel:
     """Build the DeepLoc CNN as a Keras functional model.
 
     Parameters
@@ -102,16 +105,21 @@ def build_deeploc(num_classes: int = 19, preset: str | DeepLocPreset = "kraus201
         runs on each crop after it (the study's per-crop rule).
     seed : int or None, default None
         Seeds the weight initialisers (one derived seed per layer) and the augmentation.
+    class_names, channel_names : sequence of str, optional
+        Recorded in the model's ``info`` (``class_names`` must have ``num_classes`` entries).
 
     Returns
     -------
-    keras.Model
-        Named ``deeploc``; outputs the logits, float32, shape ``(batch, num_classes)``.
+    CellModel
+        A functional Keras model named ``deeploc``; outputs the logits, float32, shape
+        ``(batch, num_classes)``; ``info`` records method, preset, width, classes, channels
+        and input shape (saved in the ``.keras`` file).
 
     Raises
     ------
     InputError
-        For an unknown preset, ``num_classes < 2``, ``width <= 0`` or a bad ``image_shape``.
+        For an unknown preset, ``num_classes < 2``, ``width <= 0``, a bad ``image_shape`` or
+        ``class_names`` of another length.
 
     Examples
     --------
@@ -119,9 +127,14 @@ def build_deeploc(num_classes: int = 19, preset: str | DeepLocPreset = "kraus201
     10991417
     >>> build_deeploc(5, width=0.125, image_shape=(64, 64, 2)).get_layer("pool_3").output.shape
     (None, 8, 8, 32)
+    >>> build_deeploc(2, width=0.125, class_names=["ER", "GOLGI"]).info["class_names"]
+    ['ER', 'GOLGI']
     """
     p = _resolve_preset(preset)
     shape = _check_build_args(num_classes, width, image_shape)
+    if class_names is not None and len(class_names) != num_classes:
+        raise InputError(f"class_names must have num_classes={num_classes} entries; "
+                         f"Received: {len(class_names)} class_names")
 
     def init(i: int) -> keras.initializers.Initializer:
         return keras.initializers.TruncatedNormal(stddev=0.1, seed=None if seed is None else seed + i)
@@ -151,7 +164,9 @@ def build_deeploc(num_classes: int = 19, preset: str | DeepLocPreset = "kraus201
         if name != "logits":
             x = keras.layers.ReLU(name=f"{name}_relu")(x)
     outputs = keras.layers.Activation("linear", dtype="float32", name="logits_float32")(x)
-    model = keras.Model(inputs, outputs, name="deeploc")
+    info = model_info(method="deeploc", preset=p.name, width=width, class_names=class_names,
+                      channel_names=channel_names, image_shape=shape or (p.input_size, p.input_size, 2))
+    model = CellModel(inputs, outputs, name="deeploc", info=info)
     logger.debug("built deeploc preset=%s width=%s classes=%d params=%d", p.name, width, num_classes,
                  model.count_params())
     return model

@@ -30,6 +30,8 @@ from __future__ import annotations
 import keras
 
 from ..errors import InputError
+from .cell_model import CellModel
+from .info import model_info
 from .layers_pci import PerCropMinMax
 
 __all__ = ["PCI_FEATURE_LAYERS", "PCI_PARAMS", "build_pci", "pci_feature_model"]
@@ -47,7 +49,8 @@ _DECODER = (("conv6_1", 256, None), ("conv7_1", 384, None), ("conv8_1", 384, "up
             ("conv9_1", 256, "up2"), ("conv10_1", 96, None))  # fmt: skip
 
 
-def build_pci(width: float = 1.0, *, seed: int | None = None, image_size: int = 64) -> keras.Model:
+def build_pci(width: float = 1.0, *, seed: int | None = None, image_size: int = 64,
+              channel_names: tuple[str, ...] | list[str] | None = None) -> CellModel:
     """Build the Paired Cell Inpainting model.
 
     Parameters
@@ -60,11 +63,13 @@ def build_pci(width: float = 1.0, *, seed: int | None = None, image_size: int = 
         None draws from Keras' global generator.
     image_size : int, default 64
         Height and width of the crops; must be divisible by 4.
+    channel_names : sequence of str, optional
+        Recorded in the model's ``info`` (saved in the ``.keras`` file).
 
     Returns
     -------
-    keras.Model
-        Named ``pci``; inputs ``source`` (image_size, image_size, 2: protein, marker)
+    CellModel
+        A functional Keras model named ``pci``; inputs ``source`` (image_size, image_size, 2: protein, marker)
         and ``target_marker`` (image_size, image_size, 1), floats in [0, 1]; output
         ``target_protein`` (image_size, image_size, 1), linear, float32 under mixed
         precision. 7,323,521 parameters (7,320,609 trainable) at width 1.0.
@@ -114,7 +119,9 @@ def build_pci(width: float = 1.0, *, seed: int | None = None, image_size: int = 
             x = keras.layers.UpSampling2D(2, name=up)(x)
     init = "glorot_uniform" if seed is None else keras.initializers.GlorotUniform(seed=seed + next(counter))
     out = keras.layers.Conv2D(1, 1, kernel_initializer=init, dtype="float32", name="target_protein")(x)
-    return keras.Model([source, target_marker], out, name="pci")
+    info = model_info(method="pci", preset=None, width=width, channel_names=channel_names,
+                      image_shape=(image_size, image_size, 2))
+    return CellModel([source, target_marker], out, name="pci", info=info)
 
 
 def pci_feature_model(model: keras.Model, layer: str = "conv4_1") -> keras.Model:

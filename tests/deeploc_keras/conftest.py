@@ -72,3 +72,15 @@ def tiny_standards(tmp_path_factory) -> Path:
     lines = [f"C{c}\tclass {c}\t" + "\t".join(f"P{c}{p}" for p in range(PROTEINS_PER_CLASS)) for c in range(N_CLASSES)]
     (folder / "classes.gmt").write_text("\n".join(lines) + "\n")
     return folder
+
+
+@pytest.fixture(scope="session")
+def trained_runs(tiny_store, tmp_path_factory) -> dict[str, Path]:
+    """RUN/best.keras of a DeepLoc (study preset) and a PCI run: width 0.0625, 1 epoch of 2 steps."""
+    from deeploc_keras.train import train
+
+    folder = tmp_path_factory.mktemp("trained")
+    fast = {"width": 0.0625, "epochs": 1, "steps_per_epoch": 2, "batch_size": 32, "mixed_precision": "off",
+            "verbose": 0, "jit_compile": False, "seed": 0}
+    return {method: Path(train(tiny_store, folder / method, method=method, **fast)["best_model"])
+            for method in ("deeploc", "pci")}

@@ -186,7 +186,7 @@ def test_cli_output_under_a_regular_file(tmp_path):
     blocker = tmp_path / "notes.txt"
     blocker.write_text("x")
     store = _float_store(tmp_path / "cells.h5")
-    result = CliRunner().invoke(main, ["simulate", str(blocker / "screen"), "--proteins", "20",
+    result = CliRunner().invoke(main, ["simulate", "--out", str(blocker / "screen"), "--proteins", "20",
                                        "--cells-per-protein", "2"])
     line = _one_line(result, f"{blocker}: is a file, but a folder is needed here")
     assert "Errno" not in line
@@ -267,7 +267,7 @@ def test_broken_pipe_is_quiet(tmp_path):
 # ---------------------------------------------------------------- signals (§4)
 
 def _simulate(out: Path, *extra: str, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([*CLI, "simulate", str(out), "--proteins", "400", "--cells-per-protein", "60", *extra],
+    return subprocess.Popen([*CLI, "simulate", "--out", str(out), "--proteins", "400", "--cells-per-protein", "60", *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
 
 
@@ -300,7 +300,7 @@ def test_sigkill_partials_are_removed_by_the_next_run(tmp_path):
     process.kill()
     process.wait()
     assert all(p.exists() for p in stale) and str(process.pid) in stale[0].name
-    result = CliRunner().invoke(main, ["simulate", str(out), "--proteins", "20", "--cells-per-protein", "2"])
+    result = CliRunner().invoke(main, ["simulate", "--out", str(out), "--proteins", "20", "--cells-per-protein", "2"])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["screen"]
     assert not [p for p in out.rglob("*.partial")]

@@ -15,7 +15,7 @@ TOY_COUNTS = {"AAC1": 366, "AAC3": 416, "AAH1": 203, "AAP1": 308, "AAR2": 349}
 @pytest.fixture(scope="module")
 def toy_store(pci_toy_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("inspect") / "toy.h5"
-    result = CliRunner().invoke(main, ["import", str(pci_toy_dir), str(out), "--format", "tiff-folders",
+    result = CliRunner().invoke(main, ["import", str(pci_toy_dir), "--out", str(out), "--format", "tiff-folders",
                                        "--seed", "3", "--compression", "lzf"])
     assert result.exit_code == 0, result.output
     assert "1642 cells, 5 proteins, float32" in result.output
@@ -29,7 +29,7 @@ def test_inspect_real_toy_text(toy_store):
     assert lines[0] == f"{toy_store}: 1642 cells, 5 proteins, (64, 64, 2) float32, channels GFP, RFP"
     assert lines[1] == "  cells per protein: AAC1 366, AAC3 416, AAH1 203, AAP1 308, AAR2 349"
     # 80/10/10 per protein, rounded per protein: e.g. AAC1 366 -> 293 / 36 / 37
-    assert lines[2] == "  splits: train 1313, val 164, test 165"
+    assert lines[2] == "  splits: train 1313, val 164, test 165 (by cell)"
     assert lines[3] == "  classes: (unlabelled) 1642"
     assert lines[4].startswith("  GFP: min 0, max 1, mean 0.1")
     assert lines[5].startswith("  RFP: min 0, max 1, mean 0.1")

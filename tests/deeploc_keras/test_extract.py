@@ -171,4 +171,5 @@ def test_extract_cli_writes_profiles(tiny_store, models, tmp_path):
     result = CliRunner().invoke(main, ["extract", str(tiny_store), "--out", str(tmp_path / "p"), "--model",
                                        str(models["deeploc"]), "--batch-size", "64"])
     assert result.exit_code == 0, result.output
-    assert "64 features" in result.output and (tmp_path / "p" / "proteins.parquet").is_file()
+    assert "64 deeploc features" in result.output and (tmp_path / "p" / "proteins.parquet").is_file()
+    assert "of 192 cells, split test; --split all for every cell" in result.output

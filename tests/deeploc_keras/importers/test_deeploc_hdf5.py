@@ -35,8 +35,15 @@ def _deeploc_file(path, n=7, *, n_classes=19, channels=2, integer=True, chunks=1
 
 
 def _run(*args):
-    result = CliRunner().invoke(main, ["import", *map(str, args)])
+    result = CliRunner().invoke(main, ["import", *_with_out(args)])
     return result
+
+def _with_out(args) -> list[str]:
+    """CLI words with ``--out`` before the output path (the last word before the first option)."""
+    words = [str(a) for a in args]
+    first_option = next((i for i, w in enumerate(words) if w.startswith("--")), len(words))
+    return [*words[:first_option - 1], "--out", *words[first_option - 1:]]
+
 
 
 

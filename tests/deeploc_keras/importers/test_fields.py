@@ -38,7 +38,7 @@ def real_centres(sql_data_csv, tmp_path_factory):
 def test_import_fields_real_centres(real_centres, tmp_path):
     csv, table, image_dir = real_centres
     out = tmp_path / "cells.h5"
-    result = CliRunner().invoke(main, ["import", str(csv), str(out), "--format", "fields",
+    result = CliRunner().invoke(main, ["import", str(csv), "--out", str(out), "--format", "fields",
                                        "--image-dir", str(image_dir), "--chunk-cells", "64"])
     assert result.exit_code == 0, result.output
     x, y = table["cells_Location_Center_X"].to_numpy(), table["cells_Location_Center_Y"].to_numpy()
@@ -119,7 +119,14 @@ def _table(tmp_path, **overrides):
 
 
 def _cli(*args):
-    return CliRunner().invoke(main, ["import", *map(str, args), "--format", "fields"])
+    return CliRunner().invoke(main, ["import", *_with_out(args), "--format", "fields"])
+
+def _with_out(args) -> list[str]:
+    """CLI words with ``--out`` before the output path (the last word before the first option)."""
+    words = [str(a) for a in args]
+    first_option = next((i for i, w in enumerate(words) if w.startswith("--")), len(words))
+    return [*words[:first_option - 1], "--out", *words[first_option - 1:]]
+
 
 
 def test_import_fields_raises_on_missing_field_image(tmp_path, assert_one_line_error):

@@ -71,7 +71,7 @@ def test_import_tiff_folders_protein_folders_suffixes_and_class_names(tmp_path):
     labels = tmp_path / "labels.csv"
     pd.DataFrame({"protein": ["YBR"], "label": ["B"]}).to_csv(labels, index=False)
     result = CliRunner().invoke(main, [
-        "import", str(root / "YBR"), str(root / "YAL001C"), str(tmp_path / "cells.h5"), "--format", "tiff-folders",
+        "import", str(root / "YBR"), str(root / "YAL001C"), "--out", str(tmp_path / "cells.h5"), "--format", "tiff-folders",
         "--gfp-suffix", "-green.tiff", "--rfp-suffix", "-red.tiff", "--labels", str(labels), "--class-names", "A,B",
         "--channels", "prot,cyto"])
     assert result.exit_code == 0, result.output
@@ -93,7 +93,14 @@ def test_import_tiff_folders_drop_invalid(tmp_path):
 
 # ---------------------------------------------------------------- bad input
 def _cli(*args):
-    return CliRunner().invoke(main, ["import", *map(str, args), "--format", "tiff-folders"])
+    return CliRunner().invoke(main, ["import", *_with_out(args), "--format", "tiff-folders"])
+
+def _with_out(args) -> list[str]:
+    """CLI words with ``--out`` before the output path (the last word before the first option)."""
+    words = [str(a) for a in args]
+    first_option = next((i for i, w in enumerate(words) if w.startswith("--")), len(words))
+    return [*words[:first_option - 1], "--out", *words[first_option - 1:]]
+
 
 
 def test_import_tiff_folders_raises_on_missing_partner(tmp_path, assert_one_line_error):

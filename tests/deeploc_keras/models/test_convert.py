@@ -124,10 +124,10 @@ def test_convert_checkpoint_matches_tf1_logits(tf1_checkpoint, tmp_path):
 def test_convert_checkpoint_cli(tf1_checkpoint, tmp_path):
     prefix, _, _ = tf1_checkpoint
     out = tmp_path / "m.keras"
-    result = CliRunner().invoke(main, ["convert-checkpoint", prefix, str(out), "--num-classes", "19"])
+    result = CliRunner().invoke(main, ["convert-checkpoint", prefix, "--out", str(out), "--num-classes", "19"])
     assert result.exit_code == 0, result.output
     assert out.exists() and "wrote" in result.output
-    again = CliRunner().invoke(main, ["convert-checkpoint", prefix, str(out)])
+    again = CliRunner().invoke(main, ["convert-checkpoint", prefix, "--out", str(out)])
     assert again.exit_code == 2 and "already exists" in again.output
 
 
@@ -140,7 +140,7 @@ def test_convert_checkpoint_raises_num_classes_mismatch(tf1_checkpoint, tmp_path
 
 def test_convert_checkpoint_raises_missing_checkpoint(tmp_path):
     out = tmp_path / "m.keras"
-    result = CliRunner().invoke(main, ["convert-checkpoint", str(tmp_path / "model.ckpt-5000"), str(out)])
+    result = CliRunner().invoke(main, ["convert-checkpoint", str(tmp_path / "model.ckpt-5000"), "--out", str(out)])
     assert result.exit_code == 2
     assert "model.ckpt-5000: not a readable TensorFlow checkpoint" in result.output
     assert not out.exists() and list(tmp_path.iterdir()) == []
@@ -172,7 +172,7 @@ def _tiny_checkpoint(directory, variables: dict[str, tuple[int, ...]]) -> str:
 def test_convert_checkpoint_raises_unmatched_variable(tmp_path):
     prefix = _tiny_checkpoint(tmp_path, {"conv_1/weights/Variable": (3, 3, 2, 64), "mystery/thing": (4,)})
     out = tmp_path / "m.keras"
-    result = CliRunner().invoke(main, ["convert-checkpoint", prefix, str(out)])
+    result = CliRunner().invoke(main, ["convert-checkpoint", prefix, "--out", str(out)])
     assert result.exit_code == 2
     assert "unmatched checkpoint variable 'mystery/thing'" in result.output
     assert not out.exists()

@@ -167,7 +167,7 @@ def test_simulate_screen_raises_negative_spread(tmp_path):
 
 
 def test_simulate_command_raises_negative_spread(tmp_path):
-    result = CliRunner().invoke(main, ["simulate", str(tmp_path / "bad"), "--cells-per-protein-spread", "-1"])
+    result = CliRunner().invoke(main, ["simulate", "--out", str(tmp_path / "bad"), "--cells-per-protein-spread", "-1"])
     assert result.exit_code == 2
     assert "Invalid value for '--cells-per-protein-spread'" in result.output
     assert not (tmp_path / "bad").exists()
@@ -184,7 +184,7 @@ def test_simulate_screen_raises_too_many_complexes(tmp_path):
 
 @pytest.mark.parametrize("hierarchy", ["grounded", "synthetic"])
 def test_simulate_command_raises_too_few_proteins_without_naming_unset_options(tmp_path, hierarchy):
-    result = CliRunner().invoke(main, ["simulate", str(tmp_path / "one"), "--proteins", "1", "--hierarchy", hierarchy])
+    result = CliRunner().invoke(main, ["simulate", "--out", str(tmp_path / "one"), "--proteins", "1", "--hierarchy", hierarchy])
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
     assert result.output.startswith("Error: 1 proteins are too few for the functional standards")
@@ -220,11 +220,11 @@ def test_simulate_screen_class_subset_and_no_artefacts(tmp_path):
 
 
 def test_simulate_command_writes_outputs(tmp_path):
-    result = CliRunner().invoke(main, ["simulate", str(tmp_path / "cli"), "--proteins", "20",
+    result = CliRunner().invoke(main, ["simulate", "--out", str(tmp_path / "cli"), "--proteins", "20",
                                        "--cells-per-protein", "3", "--seed", "2", "--difficulty", "hard"])
     assert result.exit_code == 0, result.output
     assert "60 cells of 20 proteins" in result.output
-    spread = CliRunner().invoke(main, ["simulate", str(tmp_path / "spread"), "--proteins", "20",
+    spread = CliRunner().invoke(main, ["simulate", "--out", str(tmp_path / "spread"), "--proteins", "20",
                                        "--cells-per-protein", "6", "--cells-per-protein-spread", "0.7"])
     assert spread.exit_code == 0, spread.output
     n_cells = int(cells_per_protein_counts(20, 6, 0.7, seed=0).sum())
@@ -242,21 +242,21 @@ def test_simulate_command_choices_match_library():
 
 
 def test_simulate_command_synthetic_hierarchy(tmp_path):
-    result = CliRunner().invoke(main, ["simulate", str(tmp_path / "s"), "--proteins", "12", "--cells-per-protein",
+    result = CliRunner().invoke(main, ["simulate", "--out", str(tmp_path / "s"), "--proteins", "12", "--cells-per-protein",
                                        "2", "--hierarchy", "synthetic"])
     assert result.exit_code == 0, result.output
     assert pd.read_csv(tmp_path / "s" / "proteins.csv")["protein"].str.startswith("YSIM").all()
 
 
 def test_simulate_command_raises_nonpositive_count(tmp_path):
-    result = CliRunner().invoke(main, ["simulate", str(tmp_path / "bad"), "--proteins", "0"])
+    result = CliRunner().invoke(main, ["simulate", "--out", str(tmp_path / "bad"), "--proteins", "0"])
     assert result.exit_code == 2
     assert "Invalid value" in result.output
     assert not (tmp_path / "bad").exists()
 
 
 def test_simulate_command_raises_annotation_dir_missing(tmp_path):
-    result = CliRunner().invoke(main, ["simulate", str(tmp_path / "bad"), "--annotations", str(tmp_path / "none")])
+    result = CliRunner().invoke(main, ["simulate", "--out", str(tmp_path / "bad"), "--annotations", str(tmp_path / "none")])
     assert result.exit_code == 2
     assert "annotation directory not found" in result.output
     assert len(result.output.strip().splitlines()) == 1
@@ -267,7 +267,7 @@ def test_simulate_command_raises_annotation_file_missing(tmp_path):
     annotations = tmp_path / "ann"
     annotations.mkdir()
     (annotations / "huh2003_yeastgfp.csv.xz").write_bytes(b"")
-    result = CliRunner().invoke(main, ["simulate", str(tmp_path / "out"), "--annotations", str(annotations)])
+    result = CliRunner().invoke(main, ["simulate", "--out", str(tmp_path / "out"), "--annotations", str(annotations)])
     assert result.exit_code == 2
     assert "missing annotation file" in result.output
     assert len(result.output.strip().splitlines()) == 1
