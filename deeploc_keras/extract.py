@@ -13,6 +13,7 @@ parts in order into ``cells.parquet`` and writes ``proteins.parquet``.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
