@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from ._reader import RowReader
 from .errors import InputError, file_error
-from .layers_pci import minmax_scale
+from .models.layers_pci import minmax_scale
 from .store import CellStore
 
 __all__ = ["PairData", "pair_indices", "pair_dataset"]
