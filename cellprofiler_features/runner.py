@@ -371,16 +371,8 @@ def extract_cellprofiler(
     processing = processing or ProfileProcessing()
     store = store if isinstance(store, CellStore) else CellStore.open(store)
     channel_names = list(store.channel_names)
-    if store.image_shape[-1] != len(channel_names):
-        raise file_error(store.path, f"{store.image_shape[-1]} channels but {len(channel_names)} channel names")
-    selected = store.select(split)
-    if selected.size == 0:
-        raise file_error(store.path, f"no cells selected (split={split!r}, {len(store)} cells in the store)")
-    store.require_proteins()
     out_dir = Path(out_dir)
-    existing = [out_dir / name for name in OUTPUT_NAMES if (out_dir / name).exists()]
-    if existing and not overwrite:
-        raise OutputExistsError(existing[0])
+    selected = _checked_selection(store, split, out_dir, overwrite=overwrite)
     scale = _scan(store, selected, rescale=rescale)
     columns = feature_columns(channel_names, config)
     fingerprint = store.fingerprint()
@@ -424,6 +416,20 @@ def extract_cellprofiler(
     summary["outputs"] = [str(out_dir / name) for name in [*outputs, "config.json"]]
     logger.info("CellProfiler features: %s", summary)
     return summary
+
+
+def _checked_selection(store: CellStore, split: str, out_dir: Path, *, overwrite: bool) -> np.ndarray:
+    """The cells to measure, after the checks that need no measurement (channels, ids, outputs)."""
+    if store.image_shape[-1] != len(store.channel_names):
+        raise file_error(store.path, f"{store.image_shape[-1]} channels but {len(store.channel_names)} channel names")
+    selected = store.select(split)
+    if selected.size == 0:
+        raise file_error(store.path, f"no cells selected (split={split!r}, {len(store)} cells in the store)")
+    store.require_proteins()
+    existing = [out_dir / name for name in OUTPUT_NAMES if (out_dir / name).exists()]
+    if existing and not overwrite:
+        raise OutputExistsError(existing[0])
+    return selected
 
 
 def _measure_chunks(store: CellStore, blocks: list[np.ndarray], paths: list[Path], pending: list[int], *,

@@ -539,15 +539,10 @@ def train(
     lr : float, optional
         Learning rate (preset's, or 1e-4 for ``pci``).
     lr_sweep : bool, default False
-        Train the sweep rates x ``seeds``, each in ``out/lr<rate>_seed<s>/`` with its own
-        ``config.json`` (all are kept). The rate of minimal **mean** validation loss over the seeds
-        is chosen (the study's rule); its run of minimal validation loss is copied to
-        ``out/best.keras`` and its rate and seed are recorded in ``out/config.json``.
-        ``out/sweep.csv`` has one row per (lr, seed) with ``mean_val_loss``, ``selected`` (the
-        chosen rate's runs, :func:`selected_runs`) and ``best`` (the run copied to ``out/``).
+        Train the sweep rates x ``seeds`` (all kept, module docstring); the rate of minimal **mean**
+        validation loss over the seeds is chosen (:func:`selected_runs`), its best run is ``out/best.keras``.
     sweep_rates : sequence of float, optional
-        Rates of the sweep (default: the preset's, the study's 1e-3, 6e-4, 3e-4, 1e-4, 5e-5;
-        for ``pci`` :data:`deeploc_keras.methods.PCI_LEARNING_RATES`).
+        Rates of the sweep (default: the preset's; ``pci``: :data:`deeploc_keras.methods.PCI_LEARNING_RATES`).
     seeds : sequence of int, default (0,)
         Seeds of the sweep.
     width : float, default 1.0
@@ -557,53 +552,44 @@ def train(
     devices : int or sequence of str, optional
         MirroredStrategy over the first N GPUs (logical CPUs when no GPU), or named devices.
     monitor : str or os.PathLike, optional
-        Directory of functional standards: after every epoch the test cells are embedded,
-        averaged per protein and scored into ``monitor.csv`` (epoch from 1, seed, standard,
-        metric, value, prevalence); a sweep's ``out/monitor.csv`` holds every run of the chosen
-        rate (an ``lr`` column added).
+        Standards directory: the test cells' protein profiles are scored after every epoch into
+        ``monitor.csv`` (a sweep's holds every run of the chosen rate).
     aliases : str or os.PathLike, optional
         ``SGD_features.tab``: maps gene names of the monitor's standards (or the store) to ORFs.
     seed : int, optional
         Seed of weights, augmentation and the pipeline of a single run (default 0); a sweep
         takes ``seeds`` instead.
     patience : int, optional
-        Stop a run after this many epochs without a better validation loss (Keras
-        ``EarlyStopping``). Default: none, every epoch is trained and the checkpoint of minimal
-        validation loss is the model (the study's protocol).
+        Early stopping after this many epochs without a better validation loss; default none
+        (every epoch is trained, the checkpoint of minimal validation loss is the model).
     tensorboard : bool, default False
         Write TensorBoard logs to ``out/logs``.
     overwrite : bool, default False
         Replace an existing run directory.
     resume : bool, default False
-        Continue an interrupted run from ``out/backup`` (finished sweep runs are kept); the
-        options must be those recorded in ``out/config.json``.
+        Continue an interrupted run from ``out/backup`` with the options of ``out/config.json``.
     class_balanced : bool, default False
         Class-balanced sampling of training cells (``deeploc``).
     jit_compile : bool, default True
-        Compile the train step with XLA (about 2x faster on the CPU for the CPU-width models);
-        not with ``devices`` (MirroredStrategy).
+        Compile the train step with XLA (not with ``devices``: MirroredStrategy).
     steps_per_epoch : int, optional
         Fixed steps per epoch (the training stream then repeats).
     verbose : int or str, optional
-        Keras verbosity (its epoch lines go to stdout); default: one progress bar over the epochs
-        on stderr when it is a terminal (:func:`deeploc_keras.console.epoch_progress_callback`),
-        epoch losses logged at INFO.
+        Keras verbosity (epoch lines on stdout); default: a progress bar on a terminal's stderr.
     callbacks : sequence of keras.callbacks.Callback, default ()
         Extra callbacks, run after the built-in ones.
 
     Returns
     -------
     dict
-        ``run``, ``best_model``, ``best_val_loss``, ``lr``, ``seed``, ``epochs`` (of the run in
-        ``best_model``), ``runs`` (one dict per trained (lr, seed)) and ``selected`` (the runs at
-        the chosen rate; the single run itself without a sweep).
+        ``run``, ``best_model``, ``best_val_loss``, ``lr``, ``seed``, ``epochs`` (of ``best_model``),
+        ``runs`` (one per (lr, seed)) and ``selected`` (the runs at the chosen rate).
 
     Raises
     ------
     InputError
-        Unknown choices, a store without labels or with fewer than two classes (``deeploc``),
-        unknown proteins (``pci`` or ``monitor``), an empty split, ``seed`` with ``lr_sweep``,
-        or ``resume`` with options other than the recorded ones.
+        Unknown choices, a store without labels (``deeploc``) or protein ids (``pci``, ``monitor``),
+        an empty split, ``seed`` with ``lr_sweep``, or ``resume`` with other options than recorded.
     OutputExistsError
         If ``out`` exists without ``overwrite`` or ``resume``.
     NonFiniteLossError

@@ -11,6 +11,7 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import matplotlib.ticker
@@ -154,6 +155,19 @@ def _palette(n: int) -> list:
     return [colours[k % len(colours)] for k in range(n)]
 
 
+def _draw_cloud(ax: Any, points: np.ndarray, grid: tuple[np.ndarray, np.ndarray], colour: Any, *, label: str) -> None:
+    """A group's KDE cloud (half its peak density), or its points when they lie on a line (no 2-d density)."""
+    if np.linalg.matrix_rank(points - points.mean(axis=0)) < 2:
+        ax.scatter(points[:, 0], points[:, 1], s=12, color=colour, label=label)
+        return
+    kde = gaussian_kde(points.T)
+    density = kde(np.vstack([grid[0].ravel(), grid[1].ravel()])).reshape(grid[0].shape)
+    peak = float(kde(points.T).max())  # a tight group's peak can fall between grid points
+    ax.contourf(grid[0], grid[1], density, levels=[0.5 * peak, max(peak, float(density.max()))], colors=[colour],
+                alpha=0.45)
+    ax.plot([], [], color=colour, linewidth=6, alpha=0.45, label=label)
+
+
 def plot_tsne(
     profiles: str | os.PathLike,
     localization_standard: str | os.PathLike | None,
@@ -259,12 +273,7 @@ def plot_tsne(
                                  np.linspace(coords[:, 1].min(), coords[:, 1].max(), 120))
     for group, colour in zip(processes, _palette(len(processes)), strict=True):
         members = np.asarray([p in process[group] for p in proteins])
-        kde = gaussian_kde(coords[members].T)
-        density = kde(np.vstack([grid_x.ravel(), grid_y.ravel()])).reshape(grid_x.shape)
-        peak = float(kde(coords[members].T).max())  # a tight group's peak can fall between grid points
-        right.contourf(grid_x, grid_y, density, levels=[0.5 * peak, max(peak, float(density.max()))],
-                       colors=[colour], alpha=0.45)
-        right.plot([], [], color=colour, linewidth=6, alpha=0.45, label=f"{group} ({int(members.sum())})")
+        _draw_cloud(right, coords[members], (grid_x, grid_y), colour, label=f"{group} ({int(members.sum())})")
     right.legend(fontsize="x-small", frameon=False, loc="center left", bbox_to_anchor=(1, 0.5))
     right.set_title(f"Biological processes (KDE, {len(processes)})")
     fig.tight_layout()

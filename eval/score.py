@@ -11,6 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -321,6 +322,37 @@ def _load_aliases(aliases: str | os.PathLike | Mapping[str, str] | None) -> Mapp
     return _standards.read_aliases(aliases)
 
 
+def _read_tables(profiles: Sequence, *, id_column: str, localization: Any, from_metadata: bool) -> list[tuple]:
+    """(source, name, proteins, features, localization classes) of each profile input."""
+    tables = []
+    for i, path in enumerate(profiles, start=1):
+        table = read_profiles(path, metadata_columns=[id_column])
+        source = f"profiles{i}" if isinstance(path, pd.DataFrame) else os.fspath(path)
+        ids = table.meta.get(id_column)
+        if ids is None:
+            raise InputError(f"{source}: no {id_column} column; scoring needs one row per protein "
+                             "(name the id column with --id-column; metadata columns start with 'Metadata_')")
+        proteins, features = _check_profiles(ids.astype(str).tolist(), table.features, source=source)
+        recorded = table.info.get("method")
+        classes = _metadata_classes(source, table.meta) if from_metadata else localization
+        tables.append((source, recorded or (source if isinstance(path, pd.DataFrame) else profile_name(path)),
+                       proteins, features, classes))
+    return tables
+
+
+def _check_names(labels: list[str], compare_to: Sequence[str] | None, *, n_bootstrap: int) -> list[str]:
+    """Refuse repeated representation names and unknown or unresampled baselines; the baselines."""
+    if len(set(labels)) != len(labels):
+        raise InputError(f"representation names must be unique. Received: {labels}; pass one --name per profile file")
+    baselines = list(compare_to or [])
+    missing = [b for b in baselines if b not in labels]
+    if missing:
+        raise InputError(f"--compare-to {missing[0]} is not a representation; expected one of {', '.join(labels)}")
+    if baselines and not n_bootstrap:
+        raise InputError("--compare-to needs bootstrap resamples; pass --bootstrap N (e.g. 200)")
+    return baselines
+
+
 def score(
     profiles: Sequence[str | os.PathLike | pd.DataFrame],
     standards: Sequence[str | os.PathLike] | Mapping[str, Mapping[str, set[str]]],
@@ -369,21 +401,17 @@ def score(
     n_jobs : int, default -1
         Processes for the AMI samples (all cores); the table does not depend on it.
     n_bootstrap : int, default 0
-        Bootstrap resamples of the proteins for the intervals of AP, mAP and F0.5 (see
-        :func:`score_representation`); the same resamples for every representation.
+        Bootstrap resamples for the intervals (:func:`score_representation`), the same for every representation.
     n_permutations : int, default 1000
         Size of the permutation null of per-group retrieval: ``groups.csv`` and a
         :data:`RETRIEVAL_METRIC` row per representation x standard (0: neither).
     compare_to : sequence of str, optional
-        Names of the baseline representations. Per standard x bootstrapped metric, every
-        other representation is compared with the best of them on the same resampled
-        proteins (:func:`eval.significance.paired_p_value`); ``q_value`` is the
-        Benjamini-Hochberg adjustment over all comparisons of the table. Needs ``n_bootstrap``.
+        Baseline names: per standard x bootstrapped metric every other representation is compared
+        with the best of them on the same resamples (:func:`eval.significance.paired_p_value`;
+        ``q_value``: Benjamini-Hochberg over the table). Needs ``n_bootstrap``.
     localization : path, "metadata" or mapping, optional
-        Localization classes for the within metrics: a standard file (class -> proteins,
-        e.g. ``localization.gmt`` of Huh 2003), :data:`LOCALIZATION_FROM_METADATA` for each
-        profile file's own ``Metadata_Label`` column (empty labels: no class), or a loaded
-        standard. See :func:`score_representation`.
+        Classes for the within metrics: a standard file (class -> proteins), :data:`LOCALIZATION_FROM_METADATA`
+        (each file's ``Metadata_Label``; empty: no class) or a loaded standard (:func:`score_representation`).
     aliases : path or mapping, optional
         ``SGD_features.tab`` or a mapping from :func:`eval.standards.read_aliases`.
     normalize : {"none", "standardize", "robust"}, default "none"
@@ -399,9 +427,8 @@ def score(
     Raises
     ------
     InputError
-        Bad profiles or standards (see :func:`score_representation`), a name count that
-        does not match the profiles, two representations with the same name, a
-        ``compare_to`` name that is not a representation (or given without ``n_bootstrap``),
+        Bad profiles or standards (:func:`score_representation`), names that do not match the
+        profiles or repeat, a ``compare_to`` that is no representation (or without ``n_bootstrap``),
         or ``localization="metadata"`` with a profile file that has no ``Metadata_Label``.
     OutputExistsError
         If ``out`` exists and ``overwrite`` is False.
@@ -418,28 +445,9 @@ def score(
     from_metadata = isinstance(localization, str) and localization == LOCALIZATION_FROM_METADATA
     if localization is not None and not from_metadata and not isinstance(localization, Mapping):
         localization = _standards.load_standard(localization)
-    tables = []
-    for i, path in enumerate(profiles, start=1):
-        table = read_profiles(path, metadata_columns=[id_column])
-        source = f"profiles{i}" if isinstance(path, pd.DataFrame) else os.fspath(path)
-        ids = table.meta.get(id_column)
-        if ids is None:
-            raise InputError(f"{source}: no {id_column} column; scoring needs one row per protein "
-                             "(name the id column with --id-column; metadata columns start with 'Metadata_')")
-        proteins, features = _check_profiles(ids.astype(str).tolist(), table.features, source=source)
-        recorded = table.info.get("method")
-        classes = _metadata_classes(source, table.meta) if from_metadata else localization
-        tables.append((source, recorded or (source if isinstance(path, pd.DataFrame) else profile_name(path)),
-                       proteins, features, classes))
+    tables = _read_tables(profiles, id_column=id_column, localization=localization, from_metadata=from_metadata)
     labels = list(names) if names else [method for _, method, _, _, _ in tables]
-    if len(set(labels)) != len(labels):
-        raise InputError(f"representation names must be unique. Received: {labels}; pass one --name per profile file")
-    baselines = list(compare_to or [])
-    missing = [b for b in baselines if b not in labels]
-    if missing:
-        raise InputError(f"--compare-to {missing[0]} is not a representation; expected one of {', '.join(labels)}")
-    if baselines and not n_bootstrap:
-        raise InputError("--compare-to needs bootstrap resamples; pass --bootstrap N (e.g. 200)")
+    baselines = _check_names(labels, compare_to, n_bootstrap=n_bootstrap)
     summaries, coverage, resampled, groups = [], [], {}, []
     for label, (path, _, proteins, features, classes) in zip(labels, tables, strict=True):
         logger.info("scoring %s (%s): %d proteins x %d features", label, path, *features.shape)

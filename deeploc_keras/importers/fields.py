@@ -180,6 +180,17 @@ def _append_field(store: CellStore, crops: np.ndarray, kept: np.ndarray, *, fiel
         })
 
 
+def _names_and_labels(channels: Any, class_names: Any, labels: Any) -> tuple[Sequence[str], dict, Sequence[str]]:
+    """The two channel names, the labels per protein and the class names of a fields import."""
+    channels = parse_names(channels) or DEFAULT_CHANNEL_NAMES
+    if len(channels) != 2:
+        raise InputError(f"fields needs 2 channel names (GFP, RFP). Received: channels={list(channels)}")
+    if labels is None:
+        return channels, {}, parse_names(class_names) or ()
+    protein_labels, names = read_labels_csv(labels, class_names=parse_names(class_names))
+    return channels, protein_labels, names
+
+
 def import_fields(
     sources: Sequence[str | os.PathLike],
     out: str | os.PathLike,
@@ -272,11 +283,7 @@ def import_fields(
     (1, {'outside_field': 1})
     """
     check_output(out, overwrite=overwrite)  # refuse before reading any input
-    channels = parse_names(channels) or DEFAULT_CHANNEL_NAMES
-    if len(channels) != 2:
-        raise InputError(f"fields needs 2 channel names (GFP, RFP). Received: channels={list(channels)}")
-    protein_labels, names = read_labels_csv(labels, class_names=parse_names(class_names)) if labels is not None \
-        else ({}, parse_names(class_names) or ())
+    channels, protein_labels, names = _names_and_labels(channels, class_names, labels)
     paths = [require_file(p) for p in sources]
     tables = [_read_table(path, image_dir=image_dir, gfp_column=gfp_column, rfp_column=rfp_column,
                           object_name=object_name, protein_column=protein_column) for path in paths]

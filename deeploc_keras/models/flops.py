@@ -63,7 +63,7 @@ def forward_flops(model: keras.Model) -> int:
     >>> forward_flops(keras.Model(inputs, outputs)) == 2 * (3 * 3 * 3 * 4 * 8 * 8 + 8 * 8 * 4 * 2)
     True
     >>> from deeploc_keras.models.deeploc import build_deeploc
-    >>> round(forward_flops(build_deeploc(19, "study", image_shape=(64, 64, 2))) / 1e9, 3)
+    >>> round(forward_flops(build_deeploc(19, "kraus2017", image_shape=(64, 64, 2))) / 1e9, 3)
     1.618
     """
     return sum(_layer_flops(layer) for layer in model.layers)

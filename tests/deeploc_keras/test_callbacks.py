@@ -89,7 +89,7 @@ def _channel_means() -> keras.Model:
     return keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(inputs))
 
 
-def test_monitor_scores_protein_means_of_val_and_test_cells(tmp_path, tiny_standards):
+def test_monitor_scores_protein_means_of_test_cells(tmp_path, tiny_standards):
     proteins = PROTEINS * 4 + ["unknown"] * 4
     splits = [0] * 8 + [1] * 8 + [2] * 16 + [1, 2, 1, 2]
     path = _monitor_store(tmp_path / "s.h5", splits=splits, proteins=proteins)
@@ -105,15 +105,15 @@ def test_monitor_scores_protein_means_of_val_and_test_cells(tmp_path, tiny_stand
     assert logging.getLogger("eval.score").level == level
 
     cells = pd.DataFrame(images.mean(axis=(1, 2)), columns=["gfp", "rfp"]).assign(protein=proteins, split=splits)
-    kept = cells[(cells["split"] > 0) & (cells["protein"] != "unknown")]
+    kept = cells[(cells["split"] == 2) & (cells["protein"] != "unknown")]
     means = kept.groupby("protein", sort=True)[["gfp", "rfp"]].mean()
     expected = score_representation(list(means.index), means.to_numpy(), standards, metrics=MONITOR_METRICS, seed=3)
 
     table = pd.read_csv(out)
-    assert list(table.columns) == ["epoch", "seed", "standard", "metric", "value"]
-    assert table["epoch"].tolist() == [0] * len(expected) + [1] * len(expected)
+    assert list(table.columns) == ["epoch", "seed", "standard", "metric", "value", "prevalence"]
+    assert table["epoch"].tolist() == [1] * len(expected) + [2] * len(expected)
     assert (table["seed"] == 3).all() and (table["standard"] == "classes").all()
-    for epoch in (0, 1):
+    for epoch in (1, 2):
         rows = table[table["epoch"] == epoch].reset_index(drop=True)
         assert rows["metric"].tolist() == expected["metric"].tolist()
         np.testing.assert_allclose(rows["value"], expected["value"], rtol=1e-5)

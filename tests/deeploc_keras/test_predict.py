@@ -23,7 +23,7 @@ CLASSES = ["C0", "C1", "C2", "C3"]
 @pytest.fixture(scope="module")
 def predicted(trained_runs, tiny_store, tmp_path_factory):
     out = tmp_path_factory.mktemp("predict") / "calls"
-    return out, predict(tiny_store, out, model_path=trained_runs["deeploc"], split="all", threshold=0.3,
+    return out, predict(tiny_store, out, model_path=trained_runs["deeploc_cropped"], split="all", threshold=0.3,
                         batch_size=64)
 
 
@@ -36,7 +36,7 @@ def test_predict_writes_class_named_probabilities_with_5crop_tta(predicted, trai
     assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
     assert (cells["Metadata_Predicted"] == np.asarray(CLASSES)[probs.argmax(axis=1)]).all()
     # independent: the mean of the softmax over the five fixed crops, computed by hand
-    model = load_model(trained_runs["deeploc"])
+    model = load_model(trained_runs["deeploc_cropped"])
     with CellStore.open(tiny_store) as store:
         images = store.images(slice(0, 8)).astype(np.float32)
     logits = keras_logits_over_crops(model, images)

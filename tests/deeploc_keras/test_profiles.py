@@ -123,7 +123,7 @@ def test_read_profiles_raises_on_no_feature_column(tmp_path):
 def test_read_profiles_raises_on_text_feature(tmp_path):
     path = tmp_path / "text.parquet"
     _meta(["A"], f=["high"]).to_parquet(path)
-    with pytest.raises(InputError, match=r"text\.parquet: feature columns must be numeric"):
+    with pytest.raises(InputError, match=r"text\.parquet: columns \['f'\] are not numeric; feature columns must be numeric"):
         read_profiles(path)
 
 

@@ -11,14 +11,14 @@ from deeploc_keras.models.flops import forward_flops
 from deeploc_keras.models.pci import build_pci
 
 
-def test_forward_flops_matches_the_deeploc_architecture():
-    """Multiply-adds of the 8 convs and 3 dense layers of DeepLoc on 60x60 crops, from the layer table."""
-    convs = [(60, 2, 64), (60, 64, 64), (30, 64, 128), (30, 128, 128),
-             (15, 128, 256), (15, 256, 256), (15, 256, 256), (15, 256, 256)]  # (side, in, out)
-    macs = sum(side * side * 3 * 3 * cin * cout for side, cin, cout in convs)
-    macs += 8 * 8 * 256 * 512 + 512 * 512 + 512 * 19  # pool_3 SAME: 15 -> 8
-    for preset in ("study", "kraus2017"):
-        assert forward_flops(build_deeploc(19, preset, image_shape=(64, 64, 2))) == 2 * macs
+@pytest.mark.parametrize(("preset", "side"), [("kraus2017", 60), ("study", 64)])
+def test_forward_flops_matches_the_deeploc_architecture(preset, side):
+    """Multiply-adds of the 8 convs and 3 dense layers of DeepLoc (60x60 crops in kraus2017, 64x64 in study)."""
+    sides = (side, side, -(-side // 2), -(-side // 2), -(-side // 4), -(-side // 4), -(-side // 4), -(-side // 4))
+    channels = [(2, 64), (64, 64), (64, 128), (128, 128), (128, 256), (256, 256), (256, 256), (256, 256)]
+    macs = sum(s * s * 3 * 3 * cin * cout for s, (cin, cout) in zip(sides, channels, strict=True))
+    macs += 8 * 8 * 256 * 512 + 512 * 512 + 512 * 19  # pool_3 SAME: 15 or 16 -> 8
+    assert forward_flops(build_deeploc(19, preset, image_shape=(64, 64, 2))) == 2 * macs
 
 
 def _profiler_flops(model: keras.Model) -> int:
