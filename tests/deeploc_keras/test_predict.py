@@ -46,22 +46,23 @@ def test_predict_writes_class_named_probabilities_with_5crop_tta(predicted, trai
 
 
 def keras_logits_over_crops(model, images):
-    """Logits of each of the five fixed 60x60 crops ((2,2), (0,0), (0,4), (4,0), (4,4)), standardized per crop."""
+    """Logits of each of the five fixed 60x60 crops ((2,2), (0,0), (0,4), (4,0), (4,4)) of the stretched cells.
+
+    kraus2017 stretches the whole cell (the model's ``preprocess`` layer), then crops; the crops go through the
+    layers after ``augment``.
+    """
     import keras
 
     names = [layer.name for layer in model.layers]
+    assert names.index("preprocess") < names.index("augment")
+    stretched = np.asarray(model.get_layer("preprocess")(images))
     crop_input = keras.Input((60, 60, 2))
     x = crop_input
     for name in names[names.index("augment") + 1:]:
         x = model.get_layer(name)(x)
     head = keras.Model(crop_input, x)
-    out = []
-    for dy, dx in ((2, 2), (0, 0), (0, 4), (4, 0), (4, 4)):
-        crop = images[:, dy:dy + 60, dx:dx + 60, :]
-        mean = crop.mean(axis=(1, 2), keepdims=True)
-        std = crop.std(axis=(1, 2), keepdims=True)
-        out.append(head.predict((crop - mean) / np.maximum(std, 1e-6), verbose=0))
-    return out
+    return [head.predict(stretched[:, dy:dy + 60, dx:dx + 60, :], verbose=0)
+            for dy, dx in ((2, 2), (0, 0), (0, 4), (4, 0), (4, 4))]
 
 
 def test_predict_protein_calls_match_a_groupby(predicted):
