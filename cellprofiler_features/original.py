@@ -23,7 +23,7 @@ from typing import Any
 from deeploc_keras.errors import check_positive_int, file_error
 from deeploc_keras.outputs import check_output
 from deeploc_keras.processing import ProfileProcessing, process_profile_file
-from deeploc_keras.profiles import METADATA_PREFIX, ProfileWriter, aggregate_proteins, cell_metadata
+from deeploc_keras.profiles import METADATA_PREFIX, aggregate_proteins, write_cell_profiles
 from deeploc_keras.records import write_run_record
 from deeploc_keras.store import CELL_FEATURES, CellStore, check_split
 
@@ -98,15 +98,11 @@ def original_feature_profiles(
         fingerprint = cell_store.fingerprint()
         info = {"method": ORIGINAL_METHOD, "split": split, "store_fingerprint": fingerprint,
                 "features": "the store's per-cell feature table (Info1 of the imported DeepLoc HDF5 files)"}
-        cells = cell_store.cells
         created = not out.exists()
         out.mkdir(parents=True, exist_ok=True)
         try:
-            with ProfileWriter(out / "cells.parquet", info=info, overwrite=overwrite) as writer:
-                for start in range(0, selected.size, int(batch_cells)):
-                    block = selected[start:start + int(batch_cells)]
-                    writer.write(cell_metadata(cells.iloc[block], cell_store.class_names, index=block),
-                                 cell_store.cell_features(block), columns)
+            write_cell_profiles(out / "cells.parquet", cell_store, selected, cell_store.cell_features, columns,
+                                info=info, batch_cells=batch_cells, overwrite=overwrite)
             aggregate_proteins(out / "cells.parquet", out / "proteins_raw.parquet", overwrite=overwrite)
             record = process_profile_file(out / "proteins_raw.parquet", out / "proteins.parquet", processing,
                                           overwrite=overwrite)

@@ -35,7 +35,7 @@ import numpy as np
 
 from .errors import InputError, check_positive_int, file_error
 from .outputs import check_output
-from .profiles import ProfileWriter, aggregate_proteins, cell_metadata
+from .profiles import aggregate_proteins, write_cell_profiles
 from .records import write_run_record
 from .store import CellStore, check_split
 
@@ -208,16 +208,12 @@ def pixel_statistics_profiles(
         names = pixel_statistic_names(len(channel_names))
         fingerprint = cell_store.fingerprint()
         info = {"method": METHOD, "split": split, "store_fingerprint": fingerprint}
-        cells = cell_store.cells
         created = not out.exists()
         out.mkdir(parents=True, exist_ok=True)
         try:
-            with ProfileWriter(out / "cells.parquet", info=info, overwrite=overwrite) as writer:
-                for start in range(0, selected.size, int(batch_cells)):
-                    block = selected[start:start + int(batch_cells)]
-                    features = pixel_statistics(cell_store.images(block), channel_names)
-                    writer.write(cell_metadata(cells.iloc[block], cell_store.class_names, index=block), features,
-                                 names)
+            write_cell_profiles(out / "cells.parquet", cell_store, selected,
+                                lambda block: pixel_statistics(cell_store.images(block), channel_names), names,
+                                info=info, batch_cells=batch_cells, overwrite=overwrite)
         except InputError as exc:
             if created:
                 shutil.rmtree(out)

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from ._version import __version__
 from .errors import InputError, file_error
 from .outputs import atomic_path
-from .store import SPLIT_NAMES, UNKNOWN_PROTEIN
+from .store import SPLIT_NAMES, UNKNOWN_PROTEIN, CellStore
 
 __all__ = [
     "METADATA_PREFIX",
@@ -36,6 +36,7 @@ __all__ = [
     "feature_columns",
     "profile_name",
     "cell_metadata",
+    "write_cell_profiles",
     "read_profiles",
     "aggregate_proteins",
 ]
@@ -217,6 +218,44 @@ def read_profiles(source: str | os.PathLike | pd.DataFrame, *, metadata_columns:
                          "metadata columns start with 'Metadata_' (score: name the id column with --id-column)"
                          ) from None
     return Profiles(frame[meta_cols].reset_index(drop=True), features, feat_cols, info)
+
+
+def write_cell_profiles(
+    path: str | os.PathLike,
+    store: CellStore,
+    rows: np.ndarray,
+    features_of: Any,
+    columns: Sequence[str],
+    *,
+    info: dict[str, Any],
+    batch_cells: int,
+    overwrite: bool = False,
+) -> None:
+    """Stream the cells ``rows`` of ``store`` in blocks through ``features_of`` into a ``cells.parquet``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The Parquet file to write (:class:`ProfileWriter`).
+    store : CellStore
+        An open store.
+    rows : numpy.ndarray of int
+        Store rows of the cells, in the order written.
+    features_of : callable
+        ``features_of(block) -> (len(block), len(columns))`` features of the store rows ``block``.
+    columns : sequence of str
+        Feature column names.
+    info : dict
+        Parquet key-value metadata (method, ...).
+    batch_cells : int
+        Cells per block.
+    overwrite : bool, default False
+    """
+    cells = store.cells
+    with ProfileWriter(path, info=info, overwrite=overwrite) as writer:
+        for start in range(0, rows.size, int(batch_cells)):
+            block = rows[start:start + int(batch_cells)]
+            writer.write(cell_metadata(cells.iloc[block], store.class_names, index=block), features_of(block), columns)
 
 
 class ProfileWriter:
