@@ -344,6 +344,8 @@ def _with_intervals(summary: pd.DataFrame, metrics: Sequence[str], references: S
             text += f" [{row.ci_low:.3f}, {row.ci_high:.3f}]"
         elif np.isfinite(getattr(row, "sd", np.nan)):
             text += f" ± {row.sd:.3f}"
+        if getattr(row, "n_runs", np.nan) > 1:
+            text += f"; {int(row.n_runs)} runs: {row.runs_mean:.3f} ± {row.runs_sd:.3f}"
         cells.setdefault((row.standard, row.metric), {})[row.representation] = text
         chance = 0.0 if row.metric == "ami" else float(row.prevalence)
         cells[(row.standard, row.metric)].setdefault("chance", f"{chance:.3f}")
@@ -443,6 +445,8 @@ each protein's cells held out of training). {normalize_text}</p>
 <h2>The ladder: chance, untrained networks, pixel statistics, labels, ceiling</h2>
 {_items(ladder_sentences(summary, pci_learning=pci_learning))}
 <h2>Scores with 95 % bootstrap intervals over proteins (AMI: ± sd over samples)</h2>
+<p>DeepLoc and PCI: the value and interval of the best run (lowest validation loss); where several runs were
+trained at the chosen learning rate, the mean ± sd over those runs follows (Figure 1 draws the mean).</p>
 {_table_html(_with_intervals(summary, metrics, references))}
 <h2>Standards: proteins and groups</h2>{_table_html(sizes)}
 <h2>Metrics</h2><ul>{definitions}<li>Intervals: percentile bootstrap over the universe's proteins, the same

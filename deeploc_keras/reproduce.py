@@ -7,12 +7,14 @@ resumed run finds it finished)::
     runs/deeploc/   train DeepLoc (study protocol, learning-rate sweep x seeds, monitor)
     runs/pci/       train Paired Cell Inpainting
     profiles/<m>/   extract DeepLoc, PCI and CellProfiler (+PCA) profiles of the test cells
+    run_profiles/<m>/<run>/  with several runs at the chosen learning rate, the profiles of each run
     references/     the ladder's reference rows on the same test cells: DeepLoc and PCI untrained (same
                     configuration and seed, random weights), pixel statistics, the localization labels,
                     and on a simulated screen the generating parameters; references.json holds the
                     validation MSE of PCI's mean-image predictor
     scores/         score every representation on the four standards with bootstrap intervals, paired
-                    comparisons with the best baseline, and within-compartment AP/mAP (Figure 1)
+                    comparisons with the best baseline, within-compartment AP/mAP, and the mean and
+                    sd over the selected runs of DeepLoc and PCI (Figure 1: bars are those means)
     figures/        Figure 2 (t-SNE of DeepLoc profiles) and Figure 3 (training monitor)
     report.html, summary.csv, reproduce.json (configuration, step timings, environment)
 """
@@ -35,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from eval.figures import FIGURE1_METRICS
+from eval.runs import add_run_columns
 from eval.standards import STANDARD_SUFFIXES
 
 from .errors import InputError, file_error
@@ -47,7 +50,7 @@ from .references import GENERATING, LABELS, PIXEL_STATISTICS, UNTRAINED
 from .report import BASELINES, write_report
 from .store import CellStore
 from .synthetic.screen import HIERARCHY_CHOICES
-from .train import train
+from .train import selected_runs, train
 
 __all__ = ["ReproducePreset", "REPRODUCE_PRESETS", "REPRODUCE_PRESET_NAMES", "STANDARD_NAMES", "STEP_NAMES",
            "REPRESENTATIONS", "WITHIN_STANDARDS", "NORMALIZE", "reproduce"]
@@ -129,9 +132,10 @@ class ReproducePreset:
 
 REPRODUCE_PRESETS: dict[str, ReproducePreset] = {
     "smoke": ReproducePreset(
-        description="CI smoke test (< 3 min on 2 CPU cores): tiny screen, tiny models, one epoch or two.",
+        description="CI smoke test (< 3 min on 2 CPU cores): tiny screen, tiny models, one epoch or two, "
+                    "two DeepLoc runs (so the mean and sd over runs are computed).",
         proteins=48, cells_per_protein=24, deeploc_preset="study", deeploc_width=0.125, deeploc_epochs=2,
-        sweep_rates=(1e-3,), seeds=(0,), batch_size=64, pci_width=0.0625, pci_epochs=1, pci_lr=1e-3, cp_workers=2,
+        sweep_rates=(1e-3,), seeds=(0, 1), batch_size=64, pci_width=0.0625, pci_epochs=1, pci_lr=1e-3, cp_workers=2,
         n_bootstrap=50,
     ),
     "cpu": ReproducePreset(
@@ -255,6 +259,11 @@ class _Layout:
         return self.out / "profiles"
 
     @property
+    def run_profiles(self) -> Path:
+        """Profiles of every selected run of a learned method: ``run_profiles/<method>/<run>/``."""
+        return self.out / "run_profiles"
+
+    @property
     def scores(self) -> Path:
         return self.out / "scores"
 
@@ -319,8 +328,15 @@ def _train_pci(layout: _Layout, config: ReproducePreset, seed: int) -> None:
 
 
 def _extract_learned(layout: _Layout, method: str, layer: str) -> None:
+    """Profiles of the best run into ``profiles/<method>/``; with several selected runs, each run's too."""
     extract(layout.store, _fresh(layout.profiles / method), method=method,
             model_path=layout.runs / method / "best.keras", layer=layer, split="test")
+    runs = selected_runs(layout.runs / method)
+    folder = _fresh(layout.run_profiles / method)
+    if len(runs) > 1:
+        for run_dir in runs:
+            extract(layout.store, folder / run_dir.name, method=method, model_path=run_dir / "best.keras",
+                    layer=layer, split="test")
 
 
 def _extract_cellprofiler(layout: _Layout, config: ReproducePreset) -> None:
@@ -411,6 +427,20 @@ def _within_rows(layout: _Layout, files: dict[str, Path], *, seed: int, n_bootst
     return pd.DataFrame(rows)
 
 
+def _over_runs(layout: _Layout, seed: int) -> pd.DataFrame:
+    """Figure 1's scores over the selected runs of each learned method that has several (:func:`eval.runs.score_runs`)."""
+    from eval.runs import score_runs
+    from eval.standards import load_standard
+
+    runs = {}
+    for method in ("deeploc", "pci"):
+        found = sorted((layout.run_profiles / method).glob("*/proteins.parquet"))
+        if found:
+            runs[METHODS[method].display] = found
+    standards = {name: load_standard(layout.standard_files[name]) for name in STANDARD_NAMES}
+    return score_runs(runs, standards, metrics=FIGURE1_METRICS, seed=seed, normalize=NORMALIZE)
+
+
 def _all_profiles(layout: _Layout) -> dict[str, Path]:
     return {**layout.profile_files, **layout.reference_files}
 
@@ -426,6 +456,7 @@ def _score(layout: _Layout, config: ReproducePreset, seed: int) -> None:
                         compare_to=[b for b in BASELINES if b in files], normalize=NORMALIZE)
         within = _within_rows(layout, files, seed=seed, n_bootstrap=config.n_bootstrap)
         summary = pd.concat([summary, within.reindex(columns=summary.columns)], ignore_index=True)
+        summary = add_run_columns(summary, _over_runs(layout, seed))
         summary.to_csv(tmp / "summary.csv", index=False)
         references = [name for name in files if name in layout.reference_files]
         plot_summary(summary, tmp, metrics=(*FIGURE1_METRICS, "average_precision_within"), references=references)

@@ -49,6 +49,26 @@ def _with_chance(summary: pd.DataFrame, metrics: tuple[str, ...]) -> pd.DataFram
     return table
 
 
+def _over_runs(summary: pd.DataFrame) -> list[str]:
+    """The mean ± sd over the runs of the chosen learning rate (rows with ``n_runs`` > 1), as a table."""
+    if "n_runs" not in summary:
+        return []
+    rows = summary[summary["n_runs"].fillna(0) > 1]
+    rows = rows[rows["metric"].isin(("average_precision", "ami", "f_beta"))]
+    if rows.empty:
+        return []
+    table = rows.assign(cell=[f"{m:.3f} ± {sd:.3f}" for m, sd in zip(rows["runs_mean"], rows["runs_sd"], strict=True)])
+    wide = table.pivot_table(index="representation", columns=["standard", "metric"], values="cell",
+                             aggfunc="first", sort=False)
+    header = "| representation (runs) | " + " | ".join(f"{s} {m}" for s, m in wide.columns) + " |"
+    runs = rows.groupby("representation")["n_runs"].first()
+    lines = [f"| {name} ({int(runs[name])}) | " + " | ".join("" if pd.isna(v) else v for v in row) + " |"
+             for name, row in wide.iterrows()]
+    return ["The table gives the best run of each learned method (lowest validation loss). Mean ± sd over the "
+            "runs at the chosen learning rate (Figure 1 draws these means):", "",
+            header, "|---|" + "---|" * len(wide.columns), *lines, ""]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", type=Path, help="a finished `deeploc-keras reproduce` directory")
@@ -78,6 +98,7 @@ def main() -> None:
         "",
         _markdown(_with_chance(summary, ("average_precision_within", "mean_average_precision_within"))),
         "",
+        *_over_runs(summary),
         f"Scored with `score --normalize {summary['normalize'].iloc[0]}` and "
         f"{config.get('n_bootstrap', 0)} bootstrap resamples of the proteins.",
         "",

@@ -57,7 +57,9 @@ def plot_summary(
     """Figure 1: grouped bars per standard, one panel per metric, one colour per representation.
 
     Error bars show the bootstrap interval (``ci_low``/``ci_high``) where it exists,
-    else ``sd`` (AMI samples). Every panel marks chance with a black line: each
+    else ``sd`` (AMI samples). A representation scored over several training runs
+    (``runs_mean``/``runs_sd``/``n_runs`` of :mod:`eval.runs`) is drawn as the study drew
+    it: the bar is the mean over the runs, the error bar their sd, the legend says so. Every panel marks chance with a black line: each
     standard's prevalence (the AP and F of a random ranking; for a within-compartment
     metric the prevalence among the pairs sharing a class) and 0 for AMI. Reference
     representations (``references``: untrained networks, pixel statistics, labels, the
@@ -113,9 +115,9 @@ def plot_summary(
         standards = list(dict.fromkeys(rows.index.get_level_values("standard")))
         for k, rep in enumerate(representations):
             x = np.arange(len(standards)) - 0.42 + width * (k + 0.5)
-            ax.bar(x, [rows["value"].get((rep, s), np.nan) for s in standards], width,
-                   yerr=_error_bars(rows, rep, standards), capsize=1.5, error_kw={"linewidth": 0.8},
-                   label=rep, linewidth=0, **style[rep])
+            heights, errors, label = _bars(rows, rep, standards)
+            ax.bar(x, heights, width, yerr=errors, capsize=1.5, error_kw={"linewidth": 0.8},
+                   label=label, linewidth=0, **style[rep])
         chance = rows.groupby(level="standard")["prevalence"].first() if metric != "ami" else {}
         for i, s in enumerate(standards):
             ax.hlines(chance.get(s, 0.0), i - 0.46, i + 0.46, colors="black", linewidth=1.2,
@@ -132,6 +134,18 @@ def plot_summary(
     fig.legend(handles, names, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, fontsize="small",
                title="grey, hatched: references" if grey else None, title_fontsize="x-small")
     return _save(fig, data, Path(out), stem)
+
+
+def _bars(rows: pd.DataFrame, representation: str, standards: Sequence[str]) -> tuple[list, np.ndarray | None, str]:
+    """Bar heights, error bars and legend label: the mean and sd over runs where the rows have them."""
+    runs = [rows["n_runs"].get((representation, s), np.nan) if "n_runs" in rows else np.nan for s in standards]
+    if np.isfinite(np.asarray(runs, dtype=float)).all() and min(runs) > 1:
+        means = [rows["runs_mean"].get((representation, s)) for s in standards]
+        sd = np.nan_to_num(np.array([rows["runs_sd"].get((representation, s)) for s in standards], dtype=float))
+        label = f"{representation} (mean ± sd, {int(min(runs))} runs)"
+        return means, np.vstack([sd, sd]), label
+    values = [rows["value"].get((representation, s), np.nan) for s in standards]
+    return values, _error_bars(rows, representation, standards), representation
 
 
 def _error_bars(rows: pd.DataFrame, representation: str, standards: Sequence[str]) -> np.ndarray | None:

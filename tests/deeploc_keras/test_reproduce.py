@@ -80,6 +80,37 @@ def test_reproduce_smoke_writes_every_artefact(smoke_run):
 
 
 @pytest.mark.slow
+def test_reproduce_reports_mean_and_sd_over_the_selected_runs(smoke_run):
+    from eval.score import score_representation
+    from eval.standards import load_standard
+
+    out, _ = smoke_run
+    summary = pd.read_csv(out / "summary.csv")
+    runs = sorted((out / "run_profiles" / "deeploc").glob("*/proteins.parquet"))
+    assert [p.parent.name for p in runs] == ["lr0.001_seed0", "lr0.001_seed1"]
+    standards = {s: load_standard(out / "screen" / "standards" / f"{s}.gmt") for s in STANDARD_NAMES}
+    per_run = []
+    for path in runs:
+        table = pd.read_parquet(path)
+        features = table[[c for c in table.columns if not c.startswith("Metadata_")]].to_numpy()
+        scored = score_representation(table["Metadata_Protein"].tolist(), features, standards,
+                                      metrics=["average_precision", "f_beta"])
+        per_run.append(scored.set_index(["standard", "metric"])["value"])
+    expected = pd.concat(per_run, axis=1)
+    rows = summary[(summary["representation"] == "DeepLoc") & summary["metric"].isin(["average_precision", "f_beta"])]
+    for row in rows.itertuples():
+        values = expected.loc[(row.standard, row.metric)].to_numpy()
+        assert row.n_runs == 2
+        assert row.runs_mean == pytest.approx(values.mean(), abs=1e-9)
+        assert row.runs_sd == pytest.approx(abs(values[0] - values[1]) / np.sqrt(2), abs=1e-9)
+    assert summary.loc[summary["representation"] == "PCI", "n_runs"].isna().all()  # one PCI run in smoke
+    assert "2 runs:" in (out / "report.html").read_text()
+    figure = pd.read_csv(out / "scores" / "figure1_summary.csv")
+    drawn = figure[(figure["representation"] == "DeepLoc") & figure["metric"].isin(["average_precision", "f_beta"])]
+    assert drawn["n_runs"].eq(2).all() and len(drawn) == 2 * len(STANDARD_NAMES)
+
+
+@pytest.mark.slow
 def test_reproduce_resume_skips_finished_steps(smoke_run):
     out, _ = smoke_run
     before = (out / "summary.csv").read_bytes()
