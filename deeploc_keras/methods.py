@@ -11,7 +11,7 @@ This module loads no TensorFlow: the builders import the models when they are ca
 Examples
 --------
 >>> METHOD_NAMES
-('deeploc', 'pci', 'cellprofiler')
+('deeploc', 'pci', 'cellprofiler', 'original-features')
 >>> TRAINABLE_METHODS
 ('deeploc', 'pci')
 >>> get_method("pci").display, get_method("pci").default_layer
@@ -238,13 +238,20 @@ def _pci_features(model: keras.Model, layer: str, tta: str | None) -> keras.Mode
     return pci_feature_model(model, layer)
 
 
-# --- cellprofiler ---
+# --- cellprofiler, and the per-cell CellProfiler features imported with the store (Chong et al. 2015) ---
 
 
 def _cellprofiler_extract(store: CellStore, out: Any, **options: Any) -> dict[str, Any]:
     from cellprofiler_features.runner import extract_cellprofiler
 
     return extract_cellprofiler(store, out, **options)
+
+
+def _original_features_extract(store: CellStore, out: Any, **options: Any) -> dict[str, Any]:
+    from cellprofiler_features.original import original_feature_profiles
+
+    summary = original_feature_profiles(store, out, **options)
+    return {**summary, "cells": summary["n_cells"], "features": summary["n_features"]}
 
 
 #: Every method, in the order of reports.
@@ -261,6 +268,8 @@ METHODS: dict[str, Method] = {
         feature_model=_pci_features, layers_module="deeploc_keras.models.layers_pci",
     ),
     "cellprofiler": Method(name="cellprofiler", display="CellProfiler", extractor=_cellprofiler_extract),
+    "original-features": Method(name="original-features", display="CellProfilerOriginal",
+                                extractor=_original_features_extract),
 }
 #: Values of ``method=`` (extract) and ``--method``.
 METHOD_NAMES = tuple(METHODS)

@@ -72,3 +72,32 @@ def test_original_feature_profiles_raises_store_without_features(tmp_path):
     with pytest.raises(InputError, match="plain.h5: has no per-cell feature table"):
         original_feature_profiles(store_path, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_extract_command_writes_original_features(chong_store, tmp_path):
+    from click.testing import CliRunner
+
+    from deeploc_keras.cli import main
+
+    store_path, info, _ = chong_store
+    out = tmp_path / "cli"
+    result = CliRunner().invoke(main, ["extract", str(store_path), "--method", "original-features", "--split", "all",
+                                       "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "48 of 48 cells" in result.output and f"{len(COLUMNS)} original-features features" in result.output
+    np.testing.assert_array_equal(read_profiles(out / "cells.parquet").features, info.astype(np.float32))
+    assert read_profiles(out / "proteins.parquet").method == ORIGINAL_METHOD
+
+
+def test_extract_command_refuses_original_features_of_a_store_without_them(tmp_path):
+    from click.testing import CliRunner
+
+    from deeploc_keras.cli import main
+
+    store_path = tmp_path / "plain.h5"
+    with CellStore.create(store_path) as store:
+        store.append(np.ones((4, 64, 64, 2), np.uint16), {"protein": ["A", "A", "B", "B"]})
+    result = CliRunner().invoke(main, ["extract", str(store_path), "--method", "original-features", "--out",
+                                       str(tmp_path / "out")])
+    assert result.exit_code == 2 and "has no per-cell feature table" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "out").exists()
