@@ -23,7 +23,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import InputError, file_error
@@ -101,8 +101,9 @@ class Method:
         Training defaults; None for a method that is not trained.
     build : callable (store, config) -> keras.Model, optional
     loss : callable () -> keras loss, optional
-    metrics : tuple of str
-        Compile settings: the loss and the metrics logged per epoch.
+    metrics : callable () -> list of keras.metrics.Metric
+        Compile settings: the loss and the metrics logged per epoch (metric objects, whose variables
+        exist before the train step is traced, so it is traced once).
     datasets : callable (store, config, initial_epoch) -> (train, val, steps_per_epoch), optional
     feature_model : callable (model, layer, tta) -> keras.Model, optional
         Raw crops in, float32 per-cell features out; ``tta=None`` is the plain embedding.
@@ -122,7 +123,7 @@ class Method:
     defaults: Callable[[str], TrainDefaults] | None = None
     build: Callable[[CellStore, TrainConfig], keras.Model] | None = None
     loss: Callable[[], Any] | None = None
-    metrics: tuple[str, ...] = field(default=())
+    metrics: Callable[[], list[keras.metrics.Metric]] = list
     datasets: Callable[[CellStore, TrainConfig, int], tuple[tf.data.Dataset, tf.data.Dataset, int | None]] | None = None
     feature_model: Callable[[keras.Model, str, str | None], keras.Model] | None = None
     extractor: Callable[..., dict[str, Any]] | None = None
@@ -156,6 +157,12 @@ def _deeploc_loss() -> Any:
     import keras
 
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
+def _deeploc_metrics() -> list[keras.metrics.Metric]:
+    import keras
+
+    return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
 
 
 def _stream_start(initial_epoch: int, steps_per_epoch: int | None, pass_steps: int) -> tuple[int, int]:
@@ -259,7 +266,7 @@ METHODS: dict[str, Method] = {
     "deeploc": Method(
         name="deeploc", display="DeepLoc", needs_labels=True, default_layer="fc_2", signature_layer="fc_2",
         tta_modes=TTA_MODES, defaults=_deeploc_defaults, build=_build_deeploc, loss=_deeploc_loss,
-        metrics=("accuracy",), datasets=_deeploc_datasets, feature_model=_deeploc_features,
+        metrics=_deeploc_metrics, datasets=_deeploc_datasets, feature_model=_deeploc_features,
         layers_module="deeploc_keras.models.layers",
     ),
     "pci": Method(

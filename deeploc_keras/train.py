@@ -162,7 +162,10 @@ def _compile(model: keras.Model, cfg: TrainConfig, spec: Method) -> None:
     rate: Any = cfg.learning_rate if not cfg.lr_decay else keras.optimizers.schedules.ExponentialDecay(
         cfg.learning_rate, decay_steps=int(cfg.lr_decay[0]), decay_rate=float(cfg.lr_decay[1]), staircase=True)
     optimizer = keras.optimizers.Adam(learning_rate=rate, beta_1=cfg.beta_1, epsilon=cfg.adam_epsilon)
-    model.compile(optimizer=optimizer, loss=spec.loss(), metrics=list(spec.metrics) or None, jit_compile=jit_compile)
+    model.compile(optimizer=optimizer, loss=spec.loss(), metrics=spec.metrics() or None, jit_compile=jit_compile)
+    # variables created inside the first call of a tf.function make TensorFlow trace it twice; built here, the
+    # train step is traced once
+    optimizer.build(model.trainable_variables)
 
 
 def _model_card(model: keras.Model, store: CellStore, cfg: TrainConfig, spec: Method) -> dict[str, Any]:
