@@ -17,6 +17,7 @@ import click
 from ._version import __version__
 from .console import filter_native_stderr, set_verbosity, verbosity
 from .importers import COMPRESSIONS, IMPORT_FORMATS
+from .ladder import REFERENCES_DIR, score_with_references
 from .methods import METHOD_NAMES, METHODS, PCI_DEFAULTS, TRAINABLE_METHODS
 from .models.presets import PRESET_NAMES, TTA_MODES
 from .outputs import check_output
@@ -539,21 +540,43 @@ def convert_checkpoint_command(checkpoint: str, out: str | None, out_option: str
 @click.option("--normalize", type=_LazyChoice("deeploc_keras.processing", "NORMALIZE_CHOICES"), default="none",
               show_default=True, help="Per-feature normalization across proteins applied to every representation "
                                       "(none: the study's raw comparison).")
+@click.option("--references", "references_store", metavar="STORE.h5", type=click.Path(dir_okay=False),
+              help="Add the ladder's reference rows (pixel statistics, localization labels, untrained twins), "
+                   "computed on the cells of this store the profiles were extracted from (written to OUT/references/).")
+@click.option("--references-split", type=click.Choice(SPLIT_CHOICES), default=None,
+              help="Cells of the references [default: the split the profiles record, else test].")
+@click.option("--untrained", "untrained", multiple=True, type=click.Path(),
+              help="With --references: a deeploc or pci run (RUN or RUN/best.keras) whose untrained twin "
+                   "(same configuration and seed, random weights) is added; repeatable, one per method.")
+@click.option("--generating", type=click.Path(dir_okay=False),
+              help="With --references: a simulated screen's proteins.csv, adding its generating parameters (the "
+                   "ceiling).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing score directory.")
 def score_command(profiles, standards, out, names, id_column, metrics, aliases, seed, n_bootstrap, n_permutations,
-                  compare_to, localization, normalize, overwrite) -> None:
+                  compare_to, localization, normalize, references_store, references_split, untrained, generating,
+                  overwrite) -> None:
     """Score protein profiles (Parquet or CSV) against functional standards (AP, mAP, AMI, F0.5); draw Figure 1."""
-    from eval.score import score
+    options = {"names": list(names) or None, "id_column": id_column, "metrics": list(metrics) or None, "seed": seed,
+               "n_bootstrap": n_bootstrap, "n_permutations": n_permutations, "compare_to": list(compare_to) or None,
+               "localization": localization, "aliases": aliases, "normalize": normalize, "overwrite": overwrite}
+    ladder = {"--references-split": references_split, "--untrained": untrained, "--generating": generating}
+    if references_store is None:
+        from eval.score import score
 
-    summary = score(list(profiles), list(standards), out, names=list(names) or None, id_column=id_column,
-                    metrics=list(metrics) or None, seed=seed, n_bootstrap=n_bootstrap, n_permutations=n_permutations,
-                    compare_to=list(compare_to) or None, localization=localization, aliases=aliases,
-                    normalize=normalize, overwrite=overwrite)
+        given = [option for option, value in ladder.items() if value]
+        if given:
+            raise click.UsageError(f"{given[0]} needs --references STORE.h5")
+        summary = score(list(profiles), list(standards), out, **options)
+    else:
+        summary = score_with_references(list(profiles), list(standards), out, store=references_store,
+                                        split=references_split, untrained=list(untrained), generating=generating,
+                                        **options)
     click.echo(f"normalize: {normalize}")
     table = summary.pivot_table(index=["representation", "standard"], columns="metric", values="value", sort=False)
     click.echo(table.to_string(float_format=lambda v: f"{v:.4f}"))
     groups = "groups.csv, " if n_permutations else ""
-    _summary(f"wrote {out}/summary.csv, coverage.csv, {groups}figure1_summary.png/.svg/.csv")
+    references = f", {REFERENCES_DIR}/" if references_store else ""
+    _summary(f"wrote {out}/summary.csv, coverage.csv, {groups}figure1_summary.png/.svg/.csv{references}")
 
 
 @main.group("standards")

@@ -348,28 +348,17 @@ def _extract_cellprofiler(layout: _Layout, config: ReproducePreset) -> None:
 
 def _references(layout: _Layout, config: ReproducePreset) -> None:
     """Every reference profile of the test cells, and PCI's mean-image predictor, into ``references/``."""
-    from .pixel_stats import pixel_statistics_profiles
-    from .references import generating_profiles, label_profiles, mean_target_mse, untrained_model
+    from .ladder import reference_profiles
+    from .references import mean_target_mse
 
-    folder = _fresh(layout.references)
-    folder.mkdir(parents=True)
-    for method, layer in (("deeploc", METHODS["deeploc"].default_layer), ("pci", config.pci_layer)):
-        model = untrained_model(layout.runs / method, layout.store, folder / f"untrained_{method}" / "model")
-        extract(layout.store, folder / f"untrained_{method}", method=method, model_path=model, layer=layer,
-                split="test")
-    pixel_statistics_profiles(layout.store, folder / "pixel_statistics", split="test")
-    label_profiles(layout.store, folder / "labels", split="test")
-    if layout.proteins_csv is not None:
-        with CellStore.open(layout.store) as opened:
-            class_names = list(opened.class_names)
-        proteins = pd.read_parquet(folder / "labels" / "proteins.parquet", columns=["Metadata_Protein"])
-        generating_profiles(layout.proteins_csv, folder / "generating", class_names=class_names,
-                            proteins=proteins["Metadata_Protein"].astype(str).tolist())
+    reference_profiles(layout.store, layout.references, split="test",
+                       untrained=[layout.runs / m for m in ("deeploc", "pci")], layers={"pci": config.pci_layer},
+                       generating=layout.proteins_csv, overwrite=True)
     history = pd.read_csv(layout.runs / "pci" / "history.csv")
     facts = {"pci": {"best_val_mse": float(history["val_loss"].min()),
                      "epochs": len(history),
                      "mean_image_val_mse": mean_target_mse(layout.runs / "pci", layout.store)}}
-    (folder / "references.json").write_text(json.dumps(facts, indent=2))
+    (layout.references / "references.json").write_text(json.dumps(facts, indent=2))
 
 
 def _strata(layout: _Layout, proteins: list[str]) -> np.ndarray:
@@ -450,15 +439,15 @@ def _score(layout: _Layout, config: ReproducePreset, seed: int) -> None:
     from eval.score import score
 
     files = _all_profiles(layout)
+    references = [name for name in files if name in layout.reference_files]
     with atomic_path(layout.scores, overwrite=True) as tmp:
         summary = score(list(files.values()), [layout.standard_files[name] for name in STANDARD_NAMES], tmp,
-                        names=list(files), seed=seed, n_bootstrap=config.n_bootstrap,
+                        names=list(files), references=references, seed=seed, n_bootstrap=config.n_bootstrap,
                         compare_to=[b for b in BASELINES if b in files], normalize=NORMALIZE)
         within = _within_rows(layout, files, seed=seed, n_bootstrap=config.n_bootstrap)
         summary = pd.concat([summary, within.reindex(columns=summary.columns)], ignore_index=True)
         summary = add_run_columns(summary, _over_runs(layout, seed))
         summary.to_csv(tmp / "summary.csv", index=False)
-        references = [name for name in files if name in layout.reference_files]
         plot_summary(summary, tmp, metrics=(*FIGURE1_METRICS, "average_precision_within"), references=references)
 
 

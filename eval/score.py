@@ -11,6 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -273,11 +274,12 @@ def score_representation(
     return table
 
 
-def _compare(summary: pd.DataFrame, resampled: Mapping[tuple, tuple], baselines: Sequence[str]) -> pd.DataFrame:
+def _compare(summary: pd.DataFrame, resampled: Mapping[tuple, tuple], baselines: Sequence[str],
+             references: Sequence[str] = ()) -> pd.DataFrame:
     """Add :data:`COMPARISON_COLUMNS`: each representation against the best baseline, paired over resamples.
 
     A comparison needs both universes to hold the same proteins (the same resamples); otherwise its
-    p-value is NaN.
+    p-value is NaN. References that are not baselines are not compared (nor counted in the correction).
     """
     summary = summary.assign(compared_to=None, p_value=np.nan, q_value=np.nan)
     if not baselines:
@@ -291,7 +293,7 @@ def _compare(summary: pd.DataFrame, resampled: Mapping[tuple, tuple], baselines:
         best = candidates.loc[candidates["value"].idxmax(), "representation"]
         ids, reference = resampled[(best, standard, metric)]
         for index, rep in rows["representation"].items():
-            if rep == best:
+            if rep == best or (rep in references and rep not in baselines):
                 continue
             own_ids, values = resampled[(rep, standard, metric)]
             summary.loc[index, "compared_to"] = best
@@ -340,10 +342,14 @@ def _read_tables(profiles: Sequence, *, id_column: str, localization: Any, from_
     return tables
 
 
-def _check_names(labels: list[str], compare_to: Sequence[str] | None, *, n_bootstrap: int) -> list[str]:
-    """Refuse repeated representation names and unknown or unresampled baselines; the baselines."""
+def _check_names(labels: list[str], compare_to: Sequence[str] | None, references: Sequence[str], *,
+                 n_bootstrap: int) -> list[str]:
+    """Refuse repeated representation names, unknown references and unknown or unresampled baselines; the baselines."""
     if len(set(labels)) != len(labels):
         raise InputError(f"representation names must be unique. Received: {labels}; pass one --name per profile file")
+    unknown = [r for r in references if r not in labels]
+    if unknown:
+        raise InputError(f"reference {unknown[0]!r} is not a representation; expected some of {', '.join(labels)}")
     baselines = list(compare_to or [])
     missing = [b for b in baselines if b not in labels]
     if missing:
@@ -358,7 +364,8 @@ def score(
     standards: Sequence[str | os.PathLike] | Mapping[str, Mapping[str, set[str]]],
     out: str | os.PathLike,
     *,
-    names: Sequence[str] | None = None,
+    names: Sequence[str | None] | None = None,
+    references: Sequence[str] = (),
     id_column: str = _PROTEIN_COLUMN,
     metrics: Sequence[str] | None = None,
     seed: int = 0,
@@ -389,10 +396,14 @@ def score(
         Files or directories (see :func:`eval.standards.load_standards`), or loaded standards.
     out : path
         Score directory to create.
-    names : sequence of str, optional
-        One display name per profile (default: the method recorded in a Parquet file of this
-        package, else the file's name -- its folder for ``proteins.parquet`` -- or
-        ``profiles<i>`` for the i-th DataFrame).
+    names : sequence of str or None, optional
+        One display name per profile (default, or where an entry is None: the method recorded in
+        a Parquet file of this package, else the file's name -- its folder for ``proteins.parquet``
+        -- or ``profiles<i>`` for the i-th DataFrame).
+    references : sequence of str, default ()
+        Names of the reference representations (the ladder of :mod:`deeploc_keras.references`):
+        drawn in Figure 1 as references (grey, hatched, after the others) and not compared with
+        the best baseline unless named in ``compare_to``.
     id_column : str, default "Metadata_Protein"
         Column of the protein ids (ORFs or gene names with ``aliases``).
     metrics : sequence of str, optional
@@ -428,7 +439,8 @@ def score(
     ------
     InputError
         Bad profiles or standards (:func:`score_representation`), names that do not match the
-        profiles or repeat, a ``compare_to`` that is no representation (or without ``n_bootstrap``),
+        profiles or repeat, a ``compare_to`` or reference that is no representation (or ``compare_to``
+        without ``n_bootstrap``),
         or ``localization="metadata"`` with a profile file that has no ``Metadata_Label``.
     OutputExistsError
         If ``out`` exists and ``overwrite`` is False.
@@ -446,8 +458,10 @@ def score(
     if localization is not None and not from_metadata and not isinstance(localization, Mapping):
         localization = _standards.load_standard(localization)
     tables = _read_tables(profiles, id_column=id_column, localization=localization, from_metadata=from_metadata)
-    labels = list(names) if names else [method for _, method, _, _, _ in tables]
-    baselines = _check_names(labels, compare_to, n_bootstrap=n_bootstrap)
+    labels = [given or method for given, (_, method, _, _, _) in zip(names or [None] * len(tables), tables,
+                                                                       strict=True)]
+    references = list(references)
+    baselines = _check_names(labels, compare_to, references, n_bootstrap=n_bootstrap)
     summaries, coverage, resampled, groups = [], [], {}, []
     for label, (path, _, proteins, features, classes) in zip(labels, tables, strict=True):
         logger.info("scoring %s (%s): %d proteins x %d features", label, path, *features.shape)
@@ -460,16 +474,23 @@ def score(
         groups.extend({"representation": label, **row} for row in group_rows)
         resampled.update({(label, *key): value for key, value in boot.items()})
     summary = pd.concat(summaries, ignore_index=True)[["representation", *SUMMARY_COLUMNS, "normalize"]]
-    summary = _compare(summary, resampled, baselines)
+    summary = _compare(summary, resampled, baselines, references)
+    _write_scores(out, summary, coverage, groups if n_permutations else None, references=references,
+                  overwrite=overwrite)
+    return summary
+
+
+def _write_scores(out: Path, summary: pd.DataFrame, coverage: list[dict], groups: list[dict] | None, *,
+                  references: Sequence[str], overwrite: bool) -> None:
+    """The score directory: summary.csv, coverage.csv, groups.csv (unless None) and Figure 1, atomically."""
     with atomic_path(out, overwrite=overwrite) as tmp:
         tmp.mkdir(parents=True)
         summary.to_csv(tmp / "summary.csv", index=False)
         pd.DataFrame(coverage, columns=list(COVERAGE_COLUMNS)).to_csv(tmp / "coverage.csv", index=False)
-        if n_permutations:
+        if groups is not None:
             pd.DataFrame(groups, columns=list(GROUPS_COLUMNS)).to_csv(tmp / "groups.csv", index=False)
         if set(_plots.FIGURE1_METRICS) & set(summary["metric"]):
-            _plots.plot_summary(summary, tmp)
+            _plots.plot_summary(summary, tmp, references=references)
         else:
             logger.info("no metric of Figure 1 (%s) was computed; Figure 1 not drawn", ", ".join(_plots.FIGURE1_METRICS))
     logger.info("wrote %s", out)
-    return summary

@@ -17,7 +17,7 @@ CELLPROFILER = ("cellprofiler_features", "cellprofiler_features.masks", "cellpro
 #: Orchestration modules that must import without TensorFlow (the CLI starts fast; TF loads on use).
 LIGHT_APP = ("deeploc_keras", "deeploc_keras.cli", "deeploc_keras.methods", "deeploc_keras.train_config",
              "deeploc_keras.models.presets", "deeploc_keras.train", "deeploc_keras.extract",
-             "deeploc_keras.reproduce", "deeploc_keras.report", "deeploc_keras.references",
+             "deeploc_keras.reproduce", "deeploc_keras.report", "deeploc_keras.references", "deeploc_keras.ladder",
              "deeploc_keras._tensorflow", "deeploc_keras.predict", "deeploc_keras.export", "deeploc_keras.console",
              "deeploc_keras.models.info")
 HEAVY = ("tensorflow", "keras")

@@ -397,3 +397,36 @@ def test_score_within_metrics_nan_when_no_pair_shares_a_class():
     assert rows.loc["average_precision", "value"] > 0 and np.isfinite(rows.loc["average_precision", "ci_low"])
     for metric in ("average_precision_within", "mean_average_precision_within"):
         assert np.isnan(rows.loc[metric, ["value", "ci_low", "ci_high", "prevalence"]].astype(float)).all()
+
+
+def test_score_references_are_drawn_as_references_and_compared_only_as_named_baselines(tmp_path):
+    from eval import metrics, significance
+
+    proteins = [f"P{i}" for i in range(8)]  # all in a group
+    membership, _ = metrics.membership_matrix(STANDARD, proteins)
+    rng = np.random.default_rng(1)
+    reps = {"mine": membership @ rng.normal(size=(3, 6)) + 0.5 * rng.normal(size=(8, 6)),
+            "base": rng.normal(size=(8, 6)), "ladder": membership @ rng.normal(size=(3, 6)) + rng.normal(size=(8, 6))}
+    paths = [_write(tmp_path / f"{rep}.parquet", x, proteins) for rep, x in reps.items()]
+    kwargs = {"names": [None, "base", "ladder"], "metrics": ["average_precision"], "n_bootstrap": 40,
+              "n_permutations": 0}
+    summary = scoring.score(paths, {"toy": STANDARD}, tmp_path / "out", references=["ladder"], compare_to=["base"],
+                            **kwargs)
+    rows = summary.set_index("representation")
+    assert list(rows.index) == ["Toy", "base", "ladder"]  # None: the recorded method
+    assert rows.loc["Toy", "compared_to"] == "base" and np.isfinite(rows.loc["Toy", "p_value"])
+    assert pd.isna(rows.loc["ladder", "compared_to"]) and np.isnan(rows.loc["ladder", "p_value"])
+    weights = significance.bootstrap_weights(proteins, n_resamples=40, seed=0)
+    boot = {rep: significance.bootstrap_metrics(x, membership, weights, ["average_precision"])["average_precision"]
+            for rep, x in reps.items()}
+    assert rows.loc["Toy", "p_value"] == pytest.approx(significance.paired_p_value(boot["mine"], boot["base"]))
+    assert rows.loc["Toy", "q_value"] == pytest.approx(rows.loc["Toy", "p_value"])  # a family of one test
+    figure = pd.read_csv(tmp_path / "out" / "figure1_summary.csv")
+    assert set(figure["representation"]) == {"Toy", "base", "ladder"}
+    named = scoring.score(paths, {"toy": STANDARD}, tmp_path / "named", references=["ladder"],
+                          compare_to=["base", "ladder"], **kwargs).set_index("representation")
+    best = "ladder" if named.loc["ladder", "value"] > named.loc["base", "value"] else "base"
+    assert named.loc["Toy", "compared_to"] == best
+    with pytest.raises(InputError, match="reference 'chance' is not a representation"):
+        scoring.score(paths, {"toy": STANDARD}, tmp_path / "bad", references=["chance"], **kwargs)
+    assert not (tmp_path / "bad").exists()
