@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
-from tqdm.auto import tqdm
 
+from deeploc_keras.console import progress
 from deeploc_keras.errors import InputError, OutputExistsError, check_positive_int, file_error
 from deeploc_keras.lifetime import exit_with_parent
 from deeploc_keras.outputs import atomic_path, remove_path
@@ -441,18 +441,17 @@ def _measure_chunks(store: CellStore, blocks: list[np.ndarray], paths: list[Path
                 executor.kind)
     cells = store.cells
     jobs = ((k, (store.images(blocks[k]), channel_names, config, scale)) for k in pending)
-    progress = tqdm(total=n_cells, initial=n_cells - sum(len(blocks[k]) for k in pending), unit="cell",
-                    desc=METHOD, disable=None)
+    bar = progress(total=n_cells, initial=n_cells - sum(len(blocks[k]) for k in pending), unit="cell", desc=METHOD)
     try:
         for k, result in executor.map(_measure_job, jobs):
             meta = cell_metadata(cells.iloc[blocks[k]], store.class_names, index=blocks[k])
             _write_chunk(paths[k], meta, result, columns)
-            progress.update(len(blocks[k]))
+            bar.update(len(blocks[k]))
     except BaseException:
         executor.terminate()
         raise
     finally:
-        progress.close()
+        bar.close()
         executor.close()
 
 

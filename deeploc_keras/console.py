@@ -71,7 +71,8 @@ def set_verbosity(level: int) -> None:
         logging.getLogger(name).setLevel(logging.ERROR if level < DEBUG else logging.INFO)
 
 
-def progress(iterable: Any = None, *, total: int | None = None, desc: str = "", unit: str = "it") -> Any:
+def progress(iterable: Any = None, *, total: int | None = None, desc: str = "", unit: str = "it",
+             initial: int = 0) -> Any:
     """A tqdm progress bar on stderr: shown on a terminal at the default verbosity or above.
 
     Parameters
@@ -79,6 +80,8 @@ def progress(iterable: Any = None, *, total: int | None = None, desc: str = "", 
     iterable : iterable, optional
     total : int, optional
     desc, unit : str
+    initial : int, default 0
+        Work already done (a resumed step).
 
     Returns
     -------
@@ -88,8 +91,8 @@ def progress(iterable: Any = None, *, total: int | None = None, desc: str = "", 
     from tqdm.auto import tqdm
 
     shown = verbosity() >= DEFAULT and sys.stderr.isatty()
-    return tqdm(iterable, total=total, desc=desc, unit=unit, disable=not shown, leave=False, file=sys.stderr,
-                dynamic_ncols=True)
+    return tqdm(iterable, total=total, desc=desc, unit=unit, initial=initial, disable=not shown, leave=False,
+                file=sys.stderr, dynamic_ncols=True)
 
 
 def epoch_progress_callback(desc: str = "train") -> Any:

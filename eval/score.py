@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from deeploc_keras.console import progress
 from deeploc_keras.errors import InputError, file_error
 from deeploc_keras.outputs import atomic_path, check_output
 from deeploc_keras.processing import NORMALIZE_CHOICES, normalize_features
@@ -463,7 +464,8 @@ def score(
     references = list(references)
     baselines = _check_names(labels, compare_to, references, n_bootstrap=n_bootstrap)
     summaries, coverage, resampled, groups = [], [], {}, []
-    for label, (path, _, proteins, features, classes) in zip(labels, tables, strict=True):
+    for label, (path, _, proteins, features, classes) in progress(zip(labels, tables, strict=True), total=len(labels),
+                                                                   desc="score", unit="representation"):
         logger.info("scoring %s (%s): %d proteins x %d features", label, path, *features.shape)
         summary, cov, boot, group_rows = _score(
             proteins, features, loaded, metrics=metrics, seed=seed, n_jobs=n_jobs, n_bootstrap=n_bootstrap,

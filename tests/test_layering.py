@@ -10,7 +10,7 @@ import pytest
 
 #: The shared core every package may import; it imports none of eval, cellprofiler_features or TensorFlow.
 CORE = ("deeploc_keras.errors", "deeploc_keras.outputs", "deeploc_keras.profiles", "deeploc_keras.records",
-        "deeploc_keras.store")
+        "deeploc_keras.store", "deeploc_keras.console")
 EVAL = ("eval", "eval.figures", "eval.metrics", "eval.standards", "eval.score", "eval.plots")
 CELLPROFILER = ("cellprofiler_features", "cellprofiler_features.masks", "cellprofiler_features.measure",
                 "cellprofiler_features.pca", "cellprofiler_features.runner")
@@ -18,7 +18,7 @@ CELLPROFILER = ("cellprofiler_features", "cellprofiler_features.masks", "cellpro
 LIGHT_APP = ("deeploc_keras", "deeploc_keras.cli", "deeploc_keras.methods", "deeploc_keras.train_config",
              "deeploc_keras.models.presets", "deeploc_keras.train", "deeploc_keras.extract",
              "deeploc_keras.reproduce", "deeploc_keras.report", "deeploc_keras.references", "deeploc_keras.ladder",
-             "deeploc_keras._tensorflow", "deeploc_keras.predict", "deeploc_keras.export", "deeploc_keras.console",
+             "deeploc_keras._tensorflow", "deeploc_keras.predict", "deeploc_keras.export",
              "deeploc_keras.models.info")
 HEAVY = ("tensorflow", "keras")
 
