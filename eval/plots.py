@@ -196,6 +196,8 @@ def plot_tsne(
 ) -> list[Path]:
     """Figure 2: t-SNE of protein profiles by localization, and KDE clouds of bioprocesses.
 
+    The title names the representation (the method recorded in the profiles, else the file's stem).
+
     Left: every protein coloured by its localization class, by default the class the
     model was trained on (the profiles' ``Metadata_Label``, the most common label of the
     protein's cells; the study's 17 classes); with a localization standard instead, the
@@ -290,6 +292,8 @@ def plot_tsne(
         _draw_cloud(right, coords[members], (grid_x, grid_y), colour, label=f"{group} ({int(members.sum())})")
     right.legend(fontsize="x-small", frameon=False, loc="center left", bbox_to_anchor=(1, 0.5))
     right.set_title(f"Biological processes (KDE, {len(processes)})")
+    name = table.method if table.method != "unknown" else Path(profiles).stem
+    fig.suptitle(f"{name}: t-SNE of {len(proteins)} protein profiles")
     fig.tight_layout()
     with atomic_path(out, overwrite=overwrite) as tmp:
         paths = _save(fig, data, tmp, "figure2_tsne")

@@ -211,3 +211,17 @@ def test_plot_tsne_colours_the_trained_classes_and_names_23_processes(tmp_path, 
         with ProfileWriter(unlabelled, info={"method": "Toy"}) as writer:
             writer.write(pd.DataFrame({"Metadata_Protein": proteins}), np.zeros((len(proteins), 2)), ["a", "b"])
         plots.plot_tsne(unlabelled, None, tmp_path / "bp.gmt", tmp_path / "fig_u", perplexity=10)
+
+
+def test_plot_tsne_title_names_the_representation(tmp_path, monkeypatch):
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, data, out, stem: figures.append(fig) or out.mkdir() or [])
+    rng = np.random.default_rng(1)
+    proteins = [f"P{i:02d}" for i in range(30)]
+    with ProfileWriter(tmp_path / "p.parquet", info={"method": "DeepLoc"}) as writer:
+        writer.write(pd.DataFrame({"Metadata_Protein": proteins}), rng.normal(size=(30, 4)),
+                     [f"f_{i}" for i in range(4)])
+    standards.write_gmt({"a": set(proteins[:15]), "b": set(proteins[15:])}, tmp_path / "loc.gmt")
+    plots.plot_tsne(tmp_path / "p.parquet", tmp_path / "loc.gmt", tmp_path / "loc.gmt", tmp_path / "fig",
+                    perplexity=5)
+    assert figures[0]._suptitle.get_text() == "DeepLoc: t-SNE of 30 protein profiles"
