@@ -106,6 +106,8 @@ class ReproducePreset:
         CellProfiler feature set (:meth:`cellprofiler_features.measure.FeatureConfig.preset`): ``"default"``
         (265 features) or ``"closest_to_study"`` (431, the nearest to the study's 433).
     mixed_precision : str
+    jit_compile : bool
+        XLA for the training steps (``train --no-xla`` when False).
     n_bootstrap : int
         Bootstrap resamples of the proteins for the intervals and paired comparisons of the scores.
     """
@@ -127,16 +129,18 @@ class ReproducePreset:
     cp_workers: int | None = None
     cp_features: str = "default"
     mixed_precision: str = "auto"
+    jit_compile: bool = True
     n_bootstrap: int = 200
 
 
 REPRODUCE_PRESETS: dict[str, ReproducePreset] = {
     "smoke": ReproducePreset(
         description="CI smoke test (< 3 min on 2 CPU cores): tiny screen, tiny models, one epoch or two, "
-                    "two DeepLoc runs (so the mean and sd over runs are computed).",
+                    "two DeepLoc runs (so the mean and sd over runs are computed), no XLA (its compile time "
+                    "would dominate steps this few).",
         proteins=48, cells_per_protein=24, deeploc_preset="study", deeploc_width=0.125, deeploc_epochs=2,
         sweep_rates=(1e-3,), seeds=(0, 1), batch_size=64, pci_width=0.0625, pci_epochs=1, pci_lr=1e-3, cp_workers=2,
-        n_bootstrap=50,
+        n_bootstrap=50, jit_compile=False,
     ),
     "cpu": ReproducePreset(
         description="The embedded demo (< 20 min on 2 CPU cores): the default synthetic screen, CPU-width models, "
@@ -316,6 +320,7 @@ def _train_deeploc(layout: _Layout, config: ReproducePreset) -> None:
     train(layout.store, run_dir, resume=resume, method="deeploc", preset=config.deeploc_preset,
           epochs=config.deeploc_epochs, batch_size=config.batch_size, lr_sweep=True, sweep_rates=config.sweep_rates,
           seeds=config.seeds, width=config.deeploc_width, mixed_precision=config.mixed_precision,
+          jit_compile=config.jit_compile,
           monitor=layout.standards_dir)
 
 
@@ -323,7 +328,7 @@ def _train_pci(layout: _Layout, config: ReproducePreset, seed: int) -> None:
     run_dir, resume = _resumable(layout.runs / "pci")
     sweep = {"lr_sweep": True, "sweep_rates": config.pci_sweep_rates, "seeds": config.seeds}
     train(layout.store, run_dir, resume=resume, method="pci", epochs=config.pci_epochs, width=config.pci_width,
-          mixed_precision=config.mixed_precision,
+          mixed_precision=config.mixed_precision, jit_compile=config.jit_compile,
           **(sweep if config.pci_sweep_rates else {"seed": seed, "lr": config.pci_lr}))
 
 

@@ -82,7 +82,7 @@ def test_reproduce_train_step_resumes_an_interrupted_training(tiny_store, tmp_pa
     run_dir = layout.runs / "pci"
     with pytest.raises(KeyboardInterrupt):  # the step as _train_pci runs it, stopped after epoch 1
         train(tiny_store, run_dir, method="pci", epochs=2, width=0.0625, mixed_precision="off", seed=0, lr=config.pci_lr,
-              callbacks=[_Interrupt()])
+              jit_compile=config.jit_compile, callbacks=[_Interrupt()])
     first_epoch = (run_dir / "history.csv").read_text()
     (run_dir / "mark").write_text("the directory is resumed, not deleted")
     _train_pci(layout, config, seed=0)
