@@ -15,6 +15,7 @@
 # its ORF, e.g. exported from the authors' per-cell tables. Without it the import still works (protein
 # "unknown") and `train` runs, but `reproduce` refuses the store with a clear message.
 set -euo pipefail
+EXAMPLES=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 WORK=${WORK:-chong_study}
 METADATA=${METADATA:?"set METADATA=/path/to/chong_cells.csv (per-cell protein ids, see docs/data.md)"}
 mkdir -p "$WORK"
@@ -28,15 +29,7 @@ deeploc-keras import datasets/Chong_train_set.hdf5 datasets/Chong_valid_set.hdf5
 deeploc-keras inspect chong.h5
 
 # 2. Functional standards (SGD GO slim, KEGG and Complex Portal modules of BIONIC/ICoN).
-[ -f go_slim_mapping.tab ] || curl -fLO https://downloads.yeastgenome.org/curation/literature/go_slim_mapping.tab
-ICON=https://raw.githubusercontent.com/Murali-group/ICoN/main/eval/standards/module-detection
-[ -f yeast-KEGG-pathway-modules.json ] || curl -fLO "$ICON/yeast-KEGG-pathway-modules.json"
-[ -f yeast-IntAct-complex-modules.json ] || curl -fLO "$ICON/yeast-IntAct-complex-modules.json"
-mkdir -p standards
-deeploc-keras standards build --from sgd-slim go_slim_mapping.tab --aspect C --out standards/cellular_component.gmt --overwrite
-deeploc-keras standards build --from sgd-slim go_slim_mapping.tab --aspect P --out standards/bioprocess.gmt --overwrite
-deeploc-keras standards build --from modules-json yeast-KEGG-pathway-modules.json --out standards/pathway.gmt --overwrite
-deeploc-keras standards build --from modules-json yeast-IntAct-complex-modules.json --out standards/complex.gmt --overwrite
+source "$EXAMPLES/functional_standards.sh"
 
 # 3. The whole study; rerun with --resume after an interruption (finished steps are skipped).
 deeploc-keras reproduce --out study --preset paper --store chong.h5 --standards standards

@@ -17,6 +17,7 @@
 # Needs: pip install "deeploc-keras[gpu,dask]" and network access for the downloads (files already in
 # WORK are used as they are). PREPARE_ONLY=1 stops after the store and the standards.
 set -euo pipefail
+EXAMPLES=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CROPS=${CROPS:?"set CROPS=/path/to/wt2_crops (one folder per ORF of *_gfp.tif/*_rfp.tif crops)"}
 CROPS=$(cd "$CROPS" && pwd)
 WORK=${WORK:-wt2_study}
@@ -35,15 +36,7 @@ deeploc-keras import "$CROPS" wt2.h5 --format tiff-folders --labels labels.csv -
 deeploc-keras inspect wt2.h5
 
 # 3. Functional standards (SGD GO slim, KEGG and Complex Portal modules of BIONIC/ICoN).
-[ -f go_slim_mapping.tab ] || curl -fLO https://downloads.yeastgenome.org/curation/literature/go_slim_mapping.tab
-ICON=https://raw.githubusercontent.com/Murali-group/ICoN/main/eval/standards/module-detection
-[ -f yeast-KEGG-pathway-modules.json ] || curl -fLO "$ICON/yeast-KEGG-pathway-modules.json"
-[ -f yeast-IntAct-complex-modules.json ] || curl -fLO "$ICON/yeast-IntAct-complex-modules.json"
-mkdir -p standards
-deeploc-keras standards build --from sgd-slim go_slim_mapping.tab --aspect C --out standards/cellular_component.gmt --overwrite
-deeploc-keras standards build --from sgd-slim go_slim_mapping.tab --aspect P --out standards/bioprocess.gmt --overwrite
-deeploc-keras standards build --from modules-json yeast-KEGG-pathway-modules.json --out standards/pathway.gmt --overwrite
-deeploc-keras standards build --from modules-json yeast-IntAct-complex-modules.json --out standards/complex.gmt --overwrite
+source "$EXAMPLES/functional_standards.sh"
 if [ "${PREPARE_ONLY:-0}" = 1 ]; then
     echo "Prepared $WORK/wt2.h5 and $WORK/standards"
     exit 0
