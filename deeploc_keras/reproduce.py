@@ -42,7 +42,7 @@ from eval.standards import STANDARD_SUFFIXES
 
 from .errors import InputError, file_error
 from .extract import extract
-from .methods import METHODS, PCI_LEARNING_RATES
+from .methods import METHODS, PCI_LEARNING_RATES, TRAINABLE_METHODS
 from .models.presets import STUDY_LEARNING_RATES
 from .outputs import atomic_path, remove_path
 from .records import environment
@@ -382,7 +382,8 @@ def _strata(layout: _Layout, proteins: list[str]) -> np.ndarray:
     return strata
 
 
-def _within_rows(layout: _Layout, files: dict[str, Path], *, seed: int, n_bootstrap: int) -> pd.DataFrame:
+def _within_rows(layout: _Layout, files: dict[str, Path], standards: dict[str, dict[str, set[str]]], *, seed: int,
+                 n_bootstrap: int) -> pd.DataFrame:
     """Within-compartment AP and mAP rows (summary columns) of each representation on :data:`WITHIN_STANDARDS`.
 
     mAP within gets the bootstrap interval of :func:`eval.significance.bootstrap_mean` over the same
@@ -390,7 +391,7 @@ def _within_rows(layout: _Layout, files: dict[str, Path], *, seed: int, n_bootst
     """
     from eval import metrics as _metrics
     from eval import significance as _significance
-    from eval.standards import load_standard, restrict
+    from eval.standards import restrict
 
     from .profiles import read_profiles
 
@@ -400,7 +401,7 @@ def _within_rows(layout: _Layout, files: dict[str, Path], *, seed: int, n_bootst
         proteins = table.meta["Metadata_Protein"].astype(str).tolist()
         strata = _strata(layout, proteins)
         for standard in WITHIN_STANDARDS:
-            kept, _ = restrict(load_standard(layout.standard_files[standard]), proteins)
+            kept, _ = restrict(standards[standard], proteins)
             membership, _ = _metrics.membership_matrix(kept, proteins)
             universe = membership.any(axis=1)
             x, member, strata_u = table.features[universe], membership[universe], strata[universe]
@@ -421,17 +422,15 @@ def _within_rows(layout: _Layout, files: dict[str, Path], *, seed: int, n_bootst
     return pd.DataFrame(rows)
 
 
-def _over_runs(layout: _Layout, seed: int) -> pd.DataFrame:
+def _over_runs(layout: _Layout, standards: dict[str, dict[str, set[str]]], seed: int) -> pd.DataFrame:
     """Figure 1's scores over the selected runs of each learned method that has several (:func:`eval.runs.score_runs`)."""
     from eval.runs import score_runs
-    from eval.standards import load_standard
 
     runs = {}
-    for method in ("deeploc", "pci"):
+    for method in TRAINABLE_METHODS:
         found = sorted((layout.run_profiles / method).glob("*/proteins.parquet"))
         if found:
             runs[METHODS[method].display] = found
-    standards = {name: load_standard(layout.standard_files[name]) for name in STANDARD_NAMES}
     return score_runs(runs, standards, metrics=FIGURE1_METRICS, seed=seed, normalize=NORMALIZE)
 
 
@@ -442,16 +441,18 @@ def _all_profiles(layout: _Layout) -> dict[str, Path]:
 def _score(layout: _Layout, config: ReproducePreset, seed: int) -> None:
     from eval.plots import plot_summary
     from eval.score import score
+    from eval.standards import load_standard
 
     files = _all_profiles(layout)
     references = [name for name in files if name in layout.reference_files]
+    standards = {name: load_standard(layout.standard_files[name]) for name in STANDARD_NAMES}
     with atomic_path(layout.scores, overwrite=True) as tmp:
-        summary = score(list(files.values()), [layout.standard_files[name] for name in STANDARD_NAMES], tmp,
-                        names=list(files), references=references, seed=seed, n_bootstrap=config.n_bootstrap,
-                        compare_to=[b for b in BASELINES if b in files], normalize=NORMALIZE)
-        within = _within_rows(layout, files, seed=seed, n_bootstrap=config.n_bootstrap)
+        summary = score(list(files.values()), standards, tmp, names=list(files), references=references, seed=seed,
+                        n_bootstrap=config.n_bootstrap, compare_to=[b for b in BASELINES if b in files],
+                        normalize=NORMALIZE)
+        within = _within_rows(layout, files, standards, seed=seed, n_bootstrap=config.n_bootstrap)
         summary = pd.concat([summary, within.reindex(columns=summary.columns)], ignore_index=True)
-        summary = add_run_columns(summary, _over_runs(layout, seed))
+        summary = add_run_columns(summary, _over_runs(layout, standards, seed))
         summary.to_csv(tmp / "summary.csv", index=False)
         plot_summary(summary, tmp, metrics=(*FIGURE1_METRICS, "average_precision_within"), references=references)
 

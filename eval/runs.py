@@ -78,11 +78,11 @@ def score_runs(
             scores.append(scored.set_index(["standard", "metric"])["value"])
         values = pd.concat(scores, axis=1)
         for (standard, metric), row in values.iterrows():
-            finite = row.to_numpy(dtype=float)
+            per_run = row.to_numpy(dtype=float)
             rows.append({"representation": name, "standard": standard, "metric": metric,
-                         "runs_mean": float(np.mean(finite)),
-                         "runs_sd": float(np.std(finite, ddof=1)) if len(finite) > 1 else np.nan,
-                         "n_runs": len(finite)})
+                         "runs_mean": float(np.mean(per_run)),
+                         "runs_sd": float(np.std(per_run, ddof=1)) if len(per_run) > 1 else np.nan,
+                         "n_runs": len(per_run)})
     return pd.DataFrame(rows, columns=["representation", "standard", "metric", *RUN_COLUMNS])
 
 
@@ -111,6 +111,5 @@ def add_run_columns(summary: pd.DataFrame, over_runs: pd.DataFrame) -> pd.DataFr
     [3.0, nan]
     """
     keys = ["representation", "standard", "metric"]
-    merged = summary.drop(columns=[c for c in RUN_COLUMNS if c in summary]).merge(
+    return summary.drop(columns=[c for c in RUN_COLUMNS if c in summary]).merge(
         over_runs[[*keys, *RUN_COLUMNS]], on=keys, how="left", validate="many_to_one")
-    return merged
