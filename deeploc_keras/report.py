@@ -28,7 +28,7 @@ from .records import environment
 from .references import GENERATING, LABELS, PIXEL_STATISTICS, UNTRAINED
 
 __all__ = ["BASELINES", "REPORT_METRICS", "METRIC_DEFINITIONS", "ALPHA", "MIN_GROUPS", "MIN_POSITIVE_PAIRS",
-           "summary_table", "compare_with_study", "study_agreement", "ladder_sentences", "standard_sizes",
+           "summary_table", "scores_with_intervals", "compare_with_study", "study_agreement", "ladder_sentences", "standard_sizes",
            "write_report"]
 
 #: The study's baselines, in the order of reports.
@@ -334,8 +334,30 @@ def standard_sizes(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["standard", "proteins", "groups", "positive_pairs", "prevalence", "warning"])
 
 
-def _with_intervals(summary: pd.DataFrame, metrics: Sequence[str], references: Sequence[str]) -> pd.DataFrame:
-    """Representation x (standard, metric) cells as ``value [low, high]`` (or ``value ± sd``), a chance row last."""
+def scores_with_intervals(summary: pd.DataFrame, metrics: Sequence[str], references: Sequence[str]) -> pd.DataFrame:
+    """Representation x (standard, metric) cells as ``value [low, high]`` (or ``value ± sd``), a chance row last.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        ``summary.csv`` of a score or reproduce run.
+    metrics : sequence of str
+    references : sequence of str
+        Representations marked ``reference`` in the ``kind`` column (the others: ``compared``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns representation, kind, then one text column per standard x metric; with several runs a cell
+        ends with ``; n runs: mean ± sd``.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"representation": ["A"], "standard": ["c"], "metric": ["average_precision"],
+    ...                   "value": [0.5], "ci_low": [0.4], "ci_high": [0.6], "prevalence": [0.1]})
+    >>> scores_with_intervals(s, ["average_precision"], []).iloc[:, 2].tolist()
+    ['0.500 [0.400, 0.600]', '0.100']
+    """
     cells: dict[tuple[str, str], dict[str, str]] = {}
     subset = summary[summary["metric"].isin(metrics)]
     for row in subset.itertuples():
@@ -447,7 +469,7 @@ each protein's cells held out of training). {normalize_text}</p>
 <h2>Scores with 95 % bootstrap intervals over proteins (AMI: ± sd over samples)</h2>
 <p>DeepLoc and PCI: the value and interval of the best run (lowest validation loss); where several runs were
 trained at the chosen learning rate, the mean ± sd over those runs follows (Figure 1 draws the mean).</p>
-{_table_html(_with_intervals(summary, metrics, references))}
+{_table_html(scores_with_intervals(summary, metrics, references))}
 <h2>Standards: proteins and groups</h2>{_table_html(sizes)}
 <h2>Metrics</h2><ul>{definitions}<li>Intervals: percentile bootstrap over the universe's proteins, the same
 resamples for every representation; p-values: paired bootstrap of each representation against the best

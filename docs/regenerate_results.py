@@ -7,8 +7,8 @@ Usage::
 
 Copies the run's Figures 1-3 to ``docs/images/`` and rewrites the block between
 ``<!-- results:start -->`` and ``<!-- results:end -->`` in README.md with the summary
-table (compared representations, then the ladder's references and a chance row), the
-within-compartment AP, the comparison with the study's ranking and its significance,
+table with its 95 % bootstrap intervals and AMI's sd (compared representations, then the ladder's references
+and a chance row), the within-compartment AP, the comparison with the study's ranking and its significance,
 the ladder's sentences and the step timings.
 """
 
@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from deeploc_keras.report import compare_with_study, ladder_sentences, summary_table
+from deeploc_keras.references import REFERENCE_NAMES
+from deeploc_keras.report import compare_with_study, ladder_sentences, scores_with_intervals
 
 ROOT = Path(__file__).resolve().parents[1]
 START, END = "<!-- results:start -->", "<!-- results:end -->"
@@ -32,21 +33,17 @@ FIGURES = {
 }
 
 
-def _markdown(table: pd.DataFrame) -> str:
-    header = "| representation | " + " | ".join(f"{s} {m}" for s, m in table.columns) + " |"
-    rule = "|---|" + "---|" * len(table.columns)
-    rows = [f"| {name} | " + " | ".join("" if pd.isna(v) else f"{v:.3f}" for v in row) + " |"
-            for name, row in table.iterrows()]
-    return "\n".join([header, rule, *rows])
-
-
-def _with_chance(summary: pd.DataFrame, metrics: tuple[str, ...]) -> pd.DataFrame:
-    """The summary table with a last row of chance: the prevalence (0 for AMI)."""
-    table = summary_table(summary, metrics=metrics)
-    chance = summary.groupby(["standard", "metric"], sort=False)["prevalence"].first()
-    table.loc["chance (random ranking)"] = [0.0 if m == "ami" else round(float(chance[(s, m)]), 3)
-                                            for s, m in table.columns]
-    return table
+def _interval_markdown(summary: pd.DataFrame, metrics: tuple[str, ...]) -> str:
+    """The scores with their 95 % bootstrap intervals (AMI: ± sd over samples), references marked, chance last."""
+    frame = scores_with_intervals(summary, metrics, REFERENCE_NAMES)
+    columns = [c for c in frame.columns if c not in ("representation", "kind")]
+    rows = []
+    for _, row in frame.iterrows():
+        marked = row["kind"] == "reference" and row["representation"] != "chance"
+        name = f"{row['representation']} (reference)" if marked else row["representation"]
+        rows.append(f"| {name} | " + " | ".join(row[c] for c in columns) + " |")
+    header = "| representation | " + " | ".join(columns) + " |"
+    return "\n".join([header, "|---|" + "---|" * len(columns), *rows])
 
 
 def _over_runs(summary: pd.DataFrame) -> list[str]:
@@ -92,11 +89,11 @@ def main() -> None:
         f"{total_minutes:.1f} min in all on this 2-core CPU machine "
         f"({', '.join(f'{k} {v:.0f} s' for k, v in timings.items())}).",
         "",
-        _markdown(_with_chance(summary, ("average_precision", "ami", "f_beta"))),
+        _interval_markdown(summary, ("average_precision", "ami", "f_beta")),
         "",
         "Within compartments (only pairs of proteins sharing a localization class; chance = their prevalence):",
         "",
-        _markdown(_with_chance(summary, ("average_precision_within", "mean_average_precision_within"))),
+        _interval_markdown(summary, ("average_precision_within", "mean_average_precision_within")),
         "",
         *_over_runs(summary),
         f"Scored with `score --normalize {summary['normalize'].iloc[0]}` and "
