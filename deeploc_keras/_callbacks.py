@@ -16,6 +16,7 @@ import pandas as pd
 
 from eval.score import score_representation
 
+from ._sweep_model import copy_state
 from .errors import InputError, file_error, reading
 from .pipeline import inference_dataset
 from .profiles import ProteinMeans
@@ -186,7 +187,25 @@ class FiniteModelCheckpoint(keras.callbacks.ModelCheckpoint):
     """Keras' ModelCheckpoint that never saves an epoch whose loss or monitored value is NaN or infinite.
 
     (Keras saves the first epoch unconditionally under ``save_best_only``, NaN included.)
+
+    Parameters
+    ----------
+    *args, **kwargs
+        Those of :class:`keras.callbacks.ModelCheckpoint`.
+    saved_model : keras.Model, optional
+        The model to save when it is not the one trained (a sweep run trained in the sweep's
+        shared model, :class:`~deeploc_keras._sweep_model.SweepModel`): the trained model's state
+        is copied into it before each epoch's checkpoint.
     """
+
+    def __init__(self, *args: Any, saved_model: keras.Model | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._saved_model = saved_model
+        self._trained_model: keras.Model | None = None
+
+    def set_model(self, model: keras.Model) -> None:
+        self._trained_model = model
+        super().set_model(self._saved_model if self._saved_model is not None else model)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
@@ -194,6 +213,7 @@ class FiniteModelCheckpoint(keras.callbacks.ModelCheckpoint):
         if any(v is not None and not np.isfinite(float(v)) for v in values):
             logger.warning("epoch %d: loss or %s is not finite; no checkpoint saved", epoch + 1, self.monitor)
             return
+        copy_state(self._trained_model, self.model)
         super().on_epoch_end(epoch, logs)
 
 

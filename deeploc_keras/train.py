@@ -24,7 +24,10 @@ method (builder, loss, datasets, feature model) comes from :mod:`deeploc_keras.m
 A sweep chooses the learning rate of minimal mean validation loss over its seeds and keeps
 every run; ``RUN/config.json`` records the chosen rate and the seed of its best run (copied to
 ``RUN/best.keras``), every ``RUN/lr<rate>_seed<s>/config.json`` its own, and
-:func:`selected_runs` lists the runs at the chosen rate.
+:func:`selected_runs` lists the runs at the chosen rate. The runs of a sweep (a constant rate, one
+device) train one compiled model in turn, each from its own initial state
+(:class:`~deeploc_keras._sweep_model.SweepModel`), so the train step is traced and compiled once per
+sweep; each run saves its own model and equals the same run trained alone.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ import pandas as pd
 
 from eval.standards import load_standards, read_aliases, restrict
 
+from ._sweep_model import SweepModel
 from ._tensorflow import load_tensorflow
 from .errors import DeeplocKerasError, InputError, file_error, reading
 from .methods import Method, get_method
@@ -186,10 +190,11 @@ def _model_card(model: keras.Model, store: CellStore, cfg: TrainConfig, spec: Me
 
 
 def _run_callbacks(store: CellStore, cfg: TrainConfig, spec: Method, *, resuming: bool, standards: dict | None,
-                   nan_guard: keras.callbacks.Callback) -> list[keras.callbacks.Callback]:
+                   nan_guard: keras.callbacks.Callback, saved_model: keras.Model) -> list[keras.callbacks.Callback]:
     """The built-in callbacks of one run before the backup: NaN guard, best checkpoint, CSV log, the optional ones.
 
-    A resumed run's checkpoint threshold and early-stopping state start from the epochs in ``history.csv``.
+    A resumed run's checkpoint threshold and early-stopping state start from the epochs in ``history.csv``;
+    the checkpoint saves ``saved_model``, the run's own model, whichever model trains.
     """
     import keras
 
@@ -201,7 +206,8 @@ def _run_callbacks(store: CellStore, cfg: TrainConfig, spec: Method, *, resuming
     callbacks: list[keras.callbacks.Callback] = [
         nan_guard,
         FiniteModelCheckpoint(str(run_dir / "best.keras"), monitor="val_loss", save_best_only=True,
-                              initial_value_threshold=_best_val_loss(history_csv) if resuming else None),
+                              initial_value_threshold=_best_val_loss(history_csv) if resuming else None,
+                              saved_model=saved_model),
         keras.callbacks.CSVLogger(str(history_csv), append=resuming),
     ]
     if cfg.early_stopping_patience is not None:
@@ -237,8 +243,12 @@ def _keep_epochs(run_dir: Path, epochs: int) -> None:
 
 
 def _fit_one(store: CellStore, cfg: TrainConfig, *, fingerprint: str, standards: dict | None,
-             extra_callbacks: Sequence[keras.callbacks.Callback]) -> dict[str, Any]:
-    """Train the single run ``cfg`` describes in ``cfg.out``; resume from its backup when there is one."""
+             extra_callbacks: Sequence[keras.callbacks.Callback], shared: SweepModel | None = None) -> dict[str, Any]:
+    """Train the single run ``cfg`` describes in ``cfg.out``; resume from its backup when there is one.
+
+    With ``shared`` (the runs of a sweep), the run trains the sweep's compiled model from this run's own
+    initial state, and its checkpoints save this run's own model.
+    """
     import keras
 
     from ._callbacks import RunBackup, TerminateOnNaNEpoch
@@ -262,18 +272,20 @@ def _fit_one(store: CellStore, cfg: TrainConfig, *, fingerprint: str, standards:
         with _strategy(None if cfg.device_names is None else list(cfg.device_names)).scope():
             model = spec.build(store, cfg)
             _compile(model, cfg, spec)
+            trained = model if shared is None else shared.adopt(model)
             backup = RunBackup(run_dir / "backup")
             kept_on_interrupt(backup.directory, "resume with --resume")
-            done = backup.restore(model) if resuming else 0  # optimizer variables are built in the scope
+            done = backup.restore(trained) if resuming else 0  # optimizer variables are built in the scope
         _keep_epochs(run_dir, done)
         train_ds, val_ds, steps = spec.datasets(store, cfg, done)
         nan_guard = TerminateOnNaNEpoch()
-        callbacks = _run_callbacks(store, cfg, spec, resuming=resuming, standards=standards, nan_guard=nan_guard)
+        callbacks = _run_callbacks(store, cfg, spec, resuming=resuming, standards=standards, nan_guard=nan_guard,
+                                   saved_model=model)
         with atomic_path(run_dir / "model_card.json", overwrite=True) as tmp:
             tmp.write_text(json.dumps(_model_card(model, store, cfg, spec), indent=2))
         verbose, progress = _progress_callbacks(cfg.verbose)
         # the backup comes last, so the logs of an epoch are written before the state that skips it on resume
-        model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, initial_epoch=done, steps_per_epoch=steps,
+        trained.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, initial_epoch=done, steps_per_epoch=steps,
                   callbacks=[*callbacks, *progress, *extra_callbacks, backup], verbose=verbose, shuffle=False)
     if nan_guard.nan_epoch is not None:
         kept = f"last good checkpoint kept at {best_path}" if best_path.exists() else \
@@ -351,12 +363,14 @@ def _sweep(store: CellStore, cfg: TrainConfig, *, fingerprint: str, standards: d
     """Train every (rate, seed) of ``cfg``; choose the rate by the mean validation loss over the seeds."""
     out = Path(cfg.out)
     runs = []
+    # a decayed rate is a constant of the traced step, and replicated variables belong to one strategy
+    shared = SweepModel() if not cfg.lr_decay and cfg.device_names is None else None
     for rate in cfg.sweep_rates:
         for run_seed in cfg.seeds:
             sub = _sweep_run(cfg, rate, run_seed)
             logger.info("sweep: lr=%g seed=%d -> %s", rate, run_seed, sub.out)
             runs.append(_fit_one(store, sub, fingerprint=fingerprint, standards=standards,
-                                 extra_callbacks=extra_callbacks))
+                                 extra_callbacks=extra_callbacks, shared=shared))
     table = _select(runs)
     with atomic_path(out / "sweep.csv", overwrite=True) as tmp:
         table.to_csv(tmp, index=False, quoting=csv.QUOTE_MINIMAL)

@@ -49,6 +49,17 @@ class _Poison(keras.callbacks.Callback):
             layer.kernel.assign(np.full(layer.kernel.shape, np.nan, dtype="float32"))
 
 
+class _TrainedModels(keras.callbacks.Callback):
+    """Records which model object each run trains."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: list[int] = []
+
+    def on_train_begin(self, logs=None):
+        self.ids.append(id(self.model))
+
+
 @pytest.fixture(scope="module")
 def trained_run(tiny_store, tmp_path_factory):
     out = tmp_path_factory.mktemp("train") / "run"
@@ -116,8 +127,10 @@ def test_sweep_chooses_the_rate_of_minimal_mean_val_loss():
 
 def test_train_lr_sweep_keeps_every_run_of_the_chosen_rate(tiny_store, tiny_standards, tmp_path):
     out = tmp_path / "sweep"
-    result = train(tiny_store, out, lr_sweep=True, sweep_rates=(1e-3, 1e-5), seeds=(0, 1), epochs=2,
-                   steps_per_epoch=1, monitor=tiny_standards, **{**FAST, "width": 0.0625})
+    options = dict(epochs=2, steps_per_epoch=1, monitor=tiny_standards, **{**FAST, "width": 0.0625})
+    trained = _TrainedModels()
+    result = train(tiny_store, out, lr_sweep=True, sweep_rates=(1e-3, 1e-5), seeds=(0, 1), callbacks=[trained],
+                   **options)
     table = pd.read_csv(out / "sweep.csv")
     assert len(table) == 4 and sorted(zip(table["lr"], table["seed"], strict=True)) == [(1e-5, 0), (1e-5, 1), (1e-3, 0), (1e-3, 1)]
     # independent: the minimal val_loss of every run's history, averaged over the seeds of each rate
@@ -144,6 +157,17 @@ def test_train_lr_sweep_keeps_every_run_of_the_chosen_rate(tiny_store, tiny_stan
         sub = TrainConfig.read(out / f"lr{lr:g}_seed{seed}" / "config.json")
         assert (sub.learning_rate, sub.seed, sub.lr_sweep, sub.early_stopping_patience) == (lr, seed, False, None)
         assert len(pd.read_csv(out / f"lr{lr:g}_seed{seed}" / "history.csv")) == 2  # no cut-off
+    # every run trains the first run's compiled model; the last equals the same rate and seed trained alone
+    assert len(trained.ids) == 4 and len(set(trained.ids)) == 1
+    alone = tmp_path / "alone"
+    train(tiny_store, alone, lr=1e-5, seed=1, **options)
+    for name in ("history.csv", "monitor.csv"):
+        pd.testing.assert_frame_equal(pd.read_csv(out / "lr1e-05_seed1" / name), pd.read_csv(alone / name))
+    a, b = keras.saving.load_model(out / "lr1e-05_seed1" / "best.keras"), keras.saving.load_model(alone / "best.keras")
+    assert a.get_config() == b.get_config() and a.get_layer("augment").get_config()["seed"] == 1
+    for x, y in zip([*a.variables, *a.optimizer.variables], [*b.variables, *b.optimizer.variables], strict=True):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y), err_msg=x.path)
+    assert float(a.optimizer.learning_rate) == pytest.approx(1e-5)
 
 
 def test_train_pci_lr_sweep_uses_the_pci_rates(tiny_store, tmp_path):
