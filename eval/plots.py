@@ -169,12 +169,30 @@ def _palette(n: int) -> list:
     return [colours[k % len(colours)] for k in range(n)]
 
 
-def _draw_cloud(ax: Any, points: np.ndarray, grid: tuple[np.ndarray, np.ndarray], colour: Any, *, label: str) -> None:
-    """A group's KDE cloud (half its peak density), or its points when they lie on a line (no 2-d density)."""
-    if np.linalg.matrix_rank(points - points.mean(axis=0)) < 2:
+def _cloud_kde(points: np.ndarray) -> gaussian_kde | None:
+    """A group's Gaussian KDE (Scott's rule), or None when its points lie on a line (no 2-d density)."""
+    return None if np.linalg.matrix_rank(points - points.mean(axis=0)) < 2 else gaussian_kde(points.T)
+
+
+def _cloud_bounds(points: np.ndarray, kde: gaussian_kde | None) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper corners of a box that holds the group's cloud.
+
+    The KDE is the mean of n Gaussian kernels, so its peak is at least 1/n of a kernel's and
+    outside the points' Mahalanobis distance d it is below exp(-d^2/2) of a kernel's: the
+    half-peak region lies within d = sqrt(2 ln 2n) kernel standard deviations of a point.
+    """
+    if kde is None:
+        return points.min(axis=0), points.max(axis=0)
+    reach = np.sqrt(2 * np.log(2 * len(points))) * np.sqrt(np.diag(kde.covariance))
+    return points.min(axis=0) - reach, points.max(axis=0) + reach
+
+
+def _draw_cloud(ax: Any, points: np.ndarray, kde: gaussian_kde | None, grid: tuple[np.ndarray, np.ndarray],
+                colour: Any, *, label: str) -> None:
+    """A group's KDE cloud (half its peak density), or its points when they lie on a line."""
+    if kde is None:
         ax.scatter(points[:, 0], points[:, 1], s=12, color=colour, label=label)
         return
-    kde = gaussian_kde(points.T)
     density = kde(np.vstack([grid[0].ravel(), grid[1].ravel()])).reshape(grid[0].shape)
     peak = float(kde(points.T).max())  # a tight group's peak can fall between grid points
     ax.contourf(grid[0], grid[1], density, levels=[0.5 * peak, max(peak, float(density.max()))], colors=[colour],
@@ -204,8 +222,9 @@ def plot_tsne(
     proteins of a single group coloured by it. Proteins without a class are grey.
     Right: for each process (default: the :data:`TSNE_PROCESSES` largest, the study's
     number), a Gaussian KDE (Scott's rule) of its members' t-SNE coordinates, drawn as
-    filled contours above the 50 % density level over the grey cloud of all proteins;
-    the legend names each process and its number of proteins.
+    filled contours above the 50 % density level over the grey cloud of all proteins, on
+    axes that hold every cloud whole; the legend gives each process's id, its name when the
+    standard is a GMT whose description column names it, and its number of proteins.
 
     Parameters
     ----------
@@ -285,11 +304,18 @@ def plot_tsne(
         left.scatter(data.loc[rows, "tsne_1"], data.loc[rows, "tsne_2"], s=4, color=colour, label=group)
     left.legend(markerscale=3, fontsize="x-small", frameon=False, loc="center left", bbox_to_anchor=(1, 0.5))
     left.set_title(f"Localization ({len(classes)} classes)")
-    grid_x, grid_y = np.meshgrid(np.linspace(coords[:, 0].min(), coords[:, 0].max(), 120),
-                                 np.linspace(coords[:, 1].min(), coords[:, 1].max(), 120))
+    members = {group: np.asarray([p in process[group] for p in proteins]) for group in processes}
+    kdes = {group: _cloud_kde(coords[members[group]]) for group in processes}
+    boxes = [_cloud_bounds(coords[members[g]], kdes[g]) for g in processes] + [(coords.min(axis=0), coords.max(axis=0))]
+    low, high = np.min([b[0] for b in boxes], axis=0), np.max([b[1] for b in boxes], axis=0)
+    grid = np.meshgrid(np.linspace(low[0], high[0], 160), np.linspace(low[1], high[1], 160))
+    names = _standards.read_gmt_descriptions(process_standard) if Path(process_standard).suffix == ".gmt" else {}
     for group, colour in zip(processes, _palette(len(processes)), strict=True):
-        members = np.asarray([p in process[group] for p in proteins])
-        _draw_cloud(right, coords[members], (grid_x, grid_y), colour, label=f"{group} ({int(members.sum())})")
+        name = f"{group} {names[group]}" if group in names else group
+        _draw_cloud(right, coords[members[group]], kdes[group], grid, colour,
+                    label=f"{name} ({int(members[group].sum())})")
+    right.set_xlim(low[0], high[0])
+    right.set_ylim(low[1], high[1])
     right.legend(fontsize="x-small", frameon=False, loc="center left", bbox_to_anchor=(1, 0.5))
     right.set_title(f"Biological processes (KDE, {len(processes)})")
     name = table.method if table.method != "unknown" else Path(profiles).stem

@@ -37,6 +37,7 @@ __all__ = [
     "SLIM_ROOTS",
     "HUH_GOLGI_MERGE",
     "read_gmt",
+    "read_gmt_descriptions",
     "read_tsv",
     "read_json",
     "load_standard",
@@ -160,6 +161,41 @@ def read_gmt(path: str | os.PathLike) -> Standard:
         first_line[fields[0]] = number
         standard[fields[0]] = {f for f in fields[2:] if f}
     return _finish(path, standard)
+
+
+def read_gmt_descriptions(path: str | os.PathLike) -> dict[str, str]:
+    """The descriptions of a GMT file's groups, where they name the group (not empty, ``na`` or the group).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A GMT file (read as :func:`read_gmt` reads it).
+
+    Returns
+    -------
+    dict of str -> str
+        Group -> description.
+
+    Raises
+    ------
+    InputError
+        As :func:`read_gmt`.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "s.gmt"
+    >>> _ = p.write_text("GO:1\\tprotein folding\\tYAL1\\nGO:2\\tna\\tYAL2\\nGO:3\\tGO:3\\tYAL3\\n")
+    >>> read_gmt_descriptions(p)
+    {'GO:1': 'protein folding'}
+    """
+    read_gmt(path)
+    descriptions = {}
+    for line in _read_text(_check_file(path)).splitlines():
+        fields = [f.strip() for f in line.split("\t")]
+        if len(fields) >= 3 and not line.startswith("#") and fields[1] not in ("", "na", fields[0]):
+            descriptions[fields[0]] = fields[1]
+    return descriptions
 
 
 def read_tsv(path: str | os.PathLike) -> Standard:

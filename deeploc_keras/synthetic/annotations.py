@@ -1,4 +1,4 @@
-"""Real yeast annotation the grounded screen draws from: Huh 2003 localization, GO BP, KEGG, complexes, GO-slim CC.
+"""Real yeast annotation the grounded screen draws from: Huh 2003 localization, GO BP, KEGG, complexes, GO-slim.
 
 The package ships a subset of the public files (:data:`ANNOTATION_FILES`, xz-compressed, in
 ``deeploc_keras/synthetic/data/`` with a ``PROVENANCE.md``): only the localized, unambiguous
@@ -30,6 +30,7 @@ __all__ = [
     "HUH_CATEGORIES",
     "SLIM_ROOTS",
     "CC_TERM_SIZES",
+    "SLIM_ASPECTS",
     "Annotations",
     "package_annotations",
     "read_annotations",
@@ -57,6 +58,8 @@ SLIM_ROOTS = frozenset({"cellular component", "biological process", "molecular f
                         "cellular_component", "biological_process", "molecular_function", "other"})
 #: A GO-slim CC term is a group of the standard when this many localized ORFs carry it (inclusive).
 CC_TERM_SIZES = (10, 200)
+#: GO-slim aspects read: C (the cellular_component standard) and P (names of the bioprocess modules).
+SLIM_ASPECTS = ("C", "P")
 _SLIM_COLUMNS = ("orf", "gene", "sgdid", "aspect", "term", "goid", "feature_type")
 _XZ_PRESET = 9 | lzma.PRESET_EXTREME
 
@@ -75,17 +78,56 @@ class Annotations:
         ``bioprocess``, ``pathway`` and ``complex`` modules restricted to ``orfs`` (groups of >= 2).
     cc_terms : dict of str -> list of str
         Every informative GO-slim CC term (aspect C, no roots) -> its ORFs among ``orfs``.
+    process_terms : dict of str -> list of str
+        Every informative GO-slim process term (aspect P, no roots) -> its ORFs among ``orfs``.
+    process_ids : dict of str -> str
+        GO id -> name of those process terms.
     """
 
     orfs: list[str]
     categories: np.ndarray
     modules: dict[str, dict[str, list[str]]]
     cc_terms: dict[str, list[str]]
+    process_terms: dict[str, list[str]]
+    process_ids: dict[str, str]
 
     def cc_standard(self) -> dict[str, list[str]]:
         """The GO-slim CC terms carried by :data:`CC_TERM_SIZES` ORFs (the screen's cellular_component)."""
         lo, hi = CC_TERM_SIZES
         return {t: m for t, m in self.cc_terms.items() if lo <= len(m) <= hi}
+
+    def process_names(self) -> dict[str, str]:
+        """A name for each bioprocess module (a GO BP term id) from the GO-slim process terms.
+
+        The module's own name when its id is a GO-slim term; otherwise ``"in <term>"``: of the
+        GO-slim processes carried by at least half of its members, the one with fewest ORFs (the
+        most specific); when none is, the one carried by most members (ties: fewer ORFs, then the
+        name). Modules whose members carry none are left out.
+
+        Examples
+        --------
+        >>> names = read_annotations().process_names()
+        >>> names["GO:0006486"], names["GO:0000045"]
+        ('protein glycosylation', 'in vacuole organization')
+        """
+        carriers: dict[str, list[str]] = {}
+        for term, members in self.process_terms.items():
+            for orf in members:
+                carriers.setdefault(orf, []).append(term)
+        size = {term: len(members) for term, members in self.process_terms.items()}
+        names = {}
+        for module, members in self.modules["bioprocess"].items():
+            if module in self.process_ids:
+                names[module] = self.process_ids[module]
+                continue
+            counts = pd.Series([t for orf in members for t in carriers.get(orf, [])], dtype=object).value_counts()
+            if counts.empty:
+                continue
+            shared = [t for t in counts.index if 2 * counts[t] >= len(members)]
+            best = min(shared, key=lambda t: (size[t], t)) if shared else \
+                min(counts.index, key=lambda t: (-counts[t], size[t], t))
+            names[module] = f"in {best}"
+        return names
 
 
 def package_annotations() -> Traversable:
@@ -152,10 +194,14 @@ def _read_slim(path: Traversable) -> pd.DataFrame:
     return table
 
 
-def _cc_rows(slim: pd.DataFrame, orfs: set[str]) -> pd.DataFrame:
-    keep = (slim["aspect"].eq("C") & slim["feature_type"].str.startswith("ORF") & slim["orf"].isin(orfs)
+def _slim_rows(slim: pd.DataFrame, orfs: set[str]) -> pd.DataFrame:
+    keep = (slim["aspect"].isin(SLIM_ASPECTS) & slim["feature_type"].str.startswith("ORF") & slim["orf"].isin(orfs)
             & ~slim["term"].str.lower().isin(SLIM_ROOTS))
     return slim[keep]
+
+
+def _terms(rows: pd.DataFrame) -> dict[str, list[str]]:
+    return {str(t): sorted(set(m)) for t, m in rows.groupby("term")["orf"]}
 
 
 def read_annotations(directory: str | os.PathLike | Traversable | None = None) -> Annotations:
@@ -191,9 +237,10 @@ def read_annotations(directory: str | os.PathLike | Traversable | None = None) -
     orfs, categories = _read_huh(paths["localization"])
     known = set(orfs)
     modules = {level: _read_modules(paths[level], known) for level in MODULE_LEVELS}
-    cc = _cc_rows(_read_slim(paths["cellular_component"]), known)
-    cc_terms = {str(t): sorted(set(m)) for t, m in cc.groupby("term")["orf"]}
-    return Annotations(orfs=orfs, categories=categories, modules=modules, cc_terms=cc_terms)
+    slim = _slim_rows(_read_slim(paths["cellular_component"]), known)
+    process = slim[slim["aspect"].eq("P")]
+    return Annotations(orfs=orfs, categories=categories, modules=modules, cc_terms=_terms(slim[slim["aspect"].eq("C")]),
+                       process_terms=_terms(process), process_ids=dict(zip(process["goid"], process["term"], strict=True)))
 
 
 def _write_xz(path: Path, text: str) -> None:
@@ -205,7 +252,8 @@ def subset_annotations(source: str | os.PathLike, out: str | os.PathLike) -> dic
 
     Keeps the localized, unambiguous rows of the Huh table (``yORF``, ``ambiguous`` and the
     22 categories), the modules restricted to those ORFs (groups of >= 2), and the GO-slim
-    CC rows (aspect C, ORF features, no roots) of those ORFs, all in their original formats.
+    rows of aspects :data:`SLIM_ASPECTS` (ORF features, no roots) of those ORFs, all in their
+    original formats.
 
     Parameters
     ----------
@@ -235,8 +283,8 @@ def subset_annotations(source: str | os.PathLike, out: str | os.PathLike) -> dic
              .to_csv(index=False)}
     for level in MODULE_LEVELS:
         texts[level] = json.dumps(_read_modules(_find(source, level), known), indent=0) + "\n"
-    cc = _cc_rows(_read_slim(_find(source, "cellular_component")), known)
-    texts["cellular_component"] = cc.to_csv(sep="\t", header=False, index=False, quoting=3)
+    slim = _slim_rows(_read_slim(_find(source, "cellular_component")), known)
+    texts["cellular_component"] = slim.to_csv(sep="\t", header=False, index=False, quoting=3)
     written = {}
     for key, text in texts.items():
         path = out / (ANNOTATION_FILES[key] + ".xz")

@@ -4,8 +4,9 @@ The default hierarchy of :func:`~deeploc_keras.synthetic.simulate_screen`. Prote
 are localized ORFs of Huh et al. (2003); their classes are the Huh categories merged
 onto the 17 DeepLoc classes (:data:`HUH_CLASSES`); bioprocess, pathway and complex
 are the ICoN/BIONIC GO BP, KEGG and Complex Portal modules restricted to the chosen
-proteins; cellular_component is their GO-slim CC annotation (aspect C), not the
-classes. The annotation comes from the copy shipped with the package
+proteins (the bioprocess modules named by the GO-slim processes of their members,
+:meth:`~deeploc_keras.synthetic.annotations.Annotations.process_names`); cellular_component
+is their GO-slim CC annotation (aspect C), not the classes. The annotation comes from the copy shipped with the package
 (:mod:`~deeploc_keras.synthetic.annotations`) unless a folder is given.
 """
 
@@ -180,4 +181,5 @@ def hierarchy_from_annotations(
         proteins=proteins, class_names=[LOCALIZATION_CLASSES[c] for c in used],
         compartment=remap[primary].astype(np.int64), second=np.where(keep, remap[second], -1).astype(np.int64),
         mix=np.where(keep, rng.uniform(0.3, 0.5, n), 0.0), groups=groups, theta=theta_from_groups(n, groups, rng),
+        descriptions={"bioprocess": {g: name for g, name in a.process_names().items() if g in groups["bioprocess"]}},
     )

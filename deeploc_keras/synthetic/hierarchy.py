@@ -80,6 +80,8 @@ class Hierarchy:
         One entry per :data:`GROUP_LEVELS` name: group -> member indices.
     theta : numpy.ndarray of float, shape (n, N_PARAMETERS)
         Generating morphological parameters.
+    descriptions : dict of str -> dict of str -> str
+        Per level, names of its groups where they have one (the GMT description column).
     """
 
     proteins: list[str]
@@ -89,6 +91,7 @@ class Hierarchy:
     mix: np.ndarray
     groups: dict[str, dict[str, list[int]]]
     theta: np.ndarray = field(default_factory=lambda: np.zeros((0, N_PARAMETERS)))
+    descriptions: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def table(self) -> pd.DataFrame:
         """One row per protein: annotation, memberships and ``theta_<name>`` columns."""

@@ -403,7 +403,8 @@ def _write_tables(folder: Path, ctx: _Context, counts: np.ndarray) -> None:
     (folder / "standards").mkdir()
     ids = np.asarray(h.proteins, dtype=object)
     for name in STANDARD_NAMES:
-        write_gmt(folder / "standards" / f"{name}.gmt", {k: list(ids[v]) for k, v in h.groups[name].items()})
+        write_gmt(folder / "standards" / f"{name}.gmt", {k: list(ids[v]) for k, v in h.groups[name].items()},
+                  h.descriptions.get(name))
     write_gmt(folder / "localization.gmt", {k: list(ids[v]) for k, v in h.localization().items()})
     table = h.table()
     table.insert(4, "plate", [f"plate{p + 1:02d}" for p in ctx.plate])

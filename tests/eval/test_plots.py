@@ -225,3 +225,35 @@ def test_plot_tsne_title_names_the_representation(tmp_path, monkeypatch):
     plots.plot_tsne(tmp_path / "p.parquet", tmp_path / "loc.gmt", tmp_path / "loc.gmt", tmp_path / "fig",
                     perplexity=5)
     assert figures[0]._suptitle.get_text() == "DeepLoc: t-SNE of 30 protein profiles"
+
+
+def test_plot_tsne_names_processes_from_the_gmt_and_holds_every_cloud(tmp_path, monkeypatch):
+    """Legend entries carry the GMT description as the process name; on the axes' border every cloud's density
+    (a KDE computed here) is below its half-peak level, so no cloud is cut off."""
+    from scipy.stats import gaussian_kde
+
+    figures, tables = [], []
+    monkeypatch.setattr(plots, "_save", lambda fig, data, out, stem: figures.append(fig) or tables.append(data)
+                        or out.mkdir() or [])
+    proteins, _ = _labelled_profiles(tmp_path / "p.parquet")
+    rng = np.random.default_rng(2)
+    groups = {f"GO:{k:07d}": sorted(rng.choice(proteins, 4 + k, replace=False)) for k in range(6)}
+    names = {"GO:0000000": "protein folding", "GO:0000003": "in autophagy"}
+    (tmp_path / "bp.gmt").write_text("".join(f"{g}\t{names.get(g, 'na')}\t" + "\t".join(m) + "\n"
+                                             for g, m in groups.items()))
+    plots.plot_tsne(tmp_path / "p.parquet", None, tmp_path / "bp.gmt", tmp_path / "fig", perplexity=10)
+    right = figures[0].axes[1]
+    labels = sorted(t.get_text() for t in right.get_legend().get_texts())
+    assert labels == sorted(f"{g} {names[g]} ({len(m)})" if g in names else f"{g} ({len(m)})"
+                            for g, m in groups.items())
+    data = tables[0]
+    (x0, x1), (y0, y1) = right.get_xlim(), right.get_ylim()
+    t = np.linspace(0, 1, 400)
+    border = np.hstack([np.vstack([x0 + t * (x1 - x0), np.full_like(t, y0)]),
+                        np.vstack([x0 + t * (x1 - x0), np.full_like(t, y1)]),
+                        np.vstack([np.full_like(t, x0), y0 + t * (y1 - y0)]),
+                        np.vstack([np.full_like(t, x1), y0 + t * (y1 - y0)])])
+    for group, members in groups.items():
+        points = data.loc[data["protein"].isin(members), ["tsne_1", "tsne_2"]].to_numpy().T
+        kde = gaussian_kde(points)
+        assert kde(border).max() < 0.5 * kde(points).max(), group

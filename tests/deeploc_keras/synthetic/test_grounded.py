@@ -47,7 +47,7 @@ def test_package_annotations_ship_inside_the_package():
         size = (folder / (name + ".xz")).stat().st_size
         total += size
         assert re.search(rf"`{re.escape(name)}\.xz` \| {size:,} \|", provenance), name
-    assert f"Total: {total:,} bytes" in provenance and total < 150_000
+    assert f"Total: {total:,} bytes" in provenance and total < 200_000
     for word in ("licence", "CC BY 4.0", "GPL-3.0", "KEGG", "2024-02-19", "2007-02-01"):
         assert word in provenance
 
@@ -112,6 +112,7 @@ def test_shipped_subset_equals_subset_of_shared(standards_dir, tmp_path):
     original, shipped = read_annotations(standards_dir), read_annotations()
     assert original.orfs == shipped.orfs and np.array_equal(original.categories, shipped.categories)
     assert original.modules == shipped.modules and original.cc_terms == shipped.cc_terms
+    assert original.process_terms == shipped.process_terms and original.process_names() == shipped.process_names()
 
 
 def test_groups_match_an_independent_restriction_of_shared(standards_dir, cpu_hierarchy):
@@ -137,6 +138,36 @@ def test_groups_match_an_independent_restriction_of_shared(standards_dir, cpu_hi
     complexes = json.loads((standards_dir / "icon_yeast-IntAct-complex-modules.json").read_text())
     expected = {k: set(v) & chosen for k, v in complexes.items() if 2 <= len(set(v) & chosen) <= 10}
     assert {t: set(ids[m]) for t, m in h.groups["complex"].items()} == expected
+
+
+def test_bioprocess_names_come_from_the_go_slim_processes_of_the_members(standards_dir, cpu_hierarchy):
+    """Each module is named by its own GO-slim name, else by the most specific GO-slim process that half its
+    members carry (else the most carried one): computed here from the shared SGD file."""
+    huh = pd.read_csv(standards_dir / "huh2003_yeastgfp.csv.xz", dtype=str)
+    localized = set(huh.loc[huh[list(HUH_CLASSES)].eq("T").any(axis=1) & huh["ambiguous"].ne("T"), "yORF"])
+    slim = pd.read_csv(standards_dir / "sgd_go_slim_mapping_2024.tab", sep="\t", header=None, dtype=str,
+                       keep_default_na=False, quoting=3)
+    rows = slim[(slim[3] == "P") & slim[6].str.startswith("ORF") & slim[0].isin(localized)
+                & ~slim[4].str.lower().isin({"biological process", "biological_process", "other"})]
+    own = dict(zip(rows[5], rows[4], strict=True))
+    size = rows.groupby(4)[0].nunique()
+    modules = json.loads((standards_dir / "icon_yeast-GO-bioprocess-modules.json").read_text())
+    names = cpu_hierarchy.descriptions["bioprocess"]
+    groups = cpu_hierarchy.groups["bioprocess"]
+    assert set(names) <= set(groups) and len(names) >= 0.9 * len(groups)
+    for group in groups:
+        members = sorted(set(modules[group]) & localized)
+        counts = rows[rows[0].isin(members)].groupby(4)[0].nunique()
+        if group in own:
+            expected = own[group]
+        elif counts.empty:
+            assert group not in names
+            continue
+        else:
+            half = [t for t in counts.index if 2 * counts[t] >= len(members)]
+            expected = "in " + (min(half, key=lambda t: (size[t], t)) if half
+                                else min(counts.index, key=lambda t: (-counts[t], size[t], t)))
+        assert names[group] == expected, group
 
 
 def test_read_annotations_raises_missing_file(tmp_path):

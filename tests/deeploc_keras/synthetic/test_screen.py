@@ -99,6 +99,13 @@ def test_simulate_screen_standards_shapes(kind, request):
     assert not set(gmts["cellular_component"]) & set(CHONG_CLASS_NAMES)
 
 
+def test_grounded_screen_names_its_bioprocesses_in_the_gmt(screen):
+    lines = [line.split("\t") for line in screen.standards["bioprocess"].read_text().splitlines()]
+    named = [(group, description) for group, description, *_ in lines if description != group]
+    assert len(named) >= 0.9 * len(lines) and all(group.startswith("GO:") for group, _ in named)
+    assert all(description and not description.startswith("GO:") for _, description in named)
+
+
 def test_simulate_screen_synthetic_groups_nest(synthetic_screen):
     screen = synthetic_screen
     gmts = {name: _read_gmt(screen.standards[name]) for name in STANDARD_NAMES}
