@@ -465,7 +465,8 @@ def _figures(layout: _Layout, seed: int) -> None:
         tmp.mkdir()
         n_proteins = len(pd.read_parquet(deeploc, columns=["Metadata_Protein"]))
         plot_tsne(deeploc, layout.localization, layout.standard_files["bioprocess"],
-                  tmp / "tsne", perplexity=min(40.0, max(2.0, (n_proteins - 1) / 3)), seed=seed)
+                  tmp / "tsne", perplexity=min(40.0, max(2.0, (n_proteins - 1) / 3)), seed=seed,
+                  name=METHODS["deeploc"].display)
         monitor = layout.runs / "deeploc" / "monitor.csv"
         if monitor.is_file():
             plot_monitor(monitor, tmp / "monitor")

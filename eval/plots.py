@@ -188,16 +188,18 @@ def _cloud_bounds(points: np.ndarray, kde: gaussian_kde | None) -> tuple[np.ndar
 
 
 def _draw_cloud(ax: Any, points: np.ndarray, kde: gaussian_kde | None, grid: tuple[np.ndarray, np.ndarray],
-                colour: Any, *, label: str) -> None:
-    """A group's KDE cloud (half its peak density), or its points when they lie on a line."""
+                colour: Any, *, label: str) -> tuple[np.ndarray, np.ndarray]:
+    """A group's KDE cloud (half its peak density), or its points when they lie on a line; the drawn extent."""
     if kde is None:
         ax.scatter(points[:, 0], points[:, 1], s=12, color=colour, label=label)
-        return
+        return points.min(axis=0), points.max(axis=0)
     density = kde(np.vstack([grid[0].ravel(), grid[1].ravel()])).reshape(grid[0].shape)
     peak = float(kde(points.T).max())  # a tight group's peak can fall between grid points
-    ax.contourf(grid[0], grid[1], density, levels=[0.5 * peak, max(peak, float(density.max()))], colors=[colour],
-                alpha=0.45)
+    cloud = ax.contourf(grid[0], grid[1], density, levels=[0.5 * peak, max(peak, float(density.max()))],
+                        colors=[colour], alpha=0.45)
     ax.plot([], [], color=colour, linewidth=6, alpha=0.45, label=label)
+    vertices = np.vstack([points, *(path.vertices for path in cloud.get_paths() if len(path.vertices))])
+    return vertices.min(axis=0), vertices.max(axis=0)
 
 
 def plot_tsne(
@@ -210,11 +212,13 @@ def plot_tsne(
     perplexity: float = 40,
     seed: int = 0,
     aliases: Mapping[str, str] | None = None,
+    name: str | None = None,
     overwrite: bool = False,
 ) -> list[Path]:
     """Figure 2: t-SNE of protein profiles by localization, and KDE clouds of bioprocesses.
 
-    The title names the representation (the method recorded in the profiles, else the file's stem).
+    The title names the representation (``name``, else the method recorded in the profiles,
+    else the file's stem).
 
     Left: every protein coloured by its localization class, by default the class the
     model was trained on (the profiles' ``Metadata_Label``, the most common label of the
@@ -223,7 +227,8 @@ def plot_tsne(
     Right: for each process (default: the :data:`TSNE_PROCESSES` largest, the study's
     number), a Gaussian KDE (Scott's rule) of its members' t-SNE coordinates, drawn as
     filled contours above the 50 % density level over the grey cloud of all proteins, on
-    axes that hold every cloud whole; the legend gives each process's id, its name when the
+    axes that hold every cloud whole (drawn on a grid that reaches past every cloud, the axes
+    fitted to the drawn contours); the legend gives each process's id, its name when the
     standard is a GMT whose description column names it, and its number of proteins.
 
     Parameters
@@ -244,6 +249,8 @@ def plot_tsne(
     seed : int, default 0
     aliases : mapping, optional
         Gene name -> ORF map.
+    name : str, optional
+        The representation's name in the title.
     overwrite : bool, default False
 
     Returns
@@ -308,17 +315,21 @@ def plot_tsne(
     kdes = {group: _cloud_kde(coords[members[group]]) for group in processes}
     boxes = [_cloud_bounds(coords[members[g]], kdes[g]) for g in processes] + [(coords.min(axis=0), coords.max(axis=0))]
     low, high = np.min([b[0] for b in boxes], axis=0), np.max([b[1] for b in boxes], axis=0)
-    grid = np.meshgrid(np.linspace(low[0], high[0], 160), np.linspace(low[1], high[1], 160))
+    grid = np.meshgrid(np.linspace(low[0], high[0], 240), np.linspace(low[1], high[1], 240))
     names = _standards.read_gmt_descriptions(process_standard) if Path(process_standard).suffix == ".gmt" else {}
+    extents = [(coords.min(axis=0), coords.max(axis=0))]
     for group, colour in zip(processes, _palette(len(processes)), strict=True):
-        name = f"{group} {names[group]}" if group in names else group
-        _draw_cloud(right, coords[members[group]], kdes[group], grid, colour,
-                    label=f"{name} ({int(members[group].sum())})")
-    right.set_xlim(low[0], high[0])
-    right.set_ylim(low[1], high[1])
+        entry = f"{group} {names[group]}" if group in names else group
+        extents.append(_draw_cloud(right, coords[members[group]], kdes[group], grid, colour,
+                                   label=f"{entry} ({int(members[group].sum())})"))
+    low, high = np.min([e[0] for e in extents], axis=0), np.max([e[1] for e in extents], axis=0)
+    pad = 0.04 * (high - low)
+    right.set_xlim(low[0] - pad[0], high[0] + pad[0])
+    right.set_ylim(low[1] - pad[1], high[1] + pad[1])
     right.legend(fontsize="x-small", frameon=False, loc="center left", bbox_to_anchor=(1, 0.5))
     right.set_title(f"Biological processes (KDE, {len(processes)})")
-    name = table.method if table.method != "unknown" else Path(profiles).stem
+    if name is None:
+        name = table.method if table.method != "unknown" else Path(profiles).stem
     fig.suptitle(f"{name}: t-SNE of {len(proteins)} protein profiles")
     fig.tight_layout()
     with atomic_path(out, overwrite=overwrite) as tmp:

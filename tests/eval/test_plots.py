@@ -225,6 +225,9 @@ def test_plot_tsne_title_names_the_representation(tmp_path, monkeypatch):
     plots.plot_tsne(tmp_path / "p.parquet", tmp_path / "loc.gmt", tmp_path / "loc.gmt", tmp_path / "fig",
                     perplexity=5)
     assert figures[0]._suptitle.get_text() == "DeepLoc: t-SNE of 30 protein profiles"
+    plots.plot_tsne(tmp_path / "p.parquet", tmp_path / "loc.gmt", tmp_path / "loc.gmt", tmp_path / "named",
+                    perplexity=5, name="DeepLoc fc_2")
+    assert figures[1]._suptitle.get_text() == "DeepLoc fc_2: t-SNE of 30 protein profiles"
 
 
 def test_plot_tsne_names_processes_from_the_gmt_and_holds_every_cloud(tmp_path, monkeypatch):
