@@ -202,6 +202,24 @@ def _draw_cloud(ax: Any, points: np.ndarray, kde: gaussian_kde | None, grid: tup
     return vertices.min(axis=0), vertices.max(axis=0)
 
 
+def _draw_processes(ax: Any, coords: np.ndarray, groups: list[set[str]], proteins: list[str],
+                    labels: list[str]) -> None:
+    """Figure 2's right panel: each group's cloud on a grid that reaches past every cloud, axes fitted to them."""
+    members = [np.asarray([p in group for p in proteins]) for group in groups]
+    kdes = [_cloud_kde(coords[m]) for m in members]
+    boxes = [_cloud_bounds(coords[m], kde) for m, kde in zip(members, kdes, strict=True)]
+    low = np.min([coords.min(axis=0), *(b[0] for b in boxes)], axis=0)
+    high = np.max([coords.max(axis=0), *(b[1] for b in boxes)], axis=0)
+    grid = np.meshgrid(np.linspace(low[0], high[0], 240), np.linspace(low[1], high[1], 240))
+    extents = [(coords.min(axis=0), coords.max(axis=0))]
+    for m, kde, label, colour in zip(members, kdes, labels, _palette(len(groups)), strict=True):
+        extents.append(_draw_cloud(ax, coords[m], kde, grid, colour, label=f"{label} ({int(m.sum())})"))
+    low, high = np.min([e[0] for e in extents], axis=0), np.max([e[1] for e in extents], axis=0)
+    pad = 0.04 * (high - low)
+    ax.set_xlim(low[0] - pad[0], high[0] + pad[0])
+    ax.set_ylim(low[1] - pad[1], high[1] + pad[1])
+
+
 def plot_tsne(
     profiles: str | os.PathLike,
     localization_standard: str | os.PathLike | None,
@@ -227,8 +245,7 @@ def plot_tsne(
     Right: for each process (default: the :data:`TSNE_PROCESSES` largest, the study's
     number), a Gaussian KDE (Scott's rule) of its members' t-SNE coordinates, drawn as
     filled contours above the 50 % density level over the grey cloud of all proteins, on
-    axes that hold every cloud whole (drawn on a grid that reaches past every cloud, the axes
-    fitted to the drawn contours); the legend gives each process's id, its name when the
+    axes fitted to the whole clouds; the legend gives each process's id, its name when the
     standard is a GMT whose description column names it, and its number of proteins.
 
     Parameters
@@ -311,21 +328,9 @@ def plot_tsne(
         left.scatter(data.loc[rows, "tsne_1"], data.loc[rows, "tsne_2"], s=4, color=colour, label=group)
     left.legend(markerscale=3, fontsize="x-small", frameon=False, loc="center left", bbox_to_anchor=(1, 0.5))
     left.set_title(f"Localization ({len(classes)} classes)")
-    members = {group: np.asarray([p in process[group] for p in proteins]) for group in processes}
-    kdes = {group: _cloud_kde(coords[members[group]]) for group in processes}
-    boxes = [_cloud_bounds(coords[members[g]], kdes[g]) for g in processes] + [(coords.min(axis=0), coords.max(axis=0))]
-    low, high = np.min([b[0] for b in boxes], axis=0), np.max([b[1] for b in boxes], axis=0)
-    grid = np.meshgrid(np.linspace(low[0], high[0], 240), np.linspace(low[1], high[1], 240))
     names = _standards.read_gmt_descriptions(process_standard) if Path(process_standard).suffix == ".gmt" else {}
-    extents = [(coords.min(axis=0), coords.max(axis=0))]
-    for group, colour in zip(processes, _palette(len(processes)), strict=True):
-        entry = f"{group} {names[group]}" if group in names else group
-        extents.append(_draw_cloud(right, coords[members[group]], kdes[group], grid, colour,
-                                   label=f"{entry} ({int(members[group].sum())})"))
-    low, high = np.min([e[0] for e in extents], axis=0), np.max([e[1] for e in extents], axis=0)
-    pad = 0.04 * (high - low)
-    right.set_xlim(low[0] - pad[0], high[0] + pad[0])
-    right.set_ylim(low[1] - pad[1], high[1] + pad[1])
+    _draw_processes(right, coords, [{p for p in proteins if p in process[g]} for g in processes], proteins,
+                    [f"{g} {names[g]}" if g in names else g for g in processes])
     right.legend(fontsize="x-small", frameon=False, loc="center left", bbox_to_anchor=(1, 0.5))
     right.set_title(f"Biological processes (KDE, {len(processes)})")
     if name is None:
