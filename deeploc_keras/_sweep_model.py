@@ -43,11 +43,11 @@ def copy_state(source: keras.Model, target: keras.Model) -> None:
     """
     if source is target:
         return
-    pairs = list(zip(_state(source), _state(target), strict=False))
-    if len(pairs) != len(_state(source)) or len(pairs) != len(_state(target)) or any(
-            a.path != b.path or tuple(a.shape) != tuple(b.shape) for a, b in pairs):
+    sources, targets = _state(source), _state(target)
+    if len(sources) != len(targets) or any(a.path != b.path or tuple(a.shape) != tuple(b.shape)
+                                           for a, b in zip(sources, targets, strict=True)):
         raise ValueError(f"models {source.name!r} and {target.name!r} do not have the same variables")
-    for a, b in pairs:
+    for a, b in zip(sources, targets, strict=True):
         b.assign(a)
 
 

@@ -329,7 +329,7 @@ def plot_tsne(
     left.legend(markerscale=3, fontsize="x-small", frameon=False, loc="center left", bbox_to_anchor=(1, 0.5))
     left.set_title(f"Localization ({len(classes)} classes)")
     names = _standards.read_gmt_descriptions(process_standard) if Path(process_standard).suffix == ".gmt" else {}
-    _draw_processes(right, coords, [{p for p in proteins if p in process[g]} for g in processes], proteins,
+    _draw_processes(right, coords, [process[g] for g in processes], proteins,
                     [f"{g} {names[g]}" if g in names else g for g in processes])
     right.legend(fontsize="x-small", frameon=False, loc="center left", bbox_to_anchor=(1, 0.5))
     right.set_title(f"Biological processes (KDE, {len(processes)})")

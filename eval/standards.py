@@ -146,7 +146,12 @@ def read_gmt(path: str | os.PathLike) -> Standard:
     {'ribosome': ['YAL1', 'YAL2']}
     """
     path = _check_file(path)
-    standard: Standard = {}
+    return _finish(path, {group: ids for group, _, ids in _gmt_records(path)})
+
+
+def _gmt_records(path: Path) -> list[tuple[str, str, set[str]]]:
+    """``(group, description, ids)`` of each line of a GMT file, checked as :func:`read_gmt` documents."""
+    records = []
     first_line: dict[str, int] = {}
     for number, line in enumerate(_read_text(path).splitlines(), start=1):
         if not line.strip() or line.startswith("#"):
@@ -159,8 +164,8 @@ def read_gmt(path: str | os.PathLike) -> Standard:
             raise file_error(path, f"line {number}: group {fields[0]!r} is already defined on line "
                                    f"{first_line[fields[0]]}; give each group one line (merge or rename them)")
         first_line[fields[0]] = number
-        standard[fields[0]] = {f for f in fields[2:] if f}
-    return _finish(path, standard)
+        records.append((fields[0], fields[1], {f for f in fields[2:] if f}))
+    return records
 
 
 def read_gmt_descriptions(path: str | os.PathLike) -> dict[str, str]:
@@ -189,13 +194,10 @@ def read_gmt_descriptions(path: str | os.PathLike) -> dict[str, str]:
     >>> read_gmt_descriptions(p)
     {'GO:1': 'protein folding'}
     """
-    read_gmt(path)
-    descriptions = {}
-    for line in _read_text(_check_file(path)).splitlines():
-        fields = [f.strip() for f in line.split("\t")]
-        if len(fields) >= 3 and not line.startswith("#") and fields[1] not in ("", "na", fields[0]):
-            descriptions[fields[0]] = fields[1]
-    return descriptions
+    path = _check_file(path)
+    records = _gmt_records(path)
+    _finish(path, {group: ids for group, _, ids in records})
+    return {group: text for group, text, _ in records if text not in ("", "na", group)}
 
 
 def read_tsv(path: str | os.PathLike) -> Standard:

@@ -14,6 +14,7 @@ import io
 import json
 import lzma
 import os
+from collections import Counter
 from dataclasses import dataclass
 from importlib.resources import files
 from importlib.resources.abc import Traversable
@@ -120,12 +121,12 @@ class Annotations:
             if module in self.process_ids:
                 names[module] = self.process_ids[module]
                 continue
-            counts = pd.Series([t for orf in members for t in carriers.get(orf, [])], dtype=object).value_counts()
-            if counts.empty:
+            counts = Counter(t for orf in members for t in carriers.get(orf, []))
+            if not counts:
                 continue
-            shared = [t for t in counts.index if 2 * counts[t] >= len(members)]
+            shared = [t for t in counts if 2 * counts[t] >= len(members)]
             best = min(shared, key=lambda t: (size[t], t)) if shared else \
-                min(counts.index, key=lambda t: (-counts[t], size[t], t))
+                min(counts, key=lambda t: (-counts[t], size[t], t))
             names[module] = f"in {best}"
         return names
 
