@@ -6,8 +6,8 @@ cells of the same protein in that split and redrawn every epoch (Lu et al. 2019,
 draws are vectorized numpy (:func:`pair_indices`); each batch's sources and
 targets are read together, sorted by row, with
 :class:`~deeploc_keras._reader.RowReader` (one ``preadv`` per run of adjacent
-rows on an uncompressed store), then flipped independently for source and target and min-max scaled per
-crop and channel inside tf.data.
+rows on an uncompressed store) and flipped independently for source and target in
+place (numpy views, exact); tf.data then min-max scales every crop and channel.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from .errors import InputError, file_error
 from .models.layers_pci import minmax_scale
 from .store import CellStore
 
-__all__ = ["PairData", "pair_indices", "pair_dataset"]
+__all__ = ["PairData", "pair_indices", "pair_dataset", "flip_in_place"]
 
 logger = logging.getLogger(__name__)
 
@@ -203,10 +203,12 @@ def pair_dataset(
                 k = len(source[part])
                 images = np.empty((2 * k, *image_shape), dtype)
                 reader.read_into(images, np.concatenate([rows[source[part]], rows[target[source[part]]]]))
-                yield images[:k], images[k:], flips[part]
+                flip_in_place(images, up_down=np.r_[flips[part, 0], flips[part, 2]],
+                              left_right=np.r_[flips[part, 1], flips[part, 3]])
+                yield images[:k], images[k:]
 
     spec = tf.TensorSpec((None, *image_shape), tf.as_dtype(dtype))
-    dataset = tf.data.Dataset.from_generator(batches, output_signature=(spec, spec, tf.TensorSpec((None, 4), tf.bool)))
+    dataset = tf.data.Dataset.from_generator(batches, output_signature=(spec, spec))
     dataset = (dataset.apply(tf.data.experimental.assert_cardinality(steps))
                .map(_prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
                .prefetch(tf.data.AUTOTUNE))
@@ -215,17 +217,23 @@ def pair_dataset(
     return PairData(dataset=dataset, steps_per_epoch=steps, n_cells=n_cells, skipped_proteins=skipped)
 
 
-def _flip(images: tf.Tensor, up_down: tf.Tensor, left_right: tf.Tensor) -> tf.Tensor:
-    """Flip each crop where its flag is set; integer arithmetic (exact), cheaper than a broadcast select."""
-    images = tf.cast(images, tf.int32)
-    flag = tf.cast(up_down, tf.int32)[:, None, None, None]
-    images = images + flag * (tf.reverse(images, [1]) - images)
-    flag = tf.cast(left_right, tf.int32)[:, None, None, None]
-    return images + flag * (tf.reverse(images, [2]) - images)
+def flip_in_place(images: np.ndarray, *, up_down: np.ndarray, left_right: np.ndarray) -> None:
+    """Flip crop ``j`` of ``images`` (n, H, W, C) up-down where ``up_down[j]``, left-right where ``left_right[j]``.
+
+    Examples
+    --------
+    >>> x = np.arange(8).reshape(2, 2, 2, 1)
+    >>> flip_in_place(x, up_down=np.array([True, False]), left_right=np.array([True, True]))
+    >>> x[..., 0].tolist()
+    [[[3, 2], [1, 0]], [[5, 4], [7, 6]]]
+    """
+    rows = np.flatnonzero(up_down)
+    images[rows] = images[rows, ::-1]
+    rows = np.flatnonzero(left_right)
+    images[rows] = images[rows, :, ::-1]
 
 
-def _prepare(source: tf.Tensor, target: tf.Tensor, flips: tf.Tensor) -> tuple:
-    """Flip the raw crops (min-max scaling per crop and channel commutes with flips), then scale."""
-    source = minmax_scale(_flip(source, flips[:, 0], flips[:, 1]))
-    target = minmax_scale(_flip(target, flips[:, 2], flips[:, 3]))
+def _prepare(source: tf.Tensor, target: tf.Tensor) -> tuple:
+    """Scale the raw (flipped) crops; the model's inputs and target."""
+    source, target = minmax_scale(source), minmax_scale(target)
     return (source, target[..., 1:2]), target[..., 0:1]

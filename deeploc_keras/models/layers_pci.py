@@ -40,8 +40,7 @@ def minmax_scale(images: Any) -> Any:
     """
     x = ops.cast(images, "float32")
     lo = ops.min(x, axis=(1, 2), keepdims=True)
-    span = ops.max(x, axis=(1, 2), keepdims=True) - lo
-    return ops.where(span > 0, (x - lo) / ops.where(span > 0, span, 1.0), 0.0)
+    return ops.divide_no_nan(x - lo, ops.max(x, axis=(1, 2), keepdims=True) - lo)
 
 
 @keras.saving.register_keras_serializable(package="deeploc_keras")

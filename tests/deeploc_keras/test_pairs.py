@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from deeploc_keras.errors import InputError
-from deeploc_keras.pairs import pair_dataset, pair_indices
+from deeploc_keras.pairs import flip_in_place, pair_dataset, pair_indices
 from deeploc_keras.store import CellStore
 
 N_PROTEINS, N_CELLS = 6, 12
@@ -141,6 +141,18 @@ def test_pair_dataset_flips_only_when_augmenting(coded_store):
     plain = _epoch(pair_dataset(coded_store, split="val", batch_size=8, shuffle=False))
     assert {row[0][2:] for row in plain} == {(False, False)}
     assert [row[0][1] for row in plain] == [20, 21, 22]  # in order, one small batch
+
+
+def test_flip_in_place_equals_numpy_flip_of_each_crop():
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 4000, (9, 64, 64, 2), dtype=np.uint16)
+    up_down, left_right = rng.random(9) < 0.5, rng.random(9) < 0.5
+    expected = []
+    for image, ud, lr in zip(images, up_down, left_right, strict=True):
+        image = np.flip(image, axis=0) if ud else image
+        expected.append((np.flip(image, axis=1) if lr else image).copy())
+    flip_in_place(images, up_down=up_down, left_right=left_right)
+    np.testing.assert_array_equal(images, np.stack(expected))
 
 
 def test_pair_dataset_raises_unknown_proteins(tmp_path):
