@@ -302,14 +302,15 @@ class ProfileWriter:
             raise InputError(
                 f"features must be (rows, {len(names)}) matching {len(meta)} metadata rows. Received: {features.shape}"
             )
-        frame = pd.concat([meta.reset_index(drop=True), pd.DataFrame(features, columns=list(names))], axis=1)
-        table = pa.Table.from_pandas(frame, preserve_index=False)
+        metadata = pa.Table.from_pandas(meta.reset_index(drop=True), preserve_index=False)
+        table = pa.Table.from_arrays([*metadata.columns, *map(pa.array, np.ascontiguousarray(features.T))],
+                                     names=[*metadata.column_names, *names])
         if self._writer is None:
             info = {**self._info, "feature_columns": list(names)}
             schema = table.schema.with_metadata({PARQUET_METADATA_KEY: json.dumps(info).encode()})
             self._writer = pq.ParquetWriter(self._tmp, schema)
         self._writer.write_table(table.cast(self._writer.schema))
-        self.rows += len(frame)
+        self.rows += len(meta)
 
     def close(self) -> None:
         """Finish the file and move it into place."""
