@@ -12,6 +12,8 @@ that holds the chunks a run touches, so a chunk is decompressed once per run.
 from __future__ import annotations
 
 import os
+import threading
+import weakref
 from pathlib import Path
 
 import h5py
@@ -19,7 +21,7 @@ import numpy as np
 
 from .errors import file_error
 
-__all__ = ["RowReader"]
+__all__ = ["RowReader", "SharedReader"]
 
 #: Most buffers one ``preadv`` call accepts (Linux ``IOV_MAX``).
 _IOV_MAX = 1024
@@ -62,6 +64,16 @@ class RowReader:
             chunk_bytes = self._chunk_cells * self._cell_bytes
             self._h5 = h5py.File(self.path, "r", rdcc_nbytes=max(4 * chunk_bytes, 2**20), rdcc_nslots=10007)
         self._dset = self._h5["images"]
+
+    @property
+    def cell_shape(self) -> tuple[int, ...]:
+        """Shape of one cell's image (H, W, C)."""
+        return tuple(self._cell_shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The images' dtype."""
+        return self._dset.dtype
 
     @property
     def direct(self) -> bool:
@@ -133,6 +145,37 @@ class RowReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class SharedReader:
+    """One :class:`RowReader` of a store for every thread of a pipeline: opened on first use, closed with this object.
+
+    ``preadv`` reads at explicit offsets and ``h5py`` serialises its calls, so
+    the threads of a ``tf.data`` map can share the reader.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A cell store.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self._opened: list[RowReader] = []
+        self._lock = threading.Lock()
+        weakref.finalize(self, _close_all, self._opened)
+
+    def get(self) -> RowReader:
+        """The open reader (opened now if this is the first call)."""
+        with self._lock:
+            if not self._opened:
+                self._opened.append(RowReader(self.path))
+            return self._opened[0]
+
+
+def _close_all(readers: list[RowReader]) -> None:
+    for reader in readers:
+        reader.close()
 
 
 def _chunk_offsets(dset: h5py.Dataset) -> np.ndarray | None:

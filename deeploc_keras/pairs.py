@@ -4,7 +4,7 @@ For every source cell of a split, the target is drawn uniformly from the *other*
 cells of the same protein in that split and redrawn every epoch (Lu et al. 2019,
 ``sample_pair_equally``); proteins with fewer than 2 cells are skipped. Index
 draws are vectorized numpy (:func:`pair_indices`); each batch's sources and
-targets are read together, sorted by row, with
+targets are read together (batches in parallel ``tf.data`` map calls, in order), sorted by row, with
 :class:`~deeploc_keras._reader.RowReader` (one ``preadv`` per run of adjacent
 rows on an uncompressed store) and flipped independently for source and target in
 place (numpy views, exact); tf.data then min-max scales every crop and channel.
@@ -12,15 +12,17 @@ place (numpy views, exact); tf.data then min-max scales every crop and channel.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import os
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 
-from ._reader import RowReader
+from ._reader import SharedReader
 from .errors import InputError, file_error
 from .models.layers_pci import minmax_scale
 from .store import CellStore
@@ -186,35 +188,72 @@ def pair_dataset(
     if skipped:
         logger.info("split %s: skipped %d proteins with fewer than 2 cells", split, skipped)
     steps = max(1, n_cells // batch_size)
-    epochs = itertools.count(initial_epoch) if redraw else itertools.repeat(initial_epoch)
-    path, image_shape, dtype = store.path, store.image_shape, store.dtype
+    draws = _PairDraws(store.path, rows, proteins, seed=seed, shuffle=shuffle, augment=augment, batch_size=batch_size,
+                       initial_epoch=initial_epoch, redraw=redraw)
+    spec = tf.as_dtype(store.dtype)
 
-    def batches():
-        epoch = next(epochs)
-        target = pair_indices(proteins, seed=seed, epoch=epoch)
-        source = np.flatnonzero(target >= 0)
-        rng = np.random.default_rng([seed, epoch, 1])
-        if shuffle:
-            source = rng.permutation(source)
-        flips = rng.random((len(source), 4)) < 0.5 if augment else np.zeros((len(source), 4), bool)
-        with RowReader(path) as reader:
-            for step in range(steps):
-                part = slice(step * batch_size, (step + 1) * batch_size)
-                k = len(source[part])
-                images = np.empty((2 * k, *image_shape), dtype)
-                reader.read_into(images, np.concatenate([rows[source[part]], rows[target[source[part]]]]))
-                flip_in_place(images, up_down=np.r_[flips[part, 0], flips[part, 2]],
-                              left_right=np.r_[flips[part, 1], flips[part, 3]])
-                yield images[:k], images[k:]
+    def read(epoch: tf.Tensor, step: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        source, target = tf.numpy_function(draws.read, [epoch, step], (spec, spec), stateful=True)
+        source.set_shape((None, *store.image_shape))
+        target.set_shape((None, *store.image_shape))
+        return source, target
 
-    spec = tf.TensorSpec((None, *image_shape), tf.as_dtype(dtype))
-    dataset = tf.data.Dataset.from_generator(batches, output_signature=(spec, spec))
+    epochs = tf.data.Dataset.from_tensors(0).map(
+        lambda _: tf.numpy_function(draws.start_epoch, [], tf.int64, stateful=True))
+    dataset = epochs.flat_map(lambda epoch: tf.data.Dataset.range(steps).map(
+        lambda step: read(epoch, step), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True))
     dataset = (dataset.apply(tf.data.experimental.assert_cardinality(steps))
                .map(_prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
                .prefetch(tf.data.AUTOTUNE))
     logger.info("PCI pairs, split %s: %d cells of %d proteins, %d steps of %d", split, n_cells,
                 len(names) - skipped, steps, batch_size)
     return PairData(dataset=dataset, steps_per_epoch=steps, n_cells=n_cells, skipped_proteins=skipped)
+
+
+class _PairDraws:
+    """The draws of every epoch (targets, source order, flips) and the reads of its batches.
+
+    Each iteration of the stream calls :meth:`start_epoch` once; :meth:`read` may run
+    in several threads at once (a ``tf.data`` map), sharing one reader.
+    """
+
+    def __init__(self, path: str | os.PathLike, rows: np.ndarray, proteins: np.ndarray, *, seed: int, shuffle: bool,
+                 augment: bool, batch_size: int, initial_epoch: int, redraw: bool) -> None:
+        self._rows, self._proteins, self._batch_size = rows, proteins, batch_size
+        self._seed, self._shuffle, self._augment = seed, shuffle, augment
+        self._epochs = itertools.count(initial_epoch) if redraw else itertools.repeat(initial_epoch)
+        self._draw = functools.lru_cache(maxsize=2)(self._draw_epoch)
+        self._reader = SharedReader(path)
+        self._lock = threading.Lock()
+
+    def _draw_epoch(self, epoch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        target = pair_indices(self._proteins, seed=self._seed, epoch=epoch)
+        source = np.flatnonzero(target >= 0)
+        rng = np.random.default_rng([self._seed, epoch, 1])
+        if self._shuffle:
+            source = rng.permutation(source)
+        flips = rng.random((len(source), 4)) < 0.5 if self._augment else np.zeros((len(source), 4), bool)
+        return source, target, flips
+
+    def start_epoch(self) -> np.int64:
+        with self._lock:
+            epoch = next(self._epochs)
+            self._draw(epoch)
+        return np.int64(epoch)
+
+    def read(self, epoch: np.int64, step: np.int64) -> tuple[np.ndarray, np.ndarray]:
+        """Sources and targets (raw, flipped) of batch ``step`` of ``epoch``."""
+        with self._lock:
+            source, target, flips = self._draw(int(epoch))
+        part = slice(int(step) * self._batch_size, (int(step) + 1) * self._batch_size)
+        sources = source[part]
+        k = len(sources)
+        reader = self._reader.get()
+        images = np.empty((2 * k, *reader.cell_shape), reader.dtype)
+        reader.read_into(images, np.concatenate([self._rows[sources], self._rows[target[sources]]]))
+        flip_in_place(images, up_down=np.r_[flips[part, 0], flips[part, 2]],
+                      left_right=np.r_[flips[part, 1], flips[part, 3]])
+        return images[:k], images[k:]
 
 
 def flip_in_place(images: np.ndarray, *, up_down: np.ndarray, left_right: np.ndarray) -> None:

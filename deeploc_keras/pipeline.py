@@ -17,7 +17,7 @@ contiguous run of rows:
 4. each window is read with :class:`~deeploc_keras._reader.RowReader` straight
    into a pooled, 64-byte-aligned block of whole batches, which TensorFlow takes
    without copying and slices into batches; ``readers`` windows are read at the
-   same time (``tf.data`` interleave, deterministic order).
+   same time (a ``tf.data`` map of parallel calls, deterministic order).
 
 The slice permutation draws from ``numpy.random.default_rng([seed, epoch])`` and
 window ``w`` from ``default_rng([seed, epoch, 1, w])``, so an epoch's order is a
@@ -34,18 +34,18 @@ the pipeline never converts pixels.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import math
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._reader import RowReader
+from ._reader import SharedReader
 from .errors import InputError, file_error
 from .store import SPLIT_CHOICES, CellStore, check_finite
 
@@ -272,12 +272,14 @@ def _aligned_empty(shape: tuple[int, ...], dtype: np.dtype) -> tuple[np.ndarray,
 class _BufferPool:
     """Aligned buffers of one shape, handed out again once nothing references them.
 
-    TensorFlow wraps an aligned numpy array that a generator yields without
-    copying it and keeps the array alive as long as a tensor (or a slice of it)
-    does; every numpy view of a buffer holds a reference to its owner. A buffer is
-    reused only when its owner's reference count is back to the count it had
-    when it was created, so live batches are never overwritten, and fresh memory
-    (page faults dominate the cost of a large new allocation) is rarely needed.
+    TensorFlow wraps an aligned numpy array that a ``numpy_function`` returns
+    without copying it and keeps the array alive as long as a tensor (or a slice
+    of it) does; every numpy view of a buffer holds a reference to its owner. A
+    buffer is reused only when its owner's reference count is back to the count
+    it had when it was created, so live batches are never overwritten, and fresh
+    memory (page faults dominate the cost of a large new allocation) is rarely
+    needed. :meth:`get` hands out a new view under a lock, so parallel readers
+    never share a buffer.
     """
 
     def __init__(self, shape: tuple[int, ...], dtype: np.dtype) -> None:
@@ -285,18 +287,20 @@ class _BufferPool:
         self._buffers: list[np.ndarray] = []
         self._owners: list[np.ndarray] = []
         self._free_refs = 0
+        self._lock = threading.Lock()
 
     def _refs(self, k: int) -> int:
         return sys.getrefcount(self._owners[k])
 
     def get(self) -> np.ndarray:
-        for k, buffer in enumerate(self._buffers):
-            if self._refs(k) == self._free_refs:
-                return buffer
-        self._grow()
-        self._free_refs = self._refs(-1)  # only the pool refers to the new buffer now
-        logger.debug("buffer pool: %d buffers of %s", len(self._buffers), self.shape)
-        return self._buffers[-1]
+        with self._lock:
+            for k, buffer in enumerate(self._buffers):
+                if self._refs(k) == self._free_refs:
+                    return buffer[:]
+            self._grow()
+            self._free_refs = self._refs(-1)  # only the pool refers to the new buffer now
+            logger.debug("buffer pool: %d buffers of %s", len(self._buffers), self.shape)
+            return self._buffers[-1][:]
 
     def _grow(self) -> None:
         buffer, owner = _aligned_empty(self.shape, self.dtype)
@@ -304,24 +308,45 @@ class _BufferPool:
         self._owners.append(owner)
 
 
-class _Pools:
-    """Block pools of one dataset, reused from epoch to epoch (one per live generator)."""
-
-    def __init__(self, shape: tuple[int, ...], dtype: np.dtype) -> None:
-        self._shape, self._dtype = shape, dtype
-        self._free: list[_BufferPool] = []
-
-    @contextlib.contextmanager
-    def acquire(self) -> Iterator[_BufferPool]:
-        pool = self._free.pop() if self._free else _BufferPool(self._shape, self._dtype)
-        try:
-            yield pool
-        finally:
-            self._free.append(pool)
-
-
-#: One window of an epoch: (store rows in batch order, per-cell extras yielded beside the images).
+#: One window of an epoch: (store rows in batch order, per-cell extras returned beside the images).
 _Window = tuple[np.ndarray, tuple[np.ndarray, ...]]
+
+
+class _WindowSource:
+    """The windows of a dataset's epochs, read into pooled blocks of whole batches.
+
+    Each iteration of the dataset calls :meth:`start_epoch` once (the next epoch
+    number and its window count); :meth:`read` then fills a block with window
+    ``w`` of that epoch, and may run in several threads at once. The store is
+    opened once, on the first read, and closed with the source.
+    """
+
+    def __init__(self, path: str, windows: Callable[[int], Iterator[_Window]], *, image_shape: tuple[int, ...],
+                 dtype: np.dtype, window_cells: int, batch_size: int, initial_epoch: int) -> None:
+        self._path, self._image_shape, self._batch_size = path, image_shape, batch_size
+        self._plan = functools.lru_cache(maxsize=2)(lambda epoch: list(windows(epoch)))
+        self._pool = _BufferPool((window_cells, *image_shape), dtype)
+        self._next_epoch = int(initial_epoch)
+        self._lock = threading.Lock()
+        self._reader = SharedReader(path)
+
+    def start_epoch(self) -> tuple[np.int64, np.int64]:
+        with self._lock:
+            epoch, self._next_epoch = self._next_epoch, self._next_epoch + 1
+            n_windows = len(self._plan(epoch))
+        return np.int64(epoch), np.int64(n_windows)
+
+    def read(self, epoch: np.int64, window: np.int64) -> tuple[np.ndarray, ...]:
+        """Window ``window`` of ``epoch``: its whole batches (f, b, H, W, C), the rest (r, H, W, C), then the extras."""
+        with self._lock:
+            rows, extra = self._plan(int(epoch))[int(window)]
+        block = self._pool.get()
+        self._reader.get().read_into(block, rows)
+        n, b = len(rows), self._batch_size
+        check_finite(block[:n], self._path, rows)
+        full = n // b * b
+        return (block[:full].reshape(-1, b, *self._image_shape), block[full:n],
+                *(e[:full].reshape(-1, b) for e in extra), *(e[full:n] for e in extra))
 
 
 def _block_dataset(
@@ -338,45 +363,45 @@ def _block_dataset(
 ) -> tf.data.Dataset:  # noqa: F821 - TYPE_CHECKING import
     """Batches ``(images, *extras)`` of the windows ``windows(epoch)``; every iteration is the next epoch.
 
-    Reader ``k`` of ``readers`` reads windows ``k, k + readers, ...`` into blocks
-    of whole batches; a deterministic interleave puts them back in window order.
+    The windows are read by a ``tf.data`` map of ``readers`` parallel calls in
+    window order, each into a block of whole batches that TensorFlow takes
+    without copying; ``Dataset.from_generator`` is not used, because building
+    one pins glibc's mmap threshold for the whole process (TensorFlow's
+    Python 3.11 patch), after which every large allocation of the process
+    (HDF5's chunk buffers among them) faults in fresh pages.
     """
     import tensorflow as tf
 
-    pools = _Pools((window_cells, *image_shape), dtype)
-    epochs: dict[int, int] = {}
-    plan = functools.lru_cache(maxsize=2)(lambda epoch: list(windows(epoch)))
+    source = _WindowSource(path, windows, image_shape=image_shape, dtype=dtype, window_cells=window_cells,
+                           batch_size=batch_size, initial_epoch=initial_epoch)
+    image_dtype = tf.as_dtype(dtype)
+    outputs = (image_dtype, image_dtype, *extras, *extras)
 
-    def generate(reader: np.int64) -> Iterator[tuple[np.ndarray, ...]]:
-        k = int(reader)
-        epoch = epochs.get(k, int(initial_epoch))
-        epochs[k] = epoch + 1
-        mine = plan(epoch)[k::readers]
-        with pools.acquire() as pool, RowReader(path) as source:
-            for rows, extra in mine:
-                block = pool.get()
-                source.read_into(block, rows)
-                n = len(rows)
-                check_finite(block[:n], path, rows)
-                full = n // batch_size * batch_size
-                if full:
-                    yield (block[:full].reshape(-1, batch_size, *image_shape),
-                           *(e[:full].reshape(-1, batch_size) for e in extra))
-                if n > full:
-                    yield block[None, full:n], *(e[None, full:n] for e in extra)
+    def read(epoch: tf.Tensor, window: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        full, rest, *extra = tf.numpy_function(source.read, [epoch, window], outputs, stateful=True)
+        full.set_shape((None, batch_size, *image_shape))
+        rest.set_shape((None, *image_shape))
+        for tensor in extra[:len(extras)]:
+            tensor.set_shape((None, batch_size))
+        for tensor in extra[len(extras):]:
+            tensor.set_shape((None,))
+        return full, rest, *extra
 
-    signature = (tf.TensorSpec((None, None, *image_shape), tf.as_dtype(dtype)),
-                 *(tf.TensorSpec((None, None), d) for d in extras))
+    def batches(full: tf.Tensor, rest: tf.Tensor, *extra: tf.Tensor) -> tf.data.Dataset:
+        whole = (full, *extra[:len(extras)])
+        last = (rest, *extra[len(extras):])
+        whole_batches = tf.data.Dataset.from_tensor_slices(whole if extras else full)
+        last_batch = tf.data.Dataset.from_tensors(last if extras else rest).filter(
+            lambda first, *_: tf.shape(first)[0] > 0)
+        return whole_batches.concatenate(last_batch)
 
-    def reader_dataset(k: tf.Tensor) -> tf.data.Dataset:
-        return tf.data.Dataset.from_generator(generate, args=(k,), output_signature=signature)
+    def epoch_windows(epoch: tf.Tensor, n_windows: tf.Tensor) -> tf.data.Dataset:
+        return tf.data.Dataset.range(n_windows).map(lambda window: read(epoch, window), num_parallel_calls=readers,
+                                                    deterministic=True)
 
-    if readers == 1:
-        blocks = reader_dataset(tf.constant(0, tf.int64))
-    else:
-        blocks = tf.data.Dataset.range(readers).interleave(
-            reader_dataset, cycle_length=readers, block_length=1, num_parallel_calls=readers, deterministic=True)
-    return blocks.flat_map(lambda *block: tf.data.Dataset.from_tensor_slices(block if len(block) > 1 else block[0]))
+    starts = tf.data.Dataset.from_tensors(0).map(
+        lambda _: tuple(tf.numpy_function(source.start_epoch, [], (tf.int64, tf.int64), stateful=True)))
+    return starts.flat_map(epoch_windows).flat_map(batches)
 
 
 def _check_options(batch_size: int, readers: int, slice_cells: int = 1) -> None:

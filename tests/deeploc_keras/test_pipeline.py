@@ -204,3 +204,50 @@ def test_mixed_order_slices_never_cross_a_chunk():
 def test_training_dataset_raises_on_bad_option(tiny_store, option):
     with CellStore.open(tiny_store) as store, pytest.raises(InputError, match=option):
         training_dataset(store, **{option: 0})
+
+
+_FAULTS_AFTER = """
+import resource, sys
+import numpy as np
+import tensorflow as tf
+
+def fresh_page_faults(n):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(n):
+        block = np.ones(3 << 17)  # 3 MiB (768 pages): mmapped afresh each time once the threshold is pinned
+        del block
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+if sys.argv[1] == "from_generator":
+    for _ in tf.data.Dataset.from_generator(lambda: iter([np.zeros(2)]), output_signature=tf.TensorSpec((2,))):
+        pass
+else:
+    from deeploc_keras.pairs import pair_dataset
+    from deeploc_keras.pipeline import inference_dataset, training_dataset
+    from deeploc_keras.store import CellStore
+    with CellStore.open(sys.argv[2]) as store:
+        for data in (training_dataset(store, split="all", batch_size=8), inference_dataset(store, split="all")):
+            for _ in data.dataset:
+                pass
+    for _ in pair_dataset(sys.argv[2], split="all", batch_size=4).dataset:
+        pass
+fresh_page_faults(2)
+print(fresh_page_faults(20))
+"""
+
+
+def test_pipelines_leave_the_process_allocator_as_it_was(tiny_store):
+    """Building a ``Dataset.from_generator`` makes TensorFlow pin glibc's mmap threshold for the whole process
+    (every later large allocation then faults in fresh pages); the store pipelines must not build one."""
+    import os
+    import subprocess
+    import sys
+
+    pages = {}
+    for kind in ("from_generator", "pipelines"):
+        done = subprocess.run([sys.executable, "-c", _FAULTS_AFTER, kind, str(tiny_store)], capture_output=True,
+                              text=True, check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        pages[kind] = int(done.stdout.split()[-1])
+    if pages["from_generator"] < 10 * 768:
+        pytest.skip(f"this TensorFlow leaves glibc's mmap threshold alone ({pages['from_generator']} page faults)")
+    assert pages["pipelines"] < 2 * 768, pages
