@@ -13,7 +13,10 @@ includes the page faults of every new array and varies with the allocator's stat
 drops after TensorFlow has run); a second raw figure reads into one reused buffer, the copy
 from the page cache alone, and the pipeline is also given as a share of it; the pipeline is
 consumed in a ``tf.function`` traced once (as ``fit`` consumes it), with its
-default readers and with one reader, and in a Python loop. Compressed stores
+default reader and with two, in a Python loop, and as one stream of ``--epochs``
+epochs (``repeat=True``, the way ``fit`` with ``steps_per_epoch`` reads it): an
+epoch costs tens of milliseconds to start (a new iterator, the epoch's order, the
+first window), which dominates a pass over a few thousand cells. Compressed stores
 (``--compression``) are written with ``--compressed-chunks`` cells per chunk and
 each compared with the raw read of the same store. ``--pairs`` adds the PCI pair
 sampler (random-access reads of source and target cells) on the uncompressed and
@@ -114,6 +117,9 @@ def _pipeline_rates(path: Path, args: argparse.Namespace, *, variants: bool) -> 
             two = training_dataset(store, split="all", batch_size=args.batch_size, seed=0, readers=2)
             rates["two readers"] = _best_rate(lambda: int(_count_traced_once(two.dataset)), args.repeats)
             rates["Python loop"] = _best_rate(lambda: sum(int(x.shape[0]) for x, _ in data.dataset), args.repeats)
+            stream = training_dataset(store, split="all", batch_size=args.batch_size, seed=0, repeat=True)
+            epochs = stream.dataset.take(stream.steps_per_epoch * args.epochs)
+            rates["stream"] = _best_rate(lambda: int(_count_traced_once(epochs)), args.repeats)
     rates["raw"] = max(rates["raw"], _best_rate(lambda: _raw(path), args.repeats))  # same cache state as the others
     if variants:
         rates["raw reused"] = _best_rate(lambda: _raw_reused(path), args.repeats)
@@ -152,6 +158,7 @@ def main() -> None:
     parser.add_argument("--cells", type=int, default=16384, help="cells of the throughput stores")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=8, help="epochs of the one-stream pass (repeat=True)")
     parser.add_argument("--proteins", type=int, default=40)
     parser.add_argument("--cells-per-protein", type=int, default=2500)
     parser.add_argument("--classes", type=int, default=17, help="classes of the mixing store (protein mod classes)")
@@ -176,6 +183,9 @@ def main() -> None:
               f"{rates['two readers'] / rates['raw']:.2f}")
         print(f"  store pipeline (Python loop)  : {rates['Python loop']:10.0f} cells/s  ratio "
               f"{rates['Python loop'] / rates['raw']:.2f}")
+        print(f"  {f'{args.epochs} epochs in one stream':<30}: {rates['stream']:10.0f} cells/s  ratio "
+              f"{rates['stream'] / rates['raw']:.2f} (an epoch's start-up spread over {args.cells} cells; "
+              f"a screen's epoch has millions)")
         print(f"  raw read, one reused buffer   : {rates['raw reused']:10.0f} cells/s  (pipeline / this: "
               f"{rates['pipeline'] / rates['raw reused']:.2f})")
         for compression in args.compression:
