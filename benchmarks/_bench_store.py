@@ -1,14 +1,15 @@
-"""Shared helpers of the benchmarks: a random uint16 store, a protein-ordered store (not test fixtures)."""
+"""Shared helpers of the benchmarks: a random uint16 store, a store of simulated cells, a protein-ordered store."""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from deeploc_keras.store import CellStore
 
-__all__ = ["random_store", "protein_ordered_store"]
+__all__ = ["random_store", "simulated_store", "protein_ordered_store"]
 
 
 def random_store(path: Path, n_cells: int, *, chunk_cells: int = 512, n_classes: int = 4, seed: int = 0,
@@ -22,6 +23,28 @@ def random_store(path: Path, n_cells: int, *, chunk_cells: int = 512, n_classes:
             labels = rng.integers(0, n_classes, n)
             store.append(rng.integers(0, 4000, (n, 64, 64, 2), dtype=np.uint16),
                          {"label": labels, "protein": [f"P{k % 50}" for k in range(start, start + n)]})
+    return path
+
+
+def simulated_store(path: Path, n_cells: int, *, chunk_cells: int = 512, compression: str | None = None,
+                    seed: int = 0) -> Path:
+    """Write ``n_cells`` cells of a small simulated screen (2,400 cells, tiled), with 50 proteins.
+
+    Simulated crops compress as microscopy does (random pixels do not: HDF5 stores such chunks
+    unfiltered), so compressed stores of them show what decompression costs.
+    """
+    from deeploc_keras.synthetic.screen import simulate_screen
+
+    with tempfile.TemporaryDirectory() as tmp:
+        screen = simulate_screen(Path(tmp) / "screen", proteins=100, cells_per_protein=24, seed=seed)
+        with CellStore.open(screen.store) as cells:
+            images = cells.images(slice(0, len(cells)))
+    with CellStore.create(path, class_names=["C0"], chunk_cells=chunk_cells, compression=compression, seed=seed,
+                          overwrite=True) as store:
+        for start in range(0, n_cells, chunk_cells):
+            rows = np.arange(start, min(start + chunk_cells, n_cells))
+            store.append(images[rows % len(images)], {"label": [0] * len(rows),
+                                                      "protein": [f"P{k % 50}" for k in rows]})
     return path
 
 

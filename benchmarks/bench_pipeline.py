@@ -17,8 +17,9 @@ default reader and with two, in a Python loop, and as one stream of ``--epochs``
 epochs (``repeat=True``, the way ``fit`` with ``steps_per_epoch`` reads it): an
 epoch costs tens of milliseconds to start (a new iterator, the epoch's order, the
 first window), which dominates a pass over a few thousand cells. Compressed stores
-(``--compression``) are written with ``--compressed-chunks`` cells per chunk and
-each compared with the raw read of the same store. ``--pairs`` adds the PCI pair
+(``--compression``) of simulated cells (random pixels do not compress; HDF5 stores
+such chunks unfiltered) are written with ``--compressed-chunks`` cells per chunk and
+each compared with the raw read of the same store and its size on disk. ``--pairs`` adds the PCI pair
 sampler (random-access reads of source and target cells) on the uncompressed and
 the compressed stores (``--pair-batches`` batches per pass), beside a PCI train step at ``--pci-width`` on in-memory
 batches: the sampler keeps PCI training fed while its rate exceeds the step's.
@@ -37,7 +38,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import tensorflow as tf
-from _bench_store import protein_ordered_store, random_store
+from _bench_store import protein_ordered_store, random_store, simulated_store
 
 from deeploc_keras.pipeline import training_dataset
 from deeploc_keras.store import CellStore
@@ -191,11 +192,12 @@ def main() -> None:
         for compression in args.compression:
             for chunk in args.compressed_chunks:
                 name = f"{compression}, chunk {chunk}"
-                stores[name] = random_store(tmp / f"{compression}{chunk}.h5", args.cells, chunk_cells=chunk,
-                                            compression=compression)
+                stores[name] = simulated_store(tmp / f"{compression}{chunk}.h5", args.cells, chunk_cells=chunk,
+                                               compression=compression)
                 r = _pipeline_rates(stores[name], args, variants=False)
+                ratio = 64 * 64 * 2 * 2 * args.cells / stores[name].stat().st_size  # uint16 64x64x2 crops
                 print(f"  {name:<14}: raw {r['raw']:9.0f} cells/s, pipeline {r['pipeline']:9.0f} cells/s, "
-                      f"ratio {r['pipeline'] / r['raw']:.2f}")
+                      f"ratio {r['pipeline'] / r['raw']:.2f}; {ratio:.2f}x smaller on disk")
         if args.pairs:
             step = _pci_step_rate(args)
             print(f"PCI, batch {args.pci_batch}: train step width {args.pci_width} on in-memory batches "

@@ -187,6 +187,10 @@ def pair_dataset(
                                      f"({len(names)} proteins); PCI needs pairs of cells of one protein")
     if skipped:
         logger.info("split %s: skipped %d proteins with fewer than 2 cells", split, skipped)
+    if store.compression is not None:
+        logger.warning("%s: PCI pairs read cells at random and every read of this %s-compressed store decompresses a "
+                       "whole chunk of %d cells, so PCI training will wait for its input; re-import it without "
+                       "--compression", store.path, store.compression, store.chunk_cells)
     steps = max(1, n_cells // batch_size)
     draws = _PairDraws(store.path, rows, proteins, seed=seed, shuffle=shuffle, augment=augment, batch_size=batch_size,
                        initial_epoch=initial_epoch, redraw=redraw)

@@ -510,6 +510,11 @@ def training_dataset(
         weights = inverse[sel]
     window_cells = _window_cells(shuffle_window, batch_size, len(indices))
     chunk_cells = store.chunk_cells
+    if shuffle and store.compression is not None and chunk_cells > slice_cells:
+        logger.warning("%s: its %s-compressed chunks of %d cells are decompressed once per slice of %d cells (%dx "
+                       "the work), so training reads it far slower than an uncompressed store; re-import it without "
+                       "--compression, or with --chunk-cells %d", store.path, store.compression, chunk_cells,
+                       slice_cells, -(-chunk_cells // slice_cells), slice_cells)
 
     def windows(epoch: int) -> Iterator[_Window]:
         if shuffle or weights is not None:

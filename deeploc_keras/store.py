@@ -516,6 +516,11 @@ class CellStore:
         return int(chunks[0]) if chunks else len(self)
 
     @property
+    def compression(self) -> str | None:
+        """The HDF5 filter of ``/images`` (``"lzf"``, ``"gzip"``), or None when uncompressed."""
+        return self._h5["images"].compression
+
+    @property
     def channel_names(self) -> list[str]:
         """Channel names in channel order."""
         return json.loads(self._h5.attrs.get("channel_names", json.dumps(list(DEFAULT_CHANNEL_NAMES))))

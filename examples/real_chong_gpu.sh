@@ -25,7 +25,7 @@ cd "$WORK"
 [ -f DeepLoc_full_datasets.zip ] || curl -fLO http://spidey.ccbr.utoronto.ca/~okraus/DeepLoc_full_datasets.zip
 unzip -n -q DeepLoc_full_datasets.zip
 deeploc-keras import datasets/Chong_train_set.hdf5 datasets/Chong_valid_set.hdf5 datasets/Chong_test_set.hdf5 \
-    --out chong.h5 --format deeploc-hdf5 --split-from-filename --metadata "$METADATA" --compression lzf
+    --out chong.h5 --format deeploc-hdf5 --split-from-filename --metadata "$METADATA"  # uncompressed: docs/data.md
 deeploc-keras inspect chong.h5
 
 # 2. Functional standards (SGD GO slim, KEGG and Complex Portal modules of BIONIC/ICoN).

@@ -30,9 +30,9 @@ CHNOSZ=https://raw.githubusercontent.com/cran/CHNOSZ/3b4b844b310e3c1c3cd17277a76
 [ -f SGD_features.tab ] || curl -fLO https://downloads.yeastgenome.org/curation/chromosomal_feature/SGD_features.tab
 deeploc-keras standards labels --from huh2003 yeastgfp.csv.xz --aliases SGD_features.tab --out labels.csv --overwrite
 
-# 2. The cell store: one folder per protein, the seeded per-protein 80/10/10 split (--seed).
-deeploc-keras import "$CROPS" wt2.h5 --format tiff-folders --labels labels.csv --seed 0 --compression lzf \
-    --overwrite
+# 2. The cell store: one folder per protein, the seeded per-protein 80/10/10 split (--seed); uncompressed,
+#    the store the training pipeline reads fastest (docs/data.md, "Compression").
+deeploc-keras import "$CROPS" wt2.h5 --format tiff-folders --labels labels.csv --seed 0 --overwrite
 deeploc-keras inspect wt2.h5
 
 # 3. Functional standards (SGD GO slim, KEGG and Complex Portal modules of BIONIC/ICoN).

@@ -182,3 +182,16 @@ def test_pair_dataset_raises_wrong_channels(tmp_path):
         store.append(np.ones((4, 64, 64, 3), np.uint16), {"protein": ["A"] * 4})
     with pytest.raises(InputError, match="PCI needs 2 channels"):
         pair_dataset(path)
+
+
+@pytest.mark.parametrize("compression", ["lzf", None])
+def test_pair_dataset_warns_on_a_compressed_store(tmp_path, caplog, compression):
+    path = tmp_path / "s.h5"
+    with CellStore.create(path, chunk_cells=8, compression=compression, seed=0) as writer:
+        writer.append(np.zeros((16, 64, 64, 2), np.uint16), {"protein": ["A"] * 8 + ["B"] * 8, "split": [0] * 16})
+    with caplog.at_level("WARNING", logger="deeploc_keras.pairs"):
+        pair_dataset(path, batch_size=4)
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == (compression is not None), messages
+    if compression:
+        assert str(path) in messages[0] and "lzf-compressed" in messages[0] and "chunk of 8 cells" in messages[0]

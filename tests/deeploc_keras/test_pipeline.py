@@ -251,3 +251,20 @@ def test_pipelines_leave_the_process_allocator_as_it_was(tiny_store):
     if pages["from_generator"] < 10 * 768:
         pytest.skip(f"this TensorFlow leaves glibc's mmap threshold alone ({pages['from_generator']} page faults)")
     assert pages["pipelines"] < 2 * 768, pages
+
+
+@pytest.mark.parametrize(("compression", "chunk_cells", "warned"), [("lzf", 64, True), ("lzf", 32, False),
+                                                                     (None, 64, False)])
+def test_training_dataset_warns_when_compressed_chunks_exceed_a_slice(tmp_path, caplog, compression, chunk_cells,
+                                                                       warned):
+    path = tmp_path / "s.h5"
+    with CellStore.create(path, class_names=["A"], chunk_cells=chunk_cells, compression=compression) as writer:
+        writer.append(np.zeros((64, 64, 64, 2), np.uint16), {"label": [0] * 64, "protein": ["P"] * 64})
+    with CellStore.open(path) as store, caplog.at_level("WARNING", logger="deeploc_keras.pipeline"):
+        assert store.compression == compression
+        training_dataset(store, split="all", batch_size=16)
+        training_dataset(store, split="all", batch_size=16, shuffle=False)  # store order: whole chunks, no warning
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == int(warned), messages
+    if warned:
+        assert str(path) in messages[0] and "chunks of 64 cells" in messages[0] and "--chunk-cells 32" in messages[0]
