@@ -23,6 +23,7 @@ Usage: python benchmarks/bench_extract.py [--cells 8192] [--batch-size 256] [--w
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import resource
 import subprocess
@@ -70,7 +71,7 @@ def _throughput(tmp: Path, model_path: Path, n_cells: int, batch_size: int) -> d
     with CellStore.open(stores[n_cells]) as cells:
         images = cells.images(slice(0, len(cells)))
     feature_model = tta_model(keras.saving.load_model(model_path, compile=False), layer="fc_2", tta="center")
-    runs = iter(range(10**6))
+    runs = itertools.count()
 
     def run_extract(n: int) -> float:
         start = time.perf_counter()

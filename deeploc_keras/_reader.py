@@ -66,16 +66,6 @@ class RowReader:
         self._dset = self._h5["images"]
 
     @property
-    def cell_shape(self) -> tuple[int, ...]:
-        """Shape of one cell's image (H, W, C)."""
-        return tuple(self._cell_shape)
-
-    @property
-    def dtype(self) -> np.dtype:
-        """The images' dtype."""
-        return self._dset.dtype
-
-    @property
     def direct(self) -> bool:
         """True when rows are read with ``preadv`` (uncompressed chunks), False through ``h5py``."""
         return self._offsets is not None

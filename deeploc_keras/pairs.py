@@ -25,6 +25,7 @@ import tensorflow as tf
 from ._reader import SharedReader
 from .errors import InputError, file_error
 from .models.layers_pci import minmax_scale
+from .pipeline import epoch_stream
 from .store import CellStore
 
 __all__ = ["PairData", "pair_indices", "pair_dataset", "flip_in_place"]
@@ -192,7 +193,8 @@ def pair_dataset(
                        "whole chunk of %d cells, so PCI training will wait for its input; re-import it without "
                        "--compression", store.path, store.compression, store.chunk_cells)
     steps = max(1, n_cells // batch_size)
-    draws = _PairDraws(store.path, rows, proteins, seed=seed, shuffle=shuffle, augment=augment, batch_size=batch_size,
+    draws = _PairDraws(store.path, rows, proteins, image_shape=store.image_shape, dtype=store.dtype, seed=seed,
+                       shuffle=shuffle, augment=augment, batch_size=batch_size, steps=steps,
                        initial_epoch=initial_epoch, redraw=redraw)
     spec = tf.as_dtype(store.dtype)
 
@@ -202,11 +204,7 @@ def pair_dataset(
         target.set_shape((None, *store.image_shape))
         return source, target
 
-    epochs = tf.data.Dataset.from_tensors(0).map(
-        lambda _: tf.numpy_function(draws.start_epoch, [], tf.int64, stateful=True))
-    dataset = epochs.flat_map(lambda epoch: tf.data.Dataset.range(steps).map(
-        lambda step: read(epoch, step), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True))
-    dataset = (dataset.apply(tf.data.experimental.assert_cardinality(steps))
+    dataset = (epoch_stream(draws.start_epoch, read, parallel=tf.data.AUTOTUNE).apply(tf.data.experimental.assert_cardinality(steps))
                .map(_prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
                .prefetch(tf.data.AUTOTUNE))
     logger.info("PCI pairs, split %s: %d cells of %d proteins, %d steps of %d", split, n_cells,
@@ -221,9 +219,11 @@ class _PairDraws:
     in several threads at once (a ``tf.data`` map), sharing one reader.
     """
 
-    def __init__(self, path: str | os.PathLike, rows: np.ndarray, proteins: np.ndarray, *, seed: int, shuffle: bool,
-                 augment: bool, batch_size: int, initial_epoch: int, redraw: bool) -> None:
-        self._rows, self._proteins, self._batch_size = rows, proteins, batch_size
+    def __init__(self, path: str | os.PathLike, rows: np.ndarray, proteins: np.ndarray, *,
+                 image_shape: tuple[int, ...], dtype: np.dtype, seed: int, shuffle: bool, augment: bool,
+                 batch_size: int, steps: int, initial_epoch: int, redraw: bool) -> None:
+        self._rows, self._proteins, self._batch_size, self._steps = rows, proteins, batch_size, steps
+        self._image_shape, self._dtype = tuple(image_shape), dtype
         self._seed, self._shuffle, self._augment = seed, shuffle, augment
         self._epochs = itertools.count(initial_epoch) if redraw else itertools.repeat(initial_epoch)
         self._draw = functools.lru_cache(maxsize=2)(self._draw_epoch)
@@ -239,11 +239,11 @@ class _PairDraws:
         flips = rng.random((len(source), 4)) < 0.5 if self._augment else np.zeros((len(source), 4), bool)
         return source, target, flips
 
-    def start_epoch(self) -> np.int64:
+    def start_epoch(self) -> tuple[np.int64, np.int64]:
         with self._lock:
             epoch = next(self._epochs)
             self._draw(epoch)
-        return np.int64(epoch)
+        return np.int64(epoch), np.int64(self._steps)
 
     def read(self, epoch: np.int64, step: np.int64) -> tuple[np.ndarray, np.ndarray]:
         """Sources and targets (raw, flipped) of batch ``step`` of ``epoch``."""
@@ -252,9 +252,8 @@ class _PairDraws:
         part = slice(int(step) * self._batch_size, (int(step) + 1) * self._batch_size)
         sources = source[part]
         k = len(sources)
-        reader = self._reader.get()
-        images = np.empty((2 * k, *reader.cell_shape), reader.dtype)
-        reader.read_into(images, np.concatenate([self._rows[sources], self._rows[target[sources]]]))
+        images = np.empty((2 * k, *self._image_shape), self._dtype)
+        self._reader.get().read_into(images, np.concatenate([self._rows[sources], self._rows[target[sources]]]))
         flip_in_place(images, up_down=np.r_[flips[part, 0], flips[part, 2]],
                       left_right=np.r_[flips[part, 1], flips[part, 3]])
         return images[:k], images[k:]

@@ -41,7 +41,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -63,6 +63,7 @@ __all__ = [
     "parse_shard",
     "training_dataset",
     "inference_dataset",
+    "epoch_stream",
 ]
 
 logger = logging.getLogger(__name__)
@@ -395,13 +396,27 @@ def _block_dataset(
             lambda first, *_: tf.shape(first)[0] > 0)
         return whole_batches.concatenate(last_batch)
 
-    def epoch_windows(epoch: tf.Tensor, n_windows: tf.Tensor) -> tf.data.Dataset:
-        return tf.data.Dataset.range(n_windows).map(lambda window: read(epoch, window), num_parallel_calls=readers,
-                                                    deterministic=True)
+    return epoch_stream(source.start_epoch, read, parallel=readers).flat_map(batches)
+
+
+def epoch_stream(
+    start_epoch: Callable[[], tuple[np.int64, np.int64]],
+    read: Callable[[tf.Tensor, tf.Tensor], Any],  # noqa: F821 - TYPE_CHECKING import
+    *,
+    parallel: int,
+) -> tf.data.Dataset:  # noqa: F821 - TYPE_CHECKING import
+    """The elements ``read(epoch, i)``, ``i < n``, of ``(epoch, n) = start_epoch()``; every iteration is the next epoch.
+
+    ``start_epoch`` runs once per iteration of the dataset, in a ``numpy_function``
+    (no ``Dataset.from_generator``, see :func:`_block_dataset`); ``read`` builds the
+    element of step ``i`` and runs in ``parallel`` map calls, kept in order.
+    """
+    import tensorflow as tf
 
     starts = tf.data.Dataset.from_tensors(0).map(
-        lambda _: tuple(tf.numpy_function(source.start_epoch, [], (tf.int64, tf.int64), stateful=True)))
-    return starts.flat_map(epoch_windows).flat_map(batches)
+        lambda _: tuple(tf.numpy_function(start_epoch, [], (tf.int64, tf.int64), stateful=True)))
+    return starts.flat_map(lambda epoch, n: tf.data.Dataset.range(n).map(
+        lambda i: read(epoch, i), num_parallel_calls=parallel, deterministic=True))
 
 
 def _check_options(batch_size: int, readers: int, slice_cells: int = 1) -> None:
