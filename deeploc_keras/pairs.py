@@ -204,7 +204,11 @@ def pair_dataset(
         target.set_shape((None, *store.image_shape))
         return source, target
 
-    dataset = (epoch_stream(draws.start_epoch, read, parallel=tf.data.AUTOTUNE).apply(tf.data.experimental.assert_cardinality(steps))
+    def epoch(epoch: tf.Tensor, n: tf.Tensor) -> tf.data.Dataset:
+        return tf.data.Dataset.range(n).map(lambda i: read(epoch, i), num_parallel_calls=tf.data.AUTOTUNE,
+                                            deterministic=True)
+
+    dataset = (epoch_stream(draws.start_epoch, epoch).apply(tf.data.experimental.assert_cardinality(steps))
                .map(_prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
                .prefetch(tf.data.AUTOTUNE))
     logger.info("PCI pairs, split %s: %d cells of %d proteins, %d steps of %d", split, n_cells,

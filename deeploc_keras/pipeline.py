@@ -17,7 +17,10 @@ contiguous run of rows:
 4. each window is read with :class:`~deeploc_keras._reader.RowReader` straight
    into a pooled, 64-byte-aligned block of whole batches, which TensorFlow takes
    without copying and slices into batches; ``readers`` windows are read at the
-   same time (a ``tf.data`` map of parallel calls, deterministic order).
+   same time (a ``tf.data`` map of parallel calls, deterministic order). A
+   window's deal is drawn by the call that reads it (:class:`MixedOrder`), so
+   an epoch starts without computing its whole order, and ``repeat=True`` runs
+   through the epochs in one iteration instead of restarting the pipeline.
 
 The slice permutation draws from ``numpy.random.default_rng([seed, epoch])`` and
 window ``w`` from ``default_rng([seed, epoch, 1, w])``, so an epoch's order is a
@@ -41,7 +44,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -58,6 +61,7 @@ __all__ = [
     "DEFAULT_SLICE_CELLS",
     "DEFAULT_READERS",
     "StoreData",
+    "MixedOrder",
     "mixed_order",
     "shard_cells",
     "parse_shard",
@@ -195,6 +199,74 @@ def _deal(slice_of: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return grouped[np.lexsort((rng.random(n), rank))]
 
 
+class MixedOrder:
+    """The training order of any epoch, computed one window at a time (see the module docstring).
+
+    An epoch's slice permutation is drawn once (the last two epochs are kept);
+    each window's deal is drawn when the window is asked for, so the windows of
+    an epoch can be built in parallel and the first batch does not wait for the
+    whole epoch's order.
+
+    Parameters
+    ----------
+    indices : numpy.ndarray of int, sorted
+        Selected row numbers.
+    chunk_cells : int
+        Cells per HDF5 chunk (slices never cross a chunk).
+    seed : int, default 0
+        With the epoch number, the only source of the order.
+    slice_cells : int, default 32
+        Consecutive rows per slice.
+    window_cells : int, default 4096
+        Cells per window (every window but the last has exactly this many).
+    weights : numpy.ndarray, optional
+        Per-cell sampling weights (aligned with ``indices``): each window is then
+        resampled with replacement with probabilities proportional to them.
+
+    Examples
+    --------
+    >>> order = MixedOrder(np.arange(64), chunk_cells=16, slice_cells=4, window_cells=32, seed=0)
+    >>> order.n_windows
+    2
+    >>> rows, positions = order.window(epoch=0, window=0)
+    >>> len(np.unique(rows[:8] // 4))  # 8 cells from 8 different slices of 4 rows
+    8
+    """
+
+    def __init__(self, indices: np.ndarray, *, chunk_cells: int, seed: int = 0,
+                 slice_cells: int = DEFAULT_SLICE_CELLS, window_cells: int = DEFAULT_SHUFFLE_WINDOW,
+                 weights: np.ndarray | None = None) -> None:
+        self.indices = np.asarray(indices, dtype=np.int64)
+        n = len(self.indices)
+        self._starts = _slice_starts(self.indices, chunk_cells, slice_cells) if n else np.empty(0, np.int64)
+        self._lengths = np.diff(np.r_[self._starts, n])
+        self._seed, self._window_cells, self._weights = seed, int(window_cells), weights
+        self.n_windows = -(-n // self._window_cells)
+        self._slices = functools.lru_cache(maxsize=2)(self._epoch_slices)
+
+    def _epoch_slices(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        """Positions in ``indices`` of the epoch's cells in slice-permuted order, and each one's slice number."""
+        n = len(self.indices)
+        perm = np.random.default_rng([self._seed, epoch]).permutation(len(self._starts))
+        lengths = self._lengths[perm]
+        before = np.r_[0, np.cumsum(lengths)[:-1]]
+        positions = np.repeat(self._starts[perm] - before, lengths) + np.arange(n)
+        return positions, np.repeat(np.arange(len(self._starts)), lengths)
+
+    def window(self, epoch: int, window: int) -> tuple[np.ndarray, np.ndarray]:
+        """Window ``window`` of epoch ``epoch``: store rows in batch order, and their positions in ``indices``."""
+        positions, slice_of = self._slices(int(epoch))
+        start = int(window) * self._window_cells
+        rng = np.random.default_rng([self._seed, int(epoch), 1, int(window)])
+        pos, sid = positions[start:start + self._window_cells], slice_of[start:start + self._window_cells]
+        if self._weights is not None:
+            p = self._weights[pos]
+            pick = rng.choice(len(pos), size=len(pos), replace=True, p=p / p.sum())
+            pos, sid = pos[pick], sid[pick]
+        pos = pos[_deal(sid, rng)]
+        return self.indices[pos], pos
+
+
 def mixed_order(
     indices: np.ndarray,
     *,
@@ -205,23 +277,14 @@ def mixed_order(
     window_cells: int = DEFAULT_SHUFFLE_WINDOW,
     weights: np.ndarray | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """The training order of one epoch, window by window (see the module docstring).
+    """The training order of one epoch, window by window (the windows of :class:`MixedOrder`).
 
     Parameters
     ----------
-    indices : numpy.ndarray of int, sorted
-        Selected row numbers.
-    chunk_cells : int
-        Cells per HDF5 chunk (slices never cross a chunk).
-    seed, epoch : int, default 0
-        The order is a function of these two numbers.
-    slice_cells : int, default 32
-        Consecutive rows per slice.
-    window_cells : int, default 4096
-        Cells per window (every window but the last has exactly this many).
-    weights : numpy.ndarray, optional
-        Per-cell sampling weights (aligned with ``indices``): each window is then
-        resampled with replacement with probabilities proportional to them.
+    indices, chunk_cells, seed, slice_cells, window_cells, weights
+        As for :class:`MixedOrder`.
+    epoch : int, default 0
+        With ``seed``, the only source of the order.
 
     Yields
     ------
@@ -236,29 +299,13 @@ def mixed_order(
     >>> windows = list(mixed_order(idx, chunk_cells=16, slice_cells=4, window_cells=32, seed=0))
     >>> [len(rows) for rows, _ in windows]
     [32, 32]
-    >>> first = windows[0][0][:8]
-    >>> len(np.unique(first // 4))  # 8 cells from 8 different slices of 4 rows
-    8
     >>> bool(np.array_equal(np.sort(np.concatenate([r for r, _ in windows])), idx))
     True
     """
-    indices = np.asarray(indices, dtype=np.int64)
-    n = len(indices)
-    starts = _slice_starts(indices, chunk_cells, slice_cells) if n else np.empty(0, np.int64)
-    lengths = np.diff(np.r_[starts, n])
-    perm = np.random.default_rng([seed, epoch]).permutation(len(starts))
-    before = np.r_[0, np.cumsum(lengths[perm])[:-1]]
-    positions = np.repeat(starts[perm] - before, lengths[perm]) + np.arange(n)
-    slice_of = np.repeat(np.arange(len(starts)), lengths[perm])
-    for w, start in enumerate(range(0, n, window_cells)):
-        rng = np.random.default_rng([seed, epoch, 1, w])
-        pos, sid = positions[start:start + window_cells], slice_of[start:start + window_cells]
-        if weights is not None:
-            p = weights[pos]
-            pick = rng.choice(len(pos), size=len(pos), replace=True, p=p / p.sum())
-            pos, sid = pos[pick], sid[pick]
-        pos = pos[_deal(sid, rng)]
-        yield indices[pos], pos
+    order = MixedOrder(indices, chunk_cells=chunk_cells, seed=seed, slice_cells=slice_cells,
+                       window_cells=window_cells, weights=weights)
+    for w in range(order.n_windows):
+        yield order.window(epoch, w)
 
 
 def _aligned_empty(shape: tuple[int, ...], dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -316,44 +363,64 @@ _Window = tuple[np.ndarray, tuple[np.ndarray, ...]]
 class _WindowSource:
     """The windows of a dataset's epochs, read into pooled blocks of whole batches.
 
-    Each iteration of the dataset calls :meth:`start_epoch` once (the next epoch
-    number and its window count); :meth:`read` then fills a block with window
-    ``w`` of that epoch, and may run in several threads at once. The store is
-    opened once, on the first read, and closed with the source.
+    An epoch is ``n_windows + 1`` steps: step ``w < n_windows`` builds window
+    ``w`` with ``window(epoch, w)`` and fills a block with its whole batches; the
+    last step reads the cells after the epoch's last whole batch (a block of one
+    short batch, or of none). Each iteration of the dataset calls
+    :meth:`start_epoch` once, which hands out the first epoch no step has read
+    yet; :meth:`read` may run in several threads at once. The store is opened
+    once, on the first read, and closed with the source.
     """
 
-    def __init__(self, path: str, windows: Callable[[int], Iterator[_Window]], *, image_shape: tuple[int, ...],
-                 dtype: np.dtype, window_cells: int, batch_size: int, initial_epoch: int) -> None:
+    def __init__(self, path: str, window: Callable[[int, int], _Window], *, n_cells: int,
+                 image_shape: tuple[int, ...], dtype: np.dtype, extra_dtypes: tuple[np.dtype, ...],
+                 window_cells: int, batch_size: int, initial_epoch: int) -> None:
         self._path, self._image_shape, self._batch_size = path, image_shape, batch_size
-        self._plan = functools.lru_cache(maxsize=2)(lambda epoch: list(windows(epoch)))
+        self._no_extras = tuple(np.empty(0, d) for d in extra_dtypes)
+        self._window, self._n_windows = window, -(-int(n_cells) // window_cells)
+        self._rest = int(n_cells) % batch_size
         self._pool = _BufferPool((window_cells, *image_shape), dtype)
         self._next_epoch = int(initial_epoch)
         self._lock = threading.Lock()
         self._reader = SharedReader(path)
 
+    @property
+    def steps_per_epoch(self) -> int:
+        """Steps of an epoch: its windows, then its rest."""
+        return self._n_windows + 1
+
     def start_epoch(self) -> tuple[np.int64, np.int64]:
         with self._lock:
-            epoch, self._next_epoch = self._next_epoch, self._next_epoch + 1
-            n_windows = len(self._plan(epoch))
-        return np.int64(epoch), np.int64(n_windows)
+            epoch = self._next_epoch
+            self._next_epoch += 1
+        return np.int64(epoch), np.int64(self.steps_per_epoch)
 
-    def read(self, epoch: np.int64, window: np.int64) -> tuple[np.ndarray, ...]:
-        """Window ``window`` of ``epoch``: its whole batches (f, b, H, W, C), the rest (r, H, W, C), then the extras."""
+    def read(self, epoch: np.int64, step: np.int64) -> tuple[np.ndarray, ...]:
+        """Step ``step`` of ``epoch``: images (f, b, H, W, C), then the extras (f, b)."""
+        epoch, step = int(epoch), int(step)
         with self._lock:
-            rows, extra = self._plan(int(epoch))[int(window)]
-        block = self._pool.get()
+            self._next_epoch = max(self._next_epoch, epoch + 1)
+        b = self._batch_size
+        if step < self._n_windows:
+            rows, extra = self._window(epoch, step)
+            full = len(rows) // b * b
+            block = self._pool.get()[:full]
+            rows, extra = rows[:full], tuple(e[:full] for e in extra)
+        else:
+            rows, extra = self._window(epoch, self._n_windows - 1) if self._rest else (np.empty(0, np.int64),
+                                                                                        self._no_extras)
+            rows, extra = rows[len(rows) - self._rest:], tuple(e[len(e) - self._rest:] for e in extra)
+            block, b = _aligned_empty((self._rest, *self._image_shape), self._pool.dtype)[0], max(self._rest, 1)
         self._reader.get().read_into(block, rows)
-        n, b = len(rows), self._batch_size
-        check_finite(block[:n], self._path, rows)
-        full = n // b * b
-        return (block[:full].reshape(-1, b, *self._image_shape), block[full:n],
-                *(e[:full].reshape(-1, b) for e in extra), *(e[full:n] for e in extra))
+        check_finite(block, self._path, rows)
+        return block.reshape(-1, b, *self._image_shape), *(e.reshape(-1, b) for e in extra)
 
 
 def _block_dataset(
     path: str,
-    windows: Callable[[int], Iterator[_Window]],
+    window: Callable[[int, int], _Window],
     *,
+    n_cells: int,
     image_shape: tuple[int, ...],
     dtype: np.dtype,
     extras: tuple[tf.DType, ...],  # noqa: F821 - TYPE_CHECKING import
@@ -361,62 +428,58 @@ def _block_dataset(
     batch_size: int,
     readers: int,
     initial_epoch: int,
+    repeat: bool,
 ) -> tf.data.Dataset:  # noqa: F821 - TYPE_CHECKING import
-    """Batches ``(images, *extras)`` of the windows ``windows(epoch)``; every iteration is the next epoch.
+    """Batches ``(images, *extras)`` of the windows ``window(epoch, w)``; every iteration is the next epoch.
 
-    The windows are read by a ``tf.data`` map of ``readers`` parallel calls in
-    window order, each into a block of whole batches that TensorFlow takes
-    without copying; ``Dataset.from_generator`` is not used, because building
-    one pins glibc's mmap threshold for the whole process (TensorFlow's
-    Python 3.11 patch), after which every large allocation of the process
-    (HDF5's chunk buffers among them) faults in fresh pages.
+    The steps of an epoch are read by a ``tf.data`` map of ``readers`` parallel
+    calls in order, each into a block of whole batches that TensorFlow takes
+    without copying and slices into batches; with ``repeat`` one iteration runs
+    through epoch after epoch, so no epoch waits for a new iterator.
+    ``Dataset.from_generator`` is not used, because building one pins glibc's
+    mmap threshold for the whole process (TensorFlow's Python 3.11 patch), after
+    which every large allocation of the process (HDF5's chunk buffers among
+    them) faults in fresh pages.
     """
     import tensorflow as tf
 
-    source = _WindowSource(path, windows, image_shape=image_shape, dtype=dtype, window_cells=window_cells,
-                           batch_size=batch_size, initial_epoch=initial_epoch)
-    image_dtype = tf.as_dtype(dtype)
-    outputs = (image_dtype, image_dtype, *extras, *extras)
+    source = _WindowSource(path, window, n_cells=n_cells, image_shape=image_shape, dtype=dtype,
+                           extra_dtypes=tuple(e.as_numpy_dtype for e in extras), window_cells=window_cells, batch_size=batch_size, initial_epoch=initial_epoch)
+    outputs = (tf.as_dtype(dtype), *extras)
+    per_epoch = source.steps_per_epoch
 
-    def read(epoch: tf.Tensor, window: tf.Tensor) -> tuple[tf.Tensor, ...]:
-        full, rest, *extra = tf.numpy_function(source.read, [epoch, window], outputs, stateful=True)
-        full.set_shape((None, batch_size, *image_shape))
-        rest.set_shape((None, *image_shape))
-        for tensor in extra[:len(extras)]:
-            tensor.set_shape((None, batch_size))
-        for tensor in extra[len(extras):]:
-            tensor.set_shape((None,))
-        return full, rest, *extra
+    def read(first_epoch: tf.Tensor, step: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        block, *extra = tf.numpy_function(source.read, [first_epoch + step // per_epoch, step % per_epoch],
+                                          outputs, stateful=True)
+        block.set_shape((None, None, *image_shape))
+        for tensor in extra:
+            tensor.set_shape((None, None))
+        return block, *extra
 
-    def batches(full: tf.Tensor, rest: tf.Tensor, *extra: tf.Tensor) -> tf.data.Dataset:
-        whole = (full, *extra[:len(extras)])
-        last = (rest, *extra[len(extras):])
-        whole_batches = tf.data.Dataset.from_tensor_slices(whole if extras else full)
-        last_batch = tf.data.Dataset.from_tensors(last if extras else rest).filter(
-            lambda first, *_: tf.shape(first)[0] > 0)
-        return whole_batches.concatenate(last_batch)
+    def steps(first_epoch: tf.Tensor, n: tf.Tensor) -> tf.data.Dataset:
+        counter = tf.data.Dataset.counter() if repeat else tf.data.Dataset.range(n)
+        return counter.map(lambda step: read(first_epoch, step), num_parallel_calls=readers, deterministic=True)
 
-    return epoch_stream(source.start_epoch, read, parallel=readers).flat_map(batches)
+    def batches(*block: tf.Tensor) -> tf.data.Dataset:
+        return tf.data.Dataset.from_tensor_slices(block if extras else block[0])
+
+    return epoch_stream(source.start_epoch, steps).flat_map(batches)
 
 
 def epoch_stream(
     start_epoch: Callable[[], tuple[np.int64, np.int64]],
-    read: Callable[[tf.Tensor, tf.Tensor], Any],  # noqa: F821 - TYPE_CHECKING import
-    *,
-    parallel: int,
+    elements: Callable[[tf.Tensor, tf.Tensor], tf.data.Dataset],  # noqa: F821 - TYPE_CHECKING import
 ) -> tf.data.Dataset:  # noqa: F821 - TYPE_CHECKING import
-    """The elements ``read(epoch, i)``, ``i < n``, of ``(epoch, n) = start_epoch()``; every iteration is the next epoch.
+    """The elements ``elements(epoch, n)`` of ``(epoch, n) = start_epoch()``; every iteration is the next epoch.
 
     ``start_epoch`` runs once per iteration of the dataset, in a ``numpy_function``
-    (no ``Dataset.from_generator``, see :func:`_block_dataset`); ``read`` builds the
-    element of step ``i`` and runs in ``parallel`` map calls, kept in order.
+    (no ``Dataset.from_generator``, see :func:`_block_dataset`).
     """
     import tensorflow as tf
 
     starts = tf.data.Dataset.from_tensors(0).map(
         lambda _: tuple(tf.numpy_function(start_epoch, [], (tf.int64, tf.int64), stateful=True)))
-    return starts.flat_map(lambda epoch, n: tf.data.Dataset.range(n).map(
-        lambda i: read(epoch, i), num_parallel_calls=parallel, deterministic=True))
+    return starts.flat_map(elements)
 
 
 def _check_options(batch_size: int, readers: int, slice_cells: int = 1) -> None:
@@ -531,23 +594,18 @@ def training_dataset(
                        "--compression, or with --chunk-cells %d", store.path, store.compression, chunk_cells,
                        slice_cells, -(-chunk_cells // slice_cells), slice_cells)
 
-    def windows(epoch: int) -> Iterator[_Window]:
-        if shuffle or weights is not None:
-            order = mixed_order(indices, chunk_cells=chunk_cells, seed=seed, epoch=epoch, slice_cells=slice_cells,
-                                window_cells=window_cells, weights=weights)
-            rows_of = (rows for rows, _ in order)
-        else:
-            rows_of = (indices[s:s + window_cells] for s in range(0, len(indices), window_cells))
-        for rows in rows_of:
-            yield rows, ((all_labels[rows],) if labels else ())
+    order = MixedOrder(indices, chunk_cells=chunk_cells, seed=seed, slice_cells=slice_cells,
+                       window_cells=window_cells, weights=weights) if shuffle or weights is not None else None
 
-    dataset = _block_dataset(str(store.path), windows, image_shape=tuple(store.image_shape), dtype=store.dtype,
-                             extras=(tf.int32,) if labels else (), window_cells=window_cells,
-                             batch_size=batch_size, readers=readers, initial_epoch=initial_epoch)
+    def window(epoch: int, w: int) -> _Window:
+        rows = order.window(epoch, w)[0] if order is not None else indices[w * window_cells:(w + 1) * window_cells]
+        return rows, ((all_labels[rows],) if labels else ())
+
+    dataset = _block_dataset(str(store.path), window, n_cells=len(indices), image_shape=tuple(store.image_shape),
+                             dtype=store.dtype, extras=(tf.int32,) if labels else (), window_cells=window_cells,
+                             batch_size=batch_size, readers=readers, initial_epoch=initial_epoch, repeat=repeat)
     steps = math.ceil(len(indices) / batch_size)
-    if repeat:
-        dataset = dataset.repeat()
-    else:
+    if not repeat:
         dataset = dataset.apply(tf.data.experimental.assert_cardinality(steps))
     dataset = dataset.prefetch(tf.data.AUTOTUNE)
     logger.debug("training dataset: %d cells, window %d, slice %d, batch %d", len(indices), window_cells,
@@ -605,14 +663,13 @@ def inference_dataset(
         raise file_error(store.path, f"no cells in {where}")
     window_cells = _window_cells(DEFAULT_SHUFFLE_WINDOW, batch_size, len(indices))
 
-    def windows(epoch: int) -> Iterator[_Window]:
-        for start in range(0, len(indices), window_cells):
-            rows = indices[start:start + window_cells]
-            yield rows, (rows,)
+    def window(epoch: int, w: int) -> _Window:
+        rows = indices[w * window_cells:(w + 1) * window_cells]
+        return rows, (rows,)
 
-    blocks = _block_dataset(str(store.path), windows, image_shape=tuple(store.image_shape), dtype=store.dtype,
-                            extras=(tf.int64,), window_cells=window_cells, batch_size=batch_size,
-                            readers=readers, initial_epoch=0)
+    blocks = _block_dataset(str(store.path), window, n_cells=len(indices), image_shape=tuple(store.image_shape),
+                            dtype=store.dtype, extras=(tf.int64,), window_cells=window_cells, batch_size=batch_size,
+                            readers=readers, initial_epoch=0, repeat=False)
     steps = math.ceil(len(indices) / batch_size)
     dataset = (blocks.map(lambda images, rows: (rows, images))
                .apply(tf.data.experimental.assert_cardinality(steps))

@@ -7,6 +7,7 @@ import pytest
 
 from deeploc_keras.errors import InputError
 from deeploc_keras.pipeline import (
+    MixedOrder,
     inference_dataset,
     mixed_order,
     parse_shard,
@@ -168,6 +169,33 @@ def test_training_batches_of_a_protein_ordered_store_mix_as_a_full_permutation(t
     full_batches = [full[i:i + 128] for i in range(0, len(full), 128)]
     pipeline = _median_distinct([y for _, y in epoch], 128)
     assert pipeline >= 0.9 * _median_distinct(full_batches, 128)
+
+
+def test_repeated_stream_is_the_epochs_one_after_another(tiny_store):
+    with CellStore.open(tiny_store) as store:
+        epochs = training_dataset(store, batch_size=16, seed=4, initial_epoch=2)
+        expected = [_ids(x) for _ in range(3) for x, _ in epochs.dataset]
+        stream = training_dataset(store, batch_size=16, seed=4, initial_epoch=2, repeat=True)
+        steps = stream.steps_per_epoch
+        got = [_ids(x) for x, _ in stream.dataset.take(3 * steps)]
+        again = [_ids(x) for x, _ in stream.dataset.take(steps)]
+        n = stream.n_cells
+    assert n % 16 != 0  # every epoch ends with a short batch
+    assert [len(b) for b in got] == [len(b) for b in expected]
+    assert all(np.array_equal(a, b) for a, b in zip(got, expected, strict=True))
+    # a new iteration starts after every epoch the first one read (some read ahead of the consumer)
+    assert not any(np.array_equal(again[0], got[k * steps]) for k in range(3))
+    assert np.array_equal(np.sort(np.concatenate(again)), np.sort(np.concatenate(got[:steps])))
+
+
+def test_mixed_order_windows_do_not_depend_on_the_order_they_are_built_in():
+    indices = np.arange(0, 900, 3)
+    order = MixedOrder(indices, chunk_cells=64, slice_cells=8, window_cells=64, seed=2)
+    backwards = [order.window(1, w) for w in reversed(range(order.n_windows))][::-1]
+    listed = list(mixed_order(indices, chunk_cells=64, slice_cells=8, window_cells=64, seed=2, epoch=1))
+    assert order.n_windows == len(listed) == 5
+    assert all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+               for a, b in zip(backwards, listed, strict=True))
 
 
 def test_training_order_does_not_depend_on_the_number_of_readers(tiny_store):
