@@ -366,18 +366,18 @@ class _WindowSource:
     An epoch is ``n_windows + 1`` steps: step ``w < n_windows`` builds window
     ``w`` with ``window(epoch, w)`` and fills a block with its whole batches; the
     last step reads the cells after the epoch's last whole batch (a block of one
-    short batch, or of none). Each iteration of the dataset calls
+    short batch, or of none), from the last window, which is built once. Each iteration of the dataset calls
     :meth:`start_epoch` once, which hands out the first epoch no step has read
     yet; :meth:`read` may run in several threads at once. The store is opened
     once, on the first read, and closed with the source.
     """
 
     def __init__(self, path: str, window: Callable[[int, int], _Window], *, n_cells: int,
-                 image_shape: tuple[int, ...], dtype: np.dtype, extra_dtypes: tuple[np.dtype, ...],
-                 window_cells: int, batch_size: int, initial_epoch: int) -> None:
+                 image_shape: tuple[int, ...], dtype: np.dtype, window_cells: int, batch_size: int,
+                 initial_epoch: int) -> None:
         self._path, self._image_shape, self._batch_size = path, image_shape, batch_size
-        self._no_extras = tuple(np.empty(0, d) for d in extra_dtypes)
         self._window, self._n_windows = window, -(-int(n_cells) // window_cells)
+        self._last_window = functools.lru_cache(maxsize=2)(lambda epoch: window(epoch, self._n_windows - 1))
         self._rest = int(n_cells) % batch_size
         self._pool = _BufferPool((window_cells, *image_shape), dtype)
         self._next_epoch = int(initial_epoch)
@@ -402,13 +402,12 @@ class _WindowSource:
             self._next_epoch = max(self._next_epoch, epoch + 1)
         b = self._batch_size
         if step < self._n_windows:
-            rows, extra = self._window(epoch, step)
+            rows, extra = self._window(epoch, step) if step < self._n_windows - 1 else self._last_window(epoch)
             full = len(rows) // b * b
             block = self._pool.get()[:full]
             rows, extra = rows[:full], tuple(e[:full] for e in extra)
         else:
-            rows, extra = self._window(epoch, self._n_windows - 1) if self._rest else (np.empty(0, np.int64),
-                                                                                        self._no_extras)
+            rows, extra = self._last_window(epoch)
             rows, extra = rows[len(rows) - self._rest:], tuple(e[len(e) - self._rest:] for e in extra)
             block, b = _aligned_empty((self._rest, *self._image_shape), self._pool.dtype)[0], max(self._rest, 1)
         self._reader.get().read_into(block, rows)
@@ -444,7 +443,7 @@ def _block_dataset(
     import tensorflow as tf
 
     source = _WindowSource(path, window, n_cells=n_cells, image_shape=image_shape, dtype=dtype,
-                           extra_dtypes=tuple(e.as_numpy_dtype for e in extras), window_cells=window_cells, batch_size=batch_size, initial_epoch=initial_epoch)
+                           window_cells=window_cells, batch_size=batch_size, initial_epoch=initial_epoch)
     outputs = (tf.as_dtype(dtype), *extras)
     per_epoch = source.steps_per_epoch
 
