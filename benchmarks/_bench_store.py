@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deeploc_keras.store import CellStore
+from deeploc_keras.data.store import CellStore
 
 __all__ = ["random_store", "simulated_store", "protein_ordered_store"]
 
@@ -33,7 +33,7 @@ def simulated_store(path: Path, n_cells: int, *, chunk_cells: int = 512, compres
     Simulated crops compress as microscopy does (random pixels do not: HDF5 stores such chunks
     unfiltered), so compressed stores of them show what decompression costs.
     """
-    from deeploc_keras.synthetic.screen import simulate_screen
+    from deeploc_keras.data.synthetic.screen import simulate_screen
 
     with tempfile.TemporaryDirectory() as tmp:
         screen = simulate_screen(Path(tmp) / "screen", proteins=100, cells_per_protein=24, seed=seed)

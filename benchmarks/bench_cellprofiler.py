@@ -28,7 +28,7 @@ from cp_measure.core.measurecolocalization import get_correlation_overlap
 
 from cellprofiler_features.masks import cell_mask
 from cellprofiler_features.runner import extract_cellprofiler
-from deeploc_keras.store import CellStore
+from deeploc_keras.data.store import CellStore
 
 TOY = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "pci_yeast_toy"
 

@@ -49,7 +49,7 @@ def _save_model(folder: Path, width: float) -> Path:
 
 def _child(store: str, model: str, out: str, batch_size: int) -> None:
     """Run one extraction and print its memory figures as JSON (subprocess entry point)."""
-    from deeploc_keras.extract import extract
+    from deeploc_keras.inference.extract import extract
 
     tracemalloc.start()
     result = extract(store, out, model_path=model, split="all", batch_size=batch_size)
@@ -62,9 +62,9 @@ def _throughput(tmp: Path, model_path: Path, n_cells: int, batch_size: int) -> d
     """Seconds of the best of two timed ``extract`` and ``predict`` calls on ``n_cells`` and ``n_cells // 4`` cells."""
     import keras
 
-    from deeploc_keras.extract import extract
+    from deeploc_keras.data.store import CellStore
+    from deeploc_keras.inference.extract import extract
     from deeploc_keras.models.deeploc import tta_model
-    from deeploc_keras.store import CellStore
 
     sizes = (n_cells // 4, n_cells)
     stores = {n: random_store(tmp / f"rate{n}.h5", n, n_classes=N_CLASSES) for n in sizes}

@@ -4,7 +4,7 @@ For each model (``study`` and ``kraus2017`` DeepLoc, Paired Cell Inpainting), ea
 batch size and each device count, one row of one table:
 
 - ``train_store``: training cells/s fed by the store pipeline (DeepLoc:
-  ``deeploc_keras.pipeline.training_dataset``; PCI: ``deeploc_keras.pairs.pair_dataset``)
+  ``deeploc_keras.data.pipeline.training_dataset``; PCI: ``deeploc_keras.data.pairs.pair_dataset``)
   over a temporary random store;
 - ``train_memory``: the same compiled step on the first ``--steps`` batches of that
   pipeline, already held in device memory; ``ratio`` = store / memory is what the
@@ -167,10 +167,10 @@ def _build(model: str, width: float) -> tuple[keras.Model, keras.Model, object]:
 def _dataset(model: str, store, batch: int) -> tf.data.Dataset:
     """The store pipeline of the model, repeated, with global batches of ``batch``."""
     if model == "pci":
-        from deeploc_keras.pairs import pair_dataset
+        from deeploc_keras.data.pairs import pair_dataset
 
         return pair_dataset(store, split="train", batch_size=batch, seed=0).dataset.repeat()
-    from deeploc_keras.pipeline import training_dataset
+    from deeploc_keras.data.pipeline import training_dataset
 
     return training_dataset(store, split="all", batch_size=batch, seed=0, repeat=True).dataset
 
@@ -299,7 +299,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
         policy = "mixed_float16" if tf.config.list_physical_devices("GPU") else "float32"
     keras.mixed_precision.set_global_policy(policy)
     peak = _peak_tflops(args, hardware, policy)
-    from deeploc_keras.store import CellStore
+    from deeploc_keras.data.store import CellStore
 
     unit = math.lcm(*(b * n for b in args.batch_sizes for n in range(1, args.devices + 1)))
     n_cells = math.ceil(args.cells / unit) * unit  # whole global batches: no short batch, no recompilation

@@ -40,8 +40,8 @@ import numpy as np
 import tensorflow as tf
 from _bench_store import protein_ordered_store, random_store, simulated_store
 
-from deeploc_keras.pipeline import training_dataset
-from deeploc_keras.store import CellStore
+from deeploc_keras.data.pipeline import training_dataset
+from deeploc_keras.data.store import CellStore
 
 
 def _best_rate(fn, repeats: int) -> float:
@@ -128,7 +128,7 @@ def _pipeline_rates(path: Path, args: argparse.Namespace, *, variants: bool) -> 
 
 
 def _pair_rate(path: Path, args: argparse.Namespace) -> float:
-    from deeploc_keras.pairs import pair_dataset
+    from deeploc_keras.data.pairs import pair_dataset
 
     pairs = pair_dataset(path, split="all", batch_size=args.pci_batch, seed=0)
     batches = pairs.dataset.take(args.pair_batches)

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from deeploc_keras.reproduce import reproduce
+from deeploc_keras.study.reproduce import reproduce
 
 BUDGET_MINUTES = {"smoke": 3, "cpu": 20}
 

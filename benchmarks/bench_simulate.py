@@ -23,7 +23,7 @@ from pathlib import Path
 
 
 def _one(n_cells: int, hierarchy: str) -> dict:
-    from deeploc_keras.synthetic import simulate_screen
+    from deeploc_keras.data.synthetic import simulate_screen
 
     cpp = 50
     with tempfile.TemporaryDirectory() as tmp:

@@ -23,9 +23,9 @@ import numpy as np
 import tensorflow as tf
 from _bench_store import random_store
 
+from deeploc_keras.data.pipeline import training_dataset
+from deeploc_keras.data.store import CellStore
 from deeploc_keras.models.deeploc import build_deeploc
-from deeploc_keras.pipeline import training_dataset
-from deeploc_keras.store import CellStore
 
 IMAGE_SHAPE = (64, 64, 2)
 

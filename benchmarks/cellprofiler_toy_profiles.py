@@ -20,8 +20,8 @@ import numpy as np
 import tifffile
 
 from cellprofiler_features.runner import extract_cellprofiler
-from deeploc_keras.profiles import read_profiles
-from deeploc_keras.store import CellStore
+from deeploc_keras.core.profiles import read_profiles
+from deeploc_keras.data.store import CellStore
 
 TOY = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "pci_yeast_toy"
 

@@ -39,9 +39,9 @@ def main() -> None:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    from deeploc_keras.data.store import CellStore
+    from deeploc_keras.data.synthetic import simulate_screen
     from deeploc_keras.models.deeploc import build_deeploc
-    from deeploc_keras.store import CellStore
-    from deeploc_keras.synthetic import simulate_screen
 
     with tempfile.TemporaryDirectory() as tmp:
         screen = simulate_screen(Path(tmp) / "s", proteins=args.proteins, cells_per_protein=args.cells_per_protein,

@@ -9,8 +9,8 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from deeploc_keras.synthetic import simulate_screen
-from deeploc_keras.synthetic.montage import write_montage
+from deeploc_keras.data.synthetic import simulate_screen
+from deeploc_keras.data.synthetic.montage import write_montage
 
 
 def main() -> None:

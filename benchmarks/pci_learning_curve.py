@@ -1,7 +1,7 @@
 """Per-epoch reconstruction loss of a CPU-width Paired Cell Inpainting model on a synthetic screen.
 
 Builds a small store of round cells (marker) with a protein-specific GFP blob, streams
-same-protein pairs with :func:`deeploc_keras.pairs.pair_dataset` and trains
+same-protein pairs with :func:`deeploc_keras.data.pairs.pair_dataset` and trains
 :func:`deeploc_keras.models.pci.build_pci` with the original loss (MSE) and optimiser
 (Adam, beta_1 0.5). Prints one line per epoch (train and val MSE), plus the MSE of
 predicting the mean target image as a reference, so the ratio shows what was learned.
@@ -30,7 +30,7 @@ import numpy as np
 
 def make_store(path: Path, *, proteins: int, cells: int, seed: int) -> None:
     """Write a synthetic 2-channel store: cell disk in the marker, a protein-specific blob in GFP."""
-    from deeploc_keras.store import CellStore
+    from deeploc_keras.data.store import CellStore
 
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[:64, :64]
@@ -49,9 +49,9 @@ def make_store(path: Path, *, proteins: int, cells: int, seed: int) -> None:
 
 def _protein_ap(model, path: Path, standards: dict) -> dict[str, float]:
     """Pooled AP of the conv4_1 protein profiles of the test cells on each standard."""
+    from deeploc_keras.data.pipeline import inference_dataset
+    from deeploc_keras.data.store import CellStore
     from deeploc_keras.models.pci import pci_feature_model
-    from deeploc_keras.pipeline import inference_dataset
-    from deeploc_keras.store import CellStore
     from eval.metrics import average_precision, membership_matrix
 
     features_model = pci_feature_model(model, "conv4_1")
@@ -90,14 +90,14 @@ def main() -> None:
 
     import keras
 
+    from deeploc_keras.data.pairs import pair_dataset
     from deeploc_keras.models.pci import build_pci
-    from deeploc_keras.pairs import pair_dataset
 
     keras.utils.set_random_seed(args.seed)
     folder = Path(tempfile.mkdtemp())
     standards = {}
     if args.screen:
-        from deeploc_keras.synthetic import simulate_screen
+        from deeploc_keras.data.synthetic import simulate_screen
         from eval.standards import load_standard
 
         screen = simulate_screen(folder / "screen", proteins=args.proteins, cells_per_protein=args.cells,

@@ -15,7 +15,7 @@ from skimage.feature import peak_local_max
 from skimage.filters import gaussian, threshold_otsu
 from skimage.segmentation import watershed
 
-from deeploc_keras.errors import InputError
+from deeploc_keras.core.errors import InputError
 
 __all__ = ["FALLBACK_RADIUS", "cell_mask"]
 

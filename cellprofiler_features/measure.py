@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from deeploc_keras.errors import InputError
+from deeploc_keras.core.errors import InputError
 
 __all__ = [
     "OBJECT_NAME",

@@ -1,13 +1,13 @@
 """Profiles from the per-cell features a store was imported with (the Chong et al. 2015 CellProfiler features).
 
 The original DeepLoc HDF5 files carry ``Info1`` / ``Info1_columns``: the CellProfiler features of
-Chong et al. 2015 for every crop. :func:`deeploc_keras.importers.deeploc_hdf5.import_deeploc_hdf5`
+Chong et al. 2015 for every crop. :func:`deeploc_keras.data.importers.deeploc_hdf5.import_deeploc_hdf5`
 keeps them as the store's per-cell feature table; :func:`original_feature_profiles` turns the
 selected cells into the same outputs as :func:`cellprofiler_features.runner.extract_cellprofiler`::
 
     OUT/cells.parquet          Metadata_ columns + the features as named by Info1_columns, one row per cell
     OUT/proteins_raw.parquet   nanmean per protein
-    OUT/proteins.parquet       normalized across proteins and feature-selected (deeploc_keras.processing)
+    OUT/proteins.parquet       normalized across proteins and feature-selected (deeploc_keras.core.processing)
     OUT/config.json            run record
 """
 
@@ -20,12 +20,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from deeploc_keras.errors import check_positive_int, file_error
-from deeploc_keras.outputs import check_output
-from deeploc_keras.processing import ProfileProcessing, process_profile_file
-from deeploc_keras.profiles import METADATA_PREFIX, aggregate_proteins, write_cell_profiles
-from deeploc_keras.records import write_run_record
-from deeploc_keras.store import CELL_FEATURES, CellStore, check_split
+from deeploc_keras.core.errors import check_positive_int, file_error
+from deeploc_keras.core.outputs import check_output
+from deeploc_keras.core.processing import ProfileProcessing, process_profile_file
+from deeploc_keras.core.profiles import METADATA_PREFIX, aggregate_proteins, write_cell_profiles
+from deeploc_keras.core.records import write_run_record
+from deeploc_keras.data.store import CELL_FEATURES, CellStore, check_split
 
 __all__ = ["ORIGINAL_METHOD", "original_feature_profiles"]
 

@@ -21,8 +21,8 @@ from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from deeploc_keras.errors import InputError, file_error
-from deeploc_keras.outputs import atomic_path
+from deeploc_keras.core.errors import InputError, file_error
+from deeploc_keras.core.outputs import atomic_path
 
 __all__ = ["CellProfilerPCA", "validate_variance"]
 

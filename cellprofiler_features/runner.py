@@ -9,7 +9,7 @@ identical whatever the parallelism. Outputs::
     OUT/cells.parquet          Metadata_ columns + CellProfiler features, one row per cell (raw)
     OUT/proteins_raw.parquet   nanmean per protein, Metadata_Count (the study's raw profiles)
     OUT/proteins.parquet       proteins_raw normalized across proteins and feature-selected
-                               (deeploc_keras.processing; what was applied is in its Parquet metadata)
+                               (deeploc_keras.core.processing; what was applied is in its Parquet metadata)
     OUT/cells_pca.parquet      (with pca) cells projected on the PCA, CellProfilerPCA_pc_0000 ...
     OUT/proteins_pca.parquet   (with pca) the projected cells averaged per protein
     OUT/pca.npz                (with pca) the fitted transform (CellProfilerPCA.load)
@@ -33,14 +33,14 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from deeploc_keras.console import progress
-from deeploc_keras.errors import InputError, OutputExistsError, check_positive_int, file_error
-from deeploc_keras.lifetime import exit_with_parent
-from deeploc_keras.outputs import atomic_path, remove_path
-from deeploc_keras.processing import ProfileProcessing, process_profile_file
-from deeploc_keras.profiles import ProfileWriter, aggregate_proteins, cell_metadata, feature_names
-from deeploc_keras.records import write_run_record
-from deeploc_keras.store import CellStore
+from deeploc_keras.core.console import progress
+from deeploc_keras.core.errors import InputError, OutputExistsError, check_positive_int, file_error
+from deeploc_keras.core.lifetime import exit_with_parent
+from deeploc_keras.core.outputs import atomic_path, remove_path
+from deeploc_keras.core.processing import ProfileProcessing, process_profile_file
+from deeploc_keras.core.profiles import ProfileWriter, aggregate_proteins, cell_metadata, feature_names
+from deeploc_keras.core.records import write_run_record
+from deeploc_keras.data.store import CellStore
 
 from .masks import cell_mask
 from .measure import FeatureConfig, feature_columns, measure_cell
@@ -351,7 +351,7 @@ def extract_cellprofiler(
     -------
     dict
         cells, proteins, features, mask_fallback, no_signal, chunks (computed, resumed),
-        processing (the record of :func:`deeploc_keras.processing.process_profiles`),
+        processing (the record of :func:`deeploc_keras.core.processing.process_profiles`),
         pca_components, seconds, executor, outputs.
 
     Raises

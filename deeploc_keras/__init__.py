@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from . import _registration
+from . import _moved, _registration
 from ._version import __version__
 
 __all__ = ["__version__", "CellStore", "assign_splits", "build_pci", "build_deeploc", "embedding_model",
@@ -26,18 +26,19 @@ __all__ = ["__version__", "CellStore", "assign_splits", "build_pci", "build_deep
 
 #: public name -> module that defines it (imported on first access)
 _LAZY = {
-    "CellStore": "deeploc_keras.store",
-    "assign_splits": "deeploc_keras.store",
+    "CellStore": "deeploc_keras.data.store",
+    "assign_splits": "deeploc_keras.data.store",
     "build_pci": "deeploc_keras.models.pci",
     "build_deeploc": "deeploc_keras.models.deeploc",
     "embedding_model": "deeploc_keras.models.deeploc",
-    "import_cells": "deeploc_keras.importers",
+    "import_cells": "deeploc_keras.data.importers",
     "load_model": "deeploc_keras.models.loading",
     "read_model_info": "deeploc_keras.models.info",
-    "simulate_screen": "deeploc_keras.synthetic",
+    "simulate_screen": "deeploc_keras.data.synthetic",
 }
 
 
+_moved.install()
 _registration.install()
 
 

@@ -15,16 +15,16 @@ import sys
 import click
 
 from ._version import __version__
-from .console import filter_native_stderr, set_verbosity, verbosity
-from .importers import COMPRESSIONS, IMPORT_FORMATS
-from .ladder import REFERENCES_DIR, score_with_references
-from .methods import METHOD_NAMES, METHODS, PCI_DEFAULTS, TRAINABLE_METHODS
+from .core.console import filter_native_stderr, set_verbosity, verbosity
+from .core.outputs import check_output
+from .data.importers import COMPRESSIONS, IMPORT_FORMATS
+from .data.pipeline import SPLIT_CHOICES
+from .data.store import CellStore
 from .models.presets import PRESET_NAMES, TTA_MODES
-from .outputs import check_output
-from .pipeline import SPLIT_CHOICES
-from .reproduce import REPRODUCE_PRESET_NAMES
-from .store import CellStore
-from .train_config import MIXED_PRECISION_CHOICES
+from .study.ladder import REFERENCES_DIR, score_with_references
+from .study.reproduce import REPRODUCE_PRESET_NAMES
+from .training.config import MIXED_PRECISION_CHOICES
+from .training.methods import METHOD_NAMES, METHODS, PCI_DEFAULTS, TRAINABLE_METHODS
 
 __all__ = ["main"]
 
@@ -39,7 +39,7 @@ def _raise_terminated(signum: int, frame: object) -> None:
 
 def _user_error_line(exc: BaseException) -> str | None:
     """The one line for an error the user can fix, or None for a bug."""
-    from .errors import DeeplocKerasError, is_disk_full, os_error_message, user_error_behind
+    from .core.errors import DeeplocKerasError, is_disk_full, os_error_message, user_error_behind
 
     if isinstance(exc, DeeplocKerasError):
         text = str(exc).strip()
@@ -50,7 +50,7 @@ def _user_error_line(exc: BaseException) -> str | None:
     if isinstance(exc, OSError):
         message = os_error_message(exc)
         if message is None and is_disk_full(exc):
-            from .errors import DISK_FULL
+            from .core.errors import DISK_FULL
 
             message = DISK_FULL
         return message
@@ -58,7 +58,7 @@ def _user_error_line(exc: BaseException) -> str | None:
 
 
 def _interrupted_line(exc: KeyboardInterrupt) -> str:
-    from .outputs import kept_notes
+    from .core.outputs import kept_notes
 
     what = "Terminated" if isinstance(exc, _Terminated) else "Interrupted"
     kept = kept_notes()
@@ -78,7 +78,7 @@ def _quiet_broken_pipe() -> None:
 class _Group(click.Group):
     """A click group that reports user errors in one line (exit 2) and bugs with a traceback (exit 1).
 
-    User errors are the package's :class:`~deeploc_keras.errors.DeeplocKerasError`
+    User errors are the package's :class:`~deeploc_keras.core.errors.DeeplocKerasError`
     and operating-system errors about a file; SIGTERM unwinds like Ctrl-C
     (temporary files removed, exit 143).
     """
@@ -265,7 +265,7 @@ def inspect_command(store_path: str, as_json: bool) -> None:
 @click.option("--split-from-filename", is_flag=True, help="deeploc-hdf5: split from the file name (train/valid/test).")
 @click.option("--labels", type=click.Path(dir_okay=False),
               help="tiff-folders, fields: CSV with columns 'protein' and 'label'.")
-@click.option("--labels-from", type=_LazyChoice("deeploc_keras.importers", "LABEL_SOURCES"), default=None,
+@click.option("--labels-from", type=_LazyChoice("deeploc_keras.data.importers", "LABEL_SOURCES"), default=None,
               help="tiff-folders, fields: label each protein from a published table instead (huh2003: its one "
                    "Huh et al. 2003 location; proteins with several stay unlabelled).")
 @click.option("--aliases", type=click.Path(dir_okay=False), default=None,
@@ -281,7 +281,7 @@ def inspect_command(store_path: str, as_json: bool) -> None:
 @click.option("--pad", is_flag=True, help="fields: zero-pad crops that leave the field instead of dropping them.")
 @click.option("--drop-invalid", is_flag=True, help="Drop cells with NaN/inf pixels (counted) instead of refusing.")
 @click.option("--seed", type=int, default=0, help="Seed of the 80/10/10 split.")
-@click.option("--split-by", type=_LazyChoice("deeploc_keras.store", "SPLIT_BY_CHOICES"), default="cell",
+@click.option("--split-by", type=_LazyChoice("deeploc_keras.data.store", "SPLIT_BY_CHOICES"), default="cell",
               help="cell: 80/10/10 of each protein's cells (the study; test = unseen cells of seen proteins); "
                    "protein: 80/10/10 of the proteins (test = proteins never seen in training).")
 @click.option("--chunk-cells", type=click.IntRange(min=1), default=512, help="Cells per block and HDF5 chunk.")
@@ -291,7 +291,7 @@ def inspect_command(store_path: str, as_json: bool) -> None:
 def import_command(ctx: click.Context, sources: tuple[str, ...], out_option: str | None, format_: str,
                    **options: object) -> None:
     """Import cells (DeepLoc HDF5, per-protein TIFF folders or fields + centres) into a cell store --out OUT.h5."""
-    from .importers import import_cells
+    from .data.importers import import_cells
 
     if out_option is None and len(sources) < 2:
         raise click.UsageError("missing --out OUT.h5")
@@ -319,9 +319,9 @@ def import_command(ctx: click.Context, sources: tuple[str, ...], out_option: str
 @click.option("--seed", type=int, default=0, help="Seed of everything.")
 @click.option("--dead-ghost-fraction", type=click.FloatRange(0, 0.5), default=0.02,
               help="Share of DEAD/GHOST cells (0 drops these classes).")
-@click.option("--difficulty", type=_LazyChoice("deeploc_keras.synthetic.camera", "DIFFICULTIES"), default="medium",
+@click.option("--difficulty", type=_LazyChoice("deeploc_keras.data.synthetic.camera", "DIFFICULTIES"), default="medium",
               help="Nuisance level (noise, blur, debris, off-centre cells).")
-@click.option("--hierarchy", type=_LazyChoice("deeploc_keras.synthetic.screen", "HIERARCHY_CHOICES"), default="grounded",
+@click.option("--hierarchy", type=_LazyChoice("deeploc_keras.data.synthetic.screen", "HIERARCHY_CHOICES"), default="grounded",
               help="grounded: real ORFs, Huh 2003 classes and real groups (shipped annotation); synthetic: all drawn.")
 @click.option("--annotations", type=click.Path(), default=None,
               help="Folder of original annotation files (Huh 2003, GO BP, KEGG, complexes, GO slim) to ground the "
@@ -331,7 +331,7 @@ def simulate_command(outdir: str | None, out_option: str | None, proteins: int, 
                      plates: int, seed: int, dead_ghost_fraction: float, difficulty: str, hierarchy: str,
                      annotations: str | None, overwrite: bool) -> None:
     """Simulate a yeast ORF-GFP screen with a known functional hierarchy into --out DIR."""
-    from .synthetic import simulate_screen
+    from .data.synthetic import simulate_screen
 
     outdir = _out_or_positional(out_option, outdir, command="simulate", what="DIR")
     screen = simulate_screen(
@@ -389,7 +389,7 @@ def train_command(store_path: str, out: str, method: str | None, model_alias: st
                   patience: int | None, class_balanced: bool, jit_compile: bool,
                   steps_per_epoch: int | None, tensorboard: bool, resume: bool, overwrite: bool) -> None:
     """Train DeepLoc (or PCI with --method pci) on a cell store into a run directory."""
-    from .train import train
+    from .training.train import train
 
     if model_alias is not None:
         if method is not None and method != model_alias:
@@ -431,8 +431,8 @@ def extract_command(store_path: str, out: str, method: str, model_path: str | No
                     tta: str | None, batch_size: int, shard: str | None, merge_shards: bool, pca: float | None,
                     workers: int | None, scheduler: str | None, rescale: bool, overwrite: bool) -> None:
     """Write per-cell (cells.parquet) and per-protein (proteins.parquet) profiles."""
-    from .extract import extract
-    from .extract import merge_shards as merge
+    from .inference.extract import extract
+    from .inference.extract import merge_shards as merge
 
     if merge_shards:
         result = merge(out, overwrite=overwrite)
@@ -471,7 +471,7 @@ def _extract_summary(result: dict) -> str:
 def predict_command(store_path: str, model_path: str, out: str, split: str, tta: str | None, threshold: float,
                     batch_size: int, overwrite: bool) -> None:
     """Localization calls: per-cell class probabilities and per-protein calls of a DeepLoc model."""
-    from .predict import predict
+    from .inference.predict import predict
 
     result = predict(store_path, out, model_path=model_path, split=split, tta=tta, threshold=threshold,
                      batch_size=batch_size, overwrite=overwrite)
@@ -484,13 +484,13 @@ def predict_command(store_path: str, model_path: str, out: str, split: str, tta:
 
 @main.command("export")
 @click.argument("profiles", metavar="PROFILES.parquet", type=click.Path(dir_okay=True))
-@click.option("--format", "format_", type=_LazyChoice("deeploc_keras.export", "EXPORT_FORMATS"), default="h5ad",
+@click.option("--format", "format_", type=_LazyChoice("deeploc_keras.inference.export", "EXPORT_FORMATS"), default="h5ad",
               help="h5ad: AnnData (features in X, Metadata_* in obs, provenance in uns; needs anndata).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="File to write, e.g. proteins.h5ad.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing file.")
 def export_command(profiles: str, format_: str, out: str, overwrite: bool) -> None:
     """Write a profile table (cells.parquet or proteins.parquet) as AnnData .h5ad for scanpy."""
-    from .export import export_profiles
+    from .inference.export import export_profiles
 
     result = export_profiles(profiles, out, format=format_, overwrite=overwrite)
     _summary(f"Wrote {result['path']}: {result['n_obs']:,} x {result['n_vars']:,} ({format_})")
@@ -537,7 +537,7 @@ def convert_checkpoint_command(checkpoint: str, out: str | None, out_option: str
 @click.option("--localization", metavar="FILE|metadata",
               help="Localization classes (a standard file, or 'metadata' for each file's Metadata_Label): adds "
                    "AP and mAP counting only pairs that share a class.")
-@click.option("--normalize", type=_LazyChoice("deeploc_keras.processing", "NORMALIZE_CHOICES"), default="none",
+@click.option("--normalize", type=_LazyChoice("deeploc_keras.core.processing", "NORMALIZE_CHOICES"), default="none",
               show_default=True, help="Per-feature normalization across proteins applied to every representation "
                                       "(none: the study's raw comparison).")
 @click.option("--references", "references_store", metavar="STORE.h5", type=click.Path(dir_okay=False),
@@ -606,10 +606,10 @@ def standards_build_command(source, path, aspect, min_size, max_size, out, overw
 
 
 @standards_group.command("labels")
-@click.option("--from", "source", required=True, type=_LazyChoice("deeploc_keras.importers.labels", "LABEL_SOURCES"),
+@click.option("--from", "source", required=True, type=_LazyChoice("deeploc_keras.data.importers.labels", "LABEL_SOURCES"),
               help="Kind of localization table.")
 @click.argument("path", metavar="FILE", type=click.Path(dir_okay=False))
-@click.option("--multi", type=_LazyChoice("deeploc_keras.importers.labels", "MULTI_RULES"), default="rarest",
+@click.option("--multi", type=_LazyChoice("deeploc_keras.data.importers.labels", "MULTI_RULES"), default="rarest",
               help="Multi-localized proteins: their rarest class, or no label.")
 @click.option("--aliases", type=click.Path(dir_okay=False),
               help="SGD_features.tab: also label every gene name and alias of a labelled ORF.")
@@ -619,7 +619,7 @@ def standards_labels_command(source, path, multi, aliases, out, overwrite) -> No
     """Build the labels CSV of `import --labels` from a localization table (one class per protein)."""
     from eval.standards import read_aliases
 
-    from .importers.labels import huh2003_labels, write_labels_csv
+    from .data.importers.labels import huh2003_labels, write_labels_csv
 
     check_output(out, overwrite=overwrite)
     labels = huh2003_labels(path, multi=multi, aliases=read_aliases(aliases) if aliases else None)
@@ -679,15 +679,15 @@ def plot_monitor_command(monitor_csv, metrics, out, overwrite) -> None:
 @click.option("--standards", type=click.Path(file_okay=False), default=None,
               help="Directory with cellular_component, bioprocess, pathway and complex standards (needs --store).")
 @click.option("--seed", default=0, type=int, help="Seed of every random draw.")
-@click.option("--hierarchy", type=_LazyChoice("deeploc_keras.synthetic.screen", "HIERARCHY_CHOICES"), default="grounded",
+@click.option("--hierarchy", type=_LazyChoice("deeploc_keras.data.synthetic.screen", "HIERARCHY_CHOICES"), default="grounded",
               help="Hierarchy of the simulated screen (grounded: real ORFs and groups; synthetic: all drawn).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run (finished steps are skipped).")
 @click.option("--overwrite", is_flag=True, help="Delete --out first.")
 def reproduce_command(out: str, preset: str, store: str | None, standards: str | None, seed: int, hierarchy: str,
                       resume: bool, overwrite: bool) -> None:
     """Reproduce the study end to end: data, three representations, four standards, figures, report."""
-    from .report import summary_table
-    from .reproduce import reproduce
+    from .study.report import summary_table
+    from .study.reproduce import reproduce
 
     summary = reproduce(out, preset=preset, store=store, standards=standards, seed=seed, hierarchy=hierarchy,
                         resume=resume, overwrite=overwrite)

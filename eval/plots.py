@@ -20,9 +20,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy.stats import gaussian_kde
 
-from deeploc_keras.errors import InputError, file_error
-from deeploc_keras.outputs import atomic_path, check_output
-from deeploc_keras.profiles import read_profiles
+from deeploc_keras.core.errors import InputError, file_error
+from deeploc_keras.core.outputs import atomic_path, check_output
+from deeploc_keras.core.profiles import read_profiles
 from eval import standards as _standards
 from eval.figures import FIGURE1_METRICS, METRIC_LABELS
 

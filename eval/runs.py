@@ -38,7 +38,7 @@ def score_runs(
     ----------
     runs : mapping of str to sequence of path or DataFrame
         Representation name -> the protein profiles of each of its runs (see
-        :func:`deeploc_keras.profiles.read_profiles`).
+        :func:`deeploc_keras.core.profiles.read_profiles`).
     standards : mapping of str to Standard
         Name -> group -> protein ids (e.g. from :func:`eval.standards.load_standards`).
     metrics : sequence of str, default :data:`eval.figures.FIGURE1_METRICS`
@@ -64,7 +64,7 @@ def score_runs(
     >>> table[["representation", "metric", "n_runs"]].values.tolist()
     [['toy', 'average_precision', 3]]
     """
-    from deeploc_keras.profiles import read_profiles
+    from deeploc_keras.core.profiles import read_profiles
 
     from .score import score_representation
 

@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from deeploc_keras.console import progress
-from deeploc_keras.errors import InputError, file_error
-from deeploc_keras.outputs import atomic_path, check_output
-from deeploc_keras.processing import NORMALIZE_CHOICES, normalize_features
-from deeploc_keras.profiles import profile_name, read_profiles
+from deeploc_keras.core.console import progress
+from deeploc_keras.core.errors import InputError, file_error
+from deeploc_keras.core.outputs import atomic_path, check_output
+from deeploc_keras.core.processing import NORMALIZE_CHOICES, normalize_features
+from deeploc_keras.core.profiles import profile_name, read_profiles
 from eval import metrics as _metrics
 from eval import plots as _plots
 from eval import retrieval as _retrieval
@@ -240,7 +240,7 @@ def score_representation(
         Upper-case gene name -> ORF (:func:`eval.standards.read_aliases`).
     normalize : {"none", "standardize", "robust"}, default "none"
         Per-feature normalization across the proteins before scoring
-        (:func:`deeploc_keras.processing.normalize_features`; features with zero scale are dropped).
+        (:func:`deeploc_keras.core.processing.normalize_features`; features with zero scale are dropped).
         ``"none"`` scores the profiles as they are (the study's raw comparison).
 
     Returns
@@ -392,7 +392,7 @@ def score(
     ----------
     profiles : sequence of path or pandas.DataFrame
         Per-protein profiles: Parquet or CSV files, or DataFrames (see
-        :func:`deeploc_keras.profiles.read_profiles`), with an ``id_column``.
+        :func:`deeploc_keras.core.profiles.read_profiles`), with an ``id_column``.
     standards : sequence of path, or mapping of name to Standard
         Files or directories (see :func:`eval.standards.load_standards`), or loaded standards.
     out : path
@@ -402,7 +402,7 @@ def score(
         a Parquet file of this package, else the file's name -- its folder for ``proteins.parquet``
         -- or ``profiles<i>`` for the i-th DataFrame).
     references : sequence of str, default ()
-        Names of the reference representations (the ladder of :mod:`deeploc_keras.references`):
+        Names of the reference representations (the ladder of :mod:`deeploc_keras.study.references`):
         drawn in Figure 1 as references (grey, hatched, after the others) and not compared with
         the best baseline unless named in ``compare_to``.
     id_column : str, default "Metadata_Protein"

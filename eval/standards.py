@@ -25,8 +25,8 @@ from typing import Any
 
 import pandas as pd
 
-from deeploc_keras.errors import InputError, file_error, reading
-from deeploc_keras.outputs import atomic_path
+from deeploc_keras.core.errors import InputError, file_error, reading
+from deeploc_keras.core.outputs import atomic_path
 
 __all__ = [
     "Standard",
@@ -484,7 +484,7 @@ def from_huh2003(path: str | os.PathLike) -> Standard:
 
 
 #: The Huh 2003 YeastGFP table shipped with the package (PROVENANCE.md beside it).
-HUH2003_SHIPPED = Path(__file__).resolve().parents[1] / "deeploc_keras" / "synthetic" / "data" / "huh2003_yeastgfp.csv.xz"
+HUH2003_SHIPPED = Path(__file__).resolve().parents[1] / "deeploc_keras" / "data" / "synthetic" / "data" / "huh2003_yeastgfp.csv.xz"
 
 
 def huh2003_labels(path: str | os.PathLike | None = None, *,
@@ -676,7 +676,7 @@ def require_groups(name: str, kept: Mapping[str, set[str]], coverage: Coverage) 
     >>> require_groups("toy", kept, cov)
     Traceback (most recent call last):
     ...
-    deeploc_keras.errors.InputError: standard 'toy': 1 group (a) has 2 or more of the profiled proteins (2 groups in the standard, 3 of 3 ids matched); scoring needs at least 2 groups
+    deeploc_keras.core.errors.InputError: standard 'toy': 1 group (a) has 2 or more of the profiled proteins (2 groups in the standard, 3 of 3 ids matched); scoring needs at least 2 groups
     """
     if len(kept) >= 2:
         return

@@ -16,9 +16,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from deeploc_keras.extract import extract
-from deeploc_keras.importers import import_cells
-from deeploc_keras.train import train
+from deeploc_keras.data.importers import import_cells
+from deeploc_keras.inference.extract import extract
+from deeploc_keras.training.train import train
 from eval import standards
 from eval.score import score
 

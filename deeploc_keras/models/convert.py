@@ -33,8 +33,8 @@ import os
 import re
 from pathlib import Path
 
-from ..errors import InputError, file_error
-from ..outputs import atomic_path, check_output, remove_path
+from ..core.errors import InputError, file_error
+from ..core.outputs import atomic_path, check_output, remove_path
 
 __all__ = ["convert_checkpoint", "map_checkpoint_variables"]
 
@@ -154,7 +154,7 @@ def convert_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike, *,
     >>> convert_checkpoint("missing/model.ckpt-5000", "deeploc.keras")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    deeploc_keras.errors.InputError: missing/model.ckpt-5000: not a readable TensorFlow checkpoint ...
+    deeploc_keras.core.errors.InputError: missing/model.ckpt-5000: not a readable TensorFlow checkpoint ...
     """
     out = Path(out)
     if out.suffix != ".keras":

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 
 import keras
 
-from ..errors import InputError
+from ..core.errors import InputError
 from .cell_model import CellModel
 from .info import model_info
 from .layers import CellAugment, CropAverage, FixedCrops, PercentileStretch, Standardize, five_crop_offsets

@@ -24,7 +24,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from ..errors import file_error, reading
+from ..core.errors import file_error, reading
 
 __all__ = ["INFO_KEYS", "model_info", "read_model_info"]
 

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 import keras
 import tensorflow as tf
 
-from ..errors import InputError
+from ..core.errors import InputError
 
 __all__ = ["PercentileStretch", "Standardize", "CellAugment", "FixedCrops", "CropAverage", "five_crop_offsets"]
 

@@ -2,7 +2,7 @@
 
 Lu et al. (2019) stretch every channel of every crop to [0, 1] on its own
 (``skimage.exposure.rescale_intensity`` with ``in_range='image'``). The same
-arithmetic serves the pair sampler (:mod:`deeploc_keras.pairs`) and the feature
+arithmetic serves the pair sampler (:mod:`deeploc_keras.data.pairs`) and the feature
 model (:func:`deeploc_keras.models.pci.pci_feature_model`), so training and
 extraction see identical inputs.
 """

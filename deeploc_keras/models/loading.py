@@ -20,7 +20,7 @@ from typing import Any
 import keras
 
 from .._registration import register_keras_objects
-from ..errors import file_error, reading
+from ..core.errors import file_error, reading
 from .info import read_model_info
 
 __all__ = ["load_model"]

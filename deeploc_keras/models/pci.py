@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import keras
 
-from ..errors import InputError
+from ..core.errors import InputError
 from .cell_model import CellModel
 from .info import model_info
 from .layers_pci import PerCropMinMax

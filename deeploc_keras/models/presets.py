@@ -1,6 +1,6 @@
 """DeepLoc presets as data: one place maps each preset name to its protocol and metadata.
 
-Explicit arguments to the builders and to :func:`deeploc_keras.train.train` override
+Explicit arguments to the builders and to :func:`deeploc_keras.training.train.train` override
 preset values.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..errors import InputError
+from ..core.errors import InputError
 
 __all__ = ["DeepLocPreset", "PRESETS", "PRESET_NAMES", "get_preset", "STUDY_LEARNING_RATES", "TTA_MODES"]
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from deeploc_keras.store import CellStore
+from deeploc_keras.data.store import CellStore
 
 PROTEINS = ("AAC1", "AAC3", "AAH1", "AAP1", "AAR2")
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cellprofiler_features.masks import FALLBACK_RADIUS, cell_mask
-from deeploc_keras.errors import InputError
+from deeploc_keras.core.errors import InputError
 
 
 def test_cell_mask_covers_the_centred_real_cell(pci_toy_dir, toy_tools):

@@ -18,7 +18,7 @@ from cellprofiler_features.measure import (
     measure_sizeshape,
     measure_texture,
 )
-from deeploc_keras.errors import InputError
+from deeploc_keras.core.errors import InputError
 
 CHANNELS = ["GFP", "RFP"]
 

@@ -6,11 +6,11 @@ import pandas as pd
 import pytest
 
 from cellprofiler_features.original import ORIGINAL_METHOD, original_feature_profiles
-from deeploc_keras.errors import InputError, OutputExistsError
-from deeploc_keras.importers.deeploc_hdf5 import import_deeploc_hdf5
-from deeploc_keras.processing import ProfileProcessing, process_profiles
-from deeploc_keras.profiles import read_profiles
-from deeploc_keras.store import CellStore
+from deeploc_keras.core.errors import InputError, OutputExistsError
+from deeploc_keras.core.processing import ProfileProcessing, process_profiles
+from deeploc_keras.core.profiles import read_profiles
+from deeploc_keras.data.importers.deeploc_hdf5 import import_deeploc_hdf5
+from deeploc_keras.data.store import CellStore
 
 COLUMNS = ["cells_AreaShape_Area", "cells_AreaShape_Eccentricity", "cells_Intensity_MeanIntensity_GFP",
            "cells_Intensity_StdIntensity_GFP", "cells_Intensity_MaxIntensity_GFP", "cells_Location_Center_X"]

@@ -9,7 +9,7 @@ from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
 
 from cellprofiler_features.pca import CellProfilerPCA
-from deeploc_keras.errors import InputError, OutputExistsError
+from deeploc_keras.core.errors import InputError, OutputExistsError
 
 
 @pytest.fixture()

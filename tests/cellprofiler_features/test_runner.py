@@ -10,9 +10,9 @@ from cellprofiler_features import runner
 from cellprofiler_features.masks import cell_mask
 from cellprofiler_features.pca import CellProfilerPCA
 from cellprofiler_features.runner import extract_cellprofiler
-from deeploc_keras.errors import InputError, OutputExistsError
-from deeploc_keras.processing import ProfileProcessing, process_profiles
-from deeploc_keras.profiles import read_profiles
+from deeploc_keras.core.errors import InputError, OutputExistsError
+from deeploc_keras.core.processing import ProfileProcessing, process_profiles
+from deeploc_keras.core.profiles import read_profiles
 
 
 @pytest.fixture(scope="module")

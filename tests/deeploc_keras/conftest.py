@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deeploc_keras.store import CellStore
+from deeploc_keras.data.store import CellStore
 
 N_CLASSES = 4
 PROTEINS_PER_CLASS = 2
@@ -78,7 +78,7 @@ def tiny_standards(tmp_path_factory) -> Path:
 def trained_runs(tiny_store, tmp_path_factory) -> dict[str, Path]:
     """RUN/best.keras of a DeepLoc (study preset), a PCI and a cropping DeepLoc (kraus2017, ``deeploc_cropped``) run:
     width 0.0625, 1 epoch of 2 steps."""
-    from deeploc_keras.train import train
+    from deeploc_keras.training.train import train
 
     folder = tmp_path_factory.mktemp("trained")
     fast = {"width": 0.0625, "epochs": 1, "steps_per_epoch": 2, "batch_size": 32, "mixed_precision": "off",

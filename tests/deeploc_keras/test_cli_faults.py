@@ -23,9 +23,9 @@ import pytest
 from click.testing import CliRunner
 
 from deeploc_keras.cli import main
-from deeploc_keras.errors import InputError
-from deeploc_keras.outputs import atomic_path, partial_path
-from deeploc_keras.store import CellStore
+from deeploc_keras.core.errors import InputError
+from deeploc_keras.core.outputs import atomic_path, partial_path
+from deeploc_keras.data.store import CellStore
 
 CLI = [sys.executable, "-c", "from deeploc_keras.cli import main; main()"]
 
@@ -150,7 +150,7 @@ def test_train_raises_on_nan_pixels_and_keeps_no_checkpoint(tmp_path):
 def test_finite_model_checkpoint_skips_nan_epochs(tmp_path):
     import keras
 
-    from deeploc_keras._callbacks import FiniteModelCheckpoint
+    from deeploc_keras.training.callbacks import FiniteModelCheckpoint
 
     x = np.full((8, 3), np.nan, np.float32)
     y = np.zeros((8, 1), np.float32)

@@ -1,11 +1,11 @@
-"""The same seed gives the same training history and weights on this machine (deeploc_keras.train)."""
+"""The same seed gives the same training history and weights on this machine (deeploc_keras.training.train)."""
 
 from __future__ import annotations
 
 import keras
 import numpy as np
 
-from deeploc_keras.train import train
+from deeploc_keras.training.train import train
 
 TINY = {"width": 0.0625, "batch_size": 32, "mixed_precision": "off", "verbose": 0, "jit_compile": False,
         "epochs": 2, "steps_per_epoch": 1, "lr": 1e-3}

@@ -37,7 +37,7 @@ def test_the_docs_have_python_snippets():
 
 @pytest.fixture(scope="module")
 def docs_folder(tmp_path_factory, trained_runs, tiny_store, tiny_standards):
-    from deeploc_keras.extract import extract
+    from deeploc_keras.inference.extract import extract
 
     folder = tmp_path_factory.mktemp("docs")
     for name in ("cells.h5", "toy.h5", "STORE.h5"):

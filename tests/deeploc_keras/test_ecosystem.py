@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from deeploc_keras.cli import main
-from deeploc_keras.errors import InputError, OutputExistsError
-from deeploc_keras.export import export_profiles, to_anndata
-from deeploc_keras.profiles import ProfileWriter, aggregate_proteins, feature_columns, feature_names, read_profiles
+from deeploc_keras.core.errors import InputError, OutputExistsError
+from deeploc_keras.core.profiles import ProfileWriter, aggregate_proteins, feature_columns, feature_names, read_profiles
+from deeploc_keras.inference.export import export_profiles, to_anndata
 
 pycytominer = pytest.importorskip("pycytominer")
 anndata = pytest.importorskip("anndata")

@@ -11,9 +11,9 @@ import tifffile
 from click.testing import CliRunner
 
 from deeploc_keras.cli import main
-from deeploc_keras.errors import InputError
-from deeploc_keras.importers import import_cells
-from deeploc_keras.store import CellStore, assign_splits
+from deeploc_keras.core.errors import InputError
+from deeploc_keras.data.importers import import_cells
+from deeploc_keras.data.store import CellStore, assign_splits
 from eval.standards import from_huh2003, huh2003_labels, read_aliases
 
 
@@ -41,7 +41,7 @@ def _folders(root: Path, names: list[str], cells: int = 10) -> Path:
 def test_huh2003_labels_keep_single_location_proteins_and_add_gene_names(tmp_path):
     aliases = _sgd_features(tmp_path / "SGD_features.tab", [("YKL065C", "YET1", ""), ("YAL001C", "TFC3", "FUN24")])
     labels = huh2003_labels(aliases=aliases)
-    standard = from_huh2003(Path(__file__).resolve().parents[2] / "deeploc_keras/synthetic/data/huh2003_yeastgfp.csv.xz")
+    standard = from_huh2003(Path(__file__).resolve().parents[2] / "deeploc_keras/data/synthetic/data/huh2003_yeastgfp.csv.xz")
     # independent: the proteins of exactly one (Golgi-merged) group
     counts = pd.Series([orf for members in standard.values() for orf in members]).value_counts()
     single = set(counts.index[counts == 1])
@@ -107,7 +107,7 @@ def test_assign_splits_by_protein_matches_a_shuffle_of_the_proteins():
 
 
 def test_train_monitor_takes_aliases(tiny_store, tmp_path):
-    from deeploc_keras.train import train
+    from deeploc_keras.training.train import train
 
     proteins = [f"P{c}{p}" for c in range(4) for p in range(2)]
     aliases = _sgd_features(tmp_path / "SGD_features.tab", [(p, f"GENE{p}", "") for p in proteins])

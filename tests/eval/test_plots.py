@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from deeploc_keras.cli import main
-from deeploc_keras.errors import InputError
-from deeploc_keras.profiles import ProfileWriter
+from deeploc_keras.core.errors import InputError
+from deeploc_keras.core.profiles import ProfileWriter
 from eval import plots, standards
 from eval.figures import FIGURE1_METRICS, METRIC_LABELS
 

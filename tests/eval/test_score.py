@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from scipy.stats import median_abs_deviation
 
 from deeploc_keras.cli import main
-from deeploc_keras.errors import InputError
-from deeploc_keras.profiles import ProfileWriter
+from deeploc_keras.core.errors import InputError
+from deeploc_keras.core.profiles import ProfileWriter
 from eval import score as scoring
 from eval import standards
 

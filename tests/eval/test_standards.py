@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from deeploc_keras.cli import main
-from deeploc_keras.errors import InputError
+from deeploc_keras.core.errors import InputError
 from eval import standards
 
 
@@ -166,7 +166,7 @@ def test_read_json_raises_duplicate_group(tmp_path):
 def test_score_cli_raises_duplicate_gmt_group(tmp_path):
     import numpy as np
 
-    from deeploc_keras.profiles import ProfileWriter
+    from deeploc_keras.core.profiles import ProfileWriter
 
     proteins = [f"P{i}" for i in range(6)]
     profile = tmp_path / "a.parquet"

@@ -11,7 +11,7 @@ from pathlib import Path
 import keras
 import pytest
 
-from deeploc_keras.extract import extract
+from deeploc_keras.inference.extract import extract
 from deeploc_keras.models.deeploc import build_deeploc
 from deeploc_keras.models.info import read_model_info
 from deeploc_keras.models.loading import load_model

@@ -8,7 +8,7 @@ import tensorflow as tf
 from click.testing import CliRunner
 
 from deeploc_keras.cli import main
-from deeploc_keras.errors import InputError, OutputExistsError
+from deeploc_keras.core.errors import InputError, OutputExistsError
 from deeploc_keras.models.convert import convert_checkpoint, map_checkpoint_variables
 from deeploc_keras.models.layers import PercentileStretch
 

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from deeploc_keras.errors import InputError
+from deeploc_keras.core.errors import InputError
 from deeploc_keras.models.deeploc import build_deeploc, embedding_model, trainable_params, tta_model
 from deeploc_keras.models.presets import PRESETS
 

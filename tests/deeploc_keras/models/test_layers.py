@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from deeploc_keras.errors import InputError
+from deeploc_keras.core.errors import InputError
 from deeploc_keras.models.layers import (
     CellAugment,
     CropAverage,

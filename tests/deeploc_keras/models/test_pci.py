@@ -6,11 +6,11 @@ import keras
 import numpy as np
 import pytest
 
-from deeploc_keras.errors import InputError
+from deeploc_keras.core.errors import InputError
+from deeploc_keras.data.pairs import pair_dataset
+from deeploc_keras.data.store import CellStore
 from deeploc_keras.models.layers_pci import PerCropMinMax, minmax_scale
 from deeploc_keras.models.pci import PCI_FEATURE_LAYERS, PCI_PARAMS, build_pci, pci_feature_model
-from deeploc_keras.pairs import pair_dataset
-from deeploc_keras.store import CellStore
 
 #: layer -> (class, output shape without batch) at width 1.0, as yeast_model/pair_model.py
 EXPECTED_LAYERS = {

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from deeploc_keras.errors import InputError
+from deeploc_keras.core.errors import InputError
 from deeploc_keras.models.presets import PRESET_NAMES, PRESETS, STUDY_LEARNING_RATES, get_preset
 
 

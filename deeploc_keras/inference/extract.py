@@ -1,0 +1,391 @@
+"""Extract per-cell features from a trained model (or CellProfiler) and average them per protein.
+
+Output directory::
+
+    OUT/cells.parquet      one row per cell: Metadata_ columns + features
+    OUT/proteins.parquet   nanmean per protein, Metadata_Count
+    OUT/config.json        run record (configuration, versions, model and store hashes)
+
+With ``shard=(i, n)`` only ``OUT/cells.part-<i>-of-<n>.parquet`` (and its
+``config.part-<i>-of-<n>.json``) is written; :func:`merge_shards` concatenates the n
+parts in order into ``cells.parquet`` and writes ``proteins.parquet``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from .._tensorflow import load_tensorflow
+from ..core.errors import InputError, file_error, reading
+from ..core.outputs import atomic_path, check_output
+from ..core.profiles import ProfileWriter, aggregate_proteins, cell_metadata, feature_names
+from ..core.records import file_sha256, write_run_record
+from ..data.pipeline import inference_dataset, parse_shard, shard_cells
+from ..data.store import CellStore, check_split
+from ..models.presets import PRESETS
+from ..training.methods import METHODS, Method, get_method, register_layers
+
+__all__ = ["extract", "validate_extract", "merge_shards", "shard_name"]
+
+logger = logging.getLogger(__name__)
+
+
+def shard_name(prefix: str, shard: tuple[int, int], suffix: str) -> str:
+    """File name of one shard's output.
+
+    Examples
+    --------
+    >>> shard_name("cells", (0, 4), ".parquet")
+    'cells.part-0-of-4.parquet'
+    """
+    return f"{prefix}.part-{shard[0]}-of-{shard[1]}{suffix}"
+
+
+def _model_method(model_path: Path, model: Any) -> str:
+    """The method a model was trained as: its ``info`` (file or old model card), else its layer names."""
+    recorded = (getattr(model, "info", None) or {}).get("method")
+    if recorded in METHODS and METHODS[recorded].feature_model is not None:
+        return recorded
+    names = {layer.name for layer in model.layers}
+    learned = [spec for spec in METHODS.values() if spec.signature_layer is not None]
+    for spec in learned:
+        if spec.signature_layer in names:
+            return spec.name
+    raise file_error(model_path, f"is not a model of {[spec.name for spec in learned]} (no layer "
+                                 f"{' or '.join(repr(spec.signature_layer) for spec in learned)})")
+
+
+def _load_model(model_path: str | os.PathLike | None, method: str) -> tuple[Any, Path, dict[str, Any]]:
+    from ..models.loading import load_model
+
+    register_layers()
+    if model_path is None:
+        raise InputError(f"method {method!r} needs a trained model; pass model_path (--model RUN/best.keras)")
+    path = Path(model_path)
+    model = load_model(path)
+    found = _model_method(path, model)
+    if found != method:
+        raise file_error(path, f"is a {found!r} model, not {method!r}; pass --method {found}")
+    return model, path, dict(getattr(model, "info", None) or {})
+
+
+def _feature_model(model: Any, spec: Method, layer: str, tta: str | None) -> Any:
+    names = {lyr.name for lyr in model.layers}
+    if layer not in names:
+        convs = sorted(n for n in names if n.startswith(("conv", "fc", "rfpconv", "logits"))
+                       and not n.endswith(("_bn", "_relu", "_float32")))
+        raise InputError(f"layer {layer!r} is not in the {spec.name} model; expected one of {convs}")
+    return spec.feature_model(model, layer, tta)
+
+
+def _extract_learned(store: CellStore, cells_path: Path, *, display: str, features_model: Any, layer: str,
+                     data: Any, info: dict[str, Any], overwrite: bool) -> int:
+    """Stream the cells of ``data`` through the feature model into ``cells_path``; returns the cell count."""
+    from ..core.console import progress
+
+    cells = store.cells
+    class_names = store.class_names
+    names: list[str] | None = None
+    with ProfileWriter(cells_path, info=info, overwrite=overwrite) as writer, \
+            progress(total=data.n_cells, desc=f"extract {display}", unit="cell") as bar:
+        for index, images in data.dataset:
+            feats = np.asarray(features_model.predict_on_batch(images), dtype=np.float32)
+            rows = index.numpy()
+            if names is None:
+                names = feature_names(display, layer, feats.shape[1])
+            writer.write(cell_metadata(cells.iloc[rows], class_names, index=rows), feats, names)
+            bar.update(len(rows))
+    return data.n_cells
+
+
+def extract(
+    store: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    method: str = "deeploc",
+    model_path: str | os.PathLike | None = None,
+    layer: str | None = None,
+    split: str = "test",
+    tta: str | None = None,
+    batch_size: int = 256,
+    shard: str | tuple[int, int] | None = None,
+    overwrite: bool = False,
+    **method_options: Any,
+) -> dict[str, Any]:
+    """Write per-cell and per-protein feature profiles of a store.
+
+    Parameters
+    ----------
+    store : str or os.PathLike
+        A cell store with protein ids.
+    out : str or os.PathLike
+        Output directory (see the module docstring).
+    method : {"deeploc", "pci", "cellprofiler"}, default "deeploc"
+        ``cellprofiler`` calls :func:`cellprofiler_features.runner.extract_cellprofiler`
+        with ``method_options`` (``pca``, ``workers``, ``scheduler``, ``rescale``).
+    model_path : str or os.PathLike, optional
+        ``RUN/best.keras`` of a ``deeploc`` or ``pci`` run; the method recorded in the model
+        (or in ``RUN/model_card.json`` beside a model of an older version) must match ``method``.
+    layer : str, optional
+        Layer to read: ``fc_2`` (DeepLoc) or ``conv4_1`` (PCI) by default.
+    split : {"train", "val", "test", "all"}, default "test"
+    tta : {"center", "5crop"}, optional
+        DeepLoc test-time crops; default the model's preset (``study``: center).
+    batch_size : int, default 256
+        Cells per step; memory is bounded by one batch.
+    shard : "i/n" or (i, n), optional
+        Only the i-th (0-based) of n contiguous chunk ranges, written to
+        ``cells.part-<i>-of-<n>.parquet``; combine with :func:`merge_shards`.
+    overwrite : bool, default False
+    **method_options
+        Passed to the CellProfiler runner.
+
+    Returns
+    -------
+    dict
+        ``cells`` (path), ``proteins`` (path or None for a shard), ``n_cells``, ``n_features``,
+        ``method``, ``layer``, ``split`` and ``n_store_cells`` (every cell of the store); a
+        CellProfiler run adds its runner's summary (``summary``).
+
+    Raises
+    ------
+    InputError
+        Unknown choices, a missing or foreign model file, a layer not in the model, unknown
+        proteins, an empty selection.
+    OutputExistsError
+        If an output exists and ``overwrite`` is False.
+    """
+    validate_extract(store, out, method=method, model_path=model_path, split=split, tta=tta, batch_size=batch_size,
+                     shard=shard, overwrite=overwrite, **method_options)
+    spec = get_method(method)
+    shard_t = parse_shard(shard)
+    out = Path(out)
+    if spec.extractor is not None:
+        return _extract_external(store, out, spec, split=split, shard=shard_t, overwrite=overwrite,
+                                 options=method_options)
+    load_tensorflow()
+    layer = layer or spec.default_layer
+    cells_name, config_name = _output_names(shard_t)
+    with CellStore.open(store) as cell_store:
+        model, model_file, card = _load_model(model_path, method)
+        tta = _resolve_tta(spec, tta, card)
+        info = {"method": method, "layer": layer, "model": str(model_file), "model_sha256": file_sha256(model_file),
+                "tta": tta, "split": split, "shard": None if shard_t is None else list(shard_t),
+                "store_fingerprint": cell_store.fingerprint()}
+        # every check (layer, selection) runs before the output directory is created: no partial output
+        features_model = _feature_model(model, spec, layer, tta)
+        cell_store.require_image_shape(tuple(features_model.inputs[0].shape[1:]), model_file)
+        data = inference_dataset(cell_store, split=split, batch_size=batch_size, shard=shard_t)
+        n_store_cells = len(cell_store)
+        created = _missing_dirs(out)
+        out.mkdir(parents=True, exist_ok=True)
+        try:
+            n_cells = _extract_learned(cell_store, out / cells_name, display=spec.display,
+                                       features_model=features_model, layer=layer, data=data, info=info,
+                                       overwrite=overwrite)
+            proteins = None
+            if shard_t is None:
+                proteins = _aggregate_or_discard(out / cells_name, out / "proteins.parquet", overwrite=overwrite)
+            config = {**info, "store": str(Path(store).resolve()), "out": str(out.resolve()),
+                      "batch_size": batch_size}
+            write_run_record(out / config_name, command="extract", config=config, seed=None,
+                             inputs={"store": info["store_fingerprint"], "model": info["model_sha256"]})
+        except BaseException:
+            _remove_empty(created)
+            raise
+    schema_names = pq.read_schema(out / cells_name).names
+    n_features = len(schema_names) - sum(n.startswith("Metadata_") for n in schema_names)
+    logger.info("extract: %d cells x %d features -> %s", n_cells, n_features, out / cells_name)
+    return {"cells": str(out / cells_name), "proteins": None if proteins is None else str(proteins),
+            "n_cells": n_cells, "n_features": n_features, "method": method, "layer": layer, "split": split,
+            "n_store_cells": n_store_cells}
+
+
+def _output_names(shard: tuple[int, int] | None) -> tuple[str, str]:
+    """The cells and record file names of a whole run or of one shard."""
+    if shard is None:
+        return "cells.parquet", "config.json"
+    return shard_name("cells", shard, ".parquet"), shard_name("config", shard, ".json")
+
+
+def _card_method(model_path: Path) -> str | None:
+    """The method recorded in ``RUN/model_card.json`` beside a model, if any."""
+    card_path = model_path.parent / "model_card.json"
+    if not card_path.is_file():
+        return None
+    with reading(card_path):
+        card = json.loads(card_path.read_text())
+    return card.get("method") if isinstance(card, dict) else None
+
+
+def validate_extract(
+    store: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    method: str = "deeploc",
+    model_path: str | os.PathLike | None = None,
+    split: str = "test",
+    tta: str | None = None,
+    batch_size: int = 256,
+    shard: str | tuple[int, int] | None = None,
+    overwrite: bool = False,
+    **method_options: Any,
+) -> None:
+    """Check an extraction without TensorFlow and without writing anything.
+
+    Checks the choices, the store (protein ids, cells in the selection), the model file
+    (present, and of ``method`` when ``RUN/model_card.json`` says so) and the outputs.
+    :func:`extract` calls it before it loads TensorFlow; parameters are those of
+    :func:`extract` (the layer is checked once the model is loaded).
+
+    Raises
+    ------
+    InputError, OutputExistsError
+        As :func:`extract` does for these checks.
+
+    Examples
+    --------
+    >>> validate_extract("cells.h5", "profiles", model_path=None)
+    Traceback (most recent call last):
+    ...
+    deeploc_keras.core.errors.InputError: method 'deeploc' needs a trained model; pass model_path (--model RUN/best.keras)
+    """
+    spec = get_method(method)
+    check_split(split)
+    known_tta = sorted({mode for other in METHODS.values() for mode in other.tta_modes})
+    if tta is not None and tta not in known_tta:
+        raise InputError(f"unknown tta {tta!r}; expected one of {known_tta}")
+    if int(batch_size) < 1:
+        raise InputError(f"batch_size must be a positive integer. Received: batch_size={batch_size}")
+    shard_t = parse_shard(shard)
+    out = Path(out)
+    if spec.extractor is not None:
+        return
+    if method_options:
+        external = [name for name, other in METHODS.items() if other.extractor is not None]
+        raise InputError(f"options {sorted(method_options)} apply to method {external} only")
+    if model_path is None:
+        raise InputError(f"method {method!r} needs a trained model; pass model_path (--model RUN/best.keras)")
+    model_file = Path(model_path)
+    if not model_file.is_file():
+        raise file_error(model_file, "no such model file")
+    recorded = _card_method(model_file)
+    if recorded in METHODS and METHODS[recorded].feature_model is not None and recorded != method:
+        raise file_error(model_file, f"is a {recorded!r} model, not {method!r}; pass --method {recorded}")
+    cells_name, config_name = _output_names(shard_t)
+    for target in [out / cells_name, out / config_name] + ([out / "proteins.parquet"] if shard_t is None else []):
+        check_output(target, overwrite=overwrite)
+    with CellStore.open(store) as cell_store:
+        cell_store.require_proteins()
+        if shard_cells(cell_store.select(split), chunk_cells=cell_store.chunk_cells, shard=shard_t).size == 0:
+            where = f"split {split!r}" + (f", shard {shard}" if shard is not None else "")
+            raise file_error(cell_store.path, f"no cells in {where}")
+
+
+def _extract_external(store: str | os.PathLike, out: Path, spec: Method, *, split: str,
+                      shard: tuple[int, int] | None, overwrite: bool, options: dict[str, Any]) -> dict[str, Any]:
+    """Features of a method without a network (CellProfiler): its own extractor writes ``out``."""
+    if shard is not None:
+        learned = [name for name, other in METHODS.items() if other.feature_model is not None]
+        raise InputError(f"--shard applies to {' and '.join(learned)}; the {spec.name} runner parallelises with "
+                         "--workers/--scheduler")
+    with CellStore.open(store) as cell_store:
+        cell_store.require_proteins()
+        summary = spec.extractor(cell_store, out, split=split, overwrite=overwrite, **options)
+        n_store_cells = len(cell_store)
+    proteins = out / "proteins.parquet"
+    return {"cells": str(out / "cells.parquet"), "proteins": str(proteins) if proteins.is_file() else None,
+            "n_cells": int(summary["cells"]), "n_features": int(summary["features"]), "method": spec.name,
+            "layer": None, "split": split, "n_store_cells": n_store_cells, "summary": summary}
+
+
+def _resolve_tta(spec: Method, tta: str | None, card: dict[str, Any]) -> str | None:
+    """The test-time crops of a model: the given ones, else its preset's (``center`` without one)."""
+    if not spec.tta_modes:
+        if tta is not None:
+            with_tta = [name for name, other in METHODS.items() if other.tta_modes]
+            raise InputError(f"tta applies to method {' or '.join(repr(n) for n in with_tta)} only")
+        return None
+    if tta is not None:
+        return tta
+    preset = PRESETS.get(card.get("preset") or "")
+    return preset.tta if preset is not None else spec.tta_modes[0]
+
+
+def _aggregate_or_discard(cells_path: Path, proteins_path: Path, *, overwrite: bool) -> Path:
+    """Write the protein means; remove the cells file when they cannot be computed (no partial output)."""
+    try:
+        aggregate_proteins(cells_path, proteins_path, overwrite=overwrite)
+    except InputError:
+        cells_path.unlink()
+        raise
+    return proteins_path
+
+
+def _missing_dirs(path: Path) -> list[Path]:
+    """``path`` and its ancestors that do not exist yet, deepest first."""
+    missing = []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    return missing
+
+
+def _remove_empty(dirs: list[Path]) -> None:
+    """Remove the directories this run created, deepest first, as long as they are empty."""
+    for folder in dirs:
+        if not folder.is_dir() or any(folder.iterdir()):
+            return
+        folder.rmdir()
+
+
+def merge_shards(out: str | os.PathLike, *, overwrite: bool = False) -> dict[str, Any]:
+    """Concatenate ``cells.part-<i>-of-<n>.parquet`` in shard order and write the protein means.
+
+    Parameters
+    ----------
+    out : str or os.PathLike
+        The directory the shards were written to.
+    overwrite : bool, default False
+
+    Returns
+    -------
+    dict
+        ``cells``, ``proteins`` (paths) and ``n_cells``.
+
+    Raises
+    ------
+    InputError
+        If no shard is found, shards of different n are mixed, or one is missing.
+    """
+    out = Path(out)
+    parts = sorted(out.glob("cells.part-*-of-*.parquet"))
+    if not parts:
+        raise file_error(out, "no shard files cells.part-<i>-of-<n>.parquet to merge")
+    parsed = sorted((int(p.name.split("-")[1]), int(p.name.split("-")[3].split(".")[0]), p) for p in parts)
+    totals = {n for _, n, _ in parsed}
+    if len(totals) != 1:
+        raise file_error(out, f"shards of different totals {sorted(totals)}; keep the parts of one run only")
+    total = totals.pop()
+    missing = sorted(set(range(total)) - {i for i, _, _ in parsed})
+    if missing:
+        raise file_error(out, f"missing shard(s) {missing} of {total}; run extract --shard i/{total} for them")
+    cells_path = check_output(out / "cells.parquet", overwrite=overwrite)
+    check_output(out / "proteins.parquet", overwrite=overwrite)
+    n_cells = 0
+    with atomic_path(cells_path, overwrite=overwrite) as tmp:
+        schema = pq.read_schema(parsed[0][2])
+        with pq.ParquetWriter(tmp, schema) as writer:
+            for _, _, part in parsed:
+                table = pq.read_table(part)
+                writer.write_table(table.cast(schema))
+                n_cells += table.num_rows
+    aggregate_proteins(cells_path, out / "proteins.parquet", info={"shard": None}, overwrite=overwrite)
+    return {"cells": str(cells_path), "proteins": str(out / "proteins.parquet"), "n_cells": n_cells}

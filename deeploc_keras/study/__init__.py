@@ -1,0 +1,1 @@
+"""The study end to end: the reference ladder, scoring with references, the report and ``reproduce``."""

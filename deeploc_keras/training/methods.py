@@ -1,0 +1,336 @@
+"""The representation methods of the study, each declared once.
+
+A :class:`Method` says everything train, extract, reproduce and the CLI need to
+know about one method: its display name (the feature-name prefix), its default and
+signature layers, its training defaults, how to build, compile and feed it, and how
+to turn a trained model into a per-cell feature model. Adding a method means adding
+one entry to :data:`METHODS`.
+
+This module loads no TensorFlow: the builders import the models when they are called.
+
+Examples
+--------
+>>> METHOD_NAMES
+('deeploc', 'pci', 'cellprofiler', 'original-features')
+>>> TRAINABLE_METHODS
+('deeploc', 'pci')
+>>> get_method("pci").display, get_method("pci").default_layer
+('PCI', 'conv4_1')
+>>> get_method("pci").defaults(None).sweep_rates
+(0.0003, 0.0001, 3e-05)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..core.errors import InputError, file_error
+from ..models.presets import STUDY_LEARNING_RATES, TTA_MODES, get_preset
+
+if TYPE_CHECKING:  # TensorFlow and Keras load inside the builders
+    import keras
+    import tensorflow as tf
+
+    from ..data.store import CellStore
+    from .config import TrainConfig
+
+__all__ = ["TrainDefaults", "Method", "METHODS", "METHOD_NAMES", "TRAINABLE_METHODS", "PCI_DEFAULTS",
+           "PCI_LEARNING_RATES", "get_method", "register_layers"]
+
+
+@dataclass(frozen=True)
+class TrainDefaults:
+    """Training values a method uses where the caller gives none.
+
+    Attributes
+    ----------
+    preset : str or None
+        The DeepLoc preset the values come from (None for a method without presets).
+    epochs, batch_size : int
+    learning_rate : float
+    lr_decay : tuple (decay_steps, decay_rate) or None
+        Staircase exponential decay per optimizer step.
+    adam_epsilon, beta_1 : float
+        Adam's epsilon and first-moment decay.
+    early_stopping_patience : int or None
+    sweep_rates : tuple of float
+        Rates tried by a learning-rate sweep.
+    """
+
+    preset: str | None
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    lr_decay: tuple[int, float] | None = None
+    adam_epsilon: float = 1e-7
+    beta_1: float = 0.9
+    early_stopping_patience: int | None = None
+    sweep_rates: tuple[float, ...] = STUDY_LEARNING_RATES
+
+
+#: Learning rates of a PCI sweep: the original 1e-4 (Lu et al. 2019) and a factor of about 3 either side,
+#: the spacing of the study's DeepLoc grid (:data:`~deeploc_keras.models.presets.STUDY_LEARNING_RATES`).
+PCI_LEARNING_RATES = (3e-4, 1e-4, 3e-5)
+#: Paired Cell Inpainting training defaults (Lu et al. 2019, ``yeast_model/opts.py``).
+PCI_DEFAULTS = TrainDefaults(preset=None, epochs=30, batch_size=64, learning_rate=1e-4, beta_1=0.5,
+                             sweep_rates=PCI_LEARNING_RATES)
+
+
+@dataclass(frozen=True)
+class Method:
+    """One representation method.
+
+    Attributes
+    ----------
+    name : str
+        The value of ``method=`` and ``--method``.
+    display : str
+        Display name: the representation in reports and the prefix of learned feature
+        columns (``<display>_<layer>_<i:04d>``).
+    needs_labels : bool
+        Training needs localization labels (else only protein ids).
+    default_layer : str or None
+        Layer read by extract and the training monitor (learned methods).
+    signature_layer : str or None
+        A layer only this method's models have (tells a model file's method).
+    tta_modes : tuple of str
+        Test-time crop modes the feature model accepts (empty: none).
+    defaults : callable (preset name) -> TrainDefaults, optional
+        Training defaults; None for a method that is not trained.
+    build : callable (store, config) -> keras.Model, optional
+    loss : callable () -> keras loss, optional
+    metrics : callable () -> list of keras.metrics.Metric
+        Compile settings: the loss and the metrics logged per epoch (metric objects, whose variables
+        exist before the train step is traced, so it is traced once).
+    datasets : callable (store, config, initial_epoch) -> (train, val, steps_per_epoch), optional
+    feature_model : callable (model, layer, tta) -> keras.Model, optional
+        Raw crops in, float32 per-cell features out; ``tta=None`` is the plain embedding.
+    extractor : callable, optional
+        For a method without a network: ``extractor(store, out, split=..., overwrite=..., **options)``.
+    layers_module : str, optional
+        The module whose import registers the method's custom Keras layers, so a saved model loads
+        (:func:`register_layers`).
+    """
+
+    name: str
+    display: str
+    needs_labels: bool = False
+    default_layer: str | None = None
+    signature_layer: str | None = None
+    tta_modes: tuple[str, ...] = ()
+    defaults: Callable[[str], TrainDefaults] | None = None
+    build: Callable[[CellStore, TrainConfig], keras.Model] | None = None
+    loss: Callable[[], Any] | None = None
+    metrics: Callable[[], list[keras.metrics.Metric]] = list
+    datasets: Callable[[CellStore, TrainConfig, int], tuple[tf.data.Dataset, tf.data.Dataset, int | None]] | None = None
+    feature_model: Callable[[keras.Model, str, str | None], keras.Model] | None = None
+    extractor: Callable[..., dict[str, Any]] | None = None
+    layers_module: str | None = None
+
+    @property
+    def trainable(self) -> bool:
+        """Whether :func:`deeploc_keras.training.train.train` can fit this method."""
+        return self.build is not None
+
+
+# --- deeploc ---
+
+
+def _deeploc_defaults(preset: str) -> TrainDefaults:
+    spec = get_preset(preset)
+    return TrainDefaults(preset=spec.name, epochs=spec.epochs, batch_size=spec.batch_size,
+                         learning_rate=spec.learning_rate, lr_decay=spec.lr_decay, adam_epsilon=spec.adam_epsilon,
+                         early_stopping_patience=spec.early_stopping_patience, sweep_rates=spec.lr_sweep)
+
+
+def _build_deeploc(store: CellStore, cfg: TrainConfig) -> keras.Model:
+    from ..models.deeploc import build_deeploc
+
+    return build_deeploc(num_classes=len(store.class_names), preset=cfg.preset, width=cfg.width,
+                         image_shape=store.image_shape, seed=cfg.seed, class_names=store.class_names,
+                         channel_names=store.channel_names)
+
+
+def _deeploc_loss() -> Any:
+    import keras
+
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
+def _deeploc_metrics() -> list[keras.metrics.Metric]:
+    import keras
+
+    return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+
+
+def _stream_start(initial_epoch: int, steps_per_epoch: int | None, pass_steps: int) -> tuple[int, int]:
+    """Where a resumed training stream starts: (pass, batches to skip in it).
+
+    With a fixed ``steps_per_epoch`` the stream repeats passes over the cells (pass ``p`` draws from
+    ``(seed, p)``), so Keras epoch ``e`` starts ``e * steps_per_epoch`` batches into it.
+
+    Examples
+    --------
+    >>> _stream_start(2, None, 5), _stream_start(2, 3, 5)
+    ((2, 0), (1, 1))
+    """
+    if not steps_per_epoch:
+        return initial_epoch, 0
+    return divmod(initial_epoch * steps_per_epoch, pass_steps)
+
+
+def _deeploc_datasets(store: CellStore, cfg: TrainConfig,
+                      initial_epoch: int) -> tuple[tf.data.Dataset, tf.data.Dataset, int | None]:
+    from ..data.pipeline import training_dataset
+
+    steps = cfg.steps_per_epoch
+
+    def stream(first_pass: int) -> Any:
+        return training_dataset(store, split="train", batch_size=cfg.batch_size, seed=cfg.seed,
+                                class_balanced=cfg.class_balanced, repeat=bool(steps), initial_epoch=first_pass)
+
+    first = stream(0)
+    train_ds = first.dataset
+    first_pass, skip = _stream_start(initial_epoch, steps, first.steps_per_epoch)
+    if first_pass or skip:
+        train_ds = stream(first_pass).dataset.skip(skip)
+    try:
+        val_data = training_dataset(store, split="val", batch_size=cfg.batch_size, seed=cfg.seed, shuffle=False)
+    except InputError:
+        raise file_error(store.path, "no labelled cells in the val split; validation loss selects the best "
+                                     "model (re-import with splits that give every split cells)") from None
+    return train_ds, val_data.dataset, steps
+
+
+def _deeploc_features(model: keras.Model, layer: str, tta: str | None) -> keras.Model:
+    from ..models.deeploc import embedding_model, tta_model
+
+    return embedding_model(model, layer=layer) if tta is None else tta_model(model, layer=layer, tta=tta)
+
+
+# --- pci ---
+
+
+def _build_pci(store: CellStore, cfg: TrainConfig) -> keras.Model:
+    from ..models.pci import build_pci
+
+    return build_pci(width=cfg.width, seed=cfg.seed, channel_names=store.channel_names)
+
+
+def _pci_datasets(store: CellStore, cfg: TrainConfig,
+                  initial_epoch: int) -> tuple[tf.data.Dataset, tf.data.Dataset, int | None]:
+    from ..data.pairs import pair_dataset
+
+    steps = cfg.steps_per_epoch
+
+    def stream(first_pass: int) -> Any:
+        data = pair_dataset(store, split="train", batch_size=cfg.batch_size, seed=cfg.seed, shuffle=True,
+                            initial_epoch=first_pass)
+        return data.dataset.repeat() if steps else data.dataset, data.steps_per_epoch
+
+    train_ds, pass_steps = stream(0)
+    first_pass, skip = _stream_start(initial_epoch, steps, pass_steps)
+    if first_pass or skip:
+        train_ds = stream(first_pass)[0].skip(skip)
+    val_data = pair_dataset(store, split="val", batch_size=cfg.batch_size, seed=cfg.seed, shuffle=False,
+                            redraw=False)  # the same validation pairs every epoch
+    return train_ds, val_data.dataset, steps
+
+
+def _pci_features(model: keras.Model, layer: str, tta: str | None) -> keras.Model:
+    from ..models.pci import pci_feature_model
+
+    return pci_feature_model(model, layer)
+
+
+# --- cellprofiler, and the per-cell CellProfiler features imported with the store (Chong et al. 2015) ---
+
+
+def _cellprofiler_extract(store: CellStore, out: Any, **options: Any) -> dict[str, Any]:
+    from cellprofiler_features.runner import extract_cellprofiler
+
+    return extract_cellprofiler(store, out, **options)
+
+
+def _original_features_extract(store: CellStore, out: Any, **options: Any) -> dict[str, Any]:
+    from cellprofiler_features.original import original_feature_profiles
+
+    summary = original_feature_profiles(store, out, **options)
+    return {**summary, "cells": summary["n_cells"], "features": summary["n_features"]}
+
+
+#: Every method, in the order of reports.
+METHODS: dict[str, Method] = {
+    "deeploc": Method(
+        name="deeploc", display="DeepLoc", needs_labels=True, default_layer="fc_2", signature_layer="fc_2",
+        tta_modes=TTA_MODES, defaults=_deeploc_defaults, build=_build_deeploc, loss=_deeploc_loss,
+        metrics=_deeploc_metrics, datasets=_deeploc_datasets, feature_model=_deeploc_features,
+        layers_module="deeploc_keras.models.layers",
+    ),
+    "pci": Method(
+        name="pci", display="PCI", default_layer="conv4_1", signature_layer="rfpconv1_1",
+        defaults=lambda preset: PCI_DEFAULTS, build=_build_pci, loss=lambda: "mse", datasets=_pci_datasets,
+        feature_model=_pci_features, layers_module="deeploc_keras.models.layers_pci",
+    ),
+    "cellprofiler": Method(name="cellprofiler", display="CellProfiler", extractor=_cellprofiler_extract),
+    "original-features": Method(name="original-features", display="CellProfilerOriginal",
+                                extractor=_original_features_extract),
+}
+#: Values of ``method=`` (extract) and ``--method``.
+METHOD_NAMES = tuple(METHODS)
+#: Methods :func:`deeploc_keras.training.train.train` can fit.
+TRAINABLE_METHODS = tuple(name for name, spec in METHODS.items() if spec.trainable)
+
+
+def register_layers() -> list[str]:
+    """Import every method's :attr:`Method.layers_module`, registering its custom Keras layers.
+
+    Call it before ``keras.saving.load_model`` of a model of any method (it imports TensorFlow).
+
+    Returns
+    -------
+    list of str
+        The modules imported.
+    """
+    import importlib
+
+    modules = [spec.layers_module for spec in METHODS.values() if spec.layers_module is not None]
+    for module in modules:
+        importlib.import_module(module)
+    return modules
+
+
+def get_method(name: str, *, trainable: bool = False) -> Method:
+    """Look up a method by name.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`METHOD_NAMES`.
+    trainable : bool, default False
+        Only accept :data:`TRAINABLE_METHODS`.
+
+    Returns
+    -------
+    Method
+
+    Raises
+    ------
+    InputError
+        For an unknown name (the message lists the allowed ones).
+
+    Examples
+    --------
+    >>> get_method("deeploc").tta_modes
+    ('center', '5crop')
+    >>> get_method("cellprofiler", trainable=True)
+    Traceback (most recent call last):
+    ...
+    deeploc_keras.core.errors.InputError: unknown method 'cellprofiler'; expected one of ['deeploc', 'pci']
+    """
+    allowed = TRAINABLE_METHODS if trainable else METHOD_NAMES
+    if name not in allowed:
+        raise InputError(f"unknown method {name!r}; expected one of {list(allowed)}")
+    return METHODS[name]

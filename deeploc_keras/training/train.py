@@ -1,0 +1,632 @@
+"""Train DeepLoc or Paired Cell Inpainting on a cell store with Keras ``fit`` and standard callbacks.
+
+A run directory holds everything a run produced::
+
+    RUN/best.keras        best model by validation loss (ModelCheckpoint)
+    RUN/history.csv       one row per epoch (CSVLogger)
+    RUN/config.json       resolved configuration, versions, seed, store fingerprint
+    RUN/model_card.json   method, preset, width, classes, channels, image shape, layer names
+    RUN/backup/           the training state after the last two epochs while the run is unfinished (resume)
+    RUN/monitor.csv       per-epoch functional scores of the test cells (``monitor``); of a sweep,
+                          every run at the chosen rate (seed and lr columns)
+    RUN/logs/             TensorBoard logs (``tensorboard``)
+    RUN/sweep.csv         one row per (lr, seed) of a learning-rate sweep; runs in RUN/lr<rate>_seed<s>/
+
+Everything that can be checked without TensorFlow (options, the store, its splits and
+image size, the output, the recorded configuration of a resumed run) is checked by
+:func:`validate_train` before TensorFlow loads and before anything is written. A resumed
+run restores the weights, the optimizer and the augmentation's random state from its
+backup, and the pipeline draws each epoch from ``(seed, epoch)``, so it gives the history
+and the weights of the uninterrupted run exactly.
+
+The configuration is a :class:`~deeploc_keras.training.config.TrainConfig`; what differs per
+method (builder, loss, datasets, feature model) comes from :mod:`deeploc_keras.training.methods`.
+A sweep chooses the learning rate of minimal mean validation loss over its seeds and keeps
+every run; ``RUN/config.json`` records the chosen rate and the seed of its best run (copied to
+``RUN/best.keras``), every ``RUN/lr<rate>_seed<s>/config.json`` its own, and
+:func:`selected_runs` lists the runs at the chosen rate. The runs of a sweep (a constant rate, one
+device) train one compiled model in turn, each from its own initial state
+(:class:`~deeploc_keras.training.sweep.SweepModel`), so the train step is traced and compiled once per
+sweep; each run saves its own model and equals the same run trained alone.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import logging
+import math
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from eval.standards import load_standards, read_aliases, restrict
+
+from .._tensorflow import load_tensorflow
+from ..core.errors import DeeplocKerasError, InputError, file_error, reading
+from ..core.outputs import atomic_path, check_output, kept_on_interrupt, remove_path
+from ..core.records import write_run_record
+from ..data.store import CellStore
+from .config import TrainConfig, resolve_train_config
+from .methods import Method, get_method
+from .sweep import SweepModel
+
+if TYPE_CHECKING:  # TensorFlow and Keras load inside the functions, so the CLI starts fast
+    import keras
+    import tensorflow as tf
+
+__all__ = ["NonFiniteLossError", "train", "validate_train", "selected_runs", "mixed_precision_policy"]
+
+logger = logging.getLogger(__name__)
+
+
+class NonFiniteLossError(DeeplocKerasError, ValueError):
+    """The training loss became NaN or infinite."""
+
+
+class mixed_precision_policy:  # noqa: N801 - used like a function in a with statement
+    """Context manager that sets the global Keras dtype policy and restores the previous one.
+
+    Parameters
+    ----------
+    name : str
+        A Keras dtype policy name (``"float32"``, ``"mixed_float16"``, ``"mixed_bfloat16"``).
+
+    Examples
+    --------
+    >>> import keras
+    >>> with mixed_precision_policy("mixed_bfloat16"):
+    ...     keras.mixed_precision.global_policy().name
+    'mixed_bfloat16'
+    >>> keras.mixed_precision.global_policy().name
+    'float32'
+    """
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._previous: Any = None
+
+    def __enter__(self) -> mixed_precision_policy:
+        import keras
+
+        self._previous = keras.mixed_precision.global_policy()
+        keras.mixed_precision.set_global_policy(self._name)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        import keras
+
+        keras.mixed_precision.set_global_policy(self._previous)
+
+
+def _device_names(devices: int | Sequence[str] | None) -> list[str] | None:
+    """Resolve ``devices`` to device names: the first N GPUs (logical CPUs when no GPU) or the named ones."""
+    import tensorflow as tf
+
+    if devices is None:
+        return None
+    if isinstance(devices, (int, np.integer)):
+        pool = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        if not 1 <= int(devices) <= len(pool):
+            raise InputError(f"devices={devices} requested but {len(pool)} are visible "
+                             f"({', '.join(d.name for d in pool)})")
+        names = [d.name for d in pool[: int(devices)]]
+    else:
+        names = [str(d) for d in devices]
+        visible = {(spec.device_type, spec.device_index) for spec in
+                   (tf.DeviceSpec.from_string(d.name) for d in tf.config.list_logical_devices())}
+        for name in names:
+            spec = tf.DeviceSpec.from_string(name)
+            if ((spec.device_type or "").upper(), spec.device_index or 0) not in visible:
+                raise InputError(f"unknown device {name!r}; visible: "
+                                 f"{[d.name for d in tf.config.list_logical_devices()]}")
+    return names
+
+
+def _strategy(names: list[str] | None) -> tf.distribute.Strategy:
+    """The default strategy, or MirroredStrategy over the named devices."""
+    import tensorflow as tf
+
+    if names is None:
+        return tf.distribute.get_strategy()
+    logger.info("MirroredStrategy over %s", names)
+    return tf.distribute.MirroredStrategy(names)
+
+
+def _progress_callbacks(verbose: int | str | None) -> tuple[int | str, list[keras.callbacks.Callback]]:
+    """Keras' verbosity and the progress callbacks: by default one bar over the epochs on stderr, stdout untouched."""
+    if verbose is not None:
+        return verbose, []
+    from ..core.console import epoch_progress_callback
+
+    return 0, [epoch_progress_callback("train")]
+
+
+def _best_val_loss(history_csv: Path) -> float:
+    if not history_csv.is_file():
+        return math.inf
+    frame = pd.read_csv(history_csv)
+    if "val_loss" not in frame or frame["val_loss"].dropna().empty:
+        return math.inf
+    return float(frame["val_loss"].min())
+
+
+def _compile(model: keras.Model, cfg: TrainConfig, spec: Method) -> None:
+    """Adam with the configuration's rate (and decay), the method's loss and metrics."""
+    import keras
+
+    # XLA on one device; MirroredStrategy's replicated variables are not placed for an XLA step
+    jit_compile = cfg.jit_compile and not cfg.devices
+    rate: Any = cfg.learning_rate if not cfg.lr_decay else keras.optimizers.schedules.ExponentialDecay(
+        cfg.learning_rate, decay_steps=int(cfg.lr_decay[0]), decay_rate=float(cfg.lr_decay[1]), staircase=True)
+    optimizer = keras.optimizers.Adam(learning_rate=rate, beta_1=cfg.beta_1, epsilon=cfg.adam_epsilon)
+    model.compile(optimizer=optimizer, loss=spec.loss(), metrics=spec.metrics() or None, jit_compile=jit_compile)
+    # variables created inside the first call of a tf.function make TensorFlow trace it twice; built here, the
+    # train step is traced once
+    optimizer.build(model.trainable_variables)
+
+
+def _model_card(model: keras.Model, store: CellStore, cfg: TrainConfig, spec: Method) -> dict[str, Any]:
+    return {
+        "method": cfg.method,
+        "preset": cfg.preset,
+        "width": cfg.width,
+        "learning_rate": cfg.learning_rate,
+        "seed": cfg.seed,
+        "num_classes": len(store.class_names) if spec.needs_labels else None,
+        "class_names": store.class_names if spec.needs_labels else [],
+        "channel_names": store.channel_names,
+        "image_shape": list(store.image_shape),
+        "embedding_layer": spec.default_layer,
+        "dtype_policy": cfg.dtype_policy,
+        "layers": [layer.name for layer in model.layers],
+    }
+
+
+def _run_callbacks(store: CellStore, cfg: TrainConfig, spec: Method, *, resuming: bool, standards: dict | None,
+                   nan_guard: keras.callbacks.Callback, saved_model: keras.Model) -> list[keras.callbacks.Callback]:
+    """The built-in callbacks of one run before the backup: NaN guard, best checkpoint, CSV log, the optional ones.
+
+    A resumed run's checkpoint threshold and early-stopping state start from the epochs in ``history.csv``;
+    the checkpoint saves ``saved_model``, the run's own model, whichever model trains.
+    """
+    import keras
+
+    from .callbacks import FiniteModelCheckpoint, MonitorScores, ResumedEarlyStopping
+
+    run_dir = Path(cfg.out)
+    history_csv = run_dir / "history.csv"
+    past = pd.read_csv(history_csv)["val_loss"].tolist() if resuming and history_csv.is_file() else []
+    callbacks: list[keras.callbacks.Callback] = [
+        nan_guard,
+        FiniteModelCheckpoint(str(run_dir / "best.keras"), monitor="val_loss", save_best_only=True,
+                              initial_value_threshold=_best_val_loss(history_csv) if resuming else None,
+                              saved_model=saved_model),
+        keras.callbacks.CSVLogger(str(history_csv), append=resuming),
+    ]
+    if cfg.early_stopping_patience is not None:
+        callbacks.append(ResumedEarlyStopping(past, monitor="val_loss", patience=int(cfg.early_stopping_patience)))
+    if cfg.tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs")))
+    if standards is not None:
+        callbacks.append(MonitorScores(store, standards, lambda model: spec.feature_model(model, spec.default_layer, None),
+                                       path=run_dir / "monitor.csv", seed=cfg.seed,
+                                       batch_size=max(cfg.batch_size, 256),
+                                       aliases=None if cfg.aliases is None else read_aliases(cfg.aliases)))
+    return callbacks
+
+
+def _run_summary(cfg: TrainConfig, *, resumed: bool) -> dict[str, Any]:
+    history_csv = Path(cfg.out) / "history.csv"
+    return {"dir": cfg.out, "lr": cfg.learning_rate, "seed": cfg.seed, "best_val_loss": _best_val_loss(history_csv),
+            "epochs": len(pd.read_csv(history_csv)), "resumed": resumed}
+
+
+def _keep_epochs(run_dir: Path, epochs: int) -> None:
+    """Cut the per-epoch logs of a resumed run to the ``epochs`` its backup holds (later rows are trained again)."""
+    for name in ("history.csv", "monitor.csv"):
+        path = run_dir / name
+        if not path.is_file():
+            continue
+        with reading(path):
+            frame = pd.read_csv(path)
+        kept = frame[frame["epoch"] < epochs]
+        if len(kept) < len(frame):
+            with atomic_path(path, overwrite=True) as tmp:
+                kept.to_csv(tmp, index=False)
+
+
+def _fit_one(store: CellStore, cfg: TrainConfig, *, fingerprint: str, standards: dict | None,
+             extra_callbacks: Sequence[keras.callbacks.Callback], shared: SweepModel | None = None) -> dict[str, Any]:
+    """Train the single run ``cfg`` describes in ``cfg.out``; resume from its backup when there is one.
+
+    With ``shared`` (the runs of a sweep), the run trains the sweep's compiled model from this run's own
+    initial state, and its checkpoints save this run's own model.
+    """
+    import keras
+
+    from .callbacks import RunBackup, TerminateOnNaNEpoch
+
+    spec = get_method(cfg.method, trainable=True)
+    run_dir = Path(cfg.out)
+    history_csv, best_path = run_dir / "history.csv", run_dir / "best.keras"
+    resuming = (run_dir / "backup").exists()
+    if history_csv.exists() and not resuming and best_path.exists():
+        logger.info("%s already finished; not retrained", run_dir)
+        return _run_summary(cfg, resumed=False)
+    if not resuming:
+        for stale in (history_csv, run_dir / "monitor.csv"):
+            remove_path(stale)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_run_record(run_dir / "config.json", command="train", config=cfg.to_dict(), seed=cfg.seed,
+                     inputs={"store": fingerprint})
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(cfg.seed)
+    with mixed_precision_policy(cfg.dtype_policy):
+        with _strategy(None if cfg.device_names is None else list(cfg.device_names)).scope():
+            model = spec.build(store, cfg)
+            _compile(model, cfg, spec)
+            trained = model if shared is None else shared.adopt(model)
+            backup = RunBackup(run_dir / "backup")
+            kept_on_interrupt(backup.directory, "resume with --resume")
+            done = backup.restore(trained) if resuming else 0  # optimizer variables are built in the scope
+        _keep_epochs(run_dir, done)
+        train_ds, val_ds, steps = spec.datasets(store, cfg, done)
+        nan_guard = TerminateOnNaNEpoch()
+        callbacks = _run_callbacks(store, cfg, spec, resuming=resuming, standards=standards, nan_guard=nan_guard,
+                                   saved_model=model)
+        with atomic_path(run_dir / "model_card.json", overwrite=True) as tmp:
+            tmp.write_text(json.dumps(_model_card(model, store, cfg, spec), indent=2))
+        verbose, progress = _progress_callbacks(cfg.verbose)
+        # the backup comes last, so the logs of an epoch are written before the state that skips it on resume
+        trained.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, initial_epoch=done, steps_per_epoch=steps,
+                  callbacks=[*callbacks, *progress, *extra_callbacks, backup], verbose=verbose, shuffle=False)
+    if nan_guard.nan_epoch is not None:
+        kept = f"last good checkpoint kept at {best_path}" if best_path.exists() else \
+            f"no checkpoint was saved in {run_dir} (the first epoch already diverged)"
+        raise NonFiniteLossError(f"loss became NaN at epoch {nan_guard.nan_epoch + 1}; {kept}. "
+                                 f"Lower the learning rate (lr={cfg.learning_rate:g})")
+    return _run_summary(cfg, resumed=resuming)
+
+
+def _collect_monitors(selected: list[dict[str, Any]], path: Path) -> None:
+    """Gather the monitor of every run at the chosen learning rate into one file (the study's Figure 3)."""
+    frames = [pd.read_csv(Path(r["dir"]) / "monitor.csv").assign(lr=r["lr"]) for r in selected
+              if (Path(r["dir"]) / "monitor.csv").is_file()]
+    if frames:
+        with atomic_path(path, overwrite=True) as tmp:
+            pd.concat(frames, ignore_index=True).to_csv(tmp, index=False)
+
+
+def _sweep_run(cfg: TrainConfig, rate: float, seed: int) -> TrainConfig:
+    """The configuration of one (rate, seed) run of a sweep, in ``<out>/lr<rate>_seed<seed>``."""
+    return dataclasses.replace(cfg, lr_sweep=False, learning_rate=float(rate), seed=int(seed), seeds=(int(seed),),
+                               out=str(Path(cfg.out) / f"lr{rate:g}_seed{seed}"))
+
+
+def _select(runs: list[dict[str, Any]]) -> pd.DataFrame:
+    """The sweep table: one row per run, the mean validation loss of its rate, the chosen rate's runs, the best run.
+
+    The rate of minimal mean validation loss over its seeds is chosen (ties: the rate listed first);
+    ``best`` marks the run of minimal validation loss at that rate.
+    """
+    table = pd.DataFrame(runs)
+    table["mean_val_loss"] = table.groupby("lr", sort=False)["best_val_loss"].transform("mean")
+    means = table.drop_duplicates("lr")
+    chosen = float(means["lr"].iloc[int(np.argmin(means["mean_val_loss"].to_numpy()))])
+    table["selected"] = table["lr"] == chosen
+    table["best"] = False
+    table.loc[table.loc[table["selected"], "best_val_loss"].idxmin(), "best"] = True
+    return table
+
+
+def selected_runs(run: str | os.PathLike) -> list[Path]:
+    """The run directories a training run directory stands for: every seed at the chosen rate of a sweep.
+
+    Parameters
+    ----------
+    run : str or os.PathLike
+        A run directory written by :func:`train`.
+
+    Returns
+    -------
+    list of pathlib.Path
+        For a sweep, the ``RUN/lr<rate>_seed<s>/`` of the rate chosen by the mean validation
+        loss (``selected`` in ``RUN/sweep.csv``), in seed order; for a single run, ``[RUN]``.
+
+    Raises
+    ------
+    InputError
+        If ``run`` holds no finished run.
+    """
+    run = Path(run)
+    sweep = run / "sweep.csv"
+    if sweep.is_file():
+        table = pd.read_csv(sweep)
+        if "selected" not in table:
+            raise file_error(sweep, "has no 'selected' column; train the sweep again with this version")
+        rows = table[table["selected"].astype(bool)].sort_values("seed")
+        return [run / Path(d).name for d in rows["dir"]]
+    if not (run / "best.keras").is_file():
+        raise file_error(run, "holds no finished training run (no best.keras)")
+    return [run]
+
+
+def _sweep(store: CellStore, cfg: TrainConfig, *, fingerprint: str, standards: dict | None,
+           extra_callbacks: Sequence[keras.callbacks.Callback]) -> dict[str, Any]:
+    """Train every (rate, seed) of ``cfg``; choose the rate by the mean validation loss over the seeds."""
+    out = Path(cfg.out)
+    runs = []
+    # a decayed rate is a constant of the traced step, and replicated variables belong to one strategy
+    shared = SweepModel() if not cfg.lr_decay and cfg.device_names is None else None
+    for rate in cfg.sweep_rates:
+        for run_seed in cfg.seeds:
+            sub = _sweep_run(cfg, rate, run_seed)
+            logger.info("sweep: lr=%g seed=%d -> %s", rate, run_seed, sub.out)
+            runs.append(_fit_one(store, sub, fingerprint=fingerprint, standards=standards,
+                                 extra_callbacks=extra_callbacks, shared=shared))
+    table = _select(runs)
+    with atomic_path(out / "sweep.csv", overwrite=True) as tmp:
+        table.to_csv(tmp, index=False, quoting=csv.QUOTE_MINIMAL)
+    selected = [runs[i] for i in np.flatnonzero(table["selected"].to_numpy())]
+    winner = runs[int(np.flatnonzero(table["best"].to_numpy())[0])]
+    for name in ("best.keras", "model_card.json"):
+        shutil.copyfile(Path(winner["dir"]) / name, out / name)
+    _collect_monitors(selected, out / "monitor.csv")
+    chosen = dataclasses.replace(cfg, learning_rate=winner["lr"], seed=winner["seed"])
+    write_run_record(out / "config.json", command="train", config=chosen.to_dict(), seed=chosen.seed,
+                     inputs={"store": fingerprint})
+    logger.info("sweep: lr=%g chosen (mean val_loss %.4f over seeds %s); best run seed=%d val_loss=%.4f",
+                winner["lr"], float(table.loc[table["best"], "mean_val_loss"].iloc[0]), list(cfg.seeds),
+                winner["seed"], winner["best_val_loss"])
+    return {"run": str(out), "best_model": str(out / "best.keras"), **winner, "runs": runs, "selected": selected}
+
+
+def _prepare_run_dir(cfg: TrainConfig, *, overwrite: bool, resume: bool) -> None:
+    """Create the run directory (replacing it under ``overwrite``); :func:`validate_train` has checked it."""
+    out = Path(cfg.out)
+    if out.exists() and overwrite and not resume:
+        remove_path(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _check_splits(store: CellStore, spec: Method) -> None:
+    """Refuse a store whose train or val split cannot feed the method (val selects the best model)."""
+    from ..data.store import SPLIT_NAMES, UNKNOWN_PROTEIN
+
+    cells = store.cells
+    for split in ("train", "val"):
+        if spec.needs_labels:
+            if store.select(split, labelled=True).size == 0:
+                raise file_error(store.path, f"no labelled cells in the {split} split; training needs them "
+                                             "(validation loss selects the best model): re-import with splits "
+                                             "that give every split cells")
+            continue
+        in_split = cells.loc[(cells["split"] == SPLIT_NAMES.index(split)) & (cells["protein"] != UNKNOWN_PROTEIN),
+                             "protein"]
+        if not (in_split.value_counts() >= 2).any():
+            raise file_error(store.path, f"no protein has 2 or more cells in the {split} split; {spec.display} "
+                                         "trains and validates on pairs of cells of one protein: re-import with "
+                                         "splits that give every split cells")
+
+
+def _check_image_shape(store: CellStore, cfg: TrainConfig) -> None:
+    """Refuse crops smaller than the preset's random crop needs."""
+    if cfg.preset is None:
+        return
+    from ..models.presets import get_preset
+
+    preset = get_preset(cfg.preset)
+    if preset.crop_size is None:
+        return
+    need = preset.crop_size + preset.crop_offsets - 1
+    h, w = store.image_shape[:2]
+    if min(h, w) < need:
+        raise file_error(store.path, f"crops are {h}x{w}, but preset {cfg.preset!r} crops {preset.crop_size}x"
+                                     f"{preset.crop_size} at offsets 0-{preset.crop_offsets - 1} (needs at least "
+                                     f"{need}x{need}); import larger crops or choose another preset")
+
+
+def _check_resume(cfg: TrainConfig, store: CellStore) -> None:
+    """Refuse to resume a run recorded with other options or another store (lists the keys that differ)."""
+    record_path = Path(cfg.out) / "config.json"
+    if not record_path.is_file():
+        return
+    recorded = TrainConfig.read(record_path)
+    with reading(record_path):
+        inputs = json.loads(record_path.read_text()).get("inputs") or {}
+    changed = cfg.differences(recorded)
+    if inputs.get("store") not in (None, store.fingerprint()):
+        changed.append("store")
+    if changed:
+        raise file_error(record_path, f"was written with other values of {changed}; resume needs the same options "
+                                      "and store (or pass --overwrite to start again)")
+
+
+def validate_train(store: str | os.PathLike, out: str | os.PathLike, *, overwrite: bool = False,
+                   resume: bool = False, **options: Any) -> TrainConfig:
+    """Check a training run without TensorFlow and without writing anything.
+
+    Checks the options, the store (labels or protein ids, cells in the train and val
+    splits, a crop size the preset can crop), the standards of ``monitor``, the output
+    directory and, on ``resume``, that the options and the store are those recorded in
+    ``out/config.json``. :func:`train` calls it first; the command line calls it before
+    it loads TensorFlow.
+
+    Parameters
+    ----------
+    store, out, overwrite, resume
+        As in :func:`train`.
+    **options
+        The other keyword arguments of :func:`train` (``callbacks`` is ignored; the
+        ``devices`` are checked by :func:`train`, which needs TensorFlow to list them).
+
+    Returns
+    -------
+    TrainConfig
+        The configuration with ``dtype_policy`` and ``device_names`` not yet resolved.
+
+    Raises
+    ------
+    InputError, OutputExistsError
+        As :func:`train` does for these checks.
+
+    Examples
+    --------
+    >>> validate_train("missing.h5", "run")
+    Traceback (most recent call last):
+    ...
+    deeploc_keras.core.errors.InputError: missing.h5: no such file
+    """
+    if resume and overwrite:
+        raise InputError("pass either resume (continue the run in out) or overwrite (start it again), not both")
+    options.pop("callbacks", None)
+    cfg = resolve_train_config(store, out, **options, dtype_policy="float32")
+    spec = get_method(cfg.method, trainable=True)
+    run_dir = check_output(cfg.out, overwrite=overwrite or resume)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise file_error(run_dir, "is a file, but the run directory is a folder; choose another --out")
+    with CellStore.open(store) as cell_store:
+        cell_store.require_labels() if spec.needs_labels else cell_store.require_proteins()
+        if cfg.monitor is not None:
+            cell_store.require_proteins()
+            alias_map = read_aliases(cfg.aliases) if cfg.aliases is not None else None
+            proteins = sorted(set(cell_store.cells["protein"].astype(str)))
+            for name, standard in load_standards(cfg.monitor).items():  # ids that never match: refused up front
+                try:
+                    restrict(standard, proteins, aliases=alias_map)
+                except InputError as exc:
+                    raise InputError(f"monitor standard {name!r}: {exc}") from None
+        _check_splits(cell_store, spec)
+        _check_image_shape(cell_store, cfg)
+        if resume:
+            _check_resume(cfg, cell_store)
+    return cfg
+
+
+def train(
+    store: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    method: str = "deeploc",
+    preset: str = "study",
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    lr_sweep: bool = False,
+    sweep_rates: Sequence[float] | None = None,
+    seeds: Sequence[int] = (0,),
+    width: float = 1.0,
+    mixed_precision: str = "auto",
+    devices: int | Sequence[str] | None = None,
+    monitor: str | os.PathLike | None = None,
+    aliases: str | os.PathLike | None = None,
+    seed: int | None = None,
+    patience: int | None = None,
+    tensorboard: bool = False,
+    overwrite: bool = False,
+    resume: bool = False,
+    class_balanced: bool = False,
+    jit_compile: bool = True,
+    steps_per_epoch: int | None = None,
+    verbose: int | str | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+) -> dict[str, Any]:
+    """Train a method on a cell store into a run directory.
+
+    Parameters
+    ----------
+    store : str or os.PathLike
+        A cell store (``deeploc`` needs labels of at least two classes; ``pci``
+        needs protein ids).
+    out : str or os.PathLike
+        Run directory (created; see the module docstring for its layout).
+    method : {"deeploc", "pci"}, default "deeploc"
+        :data:`deeploc_keras.training.methods.TRAINABLE_METHODS`.
+    preset : str, default "study"
+        DeepLoc preset (:data:`deeploc_keras.models.presets.PRESET_NAMES`); ignored by ``pci``.
+    epochs, batch_size : int, optional
+        Override the preset (``pci``: 30 epochs, batch 64).
+    lr : float, optional
+        Learning rate (preset's, or 1e-4 for ``pci``).
+    lr_sweep : bool, default False
+        Train the sweep rates x ``seeds`` (all kept, module docstring); the rate of minimal **mean**
+        validation loss over the seeds is chosen (:func:`selected_runs`), its best run is ``out/best.keras``.
+    sweep_rates : sequence of float, optional
+        Rates of the sweep (default: the preset's; ``pci``: :data:`deeploc_keras.training.methods.PCI_LEARNING_RATES`).
+    seeds : sequence of int, default (0,)
+        Seeds of the sweep.
+    width : float, default 1.0
+        Channel width multiplier (0.125 for CPU tests).
+    mixed_precision : {"auto", "off", "float16", "bfloat16"}, default "auto"
+        Global Keras policy during the run only (restored afterwards); logits stay float32.
+    devices : int or sequence of str, optional
+        MirroredStrategy over the first N GPUs (logical CPUs when no GPU), or named devices.
+    monitor : str or os.PathLike, optional
+        Standards directory: the test cells' protein profiles are scored after every epoch into
+        ``monitor.csv`` (a sweep's holds every run of the chosen rate).
+    aliases : str or os.PathLike, optional
+        ``SGD_features.tab``: maps gene names of the monitor's standards (or the store) to ORFs.
+    seed : int, optional
+        Seed of weights, augmentation and the pipeline of a single run (default 0); a sweep
+        takes ``seeds`` instead.
+    patience : int, optional
+        Early stopping after this many epochs without a better validation loss; default none
+        (every epoch is trained, the checkpoint of minimal validation loss is the model).
+    tensorboard : bool, default False
+        Write TensorBoard logs to ``out/logs``.
+    overwrite : bool, default False
+        Replace an existing run directory.
+    resume : bool, default False
+        Continue an interrupted run from ``out/backup`` with the options of ``out/config.json``.
+    class_balanced : bool, default False
+        Class-balanced sampling of training cells (``deeploc``).
+    jit_compile : bool, default True
+        Compile the train step with XLA (not with ``devices``: MirroredStrategy).
+    steps_per_epoch : int, optional
+        Fixed steps per epoch (the training stream then repeats).
+    verbose : int or str, optional
+        Keras verbosity (epoch lines on stdout); default: a progress bar on a terminal's stderr.
+    callbacks : sequence of keras.callbacks.Callback, default ()
+        Extra callbacks, run after the built-in ones.
+
+    Returns
+    -------
+    dict
+        ``run``, ``best_model``, ``best_val_loss``, ``lr``, ``seed``, ``epochs`` (of ``best_model``),
+        ``runs`` (one per (lr, seed)) and ``selected`` (the runs at the chosen rate).
+
+    Raises
+    ------
+    InputError
+        Unknown choices, a store without labels (``deeploc``) or protein ids (``pci``, ``monitor``),
+        an empty split, ``seed`` with ``lr_sweep``, or ``resume`` with other options than recorded.
+    OutputExistsError
+        If ``out`` exists without ``overwrite`` or ``resume``.
+    NonFiniteLossError
+        If the loss became NaN (the last good ``best.keras`` is kept).
+    """
+    options = dict(method=method, preset=preset, epochs=epochs, batch_size=batch_size, lr=lr, lr_sweep=lr_sweep,
+                   sweep_rates=sweep_rates, seeds=seeds, seed=seed, patience=patience, width=width, mixed_precision=mixed_precision,
+                   devices=devices, monitor=monitor, aliases=aliases, tensorboard=tensorboard, class_balanced=class_balanced,
+                   jit_compile=jit_compile, steps_per_epoch=steps_per_epoch, verbose=verbose)
+    validate_train(store, out, overwrite=overwrite, resume=resume, **options)
+    load_tensorflow()
+    cfg = resolve_train_config(store, out, **options, device_names=_device_names(devices))
+    with CellStore.open(store) as cell_store:
+        standards = None if cfg.monitor is None else load_standards(cfg.monitor)
+        _prepare_run_dir(cfg, overwrite=overwrite, resume=resume)
+        fingerprint = cell_store.fingerprint()
+        if cfg.lr_sweep:
+            write_run_record(Path(cfg.out) / "config.json", command="train", config=cfg.to_dict(), seed=None,
+                             inputs={"store": fingerprint})
+            return _sweep(cell_store, cfg, fingerprint=fingerprint, standards=standards, extra_callbacks=callbacks)
+        result = _fit_one(cell_store, cfg, fingerprint=fingerprint, standards=standards, extra_callbacks=callbacks)
+    return {"run": str(out), "best_model": str(Path(out) / "best.keras"), **result, "runs": [result],
+            "selected": [result]}

@@ -1,0 +1,120 @@
+"""``deeploc-keras reproduce``: the smoke preset end to end and its resume (one run shared by the module)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from deeploc_keras.cli import main
+from deeploc_keras.study.references import REFERENCE_NAMES
+from deeploc_keras.study.reproduce import (
+    REPRESENTATIONS,
+    STANDARD_NAMES,
+    STEP_NAMES,
+    WITHIN_STANDARDS,
+)
+from eval.metrics import WITHIN_METRICS
+from eval.score import METRICS, RETRIEVAL_METRIC
+
+
+def _invoke(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reproduce") / "smoke"
+    result = _invoke("reproduce", "--out", str(out), "--preset", "smoke")
+    assert result.exit_code == 0, result.output
+    return out, result
+
+
+@pytest.mark.slow
+def test_reproduce_smoke_writes_every_artefact(smoke_run):
+    out, result = smoke_run
+    for path in ("report.html", "summary.csv", "reproduce.json", "screen/cells.h5", "runs/deeploc/best.keras",
+                 "runs/deeploc/sweep.csv", "runs/deeploc/monitor.csv", "runs/pci/best.keras",
+                 "profiles/deeploc/proteins.parquet", "profiles/pci/proteins.parquet",
+                 "profiles/cellprofiler/proteins.parquet", "profiles/cellprofiler/proteins_pca.parquet",
+                 "scores/coverage.csv", "scores/figure1_summary.png", "scores/figure1_summary.svg",
+                 "figures/tsne/figure2_tsne.png", "figures/monitor/figure3_monitor.png",
+                 "references/untrained_deeploc/proteins.parquet", "references/untrained_pci/proteins.parquet",
+                 "references/pixel_statistics/proteins.parquet", "references/labels/proteins.parquet",
+                 "references/generating/proteins.parquet", "references/references.json"):
+        assert (out / path).is_file(), path
+    summary = pd.read_csv(out / "summary.csv")
+    names = [*REPRESENTATIONS, *REFERENCE_NAMES]
+    assert list(dict.fromkeys(summary["representation"])) == names
+    assert set(summary["standard"]) == set(STANDARD_NAMES)
+    rows = [m for m in METRICS if m not in WITHIN_METRICS] + [RETRIEVAL_METRIC]  # score's rows without localization
+    assert set(summary["metric"]) == {*rows, *WITHIN_METRICS}
+    assert len(summary) == len(names) * (len(STANDARD_NAMES) * len(rows) + len(WITHIN_STANDARDS) * len(WITHIN_METRICS))
+    assert summary["value"].dropna().between(-1, 1).all()
+    pooled = summary[summary["metric"].isin(["average_precision", "f_beta", "mean_average_precision"])]
+    assert pooled["ci_low"].notna().all() and (pooled["ci_low"] <= pooled["ci_high"]).all()
+    deeploc = pooled[pooled["representation"] == "DeepLoc"]
+    assert deeploc["compared_to"].isin(["PCI", "CellProfiler", "CellProfiler+PCA"]).all()
+    assert deeploc["q_value"].between(0, 1).all()
+    assert (summary["normalize"] == "none").all()
+    state = json.loads((out / "reproduce.json").read_text())
+    assert list(state["steps"]) == list(STEP_NAMES)
+    report = (out / "report.html").read_text()
+    assert "data:image/png;base64," in report and 'src="scores/' not in report
+    assert "How the ranking compares" in report and "standard x metric comparisons" in report
+    assert "untrained network" in report and "mean training image" in report
+    assert "score --normalize none" in report
+    facts = json.loads((out / "references" / "references.json").read_text())
+    assert facts["pci"]["mean_image_val_mse"] > 0 and facts["pci"]["epochs"] == 1
+    assert "DeepLoc" in result.output  # the summary table is printed
+
+
+@pytest.mark.slow
+def test_reproduce_reports_mean_and_sd_over_the_selected_runs(smoke_run):
+    from eval.score import score_representation
+    from eval.standards import load_standard
+
+    out, _ = smoke_run
+    summary = pd.read_csv(out / "summary.csv")
+    runs = sorted((out / "run_profiles" / "deeploc").glob("*/proteins.parquet"))
+    assert [p.parent.name for p in runs] == ["lr0.001_seed0", "lr0.001_seed1"]
+    standards = {s: load_standard(out / "screen" / "standards" / f"{s}.gmt") for s in STANDARD_NAMES}
+    per_run = []
+    for path in runs:
+        table = pd.read_parquet(path)
+        features = table[[c for c in table.columns if not c.startswith("Metadata_")]].to_numpy()
+        scored = score_representation(table["Metadata_Protein"].tolist(), features, standards,
+                                      metrics=["average_precision", "f_beta"])
+        per_run.append(scored.set_index(["standard", "metric"])["value"])
+    expected = pd.concat(per_run, axis=1)
+    rows = summary[(summary["representation"] == "DeepLoc") & summary["metric"].isin(["average_precision", "f_beta"])]
+    for row in rows.itertuples():
+        values = expected.loc[(row.standard, row.metric)].to_numpy()
+        assert row.n_runs == 2
+        assert row.runs_mean == pytest.approx(values.mean(), abs=1e-9)
+        assert row.runs_sd == pytest.approx(abs(values[0] - values[1]) / np.sqrt(2), abs=1e-9)
+    assert summary.loc[summary["representation"] == "PCI", "n_runs"].isna().all()  # one PCI run in smoke
+    assert "2 runs:" in (out / "report.html").read_text()
+    figure = pd.read_csv(out / "scores" / "figure1_summary.csv")
+    drawn = figure[(figure["representation"] == "DeepLoc") & figure["metric"].isin(["average_precision", "f_beta"])]
+    assert drawn["n_runs"].eq(2).all() and len(drawn) == 2 * len(STANDARD_NAMES)
+
+
+@pytest.mark.slow
+def test_reproduce_resume_skips_finished_steps(smoke_run):
+    out, _ = smoke_run
+    before = (out / "summary.csv").read_bytes()
+    result = _invoke("-v", "reproduce", "--out", str(out), "--preset", "smoke", "--resume")
+    assert result.exit_code == 0, result.output
+    assert (out / "summary.csv").read_bytes() == before
+
+
+@pytest.mark.slow
+def test_reproduce_raises_on_previous_run_without_resume(smoke_run):
+    out, _ = smoke_run
+    result = _invoke("reproduce", "--out", str(out), "--preset", "smoke")
+    assert result.exit_code == 2
+    assert "--resume" in result.output and "Traceback" not in result.output

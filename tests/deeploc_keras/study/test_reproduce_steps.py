@@ -1,0 +1,107 @@
+"""``deeploc-keras reproduce``: refusals of bad input, presets, and the resumable training step (no full run)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from deeploc_keras.cli import main
+from deeploc_keras.data.store import CellStore
+from deeploc_keras.study.reproduce import REPRODUCE_PRESETS, _Layout, _train_pci
+from deeploc_keras.training.train import train
+
+
+def _invoke(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_reproduce_raises_on_foreign_output_directory(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    result = _invoke("reproduce", "--out", str(tmp_path), "--preset", "smoke")
+    assert result.exit_code == 2 and "holds no reproduce run" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_reproduce_raises_on_store_without_standards(tmp_path):
+    result = _invoke("reproduce", "--out", str(tmp_path / "run"), "--store", str(tmp_path / "cells.h5"))
+    assert result.exit_code == 2 and "--standards" in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_reproduce_raises_on_paper_without_inputs(tmp_path):
+    result = _invoke("reproduce", "--out", str(tmp_path / "run"), "--preset", "paper")
+    assert result.exit_code == 2 and "--store" in result.output
+
+
+def test_reproduce_raises_on_unknown_proteins(tmp_path):
+    store = tmp_path / "cells.h5"
+    with CellStore.create(store, class_names=["A", "B"]) as writer:
+        writer.append(np.zeros((4, 64, 64, 2), np.uint16), {"label": [0, 1, 0, 1]})
+    standards = tmp_path / "standards"
+    standards.mkdir()
+    result = _invoke("reproduce", "--out", str(tmp_path / "run"), "--store", str(store), "--standards",
+                     str(standards))
+    assert result.exit_code == 2 and "unknown" in result.output and str(store) in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_reproduce_presets_cellprofiler_feature_sets():
+    from cellprofiler_features.measure import FeatureConfig, feature_columns
+    from deeploc_keras.study.reproduce import REPRODUCE_PRESETS
+
+    counts = {name: len(feature_columns(["GFP", "RFP"], FeatureConfig.preset(preset.cp_features)))
+              for name, preset in REPRODUCE_PRESETS.items()}
+    assert counts == {"smoke": 265, "cpu": 265, "paper": 431}
+
+
+def test_reproduce_refuses_resume_with_overwrite(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "reproduce.json").write_text("{}")
+    result = _invoke("reproduce", "--out", str(out), "--preset", "smoke", "--resume", "--overwrite")
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == ["Error: pass either --resume (continue the run in --out) or "
+                                                  "--overwrite (delete it and start again), not both"]
+    assert sorted(p.name for p in out.iterdir()) == ["reproduce.json"]
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+
+def test_reproduce_train_step_resumes_an_interrupted_training(tiny_store, tmp_path):
+    config = dataclasses.replace(REPRODUCE_PRESETS["smoke"], pci_epochs=2, pci_width=0.0625, mixed_precision="off")
+    layout = _Layout(out=tmp_path, store=tiny_store, standard_files={})
+    run_dir = layout.runs / "pci"
+    with pytest.raises(KeyboardInterrupt):  # the step as _train_pci runs it, stopped after epoch 1
+        train(tiny_store, run_dir, method="pci", epochs=2, width=0.0625, mixed_precision="off", seed=0, lr=config.pci_lr,
+              jit_compile=config.jit_compile, callbacks=[_Interrupt()])
+    first_epoch = (run_dir / "history.csv").read_text()
+    (run_dir / "mark").write_text("the directory is resumed, not deleted")
+    _train_pci(layout, config, seed=0)
+    assert (run_dir / "mark").is_file() and not (run_dir / "backup").exists()
+    history = (run_dir / "history.csv").read_text()
+    assert history.startswith(first_epoch) and list(pd.read_csv(run_dir / "history.csv")["epoch"]) == [0, 1]
+
+
+def test_reproduce_paper_sweeps_pci_like_deeploc(monkeypatch, tmp_path):
+    """In `paper`, PCI is trained as a sweep over its rates x the same seeds as DeepLoc (train is recorded, not run)."""
+    from deeploc_keras import reproduce
+    from deeploc_keras.training.methods import PCI_LEARNING_RATES
+
+    calls = []
+    monkeypatch.setattr(reproduce, "train", lambda store, out, **options: calls.append(options))
+    layout = reproduce._Layout(out=tmp_path, store=tmp_path / "cells.h5", standard_files={})
+    paper = reproduce.REPRODUCE_PRESETS["paper"]
+    reproduce._train_pci(layout, paper, seed=7)
+    assert calls[-1]["method"] == "pci" and calls[-1]["lr_sweep"] is True
+    assert calls[-1]["sweep_rates"] == PCI_LEARNING_RATES and calls[-1]["seeds"] == paper.seeds == (0, 1, 2)
+    reproduce._train_pci(layout, reproduce.REPRODUCE_PRESETS["smoke"], seed=7)
+    assert "lr_sweep" not in calls[-1] and calls[-1]["seed"] == 7
