@@ -15,7 +15,7 @@ import sys
 import click
 
 from ._version import __version__
-from .core.console import filter_native_stderr, set_verbosity, verbosity
+from .core.console import filter_native_stderr, set_verbosity, stderr_is_terminal, verbosity
 from .core.outputs import check_output
 from .data.importers import COMPRESSIONS, IMPORT_FORMATS
 from .data.pipeline import SPLIT_CHOICES
@@ -338,7 +338,7 @@ def simulate_command(outdir: str | None, out_option: str | None, proteins: int, 
         outdir, proteins=proteins, cells_per_protein=cells_per_protein,
         cells_per_protein_spread=cells_per_protein_spread, plates=plates, seed=seed,
         dead_ghost_fraction=dead_ghost_fraction, difficulty=difficulty, hierarchy=hierarchy, annotations=annotations,
-        overwrite=overwrite, progress=sys.stderr.isatty() and verbosity() >= 0,
+        overwrite=overwrite, progress=stderr_is_terminal() and verbosity() >= 0,
     )
     _summary(f"{screen.outdir}: {screen.n_cells} cells of {screen.n_proteins} proteins, "
                f"{len(screen.class_names)} classes; wrote cells.h5, proteins.csv, standards/"

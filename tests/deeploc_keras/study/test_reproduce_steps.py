@@ -105,3 +105,20 @@ def test_reproduce_paper_sweeps_pci_like_deeploc(monkeypatch, tmp_path):
     assert calls[-1]["sweep_rates"] == PCI_LEARNING_RATES and calls[-1]["seeds"] == paper.seeds == (0, 1, 2)
     reproduce._train_pci(layout, reproduce.REPRODUCE_PRESETS["smoke"], seed=7)
     assert "lr_sweep" not in calls[-1] and calls[-1]["seed"] == 7
+
+
+def test_reproduce_steps_print_a_line_each_with_elapsed_time_and_the_rest(monkeypatch, tmp_path, capsys):
+    from deeploc_keras.study import reproduce as module
+
+    clock = iter([0.0, 60.0, 100.0, 400.0])
+    monkeypatch.setattr(module.time, "perf_counter", lambda: next(clock))
+    run = module._Run(tmp_path / "run", {"store": "cells.h5"}, resume=False, overwrite=False)
+    run.step("train_deeploc", lambda: None)
+    run.step("train_pci", lambda: None)
+    run.step("train_pci", lambda: None)
+    lines = capsys.readouterr().err.splitlines()
+    # 9 steps with a store; the rest scaled from the steps done by their usual shares of a run
+    rest = 60 * sum(list(module._STEP_SECONDS.values())[2:]) / module._STEP_SECONDS["train_deeploc"]
+    assert lines[0] == f"reproduce [1/9] train_deeploc: 60 s; elapsed 60 s, about {module.format_seconds(rest)} left"
+    assert lines[1].startswith("reproduce [2/9] train_pci: 5.0 min; elapsed 6.0 min, about ")
+    assert lines[2] == "reproduce [2/9] train_pci: finished before, skipped"
