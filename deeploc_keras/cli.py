@@ -270,8 +270,17 @@ def inspect_command(store_path: str, as_json: bool) -> None:
                    "Huh et al. 2003 location; proteins with several stay unlabelled).")
 @click.option("--aliases", type=click.Path(dir_okay=False), default=None,
               help="With --labels-from: SGD_features.tab, so folders named by gene (ACT1) match.")
+@click.option("--channel", "channel_patterns", multiple=True, metavar="NAME=PATTERN",
+              help="tiff-folders: the files of one channel, a pattern with one '*' (GFP=*_ch1.tif); repeat per "
+                   "channel, in channel order [default: *_gfp.tif / *_rfp.tif pairs, else one multi-channel TIFF "
+                   "per cell].")
 @click.option("--gfp-suffix", default="_gfp.tif", help="tiff-folders: file name ending of the GFP channel.")
 @click.option("--rfp-suffix", default="_rfp.tif", help="tiff-folders: file name ending of the RFP channel.")
+@click.option("--layout", type=_LazyChoice("deeploc_keras.data.importers", "TIFF_LAYOUTS"),
+              default="cells", help="tiff-folders: cells: one folder per protein, one file (per channel) per cell; "
+                                    "stacks: one multi-page TIFF (per channel) per protein, named by the protein.")
+@click.option("--crop-size", type=click.IntRange(min=1), default=None,
+              help="tiff-folders: centre-crop larger and zero-pad smaller crops to NxN [default: keep the size].")
 @click.option("--image-dir", type=click.Path(file_okay=False), help="fields: folder of the field images "
               "[default: the table's folder].")
 @click.option("--gfp-column", default="Image_FileName_GFP", help="fields: table column naming the GFP field.")
@@ -303,9 +312,12 @@ def import_command(ctx: click.Context, sources: tuple[str, ...], out_option: str
     summary = import_cells(list(sources), out, format=format_, **given)
     dropped = ", ".join(f"{k} {v}" for k, v in summary["dropped"].items())
     split_by = options["split_by"]
+    height, width, _ = summary["image_shape"]
     _summary(f"Wrote {summary['path']}: {summary['cells']} cells, {summary['proteins']} proteins, "
-               f"{summary['dtype']}, {summary['classes']} classes, split by {split_by}"
-               + (f"; dropped {dropped}" if dropped else ""))
+             f"{summary['dtype']}, {summary['classes']} classes, split by {split_by}; {height}x{width} crops of "
+             f"{', '.join(summary['channel_names'])}" + (f" ({summary['resized']})" if summary.get("resized") else "")
+             + (f"; dropped {dropped}" if dropped else ""))
+
 
 @main.command("simulate")
 @click.argument("outdir", type=click.Path(file_okay=False), required=False)

@@ -23,13 +23,16 @@ from typing import Any
 from ...core.errors import InputError, check_positive_int
 
 __all__ = [
-    "IMPORT_FORMATS", "COMPRESSIONS", "LABEL_SOURCES", "import_cells", "format_options", "import_deeploc_hdf5", "import_tiff_folders", "import_fields",
+    "IMPORT_FORMATS", "COMPRESSIONS", "LABEL_SOURCES", "TIFF_LAYOUTS", "import_cells", "format_options", "import_deeploc_hdf5", "import_tiff_folders", "import_fields",
 ]
 
 #: Formats understood by :func:`import_cells` (and ``deeploc-keras import --format``).
 IMPORT_FORMATS = ("deeploc-hdf5", "tiff-folders", "fields")
 #: Published localization tables :func:`import_cells` can label cells from (``labels_from=``).
 LABEL_SOURCES = ("huh2003",)
+#: File layouts of the ``tiff-folders`` format (``layout=``): one file (per channel) per cell in per-protein
+#: folders, or one multi-page stack (per channel) per protein.
+TIFF_LAYOUTS = ("cells", "stacks")
 #: HDF5 filters for a store's images (``compression=``).
 COMPRESSIONS = ("lzf", "gzip")
 #: format -> (module, function); imported on first use so the command line starts fast.
@@ -148,7 +151,7 @@ def import_cells(
     >>> import_cells([root], root / "x.h5", format="tiff-folders", pad=True)
     Traceback (most recent call last):
     ...
-    deeploc_keras.core.errors.InputError: option 'pad' does not apply to format 'tiff-folders'; its options: labels, class_names, channels, gfp_suffix, rfp_suffix, drop_invalid
+    deeploc_keras.core.errors.InputError: option 'pad' does not apply to format 'tiff-folders'; its options: labels, class_names, channels, channel_patterns, gfp_suffix, rfp_suffix, layout, crop_size, drop_invalid
     """
     allowed = format_options(format)
     for name in options:

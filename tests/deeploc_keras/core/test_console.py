@@ -186,3 +186,18 @@ def test_epoch_estimate_states_time_per_epoch_and_run():
     assert _epoch_estimate("train", 2.0, 600, 30, 10) == (
         "train: about 20.0 min per epoch (600 steps x 2.00 s, timed on step 2), 6.7 h for 20 epochs")
     assert _epoch_estimate("train", 2.0, None, 30, 0) is None
+
+
+def test_epoch_progress_callback_states_the_epoch_time_after_the_second_step(monkeypatch, capsys):
+    import keras
+
+    from deeploc_keras.core import console
+
+    monkeypatch.setattr(console, "_EPOCH_ESTIMATE_FROM_S", 0.0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.zeros((12, 3), np.float32)
+    model.fit(x, x[:, :1], batch_size=4, epochs=2, verbose=0, callbacks=[console.epoch_progress_callback("fit")])
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fit: about "), lines
+    assert "per epoch (3 steps x " in lines[0] and "for 2 epochs; on a CPU, a smaller --width trains faster" in lines[0]
