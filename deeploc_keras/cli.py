@@ -264,30 +264,35 @@ def inspect_command(store_path: str, as_json: bool) -> None:
               help="deeploc-hdf5: CSV with a 'protein' column (row order, or an 'index' [+ 'file'] column).")
 @click.option("--split-from-filename", is_flag=True, help="deeploc-hdf5: split from the file name (train/valid/test).")
 @click.option("--labels", type=click.Path(dir_okay=False),
-              help="tiff-folders, fields: CSV with columns 'protein' and 'label'.")
+              help="tiff-folders, fields, label-masks: CSV with columns 'protein' and 'label'.")
 @click.option("--labels-from", type=_LazyChoice("deeploc_keras.data.importers", "LABEL_SOURCES"), default=None,
-              help="tiff-folders, fields: label each protein from a published table instead (huh2003: its one "
+              help="tiff-folders, fields, label-masks: label each protein from a published table instead (huh2003: its one "
                    "Huh et al. 2003 location; proteins with several stay unlabelled).")
 @click.option("--aliases", type=click.Path(dir_okay=False), default=None,
               help="With --labels-from: SGD_features.tab, so folders named by gene (ACT1) match.")
 @click.option("--channel", "channel_patterns", multiple=True, metavar="NAME=PATTERN",
-              help="tiff-folders: the files of one channel, a pattern with one '*' (GFP=*_ch1.tif); repeat per "
-                   "channel, in channel order [default: *_gfp.tif / *_rfp.tif pairs, else one multi-channel TIFF "
-                   "per cell].")
+              help="tiff-folders, label-masks: the files of one channel, a pattern with one '*' (GFP=*_ch1.tif); "
+                   "repeat per channel, in channel order [default: *_gfp.tif / *_rfp.tif pairs, else one "
+                   "multi-channel TIFF per cell or field].")
 @click.option("--gfp-suffix", default="_gfp.tif", help="tiff-folders: file name ending of the GFP channel.")
 @click.option("--rfp-suffix", default="_rfp.tif", help="tiff-folders: file name ending of the RFP channel.")
 @click.option("--layout", type=_LazyChoice("deeploc_keras.data.importers", "TIFF_LAYOUTS"),
               default="cells", help="tiff-folders: cells: one folder per protein, one file (per channel) per cell; "
                                     "stacks: one multi-page TIFF (per channel) per protein, named by the protein.")
 @click.option("--crop-size", type=click.IntRange(min=1), default=None,
-              help="tiff-folders: centre-crop larger and zero-pad smaller crops to NxN [default: keep the size].")
+              help="tiff-folders: centre-crop larger and zero-pad smaller crops to NxN [default: keep the size]; "
+                   "label-masks: side of the crops [default: 64].")
+@click.option("--mask", "mask_pattern", default=None, metavar="PATTERN",
+              help="label-masks: file name of each field's label mask, one '*' for the field's name "
+                   "[default: *_cp_masks.tif, Cellpose's].")
 @click.option("--image-dir", type=click.Path(file_okay=False), help="fields: folder of the field images "
               "[default: the table's folder].")
 @click.option("--gfp-column", default="Image_FileName_GFP", help="fields: table column naming the GFP field.")
 @click.option("--rfp-column", default="Image_FileName_RFP", help="fields: table column naming the RFP field.")
 @click.option("--object", "object_name", help="fields: object prefix of <object>_Location_Center_X/Y.")
 @click.option("--protein-column", default="protein", help="fields: table column with the protein id.")
-@click.option("--pad", is_flag=True, help="fields: zero-pad crops that leave the field instead of dropping them.")
+@click.option("--pad", is_flag=True,
+              help="fields, label-masks: zero-pad crops that leave the field instead of dropping them.")
 @click.option("--drop-invalid", is_flag=True, help="Drop cells with NaN/inf pixels (counted) instead of refusing.")
 @click.option("--seed", type=int, default=0, help="Seed of the 80/10/10 split.")
 @click.option("--split-by", type=_LazyChoice("deeploc_keras.data.store", "SPLIT_BY_CHOICES"), default="cell",
@@ -299,7 +304,7 @@ def inspect_command(store_path: str, as_json: bool) -> None:
 @click.pass_context
 def import_command(ctx: click.Context, sources: tuple[str, ...], out_option: str | None, format_: str,
                    **options: object) -> None:
-    """Import cells (DeepLoc HDF5, per-protein TIFF folders or fields + centres) into a cell store --out OUT.h5."""
+    """Import cells (DeepLoc HDF5, TIFF crops or stacks, fields + centres or label masks) into a store --out OUT.h5."""
     from .data.importers import import_cells
 
     if out_option is None and len(sources) < 2:

@@ -4,10 +4,13 @@ One module per format:
 
 - ``deeploc-hdf5`` (:func:`~deeploc_keras.data.importers.deeploc_hdf5.import_deeploc_hdf5`): the original DeepLoc
   ``data1``/``Index1`` files;
-- ``tiff-folders`` (:func:`~deeploc_keras.data.importers.tiff_folders.import_tiff_folders`): one folder per
-  protein of paired ``*_gfp.tif`` / ``*_rfp.tif`` crops;
+- ``tiff-folders`` (:func:`~deeploc_keras.data.importers.tiff_folders.import_tiff_folders`): single-cell crops of
+  any size, one folder per protein (one file per channel or one multi-channel file per cell) or one multi-page
+  stack per protein;
 - ``fields`` (:func:`~deeploc_keras.data.importers.fields.import_fields`): full fields plus a CellProfiler table
-  of cell centres.
+  of cell centres;
+- ``label-masks`` (:func:`~deeploc_keras.data.importers.label_masks.import_label_masks`): full fields plus their
+  label masks (Cellpose, StarDist, CellProfiler), one crop per object.
 
 Every importer writes through :meth:`CellStore.create`, so the output appears only when complete.
 """
@@ -24,10 +27,11 @@ from ...core.errors import InputError, check_positive_int
 
 __all__ = [
     "IMPORT_FORMATS", "COMPRESSIONS", "LABEL_SOURCES", "TIFF_LAYOUTS", "import_cells", "format_options", "import_deeploc_hdf5", "import_tiff_folders", "import_fields",
+    "import_label_masks",
 ]
 
 #: Formats understood by :func:`import_cells` (and ``deeploc-keras import --format``).
-IMPORT_FORMATS = ("deeploc-hdf5", "tiff-folders", "fields")
+IMPORT_FORMATS = ("deeploc-hdf5", "tiff-folders", "fields", "label-masks")
 #: Published localization tables :func:`import_cells` can label cells from (``labels_from=``).
 LABEL_SOURCES = ("huh2003",)
 #: File layouts of the ``tiff-folders`` format (``layout=``): one file (per channel) per cell in per-protein
@@ -40,6 +44,7 @@ _IMPORTERS = {
     "deeploc-hdf5": ("deeploc_hdf5", "import_deeploc_hdf5"),
     "tiff-folders": ("tiff_folders", "import_tiff_folders"),
     "fields": ("fields", "import_fields"),
+    "label-masks": ("label_masks", "import_label_masks"),
 }
 
 
@@ -106,7 +111,7 @@ def import_cells(
         Input files or folders (see the importer of ``format``).
     out : path
         The store to write; it appears only once complete.
-    format : {"deeploc-hdf5", "tiff-folders", "fields"}
+    format : {"deeploc-hdf5", "tiff-folders", "fields", "label-masks"}
         Input format.
     overwrite : bool, default False
         Replace an existing ``out``.

@@ -111,10 +111,12 @@ def find_cell_files(
     gfp_suffix: str = "_gfp.tif",
     rfp_suffix: str = "_rfp.tif",
     layout: str = "cells",
+    exclude: str | None = None,
 ) -> tuple[tuple[ChannelPattern, ...], list[FileGroup]]:
     """The channel patterns that apply and the files of every cell (``cells``) or protein (``stacks``).
 
-    Parameters are those of :func:`import_tiff_folders`. Without ``channel_patterns``, the
+    Parameters are those of :func:`import_tiff_folders`, and ``exclude``: a pattern (one ``*``) of
+    files that hold no channel (label masks beside their fields). Without ``channel_patterns``, the
     ``*<gfp_suffix>`` / ``*<rfp_suffix>`` pair applies when two channels are named and such files
     exist; otherwise every TIFF file holds all the channels.
 
@@ -137,6 +139,7 @@ def find_cell_files(
     if layout not in TIFF_LAYOUTS:
         raise InputError(f"unknown layout {layout!r}; expected one of {list(TIFF_LAYOUTS)}")
     protein_from = "folder" if layout == "cells" else "key"
+    skip = None if exclude is None else ChannelPattern(("mask",), exclude)
     patterns = parse_channel_patterns(channel_patterns)
     if patterns is not None:
         given = parse_names(channels)
@@ -145,30 +148,32 @@ def find_cell_files(
                              f"not both. Received: channels={list(given)}")
         if (gfp_suffix, rfp_suffix) != ("_gfp.tif", "_rfp.tif"):
             raise InputError("give channel patterns or gfp_suffix/rfp_suffix, not both")
-        return patterns, find_file_groups(sources, patterns, protein_from=protein_from)
+        return patterns, find_file_groups(sources, patterns, protein_from=protein_from, exclude=skip)
     names = parse_names(channels) or DEFAULT_CHANNEL_NAMES
     if len(names) == 2:
         patterns = _suffix_patterns(names, gfp_suffix, rfp_suffix)
-        if _any_file(sources, patterns):
-            return patterns, find_file_groups(sources, patterns, protein_from=protein_from)
-    suffix = next((s for s in TIFF_SUFFIXES if _any_file(sources, [ChannelPattern(names, f"*{s}")])), None)
+        if _any_file(sources, patterns, skip):
+            return patterns, find_file_groups(sources, patterns, protein_from=protein_from, exclude=skip)
+    suffix = next((s for s in TIFF_SUFFIXES if _any_file(sources, [ChannelPattern(names, f"*{s}")], skip)), None)
     if suffix is None:
         pairs = f"'*{gfp_suffix}' / '*{rfp_suffix}' files or " if len(names) == 2 else ""
         raise file_error(Path(sources[0]) if sources else Path("."),
                          f"no {pairs}TIFF files in it or its sub-folders (name the files with --channel NAME=PATTERN)")
     patterns = (ChannelPattern(tuple(names), f"*{suffix}"),)
-    return patterns, find_file_groups(sources, patterns, protein_from=protein_from)
+    return patterns, find_file_groups(sources, patterns, protein_from=protein_from, exclude=skip)
 
 
 
-def _any_file(sources: Sequence[str | os.PathLike], patterns: Sequence[ChannelPattern]) -> bool:
-    """Whether a file of the sources or of their sub-folders matches one of the patterns."""
+def _any_file(sources: Sequence[str | os.PathLike], patterns: Sequence[ChannelPattern],
+              exclude: ChannelPattern | None) -> bool:
+    """Whether a file of the sources or of their sub-folders matches one of the patterns (and not ``exclude``)."""
     for source in map(Path, sources):
         if not source.is_dir():
             raise file_error(source, "no such folder" if not source.exists() else
-                             "not a folder; tiff-folders needs folders of TIFF files")
+                             "not a folder; give folders of TIFF files")
         for folder in (source, *(d for d in source.iterdir() if d.is_dir())):
-            if any(p.key(f.name) is not None for f in folder.iterdir() if f.is_file() for p in patterns):
+            if any(p.key(f.name) is not None and (exclude is None or exclude.key(f.name) is None)
+                   for f in folder.iterdir() if f.is_file() for p in patterns):
                 return True
     return False
 

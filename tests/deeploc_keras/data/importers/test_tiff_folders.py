@@ -323,3 +323,12 @@ def test_import_tiff_folders_raises_on_bad_channel_pattern(tmp_path, assert_one_
     assert_one_line_error(_cli(root, out, "--channel", "GFP=*_gfp.tif", "--channels", "A"),
                           "give --channel NAME=PATTERN or --channels, not both")
     assert not out.exists()
+
+
+def test_unlabelled_import_refused_by_training_names_the_options_that_label(tmp_path):
+    root = _folders(tmp_path / "in", {"P1": 2})
+    import_tiff_folders([root], tmp_path / "cells.h5", class_names="ER,NUCLEI")
+    with CellStore.open(tmp_path / "cells.h5") as store, pytest.raises(InputError) as error:
+        store.require_labels()
+    assert "no cell has a label" in str(error.value)
+    assert "--labels CSV or --labels-from huh2003" in str(error.value) and "--class-names" not in str(error.value)
