@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 
 import click
+from click.core import ParameterSource
 
 from ._version import __version__
 from .core.console import filter_native_stderr, set_verbosity, stderr_is_terminal, verbosity
@@ -107,7 +109,7 @@ class _Group(click.Group):
                 raise
             line = _user_error_line(exc)
             if line is not None:
-                click.echo(f"Error: {line}", err=True)
+                click.echo(f"Error: {_cli_spelling(line, self._invoked_options(ctx))}", err=True)
                 ctx.exit(2)
             click.echo("deeploc-keras: internal error (a bug; please report it with this traceback):", err=True)
             click.echo("".join(traceback.format_exception(exc)).rstrip(), err=True)
@@ -115,6 +117,40 @@ class _Group(click.Group):
         finally:
             if main_thread:
                 signal.signal(signal.SIGTERM, previous)
+
+    def _invoked_options(self, ctx: click.Context) -> dict[str, click.Option]:
+        """The options of the command that ran (of every command of a group that ran), by parameter name."""
+        command = self.get_command(ctx, ctx.invoked_subcommand) if ctx.invoked_subcommand else None
+        commands = list(command.commands.values()) if isinstance(command, click.Group) else [command]
+        return {p.name: p for c in commands if c is not None for p in c.params if isinstance(p, click.Option)}
+
+
+#: ``name='value'``, ``name=3`` or ``name=True`` in a library message.
+_PYTHON_KEYWORD = re.compile(r"\b([a-z_][a-z0-9_]*)=(?:'([^']*)'|(-?\d[\w.+-]*|True|False)\b)")
+
+
+def _cli_spelling(line: str, options: dict[str, click.Option]) -> str:
+    """A library message in the command line's spelling: ``tta='center'`` becomes ``--tta center``.
+
+    Only the names of the command's own options are rewritten; other text stays as it is.
+
+    Examples
+    --------
+    >>> tta = click.Option(["--tta"])
+    >>> _cli_spelling("tta='5crop' needs a crop; use tta='center'. Received: seed=3", {"tta": tta})
+    '--tta 5crop needs a crop; use --tta center. Received: seed=3'
+    """
+    def spell(match: re.Match) -> str:
+        option = options.get(match.group(1))
+        if option is None:
+            return match.group(0)
+        flag = max(option.opts, key=len)
+        value = match.group(2) if match.group(2) is not None else match.group(3)
+        if option.is_flag:
+            return flag if value == "True" else match.group(0)
+        return f"{flag} {value}"
+
+    return _PYTHON_KEYWORD.sub(spell, line)
 
 
 def _set_verbosity(ctx: click.Context, param: click.Parameter, value: int | bool) -> None:
@@ -219,6 +255,13 @@ def _out_or_positional(out: str | None, positional: str | None, *, command: str,
     return out if out is not None else positional
 
 
+class _DeprecatedArgument(click.Argument):
+    """A positional argument kept for old command lines, left out of the usage line."""
+
+    def get_usage_pieces(self, ctx: click.Context) -> list[str]:
+        return []
+
+
 def _echo_json(data: object) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
@@ -252,7 +295,7 @@ def inspect_command(store_path: str, as_json: bool) -> None:
                    f" (first {summary['channel_ranges_sampled_cells']} cells)")
 
 
-@main.command("import")
+@main.command("import", options_metavar="--out OUT.h5 --format FORMAT [OPTIONS]")
 @click.argument("sources", metavar="SOURCE...", nargs=-1, required=True)
 @click.option("--out", "out_option", type=click.Path(dir_okay=False), default=None, help="Cell store to write (OUT.h5).")
 @click.option("--format", "format_", type=click.Choice(IMPORT_FORMATS), required=True, help="Input format.")
@@ -313,7 +356,7 @@ def import_command(ctx: click.Context, sources: tuple[str, ...], out_option: str
                              what="OUT.h5")
     sources = sources if out_option is not None else sources[:-1]
     given = {name: value for name, value in options.items()
-             if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT and value != ()}
+             if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT and value != ()}
     summary = import_cells(list(sources), out, format=format_, **given)
     dropped = ", ".join(f"{k} {v}" for k, v in summary["dropped"].items())
     split_by = options["split_by"]
@@ -324,8 +367,8 @@ def import_command(ctx: click.Context, sources: tuple[str, ...], out_option: str
              + (f"; dropped {dropped}" if dropped else ""))
 
 
-@main.command("simulate")
-@click.argument("outdir", type=click.Path(file_okay=False), required=False)
+@main.command("simulate", options_metavar="--out DIR [OPTIONS]")
+@click.argument("outdir", type=click.Path(file_okay=False), required=False, cls=_DeprecatedArgument)
 @click.option("--out", "out_option", type=click.Path(file_okay=False), default=None, help="Directory to create.")
 @click.option("--proteins", type=click.IntRange(min=1), default=320, help="Number of proteins.")
 @click.option("--cells-per-protein", type=click.IntRange(min=1), default=50,
@@ -386,10 +429,12 @@ def _parse_devices(value: str | None) -> int | list[str] | None:
 @click.option("--mixed-precision", type=click.Choice(MIXED_PRECISION_CHOICES), default="auto",
               help="auto = float16 on GPU, off on CPU.")
 @click.option("--devices", default=None, help="MirroredStrategy over N GPUs, or a comma-separated device list.")
-@click.option("--monitor", type=click.Path(exists=True), default=None,
+@click.option("--standards", type=click.Path(exists=True), default=None,
               help="Standards directory: score test protein profiles after every epoch (monitor.csv).")
+@click.option("--monitor", type=click.Path(exists=True), default=None, hidden=True,
+              help="Deprecated alias of --standards.")
 @click.option("--aliases", type=click.Path(dir_okay=False), default=None,
-              help="With --monitor: SGD_features.tab to map gene names to ORFs.")
+              help="With --standards: SGD_features.tab to map gene names to ORFs.")
 @click.option("--seed", type=int, default=None,
               help="Seed of weights, augmentation and pipeline of a single run [default: 0; a sweep uses --seeds].")
 @click.option("--patience", type=click.IntRange(min=1), default=None,
@@ -402,7 +447,7 @@ def _parse_devices(value: str | None) -> int | list[str] | None:
 @click.option("--overwrite", is_flag=True, help="Replace an existing run directory.")
 def train_command(store_path: str, out: str, method: str | None, model_alias: str | None, preset: str, epochs: int | None, batch_size: int | None,
                   lr: float | None, lr_sweep: bool, seeds: str, width: float, mixed_precision: str,
-                  devices: str | None, monitor: str | None, aliases: str | None, seed: int | None,
+                  devices: str | None, standards: str | None, monitor: str | None, aliases: str | None, seed: int | None,
                   patience: int | None, class_balanced: bool, jit_compile: bool,
                   steps_per_epoch: int | None, tensorboard: bool, resume: bool, overwrite: bool) -> None:
     """Train DeepLoc (or PCI with --method pci) on a cell store into a run directory."""
@@ -413,13 +458,20 @@ def train_command(store_path: str, out: str, method: str | None, model_alias: st
             raise click.BadParameter(f"--model {model_alias} contradicts --method {method}", param_hint="--model")
         _deprecated("`train --model`", "--method")
         method = model_alias
+    if monitor is not None:
+        if standards is not None and standards != monitor:
+            raise click.BadParameter(f"--monitor {monitor} contradicts --standards {standards}", param_hint="--monitor")
+        _deprecated("`train --monitor`", "--standards")
+        standards = monitor
+    if not lr_sweep and click.get_current_context().get_parameter_source("seeds") is not ParameterSource.DEFAULT:
+        raise click.BadParameter("the seeds of a sweep need --lr-sweep; a single run takes --seed N", param_hint="--seeds")
     try:
         seed_list = tuple(int(s) for s in seeds)
     except ValueError:
         raise click.BadParameter(f"expected integers, got {','.join(seeds)!r}", param_hint="--seeds") from None
     result = train(store_path, out, method=method or "deeploc", preset=preset, epochs=epochs, batch_size=batch_size, lr=lr,
                    lr_sweep=lr_sweep, seeds=seed_list, width=width, mixed_precision=mixed_precision,
-                   devices=_parse_devices(devices), monitor=monitor, aliases=aliases, seed=seed, patience=patience,
+                   devices=_parse_devices(devices), monitor=standards, aliases=aliases, seed=seed, patience=patience,
                    tensorboard=tensorboard,
                    overwrite=overwrite, resume=resume, class_balanced=class_balanced, jit_compile=jit_compile,
                    steps_per_epoch=steps_per_epoch)
@@ -513,9 +565,9 @@ def export_command(profiles: str, format_: str, out: str, overwrite: bool) -> No
     _summary(f"Wrote {result['path']}: {result['n_obs']:,} x {result['n_vars']:,} ({format_})")
 
 
-@main.command("convert-checkpoint")
+@main.command("convert-checkpoint", options_metavar="--out OUT.keras [OPTIONS]")
 @click.argument("checkpoint", metavar="CKPT")
-@click.argument("out", metavar="OUT.keras", type=click.Path(dir_okay=False), required=False)
+@click.argument("out", metavar="OUT.keras", type=click.Path(dir_okay=False), required=False, cls=_DeprecatedArgument)
 @click.option("--out", "out_option", type=click.Path(dir_okay=False), default=None, help="Keras model file to write.")
 @click.option("--num-classes", type=click.IntRange(min=2), default=None,
               help="Expected classes (default: read from the checkpoint).")

@@ -62,7 +62,9 @@ def _model_method(model_path: Path, model: Any) -> str:
                                  f"{' or '.join(repr(spec.signature_layer) for spec in learned)})")
 
 
-def _load_model(model_path: str | os.PathLike | None, method: str) -> tuple[Any, Path, dict[str, Any]]:
+def _load_model(model_path: str | os.PathLike | None, method: str, *,
+                fix: str = "pass --method {found}") -> tuple[Any, Path, dict[str, Any]]:
+    """The model, its path and its info; ``fix`` (with ``{found}``) ends the message for a model of another method."""
     from ..models.loading import load_model
 
     register_layers()
@@ -72,7 +74,7 @@ def _load_model(model_path: str | os.PathLike | None, method: str) -> tuple[Any,
     model = load_model(path)
     found = _model_method(path, model)
     if found != method:
-        raise file_error(path, f"is a {found!r} model, not {method!r}; pass --method {found}")
+        raise file_error(path, f"is a {found!r} model, not {method!r}; " + fix.format(found=found))
     return model, path, dict(getattr(model, "info", None) or {})
 
 

@@ -175,7 +175,8 @@ def predict(
     out = Path(out)
     with CellStore.open(store) as cell_store:
         cell_store.require_proteins()
-        model, model_file, _ = _load_model(model_path, "deeploc")
+        model, model_file, _ = _load_model(model_path, "deeploc", fix="predict classifies with a DeepLoc model "
+                                           "(train --method deeploc); {found} features come from extract --method {found}")
         tta = tta or _default_tta(model)
         probs_model = tta_model(model, "logits", tta=tta)
         cell_store.require_image_shape(tuple(probs_model.inputs[0].shape[1:]), model_file)

@@ -280,7 +280,7 @@ def resolve_train_config(
     if seed is not None and lr_sweep:
         raise InputError(f"a sweep trains every seed of seeds={list(seeds)}; pass seeds, not seed")
     if aliases is not None and monitor is None:
-        raise InputError("aliases map the monitor's standards to ORFs; pass them with monitor (--monitor)")
+        raise InputError("aliases map the monitor's standards to ORFs; pass them with monitor (--standards)")
     if sweep_rates is not None and (not sweep_rates or min(sweep_rates) <= 0):
         raise InputError(f"sweep_rates must be positive numbers. Received: sweep_rates={list(sweep_rates)}")
     defaults = spec.defaults(preset)
