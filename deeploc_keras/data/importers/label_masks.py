@@ -12,7 +12,6 @@ keep them). The object's id, area and centre are kept as the cell columns ``obje
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -38,8 +37,6 @@ from .fields import crop_cells
 from .tiff_folders import find_cell_files
 
 __all__ = ["import_label_masks", "object_centres", "MASK_PATTERN"]
-
-logger = logging.getLogger(__name__)
 
 #: Default file-name pattern of the label masks: Cellpose's ``<image name>_cp_masks.tif``.
 MASK_PATTERN = "*_cp_masks.tif"
@@ -70,6 +67,13 @@ def object_centres(mask: np.ndarray) -> dict[str, np.ndarray]:
     table = regionprops_table(mask, properties=("label", "area", "centroid"))
     return {"object_id": table["label"].astype(np.int32), "area": table["area"].astype(np.float32),
             "x": table["centroid-1"].astype(float), "y": table["centroid-0"].astype(float)}
+
+
+def _mask_pattern(pattern: str) -> ChannelPattern:
+    if pattern.count("*") != 1 or "/" in pattern:
+        raise InputError(f"mask pattern {pattern!r} needs exactly one '*' standing for the field's name and no "
+                         "folder (e.g. *_cp_masks.tif)")
+    return ChannelPattern(("mask",), pattern)
 
 
 def _mask_of(group: FileGroup, mask: ChannelPattern) -> Path:
@@ -129,6 +133,19 @@ def _crop_objects(group: FileGroup, axes: Sequence[str], mask_path: Path, *, cro
     return crops, columns
 
 
+def _append_objects(store: CellStore, group: FileGroup, crops: np.ndarray, columns: dict[str, np.ndarray], *,
+                    label: int, chunk_cells: int) -> int:
+    """Append one field's crops with their cell columns, a chunk at a time; the number appended."""
+    for start in range(0, len(crops), chunk_cells):
+        part = slice(start, min(start + chunk_cells, len(crops)))
+        n = part.stop - start
+        store.append(crops[part], {"protein": np.full(n, group.protein, dtype=object),
+                                   "label": np.full(n, label, dtype=np.int32),
+                                   "field": np.full(n, group.key, dtype=object),
+                                   **{name: values[part] for name, values in columns.items()}})
+    return len(crops)
+
+
 def import_label_masks(
     sources: Sequence[str | os.PathLike],
     out: str | os.PathLike,
@@ -181,14 +198,8 @@ def import_label_masks(
         Drop crops with NaN or inf pixels (counted) instead of refusing the input.
     overwrite : bool, default False
         Replace an existing ``out``.
-    seed : int, default 0
-        Seed of the per-protein 80/10/10 split.
-    split_by : {"cell", "protein"}, default "cell"
-        80/10/10 of each protein's cells, or of the proteins.
-    chunk_cells : int, default 512
-        Cells per HDF5 chunk.
-    compression : {None, "lzf", "gzip"}, default None
-        HDF5 filter of the store's images.
+    seed, split_by, chunk_cells, compression
+        As for :func:`~deeploc_keras.data.importers.tiff_folders.import_tiff_folders`.
 
     Returns
     -------
@@ -224,44 +235,30 @@ def import_label_masks(
     """
     check_output(out, overwrite=overwrite)  # refuse before reading any input
     check_positive_int("crop_size", crop_size)
-    if mask_pattern.count("*") != 1 or "/" in mask_pattern:
-        raise InputError(f"mask pattern {mask_pattern!r} needs exactly one '*' standing for the field's name and no "
-                         "folder (e.g. *_cp_masks.tif)")
-    mask = ChannelPattern(("mask",), mask_pattern)
     patterns, groups = find_cell_files(sources, channels=channels, channel_patterns=channel_patterns,
-                                       exclude=mask_pattern)
+                                       exclude=_mask_pattern(mask_pattern).pattern)
     names = tuple(n for p in patterns for n in p.names)
     protein_labels, classes = read_labels_csv(labels, class_names=parse_names(class_names)) if labels is not None \
         else ({}, parse_names(class_names) or ())
     check_labels_cover(labels, protein_labels, (group.protein for group in groups))
-    planned, dtypes = _plan(groups, patterns, mask)
+    planned, dtypes = _plan(groups, patterns, _mask_pattern(mask_pattern))
     dtype = store_dtype(dtypes)
     paths = [Path(p) for p in sources]
     dropped = {"outside_field": 0, "invalid_pixels": 0}
-    written, seen = 0, set()
     source = (f"label-masks: {', '.join(map(str, paths))}; channels {', '.join(map(str, patterns))}; masks "
               f"{mask_pattern}; {crop_size}x{crop_size} crops centred on the objects' centroids")
     with CellStore.create(out, image_shape=(crop_size, crop_size, len(names)), dtype=dtype, channel_names=names,
                           class_names=classes, source=source, chunk_cells=chunk_cells, compression=compression,
                           seed=seed, split_by=split_by, object_columns=True, overwrite=overwrite) as store:
-        for group, axes, mask_path in planned:
-            crops, columns = _crop_objects(group, axes, mask_path, crop_size=crop_size, pad=pad,
-                                           drop_invalid=drop_invalid, dropped=dropped)
-            n = len(crops)
-            for start in range(0, n, chunk_cells):
-                part = slice(start, min(start + chunk_cells, n))
-                store.append(crops[part], {
-                    "protein": np.full(part.stop - start, group.protein, dtype=object),
-                    "label": np.full(part.stop - start, protein_labels.get(group.protein, -1), dtype=np.int32),
-                    "field": np.full(part.stop - start, group.key, dtype=object),
-                    **{name: values[part] for name, values in columns.items()}})
-            written += n
-            seen.update([group.protein] if n else [])
+        seen = [_append_objects(store, group, *_crop_objects(group, axes, mask_path, crop_size=crop_size, pad=pad,
+                                                             drop_invalid=drop_invalid, dropped=dropped),
+                                label=protein_labels.get(group.protein, -1), chunk_cells=chunk_cells)
+                for group, axes, mask_path in planned]
+        written = sum(seen)
         if written == 0:
             raise no_cells_error(paths)
     dropped = {k: v for k, v in dropped.items() if v}
-    if dropped:
-        logger.info("dropped objects: %s", dropped)
-    return import_summary(Path(out), format="label-masks", cells=written, proteins=seen, dtype=dtype,
+    proteins = {group.protein for (group, _, _), n in zip(planned, seen, strict=True) if n}
+    return import_summary(Path(out), format="label-masks", cells=written, proteins=proteins, dtype=dtype,
                           sources=len(paths), dropped=dropped, class_names=classes,
                           image_shape=(crop_size, crop_size, len(names)), channel_names=names)
