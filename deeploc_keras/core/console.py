@@ -105,9 +105,10 @@ def _terminal_columns() -> int | None:
     if saved is None:
         return None
     try:
-        return os.get_terminal_size(saved).columns - 1
+        columns = os.get_terminal_size(saved).columns
     except OSError:
         return None
+    return columns - 1 if columns > 1 else None  # a terminal of unknown width reports 0
 
 
 def progress(iterable: Any = None, *, total: int | None = None, desc: str = "", unit: str = "it",

@@ -126,9 +126,13 @@ def test_progress_is_off_when_quiet_or_not_a_terminal():
 
 def _run_on_terminal(args: list[str], cwd: Path) -> tuple[int, str]:
     """Run the CLI with stdin, stdout and stderr on a pseudo-terminal, as in an interactive shell."""
+    import fcntl
     import pty
+    import struct
+    import termios
 
     master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 24 rows x 100 columns
     env = {key: value for key, value in os.environ.items() if key not in ("TF_CPP_MIN_LOG_LEVEL",
                                                                           "ABSL_MIN_LOG_LEVEL")}
     env["PYTHONPATH"] = str(ROOT)
@@ -153,6 +157,8 @@ def test_cli_on_a_terminal_draws_progress_bars(tmp_path):
                                     tmp_path)
     assert code == 0, output
     assert "\rsimulate:" in output and "400/400" in output, output
+    bars = [redraw for line in output.splitlines() for redraw in line.split("\r") if redraw.startswith("simulate:")]
+    assert bars and max(map(len, bars)) <= 100  # fits the terminal's width
     assert "screen: 400 cells of 40 proteins" in output, output
 
 
