@@ -27,7 +27,8 @@ from ..core.errors import InputError, file_error, reading
 from ..core.outputs import atomic_path, check_output
 from ..core.profiles import ProfileWriter, aggregate_proteins, cell_metadata, feature_names
 from ..core.records import file_sha256, write_run_record
-from ..data.pipeline import inference_dataset, parse_shard, shard_cells
+from ..data.order import parse_shard, shard_cells
+from ..data.pipeline import inference_dataset
 from ..data.store import CellStore, check_split
 from ..models.presets import PRESETS
 from ..training.methods import METHODS, Method, get_method, register_layers

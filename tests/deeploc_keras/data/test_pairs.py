@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from deeploc_keras.core.errors import InputError
-from deeploc_keras.data.pairs import flip_in_place, pair_dataset, pair_indices
+from deeploc_keras.data.pairs import flip_in_place, pair_dataset
 from deeploc_keras.data.store import CellStore
 
 N_PROTEINS, N_CELLS = 6, 12
@@ -58,38 +58,6 @@ def _epoch(pairs) -> list[tuple]:
             rows.append((_decode(source[i, ..., 0]), _decode(source[i, ..., 1]),
                          _decode(marker[i, ..., 0]), _decode(protein[i, ..., 0])))
     return rows
-
-
-def test_pair_indices_never_self_nor_other_protein():
-    rng = np.random.default_rng(0)
-    proteins = rng.choice([f"P{k}" for k in range(40)], size=500).astype("U8")
-    proteins[:3] = ["ONE_A", "ONE_B", "ONE_C"]
-    _, inverse, counts = np.unique(proteins, return_inverse=True, return_counts=True)
-    single = counts[inverse] == 1
-    assert single[:3].all()
-    for epoch in range(100):
-        target = pair_indices(proteins, seed=7, epoch=epoch)
-        assert (target[single] == -1).all()
-        paired = np.flatnonzero(~single)
-        assert (target[paired] != paired).all()
-        assert (proteins[target[paired]] == proteins[paired]).all()
-
-
-def test_pair_indices_draws_every_other_cell_uniformly():
-    proteins = np.array(["A"] * 4 + ["B"] * 2)
-    draws = np.stack([pair_indices(proteins, seed=3, epoch=e) for e in range(3000)])
-    counts = np.stack([np.bincount(draws[:, 0], minlength=6)])[0]
-    assert counts[0] == 0 and counts[4:].sum() == 0
-    np.testing.assert_allclose(counts[1:4] / 3000, 1 / 3, atol=0.04)
-    assert (draws[:, 4] == 5).all() and (draws[:, 5] == 4).all()
-
-
-def test_pair_indices_redraws_each_epoch_deterministically():
-    proteins = np.repeat([f"P{k}" for k in range(10)], 20)
-    first = pair_indices(proteins, seed=1, epoch=0)
-    assert np.array_equal(first, pair_indices(proteins, seed=1, epoch=0))
-    assert not np.array_equal(first, pair_indices(proteins, seed=1, epoch=1))
-    assert not np.array_equal(first, pair_indices(proteins, seed=2, epoch=0))
 
 
 def test_pair_dataset_counts_and_skips_singletons(coded_store):
