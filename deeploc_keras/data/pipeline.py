@@ -22,14 +22,15 @@ the pipeline never converts pixels.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -50,7 +51,7 @@ from .store import SPLIT_CHOICES, CellStore
 if TYPE_CHECKING:  # TensorFlow is imported when a dataset is built, so the CLI starts fast
     import tensorflow as tf
 
-__all__ = ["SPLIT_CHOICES", "DEFAULT_READERS", "StoreData", "training_dataset", "inference_dataset"]
+__all__ = ["SPLIT_CHOICES", "DEFAULT_READERS", "StoreData", "training_dataset", "inference_dataset", "predict_batches"]
 
 logger = logging.getLogger(__name__)
 
@@ -398,3 +399,44 @@ def inference_dataset(
                .apply(tf.data.experimental.assert_cardinality(steps))
                .prefetch(tf.data.AUTOTUNE))
     return StoreData(dataset, int(len(indices)), int(batch_size), steps)
+
+
+def predict_batches(model: Any, data: StoreData, *, desc: str | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The store rows and the model's outputs of every batch of an :func:`inference_dataset`, in store order.
+
+    The one loop that takes batches through a model (extract, predict and the training monitor
+    turn its outputs into profiles).
+
+    Parameters
+    ----------
+    model : keras.Model
+        Raw crops in (e.g. a feature model of :attr:`deeploc_keras.training.methods.Method.feature_model`).
+    data : StoreData
+        Of :func:`inference_dataset`.
+    desc : str, optional
+        Name of a progress bar over the cells (shown on a terminal); none without.
+
+    Yields
+    ------
+    rows : numpy.ndarray of int64, shape (b,)
+    outputs : numpy.ndarray of float32, shape (b, ...)
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, keras
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "s.h5"
+    >>> with CellStore.create(path, chunk_cells=4) as w:
+    ...     w.append(np.arange(5 * 64 * 64 * 2).reshape(5, 64, 64, 2) % 7, {"split": [2] * 5})
+    >>> means = keras.Sequential([keras.Input((64, 64, 2)), keras.layers.GlobalAveragePooling2D()])
+    >>> with CellStore.open(path) as s:
+    ...     [(rows.tolist(), out.shape) for rows, out in predict_batches(means, inference_dataset(s, batch_size=3))]
+    [([0, 1, 2], (3, 2)), ([3, 4], (2, 2))]
+    """
+    from ..core.console import progress
+
+    with progress(total=data.n_cells, desc=desc, unit="cell") if desc else contextlib.nullcontext() as bar:
+        for index, images in data.dataset:
+            rows = index.numpy()
+            yield rows, np.asarray(model.predict_on_batch(images), dtype=np.float32)
+            if bar is not None:
+                bar.update(len(rows))
