@@ -68,6 +68,7 @@ def pair_dataset(
     augment: bool | None = None,
     initial_epoch: int = 0,
     redraw: bool = True,
+    readers: int | None = None,
 ) -> PairData:
     """Stream PCI training pairs from a cell store.
 
@@ -92,6 +93,8 @@ def pair_dataset(
     redraw : bool, default True
         New targets, order and flips at every iteration (epoch); False repeats the
         draws of ``initial_epoch`` every time (a fixed validation set).
+    readers : int, optional
+        Batches read at the same time (default: as many as tf.data tunes; the batches do not depend on it).
 
     Returns
     -------
@@ -124,6 +127,7 @@ def pair_dataset(
     if not isinstance(store, CellStore):
         store = CellStore.open(store)
     check_positive_int("batch_size", batch_size)
+    check_positive_int("readers", readers, optional=True)
     if seed < 0 or initial_epoch < 0:
         raise InputError(f"seed and initial_epoch must be non-negative. Received: seed={seed}, "
                          f"initial_epoch={initial_epoch}")
@@ -151,7 +155,7 @@ def pair_dataset(
                        batch_size=batch_size, steps=steps, initial_epoch=initial_epoch, redraw=redraw)
     spec = tf.as_dtype(store.dtype)
     shape = (None, *store.image_shape)
-    dataset = (source_dataset(draws, (spec, spec), (shape, shape), parallel=tf.data.AUTOTUNE)
+    dataset = (source_dataset(draws, (spec, spec), (shape, shape), parallel=readers or tf.data.AUTOTUNE)
                .apply(tf.data.experimental.assert_cardinality(steps))
                .map(_prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
                .prefetch(tf.data.AUTOTUNE))

@@ -239,7 +239,7 @@ def training_dataset(
     repeat: bool = False,
     initial_epoch: int = 0,
     slice_cells: int = DEFAULT_SLICE_CELLS,
-    readers: int = DEFAULT_READERS,
+    readers: int | None = None,
 ) -> StoreData:
     """Batches of raw crops (and labels) for ``model.fit``, mixed over the whole store.
 
@@ -273,8 +273,8 @@ def training_dataset(
         Consecutive store rows read as one slice. On a compressed store a slice
         smaller than a chunk decompresses the chunk once per slice; write
         compressed stores with ``chunk_cells`` equal to ``slice_cells``.
-    readers : int, default 1
-        Windows read at the same time (the batch order does not depend on it).
+    readers : int, optional
+        Windows read at the same time (default :data:`DEFAULT_READERS`; the batch order does not depend on it).
 
     Returns
     -------
@@ -302,6 +302,7 @@ def training_dataset(
     """
     import tensorflow as tf
 
+    readers = DEFAULT_READERS if readers is None else readers
     _check_options(batch_size, readers, slice_cells)
     if class_balanced and not labels:
         raise InputError("class_balanced sampling needs labels; pass labels=True")

@@ -98,6 +98,17 @@ def test_pair_dataset_redraws_every_epoch_and_is_reproducible(coded_store):
     assert _epoch(pair_dataset(coded_store, batch_size=8, seed=5, initial_epoch=1)) == second
 
 
+def test_pair_dataset_batches_do_not_depend_on_the_number_of_readers(coded_store):
+    assert _epoch(pair_dataset(coded_store, batch_size=8, seed=5, readers=1)) == _epoch(
+        pair_dataset(coded_store, batch_size=8, seed=5, readers=3)) == _epoch(pair_dataset(coded_store, batch_size=8,
+                                                                                          seed=5))
+
+
+def test_pair_dataset_raises_on_bad_readers(coded_store):
+    with pytest.raises(InputError, match="readers must be a positive integer"):
+        pair_dataset(coded_store, readers=0)
+
+
 def test_pair_dataset_without_redraw_repeats_its_pairs(coded_store):
     pairs = pair_dataset(coded_store, batch_size=8, seed=5, redraw=False)
     assert _epoch(pairs) == _epoch(pairs)
