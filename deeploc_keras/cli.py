@@ -395,6 +395,8 @@ def _int_list(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
 @click.option("--class-balanced", is_flag=True, help="Class-balanced sampling of training cells.")
 @click.option("--xla/--no-xla", "jit_compile", default=True, help="Compile the train step with XLA.")
 @click.option("--steps-per-epoch", type=click.IntRange(min=1), default=None, help="Fixed steps per epoch.")
+@click.option("--readers", type=click.IntRange(min=1), default=None,
+              help="Store reads at the same time [default: 1 window; PCI: tuned by tf.data].")
 @click.option("--tensorboard", is_flag=True, help="Write TensorBoard logs to RUN/logs.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from RUN/backup.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing run directory.")

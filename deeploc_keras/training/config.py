@@ -27,7 +27,7 @@ __all__ = ["MIXED_PRECISION_CHOICES", "TrainConfig", "resolve_mixed_precision"]
 MIXED_PRECISION_CHOICES = ("auto", "off", "float16", "bfloat16")
 #: Fields that describe the machine or the output of a run, not what is trained (free to differ on resume).
 _RUNTIME_FIELDS = ("store", "out", "mixed_precision", "dtype_policy", "devices", "device_names", "monitor",
-                   "aliases", "tensorboard", "jit_compile", "verbose")
+                   "aliases", "tensorboard", "jit_compile", "verbose", "readers")
 _DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
@@ -120,6 +120,9 @@ class TrainConfig:
         Fixed steps per epoch (the training stream then repeats).
     verbose : int, str or None
         Keras verbosity (epoch lines on stdout); None: a progress bar on a terminal's stderr.
+    readers : int or None
+        Store reads at the same time (training windows, PCI pair batches); None: the pipeline's
+        default. The batches do not depend on it.
     store, out : str
         Absolute paths of the cell store and the run directory (filled by
         :func:`~deeploc_keras.training.train.train`).
@@ -165,6 +168,7 @@ class TrainConfig:
     jit_compile: bool = True
     steps_per_epoch: int | None = None
     verbose: int | str | None = None
+    readers: int | None = None
     store: str = ""
     out: str = ""
 
@@ -177,6 +181,7 @@ class TrainConfig:
         check_positive_int("batch_size", self.batch_size)
         check_positive_int("steps_per_epoch", self.steps_per_epoch, optional=True)
         check_positive_int("patience", self.early_stopping_patience, optional=True)
+        check_positive_int("readers", self.readers, optional=True)
         if not self.width > 0:
             raise InputError(f"width must be positive. Received: width={self.width}")
         if self.mixed_precision not in MIXED_PRECISION_CHOICES:
@@ -259,7 +264,7 @@ class TrainConfig:
     @property
     def input_options(self) -> dict[str, Any]:
         """The keyword options every input dataset of the run takes (training and validation)."""
-        return {"batch_size": self.batch_size, "seed": self.seed}
+        return {"batch_size": self.batch_size, "seed": self.seed, "readers": self.readers}
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as JSON-ready values (tuples become lists)."""

@@ -87,8 +87,28 @@ def test_differences_name_what_is_trained_not_the_machine():
 
 
 def test_input_options_are_what_every_dataset_of_the_run_takes():
-    cfg = TrainConfig.from_preset("pci", batch_size=16, seed=3)
-    assert cfg.input_options == {"batch_size": 16, "seed": 3}
+    cfg = TrainConfig.from_preset("pci", batch_size=16, seed=3, readers=2)
+    assert cfg.input_options == {"batch_size": 16, "seed": 3, "readers": 2}
+
+
+@pytest.mark.parametrize("method", ["deeploc", "pci"])
+def test_readers_reach_every_dataset_of_a_run(method, monkeypatch, tiny_store):
+    from deeploc_keras.data import pairs, pipeline
+    from deeploc_keras.data.store import CellStore
+    from deeploc_keras.training.methods import get_method
+
+    seen = []
+    for module, name in ((pipeline, "training_dataset"), (pairs, "pair_dataset")):
+        original = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, _f=original, **kw: seen.append(kw["readers"]) or _f(*a, **kw))
+    cfg = TrainConfig.from_preset(method, batch_size=16, readers=2)
+    with CellStore.open(tiny_store) as store:
+        get_method(method).datasets(store, cfg, 0)
+    assert seen == [2, 2]  # training and validation
+
+
+def test_a_resumed_run_may_change_its_readers():
+    assert TrainConfig.from_preset(readers=4).differences(TrainConfig.from_preset()) == []
 
 
 def test_from_preset_records_paths_as_strings(tmp_path):
