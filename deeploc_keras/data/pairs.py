@@ -26,7 +26,7 @@ from ..core.errors import InputError, check_positive_int, file_error
 from ..models.layers_pci import minmax_scale
 from .order import PairOrder
 from .reader import RowReader
-from .sources import source_dataset
+from .sources import Source, source_dataset
 from .store import CellStore
 
 __all__ = ["PairData", "pair_dataset", "flip_in_place"]
@@ -164,9 +164,9 @@ def pair_dataset(
     return PairData(dataset=dataset, steps_per_epoch=steps, n_cells=n_cells, skipped_proteins=skipped)
 
 
-class _PairDraws:
-    """The batches of pairs of every epoch (a :class:`~deeploc_keras.data.sources.Source`): the draws of a
-    :class:`~deeploc_keras.data.order.PairOrder`, read with the store's reader and flipped.
+class _PairDraws(Source):
+    """The batches of pairs of every epoch: the draws of a :class:`~deeploc_keras.data.order.PairOrder`, read
+    with the store's reader and flipped.
 
     Each iteration of the stream calls :meth:`start_epoch` once (the next epoch, or always
     ``initial_epoch`` without ``redraw``); :meth:`read` may run in several threads at once.

@@ -45,7 +45,7 @@ from .order import (
     window_cells,
 )
 from .reader import RowReader
-from .sources import source_dataset
+from .sources import Source, source_dataset
 from .store import SPLIT_CHOICES, CellStore
 
 if TYPE_CHECKING:  # TensorFlow is imported when a dataset is built, so the CLI starts fast
@@ -135,9 +135,8 @@ class _BufferPool:
 _Window = tuple[np.ndarray, tuple[np.ndarray, ...]]
 
 
-class _WindowSource:
-    """The windows of a dataset's epochs, read into pooled blocks of whole batches (a
-    :class:`~deeploc_keras.data.sources.Source`).
+class _WindowSource(Source):
+    """The windows of a dataset's epochs, read into pooled blocks of whole batches.
 
     An epoch is ``n_windows + 1`` steps: step ``w < n_windows`` builds window
     ``w`` with ``window(epoch, w)`` and fills a block with its whole batches; the

@@ -34,9 +34,8 @@ class Source(Protocol):
     whatever the threads' timing.
     """
 
-    @property
-    def steps_per_epoch(self) -> int:
-        """Steps of one epoch."""
+    #: Steps of one epoch.
+    steps_per_epoch: int
 
     def start_epoch(self) -> tuple[np.int64, np.int64]:
         """The epoch number of a new iteration, and its number of steps."""
