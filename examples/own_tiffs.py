@@ -20,6 +20,7 @@ import argparse
 from pathlib import Path
 
 from deeploc_keras.data.importers import import_cells
+from deeploc_keras.data.importers.labels import huh2003_labels
 from deeploc_keras.inference.extract import extract
 from deeploc_keras.training.train import train
 from eval import standards
@@ -55,7 +56,8 @@ def main() -> None:
     #    folder names) mapped to ORFs through SGD_features.tab. With 5 proteins the scores only show the
     #    mechanics; a real evaluation needs hundreds of proteins.
     aliases = standards.read_aliases(args.aliases) if args.aliases else None
-    localization = standards.from_huh2003(standards.HUH2003_SHIPPED)
+    labels = huh2003_labels()  # one class per ORF (the package's copy of the table)
+    localization = labels.groupby("label")["protein"].apply(set).to_dict()
     summary = score([out / "cellprofiler" / "proteins.parquet", out / "cellprofiler" / "proteins_pca.parquet",
                      out / "pci" / "proteins.parquet"], {"localization": localization}, out / "scores",
                     names=["CellProfiler", "CellProfiler+PCA", "PCI"], metrics=["average_precision", "f_beta"],
