@@ -21,7 +21,8 @@ from typing import Any
 __all__ = ["KERAS_OBJECT_MODULES", "install", "register_keras_objects"]
 
 #: Modules whose import registers custom Keras objects (package ``deeploc_keras``).
-KERAS_OBJECT_MODULES = ("deeploc_keras.models.layers", "deeploc_keras.models.layers_pci", "deeploc_keras.models.cell_model")
+KERAS_OBJECT_MODULES = ("deeploc_keras.models.layers", "deeploc_keras.models.layers_pci", "deeploc_keras.models.layers_pifia",
+                        "deeploc_keras.models.cell_model")
 
 
 def register_keras_objects() -> None:
