@@ -113,6 +113,18 @@ def _class_names(model: Any, store: CellStore, path: Path, n_outputs: int) -> li
     return names
 
 
+def _refuse_other_methods(model_path: str | os.PathLike) -> None:
+    """One line for a model of a method without a localization classifier (read from the file, before TensorFlow)."""
+    from ..models.info import read_model_info
+    from ..training.methods import METHODS
+
+    recorded = read_model_info(model_path).get("method") if Path(model_path).is_file() else None
+    if recorded in METHODS and recorded != "deeploc":
+        raise file_error(model_path, f"is a {METHODS[recorded].display} model ({recorded!r}), which has no "
+                                     "localization classifier; predict calls localizations with a DeepLoc model. "
+                                     f"For its features: extract --method {recorded}")
+
+
 def _default_tta(model: Any) -> str:
     return "5crop" if model.get_layer("augment").crop_size is not None else "center"
 
@@ -175,6 +187,7 @@ def predict(
     out = Path(out)
     with CellStore.open(store) as cell_store:
         cell_store.require_proteins()
+        _refuse_other_methods(model_path)
         model, model_file, _ = _load_model(model_path, "deeploc")
         tta = tta or _default_tta(model)
         probs_model = tta_model(model, "logits", tta=tta)

@@ -6,9 +6,10 @@ resumed run finds it finished)::
     screen/         simulate the embedded synthetic screen (unless a store is given)
     runs/deeploc/   train DeepLoc (study protocol, learning-rate sweep x seeds, monitor)
     runs/pci/       train Paired Cell Inpainting
-    profiles/<m>/   extract DeepLoc, PCI and CellProfiler (+PCA) profiles of the test cells
+    runs/pifia/     train PIFiA (protein identity; published protocol, one run)
+    profiles/<m>/   extract DeepLoc, PIFiA, PCI and CellProfiler (+PCA) profiles of the test cells
     run_profiles/<m>/<run>/  with several runs at the chosen learning rate, the profiles of each run
-    references/     the ladder's reference rows on the same test cells: DeepLoc and PCI untrained (same
+    references/     the ladder's reference rows on the same test cells: DeepLoc, PCI and PIFiA untrained (same
                     configuration and seed, random weights), pixel statistics, the localization labels,
                     and on a simulated screen the generating parameters; references.json holds the
                     validation MSE of PCI's mean-image predictor
@@ -47,7 +48,7 @@ from ..data.store import CellStore
 from ..data.synthetic.screen import HIERARCHY_CHOICES
 from ..inference.extract import extract
 from ..models.presets import STUDY_LEARNING_RATES
-from ..training.methods import METHODS, PCI_LEARNING_RATES, TRAINABLE_METHODS
+from ..training.methods import METHODS, TRAINABLE_METHODS
 from ..training.train import selected_runs, train
 from .references import GENERATING, LABELS, PIXEL_STATISTICS, UNTRAINED
 from .report import BASELINES, write_report
@@ -60,15 +61,17 @@ logger = logging.getLogger(__name__)
 #: The four functional scales of the study, as standard file stems.
 STANDARD_NAMES = ("cellular_component", "bioprocess", "pathway", "complex")
 #: Representation display names, in the order of the report.
-REPRESENTATIONS = (METHODS["deeploc"].display, METHODS["pci"].display, METHODS["cellprofiler"].display,
-                   f"{METHODS['cellprofiler'].display}+PCA")
+REPRESENTATIONS = (METHODS["deeploc"].display, METHODS["pifia"].display, METHODS["pci"].display,
+                   METHODS["cellprofiler"].display, f"{METHODS['cellprofiler'].display}+PCA")
 #: Standards scored within compartments too (pairs sharing a localization class only).
 WITHIN_STANDARDS = ("bioprocess", "pathway", "complex")
 #: ``score --normalize`` of reproduce: every profile as extracted (CellProfiler's are normalized and
 #: feature-selected by its runner; the learned ones and the references are not normalized).
 NORMALIZE = "none"
-STEP_NAMES = ("simulate", "train_deeploc", "train_pci", "extract_deeploc", "extract_pci", "extract_cellprofiler",
-              "references", "score", "figures", "report")
+STEP_NAMES = ("simulate", "train_deeploc", "train_pci", "train_pifia", "extract_deeploc", "extract_pci",
+              "extract_pifia", "extract_cellprofiler", "references", "score", "figures", "report")
+#: Learned methods whose untrained twin is a reference row.
+_TWINS = ("deeploc", "pci", "pifia")
 _STATE = "reproduce.json"
 
 
@@ -110,6 +113,12 @@ class ReproducePreset:
         XLA for the training steps (``train --no-xla`` when False).
     n_bootstrap : int
         Bootstrap resamples of the proteins for the intervals and paired comparisons of the scores.
+    pifia_width : float
+        PIFiA's conv width multiplier.
+    pifia_epochs : int or None
+        PIFiA epochs (None: the published 30).
+    pifia_lr : float or None
+        PIFiA's initial learning rate of its cosine decay (None: the published 3e-4).
     """
 
     description: str
@@ -131,6 +140,9 @@ class ReproducePreset:
     mixed_precision: str = "auto"
     jit_compile: bool = True
     n_bootstrap: int = 200
+    pifia_width: float = 1.0
+    pifia_epochs: int | None = None
+    pifia_lr: float | None = None
 
 
 REPRODUCE_PRESETS: dict[str, ReproducePreset] = {
@@ -140,7 +152,7 @@ REPRODUCE_PRESETS: dict[str, ReproducePreset] = {
                     "would dominate steps this few).",
         proteins=48, cells_per_protein=24, deeploc_preset="study", deeploc_width=0.125, deeploc_epochs=2,
         sweep_rates=(1e-3,), seeds=(0, 1), batch_size=64, pci_width=0.0625, pci_epochs=1, pci_lr=1e-3, cp_workers=2,
-        n_bootstrap=50, jit_compile=False,
+        n_bootstrap=50, jit_compile=False, pifia_width=0.0625, pifia_epochs=1, pifia_lr=1e-3,
     ),
     "cpu": ReproducePreset(
         description="The embedded demo (< 20 min on 2 CPU cores): the default synthetic screen, CPU-width models, "
@@ -150,13 +162,15 @@ REPRODUCE_PRESETS: dict[str, ReproducePreset] = {
         cp_workers=2,
     ),
     "paper": ReproducePreset(
-        description="The full study protocol on a GPU: full-size DeepLoc (study preset, 5 learning rates x 3 seeds, "
-                    "30 epochs, the minimal validation-loss checkpoint) and PCI (3 learning rates around its 1e-4 x "
-                    "3 seeds, 30 epochs), each rate chosen by the mean validation loss, mixed precision, over a "
-                    "given store and standards.",
-        proteins=None, cells_per_protein=None, deeploc_preset="study", deeploc_width=1.0, deeploc_epochs=None,
-        sweep_rates=STUDY_LEARNING_RATES, seeds=(0, 1, 2), batch_size=None, pci_width=1.0,
-        pci_epochs=None, pci_sweep_rates=PCI_LEARNING_RATES, cp_features="closest_to_study",
+        description="The full study protocol on a GPU: the study's DeepLoc network as its code builds it "
+                    "(razdaibiedina2022 preset: VALID padding, no BatchNorm on the dense layers, Keras-default "
+                    "initialisation, flips only; 5 learning rates x 3 seeds, 30 epochs, the minimal validation-loss "
+                    "checkpoint) and PCI (the study's 5 learning rates x 3 seeds, 30 epochs), each rate chosen by "
+                    "the mean validation loss; PIFiA full size with its published protocol (lr 3e-4, cosine decay, "
+                    "30 epochs); mixed precision, over a given store and standards.",
+        proteins=None, cells_per_protein=None, deeploc_preset="razdaibiedina2022", deeploc_width=1.0,
+        deeploc_epochs=None, sweep_rates=STUDY_LEARNING_RATES, seeds=(0, 1, 2), batch_size=None, pci_width=1.0,
+        pci_epochs=None, pci_sweep_rates=STUDY_LEARNING_RATES, cp_features="closest_to_study",
     ),
 }
 REPRODUCE_PRESET_NAMES = tuple(REPRODUCE_PRESETS)
@@ -286,6 +300,7 @@ class _Layout:
         """Protein profiles of each representation, by display name."""
         cellprofiler = self.profiles / "cellprofiler"
         return dict(zip(REPRESENTATIONS, (self.profiles / "deeploc" / "proteins.parquet",
+                                          self.profiles / "pifia" / "proteins.parquet",
                                           self.profiles / "pci" / "proteins.parquet",
                                           cellprofiler / "proteins.parquet", cellprofiler / "proteins_pca.parquet"), strict=True))
 
@@ -293,7 +308,7 @@ class _Layout:
     def reference_files(self) -> dict[str, Path]:
         """Protein profiles of each reference representation, by display name."""
         files = {UNTRAINED[METHODS[m].display]: self.references / f"untrained_{m}" / "proteins.parquet"
-                 for m in ("deeploc", "pci")}
+                 for m in _TWINS}
         files[PIXEL_STATISTICS] = self.references / "pixel_statistics" / "proteins.parquet"
         files[LABELS] = self.references / "labels" / "proteins.parquet"
         if self.proteins_csv is not None:
@@ -332,6 +347,12 @@ def _train_pci(layout: _Layout, config: ReproducePreset, seed: int) -> None:
           **(sweep if config.pci_sweep_rates else {"seed": seed, "lr": config.pci_lr}))
 
 
+def _train_pifia(layout: _Layout, config: ReproducePreset, seed: int) -> None:
+    run_dir, resume = _resumable(layout.runs / "pifia")
+    train(layout.store, run_dir, resume=resume, method="pifia", epochs=config.pifia_epochs, width=config.pifia_width,
+          lr=config.pifia_lr, seed=seed, mixed_precision=config.mixed_precision, jit_compile=config.jit_compile)
+
+
 def _extract_learned(layout: _Layout, method: str, layer: str) -> None:
     """Profiles of the best run into ``profiles/<method>/``; with several selected runs, each run's too."""
     extract(layout.store, _fresh(layout.profiles / method), method=method,
@@ -357,7 +378,7 @@ def _references(layout: _Layout, config: ReproducePreset) -> None:
     from .references import mean_target_mse
 
     reference_profiles(layout.store, layout.references, split="test",
-                       untrained=[layout.runs / m for m in ("deeploc", "pci")], layers={"pci": config.pci_layer},
+                       untrained=[layout.runs / m for m in _TWINS], layers={"pci": config.pci_layer},
                        generating=layout.proteins_csv, overwrite=True)
     history = pd.read_csv(layout.runs / "pci" / "history.csv")
     facts = {"pci": {"best_val_mse": float(history["val_loss"].min()),
@@ -562,8 +583,10 @@ def reproduce(
                      localization=localization)
     run.step("train_deeploc", partial(_train_deeploc, layout, config))
     run.step("train_pci", partial(_train_pci, layout, config, seed))
+    run.step("train_pifia", partial(_train_pifia, layout, config, seed))
     run.step("extract_deeploc", partial(_extract_learned, layout, "deeploc", METHODS["deeploc"].default_layer))
     run.step("extract_pci", partial(_extract_learned, layout, "pci", config.pci_layer))
+    run.step("extract_pifia", partial(_extract_learned, layout, "pifia", METHODS["pifia"].default_layer))
     run.step("extract_cellprofiler", partial(_extract_cellprofiler, layout, config))
     run.step("references", partial(_references, layout, config))
     run.step("score", partial(_score, layout, config, seed))

@@ -421,7 +421,7 @@ def get_method(name: str, *, trainable: bool = False) -> Method:
     >>> get_method("cellprofiler", trainable=True)
     Traceback (most recent call last):
     ...
-    deeploc_keras.core.errors.InputError: unknown method 'cellprofiler'; expected one of ['deeploc', 'pci']
+    deeploc_keras.core.errors.InputError: unknown method 'cellprofiler'; expected one of ['deeploc', 'pci', 'pifia']
     """
     allowed = TRAINABLE_METHODS if trainable else METHOD_NAMES
     if name not in allowed:

@@ -92,9 +92,10 @@ def test_reproduce_train_step_resumes_an_interrupted_training(tiny_store, tmp_pa
 
 
 def test_reproduce_paper_sweeps_pci_like_deeploc(monkeypatch, tmp_path):
-    """In `paper`, PCI is trained as a sweep over its rates x the same seeds as DeepLoc (train is recorded, not run)."""
+    """In `paper`, PCI is trained as a sweep over the study's five rates x the same seeds as DeepLoc (train is
+    recorded, not run)."""
     from deeploc_keras import reproduce
-    from deeploc_keras.training.methods import PCI_LEARNING_RATES
+    from deeploc_keras.models.presets import STUDY_LEARNING_RATES
 
     calls = []
     monkeypatch.setattr(reproduce, "train", lambda store, out, **options: calls.append(options))
@@ -102,6 +103,7 @@ def test_reproduce_paper_sweeps_pci_like_deeploc(monkeypatch, tmp_path):
     paper = reproduce.REPRODUCE_PRESETS["paper"]
     reproduce._train_pci(layout, paper, seed=7)
     assert calls[-1]["method"] == "pci" and calls[-1]["lr_sweep"] is True
-    assert calls[-1]["sweep_rates"] == PCI_LEARNING_RATES and calls[-1]["seeds"] == paper.seeds == (0, 1, 2)
+    assert calls[-1]["sweep_rates"] == STUDY_LEARNING_RATES == paper.sweep_rates
+    assert calls[-1]["seeds"] == paper.seeds == (0, 1, 2)
     reproduce._train_pci(layout, reproduce.REPRODUCE_PRESETS["smoke"], seed=7)
     assert "lr_sweep" not in calls[-1] and calls[-1]["seed"] == 7
