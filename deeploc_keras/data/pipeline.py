@@ -495,6 +495,25 @@ def _window_cells(window: int, batch_size: int, n_cells: int) -> int:
     return max(1, min(math.ceil(window / batch_size), math.ceil(n_cells / batch_size))) * batch_size
 
 
+def _training_selection(store: CellStore, split: str, *, labels: bool,
+                        targets: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The rows a training dataset reads and every row's int32 class (the label column, or ``targets``)."""
+    if targets is None:
+        indices = store.select(split, labelled=labels)
+        all_labels = store.cells["label"].to_numpy().astype(np.int32)
+    else:
+        all_labels = np.asarray(targets, dtype=np.int32)
+        if all_labels.shape != (len(store),):
+            raise InputError(f"targets must hold one value per store cell; Received: shape={all_labels.shape} for "
+                             f"{len(store)} cells")
+        indices = store.select(split)
+        indices = indices[all_labels[indices] >= 0]
+    if indices.size == 0:
+        what = "labelled cells" if labels else "cells"
+        raise file_error(store.path, f"no {what} in split {split!r}")
+    return indices, all_labels
+
+
 def training_dataset(
     store: CellStore,
     *,
@@ -577,19 +596,7 @@ def training_dataset(
     _check_options(batch_size, readers, slice_cells)
     if class_balanced and not labels:
         raise InputError("class_balanced sampling needs labels; pass labels=True")
-    if targets is None:
-        indices = store.select(split, labelled=labels)
-        all_labels = store.cells["label"].to_numpy().astype(np.int32)
-    else:
-        all_labels = np.asarray(targets, dtype=np.int32)
-        if all_labels.shape != (len(store),):
-            raise InputError(f"targets must hold one value per store cell; Received: shape={all_labels.shape} for "
-                             f"{len(store)} cells")
-        indices = store.select(split)
-        indices = indices[all_labels[indices] >= 0]
-    if indices.size == 0:
-        what = "labelled cells" if labels else "cells"
-        raise file_error(store.path, f"no {what} in split {split!r}")
+    indices, all_labels = _training_selection(store, split, labels=labels, targets=targets)
     weights = None
     if class_balanced:
         sel = all_labels[indices]
