@@ -389,7 +389,7 @@ def train_command(store_path: str, out: str, method: str | None, model_alias: st
                   devices: str | None, monitor: str | None, aliases: str | None, seed: int | None,
                   patience: int | None, class_balanced: bool, jit_compile: bool,
                   steps_per_epoch: int | None, tensorboard: bool, resume: bool, overwrite: bool) -> None:
-    """Train DeepLoc (or PCI with --method pci) on a cell store into a run directory."""
+    """Train DeepLoc (or PCI, PIFiA with --method pci|pifia) on a cell store into a run directory."""
     from .training.train import train
 
     if model_alias is not None:

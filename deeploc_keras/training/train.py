@@ -553,14 +553,14 @@ def train(
         needs protein ids).
     out : str or os.PathLike
         Run directory (created; see the module docstring for its layout).
-    method : {"deeploc", "pci"}, default "deeploc"
+    method : {"deeploc", "pci", "pifia"}, default "deeploc"
         :data:`deeploc_keras.training.methods.TRAINABLE_METHODS`.
     preset : str, default "study"
-        DeepLoc preset (:data:`deeploc_keras.models.presets.PRESET_NAMES`); ignored by ``pci``.
+        DeepLoc preset (:data:`deeploc_keras.models.presets.PRESET_NAMES`); ignored by ``pci`` and ``pifia``.
     epochs, batch_size : int, optional
-        Override the preset (``pci``: 30 epochs, batch 64).
+        Override the preset (``pci``: 30 epochs, batch 64; ``pifia``: 30, 128).
     lr : float, optional
-        Learning rate (preset's, or 1e-4 for ``pci``).
+        Learning rate (preset's, or 1e-4 for ``pci``, 3e-4 for ``pifia``, which decays it by a cosine).
     lr_sweep : bool, default False
         Train the sweep rates x ``seeds`` (all kept, module docstring); the rate of minimal **mean**
         validation loss over the seeds is chosen (:func:`selected_runs`), its best run is ``out/best.keras``.
