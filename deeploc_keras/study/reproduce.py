@@ -156,10 +156,11 @@ REPRODUCE_PRESETS: dict[str, ReproducePreset] = {
     ),
     "cpu": ReproducePreset(
         description="The embedded demo (< 20 min on 2 CPU cores): the default synthetic screen, CPU-width models, "
-                    "a short learning-rate sweep over 3 seeds, PCI 6 epochs at learning rate 1e-3.",
+                    "a short learning-rate sweep over 3 seeds, PCI 6 epochs at learning rate 1e-3, PIFiA width "
+                    "0.125, 10 epochs from learning rate 1e-3 (cosine decay).",
         proteins=240, cells_per_protein=40, deeploc_preset="study", deeploc_width=0.125, deeploc_epochs=2,
         sweep_rates=(1e-3, 3e-4), seeds=(0, 1, 2), batch_size=128, pci_width=0.0625, pci_epochs=6, pci_lr=1e-3,
-        cp_workers=2,
+        cp_workers=2, pifia_width=0.125, pifia_epochs=10, pifia_lr=1e-3,
     ),
     "paper": ReproducePreset(
         description="The full study protocol on a GPU: the study's DeepLoc network as its code builds it "

@@ -107,3 +107,22 @@ def test_reproduce_paper_sweeps_pci_like_deeploc(monkeypatch, tmp_path):
     assert calls[-1]["seeds"] == paper.seeds == (0, 1, 2)
     reproduce._train_pci(layout, reproduce.REPRODUCE_PRESETS["smoke"], seed=7)
     assert "lr_sweep" not in calls[-1] and calls[-1]["seed"] == 7
+
+
+def test_reproduce_trains_pifia_once_with_the_published_protocol_in_paper(monkeypatch, tmp_path):
+    """`paper` trains full-size PIFiA with its published defaults (30 epochs, lr 3e-4 with cosine decay); the CPU
+    presets shrink it (train is recorded, not run)."""
+    from deeploc_keras import reproduce
+
+    calls = []
+    monkeypatch.setattr(reproduce, "train", lambda store, out, **options: calls.append((out, options)))
+    layout = reproduce._Layout(out=tmp_path, store=tmp_path / "cells.h5", standard_files={})
+    reproduce._train_pifia(layout, reproduce.REPRODUCE_PRESETS["paper"], seed=7)
+    out, options = calls[-1]
+    assert out == tmp_path / "runs" / "pifia" and options["method"] == "pifia" and options["seed"] == 7
+    assert (options["epochs"], options["lr"], options["width"]) == (None, None, 1.0)
+    assert "lr_sweep" not in options
+    cpu = reproduce.REPRODUCE_PRESETS["cpu"]
+    reproduce._train_pifia(layout, cpu, seed=0)
+    assert (calls[-1][1]["epochs"], calls[-1][1]["width"]) == (cpu.pifia_epochs, cpu.pifia_width) != (None, 1.0)
+    assert reproduce.REPRODUCE_PRESETS["paper"].deeploc_preset == "razdaibiedina2022"
