@@ -12,7 +12,8 @@ resumed run finds it finished)::
     references/     the ladder's reference rows on the same test cells: DeepLoc, PCI and PIFiA untrained (same
                     configuration and seed, random weights), pixel statistics, the localization labels,
                     and on a simulated screen the generating parameters; references.json holds the
-                    validation MSE of PCI's mean-image predictor
+                    validation MSE of PCI's mean-image predictor and PIFiA's validation accuracy over proteins
+                    beside chance and beside knowing each cell's localization only
     scores/         score every representation on the four standards with bootstrap intervals, paired
                     comparisons with the best baseline, within-compartment AP/mAP, and the mean and
                     sd over the selected runs of DeepLoc and PCI (Figure 1: bars are those means)
@@ -44,7 +45,7 @@ from eval.standards import STANDARD_SUFFIXES
 from ..core.errors import InputError, file_error
 from ..core.outputs import atomic_path, remove_path
 from ..core.records import environment
-from ..data.store import CellStore
+from ..data.store import UNKNOWN_PROTEIN, CellStore
 from ..data.synthetic.screen import HIERARCHY_CHOICES
 from ..inference.extract import extract
 from ..models.presets import STUDY_LEARNING_RATES
@@ -384,8 +385,27 @@ def _references(layout: _Layout, config: ReproducePreset) -> None:
     history = pd.read_csv(layout.runs / "pci" / "history.csv")
     facts = {"pci": {"best_val_mse": float(history["val_loss"].min()),
                      "epochs": len(history),
-                     "mean_image_val_mse": mean_target_mse(layout.runs / "pci", layout.store)}}
+                     "mean_image_val_mse": mean_target_mse(layout.runs / "pci", layout.store)},
+             "pifia": _pifia_learning(layout)}
     (layout.references / "references.json").write_text(json.dumps(facts, indent=2))
+
+
+def _pifia_learning(layout: _Layout) -> dict[str, float]:
+    """PIFiA's validation accuracy over proteins (at its minimal validation loss) beside chance (one over the
+    proteins) and beside knowing only each cell's localization: a uniform guess among the proteins of its class
+    (a protein's class: the most common label of its train cells)."""
+    history = pd.read_csv(layout.runs / "pifia" / "history.csv")
+    with CellStore.open(layout.store) as store:
+        cells = store.cells[["protein", "label", "split"]]
+    train = cells[(cells["split"] == 0) & (cells["protein"] != UNKNOWN_PROTEIN)]
+    labelled = train[train["label"] >= 0]
+    protein_class = labelled.groupby("protein")["label"].agg(lambda labels: labels.mode().iloc[0])
+    val = cells[(cells["split"] == 1) & cells["protein"].isin(protein_class.index)]
+    class_sizes = protein_class.value_counts()
+    localization_only = float((1.0 / class_sizes.loc[protein_class.loc[val["protein"]]].to_numpy()).mean())
+    return {"val_accuracy": float(history.loc[history["val_loss"].idxmin(), "val_accuracy"]),
+            "epochs": len(history), "proteins": int(train["protein"].nunique()),
+            "chance": 1.0 / train["protein"].nunique(), "localization_only": localization_only}
 
 
 def _strata(layout: _Layout, proteins: list[str]) -> np.ndarray:

@@ -70,6 +70,8 @@ def test_reproduce_smoke_writes_every_artefact(smoke_run):
     assert "score --normalize none" in report
     facts = json.loads((out / "references" / "references.json").read_text())
     assert facts["pci"]["mean_image_val_mse"] > 0 and facts["pci"]["epochs"] == 1
+    assert facts["pifia"]["proteins"] == 48 and facts["pifia"]["chance"] == pytest.approx(1 / 48)
+    assert facts["pifia"]["chance"] < facts["pifia"]["localization_only"] < 1 and facts["pifia"]["epochs"] == 1
     assert "DeepLoc" in result.output  # the summary table is printed
 
 
