@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from deeploc_keras.cli import main
 from deeploc_keras.data.store import CellStore
+from deeploc_keras.study import reproduce
 from deeploc_keras.study.reproduce import REPRODUCE_PRESETS, _Layout, _train_pci
 from deeploc_keras.training.train import train
 
@@ -81,7 +82,7 @@ def test_reproduce_train_step_resumes_an_interrupted_training(tiny_store, tmp_pa
     layout = _Layout(out=tmp_path, store=tiny_store, standard_files={})
     run_dir = layout.runs / "pci"
     with pytest.raises(KeyboardInterrupt):  # the step as _train_pci runs it, stopped after epoch 1
-        train(tiny_store, run_dir, method="pci", epochs=2, width=0.0625, mixed_precision="off", seed=0, lr=config.pci_lr,
+        train(tiny_store, run_dir, method="pci", epochs=2, width=0.0625, mixed_precision="off", seed=0, learning_rate=config.pci_lr,
               jit_compile=config.jit_compile, callbacks=[_Interrupt()])
     first_epoch = (run_dir / "history.csv").read_text()
     (run_dir / "mark").write_text("the directory is resumed, not deleted")
@@ -94,35 +95,57 @@ def test_reproduce_train_step_resumes_an_interrupted_training(tiny_store, tmp_pa
 def test_reproduce_paper_sweeps_pci_like_deeploc(monkeypatch, tmp_path):
     """In `paper`, PCI is trained as a sweep over the study's five rates x the same seeds as DeepLoc (train is
     recorded, not run)."""
-    from deeploc_keras import reproduce
     from deeploc_keras.models.presets import STUDY_LEARNING_RATES
 
-    calls = []
-    monkeypatch.setattr(reproduce, "train", lambda store, out, **options: calls.append(options))
-    layout = reproduce._Layout(out=tmp_path, store=tmp_path / "cells.h5", standard_files={})
+    calls = _recorded_trainings(monkeypatch)
     paper = reproduce.REPRODUCE_PRESETS["paper"]
-    reproduce._train_pci(layout, paper, seed=7)
-    assert calls[-1]["method"] == "pci" and calls[-1]["lr_sweep"] is True
-    assert calls[-1]["sweep_rates"] == STUDY_LEARNING_RATES == paper.sweep_rates
-    assert calls[-1]["seeds"] == paper.seeds == (0, 1, 2)
-    reproduce._train_pci(layout, reproduce.REPRODUCE_PRESETS["smoke"], seed=7)
-    assert "lr_sweep" not in calls[-1] and calls[-1]["seed"] == 7
+    reproduce._train_pci(_paper_layout(tmp_path), paper, seed=0)
+    assert calls[-1].method == "pci" and calls[-1].lr_sweep is True
+    assert calls[-1].sweep_rates == STUDY_LEARNING_RATES == paper.sweep_rates
+    assert calls[-1].seeds == paper.seeds == (0, 1, 2)
+
+
+def test_reproduce_paper_trains_the_studys_deeploc_network(monkeypatch, tmp_path):
+    calls = _recorded_trainings(monkeypatch)
+    reproduce._train_deeploc(_paper_layout(tmp_path), reproduce.REPRODUCE_PRESETS["paper"], seed=0)
+    assert calls[-1].method == "deeploc" and calls[-1].preset == "razdaibiedina2022"
 
 
 def test_reproduce_trains_pifia_once_with_the_published_protocol_in_paper(monkeypatch, tmp_path):
-    """`paper` trains full-size PIFiA with its published defaults (30 epochs, lr 3e-4 with cosine decay); the CPU
-    presets shrink it (train is recorded, not run)."""
-    from deeploc_keras import reproduce
-
-    calls = []
-    monkeypatch.setattr(reproduce, "train", lambda store, out, **options: calls.append((out, options)))
-    layout = reproduce._Layout(out=tmp_path, store=tmp_path / "cells.h5", standard_files={})
-    reproduce._train_pifia(layout, reproduce.REPRODUCE_PRESETS["paper"], seed=7)
-    out, options = calls[-1]
-    assert out == tmp_path / "runs" / "pifia" and options["method"] == "pifia" and options["seed"] == 7
-    assert (options["epochs"], options["lr"], options["width"]) == (None, None, 1.0)
-    assert "lr_sweep" not in options
+    """`paper` trains full-size PIFiA with its published defaults (30 epochs, lr 3e-4 with cosine decay, batch
+    128); the CPU presets shrink it."""
+    calls = _recorded_trainings(monkeypatch)
+    reproduce._train_pifia(_paper_layout(tmp_path), reproduce.REPRODUCE_PRESETS["paper"], seed=7)
+    paper = calls[-1]
+    assert (paper.method, paper.lr_sweep, paper.seed) == ("pifia", False, 7)
+    assert (paper.epochs, paper.learning_rate, paper.batch_size, paper.width) == (30, 3e-4, 128, 1.0)
     cpu = reproduce.REPRODUCE_PRESETS["cpu"]
-    reproduce._train_pifia(layout, cpu, seed=0)
-    assert (calls[-1][1]["epochs"], calls[-1][1]["width"]) == (cpu.pifia_epochs, cpu.pifia_width) != (None, 1.0)
-    assert reproduce.REPRODUCE_PRESETS["paper"].deeploc_preset == "razdaibiedina2022"
+    reproduce._train_pifia(_paper_layout(tmp_path), cpu, seed=0)
+    assert (calls[-1].epochs, calls[-1].width, calls[-1].learning_rate) == (cpu.pifia_epochs, cpu.pifia_width,
+                                                                           cpu.pifia_lr)
+    assert cpu.pifia_width < 1.0 and cpu.pifia_epochs < 30
+
+
+@pytest.mark.parametrize("step", ["_train_deeploc", "_train_pci"])
+def test_reproduce_seed_offsets_the_seeds_of_every_sweep(monkeypatch, tmp_path, step):
+    calls = _recorded_trainings(monkeypatch)
+    getattr(reproduce, step)(_paper_layout(tmp_path), reproduce.REPRODUCE_PRESETS["paper"], seed=7)
+    assert calls[-1].lr_sweep is True and calls[-1].seeds == (7, 8, 9)
+
+
+def test_reproduce_seed_is_the_seed_of_a_single_pci_run(monkeypatch, tmp_path):
+    calls = _recorded_trainings(monkeypatch)
+    reproduce._train_pci(_paper_layout(tmp_path), reproduce.REPRODUCE_PRESETS["smoke"], seed=7)
+    assert calls[-1].lr_sweep is False and calls[-1].seed == 7
+
+
+def _recorded_trainings(monkeypatch) -> list:
+    """The configurations reproduce's training steps hand to ``train`` (recorded, not trained)."""
+    calls = []
+    monkeypatch.setattr(reproduce, "train", lambda store, out, config, **kwargs: calls.append(config))
+    return calls
+
+
+def _paper_layout(tmp_path):
+    return reproduce._Layout(out=tmp_path, store=tmp_path / "cells.h5",
+                             standard_files={"cellular_component": tmp_path / "standards" / "cc.gmt"})

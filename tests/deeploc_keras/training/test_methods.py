@@ -13,25 +13,25 @@ import pytest
 
 from deeploc_keras.core.errors import InputError
 from deeploc_keras.data.store import CellStore
-from deeploc_keras.training.config import resolve_train_config
+from deeploc_keras.training.config import TrainConfig
 from deeploc_keras.training.methods import METHODS, get_method
 from deeploc_keras.training.train import train
 
 
-def test_register_layers_registers_every_methods_custom_layers():
+def test_register_keras_objects_registers_every_methods_custom_layers():
     script = ("import json, keras\n"
-              "from deeploc_keras.training.methods import register_layers\n"
+              "from deeploc_keras._registration import register_keras_objects\n"
               "names = ['PerCropMinMax', 'PercentileStretch', 'Standardize', 'CellAugment', 'FixedCrops',"
-              " 'CropAverage', 'SelectChannels', 'ImageStandardize']\n"
+              " 'CropAverage', 'CellModel', 'SelectChannels', 'ImageStandardize']\n"
               "before = [keras.saving.get_registered_object('deeploc_keras>' + n) is not None for n in names]\n"
-              "modules = register_layers()\n"
+              "modules = register_keras_objects()\n"
               "after = [keras.saving.get_registered_object('deeploc_keras>' + n) is not None for n in names]\n"
               "print(json.dumps([before, after, modules]))\n")
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     before, after, modules = json.loads(proc.stdout.strip().splitlines()[-1])
     assert all(before) and all(after)  # importing the package registers them already (keras loaded first)
-    assert modules == [spec.layers_module for spec in METHODS.values() if spec.layers_module is not None]
+    assert set(modules) >= {spec.layers_module for spec in METHODS.values() if spec.layers_module is not None}
 
 
 def test_every_learned_method_names_its_layers_module():
@@ -56,7 +56,7 @@ def test_pifia_trains_on_the_protein_of_each_cell_of_the_trained_proteins(tmp_pa
     """Classes: the proteins with train cells, sorted; val cells of a protein without train cells are left out."""
     path = _split_store(tmp_path / "cells.h5", {"B": [0, 0, 0, 1, 1], "A": [0, 0, 1], "C": [1, 1, 2], "D": [0, 2]})
     spec = get_method("pifia")
-    cfg = resolve_train_config(path, tmp_path / "run", method="pifia", batch_size=2, mixed_precision="off")
+    cfg = TrainConfig.from_preset("pifia", batch_size=2)
     with CellStore.open(path) as store:
         proteins = store.cells["protein"].tolist()
         splits = store.cells["split"].tolist()
@@ -75,8 +75,7 @@ def test_pifia_trains_on_the_protein_of_each_cell_of_the_trained_proteins(tmp_pa
 
 
 def test_pifia_schedule_decays_the_rate_to_zero_over_the_run(tiny_store, tmp_path):
-    cfg = resolve_train_config(tiny_store, tmp_path / "run", method="pifia", epochs=3, batch_size=32,
-                               mixed_precision="off")
+    cfg = TrainConfig.from_preset("pifia", epochs=3, batch_size=32)
     assert (cfg.learning_rate, cfg.epochs) == (3e-4, 3)
     with CellStore.open(tiny_store) as store:
         train_cells = int((store.cells["split"] == 0).sum())
