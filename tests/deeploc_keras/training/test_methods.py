@@ -57,21 +57,22 @@ def test_pifia_trains_on_the_protein_of_each_cell_of_the_trained_proteins(tmp_pa
     path = _split_store(tmp_path / "cells.h5", {"B": [0, 0, 0, 1, 1], "A": [0, 0, 1], "C": [1, 1, 2], "D": [0, 2]})
     spec = get_method("pifia")
     cfg = TrainConfig.from_preset("pifia", batch_size=2)
+    seen = {0: {}, 1: {}}
     with CellStore.open(path) as store:
         proteins = store.cells["protein"].tolist()
         splits = store.cells["split"].tolist()
         train_ds, val_ds, _ = spec.datasets(store, cfg, 0)
         model = spec.build(store, cfg)
+        for dataset, split in ((train_ds, 0), (val_ds, 1)):
+            for images, labels in dataset:
+                for row, label in zip(images.numpy()[:, 0, 0, 1].astype(int) - 1, labels.numpy(), strict=True):
+                    seen[split][int(row)] = int(label)
     classes = ["A", "B", "D"]
     assert model.info["class_names"] == classes and model.output.shape == (None, 3)
-    for dataset, split in ((train_ds, 0), (val_ds, 1)):
-        seen = {}
-        for images, labels in dataset:
-            for row, label in zip(images.numpy()[:, 0, 0, 1].astype(int) - 1, labels.numpy(), strict=True):
-                seen[int(row)] = int(label)
+    for split in (0, 1):
         expected = {row: classes.index(p) for row, (p, s) in enumerate(zip(proteins, splits, strict=True))
                     if s == split and p in classes}
-        assert seen == expected
+        assert seen[split] == expected
 
 
 def test_pifia_schedule_decays_the_rate_to_zero_over_the_run(tiny_store, tmp_path):
