@@ -31,7 +31,7 @@ import numpy as np
 
 from ..core.errors import InputError, file_error
 from ..data.store import SPLIT_NAMES, UNKNOWN_PROTEIN
-from ..models.presets import PRESET_NAMES, TTA_MODES, get_preset
+from ..models.presets import PRESET_NAMES, STUDY_LEARNING_RATES, TTA_MODES, get_preset
 
 if TYPE_CHECKING:  # TensorFlow and Keras load inside the builders
     import keras
@@ -52,8 +52,10 @@ PCI_LEARNING_RATES = (3e-4, 1e-4, 3e-5)
 PCI_DEFAULTS: Mapping[str, Any] = MappingProxyType({"epochs": 30, "batch_size": 64, "learning_rate": 1e-4,
                                                      "beta_1": 0.5, "sweep_rates": PCI_LEARNING_RATES})
 #: PIFiA training defaults (Razdaibiedina et al. 2024, ``arazd/pifia`` ``scripts/train_pifia.sh``): 30 epochs,
-#: batch 128, Adam at 3e-4 with a cosine decay to 0 over the run (:attr:`Method.schedule`).
-PIFIA_DEFAULTS: Mapping[str, Any] = MappingProxyType({"epochs": 30, "batch_size": 128, "learning_rate": 3e-4})
+#: batch 128, Adam at 3e-4 with a cosine decay to 0 over the run (:attr:`Method.schedule`); a sweep tries the
+#: study's rates (:data:`~deeploc_keras.models.presets.STUDY_LEARNING_RATES`, which hold the published 3e-4).
+PIFIA_DEFAULTS: Mapping[str, Any] = MappingProxyType({"epochs": 30, "batch_size": 128, "learning_rate": 3e-4,
+                                                       "sweep_rates": STUDY_LEARNING_RATES})
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,7 @@ def test_pifia_trains_on_the_protein_of_each_cell_of_the_trained_proteins(tmp_pa
 def test_pifia_schedule_decays_the_rate_to_zero_over_the_run(tiny_store, tmp_path):
     cfg = TrainConfig.from_preset("pifia", epochs=3, batch_size=32)
     assert (cfg.learning_rate, cfg.epochs) == (3e-4, 3)
+    assert TrainConfig.from_preset("pifia", lr_sweep=True).sweep_rates == (1e-3, 6e-4, 3e-4, 1e-4, 5e-5)
     with CellStore.open(tiny_store) as store:
         train_cells = int((store.cells["split"] == 0).sum())
         schedule = get_method("pifia").schedule(store, cfg)
