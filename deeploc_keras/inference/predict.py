@@ -115,17 +115,6 @@ def _class_names(model: Any, store: CellStore, path: Path, n_outputs: int) -> li
     return names
 
 
-def _refuse_other_methods(model_path: str | os.PathLike) -> None:
-    """One line for a model of a method without a localization classifier (read from the file, before TensorFlow)."""
-    from ..models.info import read_model_info
-
-    recorded = read_model_info(model_path).get("method") if Path(model_path).is_file() else None
-    if recorded in METHODS and recorded != "deeploc":
-        raise file_error(model_path, f"is a {METHODS[recorded].display} model ({recorded!r}), which has no "
-                                     "localization classifier; predict calls localizations with a DeepLoc model. "
-                                     f"For its features: extract --method {recorded}")
-
-
 def predict(
     store: str | os.PathLike,
     out: str | os.PathLike,
@@ -183,8 +172,8 @@ def predict(
     out = Path(out)
     with CellStore.open(store) as cell_store:
         cell_store.require_proteins()
-        _refuse_other_methods(model_path)
-        model, model_file = load_trained(model_path, spec.name)
+        model, model_file = load_trained(model_path, spec.name, fix="predict classifies with a DeepLoc model "
+                                         "(train --method deeploc); {found} features come from extract --method {found}")
         tta = tta or default_tta(spec, model.info)
         probs_model = tta_model(model, "logits", tta=tta)
         cell_store.require_image_shape(tuple(probs_model.inputs[0].shape[1:]), model_file)

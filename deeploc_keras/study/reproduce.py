@@ -42,6 +42,7 @@ from eval.figures import FIGURE1_METRICS
 from eval.runs import add_run_columns
 from eval.standards import STANDARD_SUFFIXES
 
+from ..core.console import format_seconds, status
 from ..core.errors import InputError, file_error
 from ..core.outputs import atomic_path, remove_path
 from ..core.records import environment
@@ -75,6 +76,9 @@ STEP_NAMES = ("simulate", "train_deeploc", "train_pci", "train_pifia", "extract_
 #: Learned methods whose untrained twin is a reference row.
 _TWINS = ("deeploc", "pci", "pifia")
 _STATE = "reproduce.json"
+#: Seconds of each step in a ``cpu`` run on 2 cores (README): the shares that turn the time the finished
+#: steps took into an estimate of the rest.
+_STEP_SECONDS = dict(zip(STEP_NAMES, (12, 627, 442, 13, 2, 39, 17, 22, 8, 1), strict=True))
 
 
 @dataclass(frozen=True)
@@ -236,7 +240,7 @@ class _Run:
 
     def step(self, name: str, function: Callable[[], Any]) -> None:
         if name in self.state["steps"]:
-            logger.info("reproduce: %s already finished, skipped", name)
+            status(f"{self._position(name)}: finished before, skipped")
             return
         logger.info("reproduce: %s ...", name)
         start = time.perf_counter()
@@ -244,7 +248,25 @@ class _Run:
         seconds = time.perf_counter() - start
         self.state["steps"][name] = {"seconds": round(seconds, 2)}
         self._save()
-        logger.info("reproduce: %s done in %.1f s", name, seconds)
+        status(f"{self._position(name)}: {format_seconds(seconds)}; {self._elapsed_and_rest(name)}")
+
+    def _planned(self) -> list[str]:
+        return [name for name in STEP_NAMES if name != "simulate" or self.state["config"].get("store") is None]
+
+    def _position(self, name: str) -> str:
+        planned = self._planned()
+        return f"reproduce [{planned.index(name) + 1}/{len(planned)}] {name}"
+
+    def _elapsed_and_rest(self, name: str) -> str:
+        """Time of the finished steps and the rest estimated from them (scaled by the steps' usual shares)."""
+        planned = self._planned()
+        later = planned[planned.index(name) + 1:]
+        done = [step for step in planned if step in self.state["steps"]]
+        elapsed = sum(self.state["steps"][step]["seconds"] for step in done)
+        if not later:
+            return f"{format_seconds(elapsed)} in all"
+        rest = elapsed * sum(_STEP_SECONDS[step] for step in later) / sum(_STEP_SECONDS[step] for step in done)
+        return f"elapsed {format_seconds(elapsed)}, about {format_seconds(rest)} left"
 
     @property
     def timings(self) -> dict[str, float]:

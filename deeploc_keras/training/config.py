@@ -203,7 +203,7 @@ class TrainConfig:
             labelled = [name for name in TRAINABLE_METHODS if METHODS[name].needs_labels]
             raise InputError(f"class_balanced sampling needs labels; it applies to method {labelled} only")
         if self.aliases is not None and self.monitor is None:
-            raise InputError("aliases map the monitor's standards to ORFs; pass them with monitor (--monitor)")
+            raise InputError("aliases map the monitor's standards to ORFs; pass them with monitor (--standards)")
 
     @classmethod
     def from_preset(cls, method: str = "deeploc", preset: str | None = "study", **options: Any) -> TrainConfig:
