@@ -76,9 +76,10 @@ STEP_NAMES = ("simulate", "train_deeploc", "train_pci", "train_pifia", "extract_
 #: Learned methods whose untrained twin is a reference row.
 _TWINS = ("deeploc", "pci", "pifia")
 _STATE = "reproduce.json"
-#: Seconds of each step in a ``cpu`` run on 2 cores (README): the shares that turn the time the finished
-#: steps took into an estimate of the rest.
-_STEP_SECONDS = dict(zip(STEP_NAMES, (12, 627, 442, 13, 2, 39, 17, 22, 8, 1), strict=True))
+#: Seconds of each step in a ``cpu`` run on 2 cores (README; PIFiA's two steps estimated as 0.6 of DeepLoc's
+#: time per epoch and cell, docs/pifia.md): the shares that turn the time the finished steps took into an
+#: estimate of the rest.
+_STEP_SECONDS = dict(zip(STEP_NAMES, (12, 627, 442, 320, 13, 2, 8, 39, 17, 22, 8, 1), strict=True))
 
 
 @dataclass(frozen=True)

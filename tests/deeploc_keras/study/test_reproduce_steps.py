@@ -160,8 +160,8 @@ def test_reproduce_steps_print_a_line_each_with_elapsed_time_and_the_rest(monkey
     run.step("train_pci", lambda: None)
     run.step("train_pci", lambda: None)
     lines = capsys.readouterr().err.splitlines()
-    # 9 steps with a store; the rest scaled from the steps done by their usual shares of a run
+    # 11 steps with a store; the rest scaled from the steps done by their usual shares of a run
     rest = 60 * sum(list(module._STEP_SECONDS.values())[2:]) / module._STEP_SECONDS["train_deeploc"]
-    assert lines[0] == f"reproduce [1/9] train_deeploc: 60 s; elapsed 60 s, about {module.format_seconds(rest)} left"
-    assert lines[1].startswith("reproduce [2/9] train_pci: 5.0 min; elapsed 6.0 min, about ")
-    assert lines[2] == "reproduce [2/9] train_pci: finished before, skipped"
+    assert lines[0] == f"reproduce [1/11] train_deeploc: 60 s; elapsed 60 s, about {module.format_seconds(rest)} left"
+    assert lines[1].startswith("reproduce [2/11] train_pci: 5.0 min; elapsed 6.0 min, about ")
+    assert lines[2] == "reproduce [2/11] train_pci: finished before, skipped"
