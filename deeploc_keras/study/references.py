@@ -36,7 +36,7 @@ __all__ = ["LABELS_METHOD", "GENERATING_METHOD", "UNTRAINED", "PIXEL_STATISTICS"
            "REFERENCE_NAMES", "untrained_model", "label_profiles", "generating_profiles", "mean_target_mse"]
 
 #: Display name of each learned method's untrained network, by the method's display name.
-UNTRAINED = {"DeepLoc": "DeepLoc untrained", "PCI": "PCI untrained"}
+UNTRAINED = {"DeepLoc": "DeepLoc untrained", "PCI": "PCI untrained", "PIFiA": "PIFiA untrained"}
 #: Display names of the other references.
 PIXEL_STATISTICS, LABELS, GENERATING = "Pixel statistics", "Localization labels", "Generating parameters"
 #: Every reference representation, from the floor up (chance is each standard's prevalence, not a profile).

@@ -37,12 +37,13 @@ def smoke_run(tmp_path_factory):
 def test_reproduce_smoke_writes_every_artefact(smoke_run):
     out, result = smoke_run
     for path in ("report.html", "summary.csv", "reproduce.json", "screen/cells.h5", "runs/deeploc/best.keras",
-                 "runs/deeploc/sweep.csv", "runs/deeploc/monitor.csv", "runs/pci/best.keras",
-                 "profiles/deeploc/proteins.parquet", "profiles/pci/proteins.parquet",
+                 "runs/deeploc/sweep.csv", "runs/deeploc/monitor.csv", "runs/pci/best.keras", "runs/pifia/best.keras",
+                 "profiles/deeploc/proteins.parquet", "profiles/pci/proteins.parquet", "profiles/pifia/proteins.parquet",
                  "profiles/cellprofiler/proteins.parquet", "profiles/cellprofiler/proteins_pca.parquet",
                  "scores/coverage.csv", "scores/figure1_summary.png", "scores/figure1_summary.svg",
                  "figures/tsne/figure2_tsne.png", "figures/monitor/figure3_monitor.png",
                  "references/untrained_deeploc/proteins.parquet", "references/untrained_pci/proteins.parquet",
+                 "references/untrained_pifia/proteins.parquet",
                  "references/pixel_statistics/proteins.parquet", "references/labels/proteins.parquet",
                  "references/generating/proteins.parquet", "references/references.json"):
         assert (out / path).is_file(), path
@@ -69,6 +70,8 @@ def test_reproduce_smoke_writes_every_artefact(smoke_run):
     assert "score --normalize none" in report
     facts = json.loads((out / "references" / "references.json").read_text())
     assert facts["pci"]["mean_image_val_mse"] > 0 and facts["pci"]["epochs"] == 1
+    assert facts["pifia"]["proteins"] == 48 and facts["pifia"]["chance"] == pytest.approx(1 / 48)
+    assert facts["pifia"]["chance"] < facts["pifia"]["localization_only"] < 1 and facts["pifia"]["epochs"] == 1
     assert "DeepLoc" in result.output  # the summary table is printed
 
 
