@@ -3,24 +3,45 @@
 Temporary names are hidden siblings ``.<name>.<host>-<pid>-<tag>.partial``: a run
 killed outright (SIGKILL, power loss) leaves one behind, and the next run writing
 the same output removes the partials of processes that are no longer alive.
+
+An output is published by one rename that never replaces a file that appeared after
+the check (``renameat2`` with ``RENAME_NOREPLACE``); a replaced output is exchanged
+with the new one in one step (``RENAME_EXCHANGE``) and deleted afterwards. Each
+output is written under its lock (:mod:`deeploc_keras.core.locking`), so a second
+writer is refused.
+
+``overwrite`` replaces only what is recognisably the command's own output: a folder
+holding the command's record (:func:`record_name`, naming the command and listing
+what it wrote) and nothing else, and never a folder that holds one of the command's
+inputs (:func:`check_replaceable`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import datetime as _dt
+import errno
+import fnmatch
+import json
 import logging
 import os
 import re
 import shutil
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
+from .._version import __version__
 from .errors import DISK_FULL, OutputExistsError, file_error, is_disk_full
+from .lifetime import process_alive
+from .locking import output_lock
 
 __all__ = ["check_output", "atomic_path", "remove_path", "partial_path", "remove_stale_partials",
-           "kept_on_interrupt", "kept_notes"]
+           "kept_on_interrupt", "kept_notes", "record_name", "read_record", "write_owner_record",
+           "check_replaceable", "check_not_an_input", "publish", "writing_dir"]
 
 logger = logging.getLogger(__name__)
 
@@ -85,14 +106,15 @@ def partial_path(path: str | os.PathLike) -> Path:
     return path.with_name(f".{path.name}.{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}.partial")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def _siblings(path: Path, suffix: str) -> Iterator[tuple[Path, int]]:
+    """The hidden siblings ``.<name>.<this host>-<pid>-<tag><suffix>`` of ``path``, with their process ids."""
+    if not path.parent.is_dir():
+        return
+    pattern = re.compile(re.escape(f".{path.name}.{_HOST}-") + r"(\d+)-[0-9a-f]{8}" + re.escape(suffix))
+    for candidate in path.parent.iterdir():
+        match = pattern.fullmatch(candidate.name)
+        if match:
+            yield candidate, int(match.group(1))
 
 
 def remove_stale_partials(path: str | os.PathLike) -> list[Path]:
@@ -117,14 +139,9 @@ def remove_stale_partials(path: str | os.PathLike) -> list[Path]:
     >>> [p.name == dead for p in remove_stale_partials(out)]
     [True]
     """
-    path = Path(path)
-    if not path.parent.is_dir():
-        return []
-    pattern = re.compile(re.escape(f".{path.name}.{_HOST}-") + r"(\d+)-[0-9a-f]{8}\.partial")
     removed = []
-    for candidate in path.parent.iterdir():
-        match = pattern.fullmatch(candidate.name)
-        if match and int(match.group(1)) != os.getpid() and not _alive(int(match.group(1))):
+    for candidate, pid in _siblings(Path(path), ".partial"):
+        if pid != os.getpid() and not process_alive(pid):
             remove_path(candidate)
             removed.append(candidate)
     if removed:
@@ -174,12 +191,300 @@ def remove_path(path: str | os.PathLike) -> None:
         path.unlink()
 
 
+#: Record file names that differ from ``<command>.json`` (the training run record predates the rule).
+_RECORD_NAMES = {"train": "config.json"}
+#: Hidden siblings this package writes beside an output while it runs (locks, partials, set-aside outputs).
+_TRANSIENT = re.compile(r"\..+\.(lock|partial|previous)")
+
+
+def record_name(command: str) -> str:
+    """The name of the record that marks a folder as ``command``'s output.
+
+    Examples
+    --------
+    >>> record_name("score"), record_name("plot monitor"), record_name("train")
+    ('score.json', 'plot_monitor.json', 'config.json')
+    """
+    return _RECORD_NAMES.get(command, command.split(" --")[0].replace(" ", "_") + ".json")
+
+
+def _names_command(record: Any, command: str) -> bool:
+    named = record.get("command") if isinstance(record, dict) else None
+    return isinstance(named, str) and (named == command or named.startswith(command + " "))
+
+
+def read_record(folder: str | os.PathLike, command: str) -> dict[str, Any] | None:
+    """The record of ``command`` in ``folder``, or None when the folder holds none.
+
+    A record is the JSON file :func:`record_name` whose ``command`` names ``command``
+    (``"extract --method cellprofiler"`` is an ``extract`` record); an unreadable one
+    counts as none. Outputs of older versions recorded every command as ``config.json``,
+    which is read too.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+    command : str
+
+    Returns
+    -------
+    dict or None
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = write_owner_record(folder, "score")
+    >>> read_record(folder, "score")["command"], read_record(folder, "train")
+    ('score', None)
+    """
+    for name in _record_files(Path(folder), command):
+        return _load_json(Path(folder) / name)
+    return None
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _record_files(folder: Path, command: str) -> list[str]:
+    """The names of the files in ``folder`` that hold a record of ``command`` (its own name first)."""
+    names = dict.fromkeys((record_name(command), "config.json"))
+    return [name for name in names if _names_command(_load_json(folder / name), command)]
+
+
+def write_owner_record(folder: str | os.PathLike, command: str, *, outputs: Sequence[str] | None = None,
+                       extra: dict[str, Any] | None = None) -> Path:
+    """Write the record that marks ``folder`` as ``command``'s output (the folder is complete).
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        The finished output folder (or its temporary name).
+    command : str
+        The command that wrote it (``"score"``, ``"plot monitor"`` ...).
+    outputs : sequence of str, optional
+        The entries it wrote; default: everything in ``folder``.
+    extra : dict, optional
+        More fields (configuration, inputs).
+
+    Returns
+    -------
+    pathlib.Path
+        The record, :func:`record_name` in ``folder``.
+    """
+    folder = Path(folder)
+    path = folder / record_name(command)
+    written = sorted(outputs if outputs is not None else (p.name for p in folder.iterdir() if p != path))
+    record = {"command": command, "outputs": written, "package_version": __version__,
+              "written": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), **(extra or {})}
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(record, indent=2, default=str))
+    os.replace(tmp, path)
+    return path
+
+
+def _inside(inner: Path, outer: Path) -> bool:
+    try:
+        inner, outer = inner.resolve(), outer.resolve()
+    except OSError:
+        return False
+    return inner == outer or outer in inner.parents
+
+
+def check_not_an_input(path: str | os.PathLike, inputs: Iterable[str | os.PathLike | None], *, command: str) -> None:
+    """Refuse an output that is, or holds, one of the command's inputs.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The output file or folder.
+    inputs : iterable of path or None
+        The files and folders the command reads (None entries are skipped).
+    command : str
+        The command, named in the message.
+
+    Raises
+    ------
+    InputError
+        ``"<path>: holds <input>, an input of <command>; ..."`` (or ``"is <input> ..."``).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "cells.h5").write_text("store")
+    >>> check_not_an_input(folder, [folder / "cells.h5"], command="train")
+    Traceback (most recent call last):
+    ...
+    deeploc_keras.core.errors.InputError: ...: holds ...cells.h5, an input of train; --overwrite would delete it: choose another output path
+    """
+    path = Path(path)
+    for given in inputs:
+        if given is None or not os.path.lexists(given):
+            continue
+        if _inside(Path(given), path):
+            verb = "is" if Path(given).resolve() == path.resolve() else "holds"
+            raise file_error(path, f"{verb} {os.fspath(given)}, an input of {command}; --overwrite would delete it: "
+                                   "choose another output path")
+
+
+def check_replaceable(path: str | os.PathLike, *, command: str, inputs: Iterable[str | os.PathLike | None] = (),
+                      names: Sequence[str] = ()) -> None:
+    """Refuse to replace a folder that is not recognisably ``command``'s own output.
+
+    A folder may be replaced when it is empty, or when it holds ``command``'s record
+    (:func:`read_record`) and nothing but what that record lists, the record itself
+    and entries matching ``names``; never when it is or holds one of ``inputs``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The output about to be replaced (nothing is checked when it does not exist).
+    command : str
+        The command about to replace it.
+    inputs : iterable of path or None, default ()
+        The command's inputs.
+    names : sequence of str, default ()
+        Glob patterns of the entries the command writes besides those its record lists
+        (a training run: ``best.keras``, ``lr*_seed*``, ...).
+
+    Raises
+    ------
+    InputError
+        One line naming the folder and the input, the missing record or the first foreign entry.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "thesis.tex").write_text("years of work")
+    >>> check_replaceable(folder, command="score")
+    Traceback (most recent call last):
+    ...
+    deeploc_keras.core.errors.InputError: ...: was not written by score (it holds no score.json naming it); --overwrite replaces only score's own output: choose another output path
+    """
+    path = Path(path)
+    if not os.path.lexists(path):
+        return
+    check_not_an_input(path, inputs, command=command)
+    if not path.is_dir() or path.is_symlink():
+        return
+    entries = [entry.name for entry in path.iterdir() if not _TRANSIENT.fullmatch(entry.name)]
+    if not entries:
+        return
+    record = read_record(path, command)
+    if record is None:
+        raise file_error(path, f"was not written by {command} (it holds no {record_name(command)} naming it); "
+                               f"--overwrite replaces only {command}'s own output: choose another output path")
+    listed = set(record.get("outputs") or ()) | set(_record_files(path, command))
+    foreign = [name for name in sorted(entries)
+               if name not in listed and not any(fnmatch.fnmatchcase(name, pattern) for pattern in names)]
+    if foreign:
+        raise file_error(path, f"holds {foreign[0]!r}, which {command} did not write; move it away (or choose "
+                               "another output path) before --overwrite")
+
+
+_AT_FDCWD = -100
+_RENAME_NOREPLACE, _RENAME_EXCHANGE = 1, 2
+_libc: Any = None
+
+
+def _renameat2(src: Path, dst: Path, flags: int) -> bool:
+    """``renameat2(2)``; False where the system or the file system does not offer it (then the caller falls back)."""
+    global _libc
+    if _libc is None:
+        try:
+            _libc = ctypes.CDLL(None, use_errno=True)
+            _libc.renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+        except (OSError, AttributeError):
+            _libc = False
+    if not _libc:
+        return False
+    if _libc.renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), flags) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), os.fspath(dst))
+
+
+def publish(tmp: str | os.PathLike, path: str | os.PathLike, *, replace: bool = False) -> None:
+    """Move the finished ``tmp`` to ``path`` in one rename.
+
+    Without ``replace`` the rename never replaces anything: an output that appeared
+    at ``path`` after it was checked raises :class:`OutputExistsError`. With
+    ``replace`` an existing ``path`` is exchanged with ``tmp`` in one step (readers see
+    the old or the new output, never neither) and then deleted.
+
+    Parameters
+    ----------
+    tmp : str or os.PathLike
+        The complete output under its temporary name.
+    path : str or os.PathLike
+        Its final name.
+    replace : bool, default False
+        Replace an existing ``path`` (checked by the caller).
+
+    Raises
+    ------
+    OutputExistsError
+        If ``path`` exists and ``replace`` is False.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "new").write_text("new")
+    >>> _ = (folder / "out").write_text("appeared meanwhile")
+    >>> publish(folder / "new", folder / "out")
+    Traceback (most recent call last):
+    ...
+    deeploc_keras.core.errors.OutputExistsError: ...out: output already exists; pass --overwrite to replace it
+    >>> publish(folder / "new", folder / "out", replace=True)
+    >>> (folder / "out").read_text(), (folder / "new").exists()
+    ('new', False)
+    """
+    tmp, path = Path(tmp), Path(path)
+    if replace and os.path.lexists(path):
+        if _renameat2(tmp, path, _RENAME_EXCHANGE):
+            remove_path(tmp)
+        else:
+            remove_path(path)
+            os.replace(tmp, path)
+        return
+    try:
+        if _renameat2(tmp, path, _RENAME_NOREPLACE):
+            return
+    except FileExistsError:
+        raise OutputExistsError(path) from None
+    if os.path.lexists(path):
+        raise OutputExistsError(path)
+    if tmp.is_dir():
+        os.rename(tmp, path)
+        return
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise OutputExistsError(path) from None
+    except OSError:
+        os.rename(tmp, path)
+        return
+    tmp.unlink()
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, *, overwrite: bool = False, owner: str | None = None,
+                inputs: Iterable[str | os.PathLike | None] = ()) -> Iterator[Path]:
     """Yield a temporary sibling of ``path``; rename it to ``path`` on success.
 
     On an exception (or an interrupt) the temporary file or directory is removed,
     so ``path`` never appears incomplete and an existing ``path`` is left untouched.
+    The output's lock is held throughout (a second writer is refused), and the final
+    rename never replaces an output that appeared meanwhile (:func:`publish`).
 
     Parameters
     ----------
@@ -187,11 +492,24 @@ def atomic_path(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator
         Final name of the output (file or directory).
     overwrite : bool, default False
         Replace an existing ``path``; otherwise refuse before anything is written.
+    owner : str, optional
+        The command writing a folder output: the finished folder gets its record
+        (:func:`write_owner_record`), and ``overwrite`` replaces only a folder that
+        :func:`check_replaceable` recognises as this command's output.
+    inputs : iterable of path or None, default ()
+        The command's inputs: an output that is or holds one is refused under ``overwrite``.
 
     Yields
     ------
     pathlib.Path
         The temporary name to write to (it does not exist yet).
+
+    Raises
+    ------
+    OutputExistsError, InputError
+        An existing output without ``overwrite``, or one that is not the command's own.
+    OutputLockedError
+        If another process writes ``path``.
 
     Examples
     --------
@@ -204,18 +522,92 @@ def atomic_path(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator
     """
     path = check_output(path, overwrite=overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_partials(path)
-    tmp = partial_path(path)
-    try:
-        yield tmp
-        if path.exists():
-            remove_path(path)
-        os.replace(tmp, path)
-    except OSError as exc:
-        remove_path(tmp)
-        if is_disk_full(exc):
-            raise file_error(path, DISK_FULL) from exc
-        raise
-    except BaseException:
-        remove_path(tmp)
-        raise
+    with output_lock(path):
+        existed = os.path.lexists(path)
+        if existed and not overwrite:
+            raise OutputExistsError(path)
+        if owner is not None:
+            check_replaceable(path, command=owner, inputs=inputs)
+        else:
+            check_not_an_input(path, inputs, command="this command")
+        remove_stale_partials(path)
+        tmp = partial_path(path)
+        try:
+            yield tmp
+            if owner is not None and tmp.is_dir():
+                write_owner_record(tmp, owner)
+            publish(tmp, path, replace=existed)
+        except OSError as exc:
+            remove_path(tmp)
+            if is_disk_full(exc):
+                raise file_error(path, DISK_FULL) from exc
+            raise
+        except BaseException:
+            remove_path(tmp)
+            raise
+
+
+def _remove_previous(path: Path) -> None:
+    """Delete the set-aside previous outputs of ``path`` (of this process or of dead ones)."""
+    for candidate, pid in _siblings(path, ".previous"):
+        if pid == os.getpid() or not process_alive(pid):
+            remove_path(candidate)
+            _kept.pop(os.fspath(candidate), None)
+
+
+@contextlib.contextmanager
+def writing_dir(path: str | os.PathLike, *, command: str, overwrite: bool = False, resume: bool = False,
+                inputs: Iterable[str | os.PathLike | None] = (), names: Sequence[str] = ()) -> Iterator[Path]:
+    """Hold the lock of an output folder written in place (a training or reproduce run) while the block runs.
+
+    An existing folder is refused unless ``resume`` (continue it) or ``overwrite``; under
+    ``overwrite`` it must be ``command``'s own (:func:`check_replaceable`) and is renamed
+    aside to ``.<name>.<host>-<pid>-<tag>.previous``, then deleted once the block completes.
+    When the block fails or is interrupted, the new, unfinished folder stays (it resumes
+    like any interrupted run) and the previous one stays aside, until a later run in
+    ``path`` completes.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The output folder (created).
+    command : str
+        The command writing it.
+    overwrite, resume : bool, default False
+        Replace, or continue, an existing folder.
+    inputs : iterable of path or None, default ()
+        The command's inputs (never inside a replaced folder).
+    names : sequence of str, default ()
+        Glob patterns of the entries the command writes (:func:`check_replaceable`).
+
+    Yields
+    ------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> run = pathlib.Path(tempfile.mkdtemp()) / "run"
+    >>> with writing_dir(run, command="train") as folder:
+    ...     _ = (folder / "config.json").write_text('{"command": "train"}')
+    >>> with writing_dir(run, command="train", overwrite=True) as folder:
+    ...     sorted(p.name for p in run.parent.iterdir() if p.name.endswith(".previous")) != []
+    True
+    >>> sorted(p.name for p in run.parent.iterdir())
+    ['run']
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with output_lock(path):
+        if path.is_dir() and any(path.iterdir()) and not resume:
+            if not overwrite:
+                raise OutputExistsError(path)
+            check_replaceable(path, command=command, inputs=inputs, names=names)
+            aside = path.with_name(f".{path.name}.{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}.previous")
+            os.rename(path, aside)
+            kept_on_interrupt(aside, f"the previous {path.name}, deleted once a run in {path} finishes")
+        elif os.path.lexists(path) and not path.is_dir():
+            raise file_error(path, "is a file, but a folder is needed here; choose another output path")
+        path.mkdir(exist_ok=True)
+        yield path
+        _remove_previous(path)
