@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from scipy.stats import gaussian_kde
 
 from deeploc_keras.core.errors import InputError, file_error
-from deeploc_keras.core.outputs import atomic_path, check_output
+from deeploc_keras.core.outputs import atomic_path, check_output, check_replaceable
 from deeploc_keras.core.profiles import read_profiles
 from eval import standards as _standards
 from eval.figures import FIGURE1_METRICS, METRIC_LABELS
@@ -36,6 +36,10 @@ MONITOR_COLUMNS = ("epoch", "seed", "standard", "metric", "value")
 TSNE_PROCESSES = 23
 
 
+#: Names (representations, groups, --name) are drawn as written: a ``$`` starts no TeX math.
+_LITERAL_TEXT = matplotlib.rc_context({"text.parse_math": False})
+
+
 def _save(fig: Figure, data: pd.DataFrame, out: Path, stem: str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{stem}.png", out / f"{stem}.svg", out / f"{stem}.csv"]
@@ -46,6 +50,7 @@ def _save(fig: Figure, data: pd.DataFrame, out: Path, stem: str) -> list[Path]:
     return paths
 
 
+@_LITERAL_TEXT
 def plot_summary(
     summary: pd.DataFrame,
     out: str | os.PathLike,
@@ -220,6 +225,7 @@ def _draw_processes(ax: Any, coords: np.ndarray, groups: list[set[str]], protein
     ax.set_ylim(low[1] - pad[1], high[1] + pad[1])
 
 
+@_LITERAL_TEXT
 def plot_tsne(
     profiles: str | os.PathLike,
     localization_standard: str | os.PathLike | None,
@@ -283,6 +289,8 @@ def plot_tsne(
     from sklearn.manifold import TSNE
 
     check_output(out, overwrite=overwrite)
+    inputs = (profiles, localization_standard, process_standard)
+    check_replaceable(out, command="plot tsne", inputs=inputs)
     table = read_profiles(profiles)
     if "Metadata_Protein" not in table.meta:
         raise file_error(profiles, "no Metadata_Protein column; t-SNE needs one row per protein")
@@ -337,11 +345,12 @@ def plot_tsne(
         name = table.method if table.method != "unknown" else Path(profiles).stem
     fig.suptitle(f"{name}: t-SNE of {len(proteins)} protein profiles")
     fig.tight_layout()
-    with atomic_path(out, overwrite=overwrite) as tmp:
+    with atomic_path(out, overwrite=overwrite, owner="plot tsne", inputs=inputs) as tmp:
         paths = _save(fig, data, tmp, "figure2_tsne")
     return [Path(out) / p.name for p in paths]
 
 
+@_LITERAL_TEXT
 def plot_monitor(
     monitor_csv: str | os.PathLike,
     out: str | os.PathLike,
@@ -379,6 +388,7 @@ def plot_monitor(
         Missing columns, or a metric absent from the file (the metrics present are listed).
     """
     check_output(out, overwrite=overwrite)
+    check_replaceable(out, command="plot monitor", inputs=[monitor_csv])
     monitor_csv = Path(monitor_csv)
     if not monitor_csv.is_file():
         raise file_error(monitor_csv, "no such file")
@@ -429,6 +439,6 @@ def plot_monitor(
     fig.suptitle(title)
     fig.tight_layout()
     fig.legend(handles, names, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, fontsize="small")
-    with atomic_path(out, overwrite=overwrite) as tmp:
+    with atomic_path(out, overwrite=overwrite, owner="plot monitor", inputs=[monitor_csv]) as tmp:
         paths = _save(fig, data, tmp, "figure3_monitor")
     return [Path(out) / p.name for p in paths]

@@ -19,7 +19,7 @@ import pandas as pd
 
 from deeploc_keras.core.console import progress
 from deeploc_keras.core.errors import InputError, file_error
-from deeploc_keras.core.outputs import atomic_path, check_output
+from deeploc_keras.core.outputs import atomic_path, check_output, check_replaceable
 from deeploc_keras.core.processing import NORMALIZE_CHOICES, normalize_features
 from deeploc_keras.core.profiles import profile_name, read_profiles
 from eval import metrics as _metrics
@@ -447,6 +447,9 @@ def score(
         If ``out`` exists and ``overwrite`` is False.
     """
     out = check_output(out, overwrite=overwrite)
+    inputs = _input_paths(profiles, standards, aliases, None if localization == LOCALIZATION_FROM_METADATA else
+                          localization)
+    check_replaceable(out, command="score", inputs=inputs)
     metrics = _check_metrics(metrics, localization=localization is not None)
     normalize = _check_normalize(normalize)
     if not profiles:
@@ -478,14 +481,20 @@ def score(
     summary = pd.concat(summaries, ignore_index=True)[["representation", *SUMMARY_COLUMNS, "normalize"]]
     summary = _compare(summary, resampled, baselines, references)
     _write_scores(out, summary, coverage, groups if n_permutations else None, references=references,
-                  overwrite=overwrite)
+                  overwrite=overwrite, inputs=inputs)
     return summary
 
 
+def _input_paths(*given: Any) -> list[str | os.PathLike]:
+    """The files and folders among a command's inputs (tables and mappings given in memory are skipped)."""
+    flat = [item for value in given for item in (value if isinstance(value, list | tuple) else [value])]
+    return [item for item in flat if isinstance(item, str | os.PathLike)]
+
+
 def _write_scores(out: Path, summary: pd.DataFrame, coverage: list[dict], groups: list[dict] | None, *,
-                  references: Sequence[str], overwrite: bool) -> None:
+                  references: Sequence[str], overwrite: bool, inputs: Sequence[str | os.PathLike] = ()) -> None:
     """The score directory: summary.csv, coverage.csv, groups.csv (unless None) and Figure 1, atomically."""
-    with atomic_path(out, overwrite=overwrite) as tmp:
+    with atomic_path(out, overwrite=overwrite, owner="score", inputs=inputs) as tmp:
         tmp.mkdir(parents=True)
         summary.to_csv(tmp / "summary.csv", index=False)
         pd.DataFrame(coverage, columns=list(COVERAGE_COLUMNS)).to_csv(tmp / "coverage.csv", index=False)

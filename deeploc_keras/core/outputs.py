@@ -35,13 +35,13 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
-from .errors import DISK_FULL, OutputExistsError, file_error, is_disk_full
+from .errors import OutputExistsError, file_error, write_problem
 from .lifetime import process_alive
 from .locking import output_lock
 
 __all__ = ["check_output", "atomic_path", "remove_path", "partial_path", "remove_stale_partials",
            "kept_on_interrupt", "kept_notes", "record_name", "read_record", "write_owner_record",
-           "check_replaceable", "check_not_an_input", "publish", "writing_dir"]
+           "check_replaceable", "check_resumable", "check_own_outputs", "check_not_an_input", "publish", "writing_dir"]
 
 logger = logging.getLogger(__name__)
 
@@ -373,7 +373,7 @@ def check_replaceable(path: str | os.PathLike, *, command: str, inputs: Iterable
     check_not_an_input(path, inputs, command=command)
     if not path.is_dir() or path.is_symlink():
         return
-    entries = [entry.name for entry in path.iterdir() if not _TRANSIENT.fullmatch(entry.name)]
+    entries = _entries(path)
     if not entries:
         return
     record = read_record(path, command)
@@ -386,6 +386,83 @@ def check_replaceable(path: str | os.PathLike, *, command: str, inputs: Iterable
     if foreign:
         raise file_error(path, f"holds {foreign[0]!r}, which {command} did not write; move it away (or choose "
                                "another output path) before --overwrite")
+
+
+def _entries(path: Path) -> list[str]:
+    """The entries of folder ``path``, without the transient siblings this package writes while it runs."""
+    return [entry.name for entry in path.iterdir() if not _TRANSIENT.fullmatch(entry.name)]
+
+
+def check_resumable(path: str | os.PathLike, *, command: str) -> None:
+    """Refuse to continue writing into a folder that holds something but no record of ``command``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The output folder of an interrupted run (missing or empty: the run starts).
+    command : str
+
+    Raises
+    ------
+    InputError
+        ``"<path>: holds no interrupted <command> run to resume (no <record>); ..."``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "cells.h5").write_text("a store")
+    >>> check_resumable(folder, command="train")
+    Traceback (most recent call last):
+    ...
+    deeploc_keras.core.errors.InputError: ...: holds no interrupted train run to resume (no config.json naming train); choose the run's folder, or another output path without --resume
+    """
+    path = Path(path)
+    if path.is_dir() and _entries(path) and read_record(path, command) is None:
+        raise file_error(path, f"holds no interrupted {command} run to resume (no {record_name(command)} naming "
+                               f"{command}); choose the run's folder, or another output path without --resume")
+
+
+def check_own_outputs(folder: str | os.PathLike, names: Sequence[str], *, command: str, overwrite: bool = False,
+                      inputs: Iterable[str | os.PathLike | None] = ()) -> None:
+    """Check the files a command writes into a folder it shares with others (``extract --out RUN``).
+
+    Existing files among ``names`` are refused without ``overwrite``; with it they are
+    replaced only when ``folder`` holds ``command``'s record (:func:`read_record`), and
+    none of them may be an input.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+    names : sequence of str
+        The files the command writes into ``folder`` (its record included).
+    command : str
+    overwrite : bool, default False
+    inputs : iterable of path or None, default ()
+
+    Raises
+    ------
+    OutputExistsError, InputError
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> run = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (run / "cells.parquet").write_text("someone else's")
+    >>> check_own_outputs(run, ["cells.parquet", "extract.json"], command="extract", overwrite=True)
+    Traceback (most recent call last):
+    ...
+    deeploc_keras.core.errors.InputError: ...cells.parquet: was not written by extract (no extract.json beside it); --overwrite replaces only extract's own outputs: choose another output folder
+    """
+    folder = Path(folder)
+    for name in names:
+        check_output(folder / name, overwrite=overwrite)
+        check_not_an_input(folder / name, inputs, command=command)
+    existing = [name for name in names if os.path.lexists(folder / name)]
+    if existing and read_record(folder, command) is None:
+        raise file_error(folder / existing[0], f"was not written by {command} (no {record_name(command)} beside "
+                                               f"it); --overwrite replaces only {command}'s own outputs: choose "
+                                               "another output folder")
 
 
 _AT_FDCWD = -100
@@ -521,6 +598,8 @@ def atomic_path(path: str | os.PathLike, *, overwrite: bool = False, owner: str 
     'done'
     """
     path = check_output(path, overwrite=overwrite)
+    if path.name in ("", ".", ".."):
+        path = Path(os.path.abspath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     with output_lock(path):
         existed = os.path.lexists(path)
@@ -539,8 +618,9 @@ def atomic_path(path: str | os.PathLike, *, overwrite: bool = False, owner: str 
             publish(tmp, path, replace=existed)
         except OSError as exc:
             remove_path(tmp)
-            if is_disk_full(exc):
-                raise file_error(path, DISK_FULL) from exc
+            problem = write_problem(exc)
+            if problem is not None:
+                raise file_error(path, problem) from exc
             raise
         except BaseException:
             remove_path(tmp)
@@ -596,13 +676,16 @@ def writing_dir(path: str | os.PathLike, *, command: str, overwrite: bool = Fals
     >>> sorted(p.name for p in run.parent.iterdir())
     ['run']
     """
-    path = Path(path)
+    path = Path(os.path.abspath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     with output_lock(path):
-        if path.is_dir() and any(path.iterdir()) and not resume:
+        if path.is_dir() and _entries(path) and not resume:
             if not overwrite:
                 raise OutputExistsError(path)
             check_replaceable(path, command=command, inputs=inputs, names=names)
+            if _inside(Path.cwd(), path):
+                raise file_error(path, "holds the current folder; --overwrite would move it away: run the command "
+                                       "from another folder")
             aside = path.with_name(f".{path.name}.{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}.previous")
             os.rename(path, aside)
             kept_on_interrupt(aside, f"the previous {path.name}, deleted once a run in {path} finishes")
