@@ -93,6 +93,12 @@ def _check_profiles(proteins: Sequence[str], features: np.ndarray, *, source: st
     bad = ~np.isfinite(features).all(axis=1)
     if bad.any():
         raise InputError(f"{source}: {bad.sum()} profiles contain NaN or infinite values: {listed(bad)}")
+    # squared distances between two rows must stay finite in float64: |x| <= sqrt(max / dims) / 2
+    limit = float(np.sqrt(np.finfo(np.float64).max / features.shape[1]) / 2)
+    huge = (np.abs(features) > limit).any(axis=1)
+    if huge.any():
+        raise InputError(f"{source}: {huge.sum()} profiles have values beyond +-{limit:.3g}, where distances between "
+                         f"profiles overflow: {listed(huge)}; rescale the features")
     constant = np.ptp(features, axis=1) == 0
     if constant.any():
         raise InputError(f"{source}: {constant.sum()} profiles are constant (correlation undefined): {listed(constant)}")

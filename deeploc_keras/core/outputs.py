@@ -41,7 +41,7 @@ from .locking import output_lock
 
 __all__ = ["check_output", "atomic_path", "remove_path", "partial_path", "remove_stale_partials",
            "kept_on_interrupt", "kept_notes", "record_name", "read_record", "write_owner_record",
-           "check_replaceable", "check_resumable", "check_own_outputs", "check_not_an_input", "publish", "writing_dir"]
+           "remove_leftovers", "check_replaceable", "check_resumable", "check_own_outputs", "check_not_an_input", "publish", "writing_dir"]
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +147,34 @@ def remove_stale_partials(path: str | os.PathLike) -> list[Path]:
     if removed:
         logger.info("removed %d stale partial output(s) of %s left by killed runs", len(removed), path)
     return removed
+
+
+def remove_leftovers(path: str | os.PathLike) -> None:
+    """Delete what killed processes left beside ``path``: their partials and an unheld lock file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An output about to be written again (a resumed run's ``history.csv`` ...).
+
+    Raises
+    ------
+    OutputLockedError
+        If another process holds the lock of ``path``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from deeploc_keras.core.locking import lock_path
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "history.csv"
+    >>> _ = lock_path(out).write_text('{"host": "h", "pid": 999999999}')
+    >>> remove_leftovers(out)
+    >>> lock_path(out).exists()
+    False
+    """
+    remove_stale_partials(path)
+    with output_lock(path):
+        pass
 
 
 def kept_on_interrupt(path: str | os.PathLike, hint: str) -> None:

@@ -348,14 +348,30 @@ class ProfileWriter:
         if self._writer is None:
             self._context.__exit__(InputError, InputError("no rows written"), None)
             raise InputError("no rows to write: the selection of cells is empty")
-        self._writer.close()
+        try:
+            self._writer.close()
+        except BaseException as exc:
+            self._writer = None
+            self.abort(exc)
+            raise
         self._context.__exit__(None, None, None)
 
-    def abort(self) -> None:
-        """Discard the partial file."""
+    def abort(self, exc: BaseException | None = None) -> None:
+        """Discard the partial file.
+
+        Parameters
+        ----------
+        exc : BaseException, optional
+            The error that stopped the writing; a full disk or a read-only folder is raised
+            as one :class:`~deeploc_keras.core.errors.InputError` naming the file.
+        """
         if self._writer is not None:
-            self._writer.close()
-        self._context.__exit__(KeyboardInterrupt, KeyboardInterrupt(), None)
+            try:
+                self._writer.close()
+            except OSError:
+                pass
+        exc = exc if exc is not None else KeyboardInterrupt()
+        self._context.__exit__(type(exc), exc, exc.__traceback__)
 
     def __enter__(self) -> ProfileWriter:
         return self
@@ -364,7 +380,7 @@ class ProfileWriter:
         if exc_type is None:
             self.close()
         else:
-            self.abort()
+            self.abort(exc)
 
 
 class ProteinMeans:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from eval.score import score_representation
 
-from ..core.errors import InputError, file_error, reading
+from ..core.errors import InputError, file_error, reading, write_problem
 from ..core.outputs import atomic_path, partial_path, publish, remove_path, remove_stale_partials
 from ..core.profiles import ProteinMeans
 from ..data.pipeline import inference_dataset
@@ -49,6 +49,17 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _raise_write_problem(exc: BaseException, path: Path) -> None:
+    """Name ``path`` when ``exc`` is a full disk or a read-only folder (h5py and zipfile name no file)."""
+    cause: BaseException | None = exc
+    seen: set[int] = set()
+    while cause is not None and id(cause) not in seen and write_problem(cause) is None:
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    if cause is not None and write_problem(cause) is not None:
+        raise file_error(path, write_problem(cause)) from exc
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -144,13 +155,15 @@ class RunBackup(keras.callbacks.Callback):
         for stale in self.directory.glob(".epoch-*.weights.h5"):
             stale.unlink()
         tmp = self.directory / f".epoch-{done:04d}.{os.getpid()}.weights.h5"
+        final = self.directory / f"epoch-{done:04d}.weights.h5"
         try:
             self.model.save_weights(tmp)
             _fsync(tmp)
-            os.replace(tmp, self.directory / f"epoch-{done:04d}.weights.h5")
+            os.replace(tmp, final)
             _fsync(self.directory)
-        except BaseException:
+        except BaseException as exc:
             tmp.unlink(missing_ok=True)
+            _raise_write_problem(exc, final)
             raise
         for _, old in self.backups()[self.keep:]:
             old.unlink()
@@ -249,6 +262,9 @@ class FiniteModelCheckpoint(keras.callbacks.ModelCheckpoint):
             if saved.is_file():
                 _fsync(saved)
                 publish(saved, final, replace=True)
+        except Exception as exc:
+            _raise_write_problem(exc, final)
+            raise
         finally:
             self.filepath = os.fspath(final)
             remove_path(staging)

@@ -50,13 +50,14 @@ import pandas as pd
 from eval.standards import load_standards, read_aliases, restrict
 
 from .._tensorflow import load_tensorflow
-from ..core.errors import DeeplocKerasError, InputError, file_error, reading
+from ..core.errors import DISK_FULL, DeeplocKerasError, InputError, file_error, reading
 from ..core.outputs import (
     atomic_path,
     check_output,
     check_replaceable,
     check_resumable,
     kept_on_interrupt,
+    remove_leftovers,
     remove_path,
     writing_dir,
 )
@@ -246,6 +247,9 @@ def _run_summary(cfg: TrainConfig, *, resumed: bool) -> dict[str, Any]:
             "epochs": len(_history(history_csv)), "resumed": resumed}
 
 
+#: The files of a single run, whose leftovers (partials, locks) a killed run may have left beside them.
+_RUN_FILES = ("config.json", "model_card.json", "best.keras", "history.csv", "monitor.csv")
+
 #: The first epoch number of each per-epoch log: history.csv counts from 0 (Keras), monitor.csv from 1.
 _EPOCH_LOGS = {"history.csv": 0, "monitor.csv": 1}
 
@@ -292,6 +296,8 @@ def _fit_one(store: CellStore, cfg: TrainConfig, *, fingerprint: str, standards:
         for stale in (history_csv, run_dir / "monitor.csv"):
             remove_path(stale)
     run_dir.mkdir(parents=True, exist_ok=True)
+    for name in _RUN_FILES:
+        remove_leftovers(run_dir / name)
     write_run_record(run_dir / "config.json", command="train", config=cfg.to_dict(), seed=cfg.seed,
                      inputs={"store": fingerprint})
     keras.backend.clear_session()
@@ -313,8 +319,14 @@ def _fit_one(store: CellStore, cfg: TrainConfig, *, fingerprint: str, standards:
             tmp.write_text(json.dumps(_model_card(model, store, cfg, spec), indent=2))
         verbose, progress = _progress_callbacks(cfg.verbose)
         # the backup comes last, so the logs of an epoch are written before the state that skips it on resume
-        trained.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, initial_epoch=done, steps_per_epoch=steps,
-                  callbacks=[*callbacks, *progress, *extra_callbacks, backup], verbose=verbose, shuffle=False)
+        try:
+            trained.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, initial_epoch=done,
+                        steps_per_epoch=steps, callbacks=[*callbacks, *progress, *extra_callbacks, backup],
+                        verbose=verbose, shuffle=False)
+        except InputError as exc:
+            if DISK_FULL not in str(exc):
+                raise
+            raise InputError(f"{exc}; the run so far is kept: continue it with --resume") from exc
     if nan_guard.nan_epoch is not None:
         kept = f"last good checkpoint kept at {best_path}" if best_path.exists() else \
             f"no checkpoint was saved in {run_dir} (the first epoch already diverged)"
@@ -491,6 +503,18 @@ def _check_image_shape(store: CellStore, cfg: TrainConfig) -> None:
                                      f"{need}x{need}); import larger crops or choose another preset")
 
 
+def _warn_other_threads(record_path: Path, recorded: dict[str, Any]) -> None:
+    """Warn when a run resumes with other CPUs or thread variables than it started with (its numbers will differ)."""
+    from ..core.records import thread_configuration
+
+    now = thread_configuration()
+    changed = [key for key in ("cpus", "variables") if key in recorded and recorded[key] != now[key]]
+    if changed:
+        logger.warning("%s: the run started with %s and resumes with %s; the resumed epochs equal the uninterrupted "
+                       "run's only with the same thread configuration", record_path,
+                       {k: recorded[k] for k in changed}, {k: now[k] for k in changed})
+
+
 def _check_resume(cfg: TrainConfig, store: CellStore) -> None:
     """Refuse to resume a run recorded with other options or another store (lists the keys that differ)."""
     record_path = Path(cfg.out) / "config.json"
@@ -498,7 +522,9 @@ def _check_resume(cfg: TrainConfig, store: CellStore) -> None:
         return
     recorded = TrainConfig.read(record_path)
     with reading(record_path):
-        inputs = json.loads(record_path.read_text()).get("inputs") or {}
+        record = json.loads(record_path.read_text())
+    inputs = record.get("inputs") or {}
+    _warn_other_threads(record_path, (record.get("environment") or {}).get("threads") or {})
     changed = cfg.differences(recorded)
     if inputs.get("store") not in (None, store.fingerprint()):
         changed.append("store")
