@@ -190,6 +190,7 @@ class _Executor:
         if isinstance(scheduler, Client):
             self._client = scheduler
         elif scheduler == "local":
+            _quiet_dask()
             self._cluster = LocalCluster(n_workers=int(workers or os.cpu_count() or 1), threads_per_worker=1,
                                          processes=True, dashboard_address=None)
             self._client, self._own_client = Client(self._cluster), True
@@ -199,7 +200,8 @@ class _Executor:
                 self._client, self._own_client = Client(str(scheduler), timeout="30s"), True
             except (OSError, ValueError, TypeError) as exc:
                 raise InputError(f"cannot reach the Dask scheduler at {scheduler!r}: {_first_line(exc)}") from None
-        self.address = str(scheduler if isinstance(scheduler, str) else self._client.scheduler.address)
+        self.address = scheduler if isinstance(scheduler, str) and scheduler != "local" else \
+            str(self._client.scheduler.address)
         self.workers = max(len(self._client.scheduler_info().get("workers", {})), 1)
         self.kind = f"dask ({self._client.scheduler.address}, {self.workers} workers)"
 
@@ -238,9 +240,9 @@ class _Executor:
         except (concurrent.futures.CancelledError, OSError) as exc:
             if self._client is None:
                 raise
-            raise InputError(f"the Dask scheduler at {self.address} stopped answering mid-run "
-                             f"({_first_line(exc)}); the chunks measured so far are kept: run again to resume"
-                             ) from None
+            reason = "connection lost" if isinstance(exc, concurrent.futures.CancelledError) else _first_line(exc)
+            raise InputError(f"the Dask scheduler at {self.address} stopped answering mid-run ({reason}); the "
+                             "chunks measured so far are kept: run again to resume") from None
         finally:
             for future in in_flight:
                 future.cancel()
@@ -270,9 +272,17 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _quiet_dask() -> None:
-    """Leave the reporting of a lost scheduler to the runner (one line), unless debugging."""
-    if logging.getLogger(__name__).getEffectiveLevel() > logging.DEBUG:
-        logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    """Leave the reporting of a lost scheduler to the runner (one line), unless debugging.
+
+    Dask's loggers carry levels of their own (its logging configuration), so each is set.
+    """
+    if logging.getLogger(__name__).getEffectiveLevel() <= logging.DEBUG:
+        return
+    import distributed  # noqa: F401 - creates Dask's loggers
+
+    names = [name for name in logging.root.manager.loggerDict if name.split(".")[0] == "distributed"]
+    for name in ["distributed", *names]:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def _check_outputs(out_dir: Path, *, overwrite: bool) -> None:
