@@ -41,7 +41,7 @@ from deeploc_keras.core.console import progress
 from deeploc_keras.core.errors import InputError, check_positive_int, file_error
 from deeploc_keras.core.lifetime import exit_with_parent
 from deeploc_keras.core.locking import output_lock
-from deeploc_keras.core.outputs import atomic_path, check_own_outputs, publish, record_name, remove_path
+from deeploc_keras.core.outputs import atomic_path, check_own_outputs, made_dir, publish, record_name, remove_path
 from deeploc_keras.core.processing import ProfileProcessing, process_profile_file
 from deeploc_keras.core.profiles import ProfileWriter, aggregate_proteins, cell_metadata, feature_names
 from deeploc_keras.core.records import write_run_record
@@ -435,8 +435,7 @@ def extract_cellprofiler(
                 "config": config.to_dict(), "channel_names": channel_names, "n_cells": int(selected.size)}
     executor = _Executor(workers, scheduler)
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with output_lock(out_dir):
+        with made_dir(out_dir), output_lock(out_dir):
             chunk_dir = _prepare_out(out_dir, manifest, overwrite=overwrite)
             blocks = [selected[i:i + chunk_cells] for i in range(0, selected.size, chunk_cells)]
             paths = [chunk_dir / f"chunk_{k:06d}.parquet" for k in range(len(blocks))]

@@ -46,7 +46,7 @@ def _raise_terminated(signum: int, frame: object) -> None:
 
 def _user_error_line(exc: BaseException) -> str | None:
     """The one line for an error the user can fix, or None for a bug."""
-    from .core.errors import DeeplocKerasError, is_disk_full, os_error_message, user_error_behind
+    from .core.errors import DeeplocKerasError, os_error_message, user_error_behind, write_problem
 
     if isinstance(exc, DeeplocKerasError):
         text = str(exc).strip()
@@ -55,12 +55,7 @@ def _user_error_line(exc: BaseException) -> str | None:
     if cause is not None:
         return _user_error_line(cause)
     if isinstance(exc, OSError):
-        message = os_error_message(exc)
-        if message is None and is_disk_full(exc):
-            from .core.errors import DISK_FULL
-
-            message = DISK_FULL
-        return message
+        return os_error_message(exc) or write_problem(exc)
     return None
 
 

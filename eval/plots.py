@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import matplotlib.text
 import matplotlib.ticker
 import numpy as np
 import pandas as pd
@@ -36,11 +37,22 @@ MONITOR_COLUMNS = ("epoch", "seed", "standard", "metric", "value")
 TSNE_PROCESSES = 23
 
 
-#: Names (representations, groups, --name) are drawn as written: a ``$`` starts no TeX math.
-_LITERAL_TEXT = matplotlib.rc_context({"text.parse_math": False})
+def _literal(fig: Figure) -> Figure:
+    """Draw every text of ``fig`` as written: a ``$`` in a name (representation, group, ``--name``) starts no TeX."""
+    for text in fig.findobj(matplotlib.text.Text):
+        text.set_parse_math(False)
+    return fig
+
+
+def _checked_out(out: str | os.PathLike, command: str, *, overwrite: bool, inputs: tuple) -> tuple:
+    """Refuse an existing ``out`` (without ``overwrite``) or one that is not ``command``'s own; the inputs."""
+    check_output(out, overwrite=overwrite)
+    check_replaceable(out, command=command, inputs=inputs)
+    return inputs
 
 
 def _save(fig: Figure, data: pd.DataFrame, out: Path, stem: str) -> list[Path]:
+    _literal(fig)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{stem}.png", out / f"{stem}.svg", out / f"{stem}.csv"]
     fig.savefig(paths[0], dpi=150, bbox_inches="tight")
@@ -50,7 +62,6 @@ def _save(fig: Figure, data: pd.DataFrame, out: Path, stem: str) -> list[Path]:
     return paths
 
 
-@_LITERAL_TEXT
 def plot_summary(
     summary: pd.DataFrame,
     out: str | os.PathLike,
@@ -135,7 +146,7 @@ def plot_summary(
         ax.set_ylabel(METRIC_LABELS.get(metric, metric))
         ax.spines[["top", "right"]].set_visible(False)
     handles, names = axes[0, 0].get_legend_handles_labels()
-    fig.tight_layout()
+    _literal(fig).tight_layout()
     fig.legend(handles, names, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, fontsize="small",
                title="grey, hatched: references" if grey else None, title_fontsize="x-small")
     return _save(fig, data, Path(out), stem)
@@ -225,7 +236,6 @@ def _draw_processes(ax: Any, coords: np.ndarray, groups: list[set[str]], protein
     ax.set_ylim(low[1] - pad[1], high[1] + pad[1])
 
 
-@_LITERAL_TEXT
 def plot_tsne(
     profiles: str | os.PathLike,
     localization_standard: str | os.PathLike | None,
@@ -288,9 +298,7 @@ def plot_tsne(
     """
     from sklearn.manifold import TSNE
 
-    check_output(out, overwrite=overwrite)
-    inputs = (profiles, localization_standard, process_standard)
-    check_replaceable(out, command="plot tsne", inputs=inputs)
+    inputs = _checked_out(out, "plot tsne", overwrite=overwrite, inputs=(profiles, localization_standard, process_standard))
     table = read_profiles(profiles)
     if "Metadata_Protein" not in table.meta:
         raise file_error(profiles, "no Metadata_Protein column; t-SNE needs one row per protein")
@@ -344,13 +352,12 @@ def plot_tsne(
     if name is None:
         name = table.method if table.method != "unknown" else Path(profiles).stem
     fig.suptitle(f"{name}: t-SNE of {len(proteins)} protein profiles")
-    fig.tight_layout()
+    _literal(fig).tight_layout()
     with atomic_path(out, overwrite=overwrite, owner="plot tsne", inputs=inputs) as tmp:
         paths = _save(fig, data, tmp, "figure2_tsne")
     return [Path(out) / p.name for p in paths]
 
 
-@_LITERAL_TEXT
 def plot_monitor(
     monitor_csv: str | os.PathLike,
     out: str | os.PathLike,
@@ -387,8 +394,7 @@ def plot_monitor(
     InputError
         Missing columns, or a metric absent from the file (the metrics present are listed).
     """
-    check_output(out, overwrite=overwrite)
-    check_replaceable(out, command="plot monitor", inputs=[monitor_csv])
+    _checked_out(out, "plot monitor", overwrite=overwrite, inputs=(monitor_csv,))
     monitor_csv = Path(monitor_csv)
     if not monitor_csv.is_file():
         raise file_error(monitor_csv, "no such file")
@@ -437,7 +443,7 @@ def plot_monitor(
     if len(rates) == 1:
         title += f", chosen learning rate {rates[0]:g}"
     fig.suptitle(title)
-    fig.tight_layout()
+    _literal(fig).tight_layout()
     fig.legend(handles, names, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, fontsize="small")
     with atomic_path(out, overwrite=overwrite, owner="plot monitor", inputs=[monitor_csv]) as tmp:
         paths = _save(fig, data, tmp, "figure3_monitor")

@@ -452,10 +452,7 @@ def score(
     OutputExistsError
         If ``out`` exists and ``overwrite`` is False.
     """
-    out = check_output(out, overwrite=overwrite)
-    inputs = _input_paths(profiles, standards, aliases, None if localization == LOCALIZATION_FROM_METADATA else
-                          localization)
-    check_replaceable(out, command="score", inputs=inputs)
+    out, inputs = _checked_out(out, overwrite, profiles, standards, aliases, localization)
     metrics = _check_metrics(metrics, localization=localization is not None)
     normalize = _check_normalize(normalize)
     if not profiles:
@@ -491,10 +488,14 @@ def score(
     return summary
 
 
-def _input_paths(*given: Any) -> list[str | os.PathLike]:
-    """The files and folders among a command's inputs (tables and mappings given in memory are skipped)."""
+def _checked_out(out: str | os.PathLike, overwrite: bool, *given: Any) -> tuple[Path, list[str | os.PathLike]]:
+    """The score folder, refused when it exists (without ``overwrite``) or is not score's own or holds an input;
+    the inputs that are files or folders (tables and mappings given in memory are skipped)."""
+    out = check_output(out, overwrite=overwrite)
     flat = [item for value in given for item in (value if isinstance(value, list | tuple) else [value])]
-    return [item for item in flat if isinstance(item, str | os.PathLike)]
+    inputs = [item for item in flat if isinstance(item, str | os.PathLike) and item != LOCALIZATION_FROM_METADATA]
+    check_replaceable(out, command="score", inputs=inputs)
+    return out, inputs
 
 
 def _write_scores(out: Path, summary: pd.DataFrame, coverage: list[dict], groups: list[dict] | None, *,

@@ -9,7 +9,8 @@ import sys
 import pytest
 
 #: The shared core every package may import; it imports none of eval, cellprofiler_features or TensorFlow.
-CORE = ("deeploc_keras.core.errors", "deeploc_keras.core.outputs", "deeploc_keras.core.profiles", "deeploc_keras.core.records",
+CORE = ("deeploc_keras.core.errors", "deeploc_keras.core.outputs", "deeploc_keras.core.locking",
+        "deeploc_keras.core.profiles", "deeploc_keras.core.records",
         "deeploc_keras.data.store", "deeploc_keras.core.console")
 EVAL = ("eval", "eval.figures", "eval.metrics", "eval.standards", "eval.score", "eval.plots")
 CELLPROFILER = ("cellprofiler_features", "cellprofiler_features.masks", "cellprofiler_features.measure",

@@ -41,7 +41,7 @@ from .locking import output_lock
 
 __all__ = ["check_output", "atomic_path", "remove_path", "partial_path", "remove_stale_partials",
            "kept_on_interrupt", "kept_notes", "record_name", "read_record", "write_owner_record",
-           "remove_leftovers", "check_replaceable", "check_resumable", "check_own_outputs", "check_not_an_input", "publish", "writing_dir"]
+           "remove_leftovers", "check_replaceable", "check_resumable", "check_own_outputs", "check_not_an_input", "publish", "writing_dir", "made_dir"]
 
 logger = logging.getLogger(__name__)
 
@@ -722,3 +722,45 @@ def writing_dir(path: str | os.PathLike, *, command: str, overwrite: bool = Fals
         path.mkdir(exist_ok=True)
         yield path
         _remove_previous(path)
+
+
+@contextlib.contextmanager
+def made_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Create the folder ``path`` (and missing parents) for a block; if the block fails, remove those it created
+    that are still empty.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Yields
+    ------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> try:
+    ...     with made_dir(root / "a" / "b"):
+    ...         raise ValueError("refused")
+    ... except ValueError:
+    ...     pass
+    >>> list(root.iterdir())
+    []
+    """
+    path = Path(path)
+    created = []
+    current = path
+    while not current.exists() and current != current.parent:
+        created.append(current)
+        current = current.parent
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        yield path
+    except BaseException:
+        for folder in created:
+            if not folder.is_dir() or any(folder.iterdir()):
+                break
+            folder.rmdir()
+        raise

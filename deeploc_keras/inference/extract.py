@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 from .._tensorflow import load_tensorflow
 from ..core.errors import InputError, file_error, reading
 from ..core.locking import output_lock
-from ..core.outputs import atomic_path, check_own_outputs
+from ..core.outputs import atomic_path, check_own_outputs, made_dir
 from ..core.profiles import PARQUET_METADATA_KEY, ProfileWriter, aggregate_proteins, cell_metadata, feature_names
 from ..core.records import file_sha256, write_run_record
 from ..data.pipeline import inference_dataset, parse_shard, shard_cells
@@ -192,24 +192,18 @@ def extract(
         cell_store.require_image_shape(tuple(features_model.inputs[0].shape[1:]), model_file)
         data = inference_dataset(cell_store, split=split, batch_size=batch_size, shard=shard_t)
         n_store_cells = len(cell_store)
-        created = _missing_dirs(out)
-        out.mkdir(parents=True, exist_ok=True)
-        try:
-            with output_lock(out) if shard_t is None else contextlib.nullcontext():
-                _check_outputs(out, shard_t, overwrite=overwrite, inputs=(store, model_path))
-                n_cells = _extract_learned(cell_store, out / cells_name, display=spec.display,
-                                           features_model=features_model, layer=layer, data=data, info=info,
-                                           overwrite=overwrite)
-                proteins = None
-                if shard_t is None:
-                    proteins = _aggregate_or_discard(out / cells_name, out / "proteins.parquet", overwrite=overwrite)
-                config = {**info, "store": str(Path(store).resolve()), "out": str(out.resolve()),
-                          "batch_size": batch_size}
-                write_run_record(out / config_name, command="extract", config=config, seed=None,
-                                 inputs={"store": info["store_fingerprint"], "model": info["model_sha256"]})
-        except BaseException:
-            _remove_empty(created)
-            raise
+        with made_dir(out), output_lock(out) if shard_t is None else contextlib.nullcontext():
+            _check_outputs(out, shard_t, overwrite=overwrite, inputs=(store, model_path))
+            n_cells = _extract_learned(cell_store, out / cells_name, display=spec.display,
+                                       features_model=features_model, layer=layer, data=data, info=info,
+                                       overwrite=overwrite)
+            proteins = None
+            if shard_t is None:
+                proteins = _aggregate_or_discard(out / cells_name, out / "proteins.parquet", overwrite=overwrite)
+            config = {**info, "store": str(Path(store).resolve()), "out": str(out.resolve()),
+                      "batch_size": batch_size}
+            write_run_record(out / config_name, command="extract", config=config, seed=None,
+                             inputs={"store": info["store_fingerprint"], "model": info["model_sha256"]})
     schema_names = pq.read_schema(out / cells_name).names
     n_features = len(schema_names) - sum(n.startswith("Metadata_") for n in schema_names)
     logger.info("extract: %d cells x %d features -> %s", n_cells, n_features, out / cells_name)
@@ -342,23 +336,6 @@ def _aggregate_or_discard(cells_path: Path, proteins_path: Path, *, overwrite: b
         cells_path.unlink()
         raise
     return proteins_path
-
-
-def _missing_dirs(path: Path) -> list[Path]:
-    """``path`` and its ancestors that do not exist yet, deepest first."""
-    missing = []
-    while not path.exists() and path != path.parent:
-        missing.append(path)
-        path = path.parent
-    return missing
-
-
-def _remove_empty(dirs: list[Path]) -> None:
-    """Remove the directories this run created, deepest first, as long as they are empty."""
-    for folder in dirs:
-        if not folder.is_dir() or any(folder.iterdir()):
-            return
-        folder.rmdir()
 
 
 #: What the shards of one extraction share (recorded in each part's Parquet metadata).

@@ -27,7 +27,7 @@ import pandas as pd
 
 from ..core.errors import InputError, file_error
 from ..core.locking import output_lock
-from ..core.outputs import atomic_path, check_own_outputs
+from ..core.outputs import atomic_path, check_own_outputs, made_dir
 from ..core.profiles import ProfileWriter, cell_metadata
 from ..core.records import file_sha256, write_run_record
 from ..data.pipeline import SPLIT_CHOICES, inference_dataset
@@ -190,8 +190,7 @@ def predict(
         info = {"method": "deeploc", "layer": "logits", "model": str(model_file),
                 "model_sha256": file_sha256(model_file), "tta": tta, "split": split, "threshold": threshold,
                 "store_fingerprint": cell_store.fingerprint(), "class_names": class_names}
-        out.mkdir(parents=True, exist_ok=True)
-        with output_lock(out):
+        with made_dir(out), output_lock(out):
             check_own_outputs(out, names, command="predict", overwrite=overwrite, inputs=(store, model_path))
             rows, probs = _write_cells(out / "cells.parquet", cell_store, probs_model, data, class_names, info,
                                        overwrite=overwrite)

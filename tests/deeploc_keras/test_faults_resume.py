@@ -196,3 +196,68 @@ def test_reproduce_killed_at_a_random_instant_resumes_to_the_uninterrupted_run(t
     steps = json.loads((out / "reproduce.json").read_text())["steps"]
     assert list(steps) == list(json.loads((whole / "reproduce.json").read_text())["steps"]), how
     assert sorted(os.listdir(tmp_path)) == ["run"], how
+
+
+_HOLD = textwrap.dedent("""
+    import sys, time
+    from deeploc_keras.core.locking import output_lock
+    with output_lock(sys.argv[1]):
+        print("held", flush=True)
+        time.sleep(300)
+""")
+
+
+@pytest.mark.parametrize("command", ["extract", "extract cellprofiler", "predict", "reproduce --resume", "score",
+                                     "simulate", "merge-shards"])
+def test_a_second_writer_of_any_command_is_refused_in_one_line(untrained_run, tiny_store, tmp_path, command,
+                                                               one_line):
+    out = tmp_path / "out"
+    if command == "reproduce --resume":
+        out.mkdir()
+        (out / "reproduce.json").write_text(json.dumps({"command": "reproduce", "config": {}, "steps": {}}))
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD, str(out)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    model = ["--model", str(untrained_run / "best.keras")]
+    args = {"extract": ["extract", tiny_store, "--out", out, *model],
+            "extract cellprofiler": ["extract", tiny_store, "--out", out, "--method", "cellprofiler", "--workers", "1"],
+            "predict": ["predict", tiny_store, "--out", out, *model],
+            "reproduce --resume": ["reproduce", "--out", out, "--resume", "--preset", "smoke"],
+            "score": ["score", tiny_store, "--standards", tiny_store, "--out", out],
+            "simulate": ["simulate", "--out", out, "--proteins", "20", "--cells-per-protein", "4"],
+            "merge-shards": ["extract", tiny_store, "--out", out, "--merge-shards"]}[command]
+    if command == "merge-shards":
+        assert CliRunner().invoke(main, [*map(str, args[:4]), *model, "--shard", "0/1"]).exit_code == 0
+    if command == "score":
+        args[1] = tmp_path / "p.csv"
+        pd.DataFrame({"Metadata_Protein": [f"P{i}" for i in range(6)], "f": np.arange(6.0),
+                      "g": np.arange(6.0) ** 2}).to_csv(args[1], index=False)
+        args[3] = tmp_path / "s.gmt"
+        args[3].write_text("A\tna\tP0\tP1\tP2\nB\tna\tP3\tP4\tP5\n")
+    before = sorted(p.name for p in out.iterdir()) if out.exists() else None
+    try:
+        one_line(CliRunner().invoke(main, [str(a) for a in args]),
+                 f"another run (pid {holder.pid} on ", "is writing this output")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert (sorted(p.name for p in out.iterdir()) if out.exists() else None) == before
+
+
+def test_a_resume_on_other_cpus_warns(tiny_store, tmp_path, caplog):
+    from deeploc_keras.training.train import validate_train
+
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_store, out, verbose=0, callbacks=[_StopAtOnce()], **OPTIONS)
+    record = json.loads((out / "config.json").read_text())
+    record["environment"]["threads"]["cpus"] = 999
+    (out / "config.json").write_text(json.dumps(record))
+    with caplog.at_level("WARNING", logger="deeploc_keras.training.train"):
+        validate_train(tiny_store, out, resume=True, verbose=0, **OPTIONS)
+    assert "the run started with {'cpus': 999}" in caplog.text
+    assert "equal the uninterrupted run's only with the same thread configuration" in caplog.text
+
+
+class _StopAtOnce(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        raise KeyboardInterrupt
