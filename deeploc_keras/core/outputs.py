@@ -39,9 +39,9 @@ from .errors import OutputExistsError, file_error, write_problem
 from .lifetime import process_alive
 from .locking import output_lock
 
-__all__ = ["check_output", "atomic_path", "remove_path", "partial_path", "remove_stale_partials",
-           "kept_on_interrupt", "kept_notes", "record_name", "read_record", "write_owner_record",
-           "remove_leftovers", "check_replaceable", "check_resumable", "check_own_outputs", "check_not_an_input", "publish", "writing_dir", "made_dir"]
+__all__ = ["check_output", "atomic_path", "remove_path", "partial_path", "remove_stale_partials", "remove_leftovers",
+           "kept_on_interrupt", "kept_notes", "record_name", "read_record", "write_owner_record", "check_replaceable",
+           "check_resumable", "check_own_outputs", "check_not_an_input", "publish", "writing_dir", "made_dir"]
 
 logger = logging.getLogger(__name__)
 
