@@ -251,7 +251,7 @@ def test_train_on_a_full_disk_names_the_file_and_resumes_once_there_is_space(tin
     line = one_line(full, "no space left on device", "the run so far is kept: continue it with --resume")
     assert str(tmp_path / "disk" / "run") in line
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert sorted(listing.stdout.split()) == ["best.keras", "config.json", "history.csv", "model_card.json"]
+    assert sorted(listing.stdout.split()) == ["best.keras", "config.json", "history.csv"]
 
 
 @needs_tmpfs

@@ -28,7 +28,7 @@ from deeploc_keras.cli import main
 from deeploc_keras.training.train import train
 
 CLI = [sys.executable, "-c", "from deeploc_keras.cli import main; main()"]
-OPTIONS = {"width": 0.0625, "batch_size": 32, "mixed_precision": "off", "jit_compile": False, "epochs": 3, "lr": 1e-3,
+OPTIONS = {"width": 0.0625, "batch_size": 32, "mixed_precision": "off", "jit_compile": False, "epochs": 3, "learning_rate": 1e-3,
            "seed": 0}
 ARGS = ["--width", "0.0625", "--batch-size", "32", "--mixed-precision", "off", "--no-xla", "--epochs", "3", "--lr",
         "1e-3", "--seed", "0", "-q"]
@@ -82,7 +82,7 @@ def test_train_killed_at_a_random_instant_resumes_to_the_uninterrupted_run(refer
     assert all(np.array_equal(a, b) for a, b in zip(_weights(out / "best.keras"), _weights(whole / "best.keras"),
                                                     strict=True)), how
     assert result["epochs"] == 3
-    assert sorted(os.listdir(out)) == ["best.keras", "config.json", "history.csv", "model_card.json"], how
+    assert sorted(os.listdir(out)) == ["best.keras", "config.json", "history.csv"], how
     assert os.listdir(tmp_path) == ["run"], how  # no partial, lock or set-aside left
 
 
@@ -98,7 +98,7 @@ _KILLED_WHILE_SAVING = textwrap.dedent("""
 
     keras.Model.save = save_half_then_die
     train(sys.argv[1], sys.argv[2], verbose=0, width=0.0625, batch_size=32, mixed_precision="off", jit_compile=False,
-          epochs=3, lr=1e-3, seed=0)
+          epochs=3, learning_rate=1e-3, seed=0)
 """)
 
 
