@@ -21,7 +21,7 @@ import click
 from ._version import __version__
 from .core.console import filter_native_stderr, set_verbosity, verbosity
 from .core.errors import MAX_SEED
-from .core.outputs import check_output
+from .core.outputs import check_not_an_input, check_output
 from .data.importers import COMPRESSIONS, IMPORT_FORMATS
 from .data.pipeline import SPLIT_CHOICES
 from .data.store import CellStore
@@ -312,6 +312,7 @@ def import_command(ctx: click.Context, sources: tuple[str, ...], out_option: str
     out = _out_or_positional(out_option, None if out_option is not None else sources[-1], command="import",
                              what="OUT.h5")
     sources = sources if out_option is not None else sources[:-1]
+    check_not_an_input(out, sources, command="import")
     given = {name: value for name, value in options.items()
              if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT and value != ()}
     summary = import_cells(list(sources), out, format=format_, **given)
@@ -623,6 +624,7 @@ def standards_build_command(source, path, aspect, min_size, max_size, out, overw
     from eval.standards import STANDARD_SUFFIXES, build_standard, write_standard
 
     check_output(out, overwrite=overwrite)
+    check_not_an_input(out, [path], command="standards build")
     if os.path.splitext(out)[1].lower() not in STANDARD_SUFFIXES:
         raise click.BadParameter(f"{out}: name the file with one of {', '.join(STANDARD_SUFFIXES)} (the format)",
                                  param_hint="--out")
@@ -647,6 +649,7 @@ def standards_labels_command(source, path, multi, aliases, out, overwrite) -> No
     from .data.importers.labels import huh2003_labels, write_labels_csv
 
     check_output(out, overwrite=overwrite)
+    check_not_an_input(out, [path, aliases], command="standards labels")
     labels = huh2003_labels(path, multi=multi, aliases=aliases)
     write_labels_csv(labels, out, overwrite=overwrite)
     click.echo(f"wrote {out}: {len(labels)} proteins, {labels['label'].nunique()} classes")

@@ -194,3 +194,44 @@ def test_cellprofiler_overwrite_keeps_the_previous_result_until_the_new_one_is_c
                                           overwrite=True)
     assert summary["chunks"]["resumed"] == 1 and not (out / ".chunks").exists()
     assert json.loads((out / "extract.json").read_text())["config"]["rescale"] is True
+
+
+@pytest.mark.parametrize("command", ["import", "export", "standards build"])
+def test_overwrite_raises_when_the_output_is_the_input(screen, tmp_path, command, one_line):
+    source = {"import": tmp_path / "cells.h5", "export": tmp_path / "proteins.parquet",
+              "standards build": tmp_path / "groups.json"}[command]
+    if command == "import":
+        shutil.copy(screen / "cells.h5", source)
+    elif command == "export":
+        pd.DataFrame({"Metadata_Protein": ["A", "B"], "f_0": [1.0, 2.0]}).to_parquet(source)
+    else:
+        source.write_text(json.dumps({"G1": ["YAL001C", "YAL002W"]}))
+    before = source.read_bytes()
+    args = {"import": ["import", source, "--format", "deeploc-hdf5", "--out", source],
+            "export": ["export", source, "--out", source],
+            "standards build": ["standards", "build", "--from", "modules-json", source, "--out", source]}[command]
+    one_line(_invoke(*args, "--overwrite"), f"{source}: is {source}, an input of")
+    assert source.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == [source.name]
+
+
+def test_train_overwrite_keeps_the_previous_run_until_the_new_one_finishes(tiny_store, tmp_path):
+    import keras
+
+    from deeploc_keras.training.train import train
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            raise KeyboardInterrupt
+
+    options = {"width": 0.0625, "epochs": 1, "steps_per_epoch": 1, "batch_size": 32, "mixed_precision": "off",
+               "jit_compile": False, "learning_rate": 1e-3, "verbose": 0}
+    run = tmp_path / "run"
+    train(tiny_store, run, seed=0, **options)
+    previous = _snapshot(run)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_store, run, seed=1, overwrite=True, callbacks=[Interrupt()], **options)
+    aside = [p for p in tmp_path.iterdir() if p.name.endswith(".previous")]
+    assert len(aside) == 1 and _snapshot(aside[0]) == previous  # the finished run, whole, until a run finishes
+    train(tiny_store, run, seed=1, resume=True, **options)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    assert json.loads((run / "config.json").read_text())["seed"] == 1
