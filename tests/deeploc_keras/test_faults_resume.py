@@ -230,7 +230,7 @@ def test_a_second_writer_of_any_command_is_refused_in_one_line(untrained_run, ti
     if command == "score":
         args[1] = tmp_path / "p.csv"
         pd.DataFrame({"Metadata_Protein": [f"P{i}" for i in range(6)], "f": np.arange(6.0),
-                      "g": np.arange(6.0) ** 2}).to_csv(args[1], index=False)
+                      "g": 2 * np.arange(6.0) + 1}).to_csv(args[1], index=False)
         args[3] = tmp_path / "s.gmt"
         args[3].write_text("A\tna\tP0\tP1\tP2\nB\tna\tP3\tP4\tP5\n")
     before = sorted(p.name for p in out.iterdir()) if out.exists() else None
