@@ -184,7 +184,7 @@ def tiny_reproduce(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("seed", [0])  # each seed costs a whole reproduce run (seeds 0 and 1 pass; more: add them)
 def test_reproduce_killed_at_a_random_instant_resumes_to_the_uninterrupted_run(tiny_reproduce, tmp_path, seed):
     script, whole, seconds = tiny_reproduce
     out = tmp_path / "run"
