@@ -41,7 +41,8 @@ from deeploc_keras.core.console import progress
 from deeploc_keras.core.errors import InputError, check_positive_int, file_error
 from deeploc_keras.core.lifetime import exit_with_parent
 from deeploc_keras.core.locking import output_lock
-from deeploc_keras.core.outputs import atomic_path, check_own_outputs, made_dir, publish, record_name, remove_path
+from deeploc_keras.core.outputs import atomic_path, check_own_outputs, made_dir, publish, remove_path
+from deeploc_keras.core.ownership import record_name
 from deeploc_keras.core.processing import ProfileProcessing, process_profile_file
 from deeploc_keras.core.profiles import ProfileWriter, aggregate_proteins, cell_metadata, feature_names
 from deeploc_keras.core.records import write_run_record

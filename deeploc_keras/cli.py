@@ -21,7 +21,8 @@ import click
 from ._version import __version__
 from .core.console import filter_native_stderr, set_verbosity, verbosity
 from .core.errors import MAX_SEED
-from .core.outputs import check_not_an_input, check_output
+from .core.outputs import check_output
+from .core.ownership import check_not_an_input
 from .data.importers import COMPRESSIONS, IMPORT_FORMATS
 from .data.pipeline import SPLIT_CHOICES
 from .data.store import CellStore

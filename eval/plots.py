@@ -22,7 +22,8 @@ from matplotlib.figure import Figure
 from scipy.stats import gaussian_kde
 
 from deeploc_keras.core.errors import InputError, file_error
-from deeploc_keras.core.outputs import atomic_path, check_output, check_replaceable
+from deeploc_keras.core.outputs import atomic_path, check_output
+from deeploc_keras.core.ownership import check_replaceable
 from deeploc_keras.core.profiles import read_profiles
 from eval import standards as _standards
 from eval.figures import FIGURE1_METRICS, METRIC_LABELS

@@ -19,7 +19,8 @@ import pandas as pd
 
 from deeploc_keras.core.console import progress
 from deeploc_keras.core.errors import InputError, file_error
-from deeploc_keras.core.outputs import atomic_path, check_output, check_replaceable
+from deeploc_keras.core.outputs import atomic_path, check_output
+from deeploc_keras.core.ownership import check_replaceable
 from deeploc_keras.core.processing import NORMALIZE_CHOICES, normalize_features
 from deeploc_keras.core.profiles import profile_name, read_profiles
 from eval import metrics as _metrics

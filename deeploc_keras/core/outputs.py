@@ -10,20 +10,15 @@ with the new one in one step (``RENAME_EXCHANGE``) and deleted afterwards. Each
 output is written under its lock (:mod:`deeploc_keras.core.locking`), so a second
 writer is refused.
 
-``overwrite`` replaces only what is recognisably the command's own output: a folder
-holding the command's record (:func:`record_name`, naming the command and listing
-what it wrote) and nothing else, and never a folder that holds one of the command's
-inputs (:func:`check_replaceable`).
+``overwrite`` replaces only what is recognisably the command's own output
+(:mod:`deeploc_keras.core.ownership`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
-import datetime as _dt
 import errno
-import fnmatch
-import json
 import logging
 import os
 import re
@@ -34,14 +29,21 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .._version import __version__
 from .errors import OutputExistsError, file_error, write_problem
 from .lifetime import process_alive
 from .locking import output_lock
+from .ownership import (
+    check_not_an_input,
+    check_replaceable,
+    entries,
+    inside,
+    read_record,
+    record_name,
+    write_owner_record,
+)
 
 __all__ = ["check_output", "atomic_path", "remove_path", "partial_path", "remove_stale_partials", "remove_leftovers",
-           "kept_on_interrupt", "kept_notes", "record_name", "read_record", "write_owner_record", "check_replaceable",
-           "check_resumable", "check_own_outputs", "check_not_an_input", "publish", "writing_dir", "made_dir"]
+           "kept_on_interrupt", "kept_notes", "check_own_outputs", "publish", "writing_dir", "made_dir"]
 
 logger = logging.getLogger(__name__)
 
@@ -217,238 +219,6 @@ def remove_path(path: str | os.PathLike) -> None:
         shutil.rmtree(path)
     elif path.exists() or path.is_symlink():
         path.unlink()
-
-
-#: Record file names that differ from ``<command>.json`` (the training run record predates the rule).
-_RECORD_NAMES = {"train": "config.json"}
-#: Hidden siblings this package writes beside an output while it runs (locks, partials, set-aside outputs).
-_TRANSIENT = re.compile(r"\..+\.(lock|partial|previous)")
-
-
-def record_name(command: str) -> str:
-    """The name of the record that marks a folder as ``command``'s output.
-
-    Examples
-    --------
-    >>> record_name("score"), record_name("plot monitor"), record_name("train")
-    ('score.json', 'plot_monitor.json', 'config.json')
-    """
-    return _RECORD_NAMES.get(command, command.split(" --")[0].replace(" ", "_") + ".json")
-
-
-def _names_command(record: Any, command: str) -> bool:
-    named = record.get("command") if isinstance(record, dict) else None
-    return isinstance(named, str) and (named == command or named.startswith(command + " "))
-
-
-def read_record(folder: str | os.PathLike, command: str) -> dict[str, Any] | None:
-    """The record of ``command`` in ``folder``, or None when the folder holds none.
-
-    A record is the JSON file :func:`record_name` whose ``command`` names ``command``
-    (``"extract --method cellprofiler"`` is an ``extract`` record); an unreadable one
-    counts as none. Outputs of older versions recorded every command as ``config.json``,
-    which is read too.
-
-    Parameters
-    ----------
-    folder : str or os.PathLike
-    command : str
-
-    Returns
-    -------
-    dict or None
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> _ = write_owner_record(folder, "score")
-    >>> read_record(folder, "score")["command"], read_record(folder, "train")
-    ('score', None)
-    """
-    for name in _record_files(Path(folder), command):
-        return _load_json(Path(folder) / name)
-    return None
-
-
-def _load_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def _record_files(folder: Path, command: str) -> list[str]:
-    """The names of the files in ``folder`` that hold a record of ``command`` (its own name first)."""
-    names = dict.fromkeys((record_name(command), "config.json"))
-    return [name for name in names if _names_command(_load_json(folder / name), command)]
-
-
-def write_owner_record(folder: str | os.PathLike, command: str, *, outputs: Sequence[str] | None = None,
-                       extra: dict[str, Any] | None = None) -> Path:
-    """Write the record that marks ``folder`` as ``command``'s output (the folder is complete).
-
-    Parameters
-    ----------
-    folder : str or os.PathLike
-        The finished output folder (or its temporary name).
-    command : str
-        The command that wrote it (``"score"``, ``"plot monitor"`` ...).
-    outputs : sequence of str, optional
-        The entries it wrote; default: everything in ``folder``.
-    extra : dict, optional
-        More fields (configuration, inputs).
-
-    Returns
-    -------
-    pathlib.Path
-        The record, :func:`record_name` in ``folder``.
-    """
-    folder = Path(folder)
-    path = folder / record_name(command)
-    written = sorted(outputs if outputs is not None else (p.name for p in folder.iterdir() if p != path))
-    record = {"command": command, "outputs": written, "package_version": __version__,
-              "written": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), **(extra or {})}
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(record, indent=2, default=str))
-    os.replace(tmp, path)
-    return path
-
-
-def _inside(inner: Path, outer: Path) -> bool:
-    try:
-        inner, outer = inner.resolve(), outer.resolve()
-    except OSError:
-        return False
-    return inner == outer or outer in inner.parents
-
-
-def check_not_an_input(path: str | os.PathLike, inputs: Iterable[str | os.PathLike | None], *, command: str) -> None:
-    """Refuse an output that is, or holds, one of the command's inputs.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The output file or folder.
-    inputs : iterable of path or None
-        The files and folders the command reads (None entries are skipped).
-    command : str
-        The command, named in the message.
-
-    Raises
-    ------
-    InputError
-        ``"<path>: holds <input>, an input of <command>; ..."`` (or ``"is <input> ..."``).
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> _ = (folder / "cells.h5").write_text("store")
-    >>> check_not_an_input(folder, [folder / "cells.h5"], command="train")
-    Traceback (most recent call last):
-    ...
-    deeploc_keras.core.errors.InputError: ...: holds ...cells.h5, an input of train; --overwrite would delete it: choose another output path
-    """
-    path = Path(path)
-    for given in inputs:
-        if given is None or not os.path.lexists(given):
-            continue
-        if _inside(Path(given), path):
-            verb = "is" if Path(given).resolve() == path.resolve() else "holds"
-            raise file_error(path, f"{verb} {os.fspath(given)}, an input of {command}; --overwrite would delete it: "
-                                   "choose another output path")
-
-
-def check_replaceable(path: str | os.PathLike, *, command: str, inputs: Iterable[str | os.PathLike | None] = (),
-                      names: Sequence[str] = ()) -> None:
-    """Refuse to replace a folder that is not recognisably ``command``'s own output.
-
-    A folder may be replaced when it is empty, or when it holds ``command``'s record
-    (:func:`read_record`) and nothing but what that record lists, the record itself
-    and entries matching ``names``; never when it is or holds one of ``inputs``.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The output about to be replaced (nothing is checked when it does not exist).
-    command : str
-        The command about to replace it.
-    inputs : iterable of path or None, default ()
-        The command's inputs.
-    names : sequence of str, default ()
-        Glob patterns of the entries the command writes besides those its record lists
-        (a training run: ``best.keras``, ``lr*_seed*``, ...).
-
-    Raises
-    ------
-    InputError
-        One line naming the folder and the input, the missing record or the first foreign entry.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> _ = (folder / "thesis.tex").write_text("years of work")
-    >>> check_replaceable(folder, command="score")
-    Traceback (most recent call last):
-    ...
-    deeploc_keras.core.errors.InputError: ...: was not written by score (it holds no score.json naming it); --overwrite replaces only score's own output: choose another output path
-    """
-    path = Path(path)
-    if not os.path.lexists(path):
-        return
-    check_not_an_input(path, inputs, command=command)
-    if not path.is_dir() or path.is_symlink():
-        return
-    entries = _entries(path)
-    if not entries:
-        return
-    record = read_record(path, command)
-    if record is None:
-        raise file_error(path, f"was not written by {command} (it holds no {record_name(command)} naming it); "
-                               f"--overwrite replaces only {command}'s own output: choose another output path")
-    listed = set(record.get("outputs") or ()) | set(_record_files(path, command))
-    foreign = [name for name in sorted(entries)
-               if name not in listed and not any(fnmatch.fnmatchcase(name, pattern) for pattern in names)]
-    if foreign:
-        raise file_error(path, f"holds {foreign[0]!r}, which {command} did not write; move it away (or choose "
-                               "another output path) before --overwrite")
-
-
-def _entries(path: Path) -> list[str]:
-    """The entries of folder ``path``, without the transient siblings this package writes while it runs."""
-    return [entry.name for entry in path.iterdir() if not _TRANSIENT.fullmatch(entry.name)]
-
-
-def check_resumable(path: str | os.PathLike, *, command: str) -> None:
-    """Refuse to continue writing into a folder that holds something but no record of ``command``.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The output folder of an interrupted run (missing or empty: the run starts).
-    command : str
-
-    Raises
-    ------
-    InputError
-        ``"<path>: holds no interrupted <command> run to resume (no <record>); ..."``.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> _ = (folder / "cells.h5").write_text("a store")
-    >>> check_resumable(folder, command="train")
-    Traceback (most recent call last):
-    ...
-    deeploc_keras.core.errors.InputError: ...: holds no interrupted train run to resume (no config.json naming train); choose the run's folder, or another output path without --resume
-    """
-    path = Path(path)
-    if path.is_dir() and _entries(path) and read_record(path, command) is None:
-        raise file_error(path, f"holds no interrupted {command} run to resume (no {record_name(command)} naming "
-                               f"{command}); choose the run's folder, or another output path without --resume")
 
 
 def check_own_outputs(folder: str | os.PathLike, names: Sequence[str], *, command: str, overwrite: bool = False,
@@ -707,11 +477,11 @@ def writing_dir(path: str | os.PathLike, *, command: str, overwrite: bool = Fals
     path = Path(os.path.abspath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     with output_lock(path):
-        if path.is_dir() and _entries(path) and not resume:
+        if path.is_dir() and entries(path) and not resume:
             if not overwrite:
                 raise OutputExistsError(path)
             check_replaceable(path, command=command, inputs=inputs, names=names)
-            if _inside(Path.cwd(), path):
+            if inside(Path.cwd(), path):
                 raise file_error(path, "holds the current folder; --overwrite would move it away: run the command "
                                        "from another folder")
             aside = path.with_name(f".{path.name}.{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}.previous")

@@ -25,7 +25,8 @@ from typing import Any
 import pandas as pd
 
 from ..core.errors import InputError, file_error
-from ..core.outputs import atomic_path, check_output, check_replaceable, partial_path, remove_path
+from ..core.outputs import atomic_path, check_output, partial_path, remove_path
+from ..core.ownership import check_replaceable
 from ..core.profiles import read_profiles
 from ..data.store import CellStore, check_split
 from ..training.methods import METHODS

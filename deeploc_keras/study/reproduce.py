@@ -41,7 +41,8 @@ from eval.runs import add_run_columns
 from eval.standards import STANDARD_SUFFIXES
 
 from ..core.errors import MAX_SEED, InputError, check_seed, file_error
-from ..core.outputs import atomic_path, check_replaceable, remove_path, writing_dir
+from ..core.outputs import atomic_path, remove_path, writing_dir
+from ..core.ownership import check_replaceable
 from ..core.records import environment
 from ..data.store import CellStore
 from ..data.synthetic.screen import HIERARCHY_CHOICES

@@ -51,16 +51,8 @@ from eval.standards import load_standards, read_aliases, restrict
 
 from .._tensorflow import load_tensorflow
 from ..core.errors import DISK_FULL, DeeplocKerasError, InputError, file_error, reading
-from ..core.outputs import (
-    atomic_path,
-    check_output,
-    check_replaceable,
-    check_resumable,
-    kept_on_interrupt,
-    remove_leftovers,
-    remove_path,
-    writing_dir,
-)
+from ..core.outputs import atomic_path, check_output, kept_on_interrupt, remove_leftovers, remove_path, writing_dir
+from ..core.ownership import check_replaceable, check_resumable
 from ..core.records import write_run_record
 from ..data.store import CellStore
 from .config import TrainConfig, resolve_mixed_precision

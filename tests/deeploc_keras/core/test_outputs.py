@@ -16,17 +16,15 @@ from deeploc_keras.core.outputs import (
     atomic_path,
     check_output,
     check_own_outputs,
-    check_resumable,
     kept_notes,
     kept_on_interrupt,
     partial_path,
     publish,
-    read_record,
     remove_path,
     remove_stale_partials,
-    write_owner_record,
     writing_dir,
 )
+from deeploc_keras.core.ownership import read_record, write_owner_record
 
 
 def _dead_pid() -> int:
@@ -240,13 +238,6 @@ def test_publish_exchanges_a_replaced_folder_in_one_step(tmp_path):
     (new / "fresh").write_text("new")
     publish(new, out, replace=True)
     assert os.listdir(out) == ["fresh"] and not new.exists()
-
-
-def test_check_resumable_raises_on_a_folder_without_the_run_record(tmp_path):
-    (tmp_path / "cells.h5").write_text("store")
-    with pytest.raises(InputError, match="holds no interrupted train run to resume"):
-        check_resumable(tmp_path, command="train")
-    check_resumable(tmp_path / "absent", command="train")
 
 
 def test_check_own_outputs_raises_on_files_it_did_not_write(tmp_path):
