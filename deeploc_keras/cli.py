@@ -8,10 +8,13 @@ exception is a bug, printed as "internal error" with its traceback, exit code 1.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import re
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -19,7 +22,9 @@ from click.core import ParameterSource
 
 from ._version import __version__
 from .core.console import filter_native_stderr, set_verbosity, stderr_is_terminal, verbosity
+from .core.errors import MAX_SEED
 from .core.outputs import check_output
+from .core.ownership import check_not_an_input
 from .data.importers import COMPRESSIONS, IMPORT_FORMATS
 from .data.pipeline import SPLIT_CHOICES
 from .data.store import CellStore
@@ -32,6 +37,9 @@ from .training.methods import METHOD_NAMES, METHODS, PCI_DEFAULTS, TRAINABLE_MET
 
 __all__ = ["main"]
 
+#: Every seed option: numpy, TensorFlow and Keras take seeds in [0, 2**32 - 1].
+_SEED = click.IntRange(0, MAX_SEED)
+
 
 class _Terminated(KeyboardInterrupt):
     """SIGTERM, raised in the main thread so that it unwinds (and cleans up) like Ctrl-C."""
@@ -43,7 +51,7 @@ def _raise_terminated(signum: int, frame: object) -> None:
 
 def _user_error_line(exc: BaseException) -> str | None:
     """The one line for an error the user can fix, or None for a bug."""
-    from .core.errors import DeeplocKerasError, is_disk_full, os_error_message, user_error_behind
+    from .core.errors import DeeplocKerasError, os_error_message, user_error_behind, write_problem
 
     if isinstance(exc, DeeplocKerasError):
         text = str(exc).strip()
@@ -52,12 +60,7 @@ def _user_error_line(exc: BaseException) -> str | None:
     if cause is not None:
         return _user_error_line(cause)
     if isinstance(exc, OSError):
-        message = os_error_message(exc)
-        if message is None and is_disk_full(exc):
-            from .core.errors import DISK_FULL
-
-            message = DISK_FULL
-        return message
+        return os_error_message(exc) or write_problem(exc)
     return None
 
 
@@ -68,6 +71,17 @@ def _interrupted_line(exc: KeyboardInterrupt) -> str:
     kept = kept_notes()
     return f"{what}; temporary files were removed" + (f"; kept {', '.join(kept)}." if kept else
                                                        "; no partial output was kept.")
+
+
+@contextlib.contextmanager
+def _workers_end_with_this_process() -> Iterator[None]:
+    """joblib's worker processes (scoring's) exit when this process dies, even by SIGKILL, and ignore Ctrl-C."""
+    import joblib
+
+    from .core.lifetime import exit_with_parent
+
+    with joblib.parallel_config(backend="loky", initializer=exit_with_parent, initargs=(os.getpid(),)):
+        yield
 
 
 def _quiet_broken_pipe() -> None:
@@ -339,7 +353,7 @@ def inspect_command(store_path: str, as_json: bool) -> None:
 @click.option("--pad", is_flag=True,
               help="fields, label-masks: zero-pad crops that leave the field instead of dropping them.")
 @click.option("--drop-invalid", is_flag=True, help="Drop cells with NaN/inf pixels (counted) instead of refusing.")
-@click.option("--seed", type=int, default=0, help="Seed of the 80/10/10 split.")
+@click.option("--seed", type=_SEED, default=0, help="Seed of the 80/10/10 split.")
 @click.option("--split-by", type=_LazyChoice("deeploc_keras.data.store", "SPLIT_BY_CHOICES"), default="cell",
               help="cell: 80/10/10 of each protein's cells (the study; test = unseen cells of seen proteins); "
                    "protein: 80/10/10 of the proteins (test = proteins never seen in training).")
@@ -357,6 +371,7 @@ def import_command(ctx: click.Context, sources: tuple[str, ...], out_option: str
     out = _out_or_positional(out_option, None if out_option is not None else sources[-1], command="import",
                              what="OUT.h5")
     sources = sources if out_option is not None else sources[:-1]
+    check_not_an_input(out, sources, command="import")
     given = {name: value for name, value in options.items()
              if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT and value != ()}
     summary = import_cells(list(sources), out, format=format_, **given)
@@ -378,7 +393,7 @@ def import_command(ctx: click.Context, sources: tuple[str, ...], out_option: str
 @click.option("--cells-per-protein-spread", type=click.FloatRange(0, 3), default=0.0, metavar="SIGMA",
               help="Log-sd of a lognormal number of cells per protein (0: all equal; at least 4 cells).")
 @click.option("--plates", type=click.IntRange(min=1), default=4, help="Plates (assigned independently of function).")
-@click.option("--seed", type=int, default=0, help="Seed of everything.")
+@click.option("--seed", type=_SEED, default=0, help="Seed of everything.")
 @click.option("--dead-ghost-fraction", type=click.FloatRange(0, 0.5), default=0.02,
               help="Share of DEAD/GHOST cells (0 drops these classes).")
 @click.option("--difficulty", type=_LazyChoice("deeploc_keras.data.synthetic.camera", "DIFFICULTIES"), default="medium",
@@ -414,13 +429,14 @@ def _parse_devices(ctx: click.Context, param: click.Parameter, value: str | None
     return int(value) if value.isdigit() else tuple(v.strip() for v in value.split(",") if v.strip())
 
 
-def _int_list(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[int, ...]:
-    """A repeatable, comma-separated list of integers (``--seeds 0,1 --seeds 2``)."""
+def _seed_list(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[int, ...]:
+    """A repeatable, comma-separated list of seeds (``--seeds 0,1 --seeds 2``), each in [0, 2**32 - 1]."""
     items = _split_list(ctx, param, value)
     try:
-        return tuple(int(s) for s in items)
-    except ValueError:
-        raise click.BadParameter(f"expected integers, got {','.join(items)!r}") from None
+        return tuple(_SEED.convert(s, param, ctx) for s in items)
+    except click.BadParameter as exc:
+        raise click.BadParameter(f"expected integers in [0, {MAX_SEED}], got {','.join(items)!r} ({exc.message})"
+                                 ) from None
 
 
 @main.command("train")
@@ -434,11 +450,12 @@ def _int_list(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
               help=f"Epochs [default: preset's, pci {PCI_DEFAULTS['epochs']}].")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help=f"Batch [default: preset's, pci {PCI_DEFAULTS['batch_size']}].")
-@click.option("--lr", "learning_rate", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--lr", "learning_rate", type=click.FloatRange(min=0, max=math.inf, min_open=True, max_open=True),
+              default=None,
               help="Learning rate.")
 @click.option("--lr-sweep", is_flag=True,
               help="Train the sweep rates x --seeds; choose the rate of minimal mean val loss over the seeds.")
-@click.option("--seeds", multiple=True, callback=_int_list, default=("0",),
+@click.option("--seeds", multiple=True, callback=_seed_list, default=("0",),
               help="Seeds of the sweep; repeatable or comma-separated, e.g. 0,1,2.")
 @click.option("--width", type=click.FloatRange(min=0, min_open=True), default=1.0, help="Width multiplier.")
 @click.option("--mixed-precision", type=click.Choice(MIXED_PRECISION_CHOICES), default="auto",
@@ -451,7 +468,7 @@ def _int_list(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
               help="Deprecated alias of --standards.")
 @click.option("--aliases", type=click.Path(dir_okay=False), default=None,
               help="With --standards: SGD_features.tab to map gene names to ORFs.")
-@click.option("--seed", type=int, default=None,
+@click.option("--seed", type=_SEED, default=None,
               help="Seed of weights, augmentation and pipeline of a single run [default: 0; a sweep uses --seeds].")
 @click.option("--patience", "early_stopping_patience", type=click.IntRange(min=1), default=None,
               help="Stop after this many epochs without a better val loss [default: none, train every epoch].")
@@ -611,7 +628,7 @@ def convert_checkpoint_command(checkpoint: str, out: str | None, out_option: str
               help="Metric to compute (eval.metrics.METRICS; an unknown name lists them); repeatable or "
                    "comma-separated [default: all].")
 @click.option("--aliases", type=click.Path(dir_okay=False), help="SGD_features.tab to map gene names to ORFs.")
-@click.option("--seed", type=int, default=0, help="Seed of the AMI samples and bootstrap resamples.")
+@click.option("--seed", type=_SEED, default=0, help="Seed of the AMI samples and bootstrap resamples.")
 @click.option("--bootstrap", "n_bootstrap", type=click.IntRange(min=0), default=0,
               help="Bootstrap resamples of the proteins for 95% intervals of AP, mAP, F0.5 and the within AP/mAP "
                    "(0: none).")
@@ -651,11 +668,13 @@ def score_command(profiles, standards, out, names, id_column, metrics, aliases, 
         given = [option for option, value in ladder.items() if value]
         if given:
             raise click.UsageError(f"{given[0]} needs --references STORE.h5")
-        summary = score(list(profiles), list(standards), out, **options)
+        with _workers_end_with_this_process():
+            summary = score(list(profiles), list(standards), out, **options)
     else:
-        summary = score_with_references(list(profiles), list(standards), out, store=references_store,
-                                        split=references_split, untrained=list(untrained), generating=generating,
-                                        **options)
+        with _workers_end_with_this_process():
+            summary = score_with_references(list(profiles), list(standards), out, store=references_store,
+                                            split=references_split, untrained=list(untrained), generating=generating,
+                                            **options)
     click.echo(f"normalize: {normalize}")
     table = summary.pivot_table(index=["representation", "standard"], columns="metric", values="value", sort=False)
     click.echo(table.to_string(float_format=lambda v: f"{v:.4f}"))
@@ -666,7 +685,7 @@ def score_command(profiles, standards, out, names, id_column, metrics, aliases, 
 
 @main.group("standards")
 def standards_group() -> None:
-    """Build functional standards (GMT) from SGD GO slims, Huh 2003 and module JSON files, and labels CSVs."""
+    """Build functional standards (GMT, TSV or JSON) from SGD GO slims, Huh 2003 and module JSON files, and labels CSVs."""
 
 
 @standards_group.command("build")
@@ -677,15 +696,20 @@ def standards_group() -> None:
               help="GO aspect for sgd-slim: C component, P process.")
 @click.option("--min-size", type=click.IntRange(min=1), default=10, help="sgd-slim: smallest term kept.")
 @click.option("--max-size", type=click.IntRange(min=1), default=200, help="sgd-slim: largest term kept.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="GMT file to write.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="Standard file to write; its suffix picks the format (.gmt, .tsv or .json).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing file.")
 def standards_build_command(source, path, aspect, min_size, max_size, out, overwrite) -> None:
-    """Build a standard from FILE and write it as GMT."""
-    from eval.standards import build_standard, write_gmt
+    """Build a standard from FILE and write it as GMT, TSV or JSON (by the suffix of --out)."""
+    from eval.standards import STANDARD_SUFFIXES, build_standard, write_standard
 
     check_output(out, overwrite=overwrite)
+    check_not_an_input(out, [path], command="standards build")
+    if os.path.splitext(out)[1].lower() not in STANDARD_SUFFIXES:
+        raise click.BadParameter(f"{out}: name the file with one of {', '.join(STANDARD_SUFFIXES)} (the format)",
+                                 param_hint="--out")
     standard = build_standard(source, path, aspect=aspect, min_size=min_size, max_size=max_size)
-    write_gmt(standard, out, overwrite=overwrite)
+    write_standard(standard, out, overwrite=overwrite)
     n_proteins = len(set().union(*standard.values()))
     _summary(f"wrote {out}: {len(standard)} groups, {n_proteins} proteins")
 
@@ -705,6 +729,7 @@ def standards_labels_command(source, path, multi, aliases, out, overwrite) -> No
     from .data.importers.labels import huh2003_labels, write_labels_csv
 
     check_output(out, overwrite=overwrite)
+    check_not_an_input(out, [path, aliases], command="standards labels")
     labels = huh2003_labels(path, multi=multi, aliases=aliases)
     write_labels_csv(labels, out, overwrite=overwrite)
     click.echo(f"wrote {out}: {len(labels)} proteins, {labels['label'].nunique()} classes")
@@ -725,7 +750,7 @@ def plot_group() -> None:
               help="Process group to draw; repeatable or comma-separated (default: 23 largest).")
 @click.option("--perplexity", type=click.FloatRange(min=1), default=40.0, help="t-SNE perplexity.")
 @click.option("--aliases", type=click.Path(dir_okay=False), help="SGD_features.tab to map gene names to ORFs.")
-@click.option("--seed", type=int, default=0, help="t-SNE seed.")
+@click.option("--seed", type=_SEED, default=0, help="t-SNE seed.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory to create.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing directory.")
 def plot_tsne_command(profiles, localization, process_standard, processes, perplexity, aliases, seed, out,
@@ -761,7 +786,7 @@ def plot_monitor_command(monitor_csv, metrics, out, overwrite) -> None:
 @click.option("--store", type=click.Path(dir_okay=False), default=None, help="A real cell store (needs --standards).")
 @click.option("--standards", type=click.Path(file_okay=False), default=None,
               help="Directory with cellular_component, bioprocess, pathway and complex standards (needs --store).")
-@click.option("--seed", default=0, type=int, help="Seed of every random draw.")
+@click.option("--seed", default=0, type=_SEED, help="Seed of every random draw.")
 @click.option("--hierarchy", type=_LazyChoice("deeploc_keras.data.synthetic.screen", "HIERARCHY_CHOICES"), default="grounded",
               help="Hierarchy of the simulated screen (grounded: real ORFs and groups; synthetic: all drawn).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run (finished steps are skipped).")
@@ -772,7 +797,8 @@ def reproduce_command(out: str, preset: str, store: str | None, standards: str |
     from .study.report import summary_table
     from .study.reproduce import reproduce
 
-    summary = reproduce(out, preset=preset, store=store, standards=standards, seed=seed, hierarchy=hierarchy,
-                        resume=resume, overwrite=overwrite)
+    with _workers_end_with_this_process():
+        summary = reproduce(out, preset=preset, store=store, standards=standards, seed=seed, hierarchy=hierarchy,
+                            resume=resume, overwrite=overwrite)
     click.echo(summary_table(summary).to_string())
     _summary(f"Wrote {os.path.join(out, 'report.html')} and {os.path.join(out, 'summary.csv')}")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import matplotlib.text
 import matplotlib.ticker
 import numpy as np
 import pandas as pd
@@ -22,6 +23,7 @@ from scipy.stats import gaussian_kde
 
 from deeploc_keras.core.errors import InputError, file_error
 from deeploc_keras.core.outputs import atomic_path, check_output
+from deeploc_keras.core.ownership import check_replaceable
 from deeploc_keras.core.profiles import read_profiles
 from eval import standards as _standards
 from eval.figures import FIGURE1_METRICS, METRIC_LABELS
@@ -36,7 +38,22 @@ MONITOR_COLUMNS = ("epoch", "seed", "standard", "metric", "value")
 TSNE_PROCESSES = 23
 
 
+def _literal(fig: Figure) -> Figure:
+    """Draw every text of ``fig`` as written: a ``$`` in a name (representation, group, ``--name``) starts no TeX."""
+    for text in fig.findobj(matplotlib.text.Text):
+        text.set_parse_math(False)
+    return fig
+
+
+def _checked_out(out: str | os.PathLike, command: str, *, overwrite: bool, inputs: tuple) -> tuple:
+    """Refuse an existing ``out`` (without ``overwrite``) or one that is not ``command``'s own; the inputs."""
+    check_output(out, overwrite=overwrite)
+    check_replaceable(out, command=command, inputs=inputs)
+    return inputs
+
+
 def _save(fig: Figure, data: pd.DataFrame, out: Path, stem: str) -> list[Path]:
+    _literal(fig)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{stem}.png", out / f"{stem}.svg", out / f"{stem}.csv"]
     fig.savefig(paths[0], dpi=150, bbox_inches="tight")
@@ -130,7 +147,7 @@ def plot_summary(
         ax.set_ylabel(METRIC_LABELS.get(metric, metric))
         ax.spines[["top", "right"]].set_visible(False)
     handles, names = axes[0, 0].get_legend_handles_labels()
-    fig.tight_layout()
+    _literal(fig).tight_layout()
     fig.legend(handles, names, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, fontsize="small",
                title="grey, hatched: references" if grey else None, title_fontsize="x-small")
     return _save(fig, data, Path(out), stem)
@@ -301,7 +318,7 @@ def plot_tsne(
     """
     from sklearn.manifold import TSNE
 
-    check_output(out, overwrite=overwrite)
+    inputs = _checked_out(out, "plot tsne", overwrite=overwrite, inputs=(profiles, localization_standard, process_standard))
     table = read_profiles(profiles)
     if "Metadata_Protein" not in table.meta:
         raise file_error(profiles, "no Metadata_Protein column; t-SNE needs one row per protein")
@@ -353,8 +370,8 @@ def plot_tsne(
     if name is None:
         name = table.method if table.method != "unknown" else Path(profiles).stem
     fig.suptitle(f"{name}: t-SNE of {len(proteins)} protein profiles")
-    fig.tight_layout()
-    with atomic_path(out, overwrite=overwrite) as tmp:
+    _literal(fig).tight_layout()
+    with atomic_path(out, overwrite=overwrite, owner="plot tsne", inputs=inputs) as tmp:
         paths = _save(fig, data, tmp, "figure2_tsne")
     return [Path(out) / p.name for p in paths]
 
@@ -395,7 +412,7 @@ def plot_monitor(
     InputError
         Missing columns, or a metric absent from the file (the metrics present are listed).
     """
-    check_output(out, overwrite=overwrite)
+    _checked_out(out, "plot monitor", overwrite=overwrite, inputs=(monitor_csv,))
     monitor_csv = Path(monitor_csv)
     if not monitor_csv.is_file():
         raise file_error(monitor_csv, "no such file")
@@ -444,8 +461,8 @@ def plot_monitor(
     if len(rates) == 1:
         title += f", chosen learning rate {rates[0]:g}"
     fig.suptitle(title)
-    fig.tight_layout()
+    _literal(fig).tight_layout()
     fig.legend(handles, names, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, fontsize="small")
-    with atomic_path(out, overwrite=overwrite) as tmp:
+    with atomic_path(out, overwrite=overwrite, owner="plot monitor", inputs=[monitor_csv]) as tmp:
         paths = _save(fig, data, tmp, "figure3_monitor")
     return [Path(out) / p.name for p in paths]

@@ -20,6 +20,7 @@ import pandas as pd
 from deeploc_keras.core.console import progress
 from deeploc_keras.core.errors import InputError, file_error
 from deeploc_keras.core.outputs import atomic_path, check_output
+from deeploc_keras.core.ownership import check_replaceable
 from deeploc_keras.core.processing import NORMALIZE_CHOICES, normalize_features
 from deeploc_keras.core.profiles import profile_name, read_profiles
 from eval import metrics as _metrics
@@ -93,6 +94,12 @@ def _check_profiles(proteins: Sequence[str], features: np.ndarray, *, source: st
     bad = ~np.isfinite(features).all(axis=1)
     if bad.any():
         raise InputError(f"{source}: {bad.sum()} profiles contain NaN or infinite values: {listed(bad)}")
+    # squared distances between two rows must stay finite in float64: |x| <= sqrt(max / dims) / 2
+    limit = float(np.sqrt(np.finfo(np.float64).max / features.shape[1]) / 2)
+    huge = (np.abs(features) > limit).any(axis=1)
+    if huge.any():
+        raise InputError(f"{source}: {huge.sum()} profiles have values beyond +-{limit:.3g}, where distances between "
+                         f"profiles overflow: {listed(huge)}; rescale the features")
     constant = np.ptp(features, axis=1) == 0
     if constant.any():
         raise InputError(f"{source}: {constant.sum()} profiles are constant (correlation undefined): {listed(constant)}")
@@ -446,7 +453,7 @@ def score(
     OutputExistsError
         If ``out`` exists and ``overwrite`` is False.
     """
-    out = check_output(out, overwrite=overwrite)
+    out, inputs = _checked_out(out, overwrite, profiles, standards, aliases, localization)
     metrics = _check_metrics(metrics, localization=localization is not None)
     normalize = _check_normalize(normalize)
     if not profiles:
@@ -478,14 +485,24 @@ def score(
     summary = pd.concat(summaries, ignore_index=True)[["representation", *SUMMARY_COLUMNS, "normalize"]]
     summary = _compare(summary, resampled, baselines, references)
     _write_scores(out, summary, coverage, groups if n_permutations else None, references=references,
-                  overwrite=overwrite)
+                  overwrite=overwrite, inputs=inputs)
     return summary
 
 
+def _checked_out(out: str | os.PathLike, overwrite: bool, *given: Any) -> tuple[Path, list[str | os.PathLike]]:
+    """The score folder, refused when it exists (without ``overwrite``) or is not score's own or holds an input;
+    the inputs that are files or folders (tables and mappings given in memory are skipped)."""
+    out = check_output(out, overwrite=overwrite)
+    flat = [item for value in given for item in (value if isinstance(value, list | tuple) else [value])]
+    inputs = [item for item in flat if isinstance(item, str | os.PathLike) and item != LOCALIZATION_FROM_METADATA]
+    check_replaceable(out, command="score", inputs=inputs)
+    return out, inputs
+
+
 def _write_scores(out: Path, summary: pd.DataFrame, coverage: list[dict], groups: list[dict] | None, *,
-                  references: Sequence[str], overwrite: bool) -> None:
+                  references: Sequence[str], overwrite: bool, inputs: Sequence[str | os.PathLike] = ()) -> None:
     """The score directory: summary.csv, coverage.csv, groups.csv (unless None) and Figure 1, atomically."""
-    with atomic_path(out, overwrite=overwrite) as tmp:
+    with atomic_path(out, overwrite=overwrite, owner="score", inputs=inputs) as tmp:
         tmp.mkdir(parents=True)
         summary.to_csv(tmp / "summary.csv", index=False)
         pd.DataFrame(coverage, columns=list(COVERAGE_COLUMNS)).to_csv(tmp / "coverage.csv", index=False)

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 #: The shared core every package may import; it imports none of eval, cellprofiler_features or TensorFlow.
-CORE = ("deeploc_keras.core.errors", "deeploc_keras.core.outputs", "deeploc_keras.core.profiles",
-        "deeploc_keras.core.records", "deeploc_keras.core.console", "deeploc_keras.core.processing",
-        "deeploc_keras.core.lifetime", "deeploc_keras.data.store", "deeploc_keras.data.reader")
+CORE = ("deeploc_keras.core.errors", "deeploc_keras.core.outputs", "deeploc_keras.core.ownership", "deeploc_keras.core.locking",
+        "deeploc_keras.core.profiles", "deeploc_keras.core.records", "deeploc_keras.core.console",
+        "deeploc_keras.core.processing", "deeploc_keras.core.lifetime", "deeploc_keras.data.store",
+        "deeploc_keras.data.reader")
 #: The data engine's rooms that load no TensorFlow: the order of cells, and the sources (TF loads on use).
 DATA_ENGINE = ("deeploc_keras.data.order", "deeploc_keras.data.sources")
 EVAL = ("eval", "eval.figures", "eval.metrics", "eval.standards", "eval.score", "eval.plots")

@@ -153,7 +153,8 @@ class _WindowSource(Source):
         self._window, self._n_windows = window, -(-int(n_cells) // window_cells)
         self._last_window = functools.lru_cache(maxsize=2)(lambda epoch: window(epoch, self._n_windows - 1))
         self._rest = int(n_cells) % batch_size
-        self._pool = _BufferPool((window_cells, *image_shape), dtype)
+        # whole batches of a window: never more rows than the cells hold (a batch size above them reads one short batch)
+        self._pool = _BufferPool((min(window_cells, int(n_cells) // batch_size * batch_size), *image_shape), dtype)
         self._next_epoch = int(initial_epoch)
         self._lock = threading.Lock()
 

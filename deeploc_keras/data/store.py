@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.errors import DISK_FULL, InputError, check_positive_int, file_error, is_disk_full, reading
-from ..core.outputs import check_output, partial_path, remove_path, remove_stale_partials
+from ..core.outputs import check_output, partial_path, publish, remove_path, remove_stale_partials
 from .reader import RowReader
 
 __all__ = [
@@ -204,6 +204,7 @@ class CellStore:
         self.path = path
         self._writable = writable
         self._final_path = final_path
+        self._replaces = False
         self._seed = seed
         self._split_by = split_by
         self._cells: pd.DataFrame | None = None
@@ -310,7 +311,9 @@ class CellStore:
             if is_disk_full(exc):
                 raise file_error(final, DISK_FULL) from exc
             raise
-        return cls(h5, tmp, writable=True, final_path=final, seed=seed, split_by=split_by)
+        store = cls(h5, tmp, writable=True, final_path=final, seed=seed, split_by=split_by)
+        store._replaces = os.path.lexists(final)  # close() replaces only what was there when create() checked
+        return store
 
     def append(self, images: np.ndarray, cells: Mapping[str, Any] | pd.DataFrame | None = None) -> None:
         """Append a chunk of cells.
@@ -406,7 +409,7 @@ class CellStore:
             elif "split_by" not in self._h5.attrs:
                 self._h5.attrs["split_by"] = "given"
             self._h5.close()
-            os.replace(self.path, self._final_path)
+            publish(self.path, self._final_path, replace=self._replaces)
         except BaseException as exc:
             self.abort()
             if is_disk_full(exc):

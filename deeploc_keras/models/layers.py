@@ -187,6 +187,10 @@ class PercentileStretch(keras.layers.Layer):
         return {**super().get_config(), "lower": self.lower, "upper": self.upper, "min_range": self.min_range}
 
 
+#: Magnitude above which :class:`Standardize` rescales a crop before its moments (squares stay below float32's max).
+_LARGE = float(2**56)
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class Standardize(keras.layers.Layer):
     """Per-cell, per-channel standardization to mean 0 and variance 1.
@@ -224,8 +228,13 @@ class Standardize(keras.layers.Layer):
     def call(self, inputs):
         x = tf.cast(inputs, "float32")
         _check_rank4(x.shape, "Standardize")
+        # a crop with values beyond 2**56 is divided by its largest magnitude first (the result is the same), so
+        # its sum and squared deviations stay finite in float32; other crops are divided by 1 (bit for bit the same)
+        peak = tf.reduce_max(tf.abs(x), axis=[1, 2], keepdims=True)
+        scale = tf.where(peak > _LARGE, peak, tf.ones_like(peak))
+        x = x / scale
         mean, var = tf.nn.moments(x, axes=[1, 2], keepdims=True)
-        return (x - mean) / tf.maximum(tf.sqrt(var), self.epsilon)
+        return (x - mean) / tf.maximum(tf.sqrt(var), self.epsilon / scale)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

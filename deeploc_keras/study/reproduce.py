@@ -43,8 +43,9 @@ from eval.runs import add_run_columns
 from eval.standards import STANDARD_SUFFIXES
 
 from ..core.console import format_seconds, status
-from ..core.errors import InputError, file_error
-from ..core.outputs import atomic_path, remove_path
+from ..core.errors import MAX_SEED, InputError, check_seed, file_error
+from ..core.outputs import atomic_path, remove_path, writing_dir
+from ..core.ownership import check_replaceable
 from ..core.records import environment
 from ..data.store import UNKNOWN_PROTEIN, CellStore
 from ..data.synthetic.screen import HIERARCHY_CHOICES
@@ -206,33 +207,54 @@ def _find_standards(directory: Path) -> dict[str, Path]:
     return found
 
 
+#: What a reproduce run writes into its directory: ``--overwrite`` replaces a folder holding only these.
+_OUTPUTS = (_STATE, "screen", "runs", "profiles", "run_profiles", "references", "scores", "figures", "report.html",
+            "summary.csv")
+
+
+def _check_out(out: Path, *, resume: bool, overwrite: bool, inputs: tuple) -> None:
+    """Refuse an ``out`` that holds something else than a reproduce run to continue or (with overwrite) to replace."""
+    if resume and overwrite:
+        raise InputError("pass either --resume (continue the run in --out) or --overwrite (delete it and start "
+                         "again), not both")
+    if not (out.is_dir() and any(out.iterdir())):
+        return
+    if overwrite:
+        check_replaceable(out, command="reproduce", inputs=inputs, names=_OUTPUTS)
+    elif not (out / _STATE).is_file():
+        raise file_error(out, "is not empty and holds no reproduce run; choose a new --out or pass --overwrite")
+    elif not resume:
+        raise file_error(out, "holds a previous reproduce run; pass --resume to continue it or --overwrite "
+                              "to start again")
+
+
 class _Run:
     """The state of one reproduce directory: configuration, finished steps and their timings."""
 
-    def __init__(self, out: Path, config: dict[str, Any], *, resume: bool, overwrite: bool) -> None:
+    def __init__(self, out: Path, config: dict[str, Any]) -> None:
         self.out = out
         self.state_path = out / _STATE
-        if resume and overwrite:
-            raise InputError("pass either --resume (continue the run in --out) or --overwrite (delete it and start "
-                             "again), not both")
-        if out.exists() and any(out.iterdir()):
-            if overwrite:
-                remove_path(out)
-            elif not self.state_path.is_file():
-                raise file_error(out, "is not empty and holds no reproduce run; choose a new --out or pass --overwrite")
-            elif not resume:
-                raise file_error(out, "holds a previous reproduce run; pass --resume to continue it or --overwrite "
-                                      "to start again")
-        out.mkdir(parents=True, exist_ok=True)
         config = json.loads(json.dumps(config, default=str))  # as it is stored (tuples become lists)
-        self.state = {"config": config, "steps": {}}
+        self.state = {"command": "reproduce", "config": config, "steps": {}}
         if self.state_path.is_file():
-            previous = json.loads(self.state_path.read_text())
+            previous = self._read()
             if previous.get("config") != config:
                 raise file_error(self.state_path, "was written with another configuration; --resume needs the same "
                                                   "options (or pass --overwrite)")
-            self.state = previous
+            self.state = {**previous, "command": "reproduce"}
         self._save()
+
+    def _read(self) -> dict[str, Any]:
+        """The recorded state; a damaged file is named in one line."""
+        try:
+            state = json.loads(self.state_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise file_error(self.state_path, f"cannot read the run's state (corrupt or truncated file?): "
+                                              f"{str(exc).splitlines()[0]}; pass --overwrite to start again") from None
+        if not isinstance(state, dict) or not isinstance(state.get("steps"), dict):
+            raise file_error(self.state_path, "is not the state of a reproduce run (no 'steps'); pass --overwrite "
+                                              "to start again")
+        return state
 
     def _save(self) -> None:
         self.state["environment"] = environment()
@@ -556,7 +578,11 @@ def _report(layout: _Layout, run: _Run, record: dict[str, Any]) -> None:
 
 
 def _check_inputs(config: ReproducePreset, preset: str, store: str | os.PathLike | None,
-                  standards: str | os.PathLike | None, hierarchy: str) -> None:
+                  standards: str | os.PathLike | None, hierarchy: str, seed: int) -> None:
+    check_seed("seed", seed)
+    if seed + max(config.seeds, default=0) > MAX_SEED:
+        raise InputError(f"seed offsets the preset's training seeds {list(config.seeds)}, which must stay at most "
+                         f"{MAX_SEED}. Received: seed={seed}")
     if hierarchy not in HIERARCHY_CHOICES:
         raise InputError(f"hierarchy must be one of {list(HIERARCHY_CHOICES)}. Received: hierarchy={hierarchy!r}")
     if (store is None) != (standards is None):
@@ -620,30 +646,33 @@ def reproduce(
         whose proteins are unknown, or an ``out`` holding another run.
     """
     config = _get_preset(preset)
-    _check_inputs(config, preset, store, standards, hierarchy)
+    _check_inputs(config, preset, store, standards, hierarchy, seed)
     out = Path(out)
     record = {"preset": preset, **dataclasses.asdict(config), "seed": seed,
               "hierarchy": hierarchy if store is None else None,
               "store": os.fspath(Path(store).resolve()) if store else None,
               "standards": os.fspath(Path(standards).resolve()) if standards else None}
-    run = _Run(out, record, resume=resume, overwrite=overwrite)
-    if store is None:
-        run.step("simulate", partial(_simulate, out / "screen", config, seed, hierarchy))
-        store, standards = out / "screen" / "cells.h5", out / "screen" / "standards"
-        localization = out / "screen" / "localization.gmt"
-    else:
-        localization = None
-    layout = _Layout(out=out, store=Path(store), standard_files=_find_standards(Path(standards)),
-                     localization=localization)
-    run.step("train_deeploc", partial(_train_deeploc, layout, config, seed))
-    run.step("train_pci", partial(_train_pci, layout, config, seed))
-    run.step("train_pifia", partial(_train_pifia, layout, config, seed))
-    run.step("extract_deeploc", partial(_extract_learned, layout, "deeploc", METHODS["deeploc"].default_layer))
-    run.step("extract_pci", partial(_extract_learned, layout, "pci", config.pci_layer))
-    run.step("extract_pifia", partial(_extract_learned, layout, "pifia", METHODS["pifia"].default_layer))
-    run.step("extract_cellprofiler", partial(_extract_cellprofiler, layout, config))
-    run.step("references", partial(_references, layout, config))
-    run.step("score", partial(_score, layout, config, seed))
-    run.step("figures", partial(_figures, layout, seed))
-    run.step("report", partial(_report, layout, run, record))
+    inputs = (store, standards)
+    _check_out(out, resume=resume, overwrite=overwrite, inputs=inputs)
+    with writing_dir(out, command="reproduce", overwrite=overwrite, resume=resume, inputs=inputs, names=_OUTPUTS):
+        run = _Run(out, record)
+        if store is None:
+            run.step("simulate", partial(_simulate, out / "screen", config, seed, hierarchy))
+            store, standards = out / "screen" / "cells.h5", out / "screen" / "standards"
+            localization = out / "screen" / "localization.gmt"
+        else:
+            localization = None
+        layout = _Layout(out=out, store=Path(store), standard_files=_find_standards(Path(standards)),
+                         localization=localization)
+        run.step("train_deeploc", partial(_train_deeploc, layout, config, seed))
+        run.step("train_pci", partial(_train_pci, layout, config, seed))
+        run.step("train_pifia", partial(_train_pifia, layout, config, seed))
+        run.step("extract_deeploc", partial(_extract_learned, layout, "deeploc", METHODS["deeploc"].default_layer))
+        run.step("extract_pci", partial(_extract_learned, layout, "pci", config.pci_layer))
+        run.step("extract_pifia", partial(_extract_learned, layout, "pifia", METHODS["pifia"].default_layer))
+        run.step("extract_cellprofiler", partial(_extract_cellprofiler, layout, config))
+        run.step("references", partial(_references, layout, config))
+        run.step("score", partial(_score, layout, config, seed))
+        run.step("figures", partial(_figures, layout, seed))
+        run.step("report", partial(_report, layout, run, record))
     return pd.read_csv(layout.scores / "summary.csv")

@@ -528,7 +528,7 @@ def simulate_screen(
     counts = cells_per_protein_counts(n, cpp, cells_per_protein_spread, seed=seed)
     ctx = _context(h, counts, int(plates), seed, difficulty, dead_ghost_fraction, class_names)
     total = len(ctx.protein_of_cell)
-    with atomic_path(outdir, overwrite=overwrite) as tmp:
+    with atomic_path(outdir, overwrite=overwrite, owner="simulate", inputs=[annotations]) as tmp:
         tmp.mkdir(parents=True)
         source = (f"deeploc_keras.data.synthetic seed={seed} difficulty={difficulty} hierarchy={hierarchy} proteins={n} "
                   f"cells_per_protein={cpp}"
