@@ -11,13 +11,15 @@ import pytest
 #: The shared core every package may import; it imports none of eval, cellprofiler_features or TensorFlow.
 CORE = ("deeploc_keras.core.errors", "deeploc_keras.core.outputs", "deeploc_keras.core.profiles", "deeploc_keras.core.records",
         "deeploc_keras.data.store", "deeploc_keras.core.console")
-EVAL = ("eval", "eval.figures", "eval.metrics", "eval.standards", "eval.score", "eval.plots")
+EVAL = ("eval", "eval.catalog", "eval.evaluation", "eval.metrics", "eval.nulls", "eval.significance", "eval.standards",
+        "eval.score", "eval.plots")
 CELLPROFILER = ("cellprofiler_features", "cellprofiler_features.masks", "cellprofiler_features.measure",
                 "cellprofiler_features.pca", "cellprofiler_features.runner")
 #: Orchestration modules that must import without TensorFlow (the CLI starts fast; TF loads on use).
 LIGHT_APP = ("deeploc_keras", "deeploc_keras.cli", "deeploc_keras.training.methods", "deeploc_keras.training.config",
              "deeploc_keras.models.presets", "deeploc_keras.training.train", "deeploc_keras.inference.extract",
-             "deeploc_keras.study.reproduce", "deeploc_keras.study.report", "deeploc_keras.study.references", "deeploc_keras.study.ladder",
+             "deeploc_keras.study.reproduce", "deeploc_keras.study.report", "deeploc_keras.study.findings",
+             "deeploc_keras.study.references", "deeploc_keras.study.ladder",
              "deeploc_keras._tensorflow", "deeploc_keras.inference.predict", "deeploc_keras.inference.export",
              "deeploc_keras.models.info")
 HEAVY = ("tensorflow", "keras")

@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import pandas as pd
 
+from eval.catalog import MONITOR_METRICS
 from eval.score import score_representation
 
 from ..core.errors import InputError, file_error, reading
@@ -26,8 +27,6 @@ __all__ = ["RunBackup", "TerminateOnNaNEpoch", "FiniteModelCheckpoint", "Resumed
 
 logger = logging.getLogger(__name__)
 
-#: Metrics scored after every epoch (the study's Figure 3 follows the F-score; AMI is too slow per epoch).
-MONITOR_METRICS = ("average_precision", "f_beta")
 #: The split the monitor embeds.
 MONITOR_SPLIT = "test"
 

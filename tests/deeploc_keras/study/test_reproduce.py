@@ -17,8 +17,10 @@ from deeploc_keras.study.reproduce import (
     STEP_NAMES,
     WITHIN_STANDARDS,
 )
-from eval.metrics import WITHIN_METRICS
-from eval.score import METRICS, RETRIEVAL_METRIC
+from eval.catalog import METRICS as RECORDS
+from eval.score import METRICS, NULL, RETRIEVAL_METRIC
+
+WITHIN_METRICS = [m for m in METRICS if RECORDS[m].within]
 
 
 def _invoke(*args: str):
@@ -40,7 +42,7 @@ def test_reproduce_smoke_writes_every_artefact(smoke_run):
                  "runs/deeploc/sweep.csv", "runs/deeploc/monitor.csv", "runs/pci/best.keras",
                  "profiles/deeploc/proteins.parquet", "profiles/pci/proteins.parquet",
                  "profiles/cellprofiler/proteins.parquet", "profiles/cellprofiler/proteins_pca.parquet",
-                 "scores/coverage.csv", "scores/figure1_summary.png", "scores/figure1_summary.svg",
+                 "profiles/cellprofiler/proteins_zscored.parquet", "scores/tests.csv", "scores/coverage.csv", "scores/figure1_summary.png", "scores/figure1_summary.svg",
                  "figures/tsne/figure2_tsne.png", "figures/monitor/figure3_monitor.png",
                  "references/untrained_deeploc/proteins.parquet", "references/untrained_pci/proteins.parquet",
                  "references/pixel_statistics/proteins.parquet", "references/labels/proteins.parquet",
@@ -56,9 +58,16 @@ def test_reproduce_smoke_writes_every_artefact(smoke_run):
     assert summary["value"].dropna().between(-1, 1).all()
     pooled = summary[summary["metric"].isin(["average_precision", "f_beta", "mean_average_precision"])]
     assert pooled["ci_low"].notna().all() and (pooled["ci_low"] <= pooled["ci_high"]).all()
+    baselines = [name for name, r in REPRESENTATIONS.items() if r.role == "baseline"]
+    assert baselines == ["PCI", "CellProfiler raw", "CellProfiler processed", "CellProfiler+PCA"]
     deeploc = pooled[pooled["representation"] == "DeepLoc"]
-    assert deeploc["compared_to"].isin(["PCI", "CellProfiler", "CellProfiler+PCA"]).all()
+    assert deeploc["compared_to"].isin(baselines).all()
     assert deeploc["q_value"].between(0, 1).all()
+    tested = summary[summary["metric"].isin([m for m in METRICS if RECORDS[m].tested])]
+    assert tested["chance"].notna().all() and (tested["chance_low"] <= tested["chance_high"]).all()
+    tests = pd.read_csv(out / "scores" / "tests.csv")
+    assert set(tests["representation"]) == {"DeepLoc"} and set(tests["against"]) == {*baselines, NULL}
+    assert tests.loc[tests["test"] == "paired bootstrap", "p_min"].eq(1 / 1001).all()
     assert (summary["normalize"] == "none").all()
     state = json.loads((out / "reproduce.json").read_text())
     assert list(state["steps"]) == list(STEP_NAMES)
