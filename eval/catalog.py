@@ -30,7 +30,7 @@ from eval import significance as _significance
 from eval.evaluation import Evaluation
 
 __all__ = ["Metric", "METRICS", "METRIC_NAMES", "FIGURE1_METRICS", "MONITOR_METRICS", "PERMUTED_PROFILES",
-           "WITHIN_CLASS", "get_metric"]
+           "WITHIN_CLASS"]
 
 #: The permuted-profile null, as the report states it.
 PERMUTED_PROFILES = ("permuted profiles: each protein takes the profile of another protein of the universe "
@@ -171,16 +171,3 @@ FIGURE1_METRICS = tuple(name for name, record in METRICS.items() if record.figur
 #: what training's ``--monitor`` scores after every epoch
 MONITOR_METRICS = tuple(name for name, record in METRICS.items() if record.monitor)
 
-
-def get_metric(name: str) -> Metric:
-    """The record of ``name``; a ``KeyError`` lists the known names.
-
-    Examples
-    --------
-    >>> get_metric("f_beta").label
-    'F0.5 (max over thresholds)'
-    """
-    try:
-        return METRICS[name]
-    except KeyError:
-        raise KeyError(f"unknown metric {name!r}; expected one of {', '.join(METRIC_NAMES)}") from None

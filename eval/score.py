@@ -67,8 +67,8 @@ GROUPS_COLUMNS = ("representation", "standard", "group", "n_members", "mAP", "p_
 RETRIEVAL_METRIC = "fraction_retrieved"
 #: ``localization`` value that reads each profile file's ``Metadata_Label`` column
 LOCALIZATION_FROM_METADATA = "metadata"
-#: ``against`` of a test of a method's AMI against its null
-NULL = "null"
+#: ``against`` of a test of a method's metric against its null (the measured chance; "null" would read as NaN)
+NULL = "chance"
 
 _PROTEIN_COLUMN = "Metadata_Protein"
 _LABEL_COLUMN = "Metadata_Label"

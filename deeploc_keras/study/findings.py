@@ -450,7 +450,7 @@ def scores_with_intervals(summary: pd.DataFrame, metrics: Sequence[str],
         column["chance"] = _chance_text(subset[(subset["standard"] == standard) & (subset["metric"] == metric)])
     names = list(dict.fromkeys(subset["representation"]))
     kinds = {name: "reference" if name in references else "compared" for name in names}
-    frame = pd.DataFrame({"representation": [*names, "chance"], "kind": [*kinds.values(), "null"]})
+    frame = pd.DataFrame({"representation": [*names, "chance"], "kind": [*kinds.values(), "chance"]})
     for standard in dict.fromkeys(subset["standard"]):
         for metric in metrics:
             if (standard, metric) in cells:

@@ -17,6 +17,7 @@ from deeploc_keras.study.findings import (
     within_sentences,
 )
 from eval.catalog import METRICS
+from eval.score import NULL
 
 ROLES = {"DeepLoc": "method", "PCI": "baseline", "CellProfiler": "baseline"}
 
@@ -40,9 +41,9 @@ def _tests(summary: pd.DataFrame, q: float = 0.01) -> pd.DataFrame:
     rows = []
     for method in summary.loc[summary["role"] == "method", "representation"].unique():
         for (standard, metric), _ in summary.groupby(["standard", "metric"], sort=False):
-            against = ["PCI", "CellProfiler"] + (["null"] if METRICS[metric].null_tested else [])
+            against = ["PCI", "CellProfiler"] + ([NULL] if METRICS[metric].null_tested else [])
             rows += [{"representation": method, "against": a, "standard": standard, "metric": metric,
-                      "test": "permutation" if a == "null" else "sign flip" if metric == "ami" else "paired bootstrap",
+                      "test": "permutation" if a == NULL else "sign flip" if metric == "ami" else "paired bootstrap",
                       "difference": 0.1, "n_resamples": 1000, "p_min": 1 / 1001, "p_value": q, "q_value": q}
                      for a in against]
     return pd.DataFrame(rows)
@@ -54,7 +55,7 @@ def test_study_agreement_counts_a_point_only_ahead_of_every_baseline_with_every_
     points = study_agreement(summary, tests).set_index(["standard", "metric"])
     assert points.loc[("complex", "ami"), "baseline"] == "PCI" and not points.loc[("complex", "ami"), "ahead"]
     assert points.loc[("complex", "f_beta"), "significant"]
-    missing_null = tests[~((tests["against"] == "null") & (tests["standard"] == "complex"))]
+    missing_null = tests[~((tests["against"] == NULL) & (tests["standard"] == "complex"))]
     again = study_agreement(summary.assign(value=np.where(summary["representation"] == "PCI", 0.5,
                                                           summary["value"])), missing_null)
     ami = again.set_index(["standard", "metric"]).loc[("complex", "ami")]
@@ -148,7 +149,7 @@ def test_scores_with_intervals_chance_row_is_the_measured_null():
     assert frame["representation"].tolist()[-1] == "chance"
     chance = frame.iloc[-1]["complex AP (pooled pairs)"]
     assert chance == "0.133 [0.080, 0.300]"  # the mean of the null means, the null's range over the rows
-    assert frame["kind"].tolist() == ["compared", "compared", "compared", "null"]
+    assert frame["kind"].tolist() == ["compared", "compared", "compared", "chance"]
 
 
 def test_null_definitions_name_each_metrics_null():

@@ -65,7 +65,7 @@ def test_reproduce_smoke_writes_every_artefact(smoke_run):
     assert deeploc["q_value"].between(0, 1).all()
     tested = summary[summary["metric"].isin([m for m in METRICS if RECORDS[m].tested])]
     assert tested["chance"].notna().all() and (tested["chance_low"] <= tested["chance_high"]).all()
-    tests = pd.read_csv(out / "scores" / "tests.csv")
+    tests = pd.read_csv(out / "scores" / "tests.csv", keep_default_na=False, na_values=[""])
     assert set(tests["representation"]) == {"DeepLoc"} and set(tests["against"]) == {*baselines, NULL}
     assert tests.loc[tests["test"] == "paired bootstrap", "p_min"].eq(1 / 1001).all()
     assert (summary["normalize"] == "none").all()
@@ -79,6 +79,22 @@ def test_reproduce_smoke_writes_every_artefact(smoke_run):
     facts = json.loads((out / "references" / "references.json").read_text())
     assert facts["pci"]["mean_image_val_mse"] > 0 and facts["pci"]["epochs"] == 1
     assert "DeepLoc" in result.output  # the summary table is printed
+
+
+@pytest.mark.slow
+def test_reproduce_scores_the_studys_cellprofiler_table_z_scored_without_selection(smoke_run):
+    from deeploc_keras.core.profiles import read_profiles
+
+    out, _ = smoke_run
+    raw = read_profiles(out / "profiles" / "cellprofiler" / "proteins_raw.parquet")
+    scored = read_profiles(out / "profiles" / "cellprofiler" / "proteins_zscored.parquet")
+    x = raw.features
+    kept = np.nanstd(x, axis=0) > 0  # every feature with a scale; none selected
+    expected = (x[:, kept] - np.nanmean(x[:, kept], axis=0)) / np.nanstd(x[:, kept], axis=0)
+    assert scored.feature_names == [n for n, k in zip(raw.feature_names, kept, strict=True) if k]
+    np.testing.assert_allclose(scored.features, np.nan_to_num(expected), atol=1e-9)
+    processed = read_profiles(out / "profiles" / "cellprofiler" / "proteins.parquet")
+    assert len(processed.feature_names) < len(scored.feature_names)  # the processed row selects features
 
 
 @pytest.mark.slow
