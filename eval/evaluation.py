@@ -115,10 +115,6 @@ class Evaluation:
         return [perm for _, perm in _nulls.class_permutations(self.strata, self.ids, n_draws=self.n_null,
                                                               seed=self.seed)]
 
-    def class_values(self, kernel: Callable[[_metrics.Ranking], float]) -> np.ndarray:
-        """``kernel`` on each class's ranking."""
-        return np.array([kernel(part) for _, _, part in self.classes])
-
     def class_resampled(self, kernel: Callable[[_metrics.Ranking, np.ndarray], np.ndarray]) -> np.ndarray:
         """Mean over classes of ``kernel(class ranking, the resamples' weights of its proteins)``, per resample."""
         values = [kernel(part, self.weights[:, rows]) for _, rows, part in self.classes]

@@ -167,8 +167,8 @@ def _metric_row(record: _catalog.Metric, evaluation: Evaluation) -> tuple[dict, 
     result = record.compute(evaluation)
     sampled = isinstance(result, _metrics.SampledScore)
     value, sd = (result.mean, result.sd) if sampled else (float(result), np.nan)
-    row = {"metric": record.name, "value": value, "sd": sd, "ci_low": np.nan, "ci_high": np.nan,
-           **_nulls.permutation_summary(np.nan, np.array([]))}
+    row = {"metric": record.name, "value": value, "sd": sd,
+           **dict.fromkeys(("ci_low", "ci_high", "chance", "chance_low", "chance_high", "p_null"), np.nan)}
     paired = (_SIGN_FLIP, result.values) if sampled and record.tested else None
     if record.resampled is not None and evaluation.n_bootstrap:
         values = record.resampled(evaluation)

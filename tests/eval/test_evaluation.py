@@ -51,4 +51,4 @@ def test_evaluation_raises_rows_outside_the_universe():
 def test_evaluation_raises_within_metric_without_strata():
     x, membership, ids = _case()
     with pytest.raises(ValueError, match="pass strata"):
-        Evaluation(x, membership, ids=ids).class_values(len)
+        _ = Evaluation(x, membership, ids=ids).classes
