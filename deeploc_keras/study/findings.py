@@ -216,6 +216,13 @@ def family_sentences(tests: pd.DataFrame, summary: pd.DataFrame) -> list[str]:
     passing = int((tests["q_value"] < ALPHA).sum())
     sentences.append(f"{len(tests)} tests: {'; '.join(kinds)}; {passing} of {len(tests)} pass "
                      f"(Benjamini-Hochberg q < {ALPHA:g}).")
+    if len(tests) > 1:
+        bound = ALPHA / len(tests)
+        below = [test for test, rows in tests.groupby("test", sort=False) if rows["p_min"].min() < bound]
+        sentences.append(f"One test alone would pass a Bonferroni bound below {ALPHA:g}/{len(tests)} = {bound:.2g}: "
+                         + (f"the {' and the '.join(below)} can reach it." if below
+                            else "no test of this family can reach it; Benjamini-Hochberg can pass where most are "
+                                 "strong."))
     runs = _between_runs(summary, tests)
     if runs:
         sentences.append(runs)

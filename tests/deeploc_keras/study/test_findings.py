@@ -91,6 +91,11 @@ def test_family_sentences_state_the_family_its_size_smallest_p_and_passes():
     assert "never tested against each other" in sentences[0]
     assert sentences[1].startswith(f"{len(tests)} tests: ") and f"{len(tests) - 4} of {len(tests)} pass" in sentences[1]
     assert "smallest attainable p 1/1001 = 0.000999" in sentences[1]
+    assert sentences[2] == (f"One test alone would pass a Bonferroni bound below 0.05/{len(tests)} = 0.0036: the "
+                            "paired bootstrap and the sign flip and the permutation can reach it.")  # 1/1001 < 0.0036
+    coarse = tests.assign(p_min=np.where(tests["test"] == "paired bootstrap", 1 / 1001, 1 / 101))
+    assert family_sentences(coarse, summary)[2].endswith(": the paired bootstrap can reach it.")
+    assert "no test of this family can reach it" in family_sentences(coarse.assign(p_min=0.01), summary)[2]
 
 
 def test_family_sentences_report_the_between_run_sd_beside_the_tests():
