@@ -145,9 +145,9 @@ class _Scored:
 
 
 def _usable(name: str, standard: Mapping[str, set[str]], proteins: list[str],
-            aliases: Mapping[str, str] | None) -> tuple[dict, np.ndarray, list[str], _standards.Coverage]:
-    """The standard restricted to the proteins, its membership matrix and group names; refused when it leaves
-    fewer than 2 groups of 2 proteins or nothing to rank (every pair of its proteins positive)."""
+            aliases: Mapping[str, str] | None) -> tuple[np.ndarray, list[str], _standards.Coverage]:
+    """The membership matrix and group names of the standard restricted to the proteins, and its coverage; refused
+    when it leaves fewer than 2 groups of 2 proteins or nothing to rank (every pair of its proteins positive)."""
     try:
         kept, cov = _standards.restrict(standard, proteins, aliases=aliases)
     except InputError as exc:
@@ -159,7 +159,7 @@ def _usable(name: str, standard: Mapping[str, set[str]], proteins: list[str],
         raise InputError(f"standard {name!r}: every pair of its {len(inside)} profiled proteins shares a group "
                          "(prevalence 1.0), so there is nothing to rank: every score would be 1.0; it needs proteins "
                          "that share no group")
-    return kept, membership, group_names, cov
+    return membership, group_names, cov
 
 
 def _metric_row(record: _catalog.Metric, evaluation: Evaluation) -> tuple[dict, tuple[str, np.ndarray] | None]:
@@ -246,7 +246,7 @@ def _score(
     scored, skipped = _Scored(), []
     for name, standard in standards.items():
         try:
-            _, membership, group_names, cov = _usable(name, standard, proteins, aliases)
+            membership, group_names, cov = _usable(name, standard, proteins, aliases)
         except InputError as exc:
             skipped.append(str(exc))
             logger.warning("%s: skipped %s", source, exc)

@@ -73,7 +73,8 @@ def test_reproduce_smoke_writes_every_artefact(smoke_run):
     assert list(state["steps"]) == list(STEP_NAMES)
     report = (out / "report.html").read_text()
     assert "data:image/png;base64," in report and 'src="scores/' not in report
-    assert "How the ranking compares" in report and "standard x metric comparisons" in report
+    assert "How the ranking compares" in report and "standard x metric points" in report
+    assert "The test family is what this report claims" in report and "smallest attainable p" in report
     assert "untrained network" in report and "mean training image" in report
     assert "score --normalize none" in report
     facts = json.loads((out / "references" / "references.json").read_text())
