@@ -743,16 +743,26 @@ def _expected_mutual_info(a: np.ndarray, b: np.ndarray, n: int) -> float:
     """
     ua, ca = np.unique(a, return_counts=True)
     ub, cb = np.unique(b, return_counts=True)
-    ai, bj = ua[:, None, None].astype(np.float64), ub[None, :, None].astype(np.float64)
-    nij = np.arange(1, min(ua.max(), ub.max()) + 1, dtype=np.float64)[None, None, :]
-    valid = (nij >= np.maximum(1, ai + bj - n)) & (nij <= np.minimum(ai, bj))
-    nij_v = np.where(valid, nij, 1.0)
-    log_term = np.log(n * nij_v) - np.log(ai) - np.log(bj)
-    log_prob = (gammaln(ai + 1) + gammaln(bj + 1) + gammaln(n - ai + 1) + gammaln(n - bj + 1) - gammaln(n + 1)
-                - gammaln(nij_v + 1) - gammaln(ai - nij_v + 1) - gammaln(bj - nij_v + 1)
-                - gammaln(np.where(valid, n - ai - bj + nij_v, 1.0) + 1))
-    terms = np.where(valid, nij_v / n * log_term * np.exp(np.where(valid, log_prob, -np.inf)), 0.0)
-    return float((terms.sum(axis=2) * ca[:, None] * cb[None, :]).sum())
+    return _expected_mutual_info_sizes(ua.astype(np.int64), ca.astype(np.float64), ub.astype(np.int64),
+                                       cb.astype(np.float64), int(n), gammaln(np.arange(n + 2, dtype=np.float64)))
+
+
+@numba.njit(cache=True)
+def _expected_mutual_info_sizes(ua, ca, ub, cb, n, lgamma):
+    """The expected mutual information summed over pairs of distinct sizes (``lgamma[k]`` = log Gamma(k))."""
+    emi = 0.0
+    for i in range(len(ua)):
+        ai = ua[i]
+        for j in range(len(ub)):
+            bj = ub[j]
+            const = lgamma[ai + 1] + lgamma[bj + 1] + lgamma[n - ai + 1] + lgamma[n - bj + 1] - lgamma[n + 1]
+            total = 0.0
+            for nij in range(max(1, ai + bj - n), min(ai, bj) + 1):
+                log_prob = const - lgamma[nij + 1] - lgamma[ai - nij + 1] - lgamma[bj - nij + 1] - lgamma[
+                    n - ai - bj + nij + 1]
+                total += nij / n * (np.log(n * nij) - np.log(ai) - np.log(bj)) * np.exp(log_prob)
+            emi += total * ca[i] * cb[j]
+    return emi
 
 
 @dataclass(frozen=True)
@@ -925,26 +935,29 @@ def _null_best_ami(truth: np.ndarray, partitions: Sequence[np.ndarray], draws: n
 def _permuted_mutual_info(truth, order, bounds, n_clusters, a, draws):
     """Mutual information of each partition (members ``order[k]`` grouped by cluster) with ``truth[draw]``."""
     n = len(truth)
-    log_n, log_a = np.log(n), np.log(a.astype(np.float64))
+    log = np.zeros(n + 1)
+    for k in range(1, n + 1):
+        log[k] = np.log(k)
+    log_a = log[a]
     count = np.zeros(len(a), dtype=np.int64)
     out = np.zeros((len(draws), len(order)))
     for d in range(len(draws)):
         shuffled = truth[draws[d]]
         for k in range(len(order)):
             members = order[k]
-            mi = 0.0
+            total = 0.0
             for c in range(n_clusters[k]):
                 start, stop = bounds[k, c], bounds[k, c + 1]
                 for q in range(start, stop):
                     count[shuffled[members[q]]] += 1
-                log_b = np.log(stop - start)
+                log_b = log[stop - start]
                 for q in range(start, stop):
                     i = shuffled[members[q]]
                     m = count[i]
                     if m > 0:
-                        mi += m / n * (np.log(m) + log_n - log_a[i] - log_b)
+                        total += m * (log[m] + log[n] - log_a[i] - log_b)
                         count[i] = 0
-            out[d, k] = max(mi, 0.0)
+            out[d, k] = max(total / n, 0.0)
     return out
 
 
