@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
+from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from ._version import __version__
-from .core.console import filter_native_stderr, set_verbosity, verbosity
+from .core.console import filter_native_stderr, set_verbosity, stderr_is_terminal, verbosity
 from .core.outputs import check_output
 from .data.importers import COMPRESSIONS, IMPORT_FORMATS
 from .data.pipeline import SPLIT_CHOICES
@@ -23,7 +26,7 @@ from .data.store import CellStore
 from .models.presets import PRESET_NAMES, TTA_MODES
 from .study.ladder import REFERENCES_DIR, score_with_references
 from .study.reproduce import REPRODUCE_PRESET_NAMES
-from .training.config import MIXED_PRECISION_CHOICES
+from .training.config import MIXED_PRECISION_CHOICES, TrainConfig
 from .training.methods import METHOD_NAMES, METHODS, PCI_DEFAULTS, TRAINABLE_METHODS
 
 __all__ = ["main"]
@@ -107,7 +110,7 @@ class _Group(click.Group):
                 raise
             line = _user_error_line(exc)
             if line is not None:
-                click.echo(f"Error: {line}", err=True)
+                click.echo(f"Error: {_cli_spelling(line, self._invoked_options(ctx))}", err=True)
                 ctx.exit(2)
             click.echo("deeploc-keras: internal error (a bug; please report it with this traceback):", err=True)
             click.echo("".join(traceback.format_exception(exc)).rstrip(), err=True)
@@ -115,6 +118,40 @@ class _Group(click.Group):
         finally:
             if main_thread:
                 signal.signal(signal.SIGTERM, previous)
+
+    def _invoked_options(self, ctx: click.Context) -> dict[str, click.Option]:
+        """The options of the command that ran (of every command of a group that ran), by parameter name."""
+        command = self.get_command(ctx, ctx.invoked_subcommand) if ctx.invoked_subcommand else None
+        commands = list(command.commands.values()) if isinstance(command, click.Group) else [command]
+        return {p.name: p for c in commands if c is not None for p in c.params if isinstance(p, click.Option)}
+
+
+#: ``name='value'``, ``name=3`` or ``name=True`` in a library message.
+_PYTHON_KEYWORD = re.compile(r"\b([a-z_][a-z0-9_]*)=(?:'([^']*)'|(-?\d[\w.+-]*|True|False)\b)")
+
+
+def _cli_spelling(line: str, options: dict[str, click.Option]) -> str:
+    """A library message in the command line's spelling: ``tta='center'`` becomes ``--tta center``.
+
+    Only the names of the command's own options are rewritten; other text stays as it is.
+
+    Examples
+    --------
+    >>> tta = click.Option(["--tta"])
+    >>> _cli_spelling("tta='5crop' needs a crop; use tta='center'. Received: seed=3", {"tta": tta})
+    '--tta 5crop needs a crop; use --tta center. Received: seed=3'
+    """
+    def spell(match: re.Match) -> str:
+        option = options.get(match.group(1))
+        if option is None:
+            return match.group(0)
+        flag = max(option.opts, key=len)
+        value = match.group(2) if match.group(2) is not None else match.group(3)
+        if option.is_flag:
+            return flag if value == "True" else match.group(0)
+        return f"{flag} {value}"
+
+    return _PYTHON_KEYWORD.sub(spell, line)
 
 
 def _set_verbosity(ctx: click.Context, param: click.Parameter, value: int | bool) -> None:
@@ -219,6 +256,13 @@ def _out_or_positional(out: str | None, positional: str | None, *, command: str,
     return out if out is not None else positional
 
 
+class _DeprecatedArgument(click.Argument):
+    """A positional argument kept for old command lines, left out of the usage line."""
+
+    def get_usage_pieces(self, ctx: click.Context) -> list[str]:
+        return []
+
+
 def _echo_json(data: object) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
@@ -252,7 +296,7 @@ def inspect_command(store_path: str, as_json: bool) -> None:
                    f" (first {summary['channel_ranges_sampled_cells']} cells)")
 
 
-@main.command("import")
+@main.command("import", options_metavar="--out OUT.h5 --format FORMAT [OPTIONS]")
 @click.argument("sources", metavar="SOURCE...", nargs=-1, required=True)
 @click.option("--out", "out_option", type=click.Path(dir_okay=False), default=None, help="Cell store to write (OUT.h5).")
 @click.option("--format", "format_", type=click.Choice(IMPORT_FORMATS), required=True, help="Input format.")
@@ -264,21 +308,35 @@ def inspect_command(store_path: str, as_json: bool) -> None:
               help="deeploc-hdf5: CSV with a 'protein' column (row order, or an 'index' [+ 'file'] column).")
 @click.option("--split-from-filename", is_flag=True, help="deeploc-hdf5: split from the file name (train/valid/test).")
 @click.option("--labels", type=click.Path(dir_okay=False),
-              help="tiff-folders, fields: CSV with columns 'protein' and 'label'.")
+              help="tiff-folders, fields, label-masks: CSV with columns 'protein' and 'label'.")
 @click.option("--labels-from", type=_LazyChoice("deeploc_keras.data.importers", "LABEL_SOURCES"), default=None,
-              help="tiff-folders, fields: label each protein from a published table instead (huh2003: its one "
+              help="tiff-folders, fields, label-masks: label each protein from a published table instead (huh2003: its one "
                    "Huh et al. 2003 location; proteins with several stay unlabelled).")
 @click.option("--aliases", type=click.Path(dir_okay=False), default=None,
               help="With --labels-from: SGD_features.tab, so folders named by gene (ACT1) match.")
+@click.option("--channel", "channel_patterns", multiple=True, metavar="NAME=PATTERN",
+              help="tiff-folders, label-masks: the files of one channel, a pattern with one '*' (GFP=*_ch1.tif); "
+                   "repeat per channel, in channel order [default: *_gfp.tif / *_rfp.tif pairs, else one "
+                   "multi-channel TIFF per cell or field].")
 @click.option("--gfp-suffix", default="_gfp.tif", help="tiff-folders: file name ending of the GFP channel.")
 @click.option("--rfp-suffix", default="_rfp.tif", help="tiff-folders: file name ending of the RFP channel.")
+@click.option("--layout", type=_LazyChoice("deeploc_keras.data.importers", "TIFF_LAYOUTS"),
+              default="cells", help="tiff-folders: cells: one folder per protein, one file (per channel) per cell; "
+                                    "stacks: one multi-page TIFF (per channel) per protein, named by the protein.")
+@click.option("--crop-size", type=click.IntRange(min=1), default=None,
+              help="tiff-folders: centre-crop larger and zero-pad smaller crops to NxN [default: keep the size]; "
+                   "label-masks: side of the crops [default: 64].")
+@click.option("--mask", "mask_pattern", default=None, metavar="PATTERN",
+              help="label-masks: file name of each field's label mask, one '*' for the field's name "
+                   "[default: *_cp_masks.tif, Cellpose's].")
 @click.option("--image-dir", type=click.Path(file_okay=False), help="fields: folder of the field images "
               "[default: the table's folder].")
 @click.option("--gfp-column", default="Image_FileName_GFP", help="fields: table column naming the GFP field.")
 @click.option("--rfp-column", default="Image_FileName_RFP", help="fields: table column naming the RFP field.")
 @click.option("--object", "object_name", help="fields: object prefix of <object>_Location_Center_X/Y.")
 @click.option("--protein-column", default="protein", help="fields: table column with the protein id.")
-@click.option("--pad", is_flag=True, help="fields: zero-pad crops that leave the field instead of dropping them.")
+@click.option("--pad", is_flag=True,
+              help="fields, label-masks: zero-pad crops that leave the field instead of dropping them.")
 @click.option("--drop-invalid", is_flag=True, help="Drop cells with NaN/inf pixels (counted) instead of refusing.")
 @click.option("--seed", type=int, default=0, help="Seed of the 80/10/10 split.")
 @click.option("--split-by", type=_LazyChoice("deeploc_keras.data.store", "SPLIT_BY_CHOICES"), default="cell",
@@ -290,7 +348,7 @@ def inspect_command(store_path: str, as_json: bool) -> None:
 @click.pass_context
 def import_command(ctx: click.Context, sources: tuple[str, ...], out_option: str | None, format_: str,
                    **options: object) -> None:
-    """Import cells (DeepLoc HDF5, per-protein TIFF folders or fields + centres) into a cell store --out OUT.h5."""
+    """Import cells (DeepLoc HDF5, TIFF crops or stacks, fields + centres or label masks) into a store --out OUT.h5."""
     from .data.importers import import_cells
 
     if out_option is None and len(sources) < 2:
@@ -299,16 +357,19 @@ def import_command(ctx: click.Context, sources: tuple[str, ...], out_option: str
                              what="OUT.h5")
     sources = sources if out_option is not None else sources[:-1]
     given = {name: value for name, value in options.items()
-             if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT and value != ()}
+             if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT and value != ()}
     summary = import_cells(list(sources), out, format=format_, **given)
     dropped = ", ".join(f"{k} {v}" for k, v in summary["dropped"].items())
     split_by = options["split_by"]
+    height, width, _ = summary["image_shape"]
     _summary(f"Wrote {summary['path']}: {summary['cells']} cells, {summary['proteins']} proteins, "
-               f"{summary['dtype']}, {summary['classes']} classes, split by {split_by}"
-               + (f"; dropped {dropped}" if dropped else ""))
+             f"{summary['dtype']}, {summary['classes']} classes, split by {split_by}; {height}x{width} crops of "
+             f"{', '.join(summary['channel_names'])}" + (f" ({summary['resized']})" if summary.get("resized") else "")
+             + (f"; dropped {dropped}" if dropped else ""))
 
-@main.command("simulate")
-@click.argument("outdir", type=click.Path(file_okay=False), required=False)
+
+@main.command("simulate", options_metavar="--out DIR [OPTIONS]")
+@click.argument("outdir", type=click.Path(file_okay=False), required=False, cls=_DeprecatedArgument)
 @click.option("--out", "out_option", type=click.Path(file_okay=False), default=None, help="Directory to create.")
 @click.option("--proteins", type=click.IntRange(min=1), default=320, help="Number of proteins.")
 @click.option("--cells-per-protein", type=click.IntRange(min=1), default=50,
@@ -338,17 +399,27 @@ def simulate_command(outdir: str | None, out_option: str | None, proteins: int, 
         outdir, proteins=proteins, cells_per_protein=cells_per_protein,
         cells_per_protein_spread=cells_per_protein_spread, plates=plates, seed=seed,
         dead_ghost_fraction=dead_ghost_fraction, difficulty=difficulty, hierarchy=hierarchy, annotations=annotations,
-        overwrite=overwrite, progress=sys.stderr.isatty() and verbosity() >= 0,
+        overwrite=overwrite, progress=stderr_is_terminal() and verbosity() >= 0,
     )
     _summary(f"{screen.outdir}: {screen.n_cells} cells of {screen.n_proteins} proteins, "
                f"{len(screen.class_names)} classes; wrote cells.h5, proteins.csv, standards/"
                f"{{{','.join(screen.standards)}}}.gmt")
 
 
-def _parse_devices(value: str | None) -> int | list[str] | None:
+def _parse_devices(ctx: click.Context, param: click.Parameter, value: str | None) -> int | tuple[str, ...] | None:
+    """``--devices``: a count of devices, or a comma-separated list of device names."""
     if value is None:
         return None
-    return int(value) if value.isdigit() else [v.strip() for v in value.split(",") if v.strip()]
+    return int(value) if value.isdigit() else tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def _int_list(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[int, ...]:
+    """A repeatable, comma-separated list of integers (``--seeds 0,1 --seeds 2``)."""
+    items = _split_list(ctx, param, value)
+    try:
+        return tuple(int(s) for s in items)
+    except ValueError:
+        raise click.BadParameter(f"expected integers, got {','.join(items)!r}") from None
 
 
 @main.command("train")
@@ -358,36 +429,41 @@ def _parse_devices(value: str | None) -> int | list[str] | None:
 @click.option("--model", "model_alias", type=click.Choice(TRAINABLE_METHODS), default=None, hidden=True,
               help="Deprecated alias of --method.")
 @click.option("--preset", type=click.Choice(PRESET_NAMES), default="study", help="DeepLoc training protocol.")
-@click.option("--epochs", type=click.IntRange(min=1), default=None, help=f"Epochs [default: preset's, pci {PCI_DEFAULTS.epochs}].")
-@click.option("--batch-size", type=click.IntRange(min=1), default=None, help=f"Batch [default: preset's, pci {PCI_DEFAULTS.batch_size}].")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Learning rate.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help=f"Epochs [default: preset's, pci {PCI_DEFAULTS['epochs']}].")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help=f"Batch [default: preset's, pci {PCI_DEFAULTS['batch_size']}].")
+@click.option("--lr", "learning_rate", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Learning rate.")
 @click.option("--lr-sweep", is_flag=True,
               help="Train the sweep rates x --seeds; choose the rate of minimal mean val loss over the seeds.")
-@click.option("--seeds", multiple=True, callback=_split_list, default=("0",),
+@click.option("--seeds", multiple=True, callback=_int_list, default=("0",),
               help="Seeds of the sweep; repeatable or comma-separated, e.g. 0,1,2.")
 @click.option("--width", type=click.FloatRange(min=0, min_open=True), default=1.0, help="Width multiplier.")
 @click.option("--mixed-precision", type=click.Choice(MIXED_PRECISION_CHOICES), default="auto",
               help="auto = float16 on GPU, off on CPU.")
-@click.option("--devices", default=None, help="MirroredStrategy over N GPUs, or a comma-separated device list.")
-@click.option("--monitor", type=click.Path(exists=True), default=None,
+@click.option("--devices", default=None, callback=_parse_devices,
+              help="MirroredStrategy over N GPUs, or a comma-separated device list.")
+@click.option("--standards", "monitor", type=click.Path(exists=True), default=None,
               help="Standards directory: score test protein profiles after every epoch (monitor.csv).")
+@click.option("--monitor", "monitor_alias", type=click.Path(exists=True), default=None, hidden=True,
+              help="Deprecated alias of --standards.")
 @click.option("--aliases", type=click.Path(dir_okay=False), default=None,
-              help="With --monitor: SGD_features.tab to map gene names to ORFs.")
+              help="With --standards: SGD_features.tab to map gene names to ORFs.")
 @click.option("--seed", type=int, default=None,
               help="Seed of weights, augmentation and pipeline of a single run [default: 0; a sweep uses --seeds].")
-@click.option("--patience", type=click.IntRange(min=1), default=None,
+@click.option("--patience", "early_stopping_patience", type=click.IntRange(min=1), default=None,
               help="Stop after this many epochs without a better val loss [default: none, train every epoch].")
 @click.option("--class-balanced", is_flag=True, help="Class-balanced sampling of training cells.")
 @click.option("--xla/--no-xla", "jit_compile", default=True, help="Compile the train step with XLA.")
 @click.option("--steps-per-epoch", type=click.IntRange(min=1), default=None, help="Fixed steps per epoch.")
+@click.option("--readers", type=click.IntRange(min=1), default=None,
+              help="Store reads at the same time [default: 1 window; PCI: tuned by tf.data].")
 @click.option("--tensorboard", is_flag=True, help="Write TensorBoard logs to RUN/logs.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from RUN/backup.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing run directory.")
-def train_command(store_path: str, out: str, method: str | None, model_alias: str | None, preset: str, epochs: int | None, batch_size: int | None,
-                  lr: float | None, lr_sweep: bool, seeds: str, width: float, mixed_precision: str,
-                  devices: str | None, monitor: str | None, aliases: str | None, seed: int | None,
-                  patience: int | None, class_balanced: bool, jit_compile: bool,
-                  steps_per_epoch: int | None, tensorboard: bool, resume: bool, overwrite: bool) -> None:
+def train_command(store_path: str, out: str, method: str | None, model_alias: str | None, monitor_alias: str | None,
+                  resume: bool, overwrite: bool, **options: Any) -> None:  # options: the fields of TrainConfig
     """Train DeepLoc (or PCI with --method pci) on a cell store into a run directory."""
     from .training.train import train
 
@@ -396,18 +472,18 @@ def train_command(store_path: str, out: str, method: str | None, model_alias: st
             raise click.BadParameter(f"--model {model_alias} contradicts --method {method}", param_hint="--model")
         _deprecated("`train --model`", "--method")
         method = model_alias
-    try:
-        seed_list = tuple(int(s) for s in seeds)
-    except ValueError:
-        raise click.BadParameter(f"expected integers, got {','.join(seeds)!r}", param_hint="--seeds") from None
-    result = train(store_path, out, method=method or "deeploc", preset=preset, epochs=epochs, batch_size=batch_size, lr=lr,
-                   lr_sweep=lr_sweep, seeds=seed_list, width=width, mixed_precision=mixed_precision,
-                   devices=_parse_devices(devices), monitor=monitor, aliases=aliases, seed=seed, patience=patience,
-                   tensorboard=tensorboard,
-                   overwrite=overwrite, resume=resume, class_balanced=class_balanced, jit_compile=jit_compile,
-                   steps_per_epoch=steps_per_epoch)
+    if monitor_alias is not None:
+        if options["monitor"] is not None and options["monitor"] != monitor_alias:
+            raise click.BadParameter(f"--monitor {monitor_alias} contradicts --standards {options['monitor']}",
+                                     param_hint="--monitor")
+        _deprecated("`train --monitor`", "--standards")
+        options["monitor"] = monitor_alias
+    if not options["lr_sweep"] and click.get_current_context().get_parameter_source("seeds") is not ParameterSource.DEFAULT:
+        raise click.BadParameter("the seeds of a sweep need --lr-sweep; a single run takes --seed N", param_hint="--seeds")
+    config = TrainConfig.from_preset(method or "deeploc", **options)
+    result = train(store_path, out, config, overwrite=overwrite, resume=resume)
     _summary(f"{result['best_model']}: best val_loss {result['best_val_loss']:.4f} "
-               f"(lr {result['lr']:g}, seed {result['seed']}, {result['epochs']} epochs)")
+             f"(lr {result['lr']:g}, seed {result['seed']}, {result['epochs']} epochs)")
 
 
 @main.command("extract")
@@ -496,9 +572,9 @@ def export_command(profiles: str, format_: str, out: str, overwrite: bool) -> No
     _summary(f"Wrote {result['path']}: {result['n_obs']:,} x {result['n_vars']:,} ({format_})")
 
 
-@main.command("convert-checkpoint")
+@main.command("convert-checkpoint", options_metavar="--out OUT.keras [OPTIONS]")
 @click.argument("checkpoint", metavar="CKPT")
-@click.argument("out", metavar="OUT.keras", type=click.Path(dir_okay=False), required=False)
+@click.argument("out", metavar="OUT.keras", type=click.Path(dir_okay=False), required=False, cls=_DeprecatedArgument)
 @click.option("--out", "out_option", type=click.Path(dir_okay=False), default=None, help="Keras model file to write.")
 @click.option("--num-classes", type=click.IntRange(min=2), default=None,
               help="Expected classes (default: read from the checkpoint).")
@@ -627,12 +703,10 @@ def standards_build_command(source, path, aspect, min_size, max_size, out, overw
 @click.option("--overwrite", is_flag=True, help="Replace an existing file.")
 def standards_labels_command(source, path, multi, aliases, out, overwrite) -> None:
     """Build the labels CSV of `import --labels` from a localization table (one class per protein)."""
-    from eval.standards import read_aliases
-
     from .data.importers.labels import huh2003_labels, write_labels_csv
 
     check_output(out, overwrite=overwrite)
-    labels = huh2003_labels(path, multi=multi, aliases=read_aliases(aliases) if aliases else None)
+    labels = huh2003_labels(path, multi=multi, aliases=aliases)
     write_labels_csv(labels, out, overwrite=overwrite)
     click.echo(f"wrote {out}: {len(labels)} proteins, {labels['label'].nunique()} classes")
 

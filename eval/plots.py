@@ -239,6 +239,24 @@ def _draw_processes(ax: Any, coords: np.ndarray, groups: list[set[str]], protein
     ax.set_ylim(low[1] - pad[1], high[1] + pad[1])
 
 
+def _tsne_perplexity(perplexity: float, n_proteins: int, profiles: str | os.PathLike) -> float:
+    """``perplexity``, or ``(n_proteins - 1) / 3`` (t-SNE's usual bound) when it is higher, with a warning.
+
+    Examples
+    --------
+    >>> _tsne_perplexity(40, 1000, "p.parquet"), _tsne_perplexity(40, 31, "p.parquet")
+    (40, 10.0)
+    """
+    if n_proteins < 4:
+        raise file_error(profiles, f"t-SNE needs at least 4 proteins. Received: {n_proteins}")
+    most = (n_proteins - 1) / 3
+    if perplexity <= most:
+        return perplexity
+    logger.warning("perplexity %g is too high for %d proteins; using %.3g = (%d - 1) / 3", perplexity, n_proteins,
+                   most, n_proteins)
+    return most
+
+
 def plot_tsne(
     profiles: str | os.PathLike,
     localization_standard: str | os.PathLike | None,
@@ -282,6 +300,7 @@ def plot_tsne(
     processes : sequence of str, optional
         Process groups to draw (default: the :data:`TSNE_PROCESSES` largest after restriction).
     perplexity : float, default 40
+        Lowered to a third of the proteins (less one) when they are too few for it, with a warning.
     seed : int, default 0
     aliases : mapping, optional
         Gene name -> ORF map.
@@ -296,8 +315,8 @@ def plot_tsne(
     Raises
     ------
     InputError
-        Unknown process names, too few proteins for the perplexity, profiles without
-        labels when no localization standard is given, or bad inputs.
+        Unknown process names, fewer than 4 proteins, profiles without labels when no
+        localization standard is given, or bad inputs.
     """
     from sklearn.manifold import TSNE
 
@@ -306,9 +325,7 @@ def plot_tsne(
     if "Metadata_Protein" not in table.meta:
         raise file_error(profiles, "no Metadata_Protein column; t-SNE needs one row per protein")
     proteins = table.meta["Metadata_Protein"].astype(str).tolist()
-    if len(proteins) <= perplexity:
-        raise InputError(f"perplexity must be below the number of proteins. Received: perplexity={perplexity}, "
-                         f"{len(proteins)} proteins")
+    perplexity = _tsne_perplexity(perplexity, len(proteins), profiles)
     if localization_standard is None:
         labels = table.meta["Metadata_Label"].fillna("").astype(str) if "Metadata_Label" in table.meta else None
         if labels is None or not (labels != "").any():

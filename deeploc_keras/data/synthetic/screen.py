@@ -348,7 +348,7 @@ def choose_hierarchy(
         raise InputError(f"hierarchy must be one of {list(HIERARCHY_CHOICES)}. Received: hierarchy={hierarchy!r}")
     if hierarchy == "synthetic":
         if annotations is not None:
-            raise InputError("annotations ground the hierarchy: they need hierarchy='grounded' (--hierarchy grounded)")
+            raise InputError("annotations ground the hierarchy: they need hierarchy='grounded'")
         return make_hierarchy(proteins, classes=classes, n_bioprocesses=bioprocesses, n_pathways=pathways,
                               n_complexes=complexes, multi_localized_fraction=multi_localized_fraction, seed=seed)
     given = {"classes": classes, "bioprocesses": bioprocesses, "pathways": pathways, "complexes": complexes}
