@@ -23,6 +23,7 @@ from .core.outputs import check_output
 from .data.importers import COMPRESSIONS, IMPORT_FORMATS
 from .data.pipeline import SPLIT_CHOICES
 from .data.store import CellStore
+from .models.convert import CHECKPOINT_SOURCES
 from .models.presets import PRESET_NAMES, TTA_MODES
 from .study.ladder import REFERENCES_DIR, score_with_references
 from .study.reproduce import REPRODUCE_PRESET_NAMES
@@ -464,7 +465,7 @@ def _int_list(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
 @click.option("--overwrite", is_flag=True, help="Replace an existing run directory.")
 def train_command(store_path: str, out: str, method: str | None, model_alias: str | None, monitor_alias: str | None,
                   resume: bool, overwrite: bool, **options: Any) -> None:  # options: the fields of TrainConfig
-    """Train DeepLoc (or PCI with --method pci) on a cell store into a run directory."""
+    """Train DeepLoc (or PCI, PIFiA with --method pci|pifia) on a cell store into a run directory."""
     from .training.train import train
 
     if model_alias is not None:
@@ -576,17 +577,25 @@ def export_command(profiles: str, format_: str, out: str, overwrite: bool) -> No
 @click.argument("checkpoint", metavar="CKPT")
 @click.argument("out", metavar="OUT.keras", type=click.Path(dir_okay=False), required=False, cls=_DeprecatedArgument)
 @click.option("--out", "out_option", type=click.Path(dir_okay=False), default=None, help="Keras model file to write.")
+@click.option("--from", "source", type=click.Choice(CHECKPOINT_SOURCES), default="deeploc",
+              help="deeploc: the original DeepLoc TF1 checkpoint (model.ckpt-5000); pifia: the TF2 checkpoint of "
+                   "arazd/pifia (model/pretrained_weights/pifia_weights_i0).")
 @click.option("--num-classes", type=click.IntRange(min=2), default=None,
-              help="Expected classes (default: read from the checkpoint).")
+              help="Expected classes, proteins for pifia (default: read from the checkpoint).")
+@click.option("--input-channels", type=click.IntRange(min=1), default=2,
+              help="pifia: channels of the store crops the model reads; the network takes the first (GFP).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUT.keras.")
-def convert_checkpoint_command(checkpoint: str, out: str | None, out_option: str | None, num_classes: int | None,
-                               overwrite: bool) -> None:
-    """Convert the original DeepLoc TF1 checkpoint (e.g. model.ckpt-5000) to a Keras model file --out OUT.keras."""
+def convert_checkpoint_command(checkpoint: str, out: str | None, out_option: str | None, source: str,
+                               num_classes: int | None, input_channels: int, overwrite: bool) -> None:
+    """Convert the authors' checkpoint (DeepLoc TF1 model.ckpt-5000, or --from pifia) to a Keras model --out OUT.keras."""
     from .models.convert import convert_checkpoint
 
     out = _out_or_positional(out_option, out, command="convert-checkpoint", what="OUT.keras")
-    path = convert_checkpoint(checkpoint, out, num_classes=num_classes, overwrite=overwrite)
-    _summary(f"wrote {path} (kraus2017 DeepLoc; input: raw 64x64 crops)")
+    path = convert_checkpoint(checkpoint, out, source=source, num_classes=num_classes, input_channels=input_channels,
+                              overwrite=overwrite)
+    what = ("kraus2017 DeepLoc; input: raw 64x64 crops" if source == "deeploc" else
+            f"PIFiA; input: raw 64x64 crops of {input_channels} channel(s), features: extract --method pifia")
+    _summary(f"wrote {path} ({what})")
 
 
 @main.command("score")

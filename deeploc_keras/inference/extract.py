@@ -93,7 +93,7 @@ def extract(
         A cell store with protein ids.
     out : str or os.PathLike
         Output directory (see the module docstring).
-    method : {"deeploc", "pci", "cellprofiler"}, default "deeploc"
+    method : {"deeploc", "pci", "pifia", "cellprofiler"}, default "deeploc"
         ``cellprofiler`` calls :func:`cellprofiler_features.runner.extract_cellprofiler`
         with ``method_options`` (``pca``, ``workers``, ``scheduler``, ``rescale``).
     model_path : str or os.PathLike, optional

@@ -73,6 +73,8 @@ REFERENCES = (
                                             "weights", twin_of="DeepLoc"),
     Reference("PCI untrained", "floor", "the PCI network of the run, same configuration and seed, random weights",
               twin_of="PCI"),
+    Reference("PIFiA untrained", "floor", "the PIFiA network of the run, same configuration and seed, random "
+                                          "weights", twin_of="PIFiA"),
     Reference(PIXEL_STATISTICS, "floor", "24 fixed rotation-invariant pixel statistics per cell, averaged per "
                                          "protein"),
     Reference(LABELS, "labels", "per protein, the share of its cells in each localization class"),

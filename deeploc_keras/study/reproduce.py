@@ -6,12 +6,14 @@ resumed run finds it finished)::
     screen/         simulate the embedded synthetic screen (unless a store is given)
     runs/deeploc/   train DeepLoc (study protocol, learning-rate sweep x seeds, monitor)
     runs/pci/       train Paired Cell Inpainting
-    profiles/<m>/   extract DeepLoc, PCI and CellProfiler (+PCA) profiles of the test cells
+    runs/pifia/     train PIFiA (protein identity; published protocol, one run)
+    profiles/<m>/   extract DeepLoc, PIFiA, PCI and CellProfiler (+PCA) profiles of the test cells
     run_profiles/<m>/<run>/  with several runs at the chosen learning rate, the profiles of each run
-    references/     the ladder's reference rows on the same test cells: DeepLoc and PCI untrained (same
+    references/     the ladder's reference rows on the same test cells: DeepLoc, PCI and PIFiA untrained (same
                     configuration and seed, random weights), pixel statistics, the localization labels,
                     and on a simulated screen the generating parameters; references.json holds the
-                    validation MSE of PCI's mean-image predictor
+                    validation MSE of PCI's mean-image predictor and PIFiA's validation accuracy over proteins
+                    beside chance and beside knowing each cell's localization only
     scores/         score every representation on the four standards (eval.score.score): bootstrap
                     intervals, measured chance (each metric's null), within-compartment AP/mAP per
                     localization class, the test family (each method against each baseline, tests.csv),
@@ -43,12 +45,12 @@ from ..core.console import format_seconds, status
 from ..core.errors import InputError, file_error
 from ..core.outputs import atomic_path, remove_path
 from ..core.records import environment
-from ..data.store import CellStore
+from ..data.store import UNKNOWN_PROTEIN, CellStore
 from ..data.synthetic.screen import HIERARCHY_CHOICES
 from ..inference.extract import extract
 from ..models.presets import STUDY_LEARNING_RATES
 from ..training.config import TrainConfig
-from ..training.methods import METHODS, PCI_LEARNING_RATES, TRAINABLE_METHODS
+from ..training.methods import METHODS, TRAINABLE_METHODS
 from ..training.train import selected_runs, train
 from .references import GENERATING, LABELS, PIXEL_STATISTICS, UNTRAINED
 
@@ -87,6 +89,9 @@ class Representation:
 REPRESENTATIONS: dict[str, Representation] = {r.name: r for r in (
     Representation(METHODS["deeploc"].display, "method", "deeploc/proteins.parquet",
                    "the DeepLoc CNN trained on the localization classes, its fc_2 embedding averaged per protein"),
+    Representation(METHODS["pifia"].display, "method", "pifia/proteins.parquet",
+                   "PIFiA, the study's successor (Razdaibiedina et al. 2024): a CNN trained on protein identity, its "
+                   "d2 features averaged per protein"),
     Representation(METHODS["pci"].display, "baseline", "pci/proteins.parquet",
                    "Paired Cell Inpainting, its conv4_1 features max-pooled and averaged per protein"),
     Representation(f"{METHODS['cellprofiler'].display} raw", "baseline", "cellprofiler/proteins_zscored.parquet",
@@ -105,12 +110,15 @@ WITHIN_STANDARDS = ("bioprocess", "pathway", "complex")
 #: ``score --normalize`` of reproduce: every profile as extracted (CellProfiler's are normalized and
 #: feature-selected by its runner; the learned ones and the references are not normalized).
 NORMALIZE = "none"
-STEP_NAMES = ("simulate", "train_deeploc", "train_pci", "extract_deeploc", "extract_pci", "extract_cellprofiler",
-              "references", "score", "figures", "report")
+STEP_NAMES = ("simulate", "train_deeploc", "train_pci", "train_pifia", "extract_deeploc", "extract_pci",
+              "extract_pifia", "extract_cellprofiler", "references", "score", "figures", "report")
+#: Learned methods whose untrained twin is a reference row.
+_TWINS = ("deeploc", "pci", "pifia")
 _STATE = "reproduce.json"
-#: Seconds of each step in a ``cpu`` run on 2 cores (README): the shares that turn the time the finished
-#: steps took into an estimate of the rest.
-_STEP_SECONDS = dict(zip(STEP_NAMES, (12, 627, 442, 13, 2, 39, 17, 22, 8, 1), strict=True))
+#: Seconds of each step in a ``cpu`` run on 2 cores (README; PIFiA's two steps estimated as 0.6 of DeepLoc's
+#: time per epoch and cell, docs/pifia.md): the shares that turn the time the finished steps took into an
+#: estimate of the rest.
+_STEP_SECONDS = dict(zip(STEP_NAMES, (12, 627, 442, 320, 13, 2, 8, 39, 17, 22, 8, 1), strict=True))
 
 
 @dataclass(frozen=True)
@@ -152,9 +160,15 @@ class ReproducePreset:
     n_bootstrap : int
         Bootstrap resamples of the proteins for the intervals and the paired tests of the scores (the smallest
         attainable p is ``1 / (n_bootstrap + 1)``; 10,000 in ``cpu`` and ``paper`` put it below 0.05 / k for
-        their family of about 90 tests).
+        their family of about 180 tests, two methods x 4 baselines x 22 points).
     n_null : int
         Draws of each metric's null (the measured chance; AMI's test against it).
+    pifia_width : float
+        PIFiA's conv width multiplier.
+    pifia_epochs : int or None
+        PIFiA epochs (None: the published 30).
+    pifia_lr : float or None
+        PIFiA's initial learning rate of its cosine decay (None: the published 3e-4).
     """
 
     description: str
@@ -177,6 +191,9 @@ class ReproducePreset:
     jit_compile: bool = True
     n_bootstrap: int = 1000
     n_null: int = 1000
+    pifia_width: float = 1.0
+    pifia_epochs: int | None = None
+    pifia_lr: float | None = None
 
 
 REPRODUCE_PRESETS: dict[str, ReproducePreset] = {
@@ -186,23 +203,26 @@ REPRODUCE_PRESETS: dict[str, ReproducePreset] = {
                     "would dominate steps this few).",
         proteins=48, cells_per_protein=24, deeploc_preset="study", deeploc_width=0.125, deeploc_epochs=2,
         sweep_rates=(1e-3,), seeds=(0, 1), batch_size=64, pci_width=0.0625, pci_epochs=1, pci_lr=1e-3, cp_workers=2,
-        n_null=100, jit_compile=False,
+        n_null=100, jit_compile=False, pifia_width=0.0625, pifia_epochs=1, pifia_lr=1e-3,
     ),
     "cpu": ReproducePreset(
         description="The embedded demo (< 20 min on 2 CPU cores): the default synthetic screen, CPU-width models, "
-                    "a short learning-rate sweep over 3 seeds, PCI 6 epochs at learning rate 1e-3.",
+                    "a short learning-rate sweep over 3 seeds, PCI 6 epochs at learning rate 1e-3, PIFiA width "
+                    "0.125, 10 epochs from learning rate 1e-3 (cosine decay).",
         proteins=240, cells_per_protein=40, deeploc_preset="study", deeploc_width=0.125, deeploc_epochs=2,
         sweep_rates=(1e-3, 3e-4), seeds=(0, 1, 2), batch_size=128, pci_width=0.0625, pci_epochs=6, pci_lr=1e-3,
-        cp_workers=2, n_bootstrap=10_000,
+        cp_workers=2, pifia_width=0.125, pifia_epochs=10, pifia_lr=1e-3, n_bootstrap=10_000,
     ),
     "paper": ReproducePreset(
-        description="The full study protocol on a GPU: full-size DeepLoc (study preset, 5 learning rates x 3 seeds, "
-                    "30 epochs, the minimal validation-loss checkpoint) and PCI (3 learning rates around its 1e-4 x "
-                    "3 seeds, 30 epochs), each rate chosen by the mean validation loss, mixed precision, over a "
-                    "given store and standards.",
-        proteins=None, cells_per_protein=None, deeploc_preset="study", deeploc_width=1.0, deeploc_epochs=None,
-        sweep_rates=STUDY_LEARNING_RATES, seeds=(0, 1, 2), batch_size=None, pci_width=1.0,
-        pci_epochs=None, pci_sweep_rates=PCI_LEARNING_RATES, cp_features="closest_to_study", n_bootstrap=10_000,
+        description="The full study protocol on a GPU: the study's DeepLoc network as its code builds it "
+                    "(razdaibiedina2022 preset: VALID padding, no BatchNorm on the dense layers, Keras-default "
+                    "initialisation, flips only; 5 learning rates x 3 seeds, 30 epochs, the minimal validation-loss "
+                    "checkpoint) and PCI (the study's 5 learning rates x 3 seeds, 30 epochs), each rate chosen by "
+                    "the mean validation loss; PIFiA full size with its published protocol (lr 3e-4, cosine decay, "
+                    "30 epochs); mixed precision, over a given store and standards.",
+        proteins=None, cells_per_protein=None, deeploc_preset="razdaibiedina2022", deeploc_width=1.0,
+        deeploc_epochs=None, sweep_rates=STUDY_LEARNING_RATES, seeds=(0, 1, 2), batch_size=None, pci_width=1.0,
+        pci_epochs=None, pci_sweep_rates=STUDY_LEARNING_RATES, cp_features="closest_to_study", n_bootstrap=10_000,
     ),
 }
 REPRODUCE_PRESET_NAMES = tuple(REPRODUCE_PRESETS)
@@ -354,7 +374,7 @@ class _Layout:
     def reference_files(self) -> dict[str, Path]:
         """Protein profiles of each reference representation, by display name."""
         files = {UNTRAINED[METHODS[m].display]: self.references / f"untrained_{m}" / "proteins.parquet"
-                 for m in ("deeploc", "pci")}
+                 for m in _TWINS}
         files[PIXEL_STATISTICS] = self.references / "pixel_statistics" / "proteins.parquet"
         files[LABELS] = self.references / "labels" / "proteins.parquet"
         if self.proteins_csv is not None:
@@ -399,6 +419,14 @@ def _seeds(config: ReproducePreset, seed: int) -> tuple[int, ...]:
     return tuple(seed + s for s in config.seeds)
 
 
+def _train_pifia(layout: _Layout, config: ReproducePreset, seed: int) -> None:
+    run_dir, resume = _resumable(layout.runs / "pifia")
+    training = TrainConfig.from_preset("pifia", epochs=config.pifia_epochs, width=config.pifia_width,
+                                       learning_rate=config.pifia_lr, seed=seed, mixed_precision=config.mixed_precision,
+                                       jit_compile=config.jit_compile)
+    train(layout.store, run_dir, training, resume=resume)
+
+
 def _extract_learned(layout: _Layout, method: str, layer: str) -> None:
     """Profiles of the best run into ``profiles/<method>/``; with several selected runs, each run's too."""
     extract(layout.store, _fresh(layout.profiles / method), method=method,
@@ -430,13 +458,32 @@ def _references(layout: _Layout, config: ReproducePreset) -> None:
     from .references import mean_target_mse
 
     reference_profiles(layout.store, layout.references, split="test",
-                       untrained=[layout.runs / m for m in ("deeploc", "pci")], layers={"pci": config.pci_layer},
+                       untrained=[layout.runs / m for m in _TWINS], layers={"pci": config.pci_layer},
                        generating=layout.proteins_csv, overwrite=True)
     history = pd.read_csv(layout.runs / "pci" / "history.csv")
     facts = {"pci": {"best_val_mse": float(history["val_loss"].min()),
                      "epochs": len(history),
-                     "mean_image_val_mse": mean_target_mse(layout.runs / "pci", layout.store)}}
+                     "mean_image_val_mse": mean_target_mse(layout.runs / "pci", layout.store)},
+             "pifia": _pifia_learning(layout)}
     (layout.references / "references.json").write_text(json.dumps(facts, indent=2))
+
+
+def _pifia_learning(layout: _Layout) -> dict[str, float]:
+    """PIFiA's validation accuracy over proteins (at its minimal validation loss) beside chance (one over the
+    proteins) and beside knowing only each cell's localization: a uniform guess among the proteins of its class
+    (a protein's class: the most common label of its train cells)."""
+    history = pd.read_csv(layout.runs / "pifia" / "history.csv")
+    with CellStore.open(layout.store) as store:
+        cells = store.cells[["protein", "label", "split"]]
+    train = cells[(cells["split"] == 0) & (cells["protein"] != UNKNOWN_PROTEIN)]
+    labelled = train[train["label"] >= 0]
+    protein_class = labelled.groupby("protein")["label"].agg(lambda labels: labels.mode().iloc[0])
+    val = cells[(cells["split"] == 1) & cells["protein"].isin(protein_class.index)]
+    class_sizes = protein_class.value_counts()
+    localization_only = float((1.0 / class_sizes.loc[protein_class.loc[val["protein"]]].to_numpy()).mean())
+    return {"val_accuracy": float(history.loc[history["val_loss"].idxmin(), "val_accuracy"]),
+            "epochs": len(history), "proteins": int(train["protein"].nunique()),
+            "chance": 1.0 / train["protein"].nunique(), "localization_only": localization_only}
 
 
 def _localization(layout: _Layout) -> dict[str, set[str]]:
@@ -596,8 +643,10 @@ def reproduce(
                      localization=localization)
     run.step("train_deeploc", partial(_train_deeploc, layout, config, seed))
     run.step("train_pci", partial(_train_pci, layout, config, seed))
+    run.step("train_pifia", partial(_train_pifia, layout, config, seed))
     run.step("extract_deeploc", partial(_extract_learned, layout, "deeploc", METHODS["deeploc"].default_layer))
     run.step("extract_pci", partial(_extract_learned, layout, "pci", config.pci_layer))
+    run.step("extract_pifia", partial(_extract_learned, layout, "pifia", METHODS["pifia"].default_layer))
     run.step("extract_cellprofiler", partial(_extract_cellprofiler, layout, config))
     run.step("references", partial(_references, layout, config))
     run.step("score", partial(_score, layout, config, seed))

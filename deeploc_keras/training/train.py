@@ -157,14 +157,16 @@ def _best_val_loss(history_csv: Path) -> float:
     return float(frame["val_loss"].min())
 
 
-def _compile(model: keras.Model, cfg: TrainConfig, spec: Method) -> None:
-    """Adam with the configuration's rate (and decay), the method's loss and metrics."""
+def _compile(model: keras.Model, cfg: TrainConfig, spec: Method, store: CellStore) -> None:
+    """Adam with the configuration's rate (and decay) or the method's schedule, the method's loss and metrics."""
     import keras
 
     # XLA on one device; MirroredStrategy's replicated variables are not placed for an XLA step
     jit_compile = cfg.jit_compile and not cfg.devices
     rate: Any = cfg.learning_rate if not cfg.lr_decay else keras.optimizers.schedules.ExponentialDecay(
         cfg.learning_rate, decay_steps=int(cfg.lr_decay[0]), decay_rate=float(cfg.lr_decay[1]), staircase=True)
+    if spec.schedule is not None:
+        rate = spec.schedule(store, cfg)
     optimizer = keras.optimizers.Adam(learning_rate=rate, beta_1=cfg.beta_1, epsilon=cfg.adam_epsilon)
     model.compile(optimizer=optimizer, loss=spec.loss(), metrics=spec.metrics() or None, jit_compile=jit_compile)
     # variables created inside the first call of a tf.function make TensorFlow trace it twice; built here, the
@@ -254,7 +256,7 @@ def _fit_one(store: CellStore, cfg: TrainConfig, *, fingerprint: str, standards:
     with mixed_precision_policy(cfg.dtype_policy):
         with _strategy(None if cfg.device_names is None else list(cfg.device_names)).scope():
             model = spec.build(store, cfg)
-            _compile(model, cfg, spec)
+            _compile(model, cfg, spec, store)
             trained = model if shared is None else shared.adopt(model)
             backup = RunBackup(run_dir / "backup")
             kept_on_interrupt(backup.directory, "resume with --resume")
@@ -345,7 +347,8 @@ def _sweep(store: CellStore, cfg: TrainConfig, *, fingerprint: str, standards: d
     out = Path(cfg.out)
     runs = []
     # a decayed rate is a constant of the traced step, and replicated variables belong to one strategy
-    shared = SweepModel() if not cfg.lr_decay and cfg.device_names is None else None
+    decayed = cfg.lr_decay or get_method(cfg.method).schedule is not None
+    shared = SweepModel() if not decayed and cfg.device_names is None else None
     for rate in cfg.sweep_rates:
         for run_seed in cfg.seeds:
             sub = _sweep_run(cfg, rate, run_seed)
@@ -380,6 +383,9 @@ def _check_splits(store: CellStore, spec: Method) -> None:
     """Refuse a store whose train or val split cannot feed the method (val selects the best model)."""
     from ..data.store import SPLIT_NAMES, UNKNOWN_PROTEIN
 
+    if spec.check_store is not None:
+        spec.check_store(store)
+        return
     cells = store.cells
     for split in ("train", "val"):
         if spec.needs_labels:
@@ -518,7 +524,7 @@ def train(
     ----------
     store : str or os.PathLike
         A cell store (``deeploc`` needs labels of at least two classes; ``pci``
-        needs protein ids).
+        needs protein ids; ``pifia`` at least two proteins with train cells).
     out : str or os.PathLike
         Run directory (created; see the module docstring for its layout).
     config : TrainConfig, optional

@@ -76,14 +76,14 @@ def tiny_standards(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def trained_runs(tiny_store, tmp_path_factory) -> dict[str, Path]:
-    """RUN/best.keras of a DeepLoc (study preset), a PCI and a cropping DeepLoc (kraus2017, ``deeploc_cropped``) run:
-    width 0.0625, 1 epoch of 2 steps."""
+    """RUN/best.keras of a DeepLoc (study preset), a PCI, a PIFiA and a cropping DeepLoc (kraus2017,
+    ``deeploc_cropped``) run: width 0.0625, 1 epoch of 2 steps."""
     from deeploc_keras.training.train import train
 
     folder = tmp_path_factory.mktemp("trained")
     fast = {"width": 0.0625, "epochs": 1, "steps_per_epoch": 2, "batch_size": 32, "mixed_precision": "off",
             "verbose": 0, "jit_compile": False, "seed": 0}
     runs = {method: Path(train(tiny_store, folder / method, method=method, **fast)["best_model"])
-            for method in ("deeploc", "pci")}
+            for method in ("deeploc", "pci", "pifia")}
     cropped = train(tiny_store, folder / "kraus2017", method="deeploc", preset="kraus2017", **{**fast, "learning_rate": 1e-3})
     return {**runs, "deeploc_cropped": Path(cropped["best_model"])}

@@ -39,12 +39,14 @@ def smoke_run(tmp_path_factory):
 def test_reproduce_smoke_writes_every_artefact(smoke_run):
     out, result = smoke_run
     for path in ("report.html", "summary.csv", "reproduce.json", "screen/cells.h5", "runs/deeploc/best.keras",
-                 "runs/deeploc/sweep.csv", "runs/deeploc/monitor.csv", "runs/pci/best.keras",
-                 "profiles/deeploc/proteins.parquet", "profiles/pci/proteins.parquet",
+                 "runs/deeploc/sweep.csv", "runs/deeploc/monitor.csv", "runs/pci/best.keras", "runs/pifia/best.keras",
+                 "profiles/deeploc/proteins.parquet", "profiles/pci/proteins.parquet", "profiles/pifia/proteins.parquet",
                  "profiles/cellprofiler/proteins.parquet", "profiles/cellprofiler/proteins_pca.parquet",
-                 "profiles/cellprofiler/proteins_zscored.parquet", "scores/tests.csv", "scores/coverage.csv", "scores/figure1_summary.png", "scores/figure1_summary.svg",
+                 "profiles/cellprofiler/proteins_zscored.parquet", "scores/tests.csv", "scores/coverage.csv",
+                 "scores/figure1_summary.png", "scores/figure1_summary.svg",
                  "figures/tsne/figure2_tsne.png", "figures/monitor/figure3_monitor.png",
                  "references/untrained_deeploc/proteins.parquet", "references/untrained_pci/proteins.parquet",
+                 "references/untrained_pifia/proteins.parquet",
                  "references/pixel_statistics/proteins.parquet", "references/labels/proteins.parquet",
                  "references/generating/proteins.parquet", "references/references.json"):
         assert (out / path).is_file(), path
@@ -66,7 +68,9 @@ def test_reproduce_smoke_writes_every_artefact(smoke_run):
     tested = summary[summary["metric"].isin([m for m in METRICS if RECORDS[m].tested])]
     assert tested["chance"].notna().all() and (tested["chance_low"] <= tested["chance_high"]).all()
     tests = pd.read_csv(out / "scores" / "tests.csv", keep_default_na=False, na_values=[""])
-    assert set(tests["representation"]) == {"DeepLoc"} and set(tests["against"]) == {*baselines, NULL}
+    methods = [name for name, r in REPRESENTATIONS.items() if r.role == "method"]
+    assert methods == ["DeepLoc", "PIFiA"]  # each learned method is tested against each baseline
+    assert set(tests["representation"]) == set(methods) and set(tests["against"]) == {*baselines, NULL}
     assert np.allclose(tests.loc[tests["test"] == "paired bootstrap", "p_min"], 1 / 1001)  # smoke: 1,000 resamples
     assert (summary["normalize"] == "none").all()
     state = json.loads((out / "reproduce.json").read_text())
@@ -79,6 +83,8 @@ def test_reproduce_smoke_writes_every_artefact(smoke_run):
     assert "score --normalize none" in report
     facts = json.loads((out / "references" / "references.json").read_text())
     assert facts["pci"]["mean_image_val_mse"] > 0 and facts["pci"]["epochs"] == 1
+    assert facts["pifia"]["proteins"] == 48 and facts["pifia"]["chance"] == pytest.approx(1 / 48)
+    assert facts["pifia"]["chance"] < facts["pifia"]["localization_only"] < 1 and facts["pifia"]["epochs"] == 1
     assert "DeepLoc" in result.output  # the summary table is printed
 
 
