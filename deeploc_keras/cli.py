@@ -625,20 +625,27 @@ def convert_checkpoint_command(checkpoint: str, out: str | None, out_option: str
                    "file's name (its folder for proteins.parquet)].")
 @click.option("--id-column", default="Metadata_Protein", help="Column of the protein ids.")
 @click.option("--metric", "metrics", multiple=True, callback=_split_list,
-              help="Metric to compute (eval.metrics.METRICS; an unknown name lists them); repeatable or "
+              help="Metric to compute (eval.catalog.METRICS; an unknown name lists them); repeatable or "
                    "comma-separated [default: all].")
 @click.option("--aliases", type=click.Path(dir_okay=False), help="SGD_features.tab to map gene names to ORFs.")
 @click.option("--seed", type=_SEED, default=0, help="Seed of the AMI samples and bootstrap resamples.")
-@click.option("--bootstrap", "n_bootstrap", type=click.IntRange(min=0), default=0,
-              help="Bootstrap resamples of the proteins for 95% intervals of AP, mAP, F0.5 and the within AP/mAP "
-                   "(0: none).")
+@click.option("--bootstrap", "n_bootstrap", type=click.IntRange(min=0), default=1000, show_default=True,
+              help="Bootstrap resamples of the proteins: 95% intervals of AP, mAP, F0.5 and the within AP/mAP, and "
+                   "the paired tests of --compare-to (smallest p 1/(N+1); 0: none).")
+@click.option("--null", "n_null", type=click.IntRange(min=0), default=100, show_default=True,
+              help="Draws of each metric's null (permuted profiles; within a class for the within metrics): the "
+                   "measured chance and the test of AMI against it (smallest p 1/(N+1); 0: none).")
 @click.option("--permutations", "n_permutations", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Permutation null size of per-group retrieval (groups.csv, fraction_retrieved; 0: none).")
 @click.option("--compare-to", "compare_to", multiple=True, callback=_split_list,
-              help="Baseline representation name; repeatable or comma-separated. Others are compared with the best (needs --bootstrap).")
+              help="Baseline representation name; repeatable or comma-separated. Every other representation that "
+                   "is not a --references row is tested against each baseline (tests.csv; needs --bootstrap).")
 @click.option("--localization", metavar="FILE|metadata",
               help="Localization classes (a standard file, or 'metadata' for each file's Metadata_Label): adds "
-                   "AP and mAP counting only pairs that share a class.")
+                   "AP and mAP within each class, averaged over the classes.")
+@click.option("--within-standard", "within_standards", multiple=True, callback=_split_list,
+              help="With --localization: a standard the within metrics score; repeatable or comma-separated "
+                   "[default: every standard].")
 @click.option("--normalize", type=_LazyChoice("deeploc_keras.core.processing", "NORMALIZE_CHOICES"), default="none",
               show_default=True, help="Per-feature normalization across proteins applied to every representation "
                                       "(none: the study's raw comparison).")
@@ -654,13 +661,15 @@ def convert_checkpoint_command(checkpoint: str, out: str | None, out_option: str
               help="With --references: a simulated screen's proteins.csv, adding its generating parameters (the "
                    "ceiling).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing score directory.")
-def score_command(profiles, standards, out, names, id_column, metrics, aliases, seed, n_bootstrap, n_permutations,
-                  compare_to, localization, normalize, references_store, references_split, untrained, generating,
-                  overwrite) -> None:
+def score_command(profiles, standards, out, names, id_column, metrics, aliases, seed, n_bootstrap, n_null,
+                  n_permutations, compare_to, localization, within_standards, normalize, references_store,
+                  references_split, untrained, generating, overwrite) -> None:
     """Score protein profiles (Parquet or CSV) against functional standards (AP, mAP, AMI, F0.5); draw Figure 1."""
     options = {"names": list(names) or None, "id_column": id_column, "metrics": list(metrics) or None, "seed": seed,
-               "n_bootstrap": n_bootstrap, "n_permutations": n_permutations, "compare_to": list(compare_to) or None,
-               "localization": localization, "aliases": aliases, "normalize": normalize, "overwrite": overwrite}
+               "n_bootstrap": n_bootstrap, "n_null": n_null, "n_permutations": n_permutations,
+               "compare_to": list(compare_to) or None, "localization": localization,
+               "within_standards": list(within_standards) or None, "aliases": aliases, "normalize": normalize,
+               "overwrite": overwrite}
     ladder = {"--references-split": references_split, "--untrained": untrained, "--generating": generating}
     if references_store is None:
         from eval.score import score
@@ -675,12 +684,13 @@ def score_command(profiles, standards, out, names, id_column, metrics, aliases, 
             summary = score_with_references(list(profiles), list(standards), out, store=references_store,
                                             split=references_split, untrained=list(untrained), generating=generating,
                                             **options)
+    from eval.score import console_table
+
     click.echo(f"normalize: {normalize}")
-    table = summary.pivot_table(index=["representation", "standard"], columns="metric", values="value", sort=False)
-    click.echo(table.to_string(float_format=lambda v: f"{v:.4f}"))
+    click.echo(console_table(summary).to_string())
     groups = "groups.csv, " if n_permutations else ""
     references = f", {REFERENCES_DIR}/" if references_store else ""
-    _summary(f"wrote {out}/summary.csv, coverage.csv, {groups}figure1_summary.png/.svg/.csv{references}")
+    _summary(f"wrote {out}/summary.csv, tests.csv, coverage.csv, {groups}figure1_summary.png/.svg/.csv{references}")
 
 
 @main.group("standards")
@@ -767,7 +777,7 @@ def plot_tsne_command(profiles, localization, process_standard, processes, perpl
 
 @plot_group.command("monitor")
 @click.argument("monitor_csv", metavar="MONITOR.csv", type=click.Path(dir_okay=False))
-@click.option("--metric", "metrics", type=_LazyChoice("eval.metrics", "METRICS"), multiple=True,
+@click.option("--metric", "metrics", type=_LazyChoice("eval.catalog", "METRIC_NAMES"), multiple=True,
               help="Metric to draw (repeatable) [default: every metric of the file].")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory to create.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing directory.")

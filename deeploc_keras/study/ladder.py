@@ -222,8 +222,7 @@ def score_with_references(
     The references (:func:`reference_profiles`) are written to ``OUT/references/`` and scored
     with the profiles by :func:`eval.score.score`, named as :mod:`deeploc_keras.study.references`
     names them and passed as ``references`` (Figure 1 draws them grey and hatched; they are
-    compared with the best baseline only when named in ``compare_to``). ``OUT`` appears only
-    when complete.
+    tested only when named in ``compare_to``, as baselines). ``OUT`` appears only when complete.
 
     Parameters
     ----------

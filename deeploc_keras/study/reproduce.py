@@ -14,9 +14,11 @@ resumed run finds it finished)::
                     and on a simulated screen the generating parameters; references.json holds the
                     validation MSE of PCI's mean-image predictor and PIFiA's validation accuracy over proteins
                     beside chance and beside knowing each cell's localization only
-    scores/         score every representation on the four standards with bootstrap intervals, paired
-                    comparisons with the best baseline, within-compartment AP/mAP, and the mean and
-                    sd over the selected runs of DeepLoc and PCI (Figure 1: bars are those means)
+    scores/         score every representation on the four standards (eval.score.score): bootstrap
+                    intervals, measured chance (each metric's null), within-compartment AP/mAP per
+                    localization class, the test family (each method against each baseline, tests.csv),
+                    and the mean and sd over the selected runs of DeepLoc and PCI (Figure 1: bars are
+                    those means)
     figures/        Figure 2 (t-SNE of DeepLoc profiles) and Figure 3 (training monitor)
     report.html, summary.csv, reproduce.json (configuration, step timings, environment)
 """
@@ -35,11 +37,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from eval.figures import FIGURE1_METRICS
-from eval.runs import add_run_columns
 from eval.standards import STANDARD_SUFFIXES
 
 from ..core.console import format_seconds, status
@@ -55,19 +54,59 @@ from ..training.config import TrainConfig
 from ..training.methods import METHODS, TRAINABLE_METHODS
 from ..training.train import selected_runs, train
 from .references import GENERATING, LABELS, PIXEL_STATISTICS, UNTRAINED
-from .report import BASELINES, write_report
 
-__all__ = ["ReproducePreset", "REPRODUCE_PRESETS", "REPRODUCE_PRESET_NAMES", "STANDARD_NAMES", "STEP_NAMES",
-           "REPRESENTATIONS", "WITHIN_STANDARDS", "NORMALIZE", "reproduce"]
+__all__ = ["ReproducePreset", "Representation", "REPRODUCE_PRESETS", "REPRODUCE_PRESET_NAMES", "STANDARD_NAMES",
+           "STEP_NAMES", "REPRESENTATIONS", "WITHIN_STANDARDS", "NORMALIZE", "reproduce"]
 
 logger = logging.getLogger(__name__)
 
 #: The four functional scales of the study, as standard file stems.
 STANDARD_NAMES = ("cellular_component", "bioprocess", "pathway", "complex")
-#: Representation display names, in the order of the report.
-REPRESENTATIONS = (METHODS["deeploc"].display, METHODS["pifia"].display, METHODS["pci"].display,
-                   METHODS["cellprofiler"].display, f"{METHODS['cellprofiler'].display}+PCA")
-#: Standards scored within compartments too (pairs sharing a localization class only).
+
+
+@dataclass(frozen=True)
+class Representation:
+    """One compared representation of a reproduce run.
+
+    Attributes
+    ----------
+    name : str
+        Its row in the tables (the method's display name for a learned method).
+    role : {"method", "baseline"}
+        Its role in the test family (:data:`eval.score.ROLES`): each method is tested against each baseline.
+    profiles : str
+        Its protein profiles, relative to the run's ``profiles/``.
+    description : str
+        What it is, as the report states it.
+    """
+
+    name: str
+    role: str
+    profiles: str
+    description: str
+
+
+#: The compared representations, in the order of the report (the references are :mod:`.references`').
+REPRESENTATIONS: dict[str, Representation] = {r.name: r for r in (
+    Representation(METHODS["deeploc"].display, "method", "deeploc/proteins.parquet",
+                   "the DeepLoc CNN trained on the localization classes, its fc_2 embedding averaged per protein"),
+    Representation(METHODS["pifia"].display, "method", "pifia/proteins.parquet",
+                   "PIFiA, the study's successor (Razdaibiedina et al. 2024): a CNN trained on protein identity, its "
+                   "d2 features averaged per protein"),
+    Representation(METHODS["pci"].display, "baseline", "pci/proteins.parquet",
+                   "Paired Cell Inpainting, its conv4_1 features max-pooled and averaged per protein"),
+    Representation(f"{METHODS['cellprofiler'].display} raw", "baseline", "cellprofiler/proteins_zscored.parquet",
+                   "CellProfiler as the study used it (its code and README describe running the CellProfiler "
+                   "pipeline and nothing after it): every measured feature averaged per protein, each feature "
+                   "z-scored across proteins, no selection"),
+    Representation(f"{METHODS['cellprofiler'].display} processed", "baseline", "cellprofiler/proteins.parquet",
+                   "CellProfiler as profiling pipelines use it (pycytominer): per-protein means robust-normalized "
+                   "across proteins, then feature-selected (NaN, variance and correlation filters)"),
+    Representation(f"{METHODS['cellprofiler'].display}+PCA", "baseline", "cellprofiler/proteins_pca.parquet",
+                   "every measured feature of every cell z-scored and projected on the PCA keeping 99 % of the "
+                   "variance (the study's), averaged per protein"),
+)}
+#: Standards scored within compartments too (each localization class's proteins on their own).
 WITHIN_STANDARDS = ("bioprocess", "pathway", "complex")
 #: ``score --normalize`` of reproduce: every profile as extracted (CellProfiler's are normalized and
 #: feature-selected by its runner; the learned ones and the references are not normalized).
@@ -120,7 +159,11 @@ class ReproducePreset:
     jit_compile : bool
         XLA for the training steps (``train --no-xla`` when False).
     n_bootstrap : int
-        Bootstrap resamples of the proteins for the intervals and paired comparisons of the scores.
+        Bootstrap resamples of the proteins for the intervals and the paired tests of the scores (the smallest
+        attainable p is ``1 / (n_bootstrap + 1)``; 10,000 in ``cpu`` and ``paper`` put it below 0.05 / k for
+        their family of about 180 tests, two methods x 4 baselines x 22 points).
+    n_null : int
+        Draws of each metric's null (the measured chance; AMI's test against it).
     pifia_width : float
         PIFiA's conv width multiplier.
     pifia_epochs : int or None
@@ -147,7 +190,8 @@ class ReproducePreset:
     cp_features: str = "default"
     mixed_precision: str = "auto"
     jit_compile: bool = True
-    n_bootstrap: int = 200
+    n_bootstrap: int = 1000
+    n_null: int = 1000
     pifia_width: float = 1.0
     pifia_epochs: int | None = None
     pifia_lr: float | None = None
@@ -160,7 +204,7 @@ REPRODUCE_PRESETS: dict[str, ReproducePreset] = {
                     "would dominate steps this few).",
         proteins=48, cells_per_protein=24, deeploc_preset="study", deeploc_width=0.125, deeploc_epochs=2,
         sweep_rates=(1e-3,), seeds=(0, 1), batch_size=64, pci_width=0.0625, pci_epochs=1, pci_lr=1e-3, cp_workers=2,
-        n_bootstrap=50, jit_compile=False, pifia_width=0.0625, pifia_epochs=1, pifia_lr=1e-3,
+        n_null=100, jit_compile=False, pifia_width=0.0625, pifia_epochs=1, pifia_lr=1e-3,
     ),
     "cpu": ReproducePreset(
         description="The embedded demo (< 20 min on 2 CPU cores): the default synthetic screen, CPU-width models, "
@@ -168,7 +212,7 @@ REPRODUCE_PRESETS: dict[str, ReproducePreset] = {
                     "0.125, 10 epochs from learning rate 1e-3 (cosine decay).",
         proteins=240, cells_per_protein=40, deeploc_preset="study", deeploc_width=0.125, deeploc_epochs=2,
         sweep_rates=(1e-3, 3e-4), seeds=(0, 1, 2), batch_size=128, pci_width=0.0625, pci_epochs=6, pci_lr=1e-3,
-        cp_workers=2, pifia_width=0.125, pifia_epochs=10, pifia_lr=1e-3,
+        cp_workers=2, pifia_width=0.125, pifia_epochs=10, pifia_lr=1e-3, n_bootstrap=10_000,
     ),
     "paper": ReproducePreset(
         description="The full study protocol on a GPU: the study's DeepLoc network as its code builds it "
@@ -179,7 +223,7 @@ REPRODUCE_PRESETS: dict[str, ReproducePreset] = {
                     "30 epochs); mixed precision, over a given store and standards.",
         proteins=None, cells_per_protein=None, deeploc_preset="razdaibiedina2022", deeploc_width=1.0,
         deeploc_epochs=None, sweep_rates=STUDY_LEARNING_RATES, seeds=(0, 1, 2), batch_size=None, pci_width=1.0,
-        pci_epochs=None, pci_sweep_rates=STUDY_LEARNING_RATES, cp_features="closest_to_study",
+        pci_epochs=None, pci_sweep_rates=STUDY_LEARNING_RATES, cp_features="closest_to_study", n_bootstrap=10_000,
     ),
 }
 REPRODUCE_PRESET_NAMES = tuple(REPRODUCE_PRESETS)
@@ -345,12 +389,8 @@ class _Layout:
 
     @property
     def profile_files(self) -> dict[str, Path]:
-        """Protein profiles of each representation, by display name."""
-        cellprofiler = self.profiles / "cellprofiler"
-        return dict(zip(REPRESENTATIONS, (self.profiles / "deeploc" / "proteins.parquet",
-                                          self.profiles / "pifia" / "proteins.parquet",
-                                          self.profiles / "pci" / "proteins.parquet",
-                                          cellprofiler / "proteins.parquet", cellprofiler / "proteins_pca.parquet"), strict=True))
+        """Protein profiles of each compared representation, by name (:data:`REPRESENTATIONS`)."""
+        return {name: self.profiles / r.profiles for name, r in REPRESENTATIONS.items()}
 
     @property
     def reference_files(self) -> dict[str, Path]:
@@ -422,10 +462,16 @@ def _extract_learned(layout: _Layout, method: str, layer: str) -> None:
 
 
 def _extract_cellprofiler(layout: _Layout, config: ReproducePreset) -> None:
+    """CellProfiler profiles (raw, processed, PCA) and the study's table: every raw feature z-scored, none selected."""
     from cellprofiler_features.measure import FeatureConfig
 
-    extract(layout.store, _fresh(layout.profiles / "cellprofiler"), method="cellprofiler", split="test", pca=0.99,
-            workers=config.cp_workers, config=FeatureConfig.preset(config.cp_features))
+    from ..core.processing import ProfileProcessing, process_profile_file
+
+    folder = _fresh(layout.profiles / "cellprofiler")
+    extract(layout.store, folder, method="cellprofiler", split="test", pca=0.99, workers=config.cp_workers,
+            config=FeatureConfig.preset(config.cp_features))
+    process_profile_file(folder / "proteins_raw.parquet", folder / "proteins_zscored.parquet",
+                         ProfileProcessing(normalize="standardize", operations=()))
 
 
 def _references(layout: _Layout, config: ReproducePreset) -> None:
@@ -462,64 +508,20 @@ def _pifia_learning(layout: _Layout) -> dict[str, float]:
             "chance": 1.0 / train["protein"].nunique(), "localization_only": localization_only}
 
 
-def _strata(layout: _Layout, proteins: list[str]) -> np.ndarray:
-    """proteins x classes: the localization classes of each protein (simulated: primary and second class;
-    a given store: the most common label of its test cells)."""
-    from eval.metrics import membership_matrix
+def _localization(layout: _Layout) -> dict[str, set[str]]:
+    """Localization class -> proteins of the within metrics (simulated: primary and second class; a given store:
+    the most common label of each protein's test cells)."""
     from eval.standards import load_standard
 
     if layout.localization is not None:
-        classes = load_standard(layout.localization)
-    else:
-        labels = pd.read_parquet(layout.reference_files[LABELS], columns=["Metadata_Protein", "Metadata_Label"])
-        classes = {name: set(rows["Metadata_Protein"].astype(str))
-                   for name, rows in labels.groupby("Metadata_Label")}
-    strata, _ = membership_matrix(classes, proteins)
-    return strata
-
-
-def _within_rows(layout: _Layout, files: dict[str, Path], standards: dict[str, dict[str, set[str]]], *, seed: int,
-                 n_bootstrap: int) -> pd.DataFrame:
-    """Within-compartment AP and mAP rows (summary columns) of each representation on :data:`WITHIN_STANDARDS`.
-
-    mAP within gets the bootstrap interval of :func:`eval.significance.bootstrap_mean` over the same
-    resamples as the pooled scores; the pooled within AP has none.
-    """
-    from eval import metrics as _metrics
-    from eval import significance as _significance
-    from eval.standards import restrict
-
-    from ..core.profiles import read_profiles
-
-    rows = []
-    for name, path in files.items():
-        table = read_profiles(path)
-        proteins = table.meta["Metadata_Protein"].astype(str).tolist()
-        strata = _strata(layout, proteins)
-        for standard in WITHIN_STANDARDS:
-            kept, _ = restrict(standards[standard], proteins)
-            membership, _ = _metrics.membership_matrix(kept, proteins)
-            universe = membership.any(axis=1)
-            x, member, strata_u = table.features[universe], membership[universe], strata[universe]
-            base = {"representation": name, "standard": standard, "sd": np.nan, "n_proteins": int(universe.sum()),
-                    "n_groups": len(kept), "prevalence": _metrics.prevalence(member, strata=strata_u),
-                    "normalize": NORMALIZE}
-            rows.append({**base, "metric": "average_precision_within", "ci_low": np.nan, "ci_high": np.nan,
-                         "value": _metrics.average_precision_within(x, member, strata_u)})
-            per_protein = _metrics.protein_average_precision(x, member, strata=strata_u)
-            low = high = np.nan
-            if n_bootstrap:
-                ids = [p for p, kept_row in zip(proteins, universe, strict=True) if kept_row]
-                weights = _significance.bootstrap_weights(ids, n_resamples=n_bootstrap, seed=seed)
-                low, high = _significance.percentile_interval(_significance.bootstrap_mean(per_protein, weights))
-            value = float(np.nanmean(per_protein)) if np.isfinite(per_protein).any() else np.nan
-            rows.append({**base, "metric": "mean_average_precision_within", "ci_low": low, "ci_high": high,
-                         "value": value})
-    return pd.DataFrame(rows)
+        return load_standard(layout.localization)
+    labels = pd.read_parquet(layout.reference_files[LABELS], columns=["Metadata_Protein", "Metadata_Label"])
+    return {name: set(rows["Metadata_Protein"].astype(str)) for name, rows in labels.groupby("Metadata_Label")}
 
 
 def _over_runs(layout: _Layout, standards: dict[str, dict[str, set[str]]], seed: int) -> pd.DataFrame:
     """Figure 1's scores over the selected runs of each learned method that has several (:func:`eval.runs.score_runs`)."""
+    from eval.catalog import FIGURE1_METRICS
     from eval.runs import score_runs
 
     runs = {}
@@ -535,19 +537,20 @@ def _all_profiles(layout: _Layout) -> dict[str, Path]:
 
 
 def _score(layout: _Layout, config: ReproducePreset, seed: int) -> None:
+    from eval.catalog import FIGURE1_METRICS
     from eval.plots import plot_summary
+    from eval.runs import add_run_columns
     from eval.score import score
     from eval.standards import load_standard
 
     files = _all_profiles(layout)
     references = [name for name in files if name in layout.reference_files]
     standards = {name: load_standard(layout.standard_files[name]) for name in STANDARD_NAMES}
+    baselines = [name for name, r in REPRESENTATIONS.items() if r.role == "baseline" and name in files]
     with atomic_path(layout.scores, overwrite=True) as tmp:
         summary = score(list(files.values()), standards, tmp, names=list(files), references=references, seed=seed,
-                        n_bootstrap=config.n_bootstrap, compare_to=[b for b in BASELINES if b in files],
-                        normalize=NORMALIZE)
-        within = _within_rows(layout, files, standards, seed=seed, n_bootstrap=config.n_bootstrap)
-        summary = pd.concat([summary, within.reindex(columns=summary.columns)], ignore_index=True)
+                        n_bootstrap=config.n_bootstrap, n_null=config.n_null, compare_to=baselines,
+                        localization=_localization(layout), within_standards=WITHIN_STANDARDS, normalize=NORMALIZE)
         summary = add_run_columns(summary, _over_runs(layout, standards, seed))
         summary.to_csv(tmp / "summary.csv", index=False)
         plot_summary(summary, tmp, metrics=(*FIGURE1_METRICS, "average_precision_within"), references=references)
@@ -569,12 +572,15 @@ def _figures(layout: _Layout, seed: int) -> None:
 
 
 def _report(layout: _Layout, run: _Run, record: dict[str, Any]) -> None:
+    from .report import write_report
+
     summary = pd.read_csv(layout.scores / "summary.csv")
     shutil.copyfile(layout.scores / "summary.csv", layout.out / "summary.csv")
     facts = json.loads((layout.references / "references.json").read_text())
-    write_report(layout.out, summary=summary, coverage=pd.read_csv(layout.scores / "coverage.csv"), config=record,
-                 timings=run.timings, references=list(layout.reference_files), normalize=NORMALIZE,
-                 pci_learning=facts["pci"])
+    write_report(layout.out, summary=summary, tests=pd.read_csv(layout.scores / "tests.csv"),
+                 coverage=pd.read_csv(layout.scores / "coverage.csv"), config=record, timings=run.timings,
+                 normalize=NORMALIZE, pci_learning=facts["pci"],
+                 descriptions={name: r.description for name, r in REPRESENTATIONS.items()})
 
 
 def _check_inputs(config: ReproducePreset, preset: str, store: str | os.PathLike | None,

@@ -20,6 +20,7 @@ import keras
 import numpy as np
 import pandas as pd
 
+from eval.catalog import MONITOR_METRICS
 from eval.score import score_representation
 
 from ..core.errors import InputError, check_positive_int, file_error, reading, write_problem
@@ -34,8 +35,6 @@ __all__ = ["RunBackup", "TerminateOnNaNEpoch", "FiniteModelCheckpoint", "Resumed
 
 logger = logging.getLogger(__name__)
 
-#: Metrics scored after every epoch (the study's Figure 3 follows the F-score; AMI is too slow per epoch).
-MONITOR_METRICS = ("average_precision", "f_beta")
 #: The split the monitor embeds.
 MONITOR_SPLIT = "test"
 
