@@ -14,8 +14,12 @@ Forster D. T. et al. (2022) BIONIC: biological network integration using convolu
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import io
 import json
 import logging
+import lzma
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -44,11 +48,10 @@ __all__ = [
     "load_standards",
     "from_sgd_slim",
     "from_huh2003",
-    "huh2003_labels",
-    "HUH2003_SHIPPED",
     "from_modules_json",
     "build_standard",
     "write_gmt",
+    "write_standard",
     "read_aliases",
     "restrict",
     "require_groups",
@@ -427,12 +430,7 @@ def from_sgd_slim(path: str | os.PathLike, aspect: str = "C", *, min_size: int =
         raise InputError(f"unknown GO aspect {aspect!r}; expected one of {', '.join(ASPECTS)}")
     if not 1 <= min_size <= max_size:
         raise InputError(f"need 1 <= min_size <= max_size. Received: min_size={min_size}, max_size={max_size}")
-    try:
-        table = pd.read_csv(path, sep="\t", header=None, dtype=str, keep_default_na=False, quoting=3)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise file_error(path, f"not a tab-separated SGD go_slim_mapping.tab: {exc}") from None
-    if table.shape[1] != 7:
-        raise file_error(path, f"expected the 7 columns of SGD go_slim_mapping.tab. Received: {table.shape[1]} columns")
+    table = _read_slim(path)
     orf, aspects, term, ftype = table[0], table[3], table[4], table[6]
     keep = (aspects == aspect) & ftype.str.startswith("ORF") & ~term.str.lower().isin(SLIM_ROOTS)
     groups = pd.Series(orf[keep].to_numpy()).groupby(term[keep].to_numpy()).agg(set)
@@ -441,6 +439,31 @@ def from_sgd_slim(path: str | os.PathLike, aspect: str = "C", *, min_size: int =
     logger.info("%s: aspect %s, %d of %d terms with %d-%d proteins", path, aspect, len(standard), len(groups),
                 min_size, max_size)
     return _finish(path, standard)
+
+
+#: How a compressed annotation file is opened, by its suffix (others are read as they are).
+_OPENERS = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}
+
+
+def _read_slim(path: Path) -> pd.DataFrame:
+    """The 7 columns of ``go_slim_mapping.tab``; a file that ends mid-line or has short lines is refused as truncated."""
+    with reading(path), _OPENERS.get(path.suffix.lower(), open)(path, "rb") as handle:
+        raw = handle.read()
+    if raw and not raw.endswith(b"\n"):
+        raise file_error(path, "ends in the middle of a line (a truncated download?); download go_slim_mapping.tab "
+                               "again")
+    try:
+        table = pd.read_csv(io.BytesIO(raw), sep="\t", header=None, dtype=str, keep_default_na=False, quoting=3)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise file_error(path, f"not a tab-separated SGD go_slim_mapping.tab: {exc}") from None
+    if table.shape[1] != 7:
+        raise file_error(path, f"expected the 7 columns of SGD go_slim_mapping.tab. Received: {table.shape[1]} columns")
+    for number, line in enumerate(raw.splitlines(), start=1):
+        columns = line.count(b"\t") + 1
+        if columns != 7:
+            raise file_error(path, f"line {number} has {columns} of the 7 columns (a truncated or damaged "
+                                   "download?); download go_slim_mapping.tab again")
+    return table
 
 
 def from_huh2003(path: str | os.PathLike) -> Standard:
@@ -481,57 +504,6 @@ def from_huh2003(path: str | os.PathLike) -> Standard:
         name = "Golgi" if column in HUH_GOLGI_MERGE else column
         standard.setdefault(name, set()).update(table.loc[table[column] == "T", "yORF"].str.strip())
     return _finish(path, standard)
-
-
-#: The Huh 2003 YeastGFP table shipped with the package (PROVENANCE.md beside it).
-HUH2003_SHIPPED = Path(__file__).resolve().parents[1] / "deeploc_keras" / "data" / "synthetic" / "data" / "huh2003_yeastgfp.csv.xz"
-
-
-def huh2003_labels(path: str | os.PathLike | None = None, *,
-                   aliases: str | os.PathLike | Mapping[str, str] | None = None) -> dict[str, str]:
-    """One localization class per protein from the Huh et al. 2003 YeastGFP table.
-
-    A protein gets a class when it has exactly one location in the table (Golgi
-    compartments merged as in :func:`from_huh2003`) and is not flagged ambiguous; proteins
-    with several locations stay unlabelled. With ``aliases``, every gene name and alias
-    of a labelled ORF is a key too, so folders named by gene (``ACT1``) get classes.
-
-    Parameters
-    ----------
-    path : str or os.PathLike, optional
-        The YeastGFP CSV (``yORF``, ``ambiguous``, one column per location); default the
-        package's copy (:data:`HUH2003_SHIPPED`).
-    aliases : path or mapping, optional
-        ``SGD_features.tab`` or a mapping from :func:`read_aliases` (upper-case name -> ORF).
-
-    Returns
-    -------
-    dict of str to str
-        Protein id (ORF, and gene names/aliases in upper case with ``aliases``) -> class name.
-
-    Raises
-    ------
-    InputError
-        If the table (or the aliases file) is not readable or lacks the YeastGFP columns.
-
-    Examples
-    --------
-    >>> labels = huh2003_labels(aliases={"YET1": "YKL065C"})
-    >>> labels["YKL065C"], labels["YET1"], "YAL001C" in labels  # YAL001C: cytoplasm and nucleus
-    ('ER', 'ER', False)
-    """
-    standard = from_huh2003(HUH2003_SHIPPED if path is None else path)
-    per_orf: dict[str, list[str]] = {}
-    for name, members in standard.items():
-        for orf in members:
-            per_orf.setdefault(orf.upper(), []).append(name)
-    labels = {orf: names[0] for orf, names in per_orf.items() if len(names) == 1}
-    if aliases is not None:
-        alias_map = aliases if isinstance(aliases, Mapping) else read_aliases(aliases)
-        for name, orf in alias_map.items():
-            if orf.upper() in labels:
-                labels.setdefault(str(name).upper(), labels[orf.upper()])
-    return labels
 
 
 def from_modules_json(path: str | os.PathLike) -> Standard:
@@ -602,6 +574,56 @@ def write_gmt(standard: Mapping[str, Iterable[str]], path: str | os.PathLike, *,
     with atomic_path(path, overwrite=overwrite) as tmp:
         tmp.write_text("".join(f"{group}\tna\t" + "\t".join(sorted(standard[group])) + "\n"
                                for group in sorted(standard)))
+    return path
+
+
+def write_standard(standard: Mapping[str, Iterable[str]], path: str | os.PathLike, *,
+                   overwrite: bool = False) -> Path:
+    """Write a standard in the format of its suffix (:data:`STANDARD_SUFFIXES`), readable by :func:`load_standard`.
+
+    ``.gmt``: :func:`write_gmt`; ``.tsv``: ``protein<TAB>group`` rows under that header;
+    ``.json``: ``{group: [id, ...]}``. Groups and ids are sorted; the file is written atomically.
+
+    Parameters
+    ----------
+    standard : mapping of str to iterable of str
+    path : str or os.PathLike
+    overwrite : bool, default False
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    InputError
+        If the suffix is not one of :data:`STANDARD_SUFFIXES`.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "s.json"
+    >>> _ = write_standard({"b": {"Y2", "Y1"}}, p)
+    >>> p.read_text(), load_standard(p) == {"b": {"Y1", "Y2"}}
+    ('{"b": ["Y1", "Y2"]}\\n', True)
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in STANDARD_SUFFIXES:
+        raise file_error(path, f"unknown standard format {path.suffix!r}; name the file with one of "
+                               f"{', '.join(STANDARD_SUFFIXES)}")
+    if suffix == ".gmt":
+        return write_gmt(standard, path, overwrite=overwrite)
+    groups = {str(group): sorted(map(str, standard[group])) for group in sorted(standard)}
+    if suffix == ".json":
+        text = json.dumps(groups) + "\n"
+    else:
+        for group in groups:
+            if "\t" in group or "\n" in group:
+                raise InputError(f"group names cannot contain tabs or newlines. Received: {group!r}")
+        text = "protein\tgroup\n" + "".join(f"{i}\t{group}\n" for group, ids in groups.items() for i in ids)
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        tmp.write_text(text)
     return path
 
 

@@ -27,12 +27,14 @@ import numpy as np
 import pandas as pd
 
 from ..core.errors import DISK_FULL, InputError, check_positive_int, file_error, is_disk_full, reading
-from ..core.outputs import check_output, partial_path, remove_path, remove_stale_partials
+from ..core.outputs import check_output, partial_path, publish, remove_path, remove_stale_partials
+from .reader import RowReader
 
 __all__ = [
     "SPLIT_BY_CHOICES",
     "SCHEMA_VERSION",
     "CELL_COLUMNS",
+    "OBJECT_COLUMNS",
     "CELL_FEATURES",
     "SPLIT_NAMES",
     "SPLIT_CHOICES",
@@ -42,7 +44,6 @@ __all__ = [
     "CellStore",
     "assign_splits",
     "check_split",
-    "check_finite",
 ]
 
 logger = logging.getLogger(__name__)
@@ -72,34 +73,29 @@ CELL_COLUMNS: dict[str, tuple[Any, Any]] = {
     "x": (np.float32, np.nan),
     "y": (np.float32, np.nan),
 }
+#: Per-cell columns of cells cut from segmented fields (the object's label in its mask, its area in pixels):
+#: only in stores created with ``object_columns=True``.
+OBJECT_COLUMNS: dict[str, tuple[Any, Any]] = {"object_id": (np.int32, -1), "area": (np.float32, np.nan)}
 _IMAGE_DTYPES = (np.dtype(np.uint16), np.dtype(np.float32))
 #: Optional per-cell feature table (e.g. the CellProfiler features a screen ships with): dataset
 #: ``/cell_features`` (N, F) float32 with attr ``columns`` (JSON list of the F names).
 CELL_FEATURES = "cell_features"
 
 
-def _read_rows(dset: h5py.Dataset, index: slice | int | np.ndarray | Sequence[int], *, path: str | os.PathLike,
-               name: str, finite: bool = False) -> np.ndarray:
-    """Rows of a dataset by a slice, an int or sorted/unsorted integer indices.
-
-    A failed read names ``path`` and the rows; ``finite`` refuses NaN or infinite values.
-    """
+def _read_rows(dset: h5py.Dataset, index: slice | int | np.ndarray | Sequence[int], *,
+               path: str | os.PathLike) -> np.ndarray:
+    """Rows of a dataset by a slice, an int or sorted/unsorted integer indices; a failed read names ``path``."""
     if isinstance(index, (slice, int, np.integer)):
         rows = np.atleast_1d(np.asarray(range(len(dset))[index]))
-        with reading(path, f"/{name} rows {_span(rows)}"):
-            block = dset[index]
-        if finite:
-            check_finite(block.reshape(-1, *dset.shape[1:]), path, rows)
-        return block
+        with reading(path, f"/{dset.name.lstrip('/')} rows {_span(rows)}"):
+            return dset[index]
     index = np.asarray(index, dtype=np.int64)
     if index.size == 0:
         return np.empty((0, *dset.shape[1:]), dtype=dset.dtype)
     order = np.argsort(index, kind="stable")
     unique, inverse = np.unique(index[order], return_inverse=True)
-    with reading(path, f"/{name} rows {_span(unique)}"):
+    with reading(path, f"/{dset.name.lstrip('/')} rows {_span(unique)}"):
         block = dset[unique]
-    if finite:
-        check_finite(block, path, unique)
     out = np.empty((len(index), *dset.shape[1:]), dtype=dset.dtype)
     out[order] = block[inverse]
     return out
@@ -208,9 +204,11 @@ class CellStore:
         self.path = path
         self._writable = writable
         self._final_path = final_path
+        self._replaces = False
         self._seed = seed
         self._split_by = split_by
         self._cells: pd.DataFrame | None = None
+        self._reader: RowReader | None = None
 
     # ------------------------------------------------------------------ writing
     @classmethod
@@ -227,6 +225,7 @@ class CellStore:
         compression: str | None = None,
         seed: int = 0,
         split_by: str = "cell",
+        object_columns: bool = False,
         overwrite: bool = False,
     ) -> CellStore:
         """Start writing a new store; it appears at ``path`` only when closed successfully.
@@ -254,6 +253,8 @@ class CellStore:
         split_by : {"cell", "protein"}, default "cell"
             How those cells are split (:func:`assign_splits`); recorded in the attribute
             ``split_by`` (:attr:`split_by`).
+        object_columns : bool, default False
+            Add the per-cell columns of :data:`OBJECT_COLUMNS` (cells cut from segmented fields).
         overwrite : bool, default False
             Replace an existing file at ``path``.
 
@@ -302,7 +303,7 @@ class CellStore:
                 chunks=(chunk_cells, *image_shape), compression=compression,
             )
             group = h5.create_group("cells")
-            for name, (col_dtype, _) in CELL_COLUMNS.items():
+            for name, (col_dtype, _) in {**CELL_COLUMNS, **(OBJECT_COLUMNS if object_columns else {})}.items():
                 group.create_dataset(name, shape=(0,), maxshape=(None,), dtype=col_dtype,
                                      chunks=(max(chunk_cells, 1024),))
         except BaseException as exc:
@@ -310,7 +311,9 @@ class CellStore:
             if is_disk_full(exc):
                 raise file_error(final, DISK_FULL) from exc
             raise
-        return cls(h5, tmp, writable=True, final_path=final, seed=seed, split_by=split_by)
+        store = cls(h5, tmp, writable=True, final_path=final, seed=seed, split_by=split_by)
+        store._replaces = os.path.lexists(final)  # close() replaces only what was there when create() checked
+        return store
 
     def append(self, images: np.ndarray, cells: Mapping[str, Any] | pd.DataFrame | None = None) -> None:
         """Append a chunk of cells.
@@ -364,11 +367,12 @@ class CellStore:
 
     def _columns_for(self, cells: Mapping[str, Any] | pd.DataFrame | None, n: int) -> dict[str, np.ndarray]:
         cells = {} if cells is None else cells
-        unknown = set(cells.keys()) - set(CELL_COLUMNS)
+        columns = self._column_types()
+        unknown = set(cells.keys()) - set(columns)
         if unknown:
-            raise InputError(f"unknown cell columns {sorted(unknown)}; expected a subset of {list(CELL_COLUMNS)}")
+            raise InputError(f"unknown cell columns {sorted(unknown)}; expected a subset of {list(columns)}")
         out = {}
-        for name, (col_dtype, default) in CELL_COLUMNS.items():
+        for name, (col_dtype, default) in columns.items():
             if name in cells:
                 values = np.asarray(cells[name])
                 if values.shape != (n,):
@@ -382,6 +386,10 @@ class CellStore:
         if not np.isin(out["split"], (-1, 0, 1, 2)).all():
             raise InputError("split values must be 0 (train), 1 (val) or 2 (test)")
         return out
+
+    def _column_types(self) -> dict[str, tuple[Any, Any]]:
+        """:data:`CELL_COLUMNS` and those of :data:`OBJECT_COLUMNS` the store has."""
+        return {**CELL_COLUMNS, **{k: v for k, v in OBJECT_COLUMNS.items() if k in self._h5["cells"]}}
 
     def close(self) -> None:
         """Close the file; a writable store gets its splits and is renamed into place."""
@@ -401,7 +409,7 @@ class CellStore:
             elif "split_by" not in self._h5.attrs:
                 self._h5.attrs["split_by"] = "given"
             self._h5.close()
-            os.replace(self.path, self._final_path)
+            publish(self.path, self._final_path, replace=self._replaces)
         except BaseException as exc:
             self.abort()
             if is_disk_full(exc):
@@ -481,7 +489,7 @@ class CellStore:
         if len(self.channel_names) != images.shape[3]:
             raise file_error(path, f"channel_names {self.channel_names} do not match {images.shape[3]} channels")
         n = images.shape[0]
-        for name in CELL_COLUMNS:
+        for name in self._column_types():
             if name not in h5["cells"]:
                 raise file_error(path, f"missing column /cells/{name}")
             if h5["cells"][name].shape != (n,):
@@ -537,17 +545,17 @@ class CellStore:
 
     @property
     def cells(self) -> pd.DataFrame:
-        """The per-cell table (one row per image, columns :data:`CELL_COLUMNS`)."""
+        """The per-cell table (one row per image, columns :data:`CELL_COLUMNS` and any :data:`OBJECT_COLUMNS`)."""
         if self._cells is None:
             group = self._h5["cells"]
             data = {}
-            for name, (col_dtype, _) in CELL_COLUMNS.items():
+            for name, (col_dtype, _) in self._column_types().items():
                 data[name] = group[name].asstr()[:] if col_dtype is _STR else group[name][:]
             self._cells = pd.DataFrame(data)
         return self._cells
 
     def images(self, index: slice | int | np.ndarray | Sequence[int] = slice(None)) -> np.ndarray:
-        """Read crops by a slice, an int or sorted/unsorted integer indices.
+        """Read crops by a slice, an int or sorted/unsorted integer indices (through :meth:`reader`).
 
         Parameters
         ----------
@@ -556,9 +564,31 @@ class CellStore:
 
         Returns
         -------
-        numpy.ndarray, shape (n, H, W, C), the store's dtype
+        numpy.ndarray, shape (n, H, W, C) (an int: (H, W, C)), the store's dtype
+
+        Raises
+        ------
+        InputError
+            If the file cannot be read or float crops hold NaN or inf.
         """
-        return _read_rows(self._h5["images"], index, path=self.path, name="images", finite=True)
+        rows = np.arange(len(self))[index] if isinstance(index, (slice, int, np.integer)) else \
+            np.asarray(index, dtype=np.int64)
+        out = np.empty((np.size(rows), *self.image_shape), dtype=self.dtype)
+        self.reader().read_into(out, np.atleast_1d(rows))
+        return out[0] if np.ndim(rows) == 0 else out
+
+    def reader(self) -> RowReader:
+        """The reader of this store's crops, over its open file (every read of crops goes through it).
+
+        Returns
+        -------
+        RowReader
+            Shared by every caller (and by the threads of a ``tf.data`` map); valid while
+            the store is open.
+        """
+        if self._reader is None:
+            self._reader = RowReader(self._h5, direct=not self._writable)
+        return self._reader
 
     @property
     def cell_feature_columns(self) -> list[str]:
@@ -582,7 +612,7 @@ class CellStore:
         if CELL_FEATURES not in self._h5:
             raise file_error(self.path, f"has no per-cell feature table (/{CELL_FEATURES}); import a file that "
                                         f"carries one (e.g. a DeepLoc HDF5 file with Info1)")
-        return _read_rows(self._h5[CELL_FEATURES], index, path=self.path, name=CELL_FEATURES)
+        return _read_rows(self._h5[CELL_FEATURES], index, path=self.path)
 
     def append_cell_features(self, values: np.ndarray, columns: Sequence[str]) -> None:
         """Append rows of the per-cell feature table (one row per appended cell, same columns every time).
@@ -665,7 +695,7 @@ class CellStore:
         present = np.unique(labels[labels >= 0])
         if present.size == 0:
             raise file_error(self.path, "no cell has a label; training the classifier needs labels "
-                                        "(import with --labels or --class-names)")
+                                        "(re-import with --labels CSV or --labels-from huh2003)")
         if present.size < 2:
             raise file_error(self.path, f"labelled cells cover {present.size} class; at least 2 are needed to train")
 
@@ -822,43 +852,3 @@ def check_split(split: str, *, choices: Sequence[str] = SPLIT_CHOICES) -> str:
     if split not in choices:
         raise InputError(f"unknown split {split!r}; expected one of {list(choices)}")
     return split
-
-
-def check_finite(images: np.ndarray, path: str | os.PathLike, rows: np.ndarray) -> None:
-    """Refuse float crops holding NaN or inf, naming the store and the first bad rows.
-
-    A store written by this package never holds them (:meth:`CellStore.append`
-    refuses them); a file edited or written by other tools may, and training on
-    it would end in a NaN loss. Integer crops pass without a look.
-
-    Parameters
-    ----------
-    images : numpy.ndarray, shape (n, H, W, C)
-        Crops just read.
-    path : str or os.PathLike
-        The store they were read from.
-    rows : numpy.ndarray of int, shape (n,)
-        Their row numbers in the store.
-
-    Raises
-    ------
-    InputError
-        If any pixel is NaN or infinite.
-
-    Examples
-    --------
-    >>> block = np.zeros((3, 2, 2, 1), np.float32)
-    >>> check_finite(block, "cells.h5", np.arange(10, 13))
-    >>> block[1, 0, 0, 0] = np.nan
-    >>> check_finite(block, "cells.h5", np.arange(10, 13))
-    Traceback (most recent call last):
-    ...
-    deeploc_keras.core.errors.InputError: cells.h5: 1 cell(s) hold NaN or inf pixels (rows [11]); re-import the cells (importers refuse such cells, or drop them with --drop-invalid)
-    """
-    if images.dtype.kind != "f" or images.size == 0 or np.isfinite(np.sum(images, dtype=np.float64)):
-        return
-    bad = ~np.isfinite(images.reshape(len(images), -1)).all(axis=1)
-    first = np.asarray(rows)[bad][:5].tolist()
-    raise file_error(path, f"{int(bad.sum())} cell(s) hold NaN or inf pixels (rows {first}"
-                           f"{', ...' if bad.sum() > 5 else ''}); re-import the cells (importers refuse such cells, "
-                           "or drop them with --drop-invalid)")

@@ -12,16 +12,17 @@ scored exactly as the representations it frames:
 - :func:`generating_profiles`: on a simulated screen, the parameters each protein was
   drawn from (class mixture and ``theta``), the ceiling of what the images carry.
 
-Chance needs no profile: it is each standard's prevalence (AP and F of a random
-ranking), and 0 for AMI.
+Chance needs no profile: it is measured per metric from its null (:mod:`eval.nulls`,
+the ``chance`` columns of a score summary). Each reference is declared once in
+:data:`REFERENCES` with its rung on the ladder, which the report reads.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,15 +34,56 @@ from ..core.outputs import atomic_path, check_output
 from ..core.profiles import ProfileWriter
 from ..data.store import SPLIT_CHOICES, CellStore
 
-__all__ = ["LABELS_METHOD", "GENERATING_METHOD", "UNTRAINED", "PIXEL_STATISTICS", "LABELS", "GENERATING",
-           "REFERENCE_NAMES", "untrained_model", "label_profiles", "generating_profiles", "mean_target_mse"]
+__all__ = ["Reference", "REFERENCES", "RUNGS", "LABELS_METHOD", "GENERATING_METHOD", "UNTRAINED", "PIXEL_STATISTICS",
+           "LABELS", "GENERATING", "REFERENCE_NAMES", "untrained_model", "label_profiles", "generating_profiles",
+           "mean_target_mse"]
 
-#: Display name of each learned method's untrained network, by the method's display name.
-UNTRAINED = {"DeepLoc": "DeepLoc untrained", "PCI": "PCI untrained"}
-#: Display names of the other references.
+#: Rungs of the ladder: what a learned representation must beat, what localization alone gives, the ceiling.
+RUNGS = ("floor", "labels", "ceiling")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One reference row of the ladder.
+
+    Attributes
+    ----------
+    name : str
+        Its row in the tables.
+    rung : {"floor", "labels", "ceiling"}
+        A floor is what a learned representation must beat; ``labels`` what knowing the localization
+        alone gives; a ceiling what the images could give at best.
+    description : str
+        What it is, as the report states it.
+    twin_of : str, optional
+        The learned representation it is the untrained network of.
+    """
+
+    name: str
+    rung: str
+    description: str
+    twin_of: str | None = None
+
+
+#: Display names of the references this module writes.
 PIXEL_STATISTICS, LABELS, GENERATING = "Pixel statistics", "Localization labels", "Generating parameters"
-#: Every reference representation, from the floor up (chance is each standard's prevalence, not a profile).
-REFERENCE_NAMES = (*UNTRAINED.values(), PIXEL_STATISTICS, LABELS, GENERATING)
+#: Every reference row, from the floor up.
+REFERENCES = (
+    Reference("DeepLoc untrained", "floor", "the DeepLoc network of the run, same configuration and seed, random "
+                                            "weights", twin_of="DeepLoc"),
+    Reference("PCI untrained", "floor", "the PCI network of the run, same configuration and seed, random weights",
+              twin_of="PCI"),
+    Reference("PIFiA untrained", "floor", "the PIFiA network of the run, same configuration and seed, random "
+                                          "weights", twin_of="PIFiA"),
+    Reference(PIXEL_STATISTICS, "floor", "24 fixed rotation-invariant pixel statistics per cell, averaged per "
+                                         "protein"),
+    Reference(LABELS, "labels", "per protein, the share of its cells in each localization class"),
+    Reference(GENERATING, "ceiling", "each protein's generating class mixture and theta (simulated screen only)"),
+)
+#: Display name of each learned method's untrained network, by the method's display name.
+UNTRAINED = {r.twin_of: r.name for r in REFERENCES if r.twin_of}
+#: Every reference representation, from the floor up.
+REFERENCE_NAMES = tuple(r.name for r in REFERENCES)
 #: Feature-name prefix and method of :func:`label_profiles` (``Labels_<class>``).
 LABELS_METHOD = "Labels"
 #: Feature-name prefix and method of :func:`generating_profiles` (``Generating_class_<c>``, ``Generating_theta_<p>``).
@@ -52,13 +94,13 @@ def untrained_model(run_dir: str | os.PathLike, store: str | os.PathLike, out: s
                     overwrite: bool = False) -> Path:
     """Build a training run's network with its configuration and seed, untrained, as ``OUT/untrained.keras``.
 
-    The model card of the run is copied beside it (with ``"trained": false``), so
-    :func:`deeploc_keras.inference.extract.extract` reads it as a model of the run's method.
+    The model's ``info`` names the run's method, so :func:`deeploc_keras.inference.extract.extract`
+    reads it as a model of that method.
 
     Parameters
     ----------
     run_dir : str or os.PathLike
-        A training run (``config.json`` and ``model_card.json``; a sweep root records its winner's seed).
+        A finished training run (``config.json`` and ``best.keras``; a sweep root records its winner's seed).
     store : str or os.PathLike
         The store the run was trained on (classes and image shape).
     out : str or os.PathLike
@@ -73,7 +115,7 @@ def untrained_model(run_dir: str | os.PathLike, store: str | os.PathLike, out: s
     Raises
     ------
     InputError
-        If ``run_dir`` holds no training record or model card.
+        If ``run_dir`` holds no finished training run.
     OutputExistsError
         If ``out`` exists and ``overwrite`` is False.
     """
@@ -83,20 +125,17 @@ def untrained_model(run_dir: str | os.PathLike, store: str | os.PathLike, out: s
     from ..training.methods import get_method
 
     run_dir, out = Path(run_dir), check_output(out, overwrite=overwrite)
-    card_path = run_dir / "model_card.json"
-    if not card_path.is_file():
-        raise file_error(run_dir, "holds no model_card.json; pass a finished training run")
+    if not (run_dir / "best.keras").is_file():
+        raise file_error(run_dir, "holds no finished training run (no best.keras)")
     cfg = TrainConfig.read(run_dir / "config.json")
     spec = get_method(cfg.method, trainable=True)
     keras.backend.clear_session()
     keras.utils.set_random_seed(cfg.seed)
     with CellStore.open(store) as opened:
         model = spec.build(opened, cfg)
-    card = {**json.loads(card_path.read_text()), "trained": False, "seed": cfg.seed}
     with atomic_path(out, overwrite=overwrite) as tmp:
         tmp.mkdir(parents=True)
         model.save(tmp / "untrained.keras")
-        (tmp / "model_card.json").write_text(json.dumps(card, indent=2))
     return out / "untrained.keras"
 
 

@@ -2,10 +2,10 @@
 
 A run directory holds everything a run produced::
 
-    RUN/best.keras        best model by validation loss (ModelCheckpoint)
+    RUN/best.keras        best model by validation loss (ModelCheckpoint); its ``info`` says what it is
+                          (method, preset, width, classes, channels, image shape)
     RUN/history.csv       one row per epoch (CSVLogger)
     RUN/config.json       resolved configuration, versions, seed, store fingerprint
-    RUN/model_card.json   method, preset, width, classes, channels, image shape, layer names
     RUN/backup/           the training state after the last two epochs while the run is unfinished (resume)
     RUN/monitor.csv       per-epoch functional scores of the test cells (``monitor``); of a sweep,
                           every run at the chosen rate (seed and lr columns)
@@ -32,6 +32,7 @@ sweep; each run saves its own model and equals the same run trained alone.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
@@ -49,11 +50,12 @@ import pandas as pd
 from eval.standards import load_standards, read_aliases, restrict
 
 from .._tensorflow import load_tensorflow
-from ..core.errors import DeeplocKerasError, InputError, file_error, reading
-from ..core.outputs import atomic_path, check_output, kept_on_interrupt, remove_path
+from ..core.errors import DISK_FULL, DeeplocKerasError, InputError, file_error, reading
+from ..core.outputs import atomic_path, check_output, kept_on_interrupt, remove_leftovers, remove_path, writing_dir
+from ..core.ownership import check_replaceable, check_resumable
 from ..core.records import write_run_record
 from ..data.store import CellStore
-from .config import TrainConfig, resolve_train_config
+from .config import TrainConfig, resolve_mixed_precision
 from .methods import Method, get_method
 from .sweep import SweepModel
 
@@ -105,7 +107,7 @@ class mixed_precision_policy:  # noqa: N801 - used like a function in a with sta
         keras.mixed_precision.set_global_policy(self._previous)
 
 
-def _device_names(devices: int | Sequence[str] | None) -> list[str] | None:
+def _device_names(devices: int | Sequence[str] | None) -> tuple[str, ...] | None:
     """Resolve ``devices`` to device names: the first N GPUs (logical CPUs when no GPU) or the named ones."""
     import tensorflow as tf
 
@@ -116,13 +118,16 @@ def _device_names(devices: int | Sequence[str] | None) -> list[str] | None:
         if not 1 <= int(devices) <= len(pool):
             raise InputError(f"devices={devices} requested but {len(pool)} are visible "
                              f"({', '.join(d.name for d in pool)})")
-        names = [d.name for d in pool[: int(devices)]]
+        names = tuple(d.name for d in pool[: int(devices)])
     else:
-        names = [str(d) for d in devices]
+        names = tuple(str(d) for d in devices)
         visible = {(spec.device_type, spec.device_index) for spec in
                    (tf.DeviceSpec.from_string(d.name) for d in tf.config.list_logical_devices())}
         for name in names:
-            spec = tf.DeviceSpec.from_string(name)
+            try:
+                spec = tf.DeviceSpec.from_string(name)
+            except ValueError:
+                spec = tf.DeviceSpec()
             if ((spec.device_type or "").upper(), spec.device_index or 0) not in visible:
                 raise InputError(f"unknown device {name!r}; visible: "
                                  f"{[d.name for d in tf.config.list_logical_devices()]}")
@@ -148,45 +153,36 @@ def _progress_callbacks(verbose: int | str | None) -> tuple[int | str, list[kera
     return 0, [epoch_progress_callback("train")]
 
 
+def _history(history_csv: Path) -> pd.DataFrame:
+    """The epochs of ``history.csv`` (none when the file is missing or empty: no epoch finished)."""
+    if not history_csv.is_file() or history_csv.stat().st_size == 0:
+        return pd.DataFrame({"epoch": [], "val_loss": []})
+    with reading(history_csv):
+        return pd.read_csv(history_csv)
+
+
 def _best_val_loss(history_csv: Path) -> float:
-    if not history_csv.is_file():
-        return math.inf
-    frame = pd.read_csv(history_csv)
+    frame = _history(history_csv)
     if "val_loss" not in frame or frame["val_loss"].dropna().empty:
         return math.inf
     return float(frame["val_loss"].min())
 
 
-def _compile(model: keras.Model, cfg: TrainConfig, spec: Method) -> None:
-    """Adam with the configuration's rate (and decay), the method's loss and metrics."""
+def _compile(model: keras.Model, cfg: TrainConfig, spec: Method, store: CellStore) -> None:
+    """Adam with the configuration's rate (and decay) or the method's schedule, the method's loss and metrics."""
     import keras
 
     # XLA on one device; MirroredStrategy's replicated variables are not placed for an XLA step
     jit_compile = cfg.jit_compile and not cfg.devices
     rate: Any = cfg.learning_rate if not cfg.lr_decay else keras.optimizers.schedules.ExponentialDecay(
         cfg.learning_rate, decay_steps=int(cfg.lr_decay[0]), decay_rate=float(cfg.lr_decay[1]), staircase=True)
+    if spec.schedule is not None:
+        rate = spec.schedule(store, cfg)
     optimizer = keras.optimizers.Adam(learning_rate=rate, beta_1=cfg.beta_1, epsilon=cfg.adam_epsilon)
     model.compile(optimizer=optimizer, loss=spec.loss(), metrics=spec.metrics() or None, jit_compile=jit_compile)
     # variables created inside the first call of a tf.function make TensorFlow trace it twice; built here, the
     # train step is traced once
     optimizer.build(model.trainable_variables)
-
-
-def _model_card(model: keras.Model, store: CellStore, cfg: TrainConfig, spec: Method) -> dict[str, Any]:
-    return {
-        "method": cfg.method,
-        "preset": cfg.preset,
-        "width": cfg.width,
-        "learning_rate": cfg.learning_rate,
-        "seed": cfg.seed,
-        "num_classes": len(store.class_names) if spec.needs_labels else None,
-        "class_names": store.class_names if spec.needs_labels else [],
-        "channel_names": store.channel_names,
-        "image_shape": list(store.image_shape),
-        "embedding_layer": spec.default_layer,
-        "dtype_policy": cfg.dtype_policy,
-        "layers": [layer.name for layer in model.layers],
-    }
 
 
 def _run_callbacks(store: CellStore, cfg: TrainConfig, spec: Method, *, resuming: bool, standards: dict | None,
@@ -200,18 +196,18 @@ def _run_callbacks(store: CellStore, cfg: TrainConfig, spec: Method, *, resuming
     """
     import keras
 
-    from .callbacks import FiniteModelCheckpoint, MonitorScores, ResumedEarlyStopping
+    from .callbacks import EpochLog, FiniteModelCheckpoint, MonitorScores, ResumedEarlyStopping
 
     run_dir = Path(cfg.out)
     history_csv = run_dir / "history.csv"
-    past = pd.read_csv(history_csv)["val_loss"].tolist() if resuming and history_csv.is_file() else []
+    past = _history(history_csv)["val_loss"].tolist() if resuming else []
     callbacks: list[keras.callbacks.Callback] = [
         nan_guard,
         *_batchnorm_callbacks(store, cfg, spec, saved_model, steps_per_epoch),
         FiniteModelCheckpoint(str(run_dir / "best.keras"), monitor="val_loss", save_best_only=True,
                               initial_value_threshold=_best_val_loss(history_csv) if resuming else None,
                               saved_model=saved_model),
-        keras.callbacks.CSVLogger(str(history_csv), append=resuming),
+        EpochLog(history_csv, append=resuming),
     ]
     if cfg.early_stopping_patience is not None:
         callbacks.append(ResumedEarlyStopping(past, monitor="val_loss", patience=int(cfg.early_stopping_patience)))
@@ -241,21 +237,34 @@ def _batchnorm_callbacks(store: CellStore, cfg: TrainConfig, spec: Method, model
 def _run_summary(cfg: TrainConfig, *, resumed: bool) -> dict[str, Any]:
     history_csv = Path(cfg.out) / "history.csv"
     return {"dir": cfg.out, "lr": cfg.learning_rate, "seed": cfg.seed, "best_val_loss": _best_val_loss(history_csv),
-            "epochs": len(pd.read_csv(history_csv)), "resumed": resumed}
+            "epochs": len(_history(history_csv)), "resumed": resumed}
+
+
+#: The files of a single run, whose leftovers (partials, locks) a killed run may have left beside them.
+_RUN_FILES = ("config.json", "best.keras", "history.csv", "monitor.csv")
+
+#: The first epoch number of each per-epoch log: history.csv counts from 0 (Keras), monitor.csv from 1.
+_EPOCH_LOGS = {"history.csv": 0, "monitor.csv": 1}
 
 
 def _keep_epochs(run_dir: Path, epochs: int) -> None:
-    """Cut the per-epoch logs of a resumed run to the ``epochs`` its backup holds (later rows are trained again)."""
-    for name in ("history.csv", "monitor.csv"):
+    """Cut the per-epoch logs of a resumed run to the ``epochs`` its backup holds (later rows are trained again).
+
+    The kept lines are copied unchanged, so a resumed run's logs equal the uninterrupted run's.
+    """
+    for name, first in _EPOCH_LOGS.items():
         path = run_dir / name
         if not path.is_file():
             continue
         with reading(path):
-            frame = pd.read_csv(path)
-        kept = frame[frame["epoch"] < epochs]
-        if len(kept) < len(frame):
-            with atomic_path(path, overwrite=True) as tmp:
-                kept.to_csv(tmp, index=False)
+            lines = path.read_text().splitlines(keepends=True)
+            if not lines:
+                continue
+            column = next(csv.reader(lines[:1])).index("epoch")
+            kept = [line for line in lines[1:] if int(float(next(csv.reader([line]))[column])) < epochs + first]
+        if len(kept) < len(lines) - 1:
+            with atomic_path(path, overwrite=True) as tmp, open(tmp, "w", newline="") as handle:
+                handle.writelines([lines[0], *kept])
 
 
 def _fit_one(store: CellStore, cfg: TrainConfig, *, fingerprint: str, standards: dict | None,
@@ -280,6 +289,8 @@ def _fit_one(store: CellStore, cfg: TrainConfig, *, fingerprint: str, standards:
         for stale in (history_csv, run_dir / "monitor.csv"):
             remove_path(stale)
     run_dir.mkdir(parents=True, exist_ok=True)
+    for name in _RUN_FILES:
+        remove_leftovers(run_dir / name)
     write_run_record(run_dir / "config.json", command="train", config=cfg.to_dict(), seed=cfg.seed,
                      inputs={"store": fingerprint})
     keras.backend.clear_session()
@@ -287,7 +298,7 @@ def _fit_one(store: CellStore, cfg: TrainConfig, *, fingerprint: str, standards:
     with mixed_precision_policy(cfg.dtype_policy):
         with _strategy(None if cfg.device_names is None else list(cfg.device_names)).scope():
             model = spec.build(store, cfg)
-            _compile(model, cfg, spec)
+            _compile(model, cfg, spec, store)
             trained = model if shared is None else shared.adopt(model)
             backup = RunBackup(run_dir / "backup")
             kept_on_interrupt(backup.directory, "resume with --resume")
@@ -297,17 +308,22 @@ def _fit_one(store: CellStore, cfg: TrainConfig, *, fingerprint: str, standards:
         nan_guard = TerminateOnNaNEpoch()
         callbacks = _run_callbacks(store, cfg, spec, resuming=resuming, standards=standards, nan_guard=nan_guard,
                                    saved_model=model, steps_per_epoch=steps or int(train_ds.cardinality()))
-        with atomic_path(run_dir / "model_card.json", overwrite=True) as tmp:
-            tmp.write_text(json.dumps(_model_card(model, store, cfg, spec), indent=2))
         verbose, progress = _progress_callbacks(cfg.verbose)
         # the backup comes last, so the logs of an epoch are written before the state that skips it on resume
-        trained.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, initial_epoch=done, steps_per_epoch=steps,
-                  callbacks=[*callbacks, *progress, *extra_callbacks, backup], verbose=verbose, shuffle=False)
+        try:
+            trained.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, initial_epoch=done,
+                        steps_per_epoch=steps, callbacks=[*callbacks, *progress, *extra_callbacks, backup],
+                        verbose=verbose, shuffle=False)
+        except InputError as exc:
+            if DISK_FULL not in str(exc):
+                raise
+            raise InputError(f"{exc}; the run so far is kept: continue it with --resume") from exc
     if nan_guard.nan_epoch is not None:
         kept = f"last good checkpoint kept at {best_path}" if best_path.exists() else \
             f"no checkpoint was saved in {run_dir} (the first epoch already diverged)"
         raise NonFiniteLossError(f"loss became NaN at epoch {nan_guard.nan_epoch + 1}; {kept}. "
-                                 f"Lower the learning rate (lr={cfg.learning_rate:g})")
+                                 f"Lower the learning rate (lr={cfg.learning_rate:g}) and train again with "
+                                 "--overwrite")
     return _run_summary(cfg, resumed=resuming)
 
 
@@ -380,7 +396,8 @@ def _sweep(store: CellStore, cfg: TrainConfig, *, fingerprint: str, standards: d
     out = Path(cfg.out)
     runs = []
     # a decayed rate is a constant of the traced step, and replicated variables belong to one strategy
-    shared = SweepModel() if not cfg.lr_decay and cfg.device_names is None else None
+    decayed = cfg.lr_decay or get_method(cfg.method).schedule is not None
+    shared = SweepModel() if not decayed and cfg.device_names is None else None
     for rate in cfg.sweep_rates:
         for run_seed in cfg.seeds:
             sub = _sweep_run(cfg, rate, run_seed)
@@ -392,8 +409,8 @@ def _sweep(store: CellStore, cfg: TrainConfig, *, fingerprint: str, standards: d
         table.to_csv(tmp, index=False, quoting=csv.QUOTE_MINIMAL)
     selected = [runs[i] for i in np.flatnonzero(table["selected"].to_numpy())]
     winner = runs[int(np.flatnonzero(table["best"].to_numpy())[0])]
-    for name in ("best.keras", "model_card.json"):
-        shutil.copyfile(Path(winner["dir"]) / name, out / name)
+    with atomic_path(out / "best.keras", overwrite=True) as tmp:
+        shutil.copyfile(Path(winner["dir"]) / "best.keras", tmp)
     _collect_monitors(selected, out / "monitor.csv")
     chosen = dataclasses.replace(cfg, learning_rate=winner["lr"], seed=winner["seed"])
     write_run_record(out / "config.json", command="train", config=chosen.to_dict(), seed=chosen.seed,
@@ -404,18 +421,33 @@ def _sweep(store: CellStore, cfg: TrainConfig, *, fingerprint: str, standards: d
     return {"run": str(out), "best_model": str(out / "best.keras"), **winner, "runs": runs, "selected": selected}
 
 
-def _prepare_run_dir(cfg: TrainConfig, *, overwrite: bool, resume: bool) -> None:
-    """Create the run directory (replacing it under ``overwrite``); :func:`validate_train` has checked it."""
-    out = Path(cfg.out)
-    if out.exists() and overwrite and not resume:
-        remove_path(out)
-    out.mkdir(parents=True, exist_ok=True)
+#: What a training run writes into its directory (glob patterns): ``--overwrite`` replaces a folder holding only these.
+RUN_OUTPUTS = ("config.json", "model_card.json", "best.keras", "history.csv", "monitor.csv", "backup", "logs",
+               "sweep.csv", "lr*_seed*")
+
+
+def _run_directory(cfg: TrainConfig, *, overwrite: bool, resume: bool) -> contextlib.AbstractContextManager:
+    """The run directory, locked while the run writes it; under ``overwrite`` the previous run is set aside and
+    deleted once this one finishes (:func:`deeploc_keras.core.outputs.writing_dir`)."""
+    return writing_dir(cfg.out, command="train", overwrite=overwrite and not resume, resume=resume,
+                       inputs=(cfg.store, cfg.monitor, cfg.aliases), names=RUN_OUTPUTS)
+
+
+def _check_run_dir(cfg: TrainConfig, *, overwrite: bool, resume: bool) -> None:
+    """Refuse to replace a folder that is not a training run or holds an input; to resume one that is not a run."""
+    if overwrite:
+        check_replaceable(cfg.out, command="train", inputs=(cfg.store, cfg.monitor, cfg.aliases), names=RUN_OUTPUTS)
+    elif resume:
+        check_resumable(cfg.out, command="train")
 
 
 def _check_splits(store: CellStore, spec: Method) -> None:
     """Refuse a store whose train or val split cannot feed the method (val selects the best model)."""
     from ..data.store import SPLIT_NAMES, UNKNOWN_PROTEIN
 
+    if spec.check_store is not None:
+        spec.check_store(store)
+        return
     cells = store.cells
     for split in ("train", "val"):
         if spec.needs_labels:
@@ -432,21 +464,49 @@ def _check_splits(store: CellStore, spec: Method) -> None:
                                          "splits that give every split cells")
 
 
+def _smallest_input(padding: str) -> int:
+    """The smallest input side the DeepLoc stack (:mod:`deeploc_keras.models.deeploc`: 3x3 convolutions ``conv_1`` ...
+    ``conv_8``, a 2x2 max-pool after the 2nd, 4th and 8th) turns into at least one pixel."""
+    side = 1
+    for k in range(8, 0, -1):
+        if k in (2, 4, 8):
+            side *= 2 if padding == "valid" else 1
+        side += 2 if padding == "valid" else 0
+    return side
+
+
 def _check_image_shape(store: CellStore, cfg: TrainConfig) -> None:
-    """Refuse crops smaller than the preset's random crop needs."""
+    """Refuse crops smaller than the preset's network or random crop needs."""
     if cfg.preset is None:
         return
     from ..models.presets import get_preset
 
     preset = get_preset(cfg.preset)
+    h, w = store.image_shape[:2]
+    smallest = _smallest_input(preset.padding)
+    if min(h, w, preset.crop_size or h) < smallest:
+        raise file_error(store.path, f"crops are {h}x{w}, but preset {cfg.preset!r} ({preset.padding} convolutions) "
+                                     f"needs inputs of at least {smallest}x{smallest}; import larger crops or choose "
+                                     "another preset")
     if preset.crop_size is None:
         return
     need = preset.crop_size + preset.crop_offsets - 1
-    h, w = store.image_shape[:2]
     if min(h, w) < need:
         raise file_error(store.path, f"crops are {h}x{w}, but preset {cfg.preset!r} crops {preset.crop_size}x"
                                      f"{preset.crop_size} at offsets 0-{preset.crop_offsets - 1} (needs at least "
                                      f"{need}x{need}); import larger crops or choose another preset")
+
+
+def _warn_other_threads(record_path: Path, recorded: dict[str, Any]) -> None:
+    """Warn when a run resumes with other CPUs or thread variables than it started with (its numbers will differ)."""
+    from ..core.records import thread_configuration
+
+    now = thread_configuration()
+    changed = [key for key in ("cpus", "variables") if key in recorded and recorded[key] != now[key]]
+    if changed:
+        logger.warning("%s: the run started with %s and resumes with %s; the resumed epochs equal the uninterrupted "
+                       "run's only with the same thread configuration", record_path,
+                       {k: recorded[k] for k in changed}, {k: now[k] for k in changed})
 
 
 def _check_resume(cfg: TrainConfig, store: CellStore) -> None:
@@ -456,7 +516,9 @@ def _check_resume(cfg: TrainConfig, store: CellStore) -> None:
         return
     recorded = TrainConfig.read(record_path)
     with reading(record_path):
-        inputs = json.loads(record_path.read_text()).get("inputs") or {}
+        record = json.loads(record_path.read_text())
+    inputs = record.get("inputs") or {}
+    _warn_other_threads(record_path, (record.get("environment") or {}).get("threads") or {})
     changed = cfg.differences(recorded)
     if inputs.get("store") not in (None, store.fingerprint()):
         changed.append("store")
@@ -465,28 +527,36 @@ def _check_resume(cfg: TrainConfig, store: CellStore) -> None:
                                       "and store (or pass --overwrite to start again)")
 
 
-def validate_train(store: str | os.PathLike, out: str | os.PathLike, *, overwrite: bool = False,
-                   resume: bool = False, **options: Any) -> TrainConfig:
+def _config(store: str | os.PathLike, out: str | os.PathLike, config: TrainConfig | None,
+            options: dict[str, Any]) -> TrainConfig:
+    """``config`` (or the configuration of ``options``), on the absolute paths of ``store`` and ``out``."""
+    if config is not None and options:
+        raise InputError(f"pass a config or training options ({sorted(options)}), not both")
+    cfg = TrainConfig.from_preset(**options) if config is None else config
+    return dataclasses.replace(cfg, store=str(Path(store).resolve()), out=str(Path(out).resolve()))
+
+
+def validate_train(store: str | os.PathLike, out: str | os.PathLike, config: TrainConfig | None = None, *,
+                   overwrite: bool = False, resume: bool = False, **options: Any) -> TrainConfig:
     """Check a training run without TensorFlow and without writing anything.
 
-    Checks the options, the store (labels or protein ids, cells in the train and val
+    Checks the configuration, the store (labels or protein ids, cells in the train and val
     splits, a crop size the preset can crop), the standards of ``monitor``, the output
-    directory and, on ``resume``, that the options and the store are those recorded in
-    ``out/config.json``. :func:`train` calls it first; the command line calls it before
-    it loads TensorFlow.
+    directory and, on ``resume``, that the configuration and the store are those recorded in
+    ``out/config.json``. :func:`train` calls it first, before it loads TensorFlow, and
+    trains the configuration it returns.
 
     Parameters
     ----------
-    store, out, overwrite, resume
+    store, out, config, overwrite, resume, **options
         As in :func:`train`.
-    **options
-        The other keyword arguments of :func:`train` (``callbacks`` is ignored; the
-        ``devices`` are checked by :func:`train`, which needs TensorFlow to list them).
 
     Returns
     -------
     TrainConfig
-        The configuration with ``dtype_policy`` and ``device_names`` not yet resolved.
+        The configuration on the absolute paths of ``store`` and ``out``, with ``dtype_policy``
+        and ``device_names`` not yet resolved (``devices`` are checked by :func:`train`, which
+        needs TensorFlow to list them).
 
     Raises
     ------
@@ -502,23 +572,16 @@ def validate_train(store: str | os.PathLike, out: str | os.PathLike, *, overwrit
     """
     if resume and overwrite:
         raise InputError("pass either resume (continue the run in out) or overwrite (start it again), not both")
-    options.pop("callbacks", None)
-    cfg = resolve_train_config(store, out, **options, dtype_policy="float32")
+    cfg = _config(store, out, config, options)
     spec = get_method(cfg.method, trainable=True)
     run_dir = check_output(cfg.out, overwrite=overwrite or resume)
     if run_dir.exists() and not run_dir.is_dir():
         raise file_error(run_dir, "is a file, but the run directory is a folder; choose another --out")
+    _check_run_dir(cfg, overwrite=overwrite, resume=resume)
     with CellStore.open(store) as cell_store:
         cell_store.require_labels() if spec.needs_labels else cell_store.require_proteins()
         if cfg.monitor is not None:
-            cell_store.require_proteins()
-            alias_map = read_aliases(cfg.aliases) if cfg.aliases is not None else None
-            proteins = sorted(set(cell_store.cells["protein"].astype(str)))
-            for name, standard in load_standards(cfg.monitor).items():  # ids that never match: refused up front
-                try:
-                    restrict(standard, proteins, aliases=alias_map)
-                except InputError as exc:
-                    raise InputError(f"monitor standard {name!r}: {exc}") from None
+            _check_monitor(cell_store, cfg)
         _check_splits(cell_store, spec)
         _check_image_shape(cell_store, cfg)
         if resume:
@@ -526,33 +589,27 @@ def validate_train(store: str | os.PathLike, out: str | os.PathLike, *, overwrit
     return cfg
 
 
+def _check_monitor(store: CellStore, cfg: TrainConfig) -> None:
+    """Refuse monitor standards none of whose ids can match the store's proteins (up front, not after an epoch)."""
+    store.require_proteins()
+    alias_map = read_aliases(cfg.aliases) if cfg.aliases is not None else None
+    proteins = sorted(set(store.cells["protein"].astype(str)))
+    for name, standard in load_standards(cfg.monitor).items():
+        try:
+            restrict(standard, proteins, aliases=alias_map)
+        except InputError as exc:
+            raise InputError(f"monitor standard {name!r}: {exc}") from None
+
+
 def train(
     store: str | os.PathLike,
     out: str | os.PathLike,
+    config: TrainConfig | None = None,
     *,
-    method: str = "deeploc",
-    preset: str = "study",
-    epochs: int | None = None,
-    batch_size: int | None = None,
-    lr: float | None = None,
-    lr_sweep: bool = False,
-    sweep_rates: Sequence[float] | None = None,
-    seeds: Sequence[int] = (0,),
-    width: float = 1.0,
-    mixed_precision: str = "auto",
-    devices: int | Sequence[str] | None = None,
-    monitor: str | os.PathLike | None = None,
-    aliases: str | os.PathLike | None = None,
-    seed: int | None = None,
-    patience: int | None = None,
-    tensorboard: bool = False,
     overwrite: bool = False,
     resume: bool = False,
-    class_balanced: bool = False,
-    jit_compile: bool = True,
-    steps_per_epoch: int | None = None,
-    verbose: int | str | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
+    **options: Any,
 ) -> dict[str, Any]:
     """Train a method on a cell store into a run directory.
 
@@ -560,57 +617,23 @@ def train(
     ----------
     store : str or os.PathLike
         A cell store (``deeploc`` needs labels of at least two classes; ``pci``
-        needs protein ids).
+        needs protein ids; ``pifia`` at least two proteins with train cells).
     out : str or os.PathLike
         Run directory (created; see the module docstring for its layout).
-    method : {"deeploc", "pci"}, default "deeploc"
-        :data:`deeploc_keras.training.methods.TRAINABLE_METHODS`.
-    preset : str, default "study"
-        DeepLoc preset (:data:`deeploc_keras.models.presets.PRESET_NAMES`); ignored by ``pci``.
-    epochs, batch_size : int, optional
-        Override the preset (``pci``: 30 epochs, batch 64).
-    lr : float, optional
-        Learning rate (preset's, or 1e-4 for ``pci``).
-    lr_sweep : bool, default False
-        Train the sweep rates x ``seeds`` (all kept, module docstring); the rate of minimal **mean**
-        validation loss over the seeds is chosen (:func:`selected_runs`), its best run is ``out/best.keras``.
-    sweep_rates : sequence of float, optional
-        Rates of the sweep (default: the preset's; ``pci``: :data:`deeploc_keras.training.methods.PCI_LEARNING_RATES`).
-    seeds : sequence of int, default (0,)
-        Seeds of the sweep.
-    width : float, default 1.0
-        Channel width multiplier (0.125 for CPU tests).
-    mixed_precision : {"auto", "off", "float16", "bfloat16"}, default "auto"
-        Global Keras policy during the run only (restored afterwards); logits stay float32.
-    devices : int or sequence of str, optional
-        MirroredStrategy over the first N GPUs (logical CPUs when no GPU), or named devices.
-    monitor : str or os.PathLike, optional
-        Standards directory: the test cells' protein profiles are scored after every epoch into
-        ``monitor.csv`` (a sweep's holds every run of the chosen rate).
-    aliases : str or os.PathLike, optional
-        ``SGD_features.tab``: maps gene names of the monitor's standards (or the store) to ORFs.
-    seed : int, optional
-        Seed of weights, augmentation and the pipeline of a single run (default 0); a sweep
-        takes ``seeds`` instead.
-    patience : int, optional
-        Early stopping after this many epochs without a better validation loss; default none
-        (every epoch is trained, the checkpoint of minimal validation loss is the model).
-    tensorboard : bool, default False
-        Write TensorBoard logs to ``out/logs``.
+    config : TrainConfig, optional
+        What to train (:meth:`TrainConfig.from_preset
+        <deeploc_keras.training.config.TrainConfig.from_preset>`); default: the configuration of ``options``.
     overwrite : bool, default False
         Replace an existing run directory.
     resume : bool, default False
-        Continue an interrupted run from ``out/backup`` with the options of ``out/config.json``.
-    class_balanced : bool, default False
-        Class-balanced sampling of training cells (``deeploc``).
-    jit_compile : bool, default True
-        Compile the train step with XLA (not with ``devices``: MirroredStrategy).
-    steps_per_epoch : int, optional
-        Fixed steps per epoch (the training stream then repeats).
-    verbose : int or str, optional
-        Keras verbosity (epoch lines on stdout); default: a progress bar on a terminal's stderr.
+        Continue an interrupted run from ``out/backup``; the configuration must be the one
+        recorded in ``out/config.json``.
     callbacks : sequence of keras.callbacks.Callback, default ()
         Extra callbacks, run after the built-in ones.
+    **options
+        Without ``config``: ``method``, ``preset`` and any :class:`~deeploc_keras.training.config.TrainConfig`
+        field, passed to :meth:`TrainConfig.from_preset <deeploc_keras.training.config.TrainConfig.from_preset>`
+        (e.g. ``method="pci"``, ``epochs=2``, ``learning_rate=1e-3``, ``lr_sweep=True``, ``seeds=(0, 1, 2)``).
 
     Returns
     -------
@@ -621,23 +644,20 @@ def train(
     Raises
     ------
     InputError
-        Unknown choices, a store without labels (``deeploc``) or protein ids (``pci``, ``monitor``),
-        an empty split, ``seed`` with ``lr_sweep``, or ``resume`` with other options than recorded.
+        Unknown options, a store without labels (``deeploc``) or protein ids (``pci``, ``monitor``),
+        an empty split, ``seed`` with ``lr_sweep``, both ``config`` and ``options``, or ``resume``
+        with another configuration than recorded.
     OutputExistsError
         If ``out`` exists without ``overwrite`` or ``resume``.
     NonFiniteLossError
         If the loss became NaN (the last good ``best.keras`` is kept).
     """
-    options = dict(method=method, preset=preset, epochs=epochs, batch_size=batch_size, lr=lr, lr_sweep=lr_sweep,
-                   sweep_rates=sweep_rates, seeds=seeds, seed=seed, patience=patience, width=width, mixed_precision=mixed_precision,
-                   devices=devices, monitor=monitor, aliases=aliases, tensorboard=tensorboard, class_balanced=class_balanced,
-                   jit_compile=jit_compile, steps_per_epoch=steps_per_epoch, verbose=verbose)
-    validate_train(store, out, overwrite=overwrite, resume=resume, **options)
+    cfg = validate_train(store, out, config, overwrite=overwrite, resume=resume, **options)
     load_tensorflow()
-    cfg = resolve_train_config(store, out, **options, device_names=_device_names(devices))
-    with CellStore.open(store) as cell_store:
+    cfg = dataclasses.replace(cfg, dtype_policy=resolve_mixed_precision(cfg.mixed_precision),
+                              device_names=_device_names(cfg.devices))
+    with CellStore.open(store) as cell_store, _run_directory(cfg, overwrite=overwrite, resume=resume):
         standards = None if cfg.monitor is None else load_standards(cfg.monitor)
-        _prepare_run_dir(cfg, overwrite=overwrite, resume=resume)
         fingerprint = cell_store.fingerprint()
         if cfg.lr_sweep:
             write_run_record(Path(cfg.out) / "config.json", command="train", config=cfg.to_dict(), seed=None,
