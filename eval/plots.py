@@ -48,8 +48,8 @@ FIGURE_STYLE = {"font.size": 10, "axes.titlesize": 10, "axes.labelsize": 10, "xt
 FIGURE_WIDTH = 9.0
 #: Suffix of a reference that is a learned representation's untrained network (``"DeepLoc untrained"``).
 UNTRAINED_SUFFIX = " untrained"
-_REFERENCE_LINES = (("black", ":"), ("0.4", "--"), ("black", "-."), ("0.4", (0, (5, 1, 1, 1))),
-                    ("black", (0, (1, 3))), ("0.4", (0, (8, 2))))
+_REFERENCE_LINES = (("black", ":"), ("0.45", "--"), ("#bcbd22", "-."), ("#17becf", (0, (5, 1, 1, 1))),
+                    ("#e377c2", (0, (1, 3))), ("0.45", (0, (8, 2))))
 
 
 def _literal(fig: Figure) -> Figure:
