@@ -31,8 +31,13 @@ code{font-size:85%;}
 </style>"""
 _STICKING_OUT = """Array.from(document.querySelectorAll('body *')).filter(e => {
   const r = e.getBoundingClientRect(); return r.right > document.documentElement.clientWidth + 1 && r.width > 0;
-}).filter(e => !e.parentElement || e.parentElement.getBoundingClientRect().right
-               <= document.documentElement.clientWidth + 1)
+}).filter(e => {  // the outermost: not inside one that sticks out, or that scrolls it within itself
+  for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
+    if (['auto', 'scroll', 'hidden'].includes(getComputedStyle(a).overflowX)) return false;
+    if (a.getBoundingClientRect().right > document.documentElement.clientWidth + 1) return false;
+  }
+  return true;
+})
   .map(e => {
     let h = e; while (h && !/^H[1-4]$/.test(h.tagName)) h = h.previousElementSibling || h.parentElement;
     return e.tagName.toLowerCase() + ' ' + Math.round(e.getBoundingClientRect().width) + ' px'
@@ -84,10 +89,9 @@ def shoot(qt, page: Path, width: int, out: Path, stem: str, *, max_slices: int =
     print(f"{page}: {width} x {height} CSS px; sideways overflow {overflow} px; sticking out: "
           f"{_javascript(qt, view, _STICKING_OUT) or 'nothing'}")
     paths: list[Path] = []
+    view.resize(width, min(_SEGMENT, height))  # a segment is rendered whole and cut into slices: no stale frames
     for segment in range(0, min(height, max_slices * _VIEWPORT_HEIGHT), _SEGMENT):
-        # a segment is rendered whole (the view as tall as it) and cut into slices: no stale frames from scrolling
         tall = min(_SEGMENT, height - segment)
-        view.resize(width, tall)
         _javascript(qt, view, f"window.scrollTo(0, {segment})")
         _wait(qt, 1500)
         offset = int(_javascript(qt, view, "window.scrollY")) - segment  # the last segment may scroll less
