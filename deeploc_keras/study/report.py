@@ -270,7 +270,7 @@ def write_report(
 .table td,.table th{{padding:2px 8px;border-bottom:1px solid #ddd;white-space:normal;overflow-wrap:break-word;
 vertical-align:top;text-align:left;}} figure{{margin:1.5em 0;}} figcaption{{max-width:60em;}}
 .warn{{color:#a00;}} pre{{background:#f6f6f6;padding:1em;overflow:auto;white-space:pre-wrap;}}</style></head><body>
-<h1>deeploc-keras: DeepLoc vs Paired Cell Inpainting vs CellProfiler</h1>
+<h1>deeploc-keras: DeepLoc vs PIFiA vs Paired Cell Inpainting vs CellProfiler</h1>
 <p>Preset <b>{html.escape(str(config.get("preset")))}</b>. Data:
 {html.escape(str(config.get("store") or "the embedded synthetic screen"))}; profiles of the test split (a share of
 each protein's cells held out of training). {normalize_text}</p>
