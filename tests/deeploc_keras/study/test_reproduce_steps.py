@@ -155,7 +155,8 @@ def test_reproduce_steps_print_a_line_each_with_elapsed_time_and_the_rest(monkey
     module = reproduce
     clock = iter([0.0, 60.0, 100.0, 400.0])
     monkeypatch.setattr(module.time, "perf_counter", lambda: next(clock))
-    run = module._Run(tmp_path / "run", {"store": "cells.h5"}, resume=False, overwrite=False)
+    (tmp_path / "run").mkdir()
+    run = module._Run(tmp_path / "run", {"store": "cells.h5"})
     run.step("train_deeploc", lambda: None)
     run.step("train_pci", lambda: None)
     run.step("train_pci", lambda: None)
