@@ -30,6 +30,7 @@ __all__ = [
     "PARAMETER_NAMES",
     "N_PARAMETERS",
     "FUNCTION_CHANNELS",
+    "MAX_MOVED",
     "FOCI",
     "COUNT",
     "SIZE",
@@ -67,52 +68,66 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
+#: Largest share of a protein's light that granules and the partner compartment take together (its class's own
+#: pattern keeps the rest).
+MAX_MOVED = 0.7
+
+
+def _moved(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    foci = 0.02 + 0.48 * _sigmoid(1.5 * theta[:, FOCI])
+    partner = 0.02 + 0.43 * _sigmoid(1.5 * theta[:, PARTNER])
+    scale = np.minimum(1.0, MAX_MOVED / (foci + partner))
+    return foci * scale, partner * scale
+
+
 def foci_share(theta: np.ndarray) -> np.ndarray:
-    """Share of the protein's light in granules: 0.03 to 0.35 (0.19 at ``foci`` = 0).
+    """Share of the protein's light in granules: 0.02 to 0.50 (0.26 at ``foci`` = 0).
+
+    With :func:`partner_share` it takes at most :data:`MAX_MOVED` of the light (both shrink in proportion).
 
     Examples
     --------
     >>> foci_share(np.array([[-9.0] + [0] * 7, [0.0] * 8, [9.0] + [0] * 7])).round(2).tolist()
-    [0.03, 0.19, 0.35]
+    [0.02, 0.26, 0.5]
     """
-    return 0.03 + 0.32 * _sigmoid(theta[:, FOCI])
+    return _moved(theta)[0]
 
 
 def partner_share(theta: np.ndarray) -> np.ndarray:
-    """Share of the protein's light in its class's partner compartment: 0.03 to 0.30 (0.165 at 0)."""
-    return 0.03 + 0.27 * _sigmoid(theta[:, PARTNER])
+    """Share of the protein's light in its class's partner compartment: 0.02 to 0.45 (0.235 at 0)."""
+    return _moved(theta)[1]
 
 
 def count_scale(theta: np.ndarray) -> np.ndarray:
-    """Factor on the expected number of granules, puncta and tubules: ``exp(0.45 count)``."""
-    return np.exp(0.45 * theta[:, COUNT])
+    """Factor on the expected number of granules, puncta and tubules: ``exp(0.6 count)``."""
+    return np.exp(0.6 * theta[:, COUNT])
 
 
 def size_scale(theta: np.ndarray) -> np.ndarray:
-    """Factor on the size of granules and puncta (``exp(0.35 size)``; rings and lines take its square root)."""
-    return np.exp(0.35 * theta[:, SIZE])
+    """Factor on the size of granules and puncta (``exp(0.5 size)``; rings and lines take its square root)."""
+    return np.exp(0.5 * theta[:, SIZE])
 
 
 def texture_sigma(theta: np.ndarray) -> np.ndarray:
-    """Grain of the mottling (px, the Gaussian filter of a white-noise field): ``1.5 exp(0.4 texture_scale)``."""
-    return 1.5 * np.exp(0.4 * theta[:, TEXTURE_SCALE])
+    """Grain of the mottling (px, the Gaussian filter of a white-noise field): ``2.5 exp(0.45 texture_scale)``."""
+    return 2.5 * np.exp(0.45 * theta[:, TEXTURE_SCALE])
 
 
 def texture_amplitude(theta: np.ndarray) -> np.ndarray:
-    """Standard deviation of the log-intensity mottling: 0.08 to 0.43."""
-    return 0.08 + 0.35 * _sigmoid(theta[:, TEXTURE_CONTRAST])
+    """Standard deviation of the log-intensity mottling: 0.1 to 0.7 (0.4 at 0)."""
+    return 0.1 + 0.6 * _sigmoid(1.5 * theta[:, TEXTURE_CONTRAST])
 
 
 def radial_slope(theta: np.ndarray) -> np.ndarray:
-    """Log-intensity change from the centre to the rim of the compartment: -1.5 to 1.5."""
-    return 1.5 * np.tanh(theta[:, POSITION] / 1.5)
+    """Log-intensity change from the centre to the rim of the compartment: -2 to 2."""
+    return 2.0 * np.tanh(theta[:, POSITION] / 1.5)
 
 
 def position_shift(theta: np.ndarray) -> np.ndarray:
-    """Outward shift of puncta and of the nucleolus, as a fraction of the radius: -0.15 to 0.15."""
-    return 0.15 * np.tanh(theta[:, POSITION] / 1.5)
+    """Outward shift of puncta and of the nucleolus, as a fraction of the radius: -0.2 to 0.2."""
+    return 0.2 * np.tanh(theta[:, POSITION] / 1.5)
 
 
 def polarity_slope(theta: np.ndarray) -> np.ndarray:
-    """Log-intensity change per mother semi-axis along the mother-to-bud axis (budded cells): -0.6 to 0.6."""
-    return 0.6 * np.tanh(theta[:, POLARITY] / 1.5)
+    """Log-intensity change per mother semi-axis along the mother-to-bud axis (budded cells): -1 to 1."""
+    return np.tanh(theta[:, POLARITY] / 1.5)
