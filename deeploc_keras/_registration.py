@@ -1,7 +1,9 @@
 """Register the package's Keras objects with Keras, without importing TensorFlow first.
 
-``import deeploc_keras`` calls :func:`install`: if Keras is already imported, the modules
-that define the custom layers and :class:`~deeploc_keras.models.cell_model.CellModel` are
+The modules that define custom Keras objects are :class:`~deeploc_keras.models.cell_model.CellModel`'s
+and each method's :attr:`~deeploc_keras.training.methods.Method.layers_module` (:func:`keras_object_modules`),
+so a new method registers its layers through its one entry in the method table.
+``import deeploc_keras`` calls :func:`install`: if Keras is already imported, these modules are
 imported at once (their ``register_keras_serializable`` decorators run); otherwise a
 meta-path hook imports them right after Keras itself finishes importing. Either way,
 ``keras.saving.load_model("RUN/best.keras")`` finds every custom object after
@@ -18,16 +20,35 @@ import sys
 from types import ModuleType
 from typing import Any
 
-__all__ = ["KERAS_OBJECT_MODULES", "install", "register_keras_objects"]
-
-#: Modules whose import registers custom Keras objects (package ``deeploc_keras``).
-KERAS_OBJECT_MODULES = ("deeploc_keras.models.layers", "deeploc_keras.models.layers_pci", "deeploc_keras.models.cell_model")
+__all__ = ["keras_object_modules", "install", "register_keras_objects"]
 
 
-def register_keras_objects() -> None:
-    """Import every module that registers a custom Keras object (loads Keras and TensorFlow)."""
-    for name in KERAS_OBJECT_MODULES:
+def keras_object_modules() -> tuple[str, ...]:
+    """The modules whose import registers the package's custom Keras objects.
+
+    Examples
+    --------
+    >>> keras_object_modules()
+    ('deeploc_keras.models.cell_model', 'deeploc_keras.models.layers', 'deeploc_keras.models.layers_pci')
+    """
+    from .training.methods import METHODS
+
+    methods = (spec.layers_module for spec in METHODS.values() if spec.layers_module is not None)
+    return tuple(dict.fromkeys(("deeploc_keras.models.cell_model", *methods)))
+
+
+def register_keras_objects() -> tuple[str, ...]:
+    """Import every module that registers a custom Keras object (loads Keras and TensorFlow).
+
+    Returns
+    -------
+    tuple of str
+        The modules imported (:func:`keras_object_modules`).
+    """
+    modules = keras_object_modules()
+    for name in modules:
         importlib.import_module(name)
+    return modules
 
 
 class _RegisteringLoader(importlib.abc.Loader):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from typing import Any
 
 import click
 
@@ -23,7 +24,7 @@ from .data.store import CellStore
 from .models.presets import PRESET_NAMES, TTA_MODES
 from .study.ladder import REFERENCES_DIR, score_with_references
 from .study.reproduce import REPRODUCE_PRESET_NAMES
-from .training.config import MIXED_PRECISION_CHOICES
+from .training.config import MIXED_PRECISION_CHOICES, TrainConfig
 from .training.methods import METHOD_NAMES, METHODS, PCI_DEFAULTS, TRAINABLE_METHODS
 
 __all__ = ["main"]
@@ -345,10 +346,20 @@ def simulate_command(outdir: str | None, out_option: str | None, proteins: int, 
                f"{{{','.join(screen.standards)}}}.gmt")
 
 
-def _parse_devices(value: str | None) -> int | list[str] | None:
+def _parse_devices(ctx: click.Context, param: click.Parameter, value: str | None) -> int | tuple[str, ...] | None:
+    """``--devices``: a count of devices, or a comma-separated list of device names."""
     if value is None:
         return None
-    return int(value) if value.isdigit() else [v.strip() for v in value.split(",") if v.strip()]
+    return int(value) if value.isdigit() else tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def _int_list(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[int, ...]:
+    """A repeatable, comma-separated list of integers (``--seeds 0,1 --seeds 2``)."""
+    items = _split_list(ctx, param, value)
+    try:
+        return tuple(int(s) for s in items)
+    except ValueError:
+        raise click.BadParameter(f"expected integers, got {','.join(items)!r}") from None
 
 
 @main.command("train")
@@ -358,36 +369,39 @@ def _parse_devices(value: str | None) -> int | list[str] | None:
 @click.option("--model", "model_alias", type=click.Choice(TRAINABLE_METHODS), default=None, hidden=True,
               help="Deprecated alias of --method.")
 @click.option("--preset", type=click.Choice(PRESET_NAMES), default="study", help="DeepLoc training protocol.")
-@click.option("--epochs", type=click.IntRange(min=1), default=None, help=f"Epochs [default: preset's, pci {PCI_DEFAULTS.epochs}].")
-@click.option("--batch-size", type=click.IntRange(min=1), default=None, help=f"Batch [default: preset's, pci {PCI_DEFAULTS.batch_size}].")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Learning rate.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help=f"Epochs [default: preset's, pci {PCI_DEFAULTS['epochs']}].")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help=f"Batch [default: preset's, pci {PCI_DEFAULTS['batch_size']}].")
+@click.option("--lr", "learning_rate", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Learning rate.")
 @click.option("--lr-sweep", is_flag=True,
               help="Train the sweep rates x --seeds; choose the rate of minimal mean val loss over the seeds.")
-@click.option("--seeds", multiple=True, callback=_split_list, default=("0",),
+@click.option("--seeds", multiple=True, callback=_int_list, default=("0",),
               help="Seeds of the sweep; repeatable or comma-separated, e.g. 0,1,2.")
 @click.option("--width", type=click.FloatRange(min=0, min_open=True), default=1.0, help="Width multiplier.")
 @click.option("--mixed-precision", type=click.Choice(MIXED_PRECISION_CHOICES), default="auto",
               help="auto = float16 on GPU, off on CPU.")
-@click.option("--devices", default=None, help="MirroredStrategy over N GPUs, or a comma-separated device list.")
+@click.option("--devices", default=None, callback=_parse_devices,
+              help="MirroredStrategy over N GPUs, or a comma-separated device list.")
 @click.option("--monitor", type=click.Path(exists=True), default=None,
               help="Standards directory: score test protein profiles after every epoch (monitor.csv).")
 @click.option("--aliases", type=click.Path(dir_okay=False), default=None,
               help="With --monitor: SGD_features.tab to map gene names to ORFs.")
 @click.option("--seed", type=int, default=None,
               help="Seed of weights, augmentation and pipeline of a single run [default: 0; a sweep uses --seeds].")
-@click.option("--patience", type=click.IntRange(min=1), default=None,
+@click.option("--patience", "early_stopping_patience", type=click.IntRange(min=1), default=None,
               help="Stop after this many epochs without a better val loss [default: none, train every epoch].")
 @click.option("--class-balanced", is_flag=True, help="Class-balanced sampling of training cells.")
 @click.option("--xla/--no-xla", "jit_compile", default=True, help="Compile the train step with XLA.")
 @click.option("--steps-per-epoch", type=click.IntRange(min=1), default=None, help="Fixed steps per epoch.")
+@click.option("--readers", type=click.IntRange(min=1), default=None,
+              help="Store reads at the same time [default: 1 window; PCI: tuned by tf.data].")
 @click.option("--tensorboard", is_flag=True, help="Write TensorBoard logs to RUN/logs.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from RUN/backup.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing run directory.")
-def train_command(store_path: str, out: str, method: str | None, model_alias: str | None, preset: str, epochs: int | None, batch_size: int | None,
-                  lr: float | None, lr_sweep: bool, seeds: str, width: float, mixed_precision: str,
-                  devices: str | None, monitor: str | None, aliases: str | None, seed: int | None,
-                  patience: int | None, class_balanced: bool, jit_compile: bool,
-                  steps_per_epoch: int | None, tensorboard: bool, resume: bool, overwrite: bool) -> None:
+def train_command(store_path: str, out: str, method: str | None, model_alias: str | None, resume: bool,
+                  overwrite: bool, **options: Any) -> None:  # options: the fields of TrainConfig
     """Train DeepLoc (or PCI with --method pci) on a cell store into a run directory."""
     from .training.train import train
 
@@ -396,18 +410,10 @@ def train_command(store_path: str, out: str, method: str | None, model_alias: st
             raise click.BadParameter(f"--model {model_alias} contradicts --method {method}", param_hint="--model")
         _deprecated("`train --model`", "--method")
         method = model_alias
-    try:
-        seed_list = tuple(int(s) for s in seeds)
-    except ValueError:
-        raise click.BadParameter(f"expected integers, got {','.join(seeds)!r}", param_hint="--seeds") from None
-    result = train(store_path, out, method=method or "deeploc", preset=preset, epochs=epochs, batch_size=batch_size, lr=lr,
-                   lr_sweep=lr_sweep, seeds=seed_list, width=width, mixed_precision=mixed_precision,
-                   devices=_parse_devices(devices), monitor=monitor, aliases=aliases, seed=seed, patience=patience,
-                   tensorboard=tensorboard,
-                   overwrite=overwrite, resume=resume, class_balanced=class_balanced, jit_compile=jit_compile,
-                   steps_per_epoch=steps_per_epoch)
+    config = TrainConfig.from_preset(method or "deeploc", **options)
+    result = train(store_path, out, config, overwrite=overwrite, resume=resume)
     _summary(f"{result['best_model']}: best val_loss {result['best_val_loss']:.4f} "
-               f"(lr {result['lr']:g}, seed {result['seed']}, {result['epochs']} epochs)")
+             f"(lr {result['lr']:g}, seed {result['seed']}, {result['epochs']} epochs)")
 
 
 @main.command("extract")
@@ -618,12 +624,10 @@ def standards_build_command(source, path, aspect, min_size, max_size, out, overw
 @click.option("--overwrite", is_flag=True, help="Replace an existing file.")
 def standards_labels_command(source, path, multi, aliases, out, overwrite) -> None:
     """Build the labels CSV of `import --labels` from a localization table (one class per protein)."""
-    from eval.standards import read_aliases
-
     from .data.importers.labels import huh2003_labels, write_labels_csv
 
     check_output(out, overwrite=overwrite)
-    labels = huh2003_labels(path, multi=multi, aliases=read_aliases(aliases) if aliases else None)
+    labels = huh2003_labels(path, multi=multi, aliases=aliases)
     write_labels_csv(labels, out, overwrite=overwrite)
     click.echo(f"wrote {out}: {len(labels)} proteins, {labels['label'].nunique()} classes")
 

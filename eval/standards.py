@@ -44,8 +44,6 @@ __all__ = [
     "load_standards",
     "from_sgd_slim",
     "from_huh2003",
-    "huh2003_labels",
-    "HUH2003_SHIPPED",
     "from_modules_json",
     "build_standard",
     "write_gmt",
@@ -481,57 +479,6 @@ def from_huh2003(path: str | os.PathLike) -> Standard:
         name = "Golgi" if column in HUH_GOLGI_MERGE else column
         standard.setdefault(name, set()).update(table.loc[table[column] == "T", "yORF"].str.strip())
     return _finish(path, standard)
-
-
-#: The Huh 2003 YeastGFP table shipped with the package (PROVENANCE.md beside it).
-HUH2003_SHIPPED = Path(__file__).resolve().parents[1] / "deeploc_keras" / "data" / "synthetic" / "data" / "huh2003_yeastgfp.csv.xz"
-
-
-def huh2003_labels(path: str | os.PathLike | None = None, *,
-                   aliases: str | os.PathLike | Mapping[str, str] | None = None) -> dict[str, str]:
-    """One localization class per protein from the Huh et al. 2003 YeastGFP table.
-
-    A protein gets a class when it has exactly one location in the table (Golgi
-    compartments merged as in :func:`from_huh2003`) and is not flagged ambiguous; proteins
-    with several locations stay unlabelled. With ``aliases``, every gene name and alias
-    of a labelled ORF is a key too, so folders named by gene (``ACT1``) get classes.
-
-    Parameters
-    ----------
-    path : str or os.PathLike, optional
-        The YeastGFP CSV (``yORF``, ``ambiguous``, one column per location); default the
-        package's copy (:data:`HUH2003_SHIPPED`).
-    aliases : path or mapping, optional
-        ``SGD_features.tab`` or a mapping from :func:`read_aliases` (upper-case name -> ORF).
-
-    Returns
-    -------
-    dict of str to str
-        Protein id (ORF, and gene names/aliases in upper case with ``aliases``) -> class name.
-
-    Raises
-    ------
-    InputError
-        If the table (or the aliases file) is not readable or lacks the YeastGFP columns.
-
-    Examples
-    --------
-    >>> labels = huh2003_labels(aliases={"YET1": "YKL065C"})
-    >>> labels["YKL065C"], labels["YET1"], "YAL001C" in labels  # YAL001C: cytoplasm and nucleus
-    ('ER', 'ER', False)
-    """
-    standard = from_huh2003(HUH2003_SHIPPED if path is None else path)
-    per_orf: dict[str, list[str]] = {}
-    for name, members in standard.items():
-        for orf in members:
-            per_orf.setdefault(orf.upper(), []).append(name)
-    labels = {orf: names[0] for orf, names in per_orf.items() if len(names) == 1}
-    if aliases is not None:
-        alias_map = aliases if isinstance(aliases, Mapping) else read_aliases(aliases)
-        for name, orf in alias_map.items():
-            if orf.upper() in labels:
-                labels.setdefault(str(name).upper(), labels[orf.upper()])
-    return labels
 
 
 def from_modules_json(path: str | os.PathLike) -> Standard:

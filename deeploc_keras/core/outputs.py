@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import DISK_FULL, OutputExistsError, file_error, is_disk_full
+from .lifetime import process_alive
 
 __all__ = ["check_output", "atomic_path", "remove_path", "partial_path", "remove_stale_partials",
            "kept_on_interrupt", "kept_notes"]
@@ -85,16 +86,6 @@ def partial_path(path: str | os.PathLike) -> Path:
     return path.with_name(f".{path.name}.{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}.partial")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_stale_partials(path: str | os.PathLike) -> list[Path]:
     """Delete the temporary siblings of ``path`` left by processes of this host that have died.
 
@@ -124,7 +115,7 @@ def remove_stale_partials(path: str | os.PathLike) -> list[Path]:
     removed = []
     for candidate in path.parent.iterdir():
         match = pattern.fullmatch(candidate.name)
-        if match and int(match.group(1)) != os.getpid() and not _alive(int(match.group(1))):
+        if match and int(match.group(1)) != os.getpid() and not process_alive(int(match.group(1))):
             remove_path(candidate)
             removed.append(candidate)
     if removed:

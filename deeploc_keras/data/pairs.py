@@ -2,9 +2,10 @@
 
 For every source cell of a split, the target is drawn uniformly from the *other*
 cells of the same protein in that split and redrawn every epoch (Lu et al. 2019,
-``sample_pair_equally``); proteins with fewer than 2 cells are skipped. Index
-draws are vectorized numpy (:func:`pair_indices`); each batch's sources and
-targets are read together (batches in parallel ``tf.data`` map calls, in order), sorted by row, with
+``sample_pair_equally``); proteins with fewer than 2 cells are skipped. The draws
+are :class:`~deeploc_keras.data.order.PairOrder`'s; each batch's sources and
+targets are read together (batches in parallel ``tf.data`` map calls, in order,
+:func:`~deeploc_keras.data.sources.source_dataset`), sorted by row, with the store's
 :class:`~deeploc_keras.data.reader.RowReader` (one ``preadv`` per run of adjacent
 rows on an uncompressed store) and flipped independently for source and target in
 place (numpy views, exact); tf.data then min-max scales every crop and channel.
@@ -12,7 +13,6 @@ place (numpy views, exact); tf.data then min-max scales every crop and channel.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import logging
 import os
@@ -22,13 +22,14 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from ..core.errors import InputError, file_error
+from ..core.errors import InputError, check_positive_int, file_error
 from ..models.layers_pci import minmax_scale
-from .pipeline import epoch_stream
-from .reader import SharedReader
+from .order import PairOrder
+from .reader import RowReader
+from .sources import Source, source_dataset
 from .store import CellStore
 
-__all__ = ["PairData", "pair_indices", "pair_dataset", "flip_in_place"]
+__all__ = ["PairData", "pair_dataset", "flip_in_place"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,53 +58,6 @@ class PairData:
     skipped_proteins: int
 
 
-def pair_indices(proteins: np.ndarray | list[str], *, seed: int = 0, epoch: int = 0) -> np.ndarray:
-    """Draw one target per cell, uniformly among the other cells of the same protein.
-
-    Vectorized: cells are grouped by protein, and the cell of rank ``r`` in a group
-    of ``n`` gets rank ``(r + 1 + u) % n`` with ``u`` uniform in ``[0, n - 2]``, which
-    never returns ``r`` itself.
-
-    Parameters
-    ----------
-    proteins : array-like of str, shape (N,)
-        Protein id of every cell.
-    seed : int, default 0
-        Seed of the draw (non-negative).
-    epoch : int, default 0
-        Epoch number (non-negative); each epoch gets its own deterministic draw.
-
-    Returns
-    -------
-    numpy.ndarray of int64, shape (N,)
-        Index of each cell's target, or -1 where its protein has a single cell.
-
-    Examples
-    --------
-    >>> pair_indices(["a", "b", "a", "c"], seed=0).tolist()
-    [2, -1, 0, -1]
-    >>> t = pair_indices(["p"] * 5, seed=1, epoch=3)
-    >>> bool((t != range(5)).all() and (t >= 0).all())
-    True
-    """
-    proteins = np.asarray(proteins)
-    n = len(proteins)
-    if n == 0:
-        return np.empty(0, dtype=np.int64)
-    _, codes = np.unique(proteins, return_inverse=True)
-    order = np.argsort(codes, kind="stable")
-    sorted_codes = codes[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(sorted_codes)) + 1]
-    counts = np.diff(np.r_[starts, n])
-    start, size = np.repeat(starts, counts), np.repeat(counts, counts)
-    rank = np.arange(n) - start
-    offset = np.random.default_rng([seed, epoch]).integers(0, np.maximum(size - 1, 1))
-    target_sorted = np.where(size >= 2, order[start + (rank + 1 + offset) % size], -1)
-    target = np.empty(n, dtype=np.int64)
-    target[order] = target_sorted
-    return target
-
-
 def pair_dataset(
     store: CellStore | str | os.PathLike,
     *,
@@ -114,6 +68,7 @@ def pair_dataset(
     augment: bool | None = None,
     initial_epoch: int = 0,
     redraw: bool = True,
+    readers: int | None = None,
 ) -> PairData:
     """Stream PCI training pairs from a cell store.
 
@@ -138,6 +93,8 @@ def pair_dataset(
     redraw : bool, default True
         New targets, order and flips at every iteration (epoch); False repeats the
         draws of ``initial_epoch`` every time (a fixed validation set).
+    readers : int, optional
+        Batches read at the same time (default: as many as tf.data tunes; the batches do not depend on it).
 
     Returns
     -------
@@ -169,8 +126,8 @@ def pair_dataset(
     """
     if not isinstance(store, CellStore):
         store = CellStore.open(store)
-    if batch_size < 1:
-        raise InputError(f"batch_size must be positive. Received: batch_size={batch_size}")
+    check_positive_int("batch_size", batch_size)
+    check_positive_int("readers", readers, optional=True)
     if seed < 0 or initial_epoch < 0:
         raise InputError(f"seed and initial_epoch must be non-negative. Received: seed={seed}, "
                          f"initial_epoch={initial_epoch}")
@@ -193,22 +150,13 @@ def pair_dataset(
                        "whole chunk of %d cells, so PCI training will wait for its input; re-import it without "
                        "--compression", store.path, store.compression, store.chunk_cells)
     steps = max(1, n_cells // batch_size)
-    draws = _PairDraws(store.path, rows, proteins, image_shape=store.image_shape, dtype=store.dtype, seed=seed,
-                       shuffle=shuffle, augment=augment, batch_size=batch_size, steps=steps,
-                       initial_epoch=initial_epoch, redraw=redraw)
+    order = PairOrder(proteins, seed=seed, shuffle=shuffle, augment=augment)
+    draws = _PairDraws(store.reader(), rows, order, image_shape=store.image_shape, dtype=store.dtype,
+                       batch_size=batch_size, steps=steps, initial_epoch=initial_epoch, redraw=redraw)
     spec = tf.as_dtype(store.dtype)
-
-    def read(epoch: tf.Tensor, step: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        source, target = tf.numpy_function(draws.read, [epoch, step], (spec, spec), stateful=True)
-        source.set_shape((None, *store.image_shape))
-        target.set_shape((None, *store.image_shape))
-        return source, target
-
-    def epoch(epoch: tf.Tensor, n: tf.Tensor) -> tf.data.Dataset:
-        return tf.data.Dataset.range(n).map(lambda i: read(epoch, i), num_parallel_calls=tf.data.AUTOTUNE,
-                                            deterministic=True)
-
-    dataset = (epoch_stream(draws.start_epoch, epoch).apply(tf.data.experimental.assert_cardinality(steps))
+    shape = (None, *store.image_shape)
+    dataset = (source_dataset(draws, (spec, spec), (shape, shape), parallel=readers or tf.data.AUTOTUNE)
+               .apply(tf.data.experimental.assert_cardinality(steps))
                .map(_prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
                .prefetch(tf.data.AUTOTUNE))
     logger.info("PCI pairs, split %s: %d cells of %d proteins, %d steps of %d", split, n_cells,
@@ -216,48 +164,36 @@ def pair_dataset(
     return PairData(dataset=dataset, steps_per_epoch=steps, n_cells=n_cells, skipped_proteins=skipped)
 
 
-class _PairDraws:
-    """The draws of every epoch (targets, source order, flips) and the reads of its batches.
+class _PairDraws(Source):
+    """The batches of pairs of every epoch: the draws of a :class:`~deeploc_keras.data.order.PairOrder`, read
+    with the store's reader and flipped.
 
-    Each iteration of the stream calls :meth:`start_epoch` once; :meth:`read` may run
-    in several threads at once (a ``tf.data`` map), sharing one reader.
+    Each iteration of the stream calls :meth:`start_epoch` once (the next epoch, or always
+    ``initial_epoch`` without ``redraw``); :meth:`read` may run in several threads at once.
     """
 
-    def __init__(self, path: str | os.PathLike, rows: np.ndarray, proteins: np.ndarray, *,
-                 image_shape: tuple[int, ...], dtype: np.dtype, seed: int, shuffle: bool, augment: bool,
-                 batch_size: int, steps: int, initial_epoch: int, redraw: bool) -> None:
-        self._rows, self._proteins, self._batch_size, self._steps = rows, proteins, batch_size, steps
+    def __init__(self, reader: RowReader, rows: np.ndarray, order: PairOrder, *, image_shape: tuple[int, ...],
+                 dtype: np.dtype, batch_size: int, steps: int, initial_epoch: int, redraw: bool) -> None:
+        self._reader, self._rows, self._order = reader, rows, order
+        self._batch_size, self.steps_per_epoch = batch_size, steps
         self._image_shape, self._dtype = tuple(image_shape), dtype
-        self._seed, self._shuffle, self._augment = seed, shuffle, augment
         self._epochs = itertools.count(initial_epoch) if redraw else itertools.repeat(initial_epoch)
-        self._draw = functools.lru_cache(maxsize=2)(self._draw_epoch)
-        self._reader = SharedReader(path)
         self._lock = threading.Lock()
-
-    def _draw_epoch(self, epoch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        target = pair_indices(self._proteins, seed=self._seed, epoch=epoch)
-        source = np.flatnonzero(target >= 0)
-        rng = np.random.default_rng([self._seed, epoch, 1])
-        if self._shuffle:
-            source = rng.permutation(source)
-        flips = rng.random((len(source), 4)) < 0.5 if self._augment else np.zeros((len(source), 4), bool)
-        return source, target, flips
 
     def start_epoch(self) -> tuple[np.int64, np.int64]:
         with self._lock:
             epoch = next(self._epochs)
-            self._draw(epoch)
-        return np.int64(epoch), np.int64(self._steps)
+            self._order.epoch(epoch)
+        return np.int64(epoch), np.int64(self.steps_per_epoch)
 
     def read(self, epoch: np.int64, step: np.int64) -> tuple[np.ndarray, np.ndarray]:
         """Sources and targets (raw, flipped) of batch ``step`` of ``epoch``."""
         with self._lock:
-            source, target, flips = self._draw(int(epoch))
+            sources, targets, flips = self._order.epoch(int(epoch))
         part = slice(int(step) * self._batch_size, (int(step) + 1) * self._batch_size)
-        sources = source[part]
-        k = len(sources)
+        k = len(sources[part])
         images = np.empty((2 * k, *self._image_shape), self._dtype)
-        self._reader.get().read_into(images, np.concatenate([self._rows[sources], self._rows[target[sources]]]))
+        self._reader.read_into(images, np.concatenate([self._rows[sources[part]], self._rows[targets[part]]]))
         flip_in_place(images, up_down=np.r_[flips[part, 0], flips[part, 2]],
                       left_right=np.r_[flips[part, 1], flips[part, 3]])
         return images[:k], images[k:]

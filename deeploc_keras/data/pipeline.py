@@ -1,35 +1,20 @@
 """tf.data input pipelines that read the cell store and hand raw integer batches to the model.
 
-Training batches mix the whole store as a full shuffle does, for a store in any
-row order (one written protein by protein included), while every read stays a
-contiguous run of rows:
-
-1. the selected cells are cut into *slices* of ``slice_cells`` consecutive rows
-   (never across an HDF5 chunk) and the slices are permuted over the whole
-   selection, per epoch;
-2. the permuted sequence is cut into *windows* of ``shuffle_window`` cells (a
-   multiple of the batch size), each holding about ``shuffle_window /
-   slice_cells`` slices from all over the store;
-3. inside a window the cells are *dealt*: each round takes one cell of every
-   slice, in a random order, so consecutive batches draw their cells from as
-   many distinct slices as the window has (``class_balanced`` resamples the
-   window with replacement first);
-4. each window is read with :class:`~deeploc_keras.data.reader.RowReader` straight
-   into a pooled, 64-byte-aligned block of whole batches, which TensorFlow takes
-   without copying and slices into batches; ``readers`` windows are read at the
-   same time (a ``tf.data`` map of parallel calls, deterministic order). A
-   window's deal is drawn by the call that reads it (:class:`MixedOrder`), so
-   an epoch starts without computing its whole order, and ``repeat=True`` runs
-   through the epochs in one iteration instead of restarting the pipeline.
-
-The slice permutation draws from ``numpy.random.default_rng([seed, epoch])`` and
-window ``w`` from ``default_rng([seed, epoch, 1, w])``, so an epoch's order is a
-function of the seed and the epoch number alone (a resumed run gets the same
-batches) and differs from one epoch to the next.
+Training batches follow :class:`~deeploc_keras.data.order.MixedOrder`: slices of
+consecutive rows permuted over the whole store, cut into windows of whole batches,
+dealt so consecutive batches draw from as many slices as a window holds
+(:mod:`deeploc_keras.data.order` describes it). Each window is read with the store's
+:class:`~deeploc_keras.data.reader.RowReader` straight into a pooled, 64-byte-aligned
+block of whole batches, which TensorFlow takes without copying and slices into
+batches; ``readers`` windows are read at the same time (a ``tf.data`` map of parallel
+calls, deterministic order, :func:`~deeploc_keras.data.sources.source_dataset`). A
+window's deal is drawn by the call that reads it, so an epoch starts without
+computing its whole order, and ``repeat=True`` runs through the epochs in one
+iteration instead of restarting the pipeline.
 
 Inference: the selected cells in store order, batched, with their row numbers;
-``shard=(i, n)`` keeps the i-th of n contiguous ranges of chunks, so the shards
-of a split partition it exactly.
+``shard=(i, n)`` keeps the i-th of n contiguous ranges of chunks
+(:func:`~deeploc_keras.data.order.shard_cells`).
 
 Intensity scaling, cropping and augmentation are Keras layers inside the model;
 the pipeline never converts pixels.
@@ -37,6 +22,7 @@ the pipeline never converts pixels.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
@@ -44,38 +30,31 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..core.errors import InputError, file_error
-from .reader import SharedReader
-from .store import SPLIT_CHOICES, CellStore, check_finite
+from ..core.errors import InputError, check_positive_int, file_error
+from .order import (
+    DEFAULT_SHUFFLE_WINDOW,
+    DEFAULT_SLICE_CELLS,
+    MixedOrder,
+    balanced_weights,
+    parse_shard,
+    shard_cells,
+    window_cells,
+)
+from .reader import RowReader
+from .sources import Source, source_dataset
+from .store import SPLIT_CHOICES, CellStore
 
 if TYPE_CHECKING:  # TensorFlow is imported when a dataset is built, so the CLI starts fast
     import tensorflow as tf
 
-__all__ = [
-    "SPLIT_CHOICES",
-    "DEFAULT_SHUFFLE_WINDOW",
-    "DEFAULT_SLICE_CELLS",
-    "DEFAULT_READERS",
-    "StoreData",
-    "MixedOrder",
-    "mixed_order",
-    "shard_cells",
-    "parse_shard",
-    "training_dataset",
-    "inference_dataset",
-    "epoch_stream",
-]
+__all__ = ["SPLIT_CHOICES", "DEFAULT_READERS", "StoreData", "training_dataset", "inference_dataset", "predict_batches"]
 
 logger = logging.getLogger(__name__)
 
-#: Cells read and dealt together (rounded up to a multiple of the batch size).
-DEFAULT_SHUFFLE_WINDOW = 4096
-#: Consecutive store rows read as one slice when mixing (a window holds ~128 slices).
-DEFAULT_SLICE_CELLS = 32
 #: Windows read at the same time.
 DEFAULT_READERS = 1
 #: Alignment (bytes) that lets TensorFlow use numpy blocks and their batch slices without copying.
@@ -102,210 +81,6 @@ class StoreData:
     n_cells: int
     batch_size: int
     steps_per_epoch: int
-
-
-def parse_shard(shard: str | tuple[int, int] | None) -> tuple[int, int] | None:
-    """Parse ``"i/n"`` (0-based shard i of n) into a tuple.
-
-    Parameters
-    ----------
-    shard : str, tuple of int or None
-
-    Returns
-    -------
-    tuple (i, n) or None
-
-    Raises
-    ------
-    InputError
-        Unless ``0 <= i < n``.
-
-    Examples
-    --------
-    >>> parse_shard("1/4")
-    (1, 4)
-    """
-    if shard is None:
-        return None
-    if isinstance(shard, str):
-        try:
-            i, n = (int(v) for v in shard.split("/"))
-        except ValueError:
-            raise InputError(f"shard must be 'i/n' with integers (0-based i). Received: shard={shard!r}") from None
-    else:
-        i, n = (int(v) for v in shard)
-    if n < 1 or not 0 <= i < n:
-        raise InputError(f"shard i/n needs 0 <= i < n (i is 0-based). Received: shard={i}/{n}")
-    return i, n
-
-
-def shard_cells(indices: np.ndarray, *, chunk_cells: int, shard: tuple[int, int] | None) -> np.ndarray:
-    """Keep the cells in the i-th of n contiguous ranges of store chunks.
-
-    The chunks that hold any selected cell are cut into n near-equal contiguous
-    ranges, so every shard reads whole chunks and the shards, concatenated in
-    order, give back ``indices``. When fewer chunks than shards hold cells, the
-    cells themselves are cut into n near-equal ranges, so no shard is left empty
-    while there are at least n cells.
-
-    Parameters
-    ----------
-    indices : numpy.ndarray of int, sorted
-        Selected row numbers.
-    chunk_cells : int
-        Cells per HDF5 chunk.
-    shard : tuple (i, n) or None
-        None keeps everything.
-
-    Returns
-    -------
-    numpy.ndarray of int64
-
-    Examples
-    --------
-    >>> idx = np.arange(10)
-    >>> [shard_cells(idx, chunk_cells=2, shard=(i, 2)).tolist() for i in range(2)]
-    [[0, 1, 2, 3, 4, 5], [6, 7, 8, 9]]
-    >>> [shard_cells(idx, chunk_cells=16, shard=(i, 2)).tolist() for i in range(2)]
-    [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
-    """
-    indices = np.asarray(indices, dtype=np.int64)
-    if shard is None:
-        return indices
-    i, n = shard
-    chunk_of = indices // chunk_cells
-    chunks = np.unique(chunk_of)
-    if len(chunks) < n:
-        return np.array_split(indices, n)[i]
-    bounds = np.ceil(np.linspace(0, len(chunks), n + 1)).astype(int)
-    mine = chunks[bounds[i]:bounds[i + 1]]
-    return indices[np.isin(chunk_of, mine)]
-
-
-def _slice_starts(indices: np.ndarray, chunk_cells: int, slice_cells: int) -> np.ndarray:
-    """Positions in sorted ``indices`` where a slice starts (``slice_cells`` rows, never across a chunk)."""
-    per_chunk = -(-chunk_cells // slice_cells)
-    key = indices // chunk_cells * per_chunk + indices % chunk_cells // slice_cells
-    return np.r_[0, np.flatnonzero(np.diff(key)) + 1].astype(np.int64)
-
-
-def _deal(slice_of: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A permutation taking, round after round, one cell of every slice in a random order."""
-    n = len(slice_of)
-    grouped = np.lexsort((rng.random(n), slice_of))  # cells by slice, in a random order inside each
-    ids = slice_of[grouped]
-    starts = np.r_[0, np.flatnonzero(np.diff(ids)) + 1]
-    rank = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
-    return grouped[np.lexsort((rng.random(n), rank))]
-
-
-class MixedOrder:
-    """The training order of any epoch, computed one window at a time (see the module docstring).
-
-    An epoch's slice permutation is drawn once (the last two epochs are kept);
-    each window's deal is drawn when the window is asked for, so the windows of
-    an epoch can be built in parallel and the first batch does not wait for the
-    whole epoch's order.
-
-    Parameters
-    ----------
-    indices : numpy.ndarray of int, sorted
-        Selected row numbers.
-    chunk_cells : int
-        Cells per HDF5 chunk (slices never cross a chunk).
-    seed : int, default 0
-        With the epoch number, the only source of the order.
-    slice_cells : int, default 32
-        Consecutive rows per slice.
-    window_cells : int, default 4096
-        Cells per window (every window but the last has exactly this many).
-    weights : numpy.ndarray, optional
-        Per-cell sampling weights (aligned with ``indices``): each window is then
-        resampled with replacement with probabilities proportional to them.
-
-    Examples
-    --------
-    >>> order = MixedOrder(np.arange(64), chunk_cells=16, slice_cells=4, window_cells=32, seed=0)
-    >>> order.n_windows
-    2
-    >>> rows, positions = order.window(epoch=0, window=0)
-    >>> len(np.unique(rows[:8] // 4))  # 8 cells from 8 different slices of 4 rows
-    8
-    """
-
-    def __init__(self, indices: np.ndarray, *, chunk_cells: int, seed: int = 0,
-                 slice_cells: int = DEFAULT_SLICE_CELLS, window_cells: int = DEFAULT_SHUFFLE_WINDOW,
-                 weights: np.ndarray | None = None) -> None:
-        self.indices = np.asarray(indices, dtype=np.int64)
-        n = len(self.indices)
-        self._starts = _slice_starts(self.indices, chunk_cells, slice_cells) if n else np.empty(0, np.int64)
-        self._lengths = np.diff(np.r_[self._starts, n])
-        self._seed, self._window_cells, self._weights = seed, int(window_cells), weights
-        self.n_windows = -(-n // self._window_cells)
-        self._slices = functools.lru_cache(maxsize=2)(self._epoch_slices)
-
-    def _epoch_slices(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
-        """Positions in ``indices`` of the epoch's cells in slice-permuted order, and each one's slice number."""
-        n = len(self.indices)
-        perm = np.random.default_rng([self._seed, epoch]).permutation(len(self._starts))
-        lengths = self._lengths[perm]
-        before = np.r_[0, np.cumsum(lengths)[:-1]]
-        positions = np.repeat(self._starts[perm] - before, lengths) + np.arange(n)
-        return positions, np.repeat(np.arange(len(self._starts)), lengths)
-
-    def window(self, epoch: int, window: int) -> tuple[np.ndarray, np.ndarray]:
-        """Window ``window`` of epoch ``epoch``: store rows in batch order, and their positions in ``indices``."""
-        positions, slice_of = self._slices(int(epoch))
-        start = int(window) * self._window_cells
-        rng = np.random.default_rng([self._seed, int(epoch), 1, int(window)])
-        pos, sid = positions[start:start + self._window_cells], slice_of[start:start + self._window_cells]
-        if self._weights is not None:
-            p = self._weights[pos]
-            pick = rng.choice(len(pos), size=len(pos), replace=True, p=p / p.sum())
-            pos, sid = pos[pick], sid[pick]
-        pos = pos[_deal(sid, rng)]
-        return self.indices[pos], pos
-
-
-def mixed_order(
-    indices: np.ndarray,
-    *,
-    chunk_cells: int,
-    seed: int = 0,
-    epoch: int = 0,
-    slice_cells: int = DEFAULT_SLICE_CELLS,
-    window_cells: int = DEFAULT_SHUFFLE_WINDOW,
-    weights: np.ndarray | None = None,
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """The training order of one epoch, window by window (the windows of :class:`MixedOrder`).
-
-    Parameters
-    ----------
-    indices, chunk_cells, seed, slice_cells, window_cells, weights
-        As for :class:`MixedOrder`.
-    epoch : int, default 0
-        With ``seed``, the only source of the order.
-
-    Yields
-    ------
-    rows : numpy.ndarray of int64
-        Store rows of a window, in batch order.
-    positions : numpy.ndarray of int64
-        Their positions in ``indices``.
-
-    Examples
-    --------
-    >>> idx = np.arange(64)
-    >>> windows = list(mixed_order(idx, chunk_cells=16, slice_cells=4, window_cells=32, seed=0))
-    >>> [len(rows) for rows, _ in windows]
-    [32, 32]
-    >>> bool(np.array_equal(np.sort(np.concatenate([r for r, _ in windows])), idx))
-    True
-    """
-    order = MixedOrder(indices, chunk_cells=chunk_cells, seed=seed, slice_cells=slice_cells,
-                       window_cells=window_cells, weights=weights)
-    for w in range(order.n_windows):
-        yield order.window(epoch, w)
 
 
 def _aligned_empty(shape: tuple[int, ...], dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -360,29 +135,27 @@ class _BufferPool:
 _Window = tuple[np.ndarray, tuple[np.ndarray, ...]]
 
 
-class _WindowSource:
+class _WindowSource(Source):
     """The windows of a dataset's epochs, read into pooled blocks of whole batches.
 
     An epoch is ``n_windows + 1`` steps: step ``w < n_windows`` builds window
     ``w`` with ``window(epoch, w)`` and fills a block with its whole batches; the
     last step reads the cells after the epoch's last whole batch (a block of one
-    short batch, or of none), from the last window, which is built once. Each iteration of the dataset calls
-    :meth:`start_epoch` once, which hands out the first epoch no step has read
-    yet; :meth:`read` may run in several threads at once. The store is opened
-    once, on the first read, and closed with the source.
+    short batch, or of none), from the last window, which is built once. Each
+    iteration of the dataset calls :meth:`start_epoch` once, which hands out the
+    first epoch no step has read yet; :meth:`read` may run in several threads at once.
     """
 
-    def __init__(self, path: str, window: Callable[[int, int], _Window], *, n_cells: int,
+    def __init__(self, reader: RowReader, window: Callable[[int, int], _Window], *, n_cells: int,
                  image_shape: tuple[int, ...], dtype: np.dtype, window_cells: int, batch_size: int,
                  initial_epoch: int) -> None:
-        self._path, self._image_shape, self._batch_size = path, image_shape, batch_size
+        self._reader, self._image_shape, self._batch_size = reader, image_shape, batch_size
         self._window, self._n_windows = window, -(-int(n_cells) // window_cells)
         self._last_window = functools.lru_cache(maxsize=2)(lambda epoch: window(epoch, self._n_windows - 1))
         self._rest = int(n_cells) % batch_size
         self._pool = _BufferPool((window_cells, *image_shape), dtype)
         self._next_epoch = int(initial_epoch)
         self._lock = threading.Lock()
-        self._reader = SharedReader(path)
 
     @property
     def steps_per_epoch(self) -> int:
@@ -410,18 +183,15 @@ class _WindowSource:
             rows, extra = self._last_window(epoch)
             rows, extra = rows[len(rows) - self._rest:], tuple(e[len(e) - self._rest:] for e in extra)
             block, b = _aligned_empty((self._rest, *self._image_shape), self._pool.dtype)[0], max(self._rest, 1)
-        self._reader.get().read_into(block, rows)
-        check_finite(block, self._path, rows)
+        self._reader.read_into(block, rows)
         return block.reshape(-1, b, *self._image_shape), *(e.reshape(-1, b) for e in extra)
 
 
 def _block_dataset(
-    path: str,
+    store: CellStore,
     window: Callable[[int, int], _Window],
     *,
     n_cells: int,
-    image_shape: tuple[int, ...],
-    dtype: np.dtype,
     extras: tuple[tf.DType, ...],  # noqa: F821 - TYPE_CHECKING import
     window_cells: int,
     batch_size: int,
@@ -431,68 +201,28 @@ def _block_dataset(
 ) -> tf.data.Dataset:  # noqa: F821 - TYPE_CHECKING import
     """Batches ``(images, *extras)`` of the windows ``window(epoch, w)``; every iteration is the next epoch.
 
-    The steps of an epoch are read by a ``tf.data`` map of ``readers`` parallel
-    calls in order, each into a block of whole batches that TensorFlow takes
-    without copying and slices into batches; with ``repeat`` one iteration runs
-    through epoch after epoch, so no epoch waits for a new iterator.
-    ``Dataset.from_generator`` is not used, because building one pins glibc's
-    mmap threshold for the whole process (TensorFlow's Python 3.11 patch), after
-    which every large allocation of the process (HDF5's chunk buffers among
-    them) faults in fresh pages.
+    The steps of an epoch are read by ``readers`` parallel calls in order, each into a
+    block of whole batches that TensorFlow takes without copying and slices into batches;
+    with ``repeat`` one iteration runs through epoch after epoch.
     """
     import tensorflow as tf
 
-    source = _WindowSource(path, window, n_cells=n_cells, image_shape=image_shape, dtype=dtype,
+    image_shape = tuple(store.image_shape)
+    source = _WindowSource(store.reader(), window, n_cells=n_cells, image_shape=image_shape, dtype=store.dtype,
                            window_cells=window_cells, batch_size=batch_size, initial_epoch=initial_epoch)
-    outputs = (tf.as_dtype(dtype), *extras)
-    per_epoch = source.steps_per_epoch
-
-    def read(first_epoch: tf.Tensor, step: tf.Tensor) -> tuple[tf.Tensor, ...]:
-        block, *extra = tf.numpy_function(source.read, [first_epoch + step // per_epoch, step % per_epoch],
-                                          outputs, stateful=True)
-        block.set_shape((None, None, *image_shape))
-        for tensor in extra:
-            tensor.set_shape((None, None))
-        return block, *extra
-
-    def steps(first_epoch: tf.Tensor, n: tf.Tensor) -> tf.data.Dataset:
-        counter = tf.data.Dataset.counter() if repeat else tf.data.Dataset.range(n)
-        return counter.map(lambda step: read(first_epoch, step), num_parallel_calls=readers, deterministic=True)
+    blocks = source_dataset(source, (tf.as_dtype(store.dtype), *extras),
+                            ((None, None, *image_shape), *((None, None) for _ in extras)),
+                            parallel=readers, repeat=repeat)
 
     def batches(*block: tf.Tensor) -> tf.data.Dataset:
         return tf.data.Dataset.from_tensor_slices(block if extras else block[0])
 
-    return epoch_stream(source.start_epoch, steps).flat_map(batches)
-
-
-def epoch_stream(
-    start_epoch: Callable[[], tuple[np.int64, np.int64]],
-    elements: Callable[[tf.Tensor, tf.Tensor], tf.data.Dataset],  # noqa: F821 - TYPE_CHECKING import
-) -> tf.data.Dataset:  # noqa: F821 - TYPE_CHECKING import
-    """The elements ``elements(epoch, n)`` of ``(epoch, n) = start_epoch()``; every iteration is the next epoch.
-
-    ``start_epoch`` runs once per iteration of the dataset, in a ``numpy_function``
-    (no ``Dataset.from_generator``, see :func:`_block_dataset`).
-    """
-    import tensorflow as tf
-
-    starts = tf.data.Dataset.from_tensors(0).map(
-        lambda _: tuple(tf.numpy_function(start_epoch, [], (tf.int64, tf.int64), stateful=True)))
-    return starts.flat_map(elements)
+    return blocks.flat_map(batches)
 
 
 def _check_options(batch_size: int, readers: int, slice_cells: int = 1) -> None:
-    if int(batch_size) < 1:
-        raise InputError(f"batch_size must be a positive integer. Received: batch_size={batch_size}")
-    if int(readers) < 1:
-        raise InputError(f"readers must be a positive integer. Received: readers={readers}")
-    if int(slice_cells) < 1:
-        raise InputError(f"slice_cells must be a positive integer. Received: slice_cells={slice_cells}")
-
-
-def _window_cells(window: int, batch_size: int, n_cells: int) -> int:
-    """``window`` rounded up to whole batches, no larger than the selection needs."""
-    return max(1, min(math.ceil(window / batch_size), math.ceil(n_cells / batch_size))) * batch_size
+    for name, value in (("batch_size", batch_size), ("readers", readers), ("slice_cells", slice_cells)):
+        check_positive_int(name, value)
 
 
 def training_dataset(
@@ -508,19 +238,20 @@ def training_dataset(
     repeat: bool = False,
     initial_epoch: int = 0,
     slice_cells: int = DEFAULT_SLICE_CELLS,
-    readers: int = DEFAULT_READERS,
+    readers: int | None = None,
 ) -> StoreData:
     """Batches of raw crops (and labels) for ``model.fit``, mixed over the whole store.
 
     Parameters
     ----------
     store : CellStore
-        An open store (its file is reopened read-only by the readers).
+        An open store, read through its :meth:`~deeploc_keras.data.store.CellStore.reader` (keep it open
+        while the dataset is read).
     split : {"train", "val", "test", "all"}, default "train"
     batch_size : int, default 128
     seed : int, default 0
         Seed of the slice permutation, the deal and balanced draws; an epoch's
-        order depends only on ``seed`` and the epoch number (see :func:`mixed_order`).
+        order depends only on ``seed`` and the epoch number (see :class:`~deeploc_keras.data.order.MixedOrder`).
     shuffle : bool, default True
         False reads cells in store order (validation).
     shuffle_window : int, default 4096
@@ -541,8 +272,8 @@ def training_dataset(
         Consecutive store rows read as one slice. On a compressed store a slice
         smaller than a chunk decompresses the chunk once per slice; write
         compressed stores with ``chunk_cells`` equal to ``slice_cells``.
-    readers : int, default 1
-        Windows read at the same time (the batch order does not depend on it).
+    readers : int, optional
+        Windows read at the same time (default :data:`DEFAULT_READERS`; the batch order does not depend on it).
 
     Returns
     -------
@@ -570,6 +301,7 @@ def training_dataset(
     """
     import tensorflow as tf
 
+    readers = DEFAULT_READERS if readers is None else readers
     _check_options(batch_size, readers, slice_cells)
     if class_balanced and not labels:
         raise InputError("class_balanced sampling needs labels; pass labels=True")
@@ -578,14 +310,8 @@ def training_dataset(
         what = "labelled cells" if labels else "cells"
         raise file_error(store.path, f"no {what} in split {split!r}")
     all_labels = store.cells["label"].to_numpy().astype(np.int32)
-    weights = None
-    if class_balanced:
-        sel = all_labels[indices]
-        classes, counts = np.unique(sel, return_counts=True)
-        inverse = np.zeros(int(classes.max()) + 1)
-        inverse[classes] = 1.0 / counts
-        weights = inverse[sel]
-    window_cells = _window_cells(shuffle_window, batch_size, len(indices))
+    weights = balanced_weights(all_labels[indices]) if class_balanced else None
+    size = window_cells(shuffle_window, batch_size, len(indices))
     chunk_cells = store.chunk_cells
     if shuffle and store.compression is not None and chunk_cells > slice_cells:
         logger.warning("%s: its %s-compressed chunks of %d cells are decompressed once per slice of %d cells (%dx "
@@ -594,20 +320,20 @@ def training_dataset(
                        slice_cells, -(-chunk_cells // slice_cells), slice_cells)
 
     order = MixedOrder(indices, chunk_cells=chunk_cells, seed=seed, slice_cells=slice_cells,
-                       window_cells=window_cells, weights=weights) if shuffle or weights is not None else None
+                       window_cells=size, weights=weights) if shuffle or weights is not None else None
 
     def window(epoch: int, w: int) -> _Window:
-        rows = order.window(epoch, w)[0] if order is not None else indices[w * window_cells:(w + 1) * window_cells]
+        rows = order.window(epoch, w)[0] if order is not None else indices[w * size:(w + 1) * size]
         return rows, ((all_labels[rows],) if labels else ())
 
-    dataset = _block_dataset(str(store.path), window, n_cells=len(indices), image_shape=tuple(store.image_shape),
-                             dtype=store.dtype, extras=(tf.int32,) if labels else (), window_cells=window_cells,
-                             batch_size=batch_size, readers=readers, initial_epoch=initial_epoch, repeat=repeat)
+    dataset = _block_dataset(store, window, n_cells=len(indices), extras=(tf.int32,) if labels else (),
+                             window_cells=size, batch_size=batch_size, readers=readers, initial_epoch=initial_epoch,
+                             repeat=repeat)
     steps = math.ceil(len(indices) / batch_size)
     if not repeat:
         dataset = dataset.apply(tf.data.experimental.assert_cardinality(steps))
     dataset = dataset.prefetch(tf.data.AUTOTUNE)
-    logger.debug("training dataset: %d cells, window %d, slice %d, batch %d", len(indices), window_cells,
+    logger.debug("training dataset: %d cells, window %d, slice %d, batch %d", len(indices), size,
                  slice_cells, batch_size)
     return StoreData(dataset, int(len(indices)), int(batch_size), steps)
 
@@ -625,11 +351,11 @@ def inference_dataset(
     Parameters
     ----------
     store : CellStore
-        An open store.
+        An open store (keep it open while the dataset is read).
     split : {"train", "val", "test", "all"}, default "test"
     batch_size : int, default 256
     shard : "i/n" or (i, n), optional
-        Keep the i-th (0-based) of n contiguous chunk ranges (see :func:`shard_cells`).
+        Keep the i-th (0-based) of n contiguous chunk ranges (see :func:`~deeploc_keras.data.order.shard_cells`).
     readers : int, default 1
         Windows read at the same time (the order stays the store order).
 
@@ -660,17 +386,57 @@ def inference_dataset(
     if indices.size == 0:
         where = f"split {split!r}" + (f", shard {shard}" if shard is not None else "")
         raise file_error(store.path, f"no cells in {where}")
-    window_cells = _window_cells(DEFAULT_SHUFFLE_WINDOW, batch_size, len(indices))
+    size = window_cells(DEFAULT_SHUFFLE_WINDOW, batch_size, len(indices))
 
     def window(epoch: int, w: int) -> _Window:
-        rows = indices[w * window_cells:(w + 1) * window_cells]
+        rows = indices[w * size:(w + 1) * size]
         return rows, (rows,)
 
-    blocks = _block_dataset(str(store.path), window, n_cells=len(indices), image_shape=tuple(store.image_shape),
-                            dtype=store.dtype, extras=(tf.int64,), window_cells=window_cells, batch_size=batch_size,
-                            readers=readers, initial_epoch=0, repeat=False)
+    blocks = _block_dataset(store, window, n_cells=len(indices), extras=(tf.int64,), window_cells=size,
+                            batch_size=batch_size, readers=readers, initial_epoch=0, repeat=False)
     steps = math.ceil(len(indices) / batch_size)
     dataset = (blocks.map(lambda images, rows: (rows, images))
                .apply(tf.data.experimental.assert_cardinality(steps))
                .prefetch(tf.data.AUTOTUNE))
     return StoreData(dataset, int(len(indices)), int(batch_size), steps)
+
+
+def predict_batches(model: Any, data: StoreData, *, desc: str | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The store rows and the model's outputs of every batch of an :func:`inference_dataset`, in store order.
+
+    The one loop that takes batches through a model (extract, predict and the training monitor
+    turn its outputs into profiles).
+
+    Parameters
+    ----------
+    model : keras.Model
+        Raw crops in (e.g. a feature model of :attr:`deeploc_keras.training.methods.Method.feature_model`).
+    data : StoreData
+        Of :func:`inference_dataset`.
+    desc : str, optional
+        Name of a progress bar over the cells (shown on a terminal); none without.
+
+    Yields
+    ------
+    rows : numpy.ndarray of int64, shape (b,)
+    outputs : numpy.ndarray of float32, shape (b, ...)
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, keras
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "s.h5"
+    >>> with CellStore.create(path, chunk_cells=4) as w:
+    ...     w.append(np.arange(5 * 64 * 64 * 2).reshape(5, 64, 64, 2) % 7, {"split": [2] * 5})
+    >>> means = keras.Sequential([keras.Input((64, 64, 2)), keras.layers.GlobalAveragePooling2D()])
+    >>> with CellStore.open(path) as s:
+    ...     [(rows.tolist(), out.shape) for rows, out in predict_batches(means, inference_dataset(s, batch_size=3))]
+    [([0, 1, 2], (3, 2)), ([3, 4], (2, 2))]
+    """
+    from ..core.console import progress
+
+    with progress(total=data.n_cells, desc=desc, unit="cell") if desc else contextlib.nullcontext() as bar:
+        for index, images in data.dataset:
+            rows = index.numpy()
+            yield rows, np.asarray(model.predict_on_batch(images), dtype=np.float32)
+            if bar is not None:
+                bar.update(len(rows))

@@ -1,39 +1,46 @@
 """Read store rows in any order straight into a caller's buffer: ``out[start + j] = images[rows[j]]``.
 
-Uncompressed stores are read with ``os.preadv`` from the byte offsets HDF5
-reports for its chunks: the rows are sorted, cut into runs that are contiguous
-in the file, and each run is one system call whose buffers are the
-destination rows themselves, so every pixel is copied once, from the page
-cache to its place in the batch. Compressed (filtered) stores go through
-``h5py`` one run of consecutive rows of a chunk at a time, with a chunk cache
-that holds the chunks a run touches, so a chunk is decompressed once per run.
+A :class:`RowReader` is handed out by :meth:`deeploc_keras.data.store.CellStore.reader` over the
+store's own open file; every read of crops (the store's ``images``, the training and inference
+pipelines, the PCI pairs) goes through it. Uncompressed stores are read with ``os.preadv`` on the
+file's descriptor, from the byte offsets HDF5 reports for its chunks: the rows are sorted, cut into
+runs that are contiguous in the file, and each run is one system call whose buffers are the
+destination rows themselves, so every pixel is copied once, from the page cache to its place in
+the batch. Compressed (filtered) stores go through ``h5py`` one run of consecutive rows of a chunk
+at a time, with a chunk cache that holds the chunks a run touches, so a chunk is decompressed once
+per run. ``preadv`` reads at explicit offsets and ``h5py`` serialises its calls, so the threads of
+a ``tf.data`` map share one reader.
 """
 
 from __future__ import annotations
 
 import os
-import threading
-import weakref
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from ..core.errors import file_error
+from ..core.errors import file_error, reading
 
-__all__ = ["RowReader", "SharedReader"]
+__all__ = ["RowReader", "check_finite"]
 
 #: Most buffers one ``preadv`` call accepts (Linux ``IOV_MAX``).
 _IOV_MAX = 1024
 
 
 class RowReader:
-    """An open read-only view of a store's ``/images`` that fills buffers with rows in a given order.
+    """A read-only view of a store's ``/images`` that fills buffers with rows in a given order.
+
+    Get one from :meth:`deeploc_keras.data.store.CellStore.reader`; it lives as long as the
+    store's file is open.
 
     Parameters
     ----------
-    path : str or os.PathLike
-        A cell store (see :class:`deeploc_keras.data.store.CellStore`).
+    h5 : h5py.File
+        The store's open file.
+    direct : bool, default True
+        Read uncompressed chunks with ``preadv``; False reads every row through ``h5py``
+        (a store being written: its chunks are not all on disk yet).
 
     Examples
     --------
@@ -43,27 +50,25 @@ class RowReader:
     >>> with CellStore.create(path, chunk_cells=4) as w:
     ...     w.append(np.arange(10 * 64 * 64 * 2).reshape(10, 64, 64, 2) % 9, {"split": [0] * 10})
     >>> out = np.empty((3, 64, 64, 2), np.uint16)
-    >>> with RowReader(path) as reader:
-    ...     reader.read_into(out, np.array([7, 2, 3]))
     >>> with CellStore.open(path) as s:
+    ...     s.reader().read_into(out, np.array([7, 2, 3]))
     ...     bool((out == s.images([7, 2, 3])).all())
     True
     """
 
-    def __init__(self, path: str | os.PathLike) -> None:
-        self.path = Path(path)
-        self._h5 = h5py.File(self.path, "r")
-        dset = self._h5["images"]
+    def __init__(self, h5: h5py.File, *, direct: bool = True) -> None:
+        self.path, self._file = Path(h5.filename), h5.id
+        dset = h5["images"]
         self._cell_shape = dset.shape[1:]
         self._cell_bytes = int(np.prod(self._cell_shape)) * dset.dtype.itemsize
         self._chunk_cells = int(dset.chunks[0]) if dset.chunks else max(len(dset), 1)
-        self._offsets = _chunk_offsets(dset)
-        self._fd = os.open(self.path, os.O_RDONLY) if self._offsets is not None else None
-        if self._offsets is None:  # reopen with a chunk cache that holds a few chunks
-            self._h5.close()
-            chunk_bytes = self._chunk_cells * self._cell_bytes
-            self._h5 = h5py.File(self.path, "r", rdcc_nbytes=max(4 * chunk_bytes, 2**20), rdcc_nslots=10007)
-        self._dset = self._h5["images"]
+        self._offsets = _chunk_offsets(dset) if direct else None
+        self._fd = h5.id.get_vfd_handle() if self._offsets is not None else None
+        if self._offsets is None:  # a chunk cache that holds a few chunks
+            access = h5py.h5p.create(h5py.h5p.DATASET_ACCESS)
+            access.set_chunk_cache(10007, max(4 * self._chunk_cells * self._cell_bytes, 2**20), 0.75)
+            dset = h5py.Dataset(h5py.h5d.open(h5.id, b"images", access))
+        self._dset = dset
 
     @property
     def direct(self) -> bool:
@@ -80,17 +85,29 @@ class RowReader:
             Store row numbers.
         start : int, default 0
             First row of ``out`` to fill.
+
+        Raises
+        ------
+        InputError
+            Naming the store and the rows: a truncated or corrupt file, or float crops
+            holding NaN or inf (:func:`check_finite`).
         """
         rows = np.asarray(rows, dtype=np.int64)
         if rows.size == 0:
             return
+        if not self._file.valid:  # its descriptor may belong to another file by now
+            raise RuntimeError(f"{self.path}: the store was closed; read its crops while it is open")
         order = np.argsort(rows, kind="stable")
         sorted_rows = rows[order]
+        if sorted_rows[0] < 0 or sorted_rows[-1] >= len(self._dset):
+            raise IndexError(f"rows {sorted_rows[0]}-{sorted_rows[-1]} outside the {len(self._dset)} cells of {self.path}")
         dest = order + start
-        if self._offsets is None:
-            self._read_h5(out, sorted_rows, dest)
-        else:
-            self._read_direct(out, sorted_rows, dest)
+        with reading(self.path, f"/images rows {sorted_rows[0]}-{sorted_rows[-1]}"):
+            if self._offsets is None:
+                self._read_h5(out, sorted_rows, dest)
+            else:
+                self._read_direct(out, sorted_rows, dest)
+        check_finite(out[start:start + len(rows)], self.path, rows)
 
     def _read_direct(self, out: np.ndarray, rows: np.ndarray, dest: np.ndarray) -> None:
         cb = self._cell_bytes
@@ -123,50 +140,6 @@ class RowReader:
             else:
                 out[run_dest] = self._dset[first:first + n]
 
-    def close(self) -> None:
-        """Close the file (and its descriptor)."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-        self._h5.close()
-
-    def __enter__(self) -> RowReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class SharedReader:
-    """One :class:`RowReader` of a store for every thread of a pipeline: opened on first use, closed with this object.
-
-    ``preadv`` reads at explicit offsets and ``h5py`` serialises its calls, so
-    the threads of a ``tf.data`` map can share the reader.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        A cell store.
-    """
-
-    def __init__(self, path: str | os.PathLike) -> None:
-        self.path = Path(path)
-        self._opened: list[RowReader] = []
-        self._lock = threading.Lock()
-        weakref.finalize(self, _close_all, self._opened)
-
-    def get(self) -> RowReader:
-        """The open reader (opened now if this is the first call)."""
-        with self._lock:
-            if not self._opened:
-                self._opened.append(RowReader(self.path))
-            return self._opened[0]
-
-
-def _close_all(readers: list[RowReader]) -> None:
-    for reader in readers:
-        reader.close()
-
 
 def _chunk_offsets(dset: h5py.Dataset) -> np.ndarray | None:
     """Byte offset in the file of every chunk of ``dset`` (by chunk number), or None if it needs HDF5 to read."""
@@ -186,3 +159,43 @@ def _chunk_offsets(dset: h5py.Dataset) -> np.ndarray | None:
             return None
         offsets[info.chunk_offset[0] // chunk_cells] = info.byte_offset
     return None if (offsets < 0).any() else offsets
+
+
+def check_finite(images: np.ndarray, path: str | os.PathLike, rows: np.ndarray) -> None:
+    """Refuse float crops holding NaN or inf, naming the store and the first bad rows.
+
+    A store written by this package never holds them (:meth:`CellStore.append`
+    refuses them); a file edited or written by other tools may, and training on
+    it would end in a NaN loss. Integer crops pass without a look.
+
+    Parameters
+    ----------
+    images : numpy.ndarray, shape (n, H, W, C)
+        Crops just read.
+    path : str or os.PathLike
+        The store they were read from.
+    rows : numpy.ndarray of int, shape (n,)
+        Their row numbers in the store.
+
+    Raises
+    ------
+    InputError
+        If any pixel is NaN or infinite.
+
+    Examples
+    --------
+    >>> block = np.zeros((3, 2, 2, 1), np.float32)
+    >>> check_finite(block, "cells.h5", np.arange(10, 13))
+    >>> block[1, 0, 0, 0] = np.nan
+    >>> check_finite(block, "cells.h5", np.arange(10, 13))
+    Traceback (most recent call last):
+    ...
+    deeploc_keras.core.errors.InputError: cells.h5: 1 cell(s) hold NaN or inf pixels (rows [11]); re-import the cells (importers refuse such cells, or drop them with --drop-invalid)
+    """
+    if images.dtype.kind != "f" or images.size == 0 or np.isfinite(np.sum(images, dtype=np.float64)):
+        return
+    bad = ~np.isfinite(images.reshape(len(images), -1)).all(axis=1)
+    first = np.asarray(rows)[bad][:5].tolist()
+    raise file_error(path, f"{int(bad.sum())} cell(s) hold NaN or inf pixels (rows {first}"
+                           f"{', ...' if bad.sum() > 5 else ''}); re-import the cells (importers refuse such cells, "
+                           "or drop them with --drop-invalid)")

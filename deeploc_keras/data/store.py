@@ -28,6 +28,7 @@ import pandas as pd
 
 from ..core.errors import DISK_FULL, InputError, check_positive_int, file_error, is_disk_full, reading
 from ..core.outputs import check_output, partial_path, remove_path, remove_stale_partials
+from .reader import RowReader
 
 __all__ = [
     "SPLIT_BY_CHOICES",
@@ -42,7 +43,6 @@ __all__ = [
     "CellStore",
     "assign_splits",
     "check_split",
-    "check_finite",
 ]
 
 logger = logging.getLogger(__name__)
@@ -78,28 +78,20 @@ _IMAGE_DTYPES = (np.dtype(np.uint16), np.dtype(np.float32))
 CELL_FEATURES = "cell_features"
 
 
-def _read_rows(dset: h5py.Dataset, index: slice | int | np.ndarray | Sequence[int], *, path: str | os.PathLike,
-               name: str, finite: bool = False) -> np.ndarray:
-    """Rows of a dataset by a slice, an int or sorted/unsorted integer indices.
-
-    A failed read names ``path`` and the rows; ``finite`` refuses NaN or infinite values.
-    """
+def _read_rows(dset: h5py.Dataset, index: slice | int | np.ndarray | Sequence[int], *,
+               path: str | os.PathLike) -> np.ndarray:
+    """Rows of a dataset by a slice, an int or sorted/unsorted integer indices; a failed read names ``path``."""
     if isinstance(index, (slice, int, np.integer)):
         rows = np.atleast_1d(np.asarray(range(len(dset))[index]))
-        with reading(path, f"/{name} rows {_span(rows)}"):
-            block = dset[index]
-        if finite:
-            check_finite(block.reshape(-1, *dset.shape[1:]), path, rows)
-        return block
+        with reading(path, f"/{dset.name.lstrip('/')} rows {_span(rows)}"):
+            return dset[index]
     index = np.asarray(index, dtype=np.int64)
     if index.size == 0:
         return np.empty((0, *dset.shape[1:]), dtype=dset.dtype)
     order = np.argsort(index, kind="stable")
     unique, inverse = np.unique(index[order], return_inverse=True)
-    with reading(path, f"/{name} rows {_span(unique)}"):
+    with reading(path, f"/{dset.name.lstrip('/')} rows {_span(unique)}"):
         block = dset[unique]
-    if finite:
-        check_finite(block, path, unique)
     out = np.empty((len(index), *dset.shape[1:]), dtype=dset.dtype)
     out[order] = block[inverse]
     return out
@@ -211,6 +203,7 @@ class CellStore:
         self._seed = seed
         self._split_by = split_by
         self._cells: pd.DataFrame | None = None
+        self._reader: RowReader | None = None
 
     # ------------------------------------------------------------------ writing
     @classmethod
@@ -547,7 +540,7 @@ class CellStore:
         return self._cells
 
     def images(self, index: slice | int | np.ndarray | Sequence[int] = slice(None)) -> np.ndarray:
-        """Read crops by a slice, an int or sorted/unsorted integer indices.
+        """Read crops by a slice, an int or sorted/unsorted integer indices (through :meth:`reader`).
 
         Parameters
         ----------
@@ -556,9 +549,31 @@ class CellStore:
 
         Returns
         -------
-        numpy.ndarray, shape (n, H, W, C), the store's dtype
+        numpy.ndarray, shape (n, H, W, C) (an int: (H, W, C)), the store's dtype
+
+        Raises
+        ------
+        InputError
+            If the file cannot be read or float crops hold NaN or inf.
         """
-        return _read_rows(self._h5["images"], index, path=self.path, name="images", finite=True)
+        rows = np.arange(len(self))[index] if isinstance(index, (slice, int, np.integer)) else \
+            np.asarray(index, dtype=np.int64)
+        out = np.empty((np.size(rows), *self.image_shape), dtype=self.dtype)
+        self.reader().read_into(out, np.atleast_1d(rows))
+        return out[0] if np.ndim(rows) == 0 else out
+
+    def reader(self) -> RowReader:
+        """The reader of this store's crops, over its open file (every read of crops goes through it).
+
+        Returns
+        -------
+        RowReader
+            Shared by every caller (and by the threads of a ``tf.data`` map); valid while
+            the store is open.
+        """
+        if self._reader is None:
+            self._reader = RowReader(self._h5, direct=not self._writable)
+        return self._reader
 
     @property
     def cell_feature_columns(self) -> list[str]:
@@ -582,7 +597,7 @@ class CellStore:
         if CELL_FEATURES not in self._h5:
             raise file_error(self.path, f"has no per-cell feature table (/{CELL_FEATURES}); import a file that "
                                         f"carries one (e.g. a DeepLoc HDF5 file with Info1)")
-        return _read_rows(self._h5[CELL_FEATURES], index, path=self.path, name=CELL_FEATURES)
+        return _read_rows(self._h5[CELL_FEATURES], index, path=self.path)
 
     def append_cell_features(self, values: np.ndarray, columns: Sequence[str]) -> None:
         """Append rows of the per-cell feature table (one row per appended cell, same columns every time).
@@ -822,43 +837,3 @@ def check_split(split: str, *, choices: Sequence[str] = SPLIT_CHOICES) -> str:
     if split not in choices:
         raise InputError(f"unknown split {split!r}; expected one of {list(choices)}")
     return split
-
-
-def check_finite(images: np.ndarray, path: str | os.PathLike, rows: np.ndarray) -> None:
-    """Refuse float crops holding NaN or inf, naming the store and the first bad rows.
-
-    A store written by this package never holds them (:meth:`CellStore.append`
-    refuses them); a file edited or written by other tools may, and training on
-    it would end in a NaN loss. Integer crops pass without a look.
-
-    Parameters
-    ----------
-    images : numpy.ndarray, shape (n, H, W, C)
-        Crops just read.
-    path : str or os.PathLike
-        The store they were read from.
-    rows : numpy.ndarray of int, shape (n,)
-        Their row numbers in the store.
-
-    Raises
-    ------
-    InputError
-        If any pixel is NaN or infinite.
-
-    Examples
-    --------
-    >>> block = np.zeros((3, 2, 2, 1), np.float32)
-    >>> check_finite(block, "cells.h5", np.arange(10, 13))
-    >>> block[1, 0, 0, 0] = np.nan
-    >>> check_finite(block, "cells.h5", np.arange(10, 13))
-    Traceback (most recent call last):
-    ...
-    deeploc_keras.core.errors.InputError: cells.h5: 1 cell(s) hold NaN or inf pixels (rows [11]); re-import the cells (importers refuse such cells, or drop them with --drop-invalid)
-    """
-    if images.dtype.kind != "f" or images.size == 0 or np.isfinite(np.sum(images, dtype=np.float64)):
-        return
-    bad = ~np.isfinite(images.reshape(len(images), -1)).all(axis=1)
-    first = np.asarray(rows)[bad][:5].tolist()
-    raise file_error(path, f"{int(bad.sum())} cell(s) hold NaN or inf pixels (rows {first}"
-                           f"{', ...' if bad.sum() > 5 else ''}); re-import the cells (importers refuse such cells, "
-                           "or drop them with --drop-invalid)")

@@ -13,24 +13,24 @@ parts in order into ``cells.parquet`` and writes ``proteins.parquet``.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow.parquet as pq
 
 from .._tensorflow import load_tensorflow
-from ..core.errors import InputError, file_error, reading
+from ..core.errors import InputError, check_positive_int, file_error
 from ..core.outputs import atomic_path, check_output
 from ..core.profiles import ProfileWriter, aggregate_proteins, cell_metadata, feature_names
 from ..core.records import file_sha256, write_run_record
-from ..data.pipeline import inference_dataset, parse_shard, shard_cells
+from ..data.order import parse_shard, shard_cells
+from ..data.pipeline import StoreData, inference_dataset, predict_batches
 from ..data.store import CellStore, check_split
-from ..models.presets import PRESETS
-from ..training.methods import METHODS, Method, get_method, register_layers
+from ..models.info import read_model_info
+from ..training.methods import METHODS, Method, get_method
+from .trained import default_tta, load_trained, model_method
 
 __all__ = ["extract", "validate_extract", "merge_shards", "shard_name"]
 
@@ -48,34 +48,6 @@ def shard_name(prefix: str, shard: tuple[int, int], suffix: str) -> str:
     return f"{prefix}.part-{shard[0]}-of-{shard[1]}{suffix}"
 
 
-def _model_method(model_path: Path, model: Any) -> str:
-    """The method a model was trained as: its ``info`` (file or old model card), else its layer names."""
-    recorded = (getattr(model, "info", None) or {}).get("method")
-    if recorded in METHODS and METHODS[recorded].feature_model is not None:
-        return recorded
-    names = {layer.name for layer in model.layers}
-    learned = [spec for spec in METHODS.values() if spec.signature_layer is not None]
-    for spec in learned:
-        if spec.signature_layer in names:
-            return spec.name
-    raise file_error(model_path, f"is not a model of {[spec.name for spec in learned]} (no layer "
-                                 f"{' or '.join(repr(spec.signature_layer) for spec in learned)})")
-
-
-def _load_model(model_path: str | os.PathLike | None, method: str) -> tuple[Any, Path, dict[str, Any]]:
-    from ..models.loading import load_model
-
-    register_layers()
-    if model_path is None:
-        raise InputError(f"method {method!r} needs a trained model; pass model_path (--model RUN/best.keras)")
-    path = Path(model_path)
-    model = load_model(path)
-    found = _model_method(path, model)
-    if found != method:
-        raise file_error(path, f"is a {found!r} model, not {method!r}; pass --method {found}")
-    return model, path, dict(getattr(model, "info", None) or {})
-
-
 def _feature_model(model: Any, spec: Method, layer: str, tta: str | None) -> Any:
     names = {lyr.name for lyr in model.layers}
     if layer not in names:
@@ -86,22 +58,16 @@ def _feature_model(model: Any, spec: Method, layer: str, tta: str | None) -> Any
 
 
 def _extract_learned(store: CellStore, cells_path: Path, *, display: str, features_model: Any, layer: str,
-                     data: Any, info: dict[str, Any], overwrite: bool) -> int:
+                     data: StoreData, info: dict[str, Any], overwrite: bool) -> int:
     """Stream the cells of ``data`` through the feature model into ``cells_path``; returns the cell count."""
-    from ..core.console import progress
-
     cells = store.cells
     class_names = store.class_names
     names: list[str] | None = None
-    with ProfileWriter(cells_path, info=info, overwrite=overwrite) as writer, \
-            progress(total=data.n_cells, desc=f"extract {display}", unit="cell") as bar:
-        for index, images in data.dataset:
-            feats = np.asarray(features_model.predict_on_batch(images), dtype=np.float32)
-            rows = index.numpy()
+    with ProfileWriter(cells_path, info=info, overwrite=overwrite) as writer:
+        for rows, feats in predict_batches(features_model, data, desc=f"extract {display}"):
             if names is None:
                 names = feature_names(display, layer, feats.shape[1])
             writer.write(cell_metadata(cells.iloc[rows], class_names, index=rows), feats, names)
-            bar.update(len(rows))
     return data.n_cells
 
 
@@ -131,13 +97,14 @@ def extract(
         ``cellprofiler`` calls :func:`cellprofiler_features.runner.extract_cellprofiler`
         with ``method_options`` (``pca``, ``workers``, ``scheduler``, ``rescale``).
     model_path : str or os.PathLike, optional
-        ``RUN/best.keras`` of a ``deeploc`` or ``pci`` run; the method recorded in the model
-        (or in ``RUN/model_card.json`` beside a model of an older version) must match ``method``.
+        ``RUN/best.keras`` of a ``deeploc`` or ``pci`` run; the method it was trained as
+        (:func:`~deeploc_keras.inference.trained.model_method`) must match ``method``.
     layer : str, optional
         Layer to read: ``fc_2`` (DeepLoc) or ``conv4_1`` (PCI) by default.
     split : {"train", "val", "test", "all"}, default "test"
     tta : {"center", "5crop"}, optional
-        DeepLoc test-time crops; default the model's preset (``study``: center).
+        DeepLoc test-time crops; default the model's preset's
+        (:func:`~deeploc_keras.inference.trained.default_tta`; ``study``: center, ``kraus2017``: 5crop).
     batch_size : int, default 256
         Cells per step; memory is bounded by one batch.
     shard : "i/n" or (i, n), optional
@@ -174,8 +141,8 @@ def extract(
     layer = layer or spec.default_layer
     cells_name, config_name = _output_names(shard_t)
     with CellStore.open(store) as cell_store:
-        model, model_file, card = _load_model(model_path, method)
-        tta = _resolve_tta(spec, tta, card)
+        model, model_file = load_trained(model_path, method)
+        tta = _check_tta(spec, tta) or default_tta(spec, model.info)
         info = {"method": method, "layer": layer, "model": str(model_file), "model_sha256": file_sha256(model_file),
                 "tta": tta, "split": split, "shard": None if shard_t is None else list(shard_t),
                 "store_fingerprint": cell_store.fingerprint()}
@@ -215,16 +182,6 @@ def _output_names(shard: tuple[int, int] | None) -> tuple[str, str]:
     return shard_name("cells", shard, ".parquet"), shard_name("config", shard, ".json")
 
 
-def _card_method(model_path: Path) -> str | None:
-    """The method recorded in ``RUN/model_card.json`` beside a model, if any."""
-    card_path = model_path.parent / "model_card.json"
-    if not card_path.is_file():
-        return None
-    with reading(card_path):
-        card = json.loads(card_path.read_text())
-    return card.get("method") if isinstance(card, dict) else None
-
-
 def validate_extract(
     store: str | os.PathLike,
     out: str | os.PathLike,
@@ -241,7 +198,7 @@ def validate_extract(
     """Check an extraction without TensorFlow and without writing anything.
 
     Checks the choices, the store (protein ids, cells in the selection), the model file
-    (present, and of ``method`` when ``RUN/model_card.json`` says so) and the outputs.
+    (present, and of ``method`` when its ``info`` says so) and the outputs.
     :func:`extract` calls it before it loads TensorFlow; parameters are those of
     :func:`extract` (the layer is checked once the model is loaded).
 
@@ -262,8 +219,7 @@ def validate_extract(
     known_tta = sorted({mode for other in METHODS.values() for mode in other.tta_modes})
     if tta is not None and tta not in known_tta:
         raise InputError(f"unknown tta {tta!r}; expected one of {known_tta}")
-    if int(batch_size) < 1:
-        raise InputError(f"batch_size must be a positive integer. Received: batch_size={batch_size}")
+    check_positive_int("batch_size", batch_size)
     shard_t = parse_shard(shard)
     out = Path(out)
     if spec.extractor is not None:
@@ -276,8 +232,8 @@ def validate_extract(
     model_file = Path(model_path)
     if not model_file.is_file():
         raise file_error(model_file, "no such model file")
-    recorded = _card_method(model_file)
-    if recorded in METHODS and METHODS[recorded].feature_model is not None and recorded != method:
+    recorded = model_method(read_model_info(model_file))
+    if recorded is not None and recorded != method:
         raise file_error(model_file, f"is a {recorded!r} model, not {method!r}; pass --method {recorded}")
     cells_name, config_name = _output_names(shard_t)
     for target in [out / cells_name, out / config_name] + ([out / "proteins.parquet"] if shard_t is None else []):
@@ -306,17 +262,12 @@ def _extract_external(store: str | os.PathLike, out: Path, spec: Method, *, spli
             "layer": None, "split": split, "n_store_cells": n_store_cells, "summary": summary}
 
 
-def _resolve_tta(spec: Method, tta: str | None, card: dict[str, Any]) -> str | None:
-    """The test-time crops of a model: the given ones, else its preset's (``center`` without one)."""
-    if not spec.tta_modes:
-        if tta is not None:
-            with_tta = [name for name, other in METHODS.items() if other.tta_modes]
-            raise InputError(f"tta applies to method {' or '.join(repr(n) for n in with_tta)} only")
-        return None
-    if tta is not None:
-        return tta
-    preset = PRESETS.get(card.get("preset") or "")
-    return preset.tta if preset is not None else spec.tta_modes[0]
+def _check_tta(spec: Method, tta: str | None) -> str | None:
+    """``tta`` where the method takes test-time crops; refused for a method that takes none."""
+    if tta is not None and not spec.tta_modes:
+        with_tta = [name for name, other in METHODS.items() if other.tta_modes]
+        raise InputError(f"tta applies to method {' or '.join(repr(n) for n in with_tta)} only")
+    return tta
 
 
 def _aggregate_or_discard(cells_path: Path, proteins_path: Path, *, overwrite: bool) -> Path:

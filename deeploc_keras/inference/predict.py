@@ -29,8 +29,10 @@ from ..core.errors import InputError, file_error
 from ..core.outputs import atomic_path, check_output
 from ..core.profiles import ProfileWriter, cell_metadata
 from ..core.records import file_sha256, write_run_record
-from ..data.pipeline import SPLIT_CHOICES, inference_dataset
-from ..data.store import UNKNOWN_PROTEIN, CellStore
+from ..data.pipeline import StoreData, inference_dataset, predict_batches
+from ..data.store import UNKNOWN_PROTEIN, CellStore, check_split
+from ..training.methods import METHODS
+from .trained import default_tta, load_trained
 
 __all__ = ["DEFAULT_THRESHOLD", "protein_calls", "predict"]
 
@@ -113,10 +115,6 @@ def _class_names(model: Any, store: CellStore, path: Path, n_outputs: int) -> li
     return names
 
 
-def _default_tta(model: Any) -> str:
-    return "5crop" if model.get_layer("augment").crop_size is not None else "center"
-
-
 def predict(
     store: str | os.PathLike,
     out: str | os.PathLike,
@@ -141,7 +139,8 @@ def predict(
         ``RUN/best.keras`` of a DeepLoc run.
     split : {"train", "val", "test", "all"}, default "test"
     tta : {"center", "5crop"}, optional
-        Test-time crops; default ``5crop`` (the original) for a preset with a crop, else ``center``.
+        Test-time crops; default the model's preset's (:func:`~deeploc_keras.inference.trained.default_tta`:
+        ``5crop``, the original's, for ``kraus2017``; ``center`` for the presets without a crop).
     threshold : float, default 0.25
         Share of a protein's cells a class must top to be called.
     batch_size : int, default 256
@@ -163,20 +162,18 @@ def predict(
         If an output exists and ``overwrite`` is False.
     """
     from ..models.deeploc import tta_model
-    from ..models.presets import TTA_MODES
-    from .extract import _load_model
 
-    if split not in SPLIT_CHOICES:
-        raise InputError(f"unknown split {split!r}; expected one of {list(SPLIT_CHOICES)}")
-    if tta is not None and tta not in TTA_MODES:
-        raise InputError(f"unknown tta {tta!r}; expected one of {list(TTA_MODES)}")
+    spec = METHODS["deeploc"]
+    check_split(split)
+    if tta is not None and tta not in spec.tta_modes:
+        raise InputError(f"unknown tta {tta!r}; expected one of {list(spec.tta_modes)}")
     if not 0 < threshold <= 1:
         raise InputError(f"threshold must be in (0, 1]. Received: threshold={threshold}")
     out = Path(out)
     with CellStore.open(store) as cell_store:
         cell_store.require_proteins()
-        model, model_file, _ = _load_model(model_path, "deeploc")
-        tta = tta or _default_tta(model)
+        model, model_file = load_trained(model_path, spec.name)
+        tta = tta or default_tta(spec, model.info)
         probs_model = tta_model(model, "logits", tta=tta)
         cell_store.require_image_shape(tuple(probs_model.inputs[0].shape[1:]), model_file)
         class_names = _class_names(model, cell_store, model_file, int(probs_model.output.shape[-1]))
@@ -214,25 +211,19 @@ def predict(
             "tta": tta, "split": split}
 
 
-def _write_cells(path: Path, store: CellStore, probs_model: Any, data: Any, class_names: list[str],
+def _write_cells(path: Path, store: CellStore, probs_model: Any, data: StoreData, class_names: list[str],
                  info: dict[str, Any], *, overwrite: bool) -> tuple[np.ndarray, np.ndarray]:
     """Stream the class probabilities of every selected cell into ``path``; return rows and probabilities."""
-    from ..core.console import progress
-
     cells = store.cells
     all_rows, all_probs = [], []
     names = np.asarray(class_names, dtype=object)
-    with ProfileWriter(path, info=info, overwrite=overwrite) as writer, \
-            progress(total=data.n_cells, desc="predict", unit="cell") as bar:
-        for index, images in data.dataset:
-            probs = np.asarray(probs_model.predict_on_batch(images), dtype=np.float32)
-            rows = index.numpy()
+    with ProfileWriter(path, info=info, overwrite=overwrite) as writer:
+        for rows, probs in predict_batches(probs_model, data, desc="predict"):
             meta = cell_metadata(cells.iloc[rows], store.class_names, index=rows)
             meta["Metadata_Predicted"] = names[probs.argmax(axis=1)]
             writer.write(meta, probs, class_names)
             all_rows.append(rows)
             all_probs.append(probs)
-            bar.update(len(rows))
     return np.concatenate(all_rows), np.concatenate(all_probs)
 
 

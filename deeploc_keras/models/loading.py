@@ -1,5 +1,8 @@
 """Load a saved model of this package, with what it is (its ``info``).
 
+The package's custom Keras objects are registered by ``import deeploc_keras`` (which importing
+this module implies; :mod:`deeploc_keras._registration`), so the file loads without ``custom_objects``.
+
 Examples
 --------
 >>> import pathlib, tempfile
@@ -19,7 +22,6 @@ from typing import Any
 
 import keras
 
-from .._registration import register_keras_objects
 from ..core.errors import file_error, reading
 from .info import read_model_info
 
@@ -48,7 +50,6 @@ def load_model(path: str | os.PathLike, *, compile: bool = False) -> keras.Model
     InputError
         If the file is missing or not a loadable Keras model.
     """
-    register_keras_objects()
     path = Path(path)
     if not path.is_file():
         raise file_error(path, "no such model file")

@@ -19,7 +19,6 @@ ranking), and 0 for AMI.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,13 +51,13 @@ def untrained_model(run_dir: str | os.PathLike, store: str | os.PathLike, out: s
                     overwrite: bool = False) -> Path:
     """Build a training run's network with its configuration and seed, untrained, as ``OUT/untrained.keras``.
 
-    The model card of the run is copied beside it (with ``"trained": false``), so
-    :func:`deeploc_keras.inference.extract.extract` reads it as a model of the run's method.
+    The model's ``info`` names the run's method, so :func:`deeploc_keras.inference.extract.extract`
+    reads it as a model of that method.
 
     Parameters
     ----------
     run_dir : str or os.PathLike
-        A training run (``config.json`` and ``model_card.json``; a sweep root records its winner's seed).
+        A finished training run (``config.json`` and ``best.keras``; a sweep root records its winner's seed).
     store : str or os.PathLike
         The store the run was trained on (classes and image shape).
     out : str or os.PathLike
@@ -73,7 +72,7 @@ def untrained_model(run_dir: str | os.PathLike, store: str | os.PathLike, out: s
     Raises
     ------
     InputError
-        If ``run_dir`` holds no training record or model card.
+        If ``run_dir`` holds no finished training run.
     OutputExistsError
         If ``out`` exists and ``overwrite`` is False.
     """
@@ -83,20 +82,17 @@ def untrained_model(run_dir: str | os.PathLike, store: str | os.PathLike, out: s
     from ..training.methods import get_method
 
     run_dir, out = Path(run_dir), check_output(out, overwrite=overwrite)
-    card_path = run_dir / "model_card.json"
-    if not card_path.is_file():
-        raise file_error(run_dir, "holds no model_card.json; pass a finished training run")
+    if not (run_dir / "best.keras").is_file():
+        raise file_error(run_dir, "holds no finished training run (no best.keras)")
     cfg = TrainConfig.read(run_dir / "config.json")
     spec = get_method(cfg.method, trainable=True)
     keras.backend.clear_session()
     keras.utils.set_random_seed(cfg.seed)
     with CellStore.open(store) as opened:
         model = spec.build(opened, cfg)
-    card = {**json.loads(card_path.read_text()), "trained": False, "seed": cfg.seed}
     with atomic_path(out, overwrite=overwrite) as tmp:
         tmp.mkdir(parents=True)
         model.save(tmp / "untrained.keras")
-        (tmp / "model_card.json").write_text(json.dumps(card, indent=2))
     return out / "untrained.keras"
 
 

@@ -47,6 +47,7 @@ from ..data.store import CellStore
 from ..data.synthetic.screen import HIERARCHY_CHOICES
 from ..inference.extract import extract
 from ..models.presets import STUDY_LEARNING_RATES
+from ..training.config import TrainConfig
 from ..training.methods import METHODS, PCI_LEARNING_RATES, TRAINABLE_METHODS
 from ..training.train import selected_runs, train
 from .references import GENERATING, LABELS, PIXEL_STATISTICS, UNTRAINED
@@ -92,7 +93,7 @@ class ReproducePreset:
     sweep_rates : tuple of float
         Learning rates of the DeepLoc sweep.
     seeds : tuple of int
-        Training seeds of the DeepLoc sweep (and of the PCI sweep).
+        Training seeds of the DeepLoc sweep (and of the PCI sweep), offset by ``reproduce``'s ``seed``.
     batch_size : int or None
         DeepLoc batch size (None: the protocol's).
     pci_sweep_rates : tuple of float
@@ -315,21 +316,27 @@ def _resumable(path: Path) -> tuple[Path, bool]:
     return _fresh(path), False
 
 
-def _train_deeploc(layout: _Layout, config: ReproducePreset) -> None:
+def _train_deeploc(layout: _Layout, config: ReproducePreset, seed: int) -> None:
     run_dir, resume = _resumable(layout.runs / "deeploc")
-    train(layout.store, run_dir, resume=resume, method="deeploc", preset=config.deeploc_preset,
-          epochs=config.deeploc_epochs, batch_size=config.batch_size, lr_sweep=True, sweep_rates=config.sweep_rates,
-          seeds=config.seeds, width=config.deeploc_width, mixed_precision=config.mixed_precision,
-          jit_compile=config.jit_compile,
-          monitor=layout.standards_dir)
+    training = TrainConfig.from_preset(
+        "deeploc", config.deeploc_preset, epochs=config.deeploc_epochs, batch_size=config.batch_size, lr_sweep=True,
+        sweep_rates=config.sweep_rates, seeds=_seeds(config, seed), width=config.deeploc_width,
+        mixed_precision=config.mixed_precision, jit_compile=config.jit_compile, monitor=layout.standards_dir)
+    train(layout.store, run_dir, training, resume=resume)
 
 
 def _train_pci(layout: _Layout, config: ReproducePreset, seed: int) -> None:
     run_dir, resume = _resumable(layout.runs / "pci")
-    sweep = {"lr_sweep": True, "sweep_rates": config.pci_sweep_rates, "seeds": config.seeds}
-    train(layout.store, run_dir, resume=resume, method="pci", epochs=config.pci_epochs, width=config.pci_width,
-          mixed_precision=config.mixed_precision, jit_compile=config.jit_compile,
-          **(sweep if config.pci_sweep_rates else {"seed": seed, "lr": config.pci_lr}))
+    runs = {"lr_sweep": True, "sweep_rates": config.pci_sweep_rates, "seeds": _seeds(config, seed)} \
+        if config.pci_sweep_rates else {"seed": seed, "learning_rate": config.pci_lr}
+    training = TrainConfig.from_preset("pci", epochs=config.pci_epochs, width=config.pci_width,
+                                       mixed_precision=config.mixed_precision, jit_compile=config.jit_compile, **runs)
+    train(layout.store, run_dir, training, resume=resume)
+
+
+def _seeds(config: ReproducePreset, seed: int) -> tuple[int, ...]:
+    """The training seeds of a sweep: the preset's, offset by the run's ``seed`` (the preset's own at seed 0)."""
+    return tuple(seed + s for s in config.seeds)
 
 
 def _extract_learned(layout: _Layout, method: str, layer: str) -> None:
@@ -524,7 +531,8 @@ def reproduce(
         Directory with ``cellular_component``, ``bioprocess``, ``pathway`` and ``complex``
         standards (``.gmt``, ``.tsv`` or ``.json``); needs ``store``.
     seed : int, default 0
-        Seed of the simulation, the pipelines and the scoring samples.
+        Seed of every random draw: the simulation, the training runs (a single PCI run's seed; a
+        sweep's seeds are the preset's ``seeds`` plus ``seed``), the pipelines and the scoring samples.
     hierarchy : {"grounded", "synthetic"}, default "grounded"
         Hierarchy of the simulated screen (:data:`deeploc_keras.data.synthetic.screen.HIERARCHY_CHOICES`):
         real ORFs, Huh 2003 classes and real groups from the shipped annotation, or fully synthetic.
@@ -560,7 +568,7 @@ def reproduce(
         localization = None
     layout = _Layout(out=out, store=Path(store), standard_files=_find_standards(Path(standards)),
                      localization=localization)
-    run.step("train_deeploc", partial(_train_deeploc, layout, config))
+    run.step("train_deeploc", partial(_train_deeploc, layout, config, seed))
     run.step("train_pci", partial(_train_pci, layout, config, seed))
     run.step("extract_deeploc", partial(_extract_learned, layout, "deeploc", METHODS["deeploc"].default_layer))
     run.step("extract_pci", partial(_extract_learned, layout, "pci", config.pci_layer))

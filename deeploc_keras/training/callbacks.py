@@ -16,9 +16,9 @@ import pandas as pd
 
 from eval.score import score_representation
 
-from ..core.errors import InputError, file_error, reading
+from ..core.errors import InputError, check_positive_int, file_error, reading
 from ..core.profiles import ProteinMeans
-from ..data.pipeline import inference_dataset
+from ..data.pipeline import inference_dataset, predict_batches
 from ..data.store import CellStore
 from .sweep import copy_state
 
@@ -76,10 +76,8 @@ class RunBackup(keras.callbacks.Callback):
 
     def __init__(self, directory: str | os.PathLike, *, keep: int = 2) -> None:
         super().__init__()
-        if int(keep) < 1:
-            raise InputError(f"keep must be >= 1. Received: keep={keep}")
         self.directory = Path(directory)
-        self.keep = int(keep)
+        self.keep = check_positive_int("keep", keep)
 
     def backups(self) -> list[tuple[int, Path]]:
         """The complete backups, newest first, as (epochs done, path)."""
@@ -240,8 +238,8 @@ class MonitorScores(keras.callbacks.Callback):
         except InputError:
             logger.warning("monitor epoch %d: no %s cells to score", epoch + 1, MONITOR_SPLIT)
             return
-        for index, images in data.dataset:
-            means.add(proteins[index.numpy()], np.asarray(features_model.predict_on_batch(images)))
+        for rows, features in predict_batches(features_model, data):
+            means.add(proteins[rows], features)
         known, matrix, _ = means.result()
         if not known:
             return

@@ -16,18 +16,19 @@ Examples
 ('deeploc', 'pci')
 >>> get_method("pci").display, get_method("pci").default_layer
 ('PCI', 'conv4_1')
->>> get_method("pci").defaults(None).sweep_rates
+>>> get_method("pci").defaults(None)["sweep_rates"]
 (0.0003, 0.0001, 3e-05)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import InputError, file_error
-from ..models.presets import STUDY_LEARNING_RATES, TTA_MODES, get_preset
+from ..models.presets import PRESET_NAMES, TTA_MODES, get_preset
 
 if TYPE_CHECKING:  # TensorFlow and Keras load inside the builders
     import keras
@@ -36,46 +37,17 @@ if TYPE_CHECKING:  # TensorFlow and Keras load inside the builders
     from ..data.store import CellStore
     from .config import TrainConfig
 
-__all__ = ["TrainDefaults", "Method", "METHODS", "METHOD_NAMES", "TRAINABLE_METHODS", "PCI_DEFAULTS",
-           "PCI_LEARNING_RATES", "get_method", "register_layers"]
-
-
-@dataclass(frozen=True)
-class TrainDefaults:
-    """Training values a method uses where the caller gives none.
-
-    Attributes
-    ----------
-    preset : str or None
-        The DeepLoc preset the values come from (None for a method without presets).
-    epochs, batch_size : int
-    learning_rate : float
-    lr_decay : tuple (decay_steps, decay_rate) or None
-        Staircase exponential decay per optimizer step.
-    adam_epsilon, beta_1 : float
-        Adam's epsilon and first-moment decay.
-    early_stopping_patience : int or None
-    sweep_rates : tuple of float
-        Rates tried by a learning-rate sweep.
-    """
-
-    preset: str | None
-    epochs: int
-    batch_size: int
-    learning_rate: float
-    lr_decay: tuple[int, float] | None = None
-    adam_epsilon: float = 1e-7
-    beta_1: float = 0.9
-    early_stopping_patience: int | None = None
-    sweep_rates: tuple[float, ...] = STUDY_LEARNING_RATES
+__all__ = ["Method", "METHODS", "METHOD_NAMES", "TRAINABLE_METHODS", "PCI_DEFAULTS",
+           "PCI_LEARNING_RATES", "get_method"]
 
 
 #: Learning rates of a PCI sweep: the original 1e-4 (Lu et al. 2019) and a factor of about 3 either side,
 #: the spacing of the study's DeepLoc grid (:data:`~deeploc_keras.models.presets.STUDY_LEARNING_RATES`).
 PCI_LEARNING_RATES = (3e-4, 1e-4, 3e-5)
-#: Paired Cell Inpainting training defaults (Lu et al. 2019, ``yeast_model/opts.py``).
-PCI_DEFAULTS = TrainDefaults(preset=None, epochs=30, batch_size=64, learning_rate=1e-4, beta_1=0.5,
-                             sweep_rates=PCI_LEARNING_RATES)
+#: Paired Cell Inpainting training defaults (Lu et al. 2019, ``yeast_model/opts.py``), as
+#: :class:`~deeploc_keras.training.config.TrainConfig` values.
+PCI_DEFAULTS: Mapping[str, Any] = MappingProxyType({"epochs": 30, "batch_size": 64, "learning_rate": 1e-4,
+                                                     "beta_1": 0.5, "sweep_rates": PCI_LEARNING_RATES})
 
 
 @dataclass(frozen=True)
@@ -97,8 +69,11 @@ class Method:
         A layer only this method's models have (tells a model file's method).
     tta_modes : tuple of str
         Test-time crop modes the feature model accepts (empty: none).
-    defaults : callable (preset name) -> TrainDefaults, optional
-        Training defaults; None for a method that is not trained.
+    presets : tuple of str
+        The presets a run of this method can take (empty: none; its ``preset`` is None).
+    defaults : callable (preset name or None) -> mapping, optional
+        Training defaults as :class:`~deeploc_keras.training.config.TrainConfig` field values (a
+        preset's protocol); None for a method that is not trained.
     build : callable (store, config) -> keras.Model, optional
     loss : callable () -> keras loss, optional
     metrics : callable () -> list of keras.metrics.Metric
@@ -111,7 +86,7 @@ class Method:
         For a method without a network: ``extractor(store, out, split=..., overwrite=..., **options)``.
     layers_module : str, optional
         The module whose import registers the method's custom Keras layers, so a saved model loads
-        (:func:`register_layers`).
+        (imported with the package's other Keras objects, :func:`deeploc_keras._registration.register_keras_objects`).
     """
 
     name: str
@@ -120,7 +95,8 @@ class Method:
     default_layer: str | None = None
     signature_layer: str | None = None
     tta_modes: tuple[str, ...] = ()
-    defaults: Callable[[str], TrainDefaults] | None = None
+    presets: tuple[str, ...] = ()
+    defaults: Callable[[str | None], Mapping[str, Any]] | None = None
     build: Callable[[CellStore, TrainConfig], keras.Model] | None = None
     loss: Callable[[], Any] | None = None
     metrics: Callable[[], list[keras.metrics.Metric]] = list
@@ -138,11 +114,12 @@ class Method:
 # --- deeploc ---
 
 
-def _deeploc_defaults(preset: str) -> TrainDefaults:
+def _deeploc_defaults(preset: str) -> dict[str, Any]:
+    """The training protocol of a DeepLoc preset (:mod:`deeploc_keras.models.presets`)."""
     spec = get_preset(preset)
-    return TrainDefaults(preset=spec.name, epochs=spec.epochs, batch_size=spec.batch_size,
-                         learning_rate=spec.learning_rate, lr_decay=spec.lr_decay, adam_epsilon=spec.adam_epsilon,
-                         early_stopping_patience=spec.early_stopping_patience, sweep_rates=spec.lr_sweep)
+    return {"epochs": spec.epochs, "batch_size": spec.batch_size, "learning_rate": spec.learning_rate,
+            "lr_decay": spec.lr_decay, "adam_epsilon": spec.adam_epsilon,
+            "early_stopping_patience": spec.early_stopping_patience, "sweep_rates": spec.lr_sweep}
 
 
 def _build_deeploc(store: CellStore, cfg: TrainConfig) -> keras.Model:
@@ -188,8 +165,8 @@ def _deeploc_datasets(store: CellStore, cfg: TrainConfig,
     steps = cfg.steps_per_epoch
 
     def stream(first_pass: int) -> Any:
-        return training_dataset(store, split="train", batch_size=cfg.batch_size, seed=cfg.seed,
-                                class_balanced=cfg.class_balanced, repeat=bool(steps), initial_epoch=first_pass)
+        return training_dataset(store, split="train", class_balanced=cfg.class_balanced, repeat=bool(steps),
+                                initial_epoch=first_pass, **cfg.input_options)
 
     first = stream(0)
     train_ds = first.dataset
@@ -197,7 +174,7 @@ def _deeploc_datasets(store: CellStore, cfg: TrainConfig,
     if first_pass or skip:
         train_ds = stream(first_pass).dataset.skip(skip)
     try:
-        val_data = training_dataset(store, split="val", batch_size=cfg.batch_size, seed=cfg.seed, shuffle=False)
+        val_data = training_dataset(store, split="val", shuffle=False, **cfg.input_options)
     except InputError:
         raise file_error(store.path, "no labelled cells in the val split; validation loss selects the best "
                                      "model (re-import with splits that give every split cells)") from None
@@ -226,16 +203,15 @@ def _pci_datasets(store: CellStore, cfg: TrainConfig,
     steps = cfg.steps_per_epoch
 
     def stream(first_pass: int) -> Any:
-        data = pair_dataset(store, split="train", batch_size=cfg.batch_size, seed=cfg.seed, shuffle=True,
-                            initial_epoch=first_pass)
+        data = pair_dataset(store, split="train", shuffle=True, initial_epoch=first_pass, **cfg.input_options)
         return data.dataset.repeat() if steps else data.dataset, data.steps_per_epoch
 
     train_ds, pass_steps = stream(0)
     first_pass, skip = _stream_start(initial_epoch, steps, pass_steps)
     if first_pass or skip:
         train_ds = stream(first_pass)[0].skip(skip)
-    val_data = pair_dataset(store, split="val", batch_size=cfg.batch_size, seed=cfg.seed, shuffle=False,
-                            redraw=False)  # the same validation pairs every epoch
+    val_data = pair_dataset(store, split="val", shuffle=False, redraw=False,  # the same pairs every epoch
+                            **cfg.input_options)
     return train_ds, val_data.dataset, steps
 
 
@@ -265,7 +241,7 @@ def _original_features_extract(store: CellStore, out: Any, **options: Any) -> di
 METHODS: dict[str, Method] = {
     "deeploc": Method(
         name="deeploc", display="DeepLoc", needs_labels=True, default_layer="fc_2", signature_layer="fc_2",
-        tta_modes=TTA_MODES, defaults=_deeploc_defaults, build=_build_deeploc, loss=_deeploc_loss,
+        tta_modes=TTA_MODES, presets=PRESET_NAMES, defaults=_deeploc_defaults, build=_build_deeploc, loss=_deeploc_loss,
         metrics=_deeploc_metrics, datasets=_deeploc_datasets, feature_model=_deeploc_features,
         layers_module="deeploc_keras.models.layers",
     ),
@@ -282,24 +258,6 @@ METHODS: dict[str, Method] = {
 METHOD_NAMES = tuple(METHODS)
 #: Methods :func:`deeploc_keras.training.train.train` can fit.
 TRAINABLE_METHODS = tuple(name for name, spec in METHODS.items() if spec.trainable)
-
-
-def register_layers() -> list[str]:
-    """Import every method's :attr:`Method.layers_module`, registering its custom Keras layers.
-
-    Call it before ``keras.saving.load_model`` of a model of any method (it imports TensorFlow).
-
-    Returns
-    -------
-    list of str
-        The modules imported.
-    """
-    import importlib
-
-    modules = [spec.layers_module for spec in METHODS.values() if spec.layers_module is not None]
-    for module in modules:
-        importlib.import_module(module)
-    return modules
 
 
 def get_method(name: str, *, trainable: bool = False) -> Method:

@@ -2,10 +2,10 @@
 
 A run directory holds everything a run produced::
 
-    RUN/best.keras        best model by validation loss (ModelCheckpoint)
+    RUN/best.keras        best model by validation loss (ModelCheckpoint); its ``info`` says what it is
+                          (method, preset, width, classes, channels, image shape)
     RUN/history.csv       one row per epoch (CSVLogger)
     RUN/config.json       resolved configuration, versions, seed, store fingerprint
-    RUN/model_card.json   method, preset, width, classes, channels, image shape, layer names
     RUN/backup/           the training state after the last two epochs while the run is unfinished (resume)
     RUN/monitor.csv       per-epoch functional scores of the test cells (``monitor``); of a sweep,
                           every run at the chosen rate (seed and lr columns)
@@ -53,7 +53,7 @@ from ..core.errors import DeeplocKerasError, InputError, file_error, reading
 from ..core.outputs import atomic_path, check_output, kept_on_interrupt, remove_path
 from ..core.records import write_run_record
 from ..data.store import CellStore
-from .config import TrainConfig, resolve_train_config
+from .config import TrainConfig, resolve_mixed_precision
 from .methods import Method, get_method
 from .sweep import SweepModel
 
@@ -105,7 +105,7 @@ class mixed_precision_policy:  # noqa: N801 - used like a function in a with sta
         keras.mixed_precision.set_global_policy(self._previous)
 
 
-def _device_names(devices: int | Sequence[str] | None) -> list[str] | None:
+def _device_names(devices: int | Sequence[str] | None) -> tuple[str, ...] | None:
     """Resolve ``devices`` to device names: the first N GPUs (logical CPUs when no GPU) or the named ones."""
     import tensorflow as tf
 
@@ -116,9 +116,9 @@ def _device_names(devices: int | Sequence[str] | None) -> list[str] | None:
         if not 1 <= int(devices) <= len(pool):
             raise InputError(f"devices={devices} requested but {len(pool)} are visible "
                              f"({', '.join(d.name for d in pool)})")
-        names = [d.name for d in pool[: int(devices)]]
+        names = tuple(d.name for d in pool[: int(devices)])
     else:
-        names = [str(d) for d in devices]
+        names = tuple(str(d) for d in devices)
         visible = {(spec.device_type, spec.device_index) for spec in
                    (tf.DeviceSpec.from_string(d.name) for d in tf.config.list_logical_devices())}
         for name in names:
@@ -170,23 +170,6 @@ def _compile(model: keras.Model, cfg: TrainConfig, spec: Method) -> None:
     # variables created inside the first call of a tf.function make TensorFlow trace it twice; built here, the
     # train step is traced once
     optimizer.build(model.trainable_variables)
-
-
-def _model_card(model: keras.Model, store: CellStore, cfg: TrainConfig, spec: Method) -> dict[str, Any]:
-    return {
-        "method": cfg.method,
-        "preset": cfg.preset,
-        "width": cfg.width,
-        "learning_rate": cfg.learning_rate,
-        "seed": cfg.seed,
-        "num_classes": len(store.class_names) if spec.needs_labels else None,
-        "class_names": store.class_names if spec.needs_labels else [],
-        "channel_names": store.channel_names,
-        "image_shape": list(store.image_shape),
-        "embedding_layer": spec.default_layer,
-        "dtype_policy": cfg.dtype_policy,
-        "layers": [layer.name for layer in model.layers],
-    }
 
 
 def _run_callbacks(store: CellStore, cfg: TrainConfig, spec: Method, *, resuming: bool, standards: dict | None,
@@ -281,8 +264,6 @@ def _fit_one(store: CellStore, cfg: TrainConfig, *, fingerprint: str, standards:
         nan_guard = TerminateOnNaNEpoch()
         callbacks = _run_callbacks(store, cfg, spec, resuming=resuming, standards=standards, nan_guard=nan_guard,
                                    saved_model=model)
-        with atomic_path(run_dir / "model_card.json", overwrite=True) as tmp:
-            tmp.write_text(json.dumps(_model_card(model, store, cfg, spec), indent=2))
         verbose, progress = _progress_callbacks(cfg.verbose)
         # the backup comes last, so the logs of an epoch are written before the state that skips it on resume
         trained.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, initial_epoch=done, steps_per_epoch=steps,
@@ -376,8 +357,7 @@ def _sweep(store: CellStore, cfg: TrainConfig, *, fingerprint: str, standards: d
         table.to_csv(tmp, index=False, quoting=csv.QUOTE_MINIMAL)
     selected = [runs[i] for i in np.flatnonzero(table["selected"].to_numpy())]
     winner = runs[int(np.flatnonzero(table["best"].to_numpy())[0])]
-    for name in ("best.keras", "model_card.json"):
-        shutil.copyfile(Path(winner["dir"]) / name, out / name)
+    shutil.copyfile(Path(winner["dir"]) / "best.keras", out / "best.keras")
     _collect_monitors(selected, out / "monitor.csv")
     chosen = dataclasses.replace(cfg, learning_rate=winner["lr"], seed=winner["seed"])
     write_run_record(out / "config.json", command="train", config=chosen.to_dict(), seed=chosen.seed,
@@ -449,28 +429,36 @@ def _check_resume(cfg: TrainConfig, store: CellStore) -> None:
                                       "and store (or pass --overwrite to start again)")
 
 
-def validate_train(store: str | os.PathLike, out: str | os.PathLike, *, overwrite: bool = False,
-                   resume: bool = False, **options: Any) -> TrainConfig:
+def _config(store: str | os.PathLike, out: str | os.PathLike, config: TrainConfig | None,
+            options: dict[str, Any]) -> TrainConfig:
+    """``config`` (or the configuration of ``options``), on the absolute paths of ``store`` and ``out``."""
+    if config is not None and options:
+        raise InputError(f"pass a config or training options ({sorted(options)}), not both")
+    cfg = TrainConfig.from_preset(**options) if config is None else config
+    return dataclasses.replace(cfg, store=str(Path(store).resolve()), out=str(Path(out).resolve()))
+
+
+def validate_train(store: str | os.PathLike, out: str | os.PathLike, config: TrainConfig | None = None, *,
+                   overwrite: bool = False, resume: bool = False, **options: Any) -> TrainConfig:
     """Check a training run without TensorFlow and without writing anything.
 
-    Checks the options, the store (labels or protein ids, cells in the train and val
+    Checks the configuration, the store (labels or protein ids, cells in the train and val
     splits, a crop size the preset can crop), the standards of ``monitor``, the output
-    directory and, on ``resume``, that the options and the store are those recorded in
-    ``out/config.json``. :func:`train` calls it first; the command line calls it before
-    it loads TensorFlow.
+    directory and, on ``resume``, that the configuration and the store are those recorded in
+    ``out/config.json``. :func:`train` calls it first, before it loads TensorFlow, and
+    trains the configuration it returns.
 
     Parameters
     ----------
-    store, out, overwrite, resume
+    store, out, config, overwrite, resume, **options
         As in :func:`train`.
-    **options
-        The other keyword arguments of :func:`train` (``callbacks`` is ignored; the
-        ``devices`` are checked by :func:`train`, which needs TensorFlow to list them).
 
     Returns
     -------
     TrainConfig
-        The configuration with ``dtype_policy`` and ``device_names`` not yet resolved.
+        The configuration on the absolute paths of ``store`` and ``out``, with ``dtype_policy``
+        and ``device_names`` not yet resolved (``devices`` are checked by :func:`train`, which
+        needs TensorFlow to list them).
 
     Raises
     ------
@@ -486,8 +474,7 @@ def validate_train(store: str | os.PathLike, out: str | os.PathLike, *, overwrit
     """
     if resume and overwrite:
         raise InputError("pass either resume (continue the run in out) or overwrite (start it again), not both")
-    options.pop("callbacks", None)
-    cfg = resolve_train_config(store, out, **options, dtype_policy="float32")
+    cfg = _config(store, out, config, options)
     spec = get_method(cfg.method, trainable=True)
     run_dir = check_output(cfg.out, overwrite=overwrite or resume)
     if run_dir.exists() and not run_dir.is_dir():
@@ -495,14 +482,7 @@ def validate_train(store: str | os.PathLike, out: str | os.PathLike, *, overwrit
     with CellStore.open(store) as cell_store:
         cell_store.require_labels() if spec.needs_labels else cell_store.require_proteins()
         if cfg.monitor is not None:
-            cell_store.require_proteins()
-            alias_map = read_aliases(cfg.aliases) if cfg.aliases is not None else None
-            proteins = sorted(set(cell_store.cells["protein"].astype(str)))
-            for name, standard in load_standards(cfg.monitor).items():  # ids that never match: refused up front
-                try:
-                    restrict(standard, proteins, aliases=alias_map)
-                except InputError as exc:
-                    raise InputError(f"monitor standard {name!r}: {exc}") from None
+            _check_monitor(cell_store, cfg)
         _check_splits(cell_store, spec)
         _check_image_shape(cell_store, cfg)
         if resume:
@@ -510,33 +490,27 @@ def validate_train(store: str | os.PathLike, out: str | os.PathLike, *, overwrit
     return cfg
 
 
+def _check_monitor(store: CellStore, cfg: TrainConfig) -> None:
+    """Refuse monitor standards none of whose ids can match the store's proteins (up front, not after an epoch)."""
+    store.require_proteins()
+    alias_map = read_aliases(cfg.aliases) if cfg.aliases is not None else None
+    proteins = sorted(set(store.cells["protein"].astype(str)))
+    for name, standard in load_standards(cfg.monitor).items():
+        try:
+            restrict(standard, proteins, aliases=alias_map)
+        except InputError as exc:
+            raise InputError(f"monitor standard {name!r}: {exc}") from None
+
+
 def train(
     store: str | os.PathLike,
     out: str | os.PathLike,
+    config: TrainConfig | None = None,
     *,
-    method: str = "deeploc",
-    preset: str = "study",
-    epochs: int | None = None,
-    batch_size: int | None = None,
-    lr: float | None = None,
-    lr_sweep: bool = False,
-    sweep_rates: Sequence[float] | None = None,
-    seeds: Sequence[int] = (0,),
-    width: float = 1.0,
-    mixed_precision: str = "auto",
-    devices: int | Sequence[str] | None = None,
-    monitor: str | os.PathLike | None = None,
-    aliases: str | os.PathLike | None = None,
-    seed: int | None = None,
-    patience: int | None = None,
-    tensorboard: bool = False,
     overwrite: bool = False,
     resume: bool = False,
-    class_balanced: bool = False,
-    jit_compile: bool = True,
-    steps_per_epoch: int | None = None,
-    verbose: int | str | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
+    **options: Any,
 ) -> dict[str, Any]:
     """Train a method on a cell store into a run directory.
 
@@ -547,54 +521,20 @@ def train(
         needs protein ids).
     out : str or os.PathLike
         Run directory (created; see the module docstring for its layout).
-    method : {"deeploc", "pci"}, default "deeploc"
-        :data:`deeploc_keras.training.methods.TRAINABLE_METHODS`.
-    preset : str, default "study"
-        DeepLoc preset (:data:`deeploc_keras.models.presets.PRESET_NAMES`); ignored by ``pci``.
-    epochs, batch_size : int, optional
-        Override the preset (``pci``: 30 epochs, batch 64).
-    lr : float, optional
-        Learning rate (preset's, or 1e-4 for ``pci``).
-    lr_sweep : bool, default False
-        Train the sweep rates x ``seeds`` (all kept, module docstring); the rate of minimal **mean**
-        validation loss over the seeds is chosen (:func:`selected_runs`), its best run is ``out/best.keras``.
-    sweep_rates : sequence of float, optional
-        Rates of the sweep (default: the preset's; ``pci``: :data:`deeploc_keras.training.methods.PCI_LEARNING_RATES`).
-    seeds : sequence of int, default (0,)
-        Seeds of the sweep.
-    width : float, default 1.0
-        Channel width multiplier (0.125 for CPU tests).
-    mixed_precision : {"auto", "off", "float16", "bfloat16"}, default "auto"
-        Global Keras policy during the run only (restored afterwards); logits stay float32.
-    devices : int or sequence of str, optional
-        MirroredStrategy over the first N GPUs (logical CPUs when no GPU), or named devices.
-    monitor : str or os.PathLike, optional
-        Standards directory: the test cells' protein profiles are scored after every epoch into
-        ``monitor.csv`` (a sweep's holds every run of the chosen rate).
-    aliases : str or os.PathLike, optional
-        ``SGD_features.tab``: maps gene names of the monitor's standards (or the store) to ORFs.
-    seed : int, optional
-        Seed of weights, augmentation and the pipeline of a single run (default 0); a sweep
-        takes ``seeds`` instead.
-    patience : int, optional
-        Early stopping after this many epochs without a better validation loss; default none
-        (every epoch is trained, the checkpoint of minimal validation loss is the model).
-    tensorboard : bool, default False
-        Write TensorBoard logs to ``out/logs``.
+    config : TrainConfig, optional
+        What to train (:meth:`TrainConfig.from_preset
+        <deeploc_keras.training.config.TrainConfig.from_preset>`); default: the configuration of ``options``.
     overwrite : bool, default False
         Replace an existing run directory.
     resume : bool, default False
-        Continue an interrupted run from ``out/backup`` with the options of ``out/config.json``.
-    class_balanced : bool, default False
-        Class-balanced sampling of training cells (``deeploc``).
-    jit_compile : bool, default True
-        Compile the train step with XLA (not with ``devices``: MirroredStrategy).
-    steps_per_epoch : int, optional
-        Fixed steps per epoch (the training stream then repeats).
-    verbose : int or str, optional
-        Keras verbosity (epoch lines on stdout); default: a progress bar on a terminal's stderr.
+        Continue an interrupted run from ``out/backup``; the configuration must be the one
+        recorded in ``out/config.json``.
     callbacks : sequence of keras.callbacks.Callback, default ()
         Extra callbacks, run after the built-in ones.
+    **options
+        Without ``config``: ``method``, ``preset`` and any :class:`~deeploc_keras.training.config.TrainConfig`
+        field, passed to :meth:`TrainConfig.from_preset <deeploc_keras.training.config.TrainConfig.from_preset>`
+        (e.g. ``method="pci"``, ``epochs=2``, ``learning_rate=1e-3``, ``lr_sweep=True``, ``seeds=(0, 1, 2)``).
 
     Returns
     -------
@@ -605,20 +545,18 @@ def train(
     Raises
     ------
     InputError
-        Unknown choices, a store without labels (``deeploc``) or protein ids (``pci``, ``monitor``),
-        an empty split, ``seed`` with ``lr_sweep``, or ``resume`` with other options than recorded.
+        Unknown options, a store without labels (``deeploc``) or protein ids (``pci``, ``monitor``),
+        an empty split, ``seed`` with ``lr_sweep``, both ``config`` and ``options``, or ``resume``
+        with another configuration than recorded.
     OutputExistsError
         If ``out`` exists without ``overwrite`` or ``resume``.
     NonFiniteLossError
         If the loss became NaN (the last good ``best.keras`` is kept).
     """
-    options = dict(method=method, preset=preset, epochs=epochs, batch_size=batch_size, lr=lr, lr_sweep=lr_sweep,
-                   sweep_rates=sweep_rates, seeds=seeds, seed=seed, patience=patience, width=width, mixed_precision=mixed_precision,
-                   devices=devices, monitor=monitor, aliases=aliases, tensorboard=tensorboard, class_balanced=class_balanced,
-                   jit_compile=jit_compile, steps_per_epoch=steps_per_epoch, verbose=verbose)
-    validate_train(store, out, overwrite=overwrite, resume=resume, **options)
+    cfg = validate_train(store, out, config, overwrite=overwrite, resume=resume, **options)
     load_tensorflow()
-    cfg = resolve_train_config(store, out, **options, device_names=_device_names(devices))
+    cfg = dataclasses.replace(cfg, dtype_policy=resolve_mixed_precision(cfg.mixed_precision),
+                              device_names=_device_names(cfg.devices))
     with CellStore.open(store) as cell_store:
         standards = None if cfg.monitor is None else load_standards(cfg.monitor)
         _prepare_run_dir(cfg, overwrite=overwrite, resume=resume)

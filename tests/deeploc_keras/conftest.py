@@ -85,5 +85,5 @@ def trained_runs(tiny_store, tmp_path_factory) -> dict[str, Path]:
             "verbose": 0, "jit_compile": False, "seed": 0}
     runs = {method: Path(train(tiny_store, folder / method, method=method, **fast)["best_model"])
             for method in ("deeploc", "pci")}
-    cropped = train(tiny_store, folder / "kraus2017", method="deeploc", preset="kraus2017", **{**fast, "lr": 1e-3})
+    cropped = train(tiny_store, folder / "kraus2017", method="deeploc", preset="kraus2017", **{**fast, "learning_rate": 1e-3})
     return {**runs, "deeploc_cropped": Path(cropped["best_model"])}

@@ -8,7 +8,7 @@ import numpy as np
 from deeploc_keras.training.train import train
 
 TINY = {"width": 0.0625, "batch_size": 32, "mixed_precision": "off", "verbose": 0, "jit_compile": False,
-        "epochs": 2, "steps_per_epoch": 1, "lr": 1e-3}
+        "epochs": 2, "steps_per_epoch": 1, "learning_rate": 1e-3}
 
 
 def _weights(run) -> dict[str, np.ndarray]:

@@ -28,7 +28,8 @@ __all__ = [
 
 #: Formats understood by :func:`import_cells` (and ``deeploc-keras import --format``).
 IMPORT_FORMATS = ("deeploc-hdf5", "tiff-folders", "fields")
-#: Published localization tables :func:`import_cells` can label cells from (``labels_from=``).
+#: Published localization tables :func:`import_cells` can label cells from (``labels_from=``;
+#: :func:`~deeploc_keras.data.importers.labels.huh2003_labels`).
 LABEL_SOURCES = ("huh2003",)
 #: HDF5 filters for a store's images (``compression=``).
 COMPRESSIONS = ("lzf", "gzip")
@@ -57,9 +58,8 @@ def _importer(format: str) -> Callable[..., dict[str, Any]]:
 def _published_labels(format: str, source: str, aliases: str | os.PathLike | None,
                       options: dict[str, Any]) -> Any:
     """The protein -> class table of a published source, for the ``labels=`` option of ``format``."""
-    from eval.standards import huh2003_labels
-
     from ._common import LabelTable
+    from .labels import huh2003_labels
 
     if source not in LABEL_SOURCES:
         raise InputError(f"unknown labels_from {source!r}; expected one of {list(LABEL_SOURCES)}")
@@ -67,7 +67,8 @@ def _published_labels(format: str, source: str, aliases: str | os.PathLike | Non
         raise InputError(f"labels_from does not apply to format {format!r} (its labels come from the files)")
     if options.get("labels") is not None:
         raise InputError("give labels (a CSV) or labels_from, not both")
-    return LabelTable(huh2003_labels(aliases=aliases), source=f"{source} labels")
+    labels = huh2003_labels(aliases=aliases)
+    return LabelTable(dict(zip(labels["protein"], labels["label"], strict=True)), source=f"{source} labels")
 
 
 def format_options(format: str) -> tuple[str, ...]:
@@ -115,9 +116,9 @@ def import_cells(
         HDF5 filter of the store's images.
     labels_from : {"huh2003"}, optional
         Label the cells from a published table instead of a ``labels=`` CSV: ``huh2003`` gives
-        each protein with exactly one Huh et al. 2003 location that class
-        (:func:`eval.standards.huh2003_labels`; the package's copy of the table); the others
-        stay unlabelled. Formats that take ``labels=`` only.
+        each protein of the Huh et al. 2003 table one of the 17 DeepLoc classes, a multi-localized one
+        its rarest (:func:`~deeploc_keras.data.importers.labels.huh2003_labels`; the package's copy of
+        the table); the others stay unlabelled. Formats that take ``labels=`` only.
     aliases : path, optional
         ``SGD_features.tab``: with ``labels_from``, gene names and aliases (``ACT1``) match too.
     **options

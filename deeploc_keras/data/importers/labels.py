@@ -1,8 +1,9 @@
-"""Labels CSVs for the importers, built from a localization table: one class per protein.
+"""Localization labels from a published table: one class per protein, for the importers.
 
-:func:`huh2003_labels` turns the Huh et al. (2003) YeastGFP table into the ``protein,label``
-CSV the importers read (``--labels``): each ORF gets one of the 17 DeepLoc localization
-classes (:data:`LABEL_CLASSES`) through the package's category map
+:func:`huh2003_labels` is the one builder of labels from the Huh et al. (2003) YeastGFP table
+(``import --labels-from huh2003``, ``standards labels --from huh2003``, the ``protein,label``
+CSV of ``--labels``): each ORF gets one of the 17 DeepLoc localization classes
+(:data:`LABEL_CLASSES`) through the package's category map
 (:data:`deeploc_keras.data.synthetic.grounded.HUH_CLASSES`). The rule:
 
 - a row flagged ``ambiguous`` gets no label, nor does a row without any location;
@@ -28,17 +29,16 @@ import pandas as pd
 
 from ...core.errors import InputError, file_error
 from ...core.outputs import atomic_path
-from ..synthetic.annotations import HUH_CATEGORIES
+from ..synthetic.annotations import ANNOTATION_FILES, HUH_CATEGORIES, package_annotations
 from ..synthetic.grounded import HUH_CLASSES
 from ..synthetic.hierarchy import LOCALIZATION_CLASSES
+from . import LABEL_SOURCES
 from ._common import require_file
 
 __all__ = ["LABEL_SOURCES", "MULTI_RULES", "LABEL_CLASSES", "huh2003_labels", "write_labels_csv"]
 
 logger = logging.getLogger(__name__)
 
-#: Tables a labels CSV can be built from (``standards labels --from``).
-LABEL_SOURCES = ("huh2003",)
 #: What a multi-localized protein gets: its rarest class, or no label.
 MULTI_RULES = ("rarest", "drop")
 #: The classes of a Huh 2003 labels CSV (the 17 DeepLoc localization classes, Chong et al. order).
@@ -58,23 +58,23 @@ def _read_table(path: Path) -> pd.DataFrame:
 
 
 def huh2003_labels(
-    path: str | os.PathLike,
+    path: str | os.PathLike | None = None,
     *,
     multi: str = "rarest",
-    aliases: Mapping[str, str] | None = None,
+    aliases: str | os.PathLike | Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """One localization class per protein from the Huh 2003 YeastGFP table.
 
     Parameters
     ----------
-    path : str or os.PathLike
+    path : str or os.PathLike, optional
         The YeastGFP CSV (``yORF``, ``ambiguous`` and the 22 location columns of ``T``/``F``;
-        optionally compressed, e.g. ``.csv.xz``).
+        optionally compressed, e.g. ``.csv.xz``); default the package's copy.
     multi : {"rarest", "drop"}, default "rarest"
         The rule for multi-localized proteins (module docstring).
-    aliases : mapping of str to str, optional
-        Upper-case gene name or alias -> ORF (:func:`eval.standards.read_aliases`): every name
-        of a labelled ORF gets a row too, so the CSV also matches folders named by gene.
+    aliases : str, os.PathLike or mapping of str to str, optional
+        ``SGD_features.tab``, or upper-case gene name or alias -> ORF (:func:`eval.standards.read_aliases`):
+        every name of a labelled ORF gets a row too, so the labels also match folders named by gene.
 
     Returns
     -------
@@ -102,9 +102,17 @@ def huh2003_labels(
     [['YAL001C', 'NUCLEI'], ['YAL002W', 'ENDOSOME'], ['YAL003W', 'CYTOPLASM']]
     >>> huh2003_labels(path, multi="drop")["protein"].tolist()
     ['YAL002W', 'YAL003W']
+    >>> huh2003_labels(aliases={"AAR2": "YBL074C"}).set_index("protein").loc[["YBL074C", "AAR2"], "label"].tolist()
+    ['NUCLEI', 'NUCLEI']
     """
+    from eval.standards import read_aliases
+
     if multi not in MULTI_RULES:
         raise InputError(f"unknown multi rule {multi!r}; expected one of {list(MULTI_RULES)}")
+    if path is None:
+        path = Path(str(package_annotations() / f"{ANNOTATION_FILES['localization']}.xz"))
+    if aliases is not None and not isinstance(aliases, Mapping):
+        aliases = read_aliases(aliases)
     path = require_file(path)
     table = _read_table(path)
     classes = np.zeros((len(table), len(LABEL_CLASSES)), bool)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from deeploc_keras.core.errors import InputError
-from deeploc_keras.data.pairs import flip_in_place, pair_dataset, pair_indices
+from deeploc_keras.data.pairs import flip_in_place, pair_dataset
 from deeploc_keras.data.store import CellStore
 
 N_PROTEINS, N_CELLS = 6, 12
@@ -60,38 +60,6 @@ def _epoch(pairs) -> list[tuple]:
     return rows
 
 
-def test_pair_indices_never_self_nor_other_protein():
-    rng = np.random.default_rng(0)
-    proteins = rng.choice([f"P{k}" for k in range(40)], size=500).astype("U8")
-    proteins[:3] = ["ONE_A", "ONE_B", "ONE_C"]
-    _, inverse, counts = np.unique(proteins, return_inverse=True, return_counts=True)
-    single = counts[inverse] == 1
-    assert single[:3].all()
-    for epoch in range(100):
-        target = pair_indices(proteins, seed=7, epoch=epoch)
-        assert (target[single] == -1).all()
-        paired = np.flatnonzero(~single)
-        assert (target[paired] != paired).all()
-        assert (proteins[target[paired]] == proteins[paired]).all()
-
-
-def test_pair_indices_draws_every_other_cell_uniformly():
-    proteins = np.array(["A"] * 4 + ["B"] * 2)
-    draws = np.stack([pair_indices(proteins, seed=3, epoch=e) for e in range(3000)])
-    counts = np.stack([np.bincount(draws[:, 0], minlength=6)])[0]
-    assert counts[0] == 0 and counts[4:].sum() == 0
-    np.testing.assert_allclose(counts[1:4] / 3000, 1 / 3, atol=0.04)
-    assert (draws[:, 4] == 5).all() and (draws[:, 5] == 4).all()
-
-
-def test_pair_indices_redraws_each_epoch_deterministically():
-    proteins = np.repeat([f"P{k}" for k in range(10)], 20)
-    first = pair_indices(proteins, seed=1, epoch=0)
-    assert np.array_equal(first, pair_indices(proteins, seed=1, epoch=0))
-    assert not np.array_equal(first, pair_indices(proteins, seed=1, epoch=1))
-    assert not np.array_equal(first, pair_indices(proteins, seed=2, epoch=0))
-
-
 def test_pair_dataset_counts_and_skips_singletons(coded_store):
     pairs = pair_dataset(coded_store, batch_size=16, seed=0)
     assert pairs.n_cells == N_PROTEINS * N_CELLS
@@ -128,6 +96,17 @@ def test_pair_dataset_redraws_every_epoch_and_is_reproducible(coded_store):
     assert first != second
     assert _epoch(pair_dataset(coded_store, batch_size=8, seed=5)) == first
     assert _epoch(pair_dataset(coded_store, batch_size=8, seed=5, initial_epoch=1)) == second
+
+
+def test_pair_dataset_batches_do_not_depend_on_the_number_of_readers(coded_store):
+    assert _epoch(pair_dataset(coded_store, batch_size=8, seed=5, readers=1)) == _epoch(
+        pair_dataset(coded_store, batch_size=8, seed=5, readers=3)) == _epoch(pair_dataset(coded_store, batch_size=8,
+                                                                                          seed=5))
+
+
+def test_pair_dataset_raises_on_bad_readers(coded_store):
+    with pytest.raises(InputError, match="readers must be a positive integer"):
+        pair_dataset(coded_store, readers=0)
 
 
 def test_pair_dataset_without_redraw_repeats_its_pairs(coded_store):

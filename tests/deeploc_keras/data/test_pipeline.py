@@ -6,14 +6,7 @@ import numpy as np
 import pytest
 
 from deeploc_keras.core.errors import InputError
-from deeploc_keras.data.pipeline import (
-    MixedOrder,
-    inference_dataset,
-    mixed_order,
-    parse_shard,
-    shard_cells,
-    training_dataset,
-)
+from deeploc_keras.data.pipeline import inference_dataset, training_dataset
 from deeploc_keras.data.store import CellStore
 
 
@@ -112,18 +105,6 @@ def test_inference_dataset_is_ordered_and_shards_partition(tiny_store):
     assert all(len(p) % 16 == 0 for p in parts)  # whole chunks
 
 
-def test_shard_cells_by_contiguous_chunks():
-    idx = np.array([0, 1, 5, 17, 18, 40])
-    parts = [shard_cells(idx, chunk_cells=16, shard=(i, 2)).tolist() for i in range(2)]
-    assert parts == [[0, 1, 5, 17, 18], [40]]
-
-
-@pytest.mark.parametrize("text", ["2/2", "a/b", "1", "-1/3", "0/0"])
-def test_parse_shard_raises_on_bad_shard(text):
-    with pytest.raises(InputError, match="shard"):
-        parse_shard(text)
-
-
 def test_training_dataset_raises_on_unknown_split(tiny_store):
     with CellStore.open(tiny_store) as store, pytest.raises(InputError, match="unknown split 'dev'"):
         training_dataset(store, split="dev")
@@ -188,44 +169,11 @@ def test_repeated_stream_is_the_epochs_one_after_another(tiny_store):
     assert np.array_equal(np.sort(np.concatenate(again)), np.sort(np.concatenate(got[:steps])))
 
 
-def test_mixed_order_windows_do_not_depend_on_the_order_they_are_built_in():
-    indices = np.arange(0, 900, 3)
-    order = MixedOrder(indices, chunk_cells=64, slice_cells=8, window_cells=64, seed=2)
-    backwards = [order.window(1, w) for w in reversed(range(order.n_windows))][::-1]
-    listed = list(mixed_order(indices, chunk_cells=64, slice_cells=8, window_cells=64, seed=2, epoch=1))
-    assert order.n_windows == len(listed) == 5
-    assert all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
-               for a, b in zip(backwards, listed, strict=True))
-
-
 def test_training_order_does_not_depend_on_the_number_of_readers(tiny_store):
     with CellStore.open(tiny_store) as store:
         orders = [_epoch(training_dataset(store, batch_size=16, seed=5, shuffle_window=48, slice_cells=4,
                                           readers=k).dataset)[0] for k in (1, 3)]
     assert np.array_equal(orders[0], orders[1])
-
-
-def test_mixed_order_deals_one_cell_per_slice_per_round():
-    indices = np.arange(0, 400, 2)  # every other row: slices of 8 rows hold 4 selected cells
-    windows = list(mixed_order(indices, chunk_cells=64, slice_cells=8, window_cells=100, seed=1, epoch=2))
-    assert [len(r) for r, _ in windows] == [100, 100]
-    for rows, positions in windows:
-        assert np.array_equal(indices[positions], rows)
-        slices = rows // 8
-        n_slices = len(np.unique(slices))
-        assert len(np.unique(slices[:n_slices])) == n_slices  # the first round: every slice once
-    again = list(mixed_order(indices, chunk_cells=64, slice_cells=8, window_cells=100, seed=1, epoch=2))
-    other = list(mixed_order(indices, chunk_cells=64, slice_cells=8, window_cells=100, seed=1, epoch=3))
-    assert all(np.array_equal(a[0], b[0]) for a, b in zip(windows, again, strict=True))
-    assert not np.array_equal(windows[0][0], other[0][0])
-
-
-def test_mixed_order_slices_never_cross_a_chunk():
-    indices = np.arange(100)
-    (rows, _), = mixed_order(indices, chunk_cells=10, slice_cells=4, window_cells=100, seed=0)
-    per_chunk_slices = {(r // 10, r % 10 // 4) for r in rows}
-    assert len(per_chunk_slices) == 30  # 3 slices (4 + 4 + 2 rows) in each of 10 chunks
-    assert len(np.unique(rows[:30] // 10 * 3 + rows[:30] % 10 // 4)) == 30
 
 
 @pytest.mark.parametrize("option", ["readers", "slice_cells"])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,6 +10,7 @@ from deeploc_keras.core.errors import InputError
 from deeploc_keras.core.profiles import read_profiles
 from deeploc_keras.core.records import write_run_record
 from deeploc_keras.data.store import CellStore
+from deeploc_keras.models.info import read_model_info
 from deeploc_keras.study.references import generating_profiles, label_profiles, mean_target_mse, untrained_model
 from deeploc_keras.training.config import TrainConfig
 
@@ -78,7 +77,7 @@ def _pci_run(run_dir, store, seed):
                       width=0.0625, jit_compile=False, store=str(store), out=str(run_dir))
     run_dir.mkdir(parents=True)
     write_run_record(run_dir / "config.json", command="train", config=cfg.to_dict(), seed=seed)
-    (run_dir / "model_card.json").write_text(json.dumps({"method": "pci", "width": 0.0625}))
+    (run_dir / "best.keras").write_bytes(b"")  # a finished run (untrained_model builds from config.json)
     return run_dir
 
 
@@ -116,9 +115,9 @@ def test_untrained_model_is_seeded_random_weights_extract_reads_as_pci(tmp_path,
                                       split="all")["proteins"]).features for k, path in enumerate((first, again, other))]
     np.testing.assert_array_equal(profiles[0], profiles[1])
     assert not np.allclose(profiles[0], profiles[2])
-    assert json.loads((tmp_path / "u0" / "model_card.json").read_text())["trained"] is False
+    assert read_model_info(first)["method"] == "pci" and not (tmp_path / "u0" / "model_card.json").exists()
 
 
 def test_untrained_model_refuses_a_directory_without_a_run(tmp_path, two_protein_store):
-    with pytest.raises(InputError, match="holds no model_card.json"):
+    with pytest.raises(InputError, match="holds no finished training run"):
         untrained_model(tmp_path, two_protein_store, tmp_path / "u")

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from deeploc_keras.cli import main
 from deeploc_keras.data.store import CellStore
+from deeploc_keras.study import reproduce
 from deeploc_keras.study.reproduce import REPRODUCE_PRESETS, _Layout, _train_pci
 from deeploc_keras.training.train import train
 
@@ -81,7 +82,7 @@ def test_reproduce_train_step_resumes_an_interrupted_training(tiny_store, tmp_pa
     layout = _Layout(out=tmp_path, store=tiny_store, standard_files={})
     run_dir = layout.runs / "pci"
     with pytest.raises(KeyboardInterrupt):  # the step as _train_pci runs it, stopped after epoch 1
-        train(tiny_store, run_dir, method="pci", epochs=2, width=0.0625, mixed_precision="off", seed=0, lr=config.pci_lr,
+        train(tiny_store, run_dir, method="pci", epochs=2, width=0.0625, mixed_precision="off", seed=0, learning_rate=config.pci_lr,
               jit_compile=config.jit_compile, callbacks=[_Interrupt()])
     first_epoch = (run_dir / "history.csv").read_text()
     (run_dir / "mark").write_text("the directory is resumed, not deleted")
@@ -93,15 +94,35 @@ def test_reproduce_train_step_resumes_an_interrupted_training(tiny_store, tmp_pa
 
 def test_reproduce_paper_sweeps_pci_like_deeploc(monkeypatch, tmp_path):
     """In `paper`, PCI is trained as a sweep over its rates x the same seeds as DeepLoc (train is recorded, not run)."""
-    from deeploc_keras import reproduce
     from deeploc_keras.training.methods import PCI_LEARNING_RATES
 
-    calls = []
-    monkeypatch.setattr(reproduce, "train", lambda store, out, **options: calls.append(options))
-    layout = reproduce._Layout(out=tmp_path, store=tmp_path / "cells.h5", standard_files={})
+    calls = _recorded_trainings(monkeypatch)
     paper = reproduce.REPRODUCE_PRESETS["paper"]
-    reproduce._train_pci(layout, paper, seed=7)
-    assert calls[-1]["method"] == "pci" and calls[-1]["lr_sweep"] is True
-    assert calls[-1]["sweep_rates"] == PCI_LEARNING_RATES and calls[-1]["seeds"] == paper.seeds == (0, 1, 2)
-    reproduce._train_pci(layout, reproduce.REPRODUCE_PRESETS["smoke"], seed=7)
-    assert "lr_sweep" not in calls[-1] and calls[-1]["seed"] == 7
+    reproduce._train_pci(_paper_layout(tmp_path), paper, seed=0)
+    assert calls[-1].method == "pci" and calls[-1].lr_sweep is True
+    assert calls[-1].sweep_rates == PCI_LEARNING_RATES and calls[-1].seeds == paper.seeds == (0, 1, 2)
+
+
+@pytest.mark.parametrize("step", ["_train_deeploc", "_train_pci"])
+def test_reproduce_seed_offsets_the_seeds_of_every_sweep(monkeypatch, tmp_path, step):
+    calls = _recorded_trainings(monkeypatch)
+    getattr(reproduce, step)(_paper_layout(tmp_path), reproduce.REPRODUCE_PRESETS["paper"], seed=7)
+    assert calls[-1].lr_sweep is True and calls[-1].seeds == (7, 8, 9)
+
+
+def test_reproduce_seed_is_the_seed_of_a_single_pci_run(monkeypatch, tmp_path):
+    calls = _recorded_trainings(monkeypatch)
+    reproduce._train_pci(_paper_layout(tmp_path), reproduce.REPRODUCE_PRESETS["smoke"], seed=7)
+    assert calls[-1].lr_sweep is False and calls[-1].seed == 7
+
+
+def _recorded_trainings(monkeypatch) -> list:
+    """The configurations reproduce's training steps hand to ``train`` (recorded, not trained)."""
+    calls = []
+    monkeypatch.setattr(reproduce, "train", lambda store, out, config, **kwargs: calls.append(config))
+    return calls
+
+
+def _paper_layout(tmp_path):
+    return reproduce._Layout(out=tmp_path, store=tmp_path / "cells.h5",
+                             standard_files={"cellular_component": tmp_path / "standards" / "cc.gmt"})

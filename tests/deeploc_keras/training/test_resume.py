@@ -17,7 +17,7 @@ from deeploc_keras.cli import main
 from deeploc_keras.training.train import train
 
 FAST = {"width": 0.0625, "batch_size": 32, "mixed_precision": "off", "verbose": 0, "jit_compile": False,
-        "epochs": 3, "lr": 1e-3, "seed": 0}
+        "epochs": 3, "learning_rate": 1e-3, "seed": 0}
 OPTIONS = {"deeploc": {**FAST, "preset": "study"}, "pci": {**FAST, "method": "pci", "batch_size": 16},
            # 3 steps per epoch of a 5-batch pass: epoch 2 starts one batch into the second pass
            "deeploc_steps": {**FAST, "steps_per_epoch": 3}}
@@ -135,7 +135,7 @@ _KILLED_IN_BACKUP = textwrap.dedent("""
 
     keras.Model.save_weights = save_then_die
     train(sys.argv[1], sys.argv[2], epochs=3, width=0.0625, batch_size=32, mixed_precision="off", verbose=0,
-          jit_compile=False, lr=1e-3, seed=0)
+          jit_compile=False, learning_rate=1e-3, seed=0)
 """)
 
 

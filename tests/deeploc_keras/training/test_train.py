@@ -17,7 +17,8 @@ from click.testing import CliRunner
 from deeploc_keras.cli import main
 from deeploc_keras.core.errors import InputError, OutputExistsError
 from deeploc_keras.data.store import CellStore
-from deeploc_keras.training.config import TrainConfig, resolve_mixed_precision, resolve_train_config
+from deeploc_keras.models.info import read_model_info
+from deeploc_keras.training.config import TrainConfig, resolve_mixed_precision
 from deeploc_keras.training.methods import PCI_LEARNING_RATES, get_method
 from deeploc_keras.training.train import NonFiniteLossError, _select, selected_runs, train
 
@@ -63,32 +64,40 @@ class _TrainedModels(keras.callbacks.Callback):
 @pytest.fixture(scope="module")
 def trained_run(tiny_store, tmp_path_factory):
     out = tmp_path_factory.mktemp("train") / "run"
-    result = train(tiny_store, out, epochs=3, steps_per_epoch=4, lr=1e-3, seed=0, **{**FAST, "jit_compile": True})
+    result = train(tiny_store, out, epochs=3, steps_per_epoch=4, learning_rate=1e-3, seed=0, **{**FAST, "jit_compile": True})
     return out, result
 
 
-def test_train_lowers_loss_and_writes_run(trained_run, tiny_store):
+def test_train_lowers_loss_and_logs_every_epoch(trained_run):
     out, result = trained_run
     history = pd.read_csv(out / "history.csv")
     assert list(history["epoch"]) == [0, 1, 2]
     assert history["loss"].iloc[-1] < history["loss"].iloc[0]
     assert result["best_val_loss"] == pytest.approx(history["val_loss"].min())
     assert (out / "best.keras").is_file() and not (out / "backup").exists()
+
+
+def test_train_records_its_configuration(trained_run):
+    out, _ = trained_run
     record = json.loads((out / "config.json").read_text())
     assert record["command"] == "train" and record["seed"] == 0
     assert record["config"]["preset"] == "study" and record["config"]["learning_rate"] == 1e-3
     assert record["config"]["early_stopping_patience"] is None and record["config"]["jit_compile"] is True
     assert len(record["inputs"]["store"]) == 64
-    card = json.loads((out / "model_card.json").read_text())
-    assert card["method"] == "deeploc" and card["class_names"] == ["C0", "C1", "C2", "C3"]
-    assert card["image_shape"] == [64, 64, 2] and "fc_2" in card["layers"]
+
+
+def test_train_saves_a_model_that_says_what_it_is(trained_run):
+    out, _ = trained_run
+    info = read_model_info(out / "best.keras")
+    assert info["method"] == "deeploc" and info["class_names"] == ["C0", "C1", "C2", "C3"]
+    assert info["image_shape"] == [64, 64, 2] and not (out / "model_card.json").exists()
     model = keras.saving.load_model(out / "best.keras")
-    assert model.output.shape == (None, 4)
+    assert model.output.shape == (None, 4) and model.get_layer("fc_2") is not None
 
 
 def test_train_resumes_after_interruption(tiny_store, tmp_path):
     out = tmp_path / "run"
-    options = {**FAST, "epochs": 3, "steps_per_epoch": 1, "lr": 1e-3}
+    options = {**FAST, "epochs": 3, "steps_per_epoch": 1, "learning_rate": 1e-3}
     with pytest.raises(KeyboardInterrupt):
         train(tiny_store, out, callbacks=[_Interrupt(1)], **options)
     assert (out / "backup").is_dir()
@@ -96,7 +105,7 @@ def test_train_resumes_after_interruption(tiny_store, tmp_path):
     with pytest.raises(OutputExistsError):
         train(tiny_store, out, **options)
     with pytest.raises(InputError, match=r"config\.json: was written with other values of \['learning_rate'\]"):
-        train(tiny_store, out, resume=True, **{**options, "lr": 1e-2})
+        train(tiny_store, out, resume=True, **{**options, "learning_rate": 1e-2})
     assert TrainConfig.read(out / "config.json").learning_rate == 1e-3
     result = train(tiny_store, out, resume=True, **options)
     assert result["resumed"]
@@ -107,7 +116,7 @@ def test_train_resumes_after_interruption(tiny_store, tmp_path):
 def test_train_raises_on_nan_loss_and_keeps_checkpoint(tiny_store, tmp_path):
     out = tmp_path / "run"
     with pytest.raises(NonFiniteLossError, match=r"loss became NaN at epoch 2; last good checkpoint kept at .*best\.keras"):
-        train(tiny_store, out, epochs=2, steps_per_epoch=1, lr=1e-3, callbacks=[_Poison(1)], **FAST)
+        train(tiny_store, out, epochs=2, steps_per_epoch=1, learning_rate=1e-3, callbacks=[_Poison(1)], **FAST)
     model = keras.saving.load_model(out / "best.keras")
     assert np.isfinite(model.get_layer("conv_1").kernel.numpy()).all()
 
@@ -125,42 +134,73 @@ def test_sweep_chooses_the_rate_of_minimal_mean_val_loss():
     assert list(table.loc[table["best"], "dir"]) == ["lr0.0001_seed1"]
 
 
-def test_train_lr_sweep_keeps_every_run_of_the_chosen_rate(tiny_store, tiny_standards, tmp_path):
-    out = tmp_path / "sweep"
+SWEEP_RATES, SWEEP_SEEDS = (1e-3, 1e-5), (0, 1)
+
+
+@pytest.fixture(scope="module")
+def sweep_run(tiny_store, tiny_standards, tmp_path_factory):
+    """A 2 rates x 2 seeds sweep with the monitor: (run directory, result, models trained, options)."""
+    out = tmp_path_factory.mktemp("sweep") / "sweep"
     options = dict(epochs=2, steps_per_epoch=1, monitor=tiny_standards, **{**FAST, "width": 0.0625})
     trained = _TrainedModels()
-    result = train(tiny_store, out, lr_sweep=True, sweep_rates=(1e-3, 1e-5), seeds=(0, 1), callbacks=[trained],
+    result = train(tiny_store, out, lr_sweep=True, sweep_rates=SWEEP_RATES, seeds=SWEEP_SEEDS, callbacks=[trained],
                    **options)
-    table = pd.read_csv(out / "sweep.csv")
-    assert len(table) == 4 and sorted(zip(table["lr"], table["seed"], strict=True)) == [(1e-5, 0), (1e-5, 1), (1e-3, 0), (1e-3, 1)]
-    # independent: the minimal val_loss of every run's history, averaged over the seeds of each rate
     best = {(lr, seed): pd.read_csv(out / f"lr{lr:g}_seed{seed}" / "history.csv")["val_loss"].min()
-            for lr in (1e-3, 1e-5) for seed in (0, 1)}
-    means = pd.Series(best).groupby(level=0).mean()
-    chosen = means.idxmin()
-    assert table.loc[table["selected"], "lr"].unique().tolist() == [chosen] and table["selected"].sum() == 2
-    best_seed = min((0, 1), key=lambda s: best[(chosen, s)])
-    assert result["lr"] == chosen and result["seed"] == best_seed
-    assert [r["seed"] for r in result["selected"]] == [0, 1] and {r["lr"] for r in result["selected"]} == {chosen}
-    assert selected_runs(out) == [out / f"lr{chosen:g}_seed{s}" for s in (0, 1)]
-    for lr, seed in best:  # every run is kept
+            for lr in SWEEP_RATES for seed in SWEEP_SEEDS}
+    return out, result, trained, options, best
+
+
+def _chosen(best):
+    """Independently: the rate of minimal mean over the seeds of every run's minimal val_loss."""
+    return pd.Series(best).groupby(level=0).mean().idxmin()
+
+
+def test_train_lr_sweep_keeps_every_run_in_its_table(sweep_run):
+    out, _, _, _, best = sweep_run
+    table = pd.read_csv(out / "sweep.csv")
+    assert sorted(zip(table["lr"], table["seed"], strict=True)) == sorted(best)
+    for lr, seed in best:
         assert (out / f"lr{lr:g}_seed{seed}" / "best.keras").is_file()
-    winner = out / f"lr{chosen:g}_seed{best_seed}" / "best.keras"
+        assert len(pd.read_csv(out / f"lr{lr:g}_seed{seed}" / "history.csv")) == 2  # no cut-off
+
+
+def test_train_lr_sweep_chooses_the_rate_of_minimal_mean_val_loss(sweep_run):
+    out, result, _, _, best = sweep_run
+    table, chosen = pd.read_csv(out / "sweep.csv"), _chosen(best)
+    assert table.loc[table["selected"], "lr"].unique().tolist() == [chosen] and table["selected"].sum() == 2
+    assert result["lr"] == chosen and result["seed"] == min(SWEEP_SEEDS, key=lambda s: best[(chosen, s)])
+    assert [r["seed"] for r in result["selected"]] == [0, 1] and {r["lr"] for r in result["selected"]} == {chosen}
+    assert selected_runs(out) == [out / f"lr{chosen:g}_seed{s}" for s in SWEEP_SEEDS]
+
+
+def test_train_lr_sweep_root_holds_the_best_run_of_the_chosen_rate(sweep_run):
+    out, result, _, _, best = sweep_run
+    winner = out / f"lr{result['lr']:g}_seed{result['seed']}" / "best.keras"
     assert (out / "best.keras").read_bytes() == winner.read_bytes()
-    monitor = pd.read_csv(out / "monitor.csv")  # Figure 3 data: one line per run at the chosen rate
-    assert set(monitor["lr"]) == {chosen} and sorted(monitor["seed"].unique()) == [0, 1]
-    assert sorted(monitor["epoch"].unique()) == [1, 2] and monitor["prevalence"].between(0, 1).all()
     root = json.loads((out / "config.json").read_text())
-    assert root["config"]["learning_rate"] == chosen and root["seed"] == root["config"]["seed"] == best_seed
-    assert root["config"]["lr_sweep"] is True and root["config"]["sweep_rates"] == [1e-3, 1e-5]
-    for (lr, seed) in best:
+    assert root["config"]["learning_rate"] == _chosen(best) and root["seed"] == root["config"]["seed"] == result["seed"]
+    assert root["config"]["lr_sweep"] is True and root["config"]["sweep_rates"] == list(SWEEP_RATES)
+
+
+def test_train_lr_sweep_records_each_run_as_a_single_run(sweep_run):
+    out, _, _, _, best = sweep_run
+    for lr, seed in best:
         sub = TrainConfig.read(out / f"lr{lr:g}_seed{seed}" / "config.json")
         assert (sub.learning_rate, sub.seed, sub.lr_sweep, sub.early_stopping_patience) == (lr, seed, False, None)
-        assert len(pd.read_csv(out / f"lr{lr:g}_seed{seed}" / "history.csv")) == 2  # no cut-off
-    # every run trains the first run's compiled model; the last equals the same rate and seed trained alone
-    assert len(trained.ids) == 4 and len(set(trained.ids)) == 1
+
+
+def test_train_lr_sweep_monitor_gathers_the_runs_of_the_chosen_rate(sweep_run):
+    out, _, _, _, best = sweep_run
+    monitor = pd.read_csv(out / "monitor.csv")  # Figure 3 data: one line per run at the chosen rate
+    assert set(monitor["lr"]) == {_chosen(best)} and sorted(monitor["seed"].unique()) == [0, 1]
+    assert sorted(monitor["epoch"].unique()) == [1, 2] and monitor["prevalence"].between(0, 1).all()
+
+
+def test_train_lr_sweep_runs_equal_the_same_runs_trained_alone(sweep_run, tiny_store, tmp_path):
+    out, _, trained, options, _ = sweep_run
+    assert len(trained.ids) == 4 and len(set(trained.ids)) == 1  # every run trains the first run's model
     alone = tmp_path / "alone"
-    train(tiny_store, alone, lr=1e-5, seed=1, **options)
+    train(tiny_store, alone, learning_rate=1e-5, seed=1, **options)
     for name in ("history.csv", "monitor.csv"):
         pd.testing.assert_frame_equal(pd.read_csv(out / "lr1e-05_seed1" / name), pd.read_csv(alone / name))
     a, b = keras.saving.load_model(out / "lr1e-05_seed1" / "best.keras"), keras.saving.load_model(alone / "best.keras")
@@ -177,7 +217,7 @@ def test_train_pci_lr_sweep_uses_the_pci_rates(tiny_store, tmp_path):
     table = pd.read_csv(out / "sweep.csv")
     assert tuple(table["lr"]) == PCI_LEARNING_RATES == (3e-4, 1e-4, 3e-5)
     assert result["lr"] == table.loc[table["best_val_loss"].idxmin(), "lr"] and table["selected"].sum() == 1
-    assert json.loads((out / "model_card.json").read_text())["method"] == "pci"
+    assert read_model_info(out / "best.keras")["method"] == "pci"
 
 
 def test_train_patience_only_when_asked(tiny_store, tmp_path):
@@ -186,17 +226,14 @@ def test_train_patience_only_when_asked(tiny_store, tmp_path):
                                        "--mixed-precision", "off", "--no-xla", "--patience", "2"])
     assert result.exit_code == 0, result.output
     assert TrainConfig.read(tmp_path / "run" / "config.json").early_stopping_patience == 2
-    assert resolve_train_config(tiny_store, tmp_path / "x", mixed_precision="off").early_stopping_patience is None
-    with pytest.raises(InputError, match="patience must be a positive integer"):
-        resolve_train_config(tiny_store, tmp_path / "x", patience=0, mixed_precision="off")
 
 
 def test_train_bfloat16_on_cpu_with_monitor(tiny_store, tiny_standards, tmp_path):
     out = tmp_path / "bf16"
-    train(tiny_store, out, epochs=2, steps_per_epoch=2, lr=1e-3, monitor=tiny_standards,
+    train(tiny_store, out, epochs=2, steps_per_epoch=2, learning_rate=1e-3, monitor=tiny_standards,
           **{**FAST, "mixed_precision": "bfloat16"})
     assert keras.mixed_precision.global_policy().name == "float32"
-    assert json.loads((out / "model_card.json").read_text())["dtype_policy"] == "mixed_bfloat16"
+    assert json.loads((out / "config.json").read_text())["config"]["dtype_policy"] == "mixed_bfloat16"
     model = keras.saving.load_model(out / "best.keras")
     assert model.get_layer("conv_1").dtype_policy.name == "mixed_bfloat16"
     assert model.output.dtype == "float32"
@@ -212,8 +249,8 @@ def test_train_pci_writes_run(tiny_store, tmp_path):
     train(tiny_store, out, method="pci", epochs=2, steps_per_epoch=2, **{**FAST, "batch_size": 16})
     history = pd.read_csv(out / "history.csv")
     assert len(history) == 2 and np.isfinite(history["val_loss"]).all()
-    card = json.loads((out / "model_card.json").read_text())
-    assert card["method"] == "pci" and "rfpconv1_1" in card["layers"]
+    assert read_model_info(out / "best.keras")["method"] == "pci"
+    assert keras.saving.load_model(out / "best.keras").get_layer("rfpconv1_1") is not None
 
 
 @pytest.mark.slow
@@ -224,7 +261,7 @@ def test_train_mirrored_strategy_on_two_logical_cpus(tiny_store, tmp_path):
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
         from deeploc_keras.training.train import train
-        result = train({str(tiny_store)!r}, {str(out)!r}, devices=2, epochs=1, steps_per_epoch=2, lr=1e-3,
+        result = train({str(tiny_store)!r}, {str(out)!r}, devices=2, epochs=1, steps_per_epoch=2, learning_rate=1e-3,
                        width=0.125, batch_size=32, mixed_precision="off", verbose=0)
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
@@ -272,7 +309,8 @@ def test_train_raises_on_unknown_proteins_for_pci(tmp_path, store_factory):
     ({"method": "pci", "class_balanced": True}, "class_balanced sampling needs labels"),
     ({"mixed_precision": "int8"}, "unknown mixed_precision"),
     ({"preset": "nope"}, "unknown preset 'nope'"),
-    ({"lr": 1e-3, "lr_sweep": True}, "either lr or lr_sweep"),
+    ({"learning_rate": 1e-3, "lr_sweep": True}, "either learning_rate \\(--lr\\) or lr_sweep"),
+    ({"lr": 1e-3}, "unknown training options \\['lr'\\]"),
     ({"devices": 64}, "devices=64 requested"),
 ])
 def test_train_raises_on_bad_options(tiny_store, tmp_path, option, message):
@@ -299,7 +337,7 @@ def test_train_cli_raises_on_store_without_labels(tmp_path, store_factory):
 
 
 def test_train_pci_validation_pairs_are_the_same_every_epoch(tiny_store):
-    cfg = resolve_train_config(tiny_store, "run", method="pci", batch_size=16, mixed_precision="off")
+    cfg = TrainConfig.from_preset("pci", batch_size=16)
     with CellStore.open(tiny_store) as store:
         _, val, _ = get_method("pci").datasets(store, cfg, 0)
         epochs = [np.concatenate([target.numpy() for _, target in val]) for _ in range(2)]
@@ -315,15 +353,3 @@ def test_train_cli_model_is_a_deprecated_alias_of_method(tmp_path, store_factory
     clash = CliRunner().invoke(main, ["train", str(path), "--out", str(tmp_path / "run"), "--model", "pci",
                                       "--method", "deeploc"])
     assert clash.exit_code == 2 and "contradicts --method deeploc" in clash.output
-
-
-def test_resolve_train_config_fills_method_defaults_and_round_trips(tmp_path):
-    deeploc = resolve_train_config(tmp_path / "s.h5", tmp_path / "run", preset="kraus2017", batch_size=7,
-                                   mixed_precision="off")
-    assert (deeploc.epochs, deeploc.batch_size, deeploc.learning_rate, deeploc.lr_decay) == (30, 7, 0.1, (25, 0.96))
-    assert deeploc.adam_epsilon == 1e-8 and deeploc.seed == 0 and deeploc.preset == "kraus2017"
-    sweep = resolve_train_config(tmp_path / "s.h5", tmp_path / "run", lr_sweep=True, seeds=(1, 2),
-                                 mixed_precision="off")
-    assert sweep.learning_rate is None and sweep.seed is None and sweep.sweep_rates == (1e-3, 6e-4, 3e-4, 1e-4, 5e-5)
-    assert TrainConfig.from_dict(json.loads(json.dumps(sweep.to_dict()))) == sweep
-    assert sweep.differences(sweep) == [] and deeploc.differences(sweep) != []

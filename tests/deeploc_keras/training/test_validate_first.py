@@ -6,11 +6,13 @@ Each case builds its bad input here; the checks run in a fresh interpreter, so
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
 import textwrap
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +20,7 @@ import pytest
 
 from deeploc_keras.core.records import write_run_record
 from deeploc_keras.data.store import CellStore
-from deeploc_keras.training.config import resolve_train_config
+from deeploc_keras.training.config import TrainConfig
 
 
 def _store(path: Path, *, size: int = 64, splits=(0, 1, 2), cells_per_protein: int = 6) -> Path:
@@ -34,7 +36,8 @@ def _store(path: Path, *, size: int = 64, splits=(0, 1, 2), cells_per_protein: i
 
 def _recorded_run(out: Path, store: Path, **options) -> Path:
     """A run directory whose config.json records ``options`` (as an interrupted run leaves it)."""
-    cfg = resolve_train_config(store, out, dtype_policy="float32", mixed_precision="off", **options)
+    cfg = dataclasses.replace(TrainConfig.from_preset(mixed_precision="off", **options), store=str(store.resolve()),
+                              out=str(out.resolve()))
     with CellStore.open(store) as opened:
         fingerprint = opened.fingerprint()
     out.mkdir(parents=True)
@@ -46,7 +49,8 @@ def _recorded_run(out: Path, store: Path, **options) -> Path:
 
 _SCRIPT = textwrap.dedent("""
     import json, sys
-    from deeploc_keras import train as train_module, extract as extract_module
+    from deeploc_keras.training import train as train_module
+    from deeploc_keras.inference import extract as extract_module
     from deeploc_keras.models.convert import convert_checkpoint
     cases = json.loads(sys.argv[1])
     results = {}
@@ -76,14 +80,15 @@ def bad(tmp_path_factory):
         h5["x"] = np.zeros(3)
     (root / "exists").mkdir()
     (root / "exists" / "keep.txt").write_text("keep")
-    width_cfg = _recorded_run(root / "resume_width", good, width=0.125, lr=1e-3)
-    lr_cfg = _recorded_run(root / "resume_lr", good, width=0.125, lr=1e-3)
-    store_cfg = _recorded_run(root / "resume_store", good, width=0.125, lr=1e-3)
+    width_cfg = _recorded_run(root / "resume_width", good, width=0.125, learning_rate=1e-3)
+    lr_cfg = _recorded_run(root / "resume_lr", good, width=0.125, learning_rate=1e-3)
+    store_cfg = _recorded_run(root / "resume_store", good, width=0.125, learning_rate=1e-3)
     pci_run = root / "pci_run"
     pci_run.mkdir()
-    (pci_run / "best.keras").write_bytes(b"PK")
+    with zipfile.ZipFile(pci_run / "best.keras", "w") as archive:  # a model of an older version: no info in it
+        archive.writestr("config.json", json.dumps({"class_name": "Functional", "config": {}}))
     (pci_run / "model_card.json").write_text(json.dumps({"method": "pci"}))
-    fast = {"width": 0.125, "lr": 1e-3, "mixed_precision": "off"}
+    fast = {"width": 0.125, "learning_rate": 1e-3, "mixed_precision": "off"}
     s = str
     cases = {
         "missing_store": ("train", [s(root / "missing.h5"), s(root / "run_missing")], fast),
@@ -95,7 +100,7 @@ def bad(tmp_path_factory):
         "small_crops": ("train", [s(_store(root / "small.h5", size=32)), s(root / "run_small")],
                         {**fast, "preset": "kraus2017"}),
         "resume_width": ("train", [s(good), s(width_cfg.parent)], {**fast, "width": 0.25, "resume": True}),
-        "resume_lr": ("train", [s(good), s(lr_cfg.parent)], {**fast, "lr": 1e-2, "resume": True}),
+        "resume_lr": ("train", [s(good), s(lr_cfg.parent)], {**fast, "learning_rate": 1e-2, "resume": True}),
         "resume_store": ("train", [s(other), s(store_cfg.parent)], {**fast, "resume": True}),
         "resume_overwrite": ("train", [s(good), s(lr_cfg.parent)], {**fast, "resume": True, "overwrite": True}),
         "extract_missing_store": ("extract", [s(root / "missing.h5"), s(root / "prof_missing")],

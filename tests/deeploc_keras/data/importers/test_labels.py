@@ -160,3 +160,20 @@ def test_real_wt2_example_prepares_the_store_and_standards(tmp_path):
         assert len(store) == 40 and store.class_names == ["CYTOPLASM", "ENDOSOME", "NUCLEI"]
     assert sorted(p.name for p in (work / "standards").iterdir()) == [
         "bioprocess.gmt", "cellular_component.gmt", "complex.gmt", "pathway.gmt"]
+
+
+def test_import_labels_from_huh2003_labels_every_real_toy_protein(pci_toy_dir, standards_dir, tmp_path):
+    aliases = standards_dir / "sgd_SGD_features.tsv"
+    result = CliRunner().invoke(main, ["import", str(pci_toy_dir), "--out", str(tmp_path / "toy.h5"), "--format",
+                                       "tiff-folders", "--labels-from", "huh2003", "--aliases", str(aliases)])
+    assert result.exit_code == 0, result.output
+    with CellStore.open(tmp_path / "toy.h5") as store:
+        names = np.asarray(store.class_names)
+        got = {p: set(names[g]) for p, g in store.cells.groupby("protein")["label"]}
+    # independent: gene -> ORF from the SGD table, then the rule computed with pandas on the shipped Huh table
+    sgd = pd.read_csv(aliases, sep="\t", header=None, usecols=[3, 4], names=["orf", "gene"], dtype=str, skiprows=1)
+    orf_of = dict(zip(sgd["gene"], sgd["orf"], strict=False))
+    expected = _expected(REPO / "deeploc_keras/data/synthetic/data/huh2003_yeastgfp.csv.xz", "rarest")
+    label_of = dict(zip(expected["protein"], expected["label"], strict=True))
+    assert got == {gene: {label_of[orf_of[gene]]} for gene in ("AAC1", "AAC3", "AAH1", "AAP1", "AAR2")}
+    assert len({label for labels in got.values() for label in labels}) >= 2  # enough classes to train
