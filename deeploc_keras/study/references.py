@@ -10,7 +10,8 @@ scored exactly as the representations it frames:
 - :func:`label_profiles`: the localization labels themselves, per protein the share of
   its cells in each class the classifier is trained on (available on real data too);
 - :func:`generating_profiles`: on a simulated screen, the parameters each protein was
-  drawn from (class mixture and ``theta``), the ceiling of what the images carry.
+  drawn from (class mixture and ``theta``): the generator's own numbers, not what the
+  images carry (the oracle, :mod:`deeploc_keras.study.oracle`, is that empirical ceiling).
 
 Chance needs no profile: it is each standard's prevalence (AP and F of a random
 ranking), and 0 for AMI.
@@ -32,15 +33,18 @@ from ..core.outputs import atomic_path, check_output
 from ..core.profiles import ProfileWriter
 from ..data.store import SPLIT_CHOICES, CellStore
 
-__all__ = ["LABELS_METHOD", "GENERATING_METHOD", "UNTRAINED", "PIXEL_STATISTICS", "LABELS", "GENERATING",
+__all__ = ["LABELS_METHOD", "GENERATING_METHOD", "UNTRAINED", "PIXEL_STATISTICS", "LABELS", "GENERATING", "ORACLE",
            "REFERENCE_NAMES", "untrained_model", "label_profiles", "generating_profiles", "mean_target_mse"]
 
 #: Display name of each learned method's untrained network, by the method's display name.
 UNTRAINED = {"DeepLoc": "DeepLoc untrained", "PCI": "PCI untrained"}
 #: Display names of the other references.
-PIXEL_STATISTICS, LABELS, GENERATING = "Pixel statistics", "Localization labels", "Generating parameters"
+PIXEL_STATISTICS, LABELS = "Pixel statistics", "Localization labels"
+GENERATING = "Generating parameters (the generator's own numbers)"
+#: The empirical ceiling on a simulated screen (:mod:`deeploc_keras.study.oracle`).
+ORACLE = "Oracle (CNN trained on the generating parameters)"
 #: Every reference representation, from the floor up (chance is each standard's prevalence, not a profile).
-REFERENCE_NAMES = (*UNTRAINED.values(), PIXEL_STATISTICS, LABELS, GENERATING)
+REFERENCE_NAMES = (*UNTRAINED.values(), PIXEL_STATISTICS, LABELS, ORACLE, GENERATING)
 #: Feature-name prefix and method of :func:`label_profiles` (``Labels_<class>``).
 LABELS_METHOD = "Labels"
 #: Feature-name prefix and method of :func:`generating_profiles` (``Generating_class_<c>``, ``Generating_theta_<p>``).

@@ -6,11 +6,14 @@ resumed run finds it finished)::
     screen/         simulate the embedded synthetic screen (unless a store is given)
     runs/deeploc/   train DeepLoc (study protocol, learning-rate sweep x seeds, monitor)
     runs/pci/       train Paired Cell Inpainting
-    profiles/<m>/   extract DeepLoc, PCI and CellProfiler (+PCA) profiles of the test cells
+    runs/oracle/    on a simulated screen, train the oracle (DeepLoc's trunk regressing the function parameters)
+    profiles/<m>/   extract DeepLoc, PCI and CellProfiler (+PCA) profiles of the held-out (validation and test)
+                    cells, so a protein's profile averages 20 % of its cells
     run_profiles/<m>/<run>/  with several runs at the chosen learning rate, the profiles of each run
-    references/     the ladder's reference rows on the same test cells: DeepLoc and PCI untrained (same
+    references/     the ladder's reference rows on the same held-out cells: DeepLoc and PCI untrained (same
                     configuration and seed, random weights), pixel statistics, the localization labels,
-                    and on a simulated screen the generating parameters; references.json holds the
+                    and on a simulated screen the oracle (the empirical ceiling) and the generating
+                    parameters (the generator's own numbers); references.json holds the
                     validation MSE of PCI's mean-image predictor
     scores/         score every representation on the four standards with bootstrap intervals, paired
                     comparisons with the best baseline, within-compartment AP/mAP, and the mean and
@@ -50,11 +53,11 @@ from ..models.presets import STUDY_LEARNING_RATES
 from ..training.config import TrainConfig
 from ..training.methods import METHODS, PCI_LEARNING_RATES, TRAINABLE_METHODS
 from ..training.train import selected_runs, train
-from .references import GENERATING, LABELS, PIXEL_STATISTICS, UNTRAINED
+from .references import GENERATING, LABELS, ORACLE, PIXEL_STATISTICS, UNTRAINED
 from .report import BASELINES, write_report
 
 __all__ = ["ReproducePreset", "REPRODUCE_PRESETS", "REPRODUCE_PRESET_NAMES", "STANDARD_NAMES", "STEP_NAMES",
-           "REPRESENTATIONS", "WITHIN_STANDARDS", "NORMALIZE", "reproduce"]
+           "REPRESENTATIONS", "WITHIN_STANDARDS", "NORMALIZE", "PROFILE_SPLIT", "reproduce"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +71,10 @@ WITHIN_STANDARDS = ("bioprocess", "pathway", "complex")
 #: ``score --normalize`` of reproduce: every profile as extracted (CellProfiler's are normalized and
 #: feature-selected by its runner; the learned ones and the references are not normalized).
 NORMALIZE = "none"
-STEP_NAMES = ("simulate", "train_deeploc", "train_pci", "extract_deeploc", "extract_pci", "extract_cellprofiler",
-              "references", "score", "figures", "report")
+#: The cells every representation and reference is profiled from: those no gradient step saw.
+PROFILE_SPLIT = "heldout"
+STEP_NAMES = ("simulate", "train_deeploc", "train_pci", "train_oracle", "extract_deeploc", "extract_pci",
+              "extract_cellprofiler", "references", "score", "figures", "report")
 _STATE = "reproduce.json"
 
 
@@ -111,6 +116,11 @@ class ReproducePreset:
         XLA for the training steps (``train --no-xla`` when False).
     n_bootstrap : int
         Bootstrap resamples of the proteins for the intervals and paired comparisons of the scores.
+    oracle_width, oracle_epochs : float, int
+        The oracle's width and epochs (:func:`deeploc_keras.study.oracle.train_oracle`; simulated screens only).
+    split_fractions : tuple of 3 floats
+        Train, validation and test shares of each protein's cells of a simulated screen; the profiles average
+        the validation and test cells.
     """
 
     description: str
@@ -132,6 +142,9 @@ class ReproducePreset:
     mixed_precision: str = "auto"
     jit_compile: bool = True
     n_bootstrap: int = 200
+    oracle_width: float = 0.125
+    oracle_epochs: int = 4
+    split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
 
 
 REPRODUCE_PRESETS: dict[str, ReproducePreset] = {
@@ -141,14 +154,14 @@ REPRODUCE_PRESETS: dict[str, ReproducePreset] = {
                     "would dominate steps this few).",
         proteins=48, cells_per_protein=24, deeploc_preset="study", deeploc_width=0.125, deeploc_epochs=2,
         sweep_rates=(1e-3,), seeds=(0, 1), batch_size=64, pci_width=0.0625, pci_epochs=1, pci_lr=1e-3, cp_workers=2,
-        n_bootstrap=50, jit_compile=False,
+        n_bootstrap=50, jit_compile=False, oracle_epochs=1,
     ),
     "cpu": ReproducePreset(
         description="The embedded demo (< 20 min on 2 CPU cores): the default synthetic screen, CPU-width models, "
                     "a short learning-rate sweep over 3 seeds, PCI 6 epochs at learning rate 1e-3.",
         proteins=240, cells_per_protein=40, deeploc_preset="study", deeploc_width=0.125, deeploc_epochs=2,
         sweep_rates=(1e-3, 3e-4), seeds=(0, 1, 2), batch_size=128, pci_width=0.0625, pci_epochs=6, pci_lr=1e-3,
-        cp_workers=2,
+        cp_workers=2, split_fractions=(0.6, 0.2, 0.2),
     ),
     "paper": ReproducePreset(
         description="The full study protocol on a GPU: full-size DeepLoc (study preset, 5 learning rates x 3 seeds, "
@@ -298,6 +311,7 @@ class _Layout:
         files[PIXEL_STATISTICS] = self.references / "pixel_statistics" / "proteins.parquet"
         files[LABELS] = self.references / "labels" / "proteins.parquet"
         if self.proteins_csv is not None:
+            files[ORACLE] = self.references / "oracle" / "proteins.parquet"
             files[GENERATING] = self.references / "generating" / "proteins.parquet"
         return files
 
@@ -306,7 +320,7 @@ def _simulate(screen: Path, config: ReproducePreset, seed: int, hierarchy: str) 
     from ..data.synthetic import simulate_screen
 
     simulate_screen(_fresh(screen), proteins=config.proteins, cells_per_protein=config.cells_per_protein, seed=seed,
-                    hierarchy=hierarchy)
+                    hierarchy=hierarchy, split_fractions=config.split_fractions)
 
 
 def _resumable(path: Path) -> tuple[Path, bool]:
@@ -339,33 +353,42 @@ def _seeds(config: ReproducePreset, seed: int) -> tuple[int, ...]:
     return tuple(seed + s for s in config.seeds)
 
 
+def _train_oracle(layout: _Layout, config: ReproducePreset, seed: int) -> None:
+    from .oracle import train_oracle
+
+    train_oracle(layout.store, layout.proteins_csv, _fresh(layout.runs / "oracle"), width=config.oracle_width,
+                 epochs=config.oracle_epochs, seed=seed, jit_compile=config.jit_compile)
+
+
 def _extract_learned(layout: _Layout, method: str, layer: str) -> None:
     """Profiles of the best run into ``profiles/<method>/``; with several selected runs, each run's too."""
     extract(layout.store, _fresh(layout.profiles / method), method=method,
-            model_path=layout.runs / method / "best.keras", layer=layer, split="test")
+            model_path=layout.runs / method / "best.keras", layer=layer, split=PROFILE_SPLIT)
     runs = selected_runs(layout.runs / method)
     folder = _fresh(layout.run_profiles / method)
     if len(runs) > 1:
         for run_dir in runs:
             extract(layout.store, folder / run_dir.name, method=method, model_path=run_dir / "best.keras",
-                    layer=layer, split="test")
+                    layer=layer, split=PROFILE_SPLIT)
 
 
 def _extract_cellprofiler(layout: _Layout, config: ReproducePreset) -> None:
     from cellprofiler_features.measure import FeatureConfig
 
-    extract(layout.store, _fresh(layout.profiles / "cellprofiler"), method="cellprofiler", split="test", pca=0.99,
+    extract(layout.store, _fresh(layout.profiles / "cellprofiler"), method="cellprofiler", split=PROFILE_SPLIT, pca=0.99,
             workers=config.cp_workers, config=FeatureConfig.preset(config.cp_features))
 
 
 def _references(layout: _Layout, config: ReproducePreset) -> None:
-    """Every reference profile of the test cells, and PCI's mean-image predictor, into ``references/``."""
+    """Every reference profile of the held-out cells, and PCI's mean-image predictor, into ``references/``."""
     from .ladder import reference_profiles
     from .references import mean_target_mse
 
-    reference_profiles(layout.store, layout.references, split="test",
+    simulated = layout.proteins_csv is not None
+    reference_profiles(layout.store, layout.references, split=PROFILE_SPLIT,
                        untrained=[layout.runs / m for m in ("deeploc", "pci")], layers={"pci": config.pci_layer},
-                       generating=layout.proteins_csv, overwrite=True)
+                       generating=layout.proteins_csv, oracle=layout.runs / "oracle" if simulated else None,
+                       overwrite=True)
     history = pd.read_csv(layout.runs / "pci" / "history.csv")
     facts = {"pci": {"best_val_mse": float(history["val_loss"].min()),
                      "epochs": len(history),
@@ -570,6 +593,8 @@ def reproduce(
                      localization=localization)
     run.step("train_deeploc", partial(_train_deeploc, layout, config, seed))
     run.step("train_pci", partial(_train_pci, layout, config, seed))
+    if layout.proteins_csv is not None:
+        run.step("train_oracle", partial(_train_oracle, layout, config, seed))
     run.step("extract_deeploc", partial(_extract_learned, layout, "deeploc", METHODS["deeploc"].default_layer))
     run.step("extract_pci", partial(_extract_learned, layout, "pci", config.pci_layer))
     run.step("extract_cellprofiler", partial(_extract_cellprofiler, layout, config))

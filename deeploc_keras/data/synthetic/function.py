@@ -48,7 +48,6 @@ REGIONS: dict[str, str] = {
 }
 _GRANULES_PER_CELL = 4.0  # expected granules at count = 0
 _GRANULE_SIGMA = 0.9  # px at size = 0
-_MARKER_TEXTURE = transfer(np.array([1.5]))  # the marker's own mottling, the same for every cell
 
 
 def granules(region: str, g: Geometry, idx: np.ndarray, theta: np.ndarray, rng: np.random.Generator) -> Pattern:
@@ -139,17 +138,31 @@ def render_protein(name: str, g: Geometry, idx: np.ndarray, theta: np.ndarray, r
     )
 
 
-def _textures(sigma: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Unit-variance Gaussian random fields, shape (m, CANVAS, CANVAS): the protein's mottling with grain
-    ``sigma`` (px, per cell) and the marker's at a fixed grain, filtered from one complex white-noise spectrum."""
-    white = rng.standard_normal((2, len(sigma), FFT_SIZE, FFT_SIZE // 2 + 1), dtype=np.float32)
+def _white_fields(spec_filter: np.ndarray, rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` unit-variance Gaussian random fields on the canvas: complex white noise drawn as a spectrum, shaped
+    by ``spec_filter`` (broadcast to (n, FFT_SIZE, FFT_SIZE // 2 + 1)), transformed back."""
+    white = rng.standard_normal((2, n, FFT_SIZE, FFT_SIZE // 2 + 1), dtype=np.float32)
     spec = white[0] + 1j * white[1]
-    fields = []
-    for shaped in (spec * transfer(sigma), spec * _MARKER_TEXTURE):
-        field = _fft.irfft2(shaped, s=(FFT_SIZE, FFT_SIZE))[:, :CANVAS, :CANVAS]
-        field /= field.std(axis=(1, 2), keepdims=True) + np.float32(1e-6)
-        fields.append(field)
-    return fields[0], fields[1]
+    spec *= spec_filter
+    field = _fft.irfft2(spec, s=(FFT_SIZE, FFT_SIZE))[:, :CANVAS, :CANVAS]
+    field /= field.std(axis=(1, 2), keepdims=True) + np.float32(1e-6)
+    return field
+
+
+#: The marker's mottling: a fixed pool of fields of one grain (1.5 px; it carries no function), drawn once.
+_MARKER_POOL = _white_fields(transfer(np.array([1.5])), np.random.default_rng(20240607), 64)
+
+
+def _marker_texture(n: int, rng: np.random.Generator) -> np.ndarray:
+    """A field of the pool per cell, in one of its eight orientations (flips and transposition)."""
+    pick, flip = rng.integers(0, len(_MARKER_POOL), n), rng.integers(0, 8, n)
+    fields = _MARKER_POOL[pick]
+    for bit, axis in ((1, 1), (2, 2)):
+        sel = (flip & bit).astype(bool)
+        fields[sel] = np.flip(fields[sel], axis=axis)
+    sel = (flip & 4).astype(bool)
+    fields[sel] = fields[sel].transpose(0, 2, 1)
+    return fields
 
 
 def modulation(g: Geometry, theta: np.ndarray, nuclear: np.ndarray, rng: np.random.Generator
@@ -185,9 +198,12 @@ def modulation(g: Geometry, theta: np.ndarray, nuclear: np.ndarray, rng: np.rand
     ((2, 76, 76), True)
     """
     f32 = np.float32
-    tex, marker = _textures(texture_sigma(theta), rng)
-    rho = np.where(nuclear[:, None, None], g.rho_nucleus, g.rho_mother)
-    log_field = np.clip(rho, 0, 1.3) - f32(0.6)
+    tex = _white_fields(transfer(texture_sigma(theta)), rng, len(theta))
+    marker = _marker_texture(len(theta), rng)
+    log_field = g.rho_mother.copy()
+    log_field[nuclear] = g.rho_nucleus[nuclear]
+    np.clip(log_field, 0, 1.3, out=log_field)
+    log_field -= f32(0.6)
     log_field *= radial_slope(theta).astype(f32)[:, None, None]
     log_field += texture_amplitude(theta).astype(f32)[:, None, None] * tex
     budded = np.flatnonzero(g.bud_radius > 0)

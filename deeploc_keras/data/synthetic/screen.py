@@ -28,7 +28,7 @@ from .hierarchy import ARTEFACT_CLASSES, GROUP_LEVELS, LOCALIZATION_CLASSES, Hie
 from .parameters import N_PARAMETERS, PARAMETER_NAMES
 from .patterns import render_pattern
 
-__all__ = ["BLOCK_CELLS", "STANDARD_NAMES", "HIERARCHY_CHOICES", "SimulatedScreen", "cells_per_protein_counts",
+__all__ = ["BLOCK_CELLS", "STANDARD_NAMES", "SPLIT_FRACTIONS", "HIERARCHY_CHOICES", "SimulatedScreen", "cells_per_protein_counts",
            "choose_hierarchy", "render_cells", "simulate_screen", "write_gmt"]
 
 logger = logging.getLogger(__name__)
@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 BLOCK_CELLS = 256
 #: The four standards written under ``standards/`` (the study's scales).
 STANDARD_NAMES = GROUP_LEVELS
+#: Train, validation and test shares of each protein's cells (the study's protocol).
+SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 #: Hierarchies a screen can have: real ORFs and groups from the shipped annotation, or fully synthetic.
 HIERARCHY_CHOICES = ("grounded", "synthetic")
 _FIELD_SHAPE = (1024, 1344)
@@ -431,7 +433,8 @@ def _check_screen(proteins: int, cells_per_protein: int, plates: int, chunk_cell
 
 
 def _context(h: Hierarchy, counts: np.ndarray, plates: int, seed: int, difficulty: str,
-             dead_ghost_fraction: float, class_names: list[str]) -> _Context:
+             dead_ghost_fraction: float, class_names: list[str],
+             split_fractions: tuple[float, float, float] = SPLIT_FRACTIONS) -> _Context:
     """Everything the blocks share: plates and wells (independent of function), nuisance, splits."""
     n = len(h.proteins)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
@@ -449,7 +452,7 @@ def _context(h: Hierarchy, counts: np.ndarray, plates: int, seed: int, difficult
         abundance=np.exp(rng.normal(0, _ABUNDANCE_SD, n)), field_gain=rng.normal(1, 0.05, (n, 4)).clip(0.7, 1.3),
         plate_gain=rng.uniform(0.8, 1.2, plates), plate_gradient=rng.normal(0, 0.25, (plates, 2)),
         plate_background=rng.uniform(15, 45, plates), plate_marker=rng.uniform(0.85, 1.15, plates),
-        split=assign_splits(protein_of_cell, seed=seed),
+        split=assign_splits(protein_of_cell, seed=seed, fractions=split_fractions),
     )
 
 
@@ -503,6 +506,7 @@ def simulate_screen(
     pathways: int | None = None,
     complexes: int | None = None,
     multi_localized_fraction: float = 0.15,
+    split_fractions: tuple[float, float, float] = SPLIT_FRACTIONS,
     overwrite: bool = False,
     chunk_cells: int = 512,
     progress: bool = False,
@@ -547,6 +551,9 @@ def simulate_screen(
         Synthetic only: group counts.
     multi_localized_fraction : float, default 0.15
         Share of proteins with a second localization (an upper bound when grounded).
+    split_fractions : tuple of 3 floats, default (0.8, 0.1, 0.1)
+        Train, validation and test shares of each protein's cells (the study's 80/10/10 by default; a small
+        screen profiled from its held-out cells may hold out more, e.g. 60/20/20).
     overwrite : bool, default False
         Replace an existing ``outdir``.
     chunk_cells : int, default 512
@@ -582,13 +589,14 @@ def simulate_screen(
     n, cpp = len(h.proteins), int(cells_per_protein)
     class_names = list(h.class_names) + (list(ARTEFACT_CLASSES) if dead_ghost_fraction > 0 else [])
     counts = cells_per_protein_counts(n, cpp, cells_per_protein_spread, seed=seed)
-    ctx = _context(h, counts, int(plates), seed, difficulty, dead_ghost_fraction, class_names)
+    ctx = _context(h, counts, int(plates), seed, difficulty, dead_ghost_fraction, class_names, split_fractions)
     total = len(ctx.protein_of_cell)
     with atomic_path(outdir, overwrite=overwrite) as tmp:
         tmp.mkdir(parents=True)
         source = (f"deeploc_keras.data.synthetic seed={seed} difficulty={difficulty} hierarchy={hierarchy} proteins={n} "
                   f"cells_per_protein={cpp}"
-                  + (f" cells_per_protein_spread={cells_per_protein_spread:g}" if cells_per_protein_spread else ""))
+                  + (f" cells_per_protein_spread={cells_per_protein_spread:g}" if cells_per_protein_spread else "")
+                  + (f" split_fractions={tuple(split_fractions)}" if tuple(split_fractions) != SPLIT_FRACTIONS else ""))
         _render_store(tmp / "cells.h5", ctx, class_names, source, chunk_cells, progress)
         _write_tables(tmp, ctx, counts)
     out = Path(outdir)
