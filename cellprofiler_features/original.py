@@ -8,7 +8,7 @@ selected cells into the same outputs as :func:`cellprofiler_features.runner.extr
     OUT/cells.parquet          Metadata_ columns + the features as named by Info1_columns, one row per cell
     OUT/proteins_raw.parquet   nanmean per protein
     OUT/proteins.parquet       normalized across proteins and feature-selected (deeploc_keras.core.processing)
-    OUT/config.json            run record
+    OUT/extract.json           run record (``--overwrite`` replaces only outputs it shows to be these)
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from deeploc_keras.core.errors import check_positive_int, file_error
-from deeploc_keras.core.outputs import check_output
+from deeploc_keras.core.outputs import check_own_outputs
 from deeploc_keras.core.processing import ProfileProcessing, process_profile_file
 from deeploc_keras.core.profiles import METADATA_PREFIX, aggregate_proteins, write_cell_profiles
 from deeploc_keras.core.records import write_run_record
@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 #: Method recorded in the profiles (and the default representation name of ``score``).
 ORIGINAL_METHOD = "CellProfilerOriginal"
-_OUTPUTS = ("cells.parquet", "proteins_raw.parquet", "proteins.parquet", "config.json")
+_OUTPUTS = ("cells.parquet", "proteins_raw.parquet", "proteins.parquet", "extract.json")
 
 
 def original_feature_profiles(
@@ -93,8 +93,7 @@ def original_feature_profiles(
         if selected.size == 0:
             raise file_error(cell_store.path, f"no cells selected (split={split!r}, {len(cell_store)} cells)")
         out = Path(out)
-        for name in _OUTPUTS:
-            check_output(out / name, overwrite=overwrite)
+        check_own_outputs(out, _OUTPUTS, command="extract", overwrite=overwrite)
         fingerprint = cell_store.fingerprint()
         info = {"method": ORIGINAL_METHOD, "split": split, "store_fingerprint": fingerprint,
                 "features": "the store's per-cell feature table (Info1 of the imported DeepLoc HDF5 files)"}
@@ -110,7 +109,7 @@ def original_feature_profiles(
             if created:
                 shutil.rmtree(out)
             raise
-        write_run_record(out / "config.json", command="original_feature_profiles",
+        write_run_record(out / "extract.json", command="extract --method original-features",
                          config={"method": ORIGINAL_METHOD, "split": split, "n_features": len(columns),
                                  "processing": processing.to_dict(), "batch_cells": int(batch_cells)},
                          seed=None, inputs={"store": fingerprint})

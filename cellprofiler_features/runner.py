@@ -4,7 +4,11 @@ The store is streamed chunk by chunk (``chunk_cells`` cells); chunks are measure
 by a local process pool (default), or by Dask (``dask.distributed``) workers; each
 finished chunk is written atomically to ``OUT/.chunks/`` so an interrupted run
 resumes without recomputing it. Results are ordered by cell index, so they are
-identical whatever the parallelism. Outputs::
+identical whatever the parallelism. The outputs are written beside, in ``OUT/.chunks/outputs/``,
+and moved into place only once every one of them is complete, so an interrupted run
+(``overwrite`` included) leaves the previous outputs as they were; ``overwrite`` replaces
+only outputs ``OUT/extract.json`` shows to be this runner's. The run holds the lock of
+``OUT`` (one writer). Outputs::
 
     OUT/cells.parquet          Metadata_ columns + CellProfiler features, one row per cell (raw)
     OUT/proteins_raw.parquet   nanmean per protein, Metadata_Count (the study's raw profiles)
@@ -13,7 +17,7 @@ identical whatever the parallelism. Outputs::
     OUT/cells_pca.parquet      (with pca) cells projected on the PCA, CellProfilerPCA_pc_0000 ...
     OUT/proteins_pca.parquet   (with pca) the projected cells averaged per protein
     OUT/pca.npz                (with pca) the fitted transform (CellProfilerPCA.load)
-    OUT/config.json            resolved configuration, versions, store fingerprint
+    OUT/extract.json           resolved configuration, versions, store fingerprint
 """
 
 from __future__ import annotations
@@ -34,9 +38,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from deeploc_keras.core.console import progress
-from deeploc_keras.core.errors import InputError, OutputExistsError, check_positive_int, file_error
+from deeploc_keras.core.errors import InputError, check_positive_int, file_error
 from deeploc_keras.core.lifetime import exit_with_parent
-from deeploc_keras.core.outputs import atomic_path, remove_path
+from deeploc_keras.core.locking import output_lock
+from deeploc_keras.core.outputs import atomic_path, check_own_outputs, made_dir, publish, remove_path
+from deeploc_keras.core.ownership import record_name
 from deeploc_keras.core.processing import ProfileProcessing, process_profile_file
 from deeploc_keras.core.profiles import ProfileWriter, aggregate_proteins, cell_metadata, feature_names
 from deeploc_keras.core.records import write_run_record
@@ -55,8 +61,10 @@ METHOD = "CellProfiler"
 PCA_METHOD = "CellProfilerPCA"
 #: Files written into ``out_dir`` (the PCA ones only with ``pca``).
 OUTPUT_NAMES = ("cells.parquet", "proteins_raw.parquet", "proteins.parquet", "cells_pca.parquet",
-                "proteins_pca.parquet", "pca.npz", "config.json")
+                "proteins_pca.parquet", "pca.npz", "extract.json")
 _CHUNK_DIR = ".chunks"
+_STAGING = "outputs"
+_COMMAND = "extract --method cellprofiler"
 _FLAGS = ("Metadata_MaskFallback", "Metadata_NoSignal")
 
 
@@ -183,14 +191,18 @@ class _Executor:
         if isinstance(scheduler, Client):
             self._client = scheduler
         elif scheduler == "local":
+            _quiet_dask()
             self._cluster = LocalCluster(n_workers=int(workers or os.cpu_count() or 1), threads_per_worker=1,
                                          processes=True, dashboard_address=None)
             self._client, self._own_client = Client(self._cluster), True
         else:
+            _quiet_dask()
             try:
                 self._client, self._own_client = Client(str(scheduler), timeout="30s"), True
-            except OSError as exc:
-                raise InputError(f"cannot reach the Dask scheduler at {scheduler!r}: {exc}") from None
+            except (OSError, ValueError, TypeError) as exc:
+                raise InputError(f"cannot reach the Dask scheduler at {scheduler!r}: {_first_line(exc)}") from None
+        self.address = scheduler if isinstance(scheduler, str) and scheduler != "local" else \
+            str(self._client.scheduler.address)
         self.workers = max(len(self._client.scheduler_info().get("workers", {})), 1)
         self.kind = f"dask ({self._client.scheduler.address}, {self.workers} workers)"
 
@@ -226,6 +238,12 @@ class _Executor:
                     return
                 for future in wait_any(list(in_flight)):
                     yield in_flight.pop(future), future.result()
+        except (concurrent.futures.CancelledError, OSError) as exc:
+            if self._client is None:
+                raise
+            reason = "connection lost" if isinstance(exc, concurrent.futures.CancelledError) else _first_line(exc)
+            raise InputError(f"the Dask scheduler at {self.address} stopped answering mid-run ({reason}); the "
+                             "chunks measured so far are kept: run again to resume") from None
         finally:
             for future in in_flight:
                 future.cancel()
@@ -240,33 +258,71 @@ class _Executor:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
-        if self._own_client:
-            self._client.close()
-        if self._cluster is not None:
-            self._cluster.close()
+        try:
+            if self._own_client:
+                self._client.close()
+            if self._cluster is not None:
+                self._cluster.close()
+        except (OSError, TimeoutError, concurrent.futures.CancelledError) as exc:
+            logger.debug("closing the Dask client: %s", exc)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _quiet_dask() -> None:
+    """Leave the reporting of a lost scheduler to the runner (one line), unless debugging.
+
+    Dask's loggers carry levels of their own (its logging configuration), so each is set.
+    """
+    if logging.getLogger(__name__).getEffectiveLevel() <= logging.DEBUG:
+        return
+    import distributed  # noqa: F401 - creates Dask's loggers
+
+    names = [name for name in logging.root.manager.loggerDict if name.split(".")[0] == "distributed"]
+    for name in ["distributed", *names]:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _check_outputs(out_dir: Path, *, overwrite: bool) -> None:
+    """Refuse existing outputs without ``overwrite``, and outputs that are not this runner's with it."""
+    check_own_outputs(out_dir, OUTPUT_NAMES, command="extract", overwrite=overwrite)
 
 
 def _prepare_out(out_dir: Path, manifest: dict[str, Any], *, overwrite: bool) -> Path:
-    """Refuse or clear existing outputs; return the chunk directory (kept if it holds this same run)."""
-    existing = [out_dir / name for name in OUTPUT_NAMES if (out_dir / name).exists()]
-    if existing and not overwrite:
-        raise OutputExistsError(existing[0])
+    """Check the outputs; return the chunk directory (kept if it holds this same run) with an empty staging folder."""
+    _check_outputs(out_dir, overwrite=overwrite)
     chunks = out_dir / _CHUNK_DIR
     manifest_path = chunks / "manifest.json"
     if chunks.exists():
-        previous = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
+        try:
+            previous = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
+        except ValueError:
+            previous = None
         if previous != manifest:
             if not overwrite:
                 raise file_error(chunks, "holds finished chunks of a different run (store, split, chunk size or "
                                          "configuration differ); pass --overwrite to discard them")
             remove_path(chunks)
-    for path in existing:
-        remove_path(path)
     chunks.mkdir(parents=True, exist_ok=True)
     if not manifest_path.is_file():
         with atomic_path(manifest_path) as tmp:
             tmp.write_text(json.dumps(manifest, sort_keys=True))
+    remove_path(chunks / _STAGING)
+    (chunks / _STAGING).mkdir()
     return chunks
+
+
+def _publish_outputs(staging: Path, out_dir: Path) -> None:
+    """Move every finished output into ``out_dir`` (the record last); drop outputs of a previous run not written now."""
+    names = [name for name in OUTPUT_NAMES if name != record_name("extract")] + [record_name("extract")]
+    for name in names:
+        if (staging / name).exists():
+            publish(staging / name, out_dir / name, replace=True)
+        else:
+            remove_path(out_dir / name)
 
 
 def _write_chunk(path: Path, meta: pd.DataFrame, result: tuple[np.ndarray, ...], columns: list[str]) -> None:
@@ -378,43 +434,63 @@ def extract_cellprofiler(
     fingerprint = store.fingerprint()
     manifest = {"store": fingerprint, "split": split, "chunk_cells": int(chunk_cells), "scale": scale,
                 "config": config.to_dict(), "channel_names": channel_names, "n_cells": int(selected.size)}
-    chunk_dir = _prepare_out(out_dir, manifest, overwrite=overwrite)
-    blocks = [selected[i:i + chunk_cells] for i in range(0, selected.size, chunk_cells)]
-    paths = [chunk_dir / f"chunk_{k:06d}.parquet" for k in range(len(blocks))]
-    pending = [k for k, path in enumerate(paths) if not path.is_file()]
-    if len(pending) < len(blocks):
-        logger.info("resuming: %d of %d chunks already measured", len(blocks) - len(pending), len(blocks))
     executor = _Executor(workers, scheduler)
-    _measure_chunks(store, blocks, paths, pending, executor=executor, channel_names=channel_names, config=config,
-                    scale=scale, columns=columns)
-    info = {"method": METHOD, "store_fingerprint": fingerprint, "split": split, "scale": scale}
-    _concat_chunks(paths, out_dir / "cells.parquet", info)
-    proteins = aggregate_proteins(out_dir / "cells.parquet", out_dir / "proteins_raw.parquet", overwrite=True)
-    processed = process_profile_file(out_dir / "proteins_raw.parquet", out_dir / "proteins.parquet", processing,
-                                     overwrite=True)
-    flags = pq.read_table(out_dir / "cells.parquet", columns=list(_FLAGS)).to_pandas()
-    summary: dict[str, Any] = {
-        "cells": int(selected.size), "proteins": len(proteins), "features": len(columns),
-        "mask_fallback": int(flags["Metadata_MaskFallback"].sum()), "no_signal": int(flags["Metadata_NoSignal"].sum()),
-        "chunks": {"computed": len(pending), "resumed": len(blocks) - len(pending)}, "pca_components": None,
-        "executor": executor.kind, "processing": processed,
-    }
-    outputs = ["cells.parquet", "proteins_raw.parquet", "proteins.parquet"]
-    if pca is not None:
-        fitted = _fit_pca(out_dir / "cells.parquet", out_dir, pca, seed=0)
-        aggregate_proteins(out_dir / "cells_pca.parquet", out_dir / "proteins_pca.parquet", overwrite=True)
-        summary["pca_components"] = fitted.n_components_
-        outputs += ["cells_pca.parquet", "proteins_pca.parquet", "pca.npz"]
-    run_config = {"method": METHOD, "split": split, "pca": pca, "workers": workers, "scheduler": str(scheduler)
-                  if scheduler is not None else None, "rescale": rescale, "chunk_cells": int(chunk_cells),
-                  "scale": scale, "mask_channel": channel_names[mask_channel(channel_names)],
-                  "features": config.to_dict(), "n_features": len(columns), "processing": processing.to_dict()}
-    write_run_record(out_dir / "config.json", command="extract --method cellprofiler", config=run_config, seed=0,
-                     inputs={"store": fingerprint})
-    shutil.rmtree(chunk_dir)
+    try:
+        with made_dir(out_dir), output_lock(out_dir):
+            chunk_dir = _prepare_out(out_dir, manifest, overwrite=overwrite)
+            blocks = [selected[i:i + chunk_cells] for i in range(0, selected.size, chunk_cells)]
+            paths = [chunk_dir / f"chunk_{k:06d}.parquet" for k in range(len(blocks))]
+            pending = [k for k, path in enumerate(paths) if not path.is_file()]
+            if len(pending) < len(blocks):
+                logger.info("resuming: %d of %d chunks already measured", len(blocks) - len(pending), len(blocks))
+            _measure_chunks(store, blocks, paths, pending, executor=executor, channel_names=channel_names,
+                            config=config, scale=scale, columns=columns)
+            run = {"split": split, "pca": pca, "workers": workers, "rescale": rescale, "chunk_cells": int(chunk_cells),
+                   "scale": scale, "fingerprint": fingerprint, "scheduler": scheduler, "executor": executor.kind}
+            summary = _write_outputs(paths, chunk_dir / _STAGING, store=store, n_cells=int(selected.size),
+                                     channel_names=channel_names, config=config, processing=processing,
+                                     columns=columns, run=run)
+            summary["chunks"] = {"computed": len(pending), "resumed": len(blocks) - len(pending)}
+            _publish_outputs(chunk_dir / _STAGING, out_dir)
+            shutil.rmtree(chunk_dir)
+    finally:
+        executor.close()
     summary["seconds"] = round(time.perf_counter() - started, 3)
-    summary["outputs"] = [str(out_dir / name) for name in [*outputs, "config.json"]]
+    summary["outputs"] = [str(out_dir / name) for name in summary.pop("written")]
     logger.info("CellProfiler features: %s", summary)
+    return summary
+
+
+def _write_outputs(paths: list[Path], staging: Path, *, store: CellStore, n_cells: int, channel_names: list[str],
+                   config: FeatureConfig, processing: ProfileProcessing, columns: list[str],
+                   run: dict[str, Any]) -> dict[str, Any]:
+    """Every output of the measured chunks, written into ``staging``; the summary (``written``: the file names)."""
+    info = {"method": METHOD, "store_fingerprint": run["fingerprint"], "split": run["split"], "scale": run["scale"]}
+    _concat_chunks(paths, staging / "cells.parquet", info)
+    proteins = aggregate_proteins(staging / "cells.parquet", staging / "proteins_raw.parquet", overwrite=True)
+    processed = process_profile_file(staging / "proteins_raw.parquet", staging / "proteins.parquet", processing,
+                                     overwrite=True)
+    flags = pq.read_table(staging / "cells.parquet", columns=list(_FLAGS)).to_pandas()
+    summary: dict[str, Any] = {
+        "cells": n_cells, "proteins": len(proteins), "features": len(columns),
+        "mask_fallback": int(flags["Metadata_MaskFallback"].sum()), "no_signal": int(flags["Metadata_NoSignal"].sum()),
+        "pca_components": None, "executor": run["executor"], "processing": processed,
+    }
+    written = ["cells.parquet", "proteins_raw.parquet", "proteins.parquet"]
+    if run["pca"] is not None:
+        fitted = _fit_pca(staging / "cells.parquet", staging, run["pca"], seed=0)
+        aggregate_proteins(staging / "cells_pca.parquet", staging / "proteins_pca.parquet", overwrite=True)
+        summary["pca_components"] = fitted.n_components_
+        written += ["cells_pca.parquet", "proteins_pca.parquet", "pca.npz"]
+    scheduler = run["scheduler"]
+    run_config = {"method": METHOD, "split": run["split"], "pca": run["pca"], "workers": run["workers"],
+                  "scheduler": str(scheduler) if scheduler is not None else None, "rescale": run["rescale"],
+                  "chunk_cells": run["chunk_cells"], "scale": run["scale"],
+                  "mask_channel": channel_names[mask_channel(channel_names)], "features": config.to_dict(),
+                  "n_features": len(columns), "processing": processing.to_dict()}
+    write_run_record(staging / record_name("extract"), command=_COMMAND, config=run_config, seed=0,
+                     inputs={"store": run["fingerprint"]})
+    summary["written"] = [*written, record_name("extract")]
     return summary
 
 
@@ -426,9 +502,7 @@ def _checked_selection(store: CellStore, split: str, out_dir: Path, *, overwrite
     if selected.size == 0:
         raise file_error(store.path, f"no cells selected (split={split!r}, {len(store)} cells in the store)")
     store.require_proteins()
-    existing = [out_dir / name for name in OUTPUT_NAMES if (out_dir / name).exists()]
-    if existing and not overwrite:
-        raise OutputExistsError(existing[0])
+    _check_outputs(out_dir, overwrite=overwrite)
     return selected
 
 
@@ -452,7 +526,6 @@ def _measure_chunks(store: CellStore, blocks: list[np.ndarray], paths: list[Path
         raise
     finally:
         bar.close()
-        executor.close()
 
 
 def _measure_job(images: np.ndarray, channel_names: list[str], config: FeatureConfig,

@@ -21,7 +21,7 @@ from typing import Any
 from . import _moved, _registration
 from ._version import __version__
 
-__all__ = ["__version__", "CellStore", "assign_splits", "build_pci", "build_deeploc", "embedding_model",
+__all__ = ["__version__", "CellStore", "assign_splits", "build_pci", "build_deeploc", "build_pifia", "embedding_model",
            "import_cells", "load_model", "read_model_info", "simulate_screen"]
 
 #: public name -> module that defines it (imported on first access)
@@ -30,6 +30,7 @@ _LAZY = {
     "assign_splits": "deeploc_keras.data.store",
     "build_pci": "deeploc_keras.models.pci",
     "build_deeploc": "deeploc_keras.models.deeploc",
+    "build_pifia": "deeploc_keras.models.pifia",
     "embedding_model": "deeploc_keras.models.deeploc",
     "import_cells": "deeploc_keras.data.importers",
     "load_model": "deeploc_keras.models.loading",

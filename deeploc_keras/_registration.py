@@ -29,7 +29,7 @@ def keras_object_modules() -> tuple[str, ...]:
     Examples
     --------
     >>> keras_object_modules()
-    ('deeploc_keras.models.cell_model', 'deeploc_keras.models.layers', 'deeploc_keras.models.layers_pci')
+    ('deeploc_keras.models.cell_model', 'deeploc_keras.models.layers', 'deeploc_keras.models.layers_pci', 'deeploc_keras.models.layers_pifia')
     """
     from .training.methods import METHODS
 

@@ -8,19 +8,27 @@ exception is a bug, printed as "internal error" with its traceback, exit code 1.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
+import re
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from ._version import __version__
-from .core.console import filter_native_stderr, set_verbosity, verbosity
+from .core.console import filter_native_stderr, set_verbosity, stderr_is_terminal, verbosity
+from .core.errors import MAX_SEED
 from .core.outputs import check_output
+from .core.ownership import check_not_an_input
 from .data.importers import COMPRESSIONS, IMPORT_FORMATS
 from .data.pipeline import SPLIT_CHOICES
 from .data.store import CellStore
+from .models.convert import CHECKPOINT_SOURCES
 from .models.presets import PRESET_NAMES, TTA_MODES
 from .study.ladder import REFERENCES_DIR, score_with_references
 from .study.reproduce import REPRODUCE_PRESET_NAMES
@@ -28,6 +36,9 @@ from .training.config import MIXED_PRECISION_CHOICES, TrainConfig
 from .training.methods import METHOD_NAMES, METHODS, PCI_DEFAULTS, TRAINABLE_METHODS
 
 __all__ = ["main"]
+
+#: Every seed option: numpy, TensorFlow and Keras take seeds in [0, 2**32 - 1].
+_SEED = click.IntRange(0, MAX_SEED)
 
 
 class _Terminated(KeyboardInterrupt):
@@ -40,7 +51,7 @@ def _raise_terminated(signum: int, frame: object) -> None:
 
 def _user_error_line(exc: BaseException) -> str | None:
     """The one line for an error the user can fix, or None for a bug."""
-    from .core.errors import DeeplocKerasError, is_disk_full, os_error_message, user_error_behind
+    from .core.errors import DeeplocKerasError, os_error_message, user_error_behind, write_problem
 
     if isinstance(exc, DeeplocKerasError):
         text = str(exc).strip()
@@ -49,12 +60,7 @@ def _user_error_line(exc: BaseException) -> str | None:
     if cause is not None:
         return _user_error_line(cause)
     if isinstance(exc, OSError):
-        message = os_error_message(exc)
-        if message is None and is_disk_full(exc):
-            from .core.errors import DISK_FULL
-
-            message = DISK_FULL
-        return message
+        return os_error_message(exc) or write_problem(exc)
     return None
 
 
@@ -65,6 +71,17 @@ def _interrupted_line(exc: KeyboardInterrupt) -> str:
     kept = kept_notes()
     return f"{what}; temporary files were removed" + (f"; kept {', '.join(kept)}." if kept else
                                                        "; no partial output was kept.")
+
+
+@contextlib.contextmanager
+def _workers_end_with_this_process() -> Iterator[None]:
+    """joblib's worker processes (scoring's) exit when this process dies, even by SIGKILL, and ignore Ctrl-C."""
+    import joblib
+
+    from .core.lifetime import exit_with_parent
+
+    with joblib.parallel_config(backend="loky", initializer=exit_with_parent, initargs=(os.getpid(),)):
+        yield
 
 
 def _quiet_broken_pipe() -> None:
@@ -108,7 +125,7 @@ class _Group(click.Group):
                 raise
             line = _user_error_line(exc)
             if line is not None:
-                click.echo(f"Error: {line}", err=True)
+                click.echo(f"Error: {_cli_spelling(line, self._invoked_options(ctx))}", err=True)
                 ctx.exit(2)
             click.echo("deeploc-keras: internal error (a bug; please report it with this traceback):", err=True)
             click.echo("".join(traceback.format_exception(exc)).rstrip(), err=True)
@@ -116,6 +133,40 @@ class _Group(click.Group):
         finally:
             if main_thread:
                 signal.signal(signal.SIGTERM, previous)
+
+    def _invoked_options(self, ctx: click.Context) -> dict[str, click.Option]:
+        """The options of the command that ran (of every command of a group that ran), by parameter name."""
+        command = self.get_command(ctx, ctx.invoked_subcommand) if ctx.invoked_subcommand else None
+        commands = list(command.commands.values()) if isinstance(command, click.Group) else [command]
+        return {p.name: p for c in commands if c is not None for p in c.params if isinstance(p, click.Option)}
+
+
+#: ``name='value'``, ``name=3`` or ``name=True`` in a library message.
+_PYTHON_KEYWORD = re.compile(r"\b([a-z_][a-z0-9_]*)=(?:'([^']*)'|(-?\d[\w.+-]*|True|False)\b)")
+
+
+def _cli_spelling(line: str, options: dict[str, click.Option]) -> str:
+    """A library message in the command line's spelling: ``tta='center'`` becomes ``--tta center``.
+
+    Only the names of the command's own options are rewritten; other text stays as it is.
+
+    Examples
+    --------
+    >>> tta = click.Option(["--tta"])
+    >>> _cli_spelling("tta='5crop' needs a crop; use tta='center'. Received: seed=3", {"tta": tta})
+    '--tta 5crop needs a crop; use --tta center. Received: seed=3'
+    """
+    def spell(match: re.Match) -> str:
+        option = options.get(match.group(1))
+        if option is None:
+            return match.group(0)
+        flag = max(option.opts, key=len)
+        value = match.group(2) if match.group(2) is not None else match.group(3)
+        if option.is_flag:
+            return flag if value == "True" else match.group(0)
+        return f"{flag} {value}"
+
+    return _PYTHON_KEYWORD.sub(spell, line)
 
 
 def _set_verbosity(ctx: click.Context, param: click.Parameter, value: int | bool) -> None:
@@ -220,6 +271,13 @@ def _out_or_positional(out: str | None, positional: str | None, *, command: str,
     return out if out is not None else positional
 
 
+class _DeprecatedArgument(click.Argument):
+    """A positional argument kept for old command lines, left out of the usage line."""
+
+    def get_usage_pieces(self, ctx: click.Context) -> list[str]:
+        return []
+
+
 def _echo_json(data: object) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
@@ -253,7 +311,7 @@ def inspect_command(store_path: str, as_json: bool) -> None:
                    f" (first {summary['channel_ranges_sampled_cells']} cells)")
 
 
-@main.command("import")
+@main.command("import", options_metavar="--out OUT.h5 --format FORMAT [OPTIONS]")
 @click.argument("sources", metavar="SOURCE...", nargs=-1, required=True)
 @click.option("--out", "out_option", type=click.Path(dir_okay=False), default=None, help="Cell store to write (OUT.h5).")
 @click.option("--format", "format_", type=click.Choice(IMPORT_FORMATS), required=True, help="Input format.")
@@ -265,23 +323,37 @@ def inspect_command(store_path: str, as_json: bool) -> None:
               help="deeploc-hdf5: CSV with a 'protein' column (row order, or an 'index' [+ 'file'] column).")
 @click.option("--split-from-filename", is_flag=True, help="deeploc-hdf5: split from the file name (train/valid/test).")
 @click.option("--labels", type=click.Path(dir_okay=False),
-              help="tiff-folders, fields: CSV with columns 'protein' and 'label'.")
+              help="tiff-folders, fields, label-masks: CSV with columns 'protein' and 'label'.")
 @click.option("--labels-from", type=_LazyChoice("deeploc_keras.data.importers", "LABEL_SOURCES"), default=None,
-              help="tiff-folders, fields: label each protein from a published table instead (huh2003: its one "
+              help="tiff-folders, fields, label-masks: label each protein from a published table instead (huh2003: its one "
                    "Huh et al. 2003 location; proteins with several stay unlabelled).")
 @click.option("--aliases", type=click.Path(dir_okay=False), default=None,
               help="With --labels-from: SGD_features.tab, so folders named by gene (ACT1) match.")
+@click.option("--channel", "channel_patterns", multiple=True, metavar="NAME=PATTERN",
+              help="tiff-folders, label-masks: the files of one channel, a pattern with one '*' (GFP=*_ch1.tif); "
+                   "repeat per channel, in channel order [default: *_gfp.tif / *_rfp.tif pairs, else one "
+                   "multi-channel TIFF per cell or field].")
 @click.option("--gfp-suffix", default="_gfp.tif", help="tiff-folders: file name ending of the GFP channel.")
 @click.option("--rfp-suffix", default="_rfp.tif", help="tiff-folders: file name ending of the RFP channel.")
+@click.option("--layout", type=_LazyChoice("deeploc_keras.data.importers", "TIFF_LAYOUTS"),
+              default="cells", help="tiff-folders: cells: one folder per protein, one file (per channel) per cell; "
+                                    "stacks: one multi-page TIFF (per channel) per protein, named by the protein.")
+@click.option("--crop-size", type=click.IntRange(min=1), default=None,
+              help="tiff-folders: centre-crop larger and zero-pad smaller crops to NxN [default: keep the size]; "
+                   "label-masks: side of the crops [default: 64].")
+@click.option("--mask", "mask_pattern", default=None, metavar="PATTERN",
+              help="label-masks: file name of each field's label mask, one '*' for the field's name "
+                   "[default: *_cp_masks.tif, Cellpose's].")
 @click.option("--image-dir", type=click.Path(file_okay=False), help="fields: folder of the field images "
               "[default: the table's folder].")
 @click.option("--gfp-column", default="Image_FileName_GFP", help="fields: table column naming the GFP field.")
 @click.option("--rfp-column", default="Image_FileName_RFP", help="fields: table column naming the RFP field.")
 @click.option("--object", "object_name", help="fields: object prefix of <object>_Location_Center_X/Y.")
 @click.option("--protein-column", default="protein", help="fields: table column with the protein id.")
-@click.option("--pad", is_flag=True, help="fields: zero-pad crops that leave the field instead of dropping them.")
+@click.option("--pad", is_flag=True,
+              help="fields, label-masks: zero-pad crops that leave the field instead of dropping them.")
 @click.option("--drop-invalid", is_flag=True, help="Drop cells with NaN/inf pixels (counted) instead of refusing.")
-@click.option("--seed", type=int, default=0, help="Seed of the 80/10/10 split.")
+@click.option("--seed", type=_SEED, default=0, help="Seed of the 80/10/10 split.")
 @click.option("--split-by", type=_LazyChoice("deeploc_keras.data.store", "SPLIT_BY_CHOICES"), default="cell",
               help="cell: 80/10/10 of each protein's cells (the study; test = unseen cells of seen proteins); "
                    "protein: 80/10/10 of the proteins (test = proteins never seen in training).")
@@ -291,7 +363,7 @@ def inspect_command(store_path: str, as_json: bool) -> None:
 @click.pass_context
 def import_command(ctx: click.Context, sources: tuple[str, ...], out_option: str | None, format_: str,
                    **options: object) -> None:
-    """Import cells (DeepLoc HDF5, per-protein TIFF folders or fields + centres) into a cell store --out OUT.h5."""
+    """Import cells (DeepLoc HDF5, TIFF crops or stacks, fields + centres or label masks) into a store --out OUT.h5."""
     from .data.importers import import_cells
 
     if out_option is None and len(sources) < 2:
@@ -299,17 +371,21 @@ def import_command(ctx: click.Context, sources: tuple[str, ...], out_option: str
     out = _out_or_positional(out_option, None if out_option is not None else sources[-1], command="import",
                              what="OUT.h5")
     sources = sources if out_option is not None else sources[:-1]
+    check_not_an_input(out, sources, command="import")
     given = {name: value for name, value in options.items()
-             if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT and value != ()}
+             if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT and value != ()}
     summary = import_cells(list(sources), out, format=format_, **given)
     dropped = ", ".join(f"{k} {v}" for k, v in summary["dropped"].items())
     split_by = options["split_by"]
+    height, width, _ = summary["image_shape"]
     _summary(f"Wrote {summary['path']}: {summary['cells']} cells, {summary['proteins']} proteins, "
-               f"{summary['dtype']}, {summary['classes']} classes, split by {split_by}"
-               + (f"; dropped {dropped}" if dropped else ""))
+             f"{summary['dtype']}, {summary['classes']} classes, split by {split_by}; {height}x{width} crops of "
+             f"{', '.join(summary['channel_names'])}" + (f" ({summary['resized']})" if summary.get("resized") else "")
+             + (f"; dropped {dropped}" if dropped else ""))
 
-@main.command("simulate")
-@click.argument("outdir", type=click.Path(file_okay=False), required=False)
+
+@main.command("simulate", options_metavar="--out DIR [OPTIONS]")
+@click.argument("outdir", type=click.Path(file_okay=False), required=False, cls=_DeprecatedArgument)
 @click.option("--out", "out_option", type=click.Path(file_okay=False), default=None, help="Directory to create.")
 @click.option("--proteins", type=click.IntRange(min=1), default=320, help="Number of proteins.")
 @click.option("--cells-per-protein", type=click.IntRange(min=1), default=50,
@@ -317,7 +393,7 @@ def import_command(ctx: click.Context, sources: tuple[str, ...], out_option: str
 @click.option("--cells-per-protein-spread", type=click.FloatRange(0, 3), default=0.0, metavar="SIGMA",
               help="Log-sd of a lognormal number of cells per protein (0: all equal; at least 4 cells).")
 @click.option("--plates", type=click.IntRange(min=1), default=4, help="Plates (assigned independently of function).")
-@click.option("--seed", type=int, default=0, help="Seed of everything.")
+@click.option("--seed", type=_SEED, default=0, help="Seed of everything.")
 @click.option("--dead-ghost-fraction", type=click.FloatRange(0, 0.5), default=0.02,
               help="Share of DEAD/GHOST cells (0 drops these classes).")
 @click.option("--difficulty", type=_LazyChoice("deeploc_keras.data.synthetic.camera", "DIFFICULTIES"), default="medium",
@@ -339,7 +415,7 @@ def simulate_command(outdir: str | None, out_option: str | None, proteins: int, 
         outdir, proteins=proteins, cells_per_protein=cells_per_protein,
         cells_per_protein_spread=cells_per_protein_spread, plates=plates, seed=seed,
         dead_ghost_fraction=dead_ghost_fraction, difficulty=difficulty, hierarchy=hierarchy, annotations=annotations,
-        overwrite=overwrite, progress=sys.stderr.isatty() and verbosity() >= 0,
+        overwrite=overwrite, progress=stderr_is_terminal() and verbosity() >= 0,
     )
     _summary(f"{screen.outdir}: {screen.n_cells} cells of {screen.n_proteins} proteins, "
                f"{len(screen.class_names)} classes; wrote cells.h5, proteins.csv, standards/"
@@ -353,13 +429,14 @@ def _parse_devices(ctx: click.Context, param: click.Parameter, value: str | None
     return int(value) if value.isdigit() else tuple(v.strip() for v in value.split(",") if v.strip())
 
 
-def _int_list(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[int, ...]:
-    """A repeatable, comma-separated list of integers (``--seeds 0,1 --seeds 2``)."""
+def _seed_list(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[int, ...]:
+    """A repeatable, comma-separated list of seeds (``--seeds 0,1 --seeds 2``), each in [0, 2**32 - 1]."""
     items = _split_list(ctx, param, value)
     try:
-        return tuple(int(s) for s in items)
-    except ValueError:
-        raise click.BadParameter(f"expected integers, got {','.join(items)!r}") from None
+        return tuple(_SEED.convert(s, param, ctx) for s in items)
+    except click.BadParameter as exc:
+        raise click.BadParameter(f"expected integers in [0, {MAX_SEED}], got {','.join(items)!r} ({exc.message})"
+                                 ) from None
 
 
 @main.command("train")
@@ -373,22 +450,25 @@ def _int_list(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
               help=f"Epochs [default: preset's, pci {PCI_DEFAULTS['epochs']}].")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help=f"Batch [default: preset's, pci {PCI_DEFAULTS['batch_size']}].")
-@click.option("--lr", "learning_rate", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--lr", "learning_rate", type=click.FloatRange(min=0, max=math.inf, min_open=True, max_open=True),
+              default=None,
               help="Learning rate.")
 @click.option("--lr-sweep", is_flag=True,
               help="Train the sweep rates x --seeds; choose the rate of minimal mean val loss over the seeds.")
-@click.option("--seeds", multiple=True, callback=_int_list, default=("0",),
+@click.option("--seeds", multiple=True, callback=_seed_list, default=("0",),
               help="Seeds of the sweep; repeatable or comma-separated, e.g. 0,1,2.")
 @click.option("--width", type=click.FloatRange(min=0, min_open=True), default=1.0, help="Width multiplier.")
 @click.option("--mixed-precision", type=click.Choice(MIXED_PRECISION_CHOICES), default="auto",
               help="auto = float16 on GPU, off on CPU.")
 @click.option("--devices", default=None, callback=_parse_devices,
               help="MirroredStrategy over N GPUs, or a comma-separated device list.")
-@click.option("--monitor", type=click.Path(exists=True), default=None,
+@click.option("--standards", "monitor", type=click.Path(exists=True), default=None,
               help="Standards directory: score test protein profiles after every epoch (monitor.csv).")
+@click.option("--monitor", "monitor_alias", type=click.Path(exists=True), default=None, hidden=True,
+              help="Deprecated alias of --standards.")
 @click.option("--aliases", type=click.Path(dir_okay=False), default=None,
-              help="With --monitor: SGD_features.tab to map gene names to ORFs.")
-@click.option("--seed", type=int, default=None,
+              help="With --standards: SGD_features.tab to map gene names to ORFs.")
+@click.option("--seed", type=_SEED, default=None,
               help="Seed of weights, augmentation and pipeline of a single run [default: 0; a sweep uses --seeds].")
 @click.option("--patience", "early_stopping_patience", type=click.IntRange(min=1), default=None,
               help="Stop after this many epochs without a better val loss [default: none, train every epoch].")
@@ -400,9 +480,9 @@ def _int_list(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
 @click.option("--tensorboard", is_flag=True, help="Write TensorBoard logs to RUN/logs.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from RUN/backup.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing run directory.")
-def train_command(store_path: str, out: str, method: str | None, model_alias: str | None, resume: bool,
-                  overwrite: bool, **options: Any) -> None:  # options: the fields of TrainConfig
-    """Train DeepLoc (or PCI with --method pci) on a cell store into a run directory."""
+def train_command(store_path: str, out: str, method: str | None, model_alias: str | None, monitor_alias: str | None,
+                  resume: bool, overwrite: bool, **options: Any) -> None:  # options: the fields of TrainConfig
+    """Train DeepLoc (or PCI, PIFiA with --method pci|pifia) on a cell store into a run directory."""
     from .training.train import train
 
     if model_alias is not None:
@@ -410,6 +490,14 @@ def train_command(store_path: str, out: str, method: str | None, model_alias: st
             raise click.BadParameter(f"--model {model_alias} contradicts --method {method}", param_hint="--model")
         _deprecated("`train --model`", "--method")
         method = model_alias
+    if monitor_alias is not None:
+        if options["monitor"] is not None and options["monitor"] != monitor_alias:
+            raise click.BadParameter(f"--monitor {monitor_alias} contradicts --standards {options['monitor']}",
+                                     param_hint="--monitor")
+        _deprecated("`train --monitor`", "--standards")
+        options["monitor"] = monitor_alias
+    if not options["lr_sweep"] and click.get_current_context().get_parameter_source("seeds") is not ParameterSource.DEFAULT:
+        raise click.BadParameter("the seeds of a sweep need --lr-sweep; a single run takes --seed N", param_hint="--seeds")
     config = TrainConfig.from_preset(method or "deeploc", **options)
     result = train(store_path, out, config, overwrite=overwrite, resume=resume)
     _summary(f"{result['best_model']}: best val_loss {result['best_val_loss']:.4f} "
@@ -502,21 +590,29 @@ def export_command(profiles: str, format_: str, out: str, overwrite: bool) -> No
     _summary(f"Wrote {result['path']}: {result['n_obs']:,} x {result['n_vars']:,} ({format_})")
 
 
-@main.command("convert-checkpoint")
+@main.command("convert-checkpoint", options_metavar="--out OUT.keras [OPTIONS]")
 @click.argument("checkpoint", metavar="CKPT")
-@click.argument("out", metavar="OUT.keras", type=click.Path(dir_okay=False), required=False)
+@click.argument("out", metavar="OUT.keras", type=click.Path(dir_okay=False), required=False, cls=_DeprecatedArgument)
 @click.option("--out", "out_option", type=click.Path(dir_okay=False), default=None, help="Keras model file to write.")
+@click.option("--from", "source", type=click.Choice(CHECKPOINT_SOURCES), default="deeploc",
+              help="deeploc: the original DeepLoc TF1 checkpoint (model.ckpt-5000); pifia: the TF2 checkpoint of "
+                   "arazd/pifia (model/pretrained_weights/pifia_weights_i0).")
 @click.option("--num-classes", type=click.IntRange(min=2), default=None,
-              help="Expected classes (default: read from the checkpoint).")
+              help="Expected classes, proteins for pifia (default: read from the checkpoint).")
+@click.option("--input-channels", type=click.IntRange(min=1), default=2,
+              help="pifia: channels of the store crops the model reads; the network takes the first (GFP).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUT.keras.")
-def convert_checkpoint_command(checkpoint: str, out: str | None, out_option: str | None, num_classes: int | None,
-                               overwrite: bool) -> None:
-    """Convert the original DeepLoc TF1 checkpoint (e.g. model.ckpt-5000) to a Keras model file --out OUT.keras."""
+def convert_checkpoint_command(checkpoint: str, out: str | None, out_option: str | None, source: str,
+                               num_classes: int | None, input_channels: int, overwrite: bool) -> None:
+    """Convert the authors' checkpoint (DeepLoc TF1 model.ckpt-5000, or --from pifia) to a Keras model --out OUT.keras."""
     from .models.convert import convert_checkpoint
 
     out = _out_or_positional(out_option, out, command="convert-checkpoint", what="OUT.keras")
-    path = convert_checkpoint(checkpoint, out, num_classes=num_classes, overwrite=overwrite)
-    _summary(f"wrote {path} (kraus2017 DeepLoc; input: raw 64x64 crops)")
+    path = convert_checkpoint(checkpoint, out, source=source, num_classes=num_classes, input_channels=input_channels,
+                              overwrite=overwrite)
+    what = ("kraus2017 DeepLoc; input: raw 64x64 crops" if source == "deeploc" else
+            f"PIFiA; input: raw 64x64 crops of {input_channels} channel(s), features: extract --method pifia")
+    _summary(f"wrote {path} ({what})")
 
 
 @main.command("score")
@@ -529,20 +625,27 @@ def convert_checkpoint_command(checkpoint: str, out: str | None, out_option: str
                    "file's name (its folder for proteins.parquet)].")
 @click.option("--id-column", default="Metadata_Protein", help="Column of the protein ids.")
 @click.option("--metric", "metrics", multiple=True, callback=_split_list,
-              help="Metric to compute (eval.metrics.METRICS; an unknown name lists them); repeatable or "
+              help="Metric to compute (eval.catalog.METRICS; an unknown name lists them); repeatable or "
                    "comma-separated [default: all].")
 @click.option("--aliases", type=click.Path(dir_okay=False), help="SGD_features.tab to map gene names to ORFs.")
-@click.option("--seed", type=int, default=0, help="Seed of the AMI samples and bootstrap resamples.")
-@click.option("--bootstrap", "n_bootstrap", type=click.IntRange(min=0), default=0,
-              help="Bootstrap resamples of the proteins for 95% intervals of AP, mAP, F0.5 and the within AP/mAP "
-                   "(0: none).")
+@click.option("--seed", type=_SEED, default=0, help="Seed of the AMI samples and bootstrap resamples.")
+@click.option("--bootstrap", "n_bootstrap", type=click.IntRange(min=0), default=1000, show_default=True,
+              help="Bootstrap resamples of the proteins: 95% intervals of AP, mAP, F0.5 and the within AP/mAP, and "
+                   "the paired tests of --compare-to (smallest p 1/(N+1); 0: none).")
+@click.option("--null", "n_null", type=click.IntRange(min=0), default=100, show_default=True,
+              help="Draws of each metric's null (permuted profiles; within a class for the within metrics): the "
+                   "measured chance and the test of AMI against it (smallest p 1/(N+1); 0: none).")
 @click.option("--permutations", "n_permutations", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Permutation null size of per-group retrieval (groups.csv, fraction_retrieved; 0: none).")
 @click.option("--compare-to", "compare_to", multiple=True, callback=_split_list,
-              help="Baseline representation name; repeatable or comma-separated. Others are compared with the best (needs --bootstrap).")
+              help="Baseline representation name; repeatable or comma-separated. Every other representation that "
+                   "is not a --references row is tested against each baseline (tests.csv; needs --bootstrap).")
 @click.option("--localization", metavar="FILE|metadata",
               help="Localization classes (a standard file, or 'metadata' for each file's Metadata_Label): adds "
-                   "AP and mAP counting only pairs that share a class.")
+                   "AP and mAP within each class, averaged over the classes.")
+@click.option("--within-standard", "within_standards", multiple=True, callback=_split_list,
+              help="With --localization: a standard the within metrics score; repeatable or comma-separated "
+                   "[default: every standard].")
 @click.option("--normalize", type=_LazyChoice("deeploc_keras.core.processing", "NORMALIZE_CHOICES"), default="none",
               show_default=True, help="Per-feature normalization across proteins applied to every representation "
                                       "(none: the study's raw comparison).")
@@ -558,13 +661,15 @@ def convert_checkpoint_command(checkpoint: str, out: str | None, out_option: str
               help="With --references: a simulated screen's proteins.csv, adding its generating parameters (the "
                    "ceiling).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing score directory.")
-def score_command(profiles, standards, out, names, id_column, metrics, aliases, seed, n_bootstrap, n_permutations,
-                  compare_to, localization, normalize, references_store, references_split, untrained, generating,
-                  overwrite) -> None:
+def score_command(profiles, standards, out, names, id_column, metrics, aliases, seed, n_bootstrap, n_null,
+                  n_permutations, compare_to, localization, within_standards, normalize, references_store,
+                  references_split, untrained, generating, overwrite) -> None:
     """Score protein profiles (Parquet or CSV) against functional standards (AP, mAP, AMI, F0.5); draw Figure 1."""
     options = {"names": list(names) or None, "id_column": id_column, "metrics": list(metrics) or None, "seed": seed,
-               "n_bootstrap": n_bootstrap, "n_permutations": n_permutations, "compare_to": list(compare_to) or None,
-               "localization": localization, "aliases": aliases, "normalize": normalize, "overwrite": overwrite}
+               "n_bootstrap": n_bootstrap, "n_null": n_null, "n_permutations": n_permutations,
+               "compare_to": list(compare_to) or None, "localization": localization,
+               "within_standards": list(within_standards) or None, "aliases": aliases, "normalize": normalize,
+               "overwrite": overwrite}
     ladder = {"--references-split": references_split, "--untrained": untrained, "--generating": generating}
     if references_store is None:
         from eval.score import score
@@ -572,23 +677,26 @@ def score_command(profiles, standards, out, names, id_column, metrics, aliases, 
         given = [option for option, value in ladder.items() if value]
         if given:
             raise click.UsageError(f"{given[0]} needs --references STORE.h5")
-        summary = score(list(profiles), list(standards), out, **options)
+        with _workers_end_with_this_process():
+            summary = score(list(profiles), list(standards), out, **options)
     else:
-        summary = score_with_references(list(profiles), list(standards), out, store=references_store,
-                                        split=references_split, untrained=list(untrained), generating=generating,
-                                        **options)
+        with _workers_end_with_this_process():
+            summary = score_with_references(list(profiles), list(standards), out, store=references_store,
+                                            split=references_split, untrained=list(untrained), generating=generating,
+                                            **options)
+    from eval.score import console_table
+
     click.echo(f"normalize: {normalize}")
-    table = summary.pivot_table(index=["representation", "standard"], columns="metric", values="value", sort=False)
-    click.echo(table.to_string(float_format=lambda v: f"{v:.4f}"))
+    click.echo(console_table(summary).to_string())
     groups = "groups.csv, " if n_permutations else ""
     references = f", {REFERENCES_DIR}/" if references_store else ""
-    _summary(f"wrote {out}/summary.csv, coverage.csv, {groups}figure1_summary.png/.svg/.csv{references}")
+    _summary(f"wrote {out}/summary.csv, tests.csv, coverage.csv, {groups}figure1_summary.png/.svg/.csv{references}")
 
 
 @main.group("standards")
 def standards_group() -> None:
-    """Build functional standards (GMT) from SGD GO slims, Huh 2003 and module JSON files, fetch the current ones from
-    their providers, and build labels CSVs."""
+    """Build functional standards (GMT, TSV or JSON) from SGD GO slims, Huh 2003 and module JSON files, fetch the
+    current ones from their providers, and build labels CSVs."""
 
 
 @standards_group.command("build")
@@ -599,15 +707,20 @@ def standards_group() -> None:
               help="GO aspect for sgd-slim: C component, P process.")
 @click.option("--min-size", type=click.IntRange(min=1), default=10, help="sgd-slim: smallest term kept.")
 @click.option("--max-size", type=click.IntRange(min=1), default=200, help="sgd-slim: largest term kept.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="GMT file to write.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="Standard file to write; its suffix picks the format (.gmt, .tsv or .json).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing file.")
 def standards_build_command(source, path, aspect, min_size, max_size, out, overwrite) -> None:
-    """Build a standard from FILE and write it as GMT."""
-    from eval.standards import build_standard, write_gmt
+    """Build a standard from FILE and write it as GMT, TSV or JSON (by the suffix of --out)."""
+    from eval.standards import STANDARD_SUFFIXES, build_standard, write_standard
 
     check_output(out, overwrite=overwrite)
+    check_not_an_input(out, [path], command="standards build")
+    if os.path.splitext(out)[1].lower() not in STANDARD_SUFFIXES:
+        raise click.BadParameter(f"{out}: name the file with one of {', '.join(STANDARD_SUFFIXES)} (the format)",
+                                 param_hint="--out")
     standard = build_standard(source, path, aspect=aspect, min_size=min_size, max_size=max_size)
-    write_gmt(standard, out, overwrite=overwrite)
+    write_standard(standard, out, overwrite=overwrite)
     n_proteins = len(set().union(*standard.values()))
     _summary(f"wrote {out}: {len(standard)} groups, {n_proteins} proteins")
 
@@ -627,6 +740,7 @@ def standards_labels_command(source, path, multi, aliases, out, overwrite) -> No
     from .data.importers.labels import huh2003_labels, write_labels_csv
 
     check_output(out, overwrite=overwrite)
+    check_not_an_input(out, [path, aliases], command="standards labels")
     labels = huh2003_labels(path, multi=multi, aliases=aliases)
     write_labels_csv(labels, out, overwrite=overwrite)
     click.echo(f"wrote {out}: {len(labels)} proteins, {labels['label'].nunique()} classes")
@@ -665,7 +779,7 @@ def plot_group() -> None:
               help="Process group to draw; repeatable or comma-separated (default: 23 largest).")
 @click.option("--perplexity", type=click.FloatRange(min=1), default=40.0, help="t-SNE perplexity.")
 @click.option("--aliases", type=click.Path(dir_okay=False), help="SGD_features.tab to map gene names to ORFs.")
-@click.option("--seed", type=int, default=0, help="t-SNE seed.")
+@click.option("--seed", type=_SEED, default=0, help="t-SNE seed.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory to create.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing directory.")
 def plot_tsne_command(profiles, localization, process_standard, processes, perplexity, aliases, seed, out,
@@ -682,7 +796,7 @@ def plot_tsne_command(profiles, localization, process_standard, processes, perpl
 
 @plot_group.command("monitor")
 @click.argument("monitor_csv", metavar="MONITOR.csv", type=click.Path(dir_okay=False))
-@click.option("--metric", "metrics", type=_LazyChoice("eval.metrics", "METRICS"), multiple=True,
+@click.option("--metric", "metrics", type=_LazyChoice("eval.catalog", "METRIC_NAMES"), multiple=True,
               help="Metric to draw (repeatable) [default: every metric of the file].")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory to create.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing directory.")
@@ -701,7 +815,7 @@ def plot_monitor_command(monitor_csv, metrics, out, overwrite) -> None:
 @click.option("--store", type=click.Path(dir_okay=False), default=None, help="A real cell store (needs --standards).")
 @click.option("--standards", type=click.Path(file_okay=False), default=None,
               help="Directory with cellular_component, bioprocess, pathway and complex standards (needs --store).")
-@click.option("--seed", default=0, type=int, help="Seed of every random draw.")
+@click.option("--seed", default=0, type=_SEED, help="Seed of every random draw.")
 @click.option("--hierarchy", type=_LazyChoice("deeploc_keras.data.synthetic.screen", "HIERARCHY_CHOICES"), default="grounded",
               help="Hierarchy of the simulated screen (grounded: real ORFs and groups; synthetic: all drawn).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run (finished steps are skipped).")
@@ -712,7 +826,8 @@ def reproduce_command(out: str, preset: str, store: str | None, standards: str |
     from .study.report import summary_table
     from .study.reproduce import reproduce
 
-    summary = reproduce(out, preset=preset, store=store, standards=standards, seed=seed, hierarchy=hierarchy,
-                        resume=resume, overwrite=overwrite)
+    with _workers_end_with_this_process():
+        summary = reproduce(out, preset=preset, store=store, standards=standards, seed=seed, hierarchy=hierarchy,
+                            resume=resume, overwrite=overwrite)
     click.echo(summary_table(summary).to_string())
     _summary(f"Wrote {os.path.join(out, 'report.html')} and {os.path.join(out, 'summary.csv')}")

@@ -6,11 +6,12 @@ least one group; proteins outside it take no part. Pairs are the unordered pairs
 of the universe (the upper triangle); a pair is positive iff the two proteins
 share a group. Similarity is the Pearson correlation of the two profiles.
 
-The ``*_within`` kernels also take ``strata`` (proteins x strata, boolean; e.g. the
-localization classes): only the pairs of proteins sharing a stratum count, as
-positives or negatives. A :class:`Ranking` holds the pair ranking and the
-per-protein rankings of one input, so that every kernel given it (``ranking=``)
-reuses them instead of ranking again.
+The ``*_within`` kernels also take ``strata`` (proteins x classes, boolean; the
+localization classes): each class's proteins are scored on their own and the class
+values averaged. A :class:`Ranking` holds the pair ranking and the per-protein
+rankings of one input, so that every kernel given it (``ranking=``) reuses them
+instead of ranking again. ``numba`` compiles the one loop numpy cannot vectorize
+(the mutual information of AMI's null draws).
 
 References
 ----------
@@ -23,11 +24,11 @@ Vinh N. X., Epps J., Bailey J. (2010) Information theoretic measures for cluster
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from types import MappingProxyType
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 from joblib import Parallel, delayed
@@ -37,9 +38,6 @@ from scipy.spatial.distance import pdist
 from scipy.special import gammaln
 
 __all__ = [
-    "METRICS",
-    "SAMPLED_METRICS",
-    "WITHIN_METRICS",
     "LINKAGE_METHODS",
     "DISTANCE_METRICS",
     "Clustering",
@@ -51,8 +49,10 @@ __all__ = [
     "prevalence",
     "average_precision",
     "average_precision_within",
+    "class_average_precision",
     "mean_average_precision",
     "mean_average_precision_within",
+    "class_mean_average_precision",
     "protein_average_precision",
     "ranked_pairs",
     "f_beta",
@@ -60,10 +60,6 @@ __all__ = [
     "adjusted_mutual_info",
     "ami",
     "f_beta_clusters",
-    "compute_metrics",
-    "WITHIN_METRICS",
-    "average_precision_within",
-    "mean_average_precision_within",
 ]
 
 #: linkage methods searched by :func:`ami` (BIONIC's)
@@ -108,12 +104,14 @@ class Clustering:
 
 @dataclass(frozen=True)
 class SampledScore:
-    """A score over seeded samples: mean, sd (ddof=1; 0 for one sample), per-sample values, clusterings."""
+    """A score over seeded samples: mean, sd (ddof=1; 0 for one sample), per-sample values, clusterings,
+    and the mean over samples of each null draw (None without a null)."""
 
     mean: float
     sd: float
     values: np.ndarray
     clusterings: tuple[Clustering, ...]
+    null: np.ndarray | None = None
 
 
 def membership_matrix(groups: Mapping[str, Iterable[str]], proteins: Sequence[str]) -> tuple[np.ndarray, list[str]]:
@@ -229,28 +227,33 @@ def pair_labels(membership: np.ndarray) -> np.ndarray:
 
 
 def prevalence(membership: np.ndarray, *, strata: np.ndarray | None = None) -> float:
-    """Fraction of positive pairs in the universe (the AP of a random ranking).
+    """Fraction of positive pairs in the universe (the AP of a uniformly random ranking of the pairs).
 
     Parameters
     ----------
     membership : array_like of bool, shape (n, k)
     strata : array_like of bool, shape (n, c), optional
-        Counts only the pairs that share a stratum (see :func:`average_precision_within`).
+        The mean over the classes of the within metrics (:func:`average_precision_within`: 2 or more
+        proteins of the universe and a positive pair) of each class's own prevalence.
 
     Examples
     --------
     >>> prevalence([[1, 0], [1, 0], [0, 1]])
     0.3333333333333333
-    >>> prevalence([[1, 0], [1, 0], [0, 1]], strata=[[1], [1], [1]])
-    0.3333333333333333
+    >>> prevalence([[1, 0], [1, 0], [0, 1], [0, 1]], strata=[[1, 0], [1, 0], [1, 1], [0, 1]])
+    0.6666666666666666
     """
     membership = np.asarray(membership).astype(bool)
-    labels = pair_labels(membership)
     if strata is None:
-        return float(labels.mean())
+        return float(pair_labels(membership).mean())
     universe = membership.any(axis=1)
-    shared = _co_membership(_check_strata(strata, len(membership))[universe])[np.triu_indices(universe.sum(), 1)]
-    return float(labels[shared].mean()) if shared.any() else float("nan")
+    strata = _check_strata(strata, len(membership))[universe]
+    values = []
+    for column in strata.T:
+        labels = pair_labels(membership[universe][column]) if column.sum() >= 2 else np.zeros(0, dtype=bool)
+        if labels.any():
+            values.append(labels.mean())
+    return float(np.mean(values)) if values else float("nan")
 
 
 def _check_strata(strata: np.ndarray, n: int) -> np.ndarray:
@@ -291,7 +294,7 @@ class Ranking:
         features, membership, universe = _universe(features, membership)
         self.universe = universe
         self.features, self.membership = features[universe], membership[universe]
-        self._by_strata: dict[tuple[str, bytes], np.ndarray] = {}
+        self._classes: dict[bytes, tuple[tuple[int, np.ndarray, Ranking], ...]] = {}
 
     @cached_property
     def similarity(self) -> np.ndarray:
@@ -304,15 +307,71 @@ class Ranking:
         return _co_membership(self.membership)
 
     @cached_property
+    def pair_order(self) -> np.ndarray:
+        """Condensed pair indices (``numpy.triu_indices`` order) by decreasing similarity (ties in no set order)."""
+        i, j = np.triu_indices(len(self.features), 1)
+        return np.argsort(self.similarity[i, j])[::-1]  # the metrics count tied pairs together
+
+    @cached_property
     def pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(i, j, labels, last)`` of :func:`ranked_pairs`."""
         i, j = np.triu_indices(len(self.features), 1)
+        i, j = i[self.pair_order], j[self.pair_order]
         scores = self.similarity[i, j]
-        order = np.argsort(scores)[::-1]  # the metrics count tied pairs together: their order is immaterial
-        i, j, scores = i[order], j[order], scores[order]
         labels = self.co_membership[i, j]
         last = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]
         return i, j, labels, last
+
+    @cached_property
+    def pair_position(self) -> np.ndarray:
+        """Position in :attr:`pairs` of each condensed pair index (the inverse of :attr:`pair_order`; int32/int64)."""
+        order = self.pair_order
+        position = np.empty(len(order), dtype=np.int32 if len(order) < 2**31 else np.int64)
+        position[order] = np.arange(len(order), dtype=position.dtype)
+        return position
+
+    def subset(self, rows: np.ndarray) -> Ranking:
+        """The ranking of some of the universe's proteins (``rows``, indices into the universe), sharing similarities.
+
+        Examples
+        --------
+        >>> ranking = Ranking([[1, 2, 3], [1, 2, 4], [3, 2, 1]], [[1], [1], [1]])
+        >>> ranking.subset(np.array([0, 2])).similarity.tolist() == ranking.similarity[[[0], [2]], [0, 2]].tolist()
+        True
+        """
+        part = Ranking.__new__(Ranking)
+        part.universe = np.ones(len(rows), dtype=bool)
+        part.features, part.membership = self.features[rows], self.membership[rows]
+        part._classes = {}
+        part.__dict__["similarity"] = self.similarity[np.ix_(rows, rows)]
+        return part
+
+    def classes(self, strata: np.ndarray) -> tuple[tuple[int, np.ndarray, Ranking], ...]:
+        """The classes of the within metrics, each with 2 or more proteins of the universe (computed once per strata).
+
+        Parameters
+        ----------
+        strata : array_like of bool, shape (n_input_rows, c)
+            Class membership of each input row.
+
+        Returns
+        -------
+        tuple of (column, rows, ranking)
+            The class's column in ``strata``, its rows in the universe and their :meth:`subset` ranking.
+
+        Examples
+        --------
+        >>> ranking = Ranking([[1, 2, 3], [1, 2, 4], [3, 2, 1], [0, 2, 1]], [[1], [1], [1], [1]])
+        >>> [(c, rows.tolist()) for c, rows, _ in ranking.classes([[1, 0], [1, 1], [0, 0], [1, 0]])]
+        [(0, [0, 1, 3])]
+        """
+        strata = _check_strata(strata, len(self.universe))
+        key = str(strata.shape).encode() + np.packbits(strata).tobytes()
+        if key not in self._classes:
+            inside = strata[self.universe]
+            self._classes[key] = tuple((c, rows, self.subset(rows)) for c, rows in
+                                       enumerate(map(np.flatnonzero, inside.T)) if len(rows) >= 2)
+        return self._classes[key]
 
     @cached_property
     def partner_order(self) -> np.ndarray:
@@ -336,51 +395,27 @@ class Ranking:
         rank[rows[:, 0], rows[:, 0]] = n - 1
         return rank
 
-    def _memo(self, kind: str, strata: np.ndarray | None, compute: Callable[[], np.ndarray]) -> np.ndarray:
-        key = (kind, b"" if strata is None else str(strata.shape).encode() + np.packbits(strata).tobytes())
-        if key not in self._by_strata:
-            self._by_strata[key] = compute()
-        return self._by_strata[key]
-
-    def shared_strata(self, strata: np.ndarray) -> np.ndarray:
-        """n x n bool over the universe: do two proteins share a stratum (``strata`` has one row per input row)."""
-        strata = _check_strata(strata, len(self.universe))
-        return self._memo("shared", strata, lambda: _co_membership(strata[self.universe]))
-
-    def protein_average_precision(self, strata: np.ndarray | None = None) -> np.ndarray:
-        """:func:`protein_average_precision` of the universe (computed once per ``strata``)."""
-        if strata is not None:
-            strata = _check_strata(strata, len(self.universe))
-        return self._memo("protein_ap", strata, lambda: self._protein_ap(strata))
-
-    def _protein_ap(self, strata: np.ndarray | None) -> np.ndarray:
+    @cached_property
+    def protein_ap(self) -> np.ndarray:
+        """:func:`protein_average_precision` of the universe (read-only)."""
         order, co = self.partner_order, self.co_membership
-        allowed = None if strata is None else self.shared_strata(strata)
         n = len(co)
         ranks = np.arange(1, n, dtype=np.float64)
         values = []
         for start in range(0, n, _MAP_CHUNK):
             rows = slice(start, min(start + _MAP_CHUNK, n))
             rel = np.take_along_axis(co[rows], order[rows], axis=1)
-            if allowed is None:
-                seen = ranks
-            else:
-                kept = np.take_along_axis(allowed[rows], order[rows], axis=1)
-                rel &= kept
-                seen = np.maximum(np.cumsum(kept, axis=1), 1)
-            precision = np.cumsum(rel, axis=1) / seen
+            precision = np.cumsum(rel, axis=1) / ranks
             with np.errstate(invalid="ignore", divide="ignore"):
                 values.append(np.where(rel, precision, 0.0).sum(axis=1) / rel.sum(axis=1))
         values = np.concatenate(values)
         values.flags.writeable = False
         return values
 
-    def pairs_within(self, strata: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """:attr:`pairs` restricted to the pairs that share a stratum (ties kept together)."""
-        i, j, labels, last = self.pairs
-        keep = self.shared_strata(strata)[i, j]
-        tie_group = np.repeat(np.arange(len(last)), np.diff(last, prepend=-1))[keep]
-        return i[keep], j[keep], labels[keep], np.r_[np.flatnonzero(np.diff(tie_group)), len(tie_group) - 1]
+    @cached_property
+    def has_positive_pair(self) -> bool:
+        """Whether two proteins of the universe share a group."""
+        return bool(np.triu(self.co_membership, 1).any())
 
 
 def _ranking(features: np.ndarray, membership: np.ndarray, ranking: Ranking | None) -> Ranking:
@@ -464,26 +499,49 @@ def average_precision(features: np.ndarray, membership: np.ndarray, *, ranking: 
     return _step_ap(labels, last)
 
 
+def class_average_precision(ranking: Ranking) -> float:
+    """Pooled AP of one class's ranking (:meth:`Ranking.classes`); NaN when no two of its proteins share a group.
+
+    Examples
+    --------
+    >>> class_average_precision(Ranking([[1, 2, 3], [1, 2, 4], [3, 2, 1]], [[1, 0], [0, 1], [0, 1]]))
+    0.5
+    """
+    _, _, labels, last = ranking.pairs
+    return _step_ap(labels, last) if ranking.has_positive_pair else float("nan")
+
+
+def class_mean_average_precision(ranking: Ranking) -> float:
+    """mAP of one class's ranking (:meth:`Ranking.classes`); NaN when no protein has a positive partner in it.
+
+    Examples
+    --------
+    >>> class_mean_average_precision(Ranking([[1, 2, 3], [1, 2, 4], [3, 2, 1]], [[1, 0], [0, 1], [0, 1]]))
+    0.75
+    """
+    return _nanmean(ranking.protein_ap)
+
+
 def average_precision_within(
     features: np.ndarray, membership: np.ndarray, strata: np.ndarray, *, ranking: Ranking | None = None
 ) -> float:
-    """Pooled average precision over the pairs of the universe that share a stratum (e.g. a localization class).
+    """Mean over localization classes of the pooled AP among the proteins of each class.
 
-    :func:`average_precision` on the pairs (i, j) of the universe whose rows of
-    ``strata`` share a True column; all other pairs are neither positives nor
-    negatives. A protein with several strata pairs with every protein sharing any of
-    them; one with none takes no part. So a pair is positive iff it shares a group
-    and a stratum, negative iff it shares a stratum and no group: what the
-    representation tells about the groups beyond the strata. NaN if no pair shares
-    a stratum.
+    For each class (column of ``strata``) with 2 or more proteins of the universe,
+    :func:`average_precision` on those proteins alone: every pair of them is ranked by
+    similarity, positive when it shares a group. The value is the mean over the classes
+    with a positive pair, each class counting once whatever its size: what a representation
+    tells about the groups among proteins of one compartment. A protein in several classes
+    takes part in each; one in none takes no part. NaN when no class has a positive pair.
 
     Parameters
     ----------
     features : array_like, shape (n, d)
     membership : array_like of bool, shape (n, k)
     strata : array_like of bool, shape (n, c)
-        Stratum (localization class) membership of each row of ``features``.
+        Localization classes of each row of ``features``.
     ranking : Ranking, optional
+        Of ``features`` and ``membership``; the classes' rankings are sliced from it.
 
     Returns
     -------
@@ -498,8 +556,8 @@ def average_precision_within(
     >>> average_precision_within(x, membership, [[1, 0], [0, 1], [1, 0], [0, 1]])
     1.0
     """
-    _, _, labels, last = _ranking(features, membership, ranking).pairs_within(strata)
-    return _step_ap(labels, last)
+    ranking = _ranking(features, membership, ranking)
+    return _nanmean(np.array([class_average_precision(part) for _, _, part in ranking.classes(strata)]))
 
 
 def f_beta(features: np.ndarray, membership: np.ndarray, *, beta: float = 0.5,
@@ -545,22 +603,18 @@ def protein_average_precision(
     features: np.ndarray,
     membership: np.ndarray,
     *,
-    strata: np.ndarray | None = None,
     ranking: Ranking | None = None,
 ) -> np.ndarray:
     """AP of each protein of the universe ranking all the others (NaN for a protein with no positive).
 
     All j != i of the universe are ranked by similarity (descending; ties by
     partner index); a partner is positive when it shares any group with i;
-    AP_i is the mean of precision@k at the ranks of the positives. With
-    ``strata``, only the partners sharing a stratum with i are ranked.
+    AP_i is the mean of precision@k at the ranks of the positives.
 
     Parameters
     ----------
     features : array_like, shape (n, d)
     membership : array_like of bool, shape (n, k)
-    strata : array_like of bool, shape (n, c), optional
-        Stratum (localization class) membership of each row (see :func:`average_precision_within`).
     ranking : Ranking, optional
         Of these inputs, to reuse its ranking.
 
@@ -573,10 +627,8 @@ def protein_average_precision(
     >>> x = [[1, 2, 3], [1, 2, 4], [3, 2, 1], [4, 2, 1]]
     >>> protein_average_precision(x, [[1, 0], [0, 1], [1, 0], [0, 0]]).round(4).tolist()
     [0.5, nan, 0.5]
-    >>> protein_average_precision(x, [[1, 0], [0, 1], [1, 0], [0, 0]], strata=[[1], [0], [1], [0]]).tolist()
-    [1.0, nan, 1.0]
     """
-    return _ranking(features, membership, ranking).protein_average_precision(strata).copy()
+    return _ranking(features, membership, ranking).protein_ap.copy()
 
 
 def mean_average_precision(features: np.ndarray, membership: np.ndarray, *, ranking: Ranking | None = None) -> float:
@@ -602,23 +654,24 @@ def mean_average_precision(features: np.ndarray, membership: np.ndarray, *, rank
     >>> round(mean_average_precision(x, [[1, 0], [1, 0], [0, 1], [0, 1]]), 6)
     1.0
     """
-    return _nanmean(protein_average_precision(features, membership, ranking=ranking))
+    return _nanmean(_ranking(features, membership, ranking).protein_ap)
 
 
 def mean_average_precision_within(
     features: np.ndarray, membership: np.ndarray, strata: np.ndarray, *, ranking: Ranking | None = None
 ) -> float:
-    """:func:`mean_average_precision` where each protein ranks only the partners sharing a stratum with it.
+    """Mean over localization classes of the mAP among the proteins of each class.
 
-    The mean of ``protein_average_precision(..., strata=strata)`` over the proteins
-    with a positive partner in one of their strata (NaN if none has).
+    For each class (as :func:`average_precision_within`), :func:`mean_average_precision` on its
+    proteins alone: each ranks the other proteins of the class. The mean over the classes where
+    a protein has a positive partner (NaN if none has).
 
     Parameters
     ----------
     features : array_like, shape (n, d)
     membership : array_like of bool, shape (n, k)
     strata : array_like of bool, shape (n, c)
-        Stratum (localization class) membership of each row (see :func:`average_precision_within`).
+        Localization classes of each row of ``features``.
     ranking : Ranking, optional
 
     Returns
@@ -631,7 +684,8 @@ def mean_average_precision_within(
     >>> mean_average_precision_within(x, [[1, 0], [0, 1], [1, 0], [0, 1]], [[1, 0], [0, 1], [1, 0], [0, 1]])
     1.0
     """
-    return _nanmean(protein_average_precision(features, membership, strata=strata, ranking=ranking))
+    ranking = _ranking(features, membership, ranking)
+    return _nanmean(np.array([class_mean_average_precision(part) for _, _, part in ranking.classes(strata)]))
 
 
 def _nanmean(values: np.ndarray) -> float:
@@ -689,16 +743,26 @@ def _expected_mutual_info(a: np.ndarray, b: np.ndarray, n: int) -> float:
     """
     ua, ca = np.unique(a, return_counts=True)
     ub, cb = np.unique(b, return_counts=True)
-    ai, bj = ua[:, None, None].astype(np.float64), ub[None, :, None].astype(np.float64)
-    nij = np.arange(1, min(ua.max(), ub.max()) + 1, dtype=np.float64)[None, None, :]
-    valid = (nij >= np.maximum(1, ai + bj - n)) & (nij <= np.minimum(ai, bj))
-    nij_v = np.where(valid, nij, 1.0)
-    log_term = np.log(n * nij_v) - np.log(ai) - np.log(bj)
-    log_prob = (gammaln(ai + 1) + gammaln(bj + 1) + gammaln(n - ai + 1) + gammaln(n - bj + 1) - gammaln(n + 1)
-                - gammaln(nij_v + 1) - gammaln(ai - nij_v + 1) - gammaln(bj - nij_v + 1)
-                - gammaln(np.where(valid, n - ai - bj + nij_v, 1.0) + 1))
-    terms = np.where(valid, nij_v / n * log_term * np.exp(np.where(valid, log_prob, -np.inf)), 0.0)
-    return float((terms.sum(axis=2) * ca[:, None] * cb[None, :]).sum())
+    return _expected_mutual_info_sizes(ua.astype(np.int64), ca.astype(np.float64), ub.astype(np.int64),
+                                       cb.astype(np.float64), int(n), gammaln(np.arange(n + 2, dtype=np.float64)))
+
+
+@numba.njit(cache=True)
+def _expected_mutual_info_sizes(ua, ca, ub, cb, n, lgamma):
+    """The expected mutual information summed over pairs of distinct sizes (``lgamma[k]`` = log Gamma(k))."""
+    emi = 0.0
+    for i in range(len(ua)):
+        ai = ua[i]
+        for j in range(len(ub)):
+            bj = ub[j]
+            const = lgamma[ai + 1] + lgamma[bj + 1] + lgamma[n - ai + 1] + lgamma[n - bj + 1] - lgamma[n + 1]
+            total = 0.0
+            for nij in range(max(1, ai + bj - n), min(ai, bj) + 1):
+                log_prob = const - lgamma[nij + 1] - lgamma[ai - nij + 1] - lgamma[bj - nij + 1] - lgamma[
+                    n - ai - bj + nij + 1]
+                total += nij / n * (np.log(n * nij) - np.log(ai) - np.log(bj)) * np.exp(log_prob)
+            emi += total * ca[i] * cb[j]
+    return emi
 
 
 @dataclass(frozen=True)
@@ -810,11 +874,13 @@ def _best_clustering(
     proteins: np.ndarray,
     methods: Sequence[str],
     n_thresholds: int,
-) -> Clustering:
+    null_draws: np.ndarray | None = None,
+) -> tuple[Clustering, np.ndarray | None]:
     """BIONIC's search on one sample: the first clustering (method, distance, threshold order) of maximal AMI.
 
     Identical partitions are scored once; exact AMI is computed in decreasing order of its NMI bound,
-    until the bound falls below the best AMI found.
+    until the bound falls below the best AMI found. With ``null_draws`` (permutations of the sample's
+    proteins), also the best AMI over the same partitions with the modules shuffled by each draw.
     """
     first: dict[bytes, tuple[int, str, str, float, np.ndarray]] = {}
     for method in methods:
@@ -832,7 +898,67 @@ def _best_clustering(
         if score > best_score or (score == best_score and entry[0] < best[0]):
             best, best_score = entry, score
     _, method, metric, threshold, labels = best
-    return Clustering(proteins, truth, labels, method, metric, threshold, best_score)
+    null = None if null_draws is None else _null_best_ami(truth, [entry[-1] for entry in first.values()], null_draws)
+    return Clustering(proteins, truth, labels, method, metric, threshold, best_score), null
+
+
+def _null_best_ami(truth: np.ndarray, partitions: Sequence[np.ndarray], draws: np.ndarray) -> np.ndarray:
+    """Per draw, the best AMI (floored at 0) of the partitions against ``truth[draw]``.
+
+    Shuffling the modules over the sample's proteins by ``draw`` is clustering the profiles shuffled
+    by its inverse: hierarchical clustering does not depend on the order of its rows, so the candidate
+    partitions are those of the sample, relabelled. Cluster sizes, entropies and the expected mutual
+    information do not change with the draw; only the mutual information is computed per draw.
+    """
+    n = len(truth)
+    a = np.bincount(truth)
+    labels = np.stack(partitions).astype(np.int32)
+    sizes = [np.bincount(row) for row in labels]
+    h_true = _entropy(a, n)
+    h_pred = np.array([_entropy(b, n) for b in sizes])
+    trivial = np.array([len(a) == len(b) == 1 or len(a) == len(b) == n for b in sizes])
+    emi = np.array([0.0 if t else _expected_mutual_info(a, b, n) for t, b in zip(trivial, sizes, strict=True)])
+    order = np.argsort(labels, axis=1, kind="stable").astype(np.int32)
+    bounds = np.zeros((len(labels), n + 1), dtype=np.int64)
+    for k, b in enumerate(sizes):
+        bounds[k, 1: len(b) + 1] = np.cumsum(b)
+    mi = _permuted_mutual_info(truth.astype(np.int32), order, bounds, np.array([len(b) for b in sizes]), a,
+                               np.ascontiguousarray(draws, dtype=np.int32))
+    eps = np.finfo(np.float64).eps
+    denominator = (h_true + h_pred) / 2 - emi
+    denominator = np.where(denominator < 0, np.minimum(denominator, -eps), np.maximum(denominator, eps))
+    scores = np.where(trivial, 1.0, (mi - emi) / denominator)
+    return np.maximum(scores.max(axis=1), 0.0)
+
+
+@numba.njit(cache=True)
+def _permuted_mutual_info(truth, order, bounds, n_clusters, a, draws):
+    """Mutual information of each partition (members ``order[k]`` grouped by cluster) with ``truth[draw]``."""
+    n = len(truth)
+    log = np.zeros(n + 1)
+    for k in range(1, n + 1):
+        log[k] = np.log(k)
+    log_a = log[a]
+    count = np.zeros(len(a), dtype=np.int64)
+    out = np.zeros((len(draws), len(order)))
+    for d in range(len(draws)):
+        shuffled = truth[draws[d]]
+        for k in range(len(order)):
+            members = order[k]
+            total = 0.0
+            for c in range(n_clusters[k]):
+                start, stop = bounds[k, c], bounds[k, c + 1]
+                for q in range(start, stop):
+                    count[shuffled[members[q]]] += 1
+                log_b = log[stop - start]
+                for q in range(start, stop):
+                    i = shuffled[members[q]]
+                    m = count[i]
+                    if m > 0:
+                        total += m * (log[m] + log[n] - log_a[i] - log_b)
+                        count[i] = 0
+            out[d, k] = max(total / n, 0.0)
+    return out
 
 
 def _sample_distances(condensed: np.ndarray, n: int, rows: np.ndarray) -> np.ndarray:
@@ -852,6 +978,7 @@ def ami(
     distances: Sequence[str] = DISTANCE_METRICS,
     seed: int = 0,
     n_jobs: int = 1,
+    n_null: int = 0,
 ) -> SampledScore:
     """Module-detection AMI exactly as BIONIC computes it (``bioniceval/evals/module_detection.py``).
 
@@ -877,13 +1004,17 @@ def ami(
     seed : int, default 0
     n_jobs : int, default 1
         Processes that score the samples (``joblib``; -1 for all cores). The result does not depend on it.
+    n_null : int, default 0
+        Draws of the permuted-profile null: in each draw the profiles of each sample are shuffled
+        among its proteins (sample ``s`` draws with ``numpy.random.default_rng([seed + s, 1])``) and the
+        best AMI is searched again (the same partitions, relabelled: see ``_null_best_ami``).
 
     Returns
     -------
     SampledScore
         Mean and sd over samples, per-sample values, and each sample's clustering of maximal AMI
         (the first in method, distance, threshold order; its own ``score`` may be <= 0 when the
-        sample's value is 0).
+        sample's value is 0); with ``n_null``, ``null`` holds the mean over samples of each draw.
 
     Examples
     --------
@@ -903,18 +1034,22 @@ def ami(
         truth = np.unique(assigned[proteins], return_inverse=True)[1].ravel()
         rows = np.searchsorted(pooled, proteins)
         own = {metric: _sample_distances(d, len(pooled), rows) for metric, d in condensed.items()}
-        tasks.append((own, truth, proteins, tuple(methods), n_thresholds))
+        draws = (np.random.default_rng([seed + len(tasks), 1]).permuted(
+            np.tile(np.arange(len(proteins)), (n_null, 1)), axis=1) if n_null else None)
+        tasks.append((own, truth, proteins, tuple(methods), n_thresholds, draws))
     if n_jobs == 1 or n_samples == 1:
-        clusterings = [_best_clustering(*task) for task in tasks]
+        found = [_best_clustering(*task) for task in tasks]
     else:
-        clusterings = Parallel(n_jobs=n_jobs)(delayed(_best_clustering)(*task) for task in tasks)
+        found = Parallel(n_jobs=n_jobs)(delayed(_best_clustering)(*task) for task in tasks)
+    clusterings = tuple(clustering for clustering, _ in found)
     values = np.array([max(clustering.score, 0.0) for clustering in clusterings])
-    return _sampled(values, tuple(clusterings))
+    null = np.mean([draws for _, draws in found], axis=0) if n_null else None
+    return _sampled(values, clusterings, null)
 
 
-def _sampled(values: np.ndarray, clusterings: tuple[Clustering, ...]) -> SampledScore:
+def _sampled(values: np.ndarray, clusterings: tuple[Clustering, ...], null: np.ndarray | None = None) -> SampledScore:
     sd = float(values.std(ddof=1)) if len(values) > 1 else 0.0
-    return SampledScore(float(values.mean()), sd, values, clusterings)
+    return SampledScore(float(values.mean()), sd, values, clusterings, null)
 
 
 def f_beta_clusters(
@@ -965,86 +1100,3 @@ def f_beta_clusters(
         recall = tp / max(np.count_nonzero(truth), 1)
         values.append(float(_f_score(np.asarray(precision), np.asarray(recall), beta)))
     return _sampled(np.asarray(values), tuple(clusterings))
-
-
-#: metric name -> kernel: the closed vocabulary of scoring, in table order
-METRICS: Mapping[str, Callable[..., float | SampledScore]] = MappingProxyType({
-    "average_precision": average_precision,
-    "mean_average_precision": mean_average_precision,
-    "ami": ami,
-    "f_beta": f_beta,
-    "f_beta_clusters": f_beta_clusters,
-    "average_precision_within": average_precision_within,
-    "mean_average_precision_within": mean_average_precision_within,
-})
-#: the metrics computed on AMI's seeded samples (mean and sd over samples)
-SAMPLED_METRICS = ("ami", "f_beta_clusters")
-#: the metrics counting only the pairs that share a stratum (their kernels take ``strata``)
-WITHIN_METRICS = ("average_precision_within", "mean_average_precision_within")
-
-
-def compute_metrics(
-    features: np.ndarray,
-    membership: np.ndarray,
-    names: Sequence[str],
-    *,
-    strata: np.ndarray | None = None,
-    seed: int = 0,
-    n_jobs: int = 1,
-    ranking: Ranking | None = None,
-) -> dict[str, float | SampledScore]:
-    """Each named metric from its own kernel in :data:`METRICS`, sharing one :class:`Ranking` and one AMI search.
-
-    Parameters
-    ----------
-    features : array_like, shape (n, d)
-    membership : array_like of bool, shape (n, k)
-    names : sequence of str
-        Keys of :data:`METRICS`.
-    strata : array_like of bool, shape (n, c), optional
-        Strata of the :data:`WITHIN_METRICS` (needed when one is named).
-    seed : int, default 0
-        Seed of the AMI samples.
-    n_jobs : int, default 1
-        Processes for the AMI samples.
-    ranking : Ranking, optional
-        Of these inputs (built here when omitted); the pair ranking and the per-protein
-        rankings are computed once for all metrics.
-
-    Returns
-    -------
-    dict of str to float or SampledScore
-        One entry per name: what ``METRICS[name]`` returns on these inputs (the sampled metrics
-        with ``seed`` and ``n_jobs``, the within metrics with ``strata``).
-
-    Raises
-    ------
-    KeyError
-        For a name not in :data:`METRICS`.
-    ValueError
-        For a within metric without ``strata``.
-
-    Examples
-    --------
-    >>> x = [[1, 2, 3], [1, 2, 4], [3, 2, 1], [4, 2, 1]]
-    >>> result = compute_metrics(x, [[1, 0], [1, 0], [0, 1], [0, 1]], ["f_beta", "average_precision"])
-    >>> {name: round(value, 6) for name, value in result.items()}
-    {'f_beta': 1.0, 'average_precision': 1.0}
-    """
-    ranking = _ranking(features, membership, ranking)
-    results: dict[str, float | SampledScore] = {}
-    searched = None
-    for name in names:
-        kernel = METRICS[name]
-        if name in WITHIN_METRICS:
-            if strata is None:
-                raise ValueError(f"{name} counts the pairs sharing a stratum; pass strata")
-            results[name] = kernel(features, membership, strata, ranking=ranking)
-        elif name not in SAMPLED_METRICS:
-            results[name] = kernel(features, membership, ranking=ranking)
-        else:
-            if searched is None:
-                searched = ami(features, membership, seed=seed, n_jobs=n_jobs)
-            results[name] = (searched if kernel is ami
-                             else kernel(features, membership, clusterings=searched.clusterings))
-    return results

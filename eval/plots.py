@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import matplotlib.text
 import matplotlib.ticker
 import numpy as np
 import pandas as pd
@@ -22,9 +23,10 @@ from scipy.stats import gaussian_kde
 
 from deeploc_keras.core.errors import InputError, file_error
 from deeploc_keras.core.outputs import atomic_path, check_output
+from deeploc_keras.core.ownership import check_replaceable
 from deeploc_keras.core.profiles import read_profiles
 from eval import standards as _standards
-from eval.figures import FIGURE1_METRICS, METRIC_LABELS
+from eval.catalog import FIGURE1_METRICS, METRICS
 
 __all__ = ["MONITOR_COLUMNS", "TSNE_PROCESSES", "plot_summary", "plot_tsne", "plot_monitor"]
 
@@ -36,7 +38,22 @@ MONITOR_COLUMNS = ("epoch", "seed", "standard", "metric", "value")
 TSNE_PROCESSES = 23
 
 
+def _literal(fig: Figure) -> Figure:
+    """Draw every text of ``fig`` as written: a ``$`` in a name (representation, group, ``--name``) starts no TeX."""
+    for text in fig.findobj(matplotlib.text.Text):
+        text.set_parse_math(False)
+    return fig
+
+
+def _checked_out(out: str | os.PathLike, command: str, *, overwrite: bool, inputs: tuple) -> tuple:
+    """Refuse an existing ``out`` (without ``overwrite``) or one that is not ``command``'s own; the inputs."""
+    check_output(out, overwrite=overwrite)
+    check_replaceable(out, command=command, inputs=inputs)
+    return inputs
+
+
 def _save(fig: Figure, data: pd.DataFrame, out: Path, stem: str) -> list[Path]:
+    _literal(fig)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{stem}.png", out / f"{stem}.svg", out / f"{stem}.csv"]
     fig.savefig(paths[0], dpi=150, bbox_inches="tight")
@@ -59,9 +76,10 @@ def plot_summary(
     Error bars show the bootstrap interval (``ci_low``/``ci_high``) where it exists,
     else ``sd`` (AMI samples). A representation scored over several training runs
     (``runs_mean``/``runs_sd``/``n_runs`` of :mod:`eval.runs`) is drawn as the study drew
-    it: the bar is the mean over the runs, the error bar their sd, the legend says so. Every panel marks chance with a black line: each
-    standard's prevalence (the AP and F of a random ranking; for a within-compartment
-    metric the prevalence among the pairs sharing a class) and 0 for AMI. Reference
+    it: the bar is the mean over the runs, the error bar their sd, the legend says so. Every panel marks the
+    measured chance with a black line where the summary has it (``chance``: the mean of the metric's null,
+    :attr:`eval.catalog.Metric.null`, averaged over the representations drawn) and the null's 95 % range
+    (the lowest ``chance_low`` to the highest ``chance_high``) as a grey band. Reference
     representations (``references``: untrained networks, pixel statistics, labels, the
     generating parameters) are drawn after the compared ones in shades of grey, hatched,
     so every method stands on the ladder from chance to ceiling. Tick labels give the
@@ -70,7 +88,7 @@ def plot_summary(
     Parameters
     ----------
     summary : pandas.DataFrame
-        ``summary.csv`` of :func:`eval.score.score` (representation, standard, metric, value, sd, ..., prevalence).
+        ``summary.csv`` of :func:`eval.score.score` (representation, standard, metric, value, sd, ..., chance).
     out : path
         Directory to write into (created if needed).
     metrics : sequence of str, default :data:`FIGURE1_METRICS`
@@ -118,22 +136,40 @@ def plot_summary(
             heights, errors, label = _bars(rows, rep, standards)
             ax.bar(x, heights, width, yerr=errors, capsize=1.5, error_kw={"linewidth": 0.8},
                    label=label, linewidth=0, **style[rep])
-        chance = rows.groupby(level="standard")["prevalence"].first() if metric != "ami" else {}
-        for i, s in enumerate(standards):
-            ax.hlines(chance.get(s, 0.0), i - 0.46, i + 0.46, colors="black", linewidth=1.2,
-                      label="chance" if i == 0 else None)
+        _draw_chance(ax, rows, standards)
         n = rows.groupby(level="standard")["n_proteins"].first()
         groups = rows.groupby(level="standard")["n_groups"].first() if "n_groups" in rows else {}
         ax.set_xticks(np.arange(len(standards)),
                       [f"{s}\n(n={n.get(s, 0)}" + (f", {groups.get(s)} groups)" if len(groups) else ")")
                        for s in standards], rotation=30, ha="right", fontsize="small")
-        ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+        ax.set_ylabel(_label(metric))
         ax.spines[["top", "right"]].set_visible(False)
     handles, names = axes[0, 0].get_legend_handles_labels()
-    fig.tight_layout()
+    _literal(fig).tight_layout()
     fig.legend(handles, names, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, fontsize="small",
                title="grey, hatched: references" if grey else None, title_fontsize="x-small")
     return _save(fig, data, Path(out), stem)
+
+
+def _label(metric: str) -> str:
+    return METRICS[metric].label if metric in METRICS else metric
+
+
+def _draw_chance(ax: Any, rows: pd.DataFrame, standards: Sequence[str]) -> None:
+    """The measured chance of each standard: the mean of the null means, and the null's 95 % range shaded."""
+    if "chance" not in rows:
+        return
+    by_standard = rows.groupby(level="standard")
+    chance, low, high = by_standard["chance"].mean(), by_standard["chance_low"].min(), by_standard["chance_high"].max()
+    labelled = False
+    for i, s in enumerate(standards):
+        if not np.isfinite(chance.get(s, np.nan)):
+            continue
+        ax.fill_between([i - 0.46, i + 0.46], low[s], high[s], color="0.85", linewidth=0, zorder=0,
+                        label=None if labelled else "null, 95 % range")
+        ax.hlines(chance[s], i - 0.46, i + 0.46, colors="black", linewidth=1.2,
+                  label=None if labelled else "chance (null mean)")
+        labelled = True
 
 
 def _bars(rows: pd.DataFrame, representation: str, standards: Sequence[str]) -> tuple[list, np.ndarray | None, str]:
@@ -220,6 +256,24 @@ def _draw_processes(ax: Any, coords: np.ndarray, groups: list[set[str]], protein
     ax.set_ylim(low[1] - pad[1], high[1] + pad[1])
 
 
+def _tsne_perplexity(perplexity: float, n_proteins: int, profiles: str | os.PathLike) -> float:
+    """``perplexity``, or ``(n_proteins - 1) / 3`` (t-SNE's usual bound) when it is higher, with a warning.
+
+    Examples
+    --------
+    >>> _tsne_perplexity(40, 1000, "p.parquet"), _tsne_perplexity(40, 31, "p.parquet")
+    (40, 10.0)
+    """
+    if n_proteins < 4:
+        raise file_error(profiles, f"t-SNE needs at least 4 proteins. Received: {n_proteins}")
+    most = (n_proteins - 1) / 3
+    if perplexity <= most:
+        return perplexity
+    logger.warning("perplexity %g is too high for %d proteins; using %.3g = (%d - 1) / 3", perplexity, n_proteins,
+                   most, n_proteins)
+    return most
+
+
 def plot_tsne(
     profiles: str | os.PathLike,
     localization_standard: str | os.PathLike | None,
@@ -263,6 +317,7 @@ def plot_tsne(
     processes : sequence of str, optional
         Process groups to draw (default: the :data:`TSNE_PROCESSES` largest after restriction).
     perplexity : float, default 40
+        Lowered to a third of the proteins (less one) when they are too few for it, with a warning.
     seed : int, default 0
     aliases : mapping, optional
         Gene name -> ORF map.
@@ -277,19 +332,17 @@ def plot_tsne(
     Raises
     ------
     InputError
-        Unknown process names, too few proteins for the perplexity, profiles without
-        labels when no localization standard is given, or bad inputs.
+        Unknown process names, fewer than 4 proteins, profiles without labels when no
+        localization standard is given, or bad inputs.
     """
     from sklearn.manifold import TSNE
 
-    check_output(out, overwrite=overwrite)
+    inputs = _checked_out(out, "plot tsne", overwrite=overwrite, inputs=(profiles, localization_standard, process_standard))
     table = read_profiles(profiles)
     if "Metadata_Protein" not in table.meta:
         raise file_error(profiles, "no Metadata_Protein column; t-SNE needs one row per protein")
     proteins = table.meta["Metadata_Protein"].astype(str).tolist()
-    if len(proteins) <= perplexity:
-        raise InputError(f"perplexity must be below the number of proteins. Received: perplexity={perplexity}, "
-                         f"{len(proteins)} proteins")
+    perplexity = _tsne_perplexity(perplexity, len(proteins), profiles)
     if localization_standard is None:
         labels = table.meta["Metadata_Label"].fillna("").astype(str) if "Metadata_Label" in table.meta else None
         if labels is None or not (labels != "").any():
@@ -336,8 +389,8 @@ def plot_tsne(
     if name is None:
         name = table.method if table.method != "unknown" else Path(profiles).stem
     fig.suptitle(f"{name}: t-SNE of {len(proteins)} protein profiles")
-    fig.tight_layout()
-    with atomic_path(out, overwrite=overwrite) as tmp:
+    _literal(fig).tight_layout()
+    with atomic_path(out, overwrite=overwrite, owner="plot tsne", inputs=inputs) as tmp:
         paths = _save(fig, data, tmp, "figure2_tsne")
     return [Path(out) / p.name for p in paths]
 
@@ -353,9 +406,9 @@ def plot_monitor(
 
     One row of panels per metric (in Figure 1's order, :data:`FIGURE1_METRICS`, then any
     other), one column per standard; every run (``seed``) is one line over the epochs
-    (counted from 1, as ``monitor.csv`` writes them). A dashed black line marks chance: the
-    standard's ``prevalence`` (the AP and F of a random ranking) where the file has it, 0 for
-    AMI. The title names the learning rate when the file has one ``lr`` (a sweep's
+    (counted from 1, as ``monitor.csv`` writes them). A dashed black line marks the standard's
+    ``prevalence`` where the file has it (the AP of a uniformly random ranking of the pairs;
+    the monitor measures no null). The title names the learning rate when the file has one ``lr`` (a sweep's
     ``RUN/monitor.csv`` holds the runs of the chosen rate).
 
     Parameters
@@ -378,7 +431,7 @@ def plot_monitor(
     InputError
         Missing columns, or a metric absent from the file (the metrics present are listed).
     """
-    check_output(out, overwrite=overwrite)
+    _checked_out(out, "plot monitor", overwrite=overwrite, inputs=(monitor_csv,))
     monitor_csv = Path(monitor_csv)
     if not monitor_csv.is_file():
         raise file_error(monitor_csv, "no such file")
@@ -412,14 +465,13 @@ def plot_monitor(
             for seed, run in rows.groupby("seed"):
                 ax.plot(run["epoch"], run["value"], marker="o", markersize=3, color=colours(seeds.index(seed) % 10),
                         label=f"seed {seed}")
-            chance = 0.0 if metric == "ami" else (
-                float(rows["prevalence"].iloc[0]) if "prevalence" in rows and len(rows) else np.nan)
-            if np.isfinite(chance):
-                ax.axhline(chance, color="black", linestyle="--", linewidth=1, label="chance")
+            prevalence = float(rows["prevalence"].iloc[0]) if "prevalence" in rows and len(rows) else np.nan
+            if np.isfinite(prevalence):
+                ax.axhline(prevalence, color="black", linestyle="--", linewidth=1, label="prevalence")
             ax.set_title(standard if metric == order[0] else "")
             ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
             ax.spines[["top", "right"]].set_visible(False)
-        row[0].set_ylabel(METRIC_LABELS.get(metric, metric))
+        row[0].set_ylabel(_label(metric))
     for ax in axes[-1]:
         ax.set_xlabel("epoch")
     handles, names = axes[0, -1].get_legend_handles_labels()
@@ -427,8 +479,8 @@ def plot_monitor(
     if len(rates) == 1:
         title += f", chosen learning rate {rates[0]:g}"
     fig.suptitle(title)
-    fig.tight_layout()
+    _literal(fig).tight_layout()
     fig.legend(handles, names, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, fontsize="small")
-    with atomic_path(out, overwrite=overwrite) as tmp:
+    with atomic_path(out, overwrite=overwrite, owner="plot monitor", inputs=[monitor_csv]) as tmp:
         paths = _save(fig, data, tmp, "figure3_monitor")
     return [Path(out) / p.name for p in paths]

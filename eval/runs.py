@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .figures import FIGURE1_METRICS
+from .catalog import FIGURE1_METRICS
 
 __all__ = ["RUN_COLUMNS", "score_runs", "add_run_columns"]
 
@@ -41,7 +41,7 @@ def score_runs(
         :func:`deeploc_keras.core.profiles.read_profiles`).
     standards : mapping of str to Standard
         Name -> group -> protein ids (e.g. from :func:`eval.standards.load_standards`).
-    metrics : sequence of str, default :data:`eval.figures.FIGURE1_METRICS`
+    metrics : sequence of str, default :data:`eval.catalog.FIGURE1_METRICS`
     seed : int, default 0
         Seed of the AMI samples, the same for every run.
     n_jobs : int, default -1

@@ -11,7 +11,9 @@ reuses the similarity ranking of the full universe:
   AP of its ranking of the full universe).
 
 Resamples are keyed by protein id: two representations with the same universe get
-the same resamples, so their bootstrap values are paired.
+the same resamples, so their bootstrap values are paired, and :func:`paired_p_value`
+tests one against the other on them. Scores computed on AMI's module samples are
+paired by sample instead (:func:`sign_flip_p_value`).
 
 References
 ----------
@@ -30,21 +32,19 @@ from scipy.stats import false_discovery_control
 from eval import metrics as _metrics
 
 __all__ = [
-    "BOOTSTRAP_METRICS",
     "bootstrap_weights",
     "bootstrap_pooled",
     "bootstrap_mean",
-    "bootstrap_metrics",
     "percentile_interval",
     "paired_p_value",
+    "sign_flip_p_value",
     "benjamini_hochberg",
 ]
 
-#: metrics with bootstrap intervals over proteins (the sampled ones keep their sd over AMI samples)
-BOOTSTRAP_METRICS = ("average_precision", "mean_average_precision", "f_beta", "average_precision_within",
-                     "mean_average_precision_within")
-#: resamples handled together by one thread of the pooled bootstrap (their int16 weights of 4,000 proteins: 256 kB)
-_BLOCK = 32
+#: resamples handled together by one thread of the pooled bootstrap (their int16 weights of 4,000 proteins: 1 MB)
+_BLOCK = 128
+#: universe size up to which the weighted pair counts of a resample fit int32 (sum of w_i w_j <= n**2 / 2)
+_MAX_PROTEINS = 46_000
 
 def bootstrap_weights(ids: Sequence[str], *, n_resamples: int, seed: int = 0) -> np.ndarray:
     """How many times each protein is drawn in each of ``n_resamples`` bootstrap resamples.
@@ -88,7 +88,6 @@ def bootstrap_pooled(
     weights: np.ndarray,
     *,
     beta: float = 0.5,
-    strata: np.ndarray | None = None,
     ranking: _metrics.Ranking | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pooled AP and maximal F-beta of each resample, from one ranking of the universe's pairs.
@@ -101,15 +100,13 @@ def bootstrap_pooled(
     weights : array_like of int, shape (n_resamples, n)
         From :func:`bootstrap_weights`.
     beta : float, default 0.5
-    strata : array_like of bool, shape (n, c), optional
-        Only the pairs sharing a stratum count (:func:`eval.metrics.average_precision_within`).
     ranking : eval.metrics.Ranking, optional
         Of these inputs, to reuse the point estimates' ranking.
 
     Returns
     -------
     ap, f : numpy.ndarray, shape (n_resamples,)
-        0 for a resample without a positive pair; NaN when no pair is counted at all.
+        NaN for a resample without a positive pair (the AP of nothing to retrieve is undefined).
 
     Examples
     --------
@@ -124,13 +121,14 @@ def bootstrap_pooled(
     if weights.ndim != 2 or weights.shape[1] != n or not ranking.universe.all():
         raise ValueError(f"weights must be (resamples, {n}) over proteins that are all in a group. "
                          f"Received: weights.shape={weights.shape}, {int(ranking.universe.sum())} in a group")
-    i, j, labels, last = ranking.pairs if strata is None else ranking.pairs_within(strata)
-    if len(labels) == 0:
-        return np.full(len(weights), np.nan), np.full(len(weights), np.nan)
+    if n > _MAX_PROTEINS:
+        raise ValueError(f"the pooled bootstrap counts weighted pairs in int32: at most {_MAX_PROTEINS} proteins. "
+                         f"Received: {n}")
+    i, j, labels, last = ranking.pairs
     starts = np.r_[0, last[:-1] + 1]
     holds_positive = np.add.reduceat(labels, starts) > 0
     if not holds_positive.any():
-        return np.zeros(len(weights)), np.zeros(len(weights))
+        return np.full(len(weights), np.nan), np.full(len(weights), np.nan)
     stop = last[holds_positive][-1] + 1
     evaluate = np.zeros(stop, dtype=bool)
     evaluate[last[holds_positive]] = True
@@ -150,32 +148,34 @@ def _weighted_pooled(i, j, labels, evaluate, positive, blocks, beta):
 
     ``blocks[b, p, c]`` is the weight of protein p in resample ``b * _BLOCK + c`` (a block's weights stay
     in cache while one thread walks the pairs once); the curve is evaluated at the end of each tie
-    group holding a positive (``evaluate``).
+    group holding a positive (``evaluate``). Weighted pair counts stay below ``n**2 / 2`` (int32 up to
+    46,000 proteins; larger universes are refused by :func:`bootstrap_pooled`).
     """
     n_blocks, _, width = blocks.shape
-    ap, f = np.zeros((n_blocks, width)), np.zeros((n_blocks, width))
+    ap, f = np.full((n_blocks, width), np.nan), np.full((n_blocks, width), np.nan)
     b2 = beta * beta
     for block in numba.prange(n_blocks):
         w = blocks[block]
-        total = np.zeros(width, dtype=np.int64)
+        total = np.zeros(width, dtype=np.int32)
         for q in positive:
+            a, b = w[i[q]], w[j[q]]
             for c in range(width):
-                total[c] += w[i[q], c] * w[j[q], c]
-        drawn = np.zeros(width, dtype=np.int64)
-        hits = np.zeros(width, dtype=np.int64)
-        before = np.zeros(width, dtype=np.int64)
+                total[c] += np.int32(a[c]) * np.int32(b[c])
+        drawn = np.zeros(width, dtype=np.int32)
+        hits = np.zeros(width, dtype=np.int32)
+        before = np.zeros(width, dtype=np.int32)
         area = np.zeros(width)
         best = np.zeros(width)
         for q in range(len(i)):
             a, b = w[i[q]], w[j[q]]
             if labels[q]:
                 for c in range(width):
-                    pair = a[c] * b[c]
+                    pair = np.int32(a[c]) * np.int32(b[c])
                     drawn[c] += pair
                     hits[c] += pair
             else:
                 for c in range(width):
-                    drawn[c] += a[c] * b[c]
+                    drawn[c] += np.int32(a[c]) * np.int32(b[c])
             if evaluate[q]:
                 for c in range(width):
                     if total[c] == 0 or drawn[c] == 0:
@@ -209,59 +209,6 @@ def bootstrap_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
         return weights @ np.where(known, values, 0.0) / (weights @ known)
 
 
-def bootstrap_metrics(
-    features: np.ndarray,
-    membership: np.ndarray,
-    weights: np.ndarray,
-    names: Sequence[str],
-    *,
-    strata: np.ndarray | None = None,
-    ranking: _metrics.Ranking | None = None,
-) -> dict[str, np.ndarray]:
-    """Bootstrap values of each of ``names`` (a subset of :data:`BOOTSTRAP_METRICS`) over ``weights``.
-
-    Parameters
-    ----------
-    features : array_like, shape (n, d)
-    membership : array_like of bool, shape (n, k)
-        Every row in a group.
-    weights : array_like of int, shape (n_resamples, n)
-    names : sequence of str
-    strata : array_like of bool, shape (n, c), optional
-        For the within metrics (:data:`eval.metrics.WITHIN_METRICS`).
-    ranking : eval.metrics.Ranking, optional
-        Of these inputs: the point estimates' pair ranking and per-protein AP are reused.
-
-    Returns
-    -------
-    dict of str to numpy.ndarray, shape (n_resamples,)
-
-    Examples
-    --------
-    >>> x = [[1, 2, 3], [1, 2, 4], [3, 2, 1], [4, 2, 1]]
-    >>> out = bootstrap_metrics(x, [[1, 0], [1, 0], [0, 1], [0, 1]], [[1, 1, 1, 1]], ["mean_average_precision"])
-    >>> out["mean_average_precision"].tolist()
-    [1.0]
-    """
-    unknown = [name for name in names if name not in BOOTSTRAP_METRICS]
-    if unknown:
-        raise ValueError(f"no bootstrap for {unknown}; expected some of {', '.join(BOOTSTRAP_METRICS)}")
-    if strata is None and set(names) & set(_metrics.WITHIN_METRICS):
-        raise ValueError("the within metrics count the pairs sharing a stratum; pass strata")
-    ranking = _metrics._ranking(features, membership, ranking)
-    out = {}
-    if {"average_precision", "f_beta"} & set(names):
-        out["average_precision"], out["f_beta"] = bootstrap_pooled(features, membership, weights, ranking=ranking)
-    if "average_precision_within" in names:
-        out["average_precision_within"], _ = bootstrap_pooled(features, membership, weights, strata=strata,
-                                                              ranking=ranking)
-    if "mean_average_precision" in names:
-        out["mean_average_precision"] = bootstrap_mean(ranking.protein_average_precision(), weights)
-    if "mean_average_precision_within" in names:
-        out["mean_average_precision_within"] = bootstrap_mean(ranking.protein_average_precision(strata), weights)
-    return {name: out[name] for name in names}
-
-
 def percentile_interval(values: np.ndarray, *, level: float = 0.95) -> tuple[float, float]:
     """Percentile bootstrap interval.
 
@@ -276,18 +223,45 @@ def percentile_interval(values: np.ndarray, *, level: float = 0.95) -> tuple[flo
 
 
 def paired_p_value(values: np.ndarray, reference: np.ndarray) -> float:
-    """Two-sided bootstrap p-value of "no difference" from paired resample values.
+    """One-sided bootstrap p-value of "``values`` is not above ``reference``" from paired resample values.
 
-    ``p = min(1, 2 (min(#[d <= 0], #[d >= 0]) + 1) / (B + 1))`` with ``d = values - reference``.
+    ``p = (#[d <= 0] + 1) / (B + 1)`` with ``d = values - reference`` over the B resamples where both
+    are defined; the smallest attainable p is ``1 / (B + 1)``. NaN without such a resample.
 
     Examples
     --------
-    >>> paired_p_value(np.full(99, 0.6), np.full(99, 0.5))
-    0.02
+    >>> paired_p_value(np.full(999, 0.6), np.full(999, 0.5))
+    0.001
+    >>> paired_p_value(np.array([0.6, 0.4, np.nan, 0.7]), np.full(4, 0.5))
+    0.5
     """
     d = np.asarray(values, dtype=np.float64) - np.asarray(reference, dtype=np.float64)
-    tail = min(np.count_nonzero(d <= 0), np.count_nonzero(d >= 0))
-    return float(min(1.0, 2 * (tail + 1) / (len(d) + 1)))
+    d = d[np.isfinite(d)]
+    if d.size == 0:
+        return float("nan")
+    return float((np.count_nonzero(d <= 0) + 1) / (d.size + 1))
+
+
+def sign_flip_p_value(values: np.ndarray, reference: np.ndarray) -> float:
+    """Exact one-sided sign-flip p-value of "``values`` is not above ``reference``" over paired samples.
+
+    Under no difference each paired difference is as likely negative as positive: p is the share
+    of the ``2**S`` sign assignments whose mean difference is at least the observed one (S paired
+    samples, e.g. AMI's module samples, at most 20); the smallest attainable p is ``1 / 2**S``.
+
+    Examples
+    --------
+    >>> sign_flip_p_value(np.full(10, 0.3), np.full(10, 0.1))
+    0.0009765625
+    >>> sign_flip_p_value(np.array([0.3, 0.1]), np.array([0.1, 0.3]))
+    0.75
+    """
+    d = np.asarray(values, dtype=np.float64) - np.asarray(reference, dtype=np.float64)
+    if d.size == 0 or d.size > 20 or not np.isfinite(d).all():
+        raise ValueError(f"sign_flip_p_value takes 1 to 20 finite paired differences. Received: {d.size}")
+    signs = 1 - 2 * ((np.arange(2**d.size)[:, None] >> np.arange(d.size)) & 1)
+    flipped = signs @ d
+    return float(np.count_nonzero(flipped >= d.sum() - 1e-12) / len(flipped))
 
 
 def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:

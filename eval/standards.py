@@ -14,8 +14,12 @@ Forster D. T. et al. (2022) BIONIC: biological network integration using convolu
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import io
 import json
 import logging
+import lzma
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -47,6 +51,7 @@ __all__ = [
     "from_modules_json",
     "build_standard",
     "write_gmt",
+    "write_standard",
     "read_aliases",
     "restrict",
     "require_groups",
@@ -425,12 +430,7 @@ def from_sgd_slim(path: str | os.PathLike, aspect: str = "C", *, min_size: int =
         raise InputError(f"unknown GO aspect {aspect!r}; expected one of {', '.join(ASPECTS)}")
     if not 1 <= min_size <= max_size:
         raise InputError(f"need 1 <= min_size <= max_size. Received: min_size={min_size}, max_size={max_size}")
-    try:
-        table = pd.read_csv(path, sep="\t", header=None, dtype=str, keep_default_na=False, quoting=3)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise file_error(path, f"not a tab-separated SGD go_slim_mapping.tab: {exc}") from None
-    if table.shape[1] != 7:
-        raise file_error(path, f"expected the 7 columns of SGD go_slim_mapping.tab. Received: {table.shape[1]} columns")
+    table = _read_slim(path)
     orf, aspects, term, ftype = table[0], table[3], table[4], table[6]
     keep = (aspects == aspect) & ftype.str.startswith("ORF") & ~term.str.lower().isin(SLIM_ROOTS)
     groups = pd.Series(orf[keep].to_numpy()).groupby(term[keep].to_numpy()).agg(set)
@@ -439,6 +439,31 @@ def from_sgd_slim(path: str | os.PathLike, aspect: str = "C", *, min_size: int =
     logger.info("%s: aspect %s, %d of %d terms with %d-%d proteins", path, aspect, len(standard), len(groups),
                 min_size, max_size)
     return _finish(path, standard)
+
+
+#: How a compressed annotation file is opened, by its suffix (others are read as they are).
+_OPENERS = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}
+
+
+def _read_slim(path: Path) -> pd.DataFrame:
+    """The 7 columns of ``go_slim_mapping.tab``; a file that ends mid-line or has short lines is refused as truncated."""
+    with reading(path), _OPENERS.get(path.suffix.lower(), open)(path, "rb") as handle:
+        raw = handle.read()
+    if raw and not raw.endswith(b"\n"):
+        raise file_error(path, "ends in the middle of a line (a truncated download?); download go_slim_mapping.tab "
+                               "again")
+    try:
+        table = pd.read_csv(io.BytesIO(raw), sep="\t", header=None, dtype=str, keep_default_na=False, quoting=3)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise file_error(path, f"not a tab-separated SGD go_slim_mapping.tab: {exc}") from None
+    if table.shape[1] != 7:
+        raise file_error(path, f"expected the 7 columns of SGD go_slim_mapping.tab. Received: {table.shape[1]} columns")
+    for number, line in enumerate(raw.splitlines(), start=1):
+        columns = line.count(b"\t") + 1
+        if columns != 7:
+            raise file_error(path, f"line {number} has {columns} of the 7 columns (a truncated or damaged "
+                                   "download?); download go_slim_mapping.tab again")
+    return table
 
 
 def from_huh2003(path: str | os.PathLike) -> Standard:
@@ -553,6 +578,56 @@ def write_gmt(standard: Mapping[str, Iterable[str]], path: str | os.PathLike, *,
     with atomic_path(path, overwrite=overwrite) as tmp:
         tmp.write_text("".join(f"{group}\t{described.get(group, 'na')}\t" + "\t".join(sorted(standard[group])) + "\n"
                                for group in sorted(standard)))
+    return path
+
+
+def write_standard(standard: Mapping[str, Iterable[str]], path: str | os.PathLike, *,
+                   overwrite: bool = False) -> Path:
+    """Write a standard in the format of its suffix (:data:`STANDARD_SUFFIXES`), readable by :func:`load_standard`.
+
+    ``.gmt``: :func:`write_gmt`; ``.tsv``: ``protein<TAB>group`` rows under that header;
+    ``.json``: ``{group: [id, ...]}``. Groups and ids are sorted; the file is written atomically.
+
+    Parameters
+    ----------
+    standard : mapping of str to iterable of str
+    path : str or os.PathLike
+    overwrite : bool, default False
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    InputError
+        If the suffix is not one of :data:`STANDARD_SUFFIXES`.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "s.json"
+    >>> _ = write_standard({"b": {"Y2", "Y1"}}, p)
+    >>> p.read_text(), load_standard(p) == {"b": {"Y1", "Y2"}}
+    ('{"b": ["Y1", "Y2"]}\\n', True)
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in STANDARD_SUFFIXES:
+        raise file_error(path, f"unknown standard format {path.suffix!r}; name the file with one of "
+                               f"{', '.join(STANDARD_SUFFIXES)}")
+    if suffix == ".gmt":
+        return write_gmt(standard, path, overwrite=overwrite)
+    groups = {str(group): sorted(map(str, standard[group])) for group in sorted(standard)}
+    if suffix == ".json":
+        text = json.dumps(groups) + "\n"
+    else:
+        for group in groups:
+            if "\t" in group or "\n" in group:
+                raise InputError(f"group names cannot contain tabs or newlines. Received: {group!r}")
+        text = "protein\tgroup\n" + "".join(f"{i}\t{group}\n" for group, ids in groups.items() for i in ids)
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        tmp.write_text(text)
     return path
 
 

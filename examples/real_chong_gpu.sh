@@ -8,7 +8,8 @@
 # 30 epochs, the rate chosen by the mean validation loss; PCI: 3 rates x 3 seeds; CellProfiler + PCA; mixed
 # precision on the GPU).
 #
-# Needs: pip install "deeploc-keras[gpu,dask]" (tensorflow[and-cuda]) and network access for the downloads.
+# Needs: the package installed from this checkout with its GPU and Dask extras (in the checkout:
+# pip install ".[gpu,dask]", which brings tensorflow[and-cuda]) and network access for the downloads.
 #
 # The original HDF5 files carry NO protein ids. Profiles and scores need them, so give a per-cell CSV
 # (METADATA, see docs/data.md: columns file,index,protein[,plate,well]) mapping each row of the three files to

@@ -6,16 +6,17 @@
 # validation loss; PCI: 3 learning rates x 3 seeds; CellProfiler 431 features + PCA; mixed precision).
 #
 # Input: CROPS, a folder with one sub-folder per protein named by its ORF (systematic name, e.g. YAL001C),
-# holding the single-cell crops as <name>_gfp.tif + <name>_rfp.tif pairs (64x64; the `tiff-folders`
-# importer, docs/data.md). Cut them from the WT2 fields first, e.g. with `import --format fields`
-# per plate, or with the crop tables of the screen.
+# holding the single-cell crops as <name>_gfp.tif + <name>_rfp.tif pairs (64x64, or one 2-channel TIFF per cell;
+# the `tiff-folders` importer, docs/data.md). Cut them from the WT2 fields first, e.g. with
+# `import --format label-masks` on the fields and their segmentation, or with the crop tables of the screen.
 #
 # Labels: built by the package from the Huh 2003 YeastGFP table (`standards labels --from huh2003`):
 # one of 17 classes per ORF, ambiguous ORFs unlabelled, a multi-localized ORF labelled with its rarest
 # class (docs/data.md). Cells of unlabelled proteins stay in the store (label -1) and are not trained on.
 #
-# Needs: pip install "deeploc-keras[gpu,dask]" and network access for the downloads (files already in
-# WORK are used as they are). PREPARE_ONLY=1 stops after the store and the standards.
+# Needs: the package installed from this checkout with its GPU and Dask extras (in the checkout:
+# pip install ".[gpu,dask]"; docs/gpu.md) and network access for the downloads (files already in WORK are
+# used as they are). PREPARE_ONLY=1 stops after the store and the standards.
 set -euo pipefail
 EXAMPLES=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CROPS=${CROPS:?"set CROPS=/path/to/wt2_crops (one folder per ORF of *_gfp.tif/*_rfp.tif crops)"}
@@ -32,7 +33,7 @@ deeploc-keras standards labels --from huh2003 yeastgfp.csv.xz --aliases SGD_feat
 
 # 2. The cell store: one folder per protein, the seeded per-protein 80/10/10 split (--seed); uncompressed,
 #    the store the training pipeline reads fastest (docs/data.md, "Compression").
-deeploc-keras import "$CROPS" wt2.h5 --format tiff-folders --labels labels.csv --seed 0 --overwrite
+deeploc-keras import "$CROPS" --out wt2.h5 --format tiff-folders --labels labels.csv --seed 0 --overwrite
 deeploc-keras inspect wt2.h5
 
 # 3. Functional standards (SGD GO slim, KEGG and Complex Portal modules of BIONIC/ICoN).

@@ -30,6 +30,12 @@ def pci_toy_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def pifia_checkpoint_index() -> Path:
+    """The index of arazd/pifia's pretrained weights (names, shapes, dtypes; the weight shard is absent)."""
+    return _shared("real/pifia_checkpoint/pifia_weights_i0.index")
+
+
+@pytest.fixture(scope="session")
 def sql_data_csv() -> Path:
     """The original DeepLoc demo's CellProfiler table (361 cells)."""
     return _shared("real/deeploc_original/SQL_data.csv")

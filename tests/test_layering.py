@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 
 #: The shared core every package may import; it imports none of eval, cellprofiler_features or TensorFlow.
-CORE = ("deeploc_keras.core.errors", "deeploc_keras.core.outputs", "deeploc_keras.core.profiles",
-        "deeploc_keras.core.records", "deeploc_keras.core.console", "deeploc_keras.core.processing",
-        "deeploc_keras.core.lifetime", "deeploc_keras.data.store", "deeploc_keras.data.reader")
+CORE = ("deeploc_keras.core.errors", "deeploc_keras.core.outputs", "deeploc_keras.core.ownership", "deeploc_keras.core.locking",
+        "deeploc_keras.core.profiles", "deeploc_keras.core.records", "deeploc_keras.core.console",
+        "deeploc_keras.core.processing", "deeploc_keras.core.lifetime", "deeploc_keras.data.store",
+        "deeploc_keras.data.reader")
 #: The data engine's rooms that load no TensorFlow: the order of cells, and the sources (TF loads on use).
 DATA_ENGINE = ("deeploc_keras.data.order", "deeploc_keras.data.sources")
-EVAL = ("eval", "eval.figures", "eval.metrics", "eval.standards", "eval.score", "eval.plots")
+EVAL = ("eval", "eval.catalog", "eval.evaluation", "eval.metrics", "eval.nulls", "eval.significance", "eval.standards",
+        "eval.score", "eval.plots")
 CELLPROFILER = ("cellprofiler_features", "cellprofiler_features.masks", "cellprofiler_features.measure",
                 "cellprofiler_features.pca", "cellprofiler_features.runner")
 #: Orchestration modules that must import without TensorFlow (the CLI starts fast; TF loads on use).
@@ -24,7 +26,7 @@ LIGHT_APP = ("deeploc_keras", "deeploc_keras.cli", "deeploc_keras._registration"
              "deeploc_keras.training.train", "deeploc_keras.models.presets", "deeploc_keras.models.info",
              "deeploc_keras.inference.extract", "deeploc_keras.inference.predict", "deeploc_keras.inference.export",
              "deeploc_keras.inference.trained", "deeploc_keras.study.reproduce", "deeploc_keras.study.report",
-             "deeploc_keras.study.references", "deeploc_keras.study.ladder", "deeploc_keras.study.pixel_stats",
+             "deeploc_keras.study.findings", "deeploc_keras.study.references", "deeploc_keras.study.ladder", "deeploc_keras.study.pixel_stats",
              "deeploc_keras.data.importers", "deeploc_keras.data.importers.labels", "deeploc_keras.data.synthetic")
 HEAVY = ("tensorflow", "keras")
 

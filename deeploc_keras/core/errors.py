@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import lzma
 import operator
 import os
 import threading
@@ -21,11 +22,14 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 
-__all__ = ["DISK_FULL", "is_disk_full", "DeeplocKerasError", "InputError", "OutputExistsError", "file_error",
-           "check_positive_int", "os_error_message", "reading", "user_error_behind"]
+__all__ = ["DISK_FULL", "MAX_SEED", "is_disk_full", "write_problem", "DeeplocKerasError", "InputError", "OutputExistsError",
+           "file_error", "check_positive_int", "check_seed", "os_error_message", "reading", "user_error_behind"]
 
 #: Exceptions a corrupt or truncated file raises from the libraries that read it (h5py, zipfile, gzip, keras).
-_READ_ERRORS = (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile, zlib.error)
+_READ_ERRORS = (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile, zlib.error, lzma.LZMAError)
+
+#: The largest seed: numpy, TensorFlow and Keras take seeds in [0, 2**32 - 1].
+MAX_SEED = 2**32 - 1
 
 #: The problem text of a full disk (ENOSPC or EDQUOT), after the path.
 DISK_FULL = "no space left on device; free some space (or write elsewhere) and run again"
@@ -119,6 +123,47 @@ def check_positive_int(name: str, value: object, *, optional: bool = False) -> i
         number = None
     if number is None or number < 1:
         raise InputError(f"{name} must be a positive integer. Received: {name}={value!r}")
+    return number
+
+
+def check_seed(name: str, value: object, *, optional: bool = False) -> int | None:
+    """Check a seed and return it as an ``int`` in [0, :data:`MAX_SEED`].
+
+    Parameters
+    ----------
+    name : str
+        The option's name (``"seed"``).
+    value : object
+        An integer (``bool`` and floats are refused).
+    optional : bool, default False
+        Let ``None`` through.
+
+    Returns
+    -------
+    int or None
+
+    Raises
+    ------
+    InputError
+        If ``value`` is not an integer in [0, 2**32 - 1].
+
+    Examples
+    --------
+    >>> check_seed("seed", 7)
+    7
+    >>> check_seed("seed", -5)
+    Traceback (most recent call last):
+    ...
+    deeploc_keras.core.errors.InputError: seed must be an integer in [0, 4294967295]. Received: seed=-5
+    """
+    if value is None and optional:
+        return None
+    try:
+        number = None if isinstance(value, bool) else operator.index(value)
+    except TypeError:
+        number = None
+    if number is None or not 0 <= number <= MAX_SEED:
+        raise InputError(f"{name} must be an integer in [0, {MAX_SEED}]. Received: {name}={value!r}")
     return number
 
 
@@ -233,6 +278,48 @@ def is_disk_full(exc: BaseException) -> bool:
         return True
     text = str(exc)
     return "[Errno 28]" in text or "errno = 28" in text or "No space left on device" in text
+
+
+#: What cannot be written, by errno: the text after the path, with what to do.
+_WRITE_PROBLEMS = {
+    errno.EROFS: "read-only file system; write to another folder",
+    errno.EACCES: "permission denied; write to a folder you may write to",
+    errno.EPERM: "operation not permitted; write to a folder you may write to",
+}
+
+
+def write_problem(exc: BaseException) -> str | None:
+    """The problem text of an error while writing a file (full disk, read-only or forbidden folder), or None.
+
+    Libraries that write through C (h5py) put the errno only in the message; it is read there too.
+
+    Parameters
+    ----------
+    exc : BaseException
+
+    Returns
+    -------
+    str or None
+        The text after the path (:data:`DISK_FULL`, ...), None for other errors.
+
+    Examples
+    --------
+    >>> write_problem(OSError("Unable to create file (errno = 30, error message = 'Read-only file system')"))
+    'read-only file system; write to another folder'
+    >>> write_problem(ValueError("x")) is None
+    True
+    """
+    if not isinstance(exc, OSError):
+        return None
+    if is_disk_full(exc):
+        return DISK_FULL
+    if exc.errno in _WRITE_PROBLEMS:
+        return _WRITE_PROBLEMS[exc.errno]
+    text = str(exc)
+    for code, problem in _WRITE_PROBLEMS.items():
+        if f"errno = {code}," in text or f"[Errno {code}]" in text or os.strerror(code) in text:
+            return problem
+    return None
 
 
 def os_error_message(exc: OSError, path: str | os.PathLike | None = None) -> str | None:

@@ -53,7 +53,10 @@ def exit_with_parent(parent_pid: int, interval: float = 0.5) -> None:
 
     On Linux the kernel also sends SIGTERM when the direct parent (e.g. the
     forkserver) dies; a daemon thread checks ``parent_pid`` every ``interval``
-    seconds and ends the process with ``os._exit`` once it is gone.
+    seconds and ends the process with ``os._exit`` once it is gone. The worker
+    ignores SIGINT: Ctrl-C reaches every process of the terminal's group, and the
+    run that owns the worker stops it (a worker's own KeyboardInterrupt would
+    print a traceback after the run's one line).
 
     Parameters
     ----------
@@ -66,6 +69,7 @@ def exit_with_parent(parent_pid: int, interval: float = 0.5) -> None:
     --------
     ``ProcessPoolExecutor(initializer=exit_with_parent, initargs=(os.getpid(),))``.
     """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         try:
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)

@@ -40,8 +40,8 @@ import pyarrow.parquet as pq
 from .errors import InputError, file_error
 from .profiles import METADATA_PREFIX, PARQUET_METADATA_KEY, ProfileWriter
 
-__all__ = ["NORMALIZE_CHOICES", "SELECT_OPERATIONS", "ProfileProcessing", "normalize_features", "process_profiles",
-           "process_profile_file"]
+__all__ = ["NORMALIZE_CHOICES", "SELECT_OPERATIONS", "ProfileProcessing", "check_normalize", "normalize_features",
+           "process_profiles", "process_profile_file"]
 
 #: Per-feature normalizations across rows (proteins).
 NORMALIZE_CHOICES = ("none", "standardize", "robust")
@@ -50,7 +50,14 @@ SELECT_OPERATIONS = ("drop_na_columns", "variance_threshold", "correlation_thres
 _PYCYTOMINER_METHOD = {"standardize": "standardize", "robust": "mad_robustize"}
 
 
-def _check_normalize(method: str) -> str:
+def check_normalize(method: str) -> str:
+    """Return ``method`` if it is one of :data:`NORMALIZE_CHOICES`; raise :class:`InputError` otherwise.
+
+    Examples
+    --------
+    >>> check_normalize("robust")
+    'robust'
+    """
     if method not in NORMALIZE_CHOICES:
         raise InputError(f"normalize must be one of {NORMALIZE_CHOICES}. Received: normalize={method!r}")
     return method
@@ -91,7 +98,7 @@ Received: normalize='zscore'
     corr_threshold: float = 0.9
 
     def __post_init__(self) -> None:
-        _check_normalize(self.normalize)
+        check_normalize(self.normalize)
         object.__setattr__(self, "operations", tuple(self.operations))
         unknown = [op for op in self.operations if op not in SELECT_OPERATIONS]
         if unknown:
@@ -149,7 +156,7 @@ def normalize_features(features: np.ndarray, method: str = "standardize") -> tup
     >>> np.round(normalized.ravel(), 4).tolist(), kept.tolist()
     ([-1.2247, 0.0, 1.2247], [True, False])
     """
-    method = _check_normalize(method)
+    method = check_normalize(method)
     x = np.asarray(features, dtype=np.float64)
     if x.ndim != 2 or 0 in x.shape:
         raise InputError(f"features must be a non-empty (rows, features) matrix. Received: shape={x.shape}")

@@ -28,6 +28,7 @@ from .outputs import atomic_path
 
 __all__ = [
     "METADATA_PREFIX",
+    "PROTEIN_COLUMN",
     "PARQUET_METADATA_KEY",
     "Profiles",
     "ProfileWriter",
@@ -42,6 +43,8 @@ __all__ = [
 ]
 
 METADATA_PREFIX = "Metadata_"
+#: The column of protein ids.
+PROTEIN_COLUMN = "Metadata_Protein"
 PARQUET_METADATA_KEY = b"deeploc_keras"
 
 
@@ -191,11 +194,7 @@ def read_profiles(source: str | os.PathLike | pd.DataFrame, *, metadata_columns:
         if not path.is_file():
             raise file_error(path, "no such file")
         if path.name.lower().endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt")):
-            sep = "\t" if ".tsv" in path.name.lower() or path.suffix == ".txt" else ","
-            try:
-                frame = pd.read_csv(path, sep=sep)
-            except (OSError, ValueError, UnicodeDecodeError) as exc:
-                raise file_error(path, f"not a readable CSV file: {exc}") from None
+            frame = _read_csv(path, id_columns=[PROTEIN_COLUMN, *metadata_columns])
         else:
             try:
                 table = pq.read_table(path)
@@ -207,6 +206,7 @@ def read_profiles(source: str | os.PathLike | pd.DataFrame, *, metadata_columns:
             frame = table.to_pandas()
     extra = set(metadata_columns)
     meta_cols = [c for c in frame.columns if str(c).startswith(METADATA_PREFIX) or c in extra]
+    _check_ids(frame, [PROTEIN_COLUMN, *metadata_columns], where)
     feat_cols = [c for c in feature_columns(frame) if c not in extra]
     if not feat_cols:
         raise InputError(f"{where}: no feature columns (every column starts with 'Metadata_')")
@@ -218,6 +218,37 @@ def read_profiles(source: str | os.PathLike | pd.DataFrame, *, metadata_columns:
                          "metadata columns start with 'Metadata_' (score: name the id column with --id-column)"
                          ) from None
     return Profiles(frame[meta_cols].reset_index(drop=True), features, feat_cols, info)
+
+
+#: Strings pandas reads as missing by default; in a profile's feature columns they stay missing values, but
+#: in its id columns they are ids (a protein named ``NA`` or ``None`` is a protein).
+_NA_STRINGS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>",
+               "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
+
+
+def _read_csv(path: Path, *, id_columns: Sequence[str]) -> pd.DataFrame:
+    """A CSV/TSV profile table whose id and ``Metadata_`` columns are read as text, missing values only in features."""
+    sep = "\t" if ".tsv" in path.name.lower() or path.suffix == ".txt" else ","
+    try:
+        header = [str(c) for c in pd.read_csv(path, sep=sep, nrows=0).columns]
+        text = [c for c in header if c.startswith(METADATA_PREFIX) or c in id_columns]
+        return pd.read_csv(path, sep=sep, keep_default_na=False, dtype={c: str for c in id_columns if c in header},
+                           na_values={c: list(_NA_STRINGS) for c in header if c not in text})
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise file_error(path, f"not a readable CSV file: {exc}") from None
+
+
+def _check_ids(frame: pd.DataFrame, columns: Sequence[str], where: str) -> None:
+    """Refuse rows without an id (null or empty) in the id columns present."""
+    for column in dict.fromkeys(columns):
+        if column not in frame:
+            continue
+        values = frame[column]
+        missing = values.isna().to_numpy() | (values.astype(str).str.strip() == "").to_numpy()
+        if missing.any():
+            rows = np.flatnonzero(missing)
+            raise InputError(f"{where}: {len(rows)} rows have no {column} (null or empty; first row {rows[0] + 1}); "
+                             "every profile needs a protein id: fill or drop those rows")
 
 
 def write_cell_profiles(
@@ -317,14 +348,30 @@ class ProfileWriter:
         if self._writer is None:
             self._context.__exit__(InputError, InputError("no rows written"), None)
             raise InputError("no rows to write: the selection of cells is empty")
-        self._writer.close()
+        try:
+            self._writer.close()
+        except BaseException as exc:
+            self._writer = None
+            self.abort(exc)
+            raise
         self._context.__exit__(None, None, None)
 
-    def abort(self) -> None:
-        """Discard the partial file."""
+    def abort(self, exc: BaseException | None = None) -> None:
+        """Discard the partial file.
+
+        Parameters
+        ----------
+        exc : BaseException, optional
+            The error that stopped the writing; a full disk or a read-only folder is raised
+            as one :class:`~deeploc_keras.core.errors.InputError` naming the file.
+        """
         if self._writer is not None:
-            self._writer.close()
-        self._context.__exit__(KeyboardInterrupt, KeyboardInterrupt(), None)
+            try:
+                self._writer.close()
+            except OSError:
+                pass
+        exc = exc if exc is not None else KeyboardInterrupt()
+        self._context.__exit__(type(exc), exc, exc.__traceback__)
 
     def __enter__(self) -> ProfileWriter:
         return self
@@ -333,7 +380,7 @@ class ProfileWriter:
         if exc_type is None:
             self.close()
         else:
-            self.abort()
+            self.abort(exc)
 
 
 class ProteinMeans:

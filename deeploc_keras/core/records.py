@@ -14,20 +14,55 @@ from typing import Any
 
 from .outputs import atomic_path
 
-__all__ = ["environment", "file_sha256", "write_run_record"]
+__all__ = ["environment", "thread_configuration", "file_sha256", "write_run_record"]
 
 _PACKAGES = ("deeploc-keras", "tensorflow", "keras", "numpy", "h5py", "scikit-learn", "scipy", "pandas",
              "pyarrow", "cp-measure", "dask", "copairs")
 
 
-def environment() -> dict[str, Any]:
-    """Versions of Python, the platform and the packages a run depends on.
+#: Environment variables that set the thread pools of TensorFlow and the numeric libraries.
+_THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                     "OPENBLAS_NUM_THREADS")
+
+
+def thread_configuration() -> dict[str, Any]:
+    """The CPUs this process may use and the thread settings that shape a run's floating-point results.
+
+    TensorFlow splits its reductions over its intra-op threads, so training gives the same
+    weights only for the same thread configuration (op determinism does not remove this).
+    TensorFlow's own settings are read only when it is already loaded (0: its default, one
+    thread per CPU).
 
     Returns
     -------
     dict
-        ``{"python": ..., "platform": ..., "packages": {name: version or None}}``.
-        Packages are looked up in the installed metadata, never imported.
+        ``cpus``, ``intra_op_threads``, ``inter_op_threads`` (None when TensorFlow is not loaded)
+        and the thread variables of the environment that are set.
+
+    Examples
+    --------
+    >>> config = thread_configuration()
+    >>> config["cpus"] >= 1 and set(config) == {"cpus", "intra_op_threads", "inter_op_threads", "variables"}
+    True
+    """
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    tf = sys.modules.get("tensorflow")
+    threading = getattr(getattr(tf, "config", None), "threading", None)
+    return {"cpus": cpus,
+            "intra_op_threads": threading.get_intra_op_parallelism_threads() if threading else None,
+            "inter_op_threads": threading.get_inter_op_parallelism_threads() if threading else None,
+            "variables": {name: os.environ[name] for name in _THREAD_VARIABLES if name in os.environ}}
+
+
+def environment() -> dict[str, Any]:
+    """Versions of Python, the platform and the packages a run depends on, and its thread configuration.
+
+    Returns
+    -------
+    dict
+        ``{"python": ..., "platform": ..., "packages": {name: version or None}, "threads": ...}``.
+        Packages are looked up in the installed metadata, never imported; ``threads`` is
+        :func:`thread_configuration`.
     """
     packages = {}
     for name in _PACKAGES:
@@ -35,7 +70,8 @@ def environment() -> dict[str, Any]:
             packages[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             packages[name] = None
-    return {"python": sys.version.split()[0], "platform": platform.platform(), "packages": packages}
+    return {"python": sys.version.split()[0], "platform": platform.platform(), "packages": packages,
+            "threads": thread_configuration()}
 
 
 def file_sha256(path: str | os.PathLike, *, block_size: int = 1 << 20) -> str:

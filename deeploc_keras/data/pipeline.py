@@ -153,7 +153,8 @@ class _WindowSource(Source):
         self._window, self._n_windows = window, -(-int(n_cells) // window_cells)
         self._last_window = functools.lru_cache(maxsize=2)(lambda epoch: window(epoch, self._n_windows - 1))
         self._rest = int(n_cells) % batch_size
-        self._pool = _BufferPool((window_cells, *image_shape), dtype)
+        # whole batches of a window: never more rows than the cells hold (a batch size above them reads one short batch)
+        self._pool = _BufferPool((min(window_cells, int(n_cells) // batch_size * batch_size), *image_shape), dtype)
         self._next_epoch = int(initial_epoch)
         self._lock = threading.Lock()
 
@@ -225,6 +226,25 @@ def _check_options(batch_size: int, readers: int, slice_cells: int = 1) -> None:
         check_positive_int(name, value)
 
 
+def _training_selection(store: CellStore, split: str, *, labels: bool,
+                        targets: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The rows a training dataset reads and every row's int32 class (the label column, or ``targets``)."""
+    if targets is None:
+        indices = store.select(split, labelled=labels)
+        all_labels = store.cells["label"].to_numpy().astype(np.int32)
+    else:
+        all_labels = np.asarray(targets, dtype=np.int32)
+        if all_labels.shape != (len(store),):
+            raise InputError(f"targets must hold one value per store cell; Received: shape={all_labels.shape} for "
+                             f"{len(store)} cells")
+        indices = store.select(split)
+        indices = indices[all_labels[indices] >= 0]
+    if indices.size == 0:
+        what = "labelled cells" if labels else "cells"
+        raise file_error(store.path, f"no {what} in split {split!r}")
+    return indices, all_labels
+
+
 def training_dataset(
     store: CellStore,
     *,
@@ -239,6 +259,7 @@ def training_dataset(
     initial_epoch: int = 0,
     slice_cells: int = DEFAULT_SLICE_CELLS,
     readers: int | None = None,
+    targets: np.ndarray | None = None,
 ) -> StoreData:
     """Batches of raw crops (and labels) for ``model.fit``, mixed over the whole store.
 
@@ -274,12 +295,15 @@ def training_dataset(
         compressed stores with ``chunk_cells`` equal to ``slice_cells``.
     readers : int, optional
         Windows read at the same time (default :data:`DEFAULT_READERS`; the batch order does not depend on it).
+    targets : numpy.ndarray, optional
+        One integer target per store row (e.g. a protein's index) that replaces the
+        label column; only the split's cells with a target >= 0 are read.
 
     Returns
     -------
     StoreData
         ``dataset`` yields ``images`` with the store's dtype, shape (b, H, W, C),
-        and int32 ``labels`` of shape (b,).
+        and int32 ``labels`` (or ``targets``) of shape (b,).
 
     Raises
     ------
@@ -305,11 +329,7 @@ def training_dataset(
     _check_options(batch_size, readers, slice_cells)
     if class_balanced and not labels:
         raise InputError("class_balanced sampling needs labels; pass labels=True")
-    indices = store.select(split, labelled=labels)
-    if indices.size == 0:
-        what = "labelled cells" if labels else "cells"
-        raise file_error(store.path, f"no {what} in split {split!r}")
-    all_labels = store.cells["label"].to_numpy().astype(np.int32)
+    indices, all_labels = _training_selection(store, split, labels=labels, targets=targets)
     weights = balanced_weights(all_labels[indices]) if class_balanced else None
     size = window_cells(shuffle_window, batch_size, len(indices))
     chunk_cells = store.chunk_cells

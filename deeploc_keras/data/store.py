@@ -27,13 +27,14 @@ import numpy as np
 import pandas as pd
 
 from ..core.errors import DISK_FULL, InputError, check_positive_int, file_error, is_disk_full, reading
-from ..core.outputs import check_output, partial_path, remove_path, remove_stale_partials
+from ..core.outputs import check_output, partial_path, publish, remove_path, remove_stale_partials
 from .reader import RowReader
 
 __all__ = [
     "SPLIT_BY_CHOICES",
     "SCHEMA_VERSION",
     "CELL_COLUMNS",
+    "OBJECT_COLUMNS",
     "CELL_FEATURES",
     "SPLIT_NAMES",
     "SPLIT_CHOICES",
@@ -74,6 +75,9 @@ CELL_COLUMNS: dict[str, tuple[Any, Any]] = {
     "x": (np.float32, np.nan),
     "y": (np.float32, np.nan),
 }
+#: Per-cell columns of cells cut from segmented fields (the object's label in its mask, its area in pixels):
+#: only in stores created with ``object_columns=True``.
+OBJECT_COLUMNS: dict[str, tuple[Any, Any]] = {"object_id": (np.int32, -1), "area": (np.float32, np.nan)}
 _IMAGE_DTYPES = (np.dtype(np.uint16), np.dtype(np.float32))
 #: Optional per-cell feature table (e.g. the CellProfiler features a screen ships with): dataset
 #: ``/cell_features`` (N, F) float32 with attr ``columns`` (JSON list of the F names).
@@ -202,6 +206,7 @@ class CellStore:
         self.path = path
         self._writable = writable
         self._final_path = final_path
+        self._replaces = False
         self._seed = seed
         self._split_by = split_by
         self._cells: pd.DataFrame | None = None
@@ -222,6 +227,7 @@ class CellStore:
         compression: str | None = None,
         seed: int = 0,
         split_by: str = "cell",
+        object_columns: bool = False,
         overwrite: bool = False,
     ) -> CellStore:
         """Start writing a new store; it appears at ``path`` only when closed successfully.
@@ -249,6 +255,8 @@ class CellStore:
         split_by : {"cell", "protein"}, default "cell"
             How those cells are split (:func:`assign_splits`); recorded in the attribute
             ``split_by`` (:attr:`split_by`).
+        object_columns : bool, default False
+            Add the per-cell columns of :data:`OBJECT_COLUMNS` (cells cut from segmented fields).
         overwrite : bool, default False
             Replace an existing file at ``path``.
 
@@ -297,7 +305,7 @@ class CellStore:
                 chunks=(chunk_cells, *image_shape), compression=compression,
             )
             group = h5.create_group("cells")
-            for name, (col_dtype, _) in CELL_COLUMNS.items():
+            for name, (col_dtype, _) in {**CELL_COLUMNS, **(OBJECT_COLUMNS if object_columns else {})}.items():
                 group.create_dataset(name, shape=(0,), maxshape=(None,), dtype=col_dtype,
                                      chunks=(max(chunk_cells, 1024),))
         except BaseException as exc:
@@ -305,7 +313,9 @@ class CellStore:
             if is_disk_full(exc):
                 raise file_error(final, DISK_FULL) from exc
             raise
-        return cls(h5, tmp, writable=True, final_path=final, seed=seed, split_by=split_by)
+        store = cls(h5, tmp, writable=True, final_path=final, seed=seed, split_by=split_by)
+        store._replaces = os.path.lexists(final)  # close() replaces only what was there when create() checked
+        return store
 
     def append(self, images: np.ndarray, cells: Mapping[str, Any] | pd.DataFrame | None = None) -> None:
         """Append a chunk of cells.
@@ -359,11 +369,12 @@ class CellStore:
 
     def _columns_for(self, cells: Mapping[str, Any] | pd.DataFrame | None, n: int) -> dict[str, np.ndarray]:
         cells = {} if cells is None else cells
-        unknown = set(cells.keys()) - set(CELL_COLUMNS)
+        columns = self._column_types()
+        unknown = set(cells.keys()) - set(columns)
         if unknown:
-            raise InputError(f"unknown cell columns {sorted(unknown)}; expected a subset of {list(CELL_COLUMNS)}")
+            raise InputError(f"unknown cell columns {sorted(unknown)}; expected a subset of {list(columns)}")
         out = {}
-        for name, (col_dtype, default) in CELL_COLUMNS.items():
+        for name, (col_dtype, default) in columns.items():
             if name in cells:
                 values = np.asarray(cells[name])
                 if values.shape != (n,):
@@ -377,6 +388,10 @@ class CellStore:
         if not np.isin(out["split"], (-1, 0, 1, 2)).all():
             raise InputError("split values must be 0 (train), 1 (val) or 2 (test)")
         return out
+
+    def _column_types(self) -> dict[str, tuple[Any, Any]]:
+        """:data:`CELL_COLUMNS` and those of :data:`OBJECT_COLUMNS` the store has."""
+        return {**CELL_COLUMNS, **{k: v for k, v in OBJECT_COLUMNS.items() if k in self._h5["cells"]}}
 
     def close(self) -> None:
         """Close the file; a writable store gets its splits and is renamed into place."""
@@ -396,7 +411,7 @@ class CellStore:
             elif "split_by" not in self._h5.attrs:
                 self._h5.attrs["split_by"] = "given"
             self._h5.close()
-            os.replace(self.path, self._final_path)
+            publish(self.path, self._final_path, replace=self._replaces)
         except BaseException as exc:
             self.abort()
             if is_disk_full(exc):
@@ -476,7 +491,7 @@ class CellStore:
         if len(self.channel_names) != images.shape[3]:
             raise file_error(path, f"channel_names {self.channel_names} do not match {images.shape[3]} channels")
         n = images.shape[0]
-        for name in CELL_COLUMNS:
+        for name in self._column_types():
             if name not in h5["cells"]:
                 raise file_error(path, f"missing column /cells/{name}")
             if h5["cells"][name].shape != (n,):
@@ -532,11 +547,11 @@ class CellStore:
 
     @property
     def cells(self) -> pd.DataFrame:
-        """The per-cell table (one row per image, columns :data:`CELL_COLUMNS`)."""
+        """The per-cell table (one row per image, columns :data:`CELL_COLUMNS` and any :data:`OBJECT_COLUMNS`)."""
         if self._cells is None:
             group = self._h5["cells"]
             data = {}
-            for name, (col_dtype, _) in CELL_COLUMNS.items():
+            for name, (col_dtype, _) in self._column_types().items():
                 data[name] = group[name].asstr()[:] if col_dtype is _STR else group[name][:]
             self._cells = pd.DataFrame(data)
         return self._cells
@@ -687,7 +702,7 @@ class CellStore:
         present = np.unique(labels[labels >= 0])
         if present.size == 0:
             raise file_error(self.path, "no cell has a label; training the classifier needs labels "
-                                        "(import with --labels or --class-names)")
+                                        "(re-import with --labels CSV or --labels-from huh2003)")
         if present.size < 2:
             raise file_error(self.path, f"labelled cells cover {present.size} class; at least 2 are needed to train")
 

@@ -128,6 +128,6 @@ def export_profiles(source: str | os.PathLike, out: str | os.PathLike, *, format
     out = check_output(out, overwrite=overwrite)
     adata = to_anndata(source)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out, overwrite=overwrite) as tmp:
+    with atomic_path(out, overwrite=overwrite, inputs=[source]) as tmp:
         adata.write_h5ad(tmp)
     return {"path": str(out), "n_obs": int(adata.n_obs), "n_vars": int(adata.n_vars)}

@@ -4,15 +4,23 @@ Output directory::
 
     OUT/cells.parquet      one row per cell: Metadata_ columns + features
     OUT/proteins.parquet   nanmean per protein, Metadata_Count
-    OUT/config.json        run record (configuration, versions, model and store hashes)
+    OUT/extract.json       run record (configuration, versions, model and store hashes)
 
 With ``shard=(i, n)`` only ``OUT/cells.part-<i>-of-<n>.parquet`` (and its
-``config.part-<i>-of-<n>.json``) is written; :func:`merge_shards` concatenates the n
-parts in order into ``cells.parquet`` and writes ``proteins.parquet``.
+``extract.part-<i>-of-<n>.json``) is written; :func:`merge_shards` concatenates the n
+parts in order into ``cells.parquet`` and writes ``proteins.parquet``, once the parts
+agree on what they were extracted with (method, layer, model, test-time crops, split, store).
+
+``OUT`` may be a training run's folder: extract writes only these files, and
+``overwrite`` replaces them only where ``OUT/extract.json`` shows they are extract's.
+A whole extraction holds the lock of ``OUT`` (one writer); shards lock their own files,
+so the n shards can run at once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 from pathlib import Path
@@ -21,9 +29,10 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from .._tensorflow import load_tensorflow
-from ..core.errors import InputError, check_positive_int, file_error
-from ..core.outputs import atomic_path, check_output
-from ..core.profiles import ProfileWriter, aggregate_proteins, cell_metadata, feature_names
+from ..core.errors import InputError, check_positive_int, file_error, reading
+from ..core.locking import output_lock
+from ..core.outputs import atomic_path, check_own_outputs, made_dir
+from ..core.profiles import PARQUET_METADATA_KEY, ProfileWriter, aggregate_proteins, cell_metadata, feature_names
 from ..core.records import file_sha256, write_run_record
 from ..data.order import parse_shard, shard_cells
 from ..data.pipeline import StoreData, inference_dataset, predict_batches
@@ -93,7 +102,7 @@ def extract(
         A cell store with protein ids.
     out : str or os.PathLike
         Output directory (see the module docstring).
-    method : {"deeploc", "pci", "cellprofiler"}, default "deeploc"
+    method : {"deeploc", "pci", "pifia", "cellprofiler"}, default "deeploc"
         ``cellprofiler`` calls :func:`cellprofiler_features.runner.extract_cellprofiler`
         with ``method_options`` (``pca``, ``workers``, ``scheduler``, ``rescale``).
     model_path : str or os.PathLike, optional
@@ -151,9 +160,8 @@ def extract(
         cell_store.require_image_shape(tuple(features_model.inputs[0].shape[1:]), model_file)
         data = inference_dataset(cell_store, split=split, batch_size=batch_size, shard=shard_t)
         n_store_cells = len(cell_store)
-        created = _missing_dirs(out)
-        out.mkdir(parents=True, exist_ok=True)
-        try:
+        with made_dir(out), output_lock(out) if shard_t is None else contextlib.nullcontext():
+            _check_outputs(out, shard_t, overwrite=overwrite, inputs=(store, model_path))
             n_cells = _extract_learned(cell_store, out / cells_name, display=spec.display,
                                        features_model=features_model, layer=layer, data=data, info=info,
                                        overwrite=overwrite)
@@ -164,9 +172,6 @@ def extract(
                       "batch_size": batch_size}
             write_run_record(out / config_name, command="extract", config=config, seed=None,
                              inputs={"store": info["store_fingerprint"], "model": info["model_sha256"]})
-        except BaseException:
-            _remove_empty(created)
-            raise
     schema_names = pq.read_schema(out / cells_name).names
     n_features = len(schema_names) - sum(n.startswith("Metadata_") for n in schema_names)
     logger.info("extract: %d cells x %d features -> %s", n_cells, n_features, out / cells_name)
@@ -178,8 +183,15 @@ def extract(
 def _output_names(shard: tuple[int, int] | None) -> tuple[str, str]:
     """The cells and record file names of a whole run or of one shard."""
     if shard is None:
-        return "cells.parquet", "config.json"
-    return shard_name("cells", shard, ".parquet"), shard_name("config", shard, ".json")
+        return "cells.parquet", "extract.json"
+    return shard_name("cells", shard, ".parquet"), shard_name("extract", shard, ".json")
+
+
+def _check_outputs(out: Path, shard: tuple[int, int] | None, *, overwrite: bool, inputs: tuple) -> None:
+    """Refuse existing outputs (without ``overwrite``) and outputs that are not extract's own (with it)."""
+    cells_name, config_name = _output_names(shard)
+    names = [cells_name, config_name] + (["proteins.parquet"] if shard is None else [])
+    check_own_outputs(out, names, command="extract", overwrite=overwrite, inputs=inputs)
 
 
 def validate_extract(
@@ -235,9 +247,7 @@ def validate_extract(
     recorded = model_method(read_model_info(model_file))
     if recorded is not None and recorded != method:
         raise file_error(model_file, f"is a {recorded!r} model, not {method!r}; pass --method {recorded}")
-    cells_name, config_name = _output_names(shard_t)
-    for target in [out / cells_name, out / config_name] + ([out / "proteins.parquet"] if shard_t is None else []):
-        check_output(target, overwrite=overwrite)
+    _check_outputs(out, shard_t, overwrite=overwrite, inputs=(store, model_path))
     with CellStore.open(store) as cell_store:
         cell_store.require_proteins()
         if shard_cells(cell_store.select(split), chunk_cells=cell_store.chunk_cells, shard=shard_t).size == 0:
@@ -280,21 +290,36 @@ def _aggregate_or_discard(cells_path: Path, proteins_path: Path, *, overwrite: b
     return proteins_path
 
 
-def _missing_dirs(path: Path) -> list[Path]:
-    """``path`` and its ancestors that do not exist yet, deepest first."""
-    missing = []
-    while not path.exists() and path != path.parent:
-        missing.append(path)
-        path = path.parent
-    return missing
+#: What the shards of one extraction share (recorded in each part's Parquet metadata).
+_SHARD_PROVENANCE = ("method", "layer", "model_sha256", "tta", "split", "store_fingerprint")
 
 
-def _remove_empty(dirs: list[Path]) -> None:
-    """Remove the directories this run created, deepest first, as long as they are empty."""
-    for folder in dirs:
-        if not folder.is_dir() or any(folder.iterdir()):
-            return
-        folder.rmdir()
+def _shard_info(part: Path) -> dict[str, Any]:
+    with reading(part, "as a shard"):
+        schema = pq.read_schema(part)
+    raw = (schema.metadata or {}).get(PARQUET_METADATA_KEY)
+    try:
+        info = json.loads(raw) if raw else None
+    except ValueError:
+        info = None
+    if not isinstance(info, dict):
+        raise file_error(part, "records no provenance (method, model, store); merge only shards written by "
+                               "extract --shard")
+    return {**info, "_columns": schema.names}
+
+
+def _check_shards(parts: list[Path]) -> None:
+    """Refuse shards extracted with different methods, layers, models, crops, splits or stores."""
+    first = _shard_info(parts[0])
+    for part in parts[1:]:
+        info = _shard_info(part)
+        for key in (*_SHARD_PROVENANCE, "_columns"):
+            if info.get(key) != first.get(key):
+                what = "feature columns" if key == "_columns" else key
+                shown = "" if key == "_columns" else f" ({info.get(key)!r}, not {first.get(key)!r})"
+                raise file_error(part, f"was extracted with another {what} than {parts[0].name}{shown}; merge "
+                                       "the shards of one extraction only (same --model, --method, --layer, "
+                                       "--tta, --split and store)")
 
 
 def merge_shards(out: str | os.PathLike, *, overwrite: bool = False) -> dict[str, Any]:
@@ -314,7 +339,8 @@ def merge_shards(out: str | os.PathLike, *, overwrite: bool = False) -> dict[str
     Raises
     ------
     InputError
-        If no shard is found, shards of different n are mixed, or one is missing.
+        If no shard is found, shards of different n are mixed, one is missing, or the shards
+        were extracted with different methods, layers, models, test-time crops, splits or stores.
     """
     out = Path(out)
     parts = sorted(out.glob("cells.part-*-of-*.parquet"))
@@ -328,15 +354,24 @@ def merge_shards(out: str | os.PathLike, *, overwrite: bool = False) -> dict[str
     missing = sorted(set(range(total)) - {i for i, _, _ in parsed})
     if missing:
         raise file_error(out, f"missing shard(s) {missing} of {total}; run extract --shard i/{total} for them")
-    cells_path = check_output(out / "cells.parquet", overwrite=overwrite)
-    check_output(out / "proteins.parquet", overwrite=overwrite)
+    _check_shards([p for _, _, p in parsed])
+    names = ["cells.parquet", "proteins.parquet", "extract.json"]
+    check_own_outputs(out, names, command="extract", overwrite=overwrite)
     n_cells = 0
-    with atomic_path(cells_path, overwrite=overwrite) as tmp:
-        schema = pq.read_schema(parsed[0][2])
-        with pq.ParquetWriter(tmp, schema) as writer:
-            for _, _, part in parsed:
-                table = pq.read_table(part)
-                writer.write_table(table.cast(schema))
-                n_cells += table.num_rows
-    aggregate_proteins(cells_path, out / "proteins.parquet", info={"shard": None}, overwrite=overwrite)
+    with output_lock(out):
+        check_own_outputs(out, names, command="extract", overwrite=overwrite)
+        cells_path = out / "cells.parquet"
+        with atomic_path(cells_path, overwrite=overwrite) as tmp:
+            schema = pq.read_schema(parsed[0][2])
+            info = {**json.loads(schema.metadata[PARQUET_METADATA_KEY]), "shard": None}
+            schema = schema.with_metadata({**schema.metadata, PARQUET_METADATA_KEY: json.dumps(info).encode()})
+            with pq.ParquetWriter(tmp, schema) as writer:
+                for _, _, part in parsed:
+                    table = pq.read_table(part)
+                    writer.write_table(table.cast(schema))
+                    n_cells += table.num_rows
+        aggregate_proteins(cells_path, out / "proteins.parquet", info={"shard": None}, overwrite=overwrite)
+        write_run_record(out / "extract.json", command="extract --merge-shards",
+                         config={key: info.get(key) for key in _SHARD_PROVENANCE} | {"shards": total}, seed=None,
+                         inputs={"store": info.get("store_fingerprint"), "model": info.get("model_sha256")})
     return {"cells": str(cells_path), "proteins": str(out / "proteins.parquet"), "n_cells": n_cells}

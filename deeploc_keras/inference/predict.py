@@ -8,7 +8,7 @@ Output directory::
                           probability (mean_<class>) and fraction of cells (fraction_<class>) per class
     OUT/confusion.csv     cells per (true class, predicted class), when the store has labels
     OUT/metrics.json      cell and protein accuracy, when the store has labels
-    OUT/config.json       run record (configuration, versions, model and store hashes)
+    OUT/predict.json      run record (configuration, versions, model and store hashes)
 
 A protein is called in every class that is the top class of at least ``threshold`` of its
 cells; more than one call makes it multi-localized. Probabilities are the softmax of the
@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from ..core.errors import InputError, file_error
-from ..core.outputs import atomic_path, check_output
+from ..core.locking import output_lock
+from ..core.outputs import atomic_path, check_own_outputs, made_dir
 from ..core.profiles import ProfileWriter, cell_metadata
 from ..core.records import file_sha256, write_run_record
 from ..data.pipeline import StoreData, inference_dataset, predict_batches
@@ -172,7 +173,8 @@ def predict(
     out = Path(out)
     with CellStore.open(store) as cell_store:
         cell_store.require_proteins()
-        model, model_file = load_trained(model_path, spec.name)
+        model, model_file = load_trained(model_path, spec.name, fix="predict classifies with a DeepLoc model "
+                                         "(train --method deeploc); {found} features come from extract --method {found}")
         tta = tta or default_tta(spec, model.info)
         probs_model = tta_model(model, "logits", tta=tta)
         cell_store.require_image_shape(tuple(probs_model.inputs[0].shape[1:]), model_file)
@@ -180,16 +182,34 @@ def predict(
         data = inference_dataset(cell_store, split=split, batch_size=batch_size)
         cells = cell_store.cells
         labelled = bool(cell_store.class_names) and bool((cells["label"].to_numpy() >= 0).any())
-        names = ["cells.parquet", "proteins.csv", "config.json"] + (["confusion.csv", "metrics.json"] if labelled else [])
-        for name in names:
-            check_output(out / name, overwrite=overwrite)
+        names = ["cells.parquet", "proteins.csv", "predict.json"] + (["confusion.csv", "metrics.json"] if labelled
+                                                                      else [])
+        check_own_outputs(out, names, command="predict", overwrite=overwrite, inputs=(store, model_path))
         info = {"method": "deeploc", "layer": "logits", "model": str(model_file),
                 "model_sha256": file_sha256(model_file), "tta": tta, "split": split, "threshold": threshold,
                 "store_fingerprint": cell_store.fingerprint(), "class_names": class_names}
-        out.mkdir(parents=True, exist_ok=True)
-        rows, probs = _write_cells(out / "cells.parquet", cell_store, probs_model, data, class_names, info,
-                                   overwrite=overwrite)
-        meta = cell_metadata(cells.iloc[rows], cell_store.class_names, index=rows)
+        with made_dir(out), output_lock(out):
+            check_own_outputs(out, names, command="predict", overwrite=overwrite, inputs=(store, model_path))
+            rows, probs = _write_cells(out / "cells.parquet", cell_store, probs_model, data, class_names, info,
+                                       overwrite=overwrite)
+            meta = cell_metadata(cells.iloc[rows], cell_store.class_names, index=rows)
+            calls, accuracy = _write_calls(out, meta, probs, class_names, threshold=threshold, labelled=labelled,
+                                           overwrite=overwrite)
+            write_run_record(out / "predict.json", command="predict",
+                             config={**info, "store": str(Path(store).resolve()), "out": str(out.resolve()),
+                                     "batch_size": batch_size},
+                             seed=None, inputs={"store": info["store_fingerprint"], "model": info["model_sha256"]})
+    return {"cells": str(out / "cells.parquet"), "proteins": str(out / "proteins.csv"),
+            "confusion": str(out / "confusion.csv") if labelled else None,
+            "metrics": str(out / "metrics.json") if labelled else None,
+            "n_cells": int(len(rows)), "n_proteins": int(len(calls)),
+            "n_multi_localized": int(calls["multi_localized"].sum()), "cell_accuracy": accuracy,
+            "tta": tta, "split": split}
+
+
+def _write_calls(out: Path, meta: pd.DataFrame, probs: np.ndarray, class_names: list[str], *, threshold: float,
+                 labelled: bool, overwrite: bool) -> tuple[pd.DataFrame, float | None]:
+    """Write ``proteins.csv`` (and with labels ``confusion.csv``, ``metrics.json``); the calls and cell accuracy."""
     known = meta["Metadata_Protein"].to_numpy(dtype=str) != UNKNOWN_PROTEIN
     calls = protein_calls(meta["Metadata_Protein"].to_numpy(dtype=str)[known], probs[known], class_names,
                           threshold=threshold, labels=meta["Metadata_Label"].to_numpy(dtype=str)[known])
@@ -199,16 +219,7 @@ def predict(
     if labelled:
         accuracy = _write_label_checks(out, meta["Metadata_Label"].to_numpy(dtype=str), probs, class_names, calls,
                                        overwrite=overwrite)
-    write_run_record(out / "config.json", command="predict",
-                     config={**info, "store": str(Path(store).resolve()), "out": str(out.resolve()),
-                             "batch_size": batch_size},
-                     seed=None, inputs={"store": info["store_fingerprint"], "model": info["model_sha256"]})
-    return {"cells": str(out / "cells.parquet"), "proteins": str(out / "proteins.csv"),
-            "confusion": str(out / "confusion.csv") if labelled else None,
-            "metrics": str(out / "metrics.json") if labelled else None,
-            "n_cells": int(len(rows)), "n_proteins": int(len(calls)),
-            "n_multi_localized": int(calls["multi_localized"].sum()), "cell_accuracy": accuracy,
-            "tta": tta, "split": split}
+    return calls, accuracy
 
 
 def _write_cells(path: Path, store: CellStore, probs_model: Any, data: StoreData, class_names: list[str],

@@ -50,7 +50,8 @@ def model_method(info: Mapping[str, Any], layer_names: Iterable[str] = ()) -> st
                  if spec.signature_layer is not None and spec.signature_layer in names), None)
 
 
-def load_trained(model_path: str | os.PathLike | None, method: str) -> tuple[Any, Path]:
+def load_trained(model_path: str | os.PathLike | None, method: str, *,
+                 fix: str = "pass --method {found}") -> tuple[Any, Path]:
     """Load ``RUN/best.keras`` as a model of ``method``.
 
     Parameters
@@ -59,6 +60,8 @@ def load_trained(model_path: str | os.PathLike | None, method: str) -> tuple[Any
         The model file (None: refused, ``method`` needs one).
     method : str
         The method the model must be a model of.
+    fix : str, default "pass --method {found}"
+        What the message for a model of another method (``{found}``) tells to do.
 
     Returns
     -------
@@ -83,7 +86,7 @@ def load_trained(model_path: str | os.PathLike | None, method: str) -> tuple[Any
         raise file_error(path, f"is not a model of {[spec.name for spec in learned]} (no layer "
                                f"{' or '.join(repr(spec.signature_layer) for spec in learned)})")
     if found != method:
-        raise file_error(path, f"is a {found!r} model, not {method!r}; pass --method {found}")
+        raise file_error(path, f"is a {found!r} model, not {method!r}; " + fix.format(found=found))
     return model, path
 
 

@@ -24,7 +24,8 @@ from __future__ import annotations
 import logging
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import keras
 
@@ -32,7 +33,8 @@ from ..core.errors import InputError
 from .cell_model import CellModel
 from .info import model_info
 from .layers import CellAugment, CropAverage, FixedCrops, PercentileStretch, Standardize, five_crop_offsets
-from .presets import TTA_MODES, DeepLocPreset, get_preset
+from .layers_pifia import ImageStandardize
+from .presets import INITIALIZERS, INTENSITIES, TTA_MODES, DeepLocPreset, get_preset
 
 __all__ = ["build_deeploc", "embedding_model", "tta_model", "trainable_params", "CONV_FILTERS", "FC_UNITS"]
 
@@ -69,16 +71,29 @@ def _check_build_args(num_classes: int, width: float, image_shape: Sequence[int]
 
 
 def _preprocessing(preset: DeepLocPreset, seed: int | None) -> tuple[keras.layers.Layer, keras.layers.Layer]:
-    if preset.intensity == "stretch":
-        preprocess = PercentileStretch(name="preprocess")
-    elif preset.intensity == "standardize":
-        preprocess = Standardize(name="preprocess")
-    else:
+    layers = {"stretch": PercentileStretch, "standardize": Standardize, "image_standardize": ImageStandardize}
+    if preset.intensity not in layers:
         raise InputError(f"preset {preset.name!r}: unknown intensity {preset.intensity!r}; "
-                         f"expected 'stretch' or 'standardize'")
+                         f"expected one of {list(INTENSITIES)}")
+    preprocess = layers[preset.intensity](name="preprocess")
     augment = CellAugment(crop_size=preset.crop_size, crop_offsets=preset.crop_offsets, flips=preset.flips,
                           rotations=preset.rotations, seed=seed, name="augment")
     return preprocess, augment
+
+
+def _initializers(preset: DeepLocPreset, seed: int | None) -> tuple[Callable[[int], Any], Any]:
+    """The kernel initialiser of layer ``i`` (one derived seed per layer) and the bias initialiser of a preset."""
+    if preset.initializers not in INITIALIZERS:
+        raise InputError(f"preset {preset.name!r}: unknown initializers {preset.initializers!r}; "
+                         f"expected one of {list(INITIALIZERS)}")
+
+    def init(i: int) -> keras.initializers.Initializer:
+        layer_seed = None if seed is None else seed + i
+        if preset.initializers == "keras":
+            return keras.initializers.GlorotUniform(seed=layer_seed)
+        return keras.initializers.TruncatedNormal(stddev=0.1, seed=layer_seed)
+
+    return init, "zeros" if preset.initializers == "keras" else keras.initializers.Constant(0.1)
 
 
 def build_deeploc(num_classes: int = 19, preset: str | DeepLocPreset = "kraus2017", width: float = 1.0, *,
@@ -136,10 +151,7 @@ def build_deeploc(num_classes: int = 19, preset: str | DeepLocPreset = "kraus201
         raise InputError(f"class_names must have num_classes={num_classes} entries; "
                          f"Received: {len(class_names)} class_names")
 
-    def init(i: int) -> keras.initializers.Initializer:
-        return keras.initializers.TruncatedNormal(stddev=0.1, seed=None if seed is None else seed + i)
-
-    bias = keras.initializers.Constant(0.1)
+    init, bias = _initializers(p, seed)
     if shape is None:
         inputs = keras.Input((p.input_size, p.input_size, 2), dtype="float32", name="crops")
         x = inputs

@@ -82,6 +82,18 @@ def _check_rank4(shape: Sequence, layer: str) -> None:
                          f"Received: shape={tuple(shape)}")
 
 
+def _built_size(x: tf.Tensor, built: tuple | None, layer: str) -> tf.Tensor:
+    """``x`` with the height and width ``built`` (a layer's build size): unknown sizes take them (checked when
+    run), another known size is refused in one line."""
+    size = tuple(x.shape[1:3])
+    if built is None or None in built or size == tuple(built):
+        return x
+    if None in size:
+        return tf.ensure_shape(x, (None, *built, None))
+    raise InputError(f"crops are {size[0]}x{size[1]} but this model takes {built[0]}x{built[1]} crops ({layer}); "
+                     "give crops of the model's size (import --crop-size) or train a model on these")
+
+
 def _rot90(x: tf.Tensor, k: int) -> tf.Tensor:
     """Counter-clockwise rot90 of (batch, H, W, C) by k (as ``np.rot90`` on axes 1, 2), without assert ops."""
     if k == 1:
@@ -149,9 +161,15 @@ class PercentileStretch(keras.layers.Layer):
             out.append(v0 + (v1 - v0) * frac)
         return out[0], out[1]
 
+    def build(self, input_shape):
+        _check_rank4(input_shape, "PercentileStretch")
+        self._size = tuple(input_shape[1:3])
+        super().build(input_shape)
+
     def call(self, inputs):
         x = tf.cast(inputs, "float32")
         _check_rank4(x.shape, "PercentileStretch")
+        x = _built_size(x, getattr(self, "_size", None), self.name)
         h, w = x.shape[1], x.shape[2]
         n = h * w
         flat = tf.reshape(tf.transpose(x, [0, 3, 1, 2]), [-1, x.shape[3], n])
@@ -167,6 +185,10 @@ class PercentileStretch(keras.layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "lower": self.lower, "upper": self.upper, "min_range": self.min_range}
+
+
+#: Magnitude above which :class:`Standardize` rescales a crop before its moments (squares stay below float32's max).
+_LARGE = float(2**56)
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -206,8 +228,13 @@ class Standardize(keras.layers.Layer):
     def call(self, inputs):
         x = tf.cast(inputs, "float32")
         _check_rank4(x.shape, "Standardize")
+        # a crop with values beyond 2**56 is divided by its largest magnitude first (the result is the same), so
+        # its sum and squared deviations stay finite in float32; other crops are divided by 1 (bit for bit the same)
+        peak = tf.reduce_max(tf.abs(x), axis=[1, 2], keepdims=True)
+        scale = tf.where(peak > _LARGE, peak, tf.ones_like(peak))
+        x = x / scale
         mean, var = tf.nn.moments(x, axes=[1, 2], keepdims=True)
-        return (x - mean) / tf.maximum(tf.sqrt(var), self.epsilon)
+        return (x - mean) / tf.maximum(tf.sqrt(var), self.epsilon / scale)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
@@ -285,13 +312,14 @@ class CellAugment(keras.layers.Layer):
                              f"{h}x{w} input; Received: input_shape={tuple(input_shape)}")
         if ch != cw and any(k % 2 for k in self.rotations):
             raise InputError(f"odd rot90 needs a square crop; Received: crop {ch}x{cw}, rotations={self.rotations}")
+        self._size = (h, w)
         super().build(input_shape)
 
     def _crop_shape(self, h: int, w: int) -> tuple[int, int]:
         return (h, w) if self.crop_size is None else (self.crop_size, self.crop_size)
 
     def call(self, inputs, training=None):
-        x = tf.cast(inputs, "float32")
+        x = _built_size(tf.cast(inputs, "float32"), getattr(self, "_size", None), self.name)
         h, w = x.shape[1], x.shape[2]
         ch, cw = self._crop_shape(h, w)
         if not training:

@@ -10,12 +10,17 @@ from dataclasses import dataclass, field
 
 from ..core.errors import InputError
 
-__all__ = ["DeepLocPreset", "PRESETS", "PRESET_NAMES", "get_preset", "STUDY_LEARNING_RATES", "TTA_MODES"]
+__all__ = ["DeepLocPreset", "PRESETS", "PRESET_NAMES", "get_preset", "STUDY_LEARNING_RATES", "TTA_MODES",
+           "INTENSITIES", "INITIALIZERS"]
 
 #: The learning rates of the study's sweep.
 STUDY_LEARNING_RATES = (1e-3, 6e-4, 3e-4, 1e-4, 5e-5)
 #: Test-time crop modes (:func:`deeploc_keras.models.deeploc.tta_model`).
 TTA_MODES = ("center", "5crop")
+#: Intensity rules of :attr:`DeepLocPreset.intensity`.
+INTENSITIES = ("stretch", "standardize", "image_standardize")
+#: Weight initialisations of :attr:`DeepLocPreset.initializers`.
+INITIALIZERS = ("truncated_normal", "keras")
 
 
 @dataclass(frozen=True)
@@ -25,9 +30,12 @@ class DeepLocPreset:
     Attributes
     ----------
     name, description : str
-    intensity : {"stretch", "standardize"}
+    intensity : {"stretch", "standardize", "image_standardize"}
         ``stretch``: the original per-cell, per-channel 0.1/99.9 percentile stretch with
-        the conditional divide; ``standardize``: per-crop per-channel mean 0 / variance 1.
+        the conditional divide; ``standardize``: per-crop per-channel mean 0 / variance 1;
+        ``image_standardize``: the study's code, each channel min-max scaled to [0, 1], then
+        the crop standardized over all its channels together (``tf.image.per_image_standardization``,
+        :class:`~deeploc_keras.models.layers_pifia.ImageStandardize`).
     crop_size : int or None
         Random crop size in training (centre crop at inference); None = no crop.
     crop_offsets : int
@@ -55,6 +63,9 @@ class DeepLocPreset:
         Default test-time crops.
     trainable_params_19 : int
         Exact trainable parameters at width 1.0 with 19 classes.
+    initializers : {"truncated_normal", "keras"}
+        ``truncated_normal``: the original's TruncatedNormal(0.1) kernels and 0.1 biases;
+        ``keras``: Keras' defaults (Glorot-uniform kernels, zero biases), as the study's code.
     """
 
     name: str
@@ -77,6 +88,7 @@ class DeepLocPreset:
     lr_sweep: tuple[float, ...] = field(default=())
     tta: str = "center"
     trainable_params_19: int = 0
+    initializers: str = "truncated_normal"
 
 
 PRESETS: dict[str, DeepLocPreset] = {
@@ -105,12 +117,17 @@ PRESETS: dict[str, DeepLocPreset] = {
     ),
     "razdaibiedina2022": DeepLocPreset(
         name="razdaibiedina2022",
-        description="The Keras 'deep_loc' variant of Razdaibiedina & Brechalov 2022: VALID padding, 64x64 input "
-                    "without crop, no BatchNorm on dense layers, per-crop standardization, flips only.",
-        intensity="standardize", crop_size=None, crop_offsets=1, flips=True, rotations=(0,), padding="valid",
+        description="The study's network as its code builds it (class 'deep_loc' of "
+                    "arazd/protein_representation_learning, models/keras_models.py, and its dataset_utils.py): VALID "
+                    "convs and pools on the 64x64 crop without crop, Keras-default BatchNorm (momentum 0.99) and "
+                    "initialisers, dense 512 and 512 with ReLU and no BatchNorm, linear logits; each channel min-max "
+                    "scaled then the crop standardized over its channels together; random flips only, no rotation; "
+                    "Adam, lr chosen from the study's sweep by the mean validation loss over the seeds, 30 epochs, "
+                    "the checkpoint of minimal validation loss kept.",
+        intensity="image_standardize", crop_size=None, crop_offsets=1, flips=True, rotations=(0,), padding="valid",
         input_size=64, dense_batchnorm=False, batchnorm_momentum=0.99, learning_rate=3e-4, lr_decay=None,
-        adam_epsilon=1e-7, batch_size=128, epochs=30, early_stopping_patience=None, tta="center",
-        trainable_params_19=3_125_011,
+        adam_epsilon=1e-7, batch_size=128, epochs=30, early_stopping_patience=None, lr_sweep=STUDY_LEARNING_RATES,
+        tta="center", trainable_params_19=3_125_011, initializers="keras",
     ),
 }
 PRESET_NAMES = tuple(PRESETS)

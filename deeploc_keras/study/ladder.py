@@ -27,6 +27,7 @@ import pandas as pd
 
 from ..core.errors import InputError, file_error
 from ..core.outputs import atomic_path, check_output, partial_path, remove_path
+from ..core.ownership import check_replaceable
 from ..core.profiles import read_profiles
 from ..data.store import CellStore, check_split
 from ..training.methods import METHODS
@@ -203,6 +204,13 @@ def _check_overlap(store: str | os.PathLike, split: str, ids: list[tuple[str, se
                                     f"{', '.join(sorted(own)[:3])}); pass the store these profiles were extracted from")
 
 
+def _standards_paths(standards: Any) -> list[Any]:
+    """The standard files or folders given (none when the standards are given loaded)."""
+    if isinstance(standards, str | os.PathLike):
+        return [standards]
+    return [] if isinstance(standards, Mapping) else list(standards)
+
+
 def score_with_references(
     profiles: Sequence[str | os.PathLike | pd.DataFrame],
     standards: Sequence[str | os.PathLike] | Mapping[str, Mapping[str, set[str]]],
@@ -223,8 +231,7 @@ def score_with_references(
     The references (:func:`reference_profiles`) are written to ``OUT/references/`` and scored
     with the profiles by :func:`eval.score.score`, named as :mod:`deeploc_keras.study.references`
     names them and passed as ``references`` (Figure 1 draws them grey and hatched; they are
-    compared with the best baseline only when named in ``compare_to``). ``OUT`` appears only
-    when complete.
+    tested only when named in ``compare_to``, as baselines). ``OUT`` appears only when complete.
 
     Parameters
     ----------
@@ -266,6 +273,8 @@ def score_with_references(
     from eval import standards as _standards
 
     out = check_output(out, overwrite=overwrite)
+    inputs = [*profiles, *_standards_paths(standards), aliases, store, *untrained, generating]
+    check_replaceable(out, command="score", inputs=inputs)
     if not profiles:
         raise InputError("no profile files given")
     if names and len(names) != len(profiles):
@@ -284,7 +293,7 @@ def score_with_references(
     try:
         files = reference_profiles(store, staging / REFERENCES_DIR, split=split, untrained=untrained,
                                    generating=generating)
-        with atomic_path(out, overwrite=overwrite) as tmp:
+        with atomic_path(out, overwrite=overwrite, owner="score", inputs=inputs) as tmp:
             summary = _score.score([*profiles, *files.values()], standards, tmp,
                                    names=[*(names or [None] * len(profiles)), *files], references=list(files),
                                    id_column=id_column, aliases=alias_map, **options)

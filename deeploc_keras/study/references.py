@@ -13,8 +13,9 @@ scored exactly as the representations it frames:
   drawn from (class mixture and ``theta``): the generator's own numbers, not what the
   images carry (the oracle, :mod:`deeploc_keras.study.oracle`, is that empirical ceiling).
 
-Chance needs no profile: it is each standard's prevalence (AP and F of a random
-ranking), and 0 for AMI.
+Chance needs no profile: it is measured per metric from its null (:mod:`eval.nulls`,
+the ``chance`` columns of a score summary). Each reference is declared once in
+:data:`REFERENCES` with its rung on the ladder, which the report reads.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,18 +35,63 @@ from ..core.outputs import atomic_path, check_output
 from ..core.profiles import ProfileWriter
 from ..data.store import SPLIT_CHOICES, CellStore
 
-__all__ = ["LABELS_METHOD", "GENERATING_METHOD", "UNTRAINED", "PIXEL_STATISTICS", "LABELS", "GENERATING", "ORACLE",
-           "REFERENCE_NAMES", "untrained_model", "label_profiles", "generating_profiles", "mean_target_mse"]
+__all__ = ["Reference", "REFERENCES", "RUNGS", "LABELS_METHOD", "GENERATING_METHOD", "UNTRAINED", "PIXEL_STATISTICS",
+           "LABELS", "ORACLE", "GENERATING", "REFERENCE_NAMES", "untrained_model", "label_profiles",
+           "generating_profiles", "mean_target_mse"]
 
-#: Display name of each learned method's untrained network, by the method's display name.
-UNTRAINED = {"DeepLoc": "DeepLoc untrained", "PCI": "PCI untrained"}
-#: Display names of the other references.
+#: Rungs of the ladder: what a learned representation must beat, what localization alone gives, the ceiling.
+RUNGS = ("floor", "labels", "ceiling")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One reference row of the ladder.
+
+    Attributes
+    ----------
+    name : str
+        Its row in the tables.
+    rung : {"floor", "labels", "ceiling"}
+        A floor is what a learned representation must beat; ``labels`` what knowing the localization
+        alone gives; a ceiling what the images could give at best.
+    description : str
+        What it is, as the report states it.
+    twin_of : str, optional
+        The learned representation it is the untrained network of.
+    """
+
+    name: str
+    rung: str
+    description: str
+    twin_of: str | None = None
+
+
+#: Display names of the references this module writes.
 PIXEL_STATISTICS, LABELS = "Pixel statistics", "Localization labels"
 GENERATING = "Generating parameters (the generator's own numbers)"
 #: The empirical ceiling on a simulated screen (:mod:`deeploc_keras.study.oracle`).
 ORACLE = "Oracle (CNN trained on the generating parameters)"
-#: Every reference representation, from the floor up (chance is each standard's prevalence, not a profile).
-REFERENCE_NAMES = (*UNTRAINED.values(), PIXEL_STATISTICS, LABELS, ORACLE, GENERATING)
+#: Every reference row, from the floor up.
+REFERENCES = (
+    Reference("DeepLoc untrained", "floor", "the DeepLoc network of the run, same configuration and seed, random "
+                                            "weights", twin_of="DeepLoc"),
+    Reference("PCI untrained", "floor", "the PCI network of the run, same configuration and seed, random weights",
+              twin_of="PCI"),
+    Reference("PIFiA untrained", "floor", "the PIFiA network of the run, same configuration and seed, random "
+                                          "weights", twin_of="PIFiA"),
+    Reference(PIXEL_STATISTICS, "floor", "24 fixed rotation-invariant pixel statistics per cell, averaged per "
+                                         "protein"),
+    Reference(LABELS, "labels", "per protein, the share of its cells in each localization class"),
+    Reference(ORACLE, "ceiling", "the empirical ceiling: DeepLoc's trunk trained on the training cells to regress "
+                                 "each protein's function parameters theta, its predictions for the held-out cells "
+                                 "averaged per protein (simulated screen only)"),
+    Reference(GENERATING, "ceiling", "the generator's own numbers, not what the images carry: each protein's "
+                                     "generating class mixture and theta (simulated screen only)"),
+)
+#: Display name of each learned method's untrained network, by the method's display name.
+UNTRAINED = {r.twin_of: r.name for r in REFERENCES if r.twin_of}
+#: Every reference representation, from the floor up.
+REFERENCE_NAMES = tuple(r.name for r in REFERENCES)
 #: Feature-name prefix and method of :func:`label_profiles` (``Labels_<class>``).
 LABELS_METHOD = "Labels"
 #: Feature-name prefix and method of :func:`generating_profiles` (``Generating_class_<c>``, ``Generating_theta_<p>``).

@@ -6,18 +6,22 @@ resumed run finds it finished)::
     screen/         simulate the embedded synthetic screen (unless a store is given)
     runs/deeploc/   train DeepLoc (study protocol, learning-rate sweep x seeds, monitor)
     runs/pci/       train Paired Cell Inpainting
+    runs/pifia/     train PIFiA (protein identity; published protocol, one run)
     runs/oracle/    on a simulated screen, train the oracle (DeepLoc's trunk regressing the function parameters)
-    profiles/<m>/   extract DeepLoc, PCI and CellProfiler (+PCA) profiles of the held-out (validation and test)
-                    cells, so a protein's profile averages 20 % of its cells
+    profiles/<m>/   extract DeepLoc, PIFiA, PCI and CellProfiler (+PCA) profiles of the held-out (validation
+                    and test) cells, the cells no gradient step saw
     run_profiles/<m>/<run>/  with several runs at the chosen learning rate, the profiles of each run
-    references/     the ladder's reference rows on the same held-out cells: DeepLoc and PCI untrained (same
-                    configuration and seed, random weights), pixel statistics, the localization labels,
-                    and on a simulated screen the oracle (the empirical ceiling) and the generating
-                    parameters (the generator's own numbers); references.json holds the
-                    validation MSE of PCI's mean-image predictor
-    scores/         score every representation on the four standards with bootstrap intervals, paired
-                    comparisons with the best baseline, within-compartment AP/mAP, and the mean and
-                    sd over the selected runs of DeepLoc and PCI (Figure 1: bars are those means)
+    references/     the ladder's reference rows on the same held-out cells: DeepLoc, PCI and PIFiA untrained
+                    (same configuration and seed, random weights), pixel statistics, the localization labels,
+                    and on a simulated screen the oracle (the empirical ceiling) and the generating parameters
+                    (the generator's own numbers); references.json holds the validation MSE of PCI's
+                    mean-image predictor and PIFiA's validation accuracy over proteins beside chance and
+                    beside knowing each cell's localization only
+    scores/         score every representation on the four standards (eval.score.score): bootstrap
+                    intervals, measured chance (each metric's null), within-compartment AP/mAP per
+                    localization class, the test family (each method against each baseline, tests.csv),
+                    and the mean and sd over the selected runs of DeepLoc and PCI (Figure 1: bars are
+                    those means)
     figures/        Figure 2 (t-SNE of DeepLoc profiles) and Figure 3 (training monitor)
     report.html, summary.csv, reproduce.json (configuration, step timings, environment)
 """
@@ -36,46 +40,91 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from eval.figures import FIGURE1_METRICS
-from eval.runs import add_run_columns
 from eval.standards import STANDARD_SUFFIXES
 
-from ..core.errors import InputError, file_error
-from ..core.outputs import atomic_path, remove_path
+from ..core.console import format_seconds, status
+from ..core.errors import MAX_SEED, InputError, check_seed, file_error
+from ..core.outputs import atomic_path, remove_path, writing_dir
+from ..core.ownership import check_replaceable
 from ..core.records import environment
-from ..data.store import CellStore
+from ..data.store import UNKNOWN_PROTEIN, CellStore
 from ..data.synthetic.screen import HIERARCHY_CHOICES
 from ..inference.extract import extract
 from ..models.presets import STUDY_LEARNING_RATES
 from ..training.config import TrainConfig
-from ..training.methods import METHODS, PCI_LEARNING_RATES, TRAINABLE_METHODS
+from ..training.methods import METHODS, TRAINABLE_METHODS
 from ..training.train import selected_runs, train
 from .references import GENERATING, LABELS, ORACLE, PIXEL_STATISTICS, UNTRAINED
-from .report import BASELINES, write_report
 
-__all__ = ["ReproducePreset", "REPRODUCE_PRESETS", "REPRODUCE_PRESET_NAMES", "STANDARD_NAMES", "STEP_NAMES",
-           "REPRESENTATIONS", "WITHIN_STANDARDS", "NORMALIZE", "PROFILE_SPLIT", "reproduce"]
+__all__ = ["ReproducePreset", "Representation", "REPRODUCE_PRESETS", "REPRODUCE_PRESET_NAMES", "STANDARD_NAMES",
+           "STEP_NAMES", "REPRESENTATIONS", "WITHIN_STANDARDS", "NORMALIZE", "PROFILE_SPLIT", "reproduce"]
 
 logger = logging.getLogger(__name__)
 
 #: The four functional scales of the study, as standard file stems.
 STANDARD_NAMES = ("cellular_component", "bioprocess", "pathway", "complex")
-#: Representation display names, in the order of the report.
-REPRESENTATIONS = (METHODS["deeploc"].display, METHODS["pci"].display, METHODS["cellprofiler"].display,
-                   f"{METHODS['cellprofiler'].display}+PCA")
-#: Standards scored within compartments too (pairs sharing a localization class only).
+
+
+@dataclass(frozen=True)
+class Representation:
+    """One compared representation of a reproduce run.
+
+    Attributes
+    ----------
+    name : str
+        Its row in the tables (the method's display name for a learned method).
+    role : {"method", "baseline"}
+        Its role in the test family (:data:`eval.score.ROLES`): each method is tested against each baseline.
+    profiles : str
+        Its protein profiles, relative to the run's ``profiles/``.
+    description : str
+        What it is, as the report states it.
+    """
+
+    name: str
+    role: str
+    profiles: str
+    description: str
+
+
+#: The compared representations, in the order of the report (the references are :mod:`.references`').
+REPRESENTATIONS: dict[str, Representation] = {r.name: r for r in (
+    Representation(METHODS["deeploc"].display, "method", "deeploc/proteins.parquet",
+                   "the DeepLoc CNN trained on the localization classes, its fc_2 embedding averaged per protein"),
+    Representation(METHODS["pifia"].display, "method", "pifia/proteins.parquet",
+                   "PIFiA, the study's successor (Razdaibiedina et al. 2024): a CNN trained on protein identity, its "
+                   "d2 features averaged per protein"),
+    Representation(METHODS["pci"].display, "baseline", "pci/proteins.parquet",
+                   "Paired Cell Inpainting, its conv4_1 features max-pooled and averaged per protein"),
+    Representation(f"{METHODS['cellprofiler'].display} raw", "baseline", "cellprofiler/proteins_zscored.parquet",
+                   "CellProfiler as the study used it (its code and README describe running the CellProfiler "
+                   "pipeline and nothing after it): every measured feature averaged per protein, each feature "
+                   "z-scored across proteins, no selection"),
+    Representation(f"{METHODS['cellprofiler'].display} processed", "baseline", "cellprofiler/proteins.parquet",
+                   "CellProfiler as profiling pipelines use it (pycytominer): per-protein means robust-normalized "
+                   "across proteins, then feature-selected (NaN, variance and correlation filters)"),
+    Representation(f"{METHODS['cellprofiler'].display}+PCA", "baseline", "cellprofiler/proteins_pca.parquet",
+                   "every measured feature of every cell z-scored and projected on the PCA keeping 99 % of the "
+                   "variance (the study's), averaged per protein"),
+)}
+#: Standards scored within compartments too (each localization class's proteins on their own).
 WITHIN_STANDARDS = ("bioprocess", "pathway", "complex")
 #: ``score --normalize`` of reproduce: every profile as extracted (CellProfiler's are normalized and
 #: feature-selected by its runner; the learned ones and the references are not normalized).
 NORMALIZE = "none"
 #: The cells every representation and reference is profiled from: those no gradient step saw.
 PROFILE_SPLIT = "heldout"
-STEP_NAMES = ("simulate", "train_deeploc", "train_pci", "train_oracle", "extract_deeploc", "extract_pci",
-              "extract_cellprofiler", "references", "score", "figures", "report")
+STEP_NAMES = ("simulate", "train_deeploc", "train_pci", "train_pifia", "train_oracle", "extract_deeploc",
+              "extract_pci", "extract_pifia", "extract_cellprofiler", "references", "score", "figures", "report")
+#: Learned methods whose untrained twin is a reference row.
+_TWINS = ("deeploc", "pci", "pifia")
 _STATE = "reproduce.json"
+#: Seconds of each step in a ``cpu`` run on 2 cores (README; PIFiA's two steps estimated as 0.6 of DeepLoc's
+#: time per epoch and cell, docs/pifia.md; the oracle's from its measured CPU time, docs/synthetic.md): the shares
+#: that turn the time the finished steps took into an estimate of the rest.
+_STEP_SECONDS = dict(zip(STEP_NAMES, (12, 627, 442, 320, 150, 13, 2, 8, 39, 17, 22, 8, 1), strict=True))
 
 
 @dataclass(frozen=True)
@@ -115,7 +164,17 @@ class ReproducePreset:
     jit_compile : bool
         XLA for the training steps (``train --no-xla`` when False).
     n_bootstrap : int
-        Bootstrap resamples of the proteins for the intervals and paired comparisons of the scores.
+        Bootstrap resamples of the proteins for the intervals and the paired tests of the scores (the smallest
+        attainable p is ``1 / (n_bootstrap + 1)``; 10,000 in ``cpu`` and ``paper`` put it below 0.05 / k for
+        their family of about 180 tests, two methods x 4 baselines x 22 points).
+    n_null : int
+        Draws of each metric's null (the measured chance; AMI's test against it).
+    pifia_width : float
+        PIFiA's conv width multiplier.
+    pifia_epochs : int or None
+        PIFiA epochs (None: the published 30).
+    pifia_lr : float or None
+        PIFiA's initial learning rate of its cosine decay (None: the published 3e-4).
     oracle_width, oracle_epochs : float, int
         The oracle's width and epochs (:func:`deeploc_keras.study.oracle.train_oracle`; simulated screens only).
     split_fractions : tuple of 3 floats
@@ -141,7 +200,11 @@ class ReproducePreset:
     cp_features: str = "default"
     mixed_precision: str = "auto"
     jit_compile: bool = True
-    n_bootstrap: int = 200
+    n_bootstrap: int = 1000
+    n_null: int = 1000
+    pifia_width: float = 1.0
+    pifia_epochs: int | None = None
+    pifia_lr: float | None = None
     oracle_width: float = 0.125
     oracle_epochs: int = 4
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
@@ -154,23 +217,27 @@ REPRODUCE_PRESETS: dict[str, ReproducePreset] = {
                     "would dominate steps this few).",
         proteins=48, cells_per_protein=24, deeploc_preset="study", deeploc_width=0.125, deeploc_epochs=2,
         sweep_rates=(1e-3,), seeds=(0, 1), batch_size=64, pci_width=0.0625, pci_epochs=1, pci_lr=1e-3, cp_workers=2,
-        n_bootstrap=50, jit_compile=False, oracle_epochs=1,
+        n_null=100, jit_compile=False, pifia_width=0.0625, pifia_epochs=1, pifia_lr=1e-3, oracle_epochs=1,
     ),
     "cpu": ReproducePreset(
         description="The embedded demo (< 20 min on 2 CPU cores): the default synthetic screen, CPU-width models, "
-                    "a short learning-rate sweep over 3 seeds, PCI 6 epochs at learning rate 1e-3.",
+                    "a short learning-rate sweep over 3 seeds, PCI 6 epochs at learning rate 1e-3, PIFiA width "
+                    "0.125, 10 epochs from learning rate 1e-3 (cosine decay).",
         proteins=240, cells_per_protein=40, deeploc_preset="study", deeploc_width=0.125, deeploc_epochs=2,
         sweep_rates=(1e-3, 3e-4), seeds=(0, 1, 2), batch_size=128, pci_width=0.0625, pci_epochs=6, pci_lr=1e-3,
-        cp_workers=2, split_fractions=(0.6, 0.2, 0.2),
+        cp_workers=2, pifia_width=0.125, pifia_epochs=10, pifia_lr=1e-3, n_bootstrap=10_000,
+        split_fractions=(0.6, 0.2, 0.2),
     ),
     "paper": ReproducePreset(
-        description="The full study protocol on a GPU: full-size DeepLoc (study preset, 5 learning rates x 3 seeds, "
-                    "30 epochs, the minimal validation-loss checkpoint) and PCI (3 learning rates around its 1e-4 x "
-                    "3 seeds, 30 epochs), each rate chosen by the mean validation loss, mixed precision, over a "
-                    "given store and standards.",
-        proteins=None, cells_per_protein=None, deeploc_preset="study", deeploc_width=1.0, deeploc_epochs=None,
-        sweep_rates=STUDY_LEARNING_RATES, seeds=(0, 1, 2), batch_size=None, pci_width=1.0,
-        pci_epochs=None, pci_sweep_rates=PCI_LEARNING_RATES, cp_features="closest_to_study",
+        description="The full study protocol on a GPU: the study's DeepLoc network as its code builds it "
+                    "(razdaibiedina2022 preset: VALID padding, no BatchNorm on the dense layers, Keras-default "
+                    "initialisation, flips only; 5 learning rates x 3 seeds, 30 epochs, the minimal validation-loss "
+                    "checkpoint) and PCI (the study's 5 learning rates x 3 seeds, 30 epochs), each rate chosen by "
+                    "the mean validation loss; PIFiA full size with its published protocol (lr 3e-4, cosine decay, "
+                    "30 epochs); mixed precision, over a given store and standards.",
+        proteins=None, cells_per_protein=None, deeploc_preset="razdaibiedina2022", deeploc_width=1.0,
+        deeploc_epochs=None, sweep_rates=STUDY_LEARNING_RATES, seeds=(0, 1, 2), batch_size=None, pci_width=1.0,
+        pci_epochs=None, pci_sweep_rates=STUDY_LEARNING_RATES, cp_features="closest_to_study", n_bootstrap=10_000,
     ),
 }
 REPRODUCE_PRESET_NAMES = tuple(REPRODUCE_PRESETS)
@@ -198,33 +265,54 @@ def _find_standards(directory: Path) -> dict[str, Path]:
     return found
 
 
+#: What a reproduce run writes into its directory: ``--overwrite`` replaces a folder holding only these.
+_OUTPUTS = (_STATE, "screen", "runs", "profiles", "run_profiles", "references", "scores", "figures", "report.html",
+            "summary.csv")
+
+
+def _check_out(out: Path, *, resume: bool, overwrite: bool, inputs: tuple) -> None:
+    """Refuse an ``out`` that holds something else than a reproduce run to continue or (with overwrite) to replace."""
+    if resume and overwrite:
+        raise InputError("pass either --resume (continue the run in --out) or --overwrite (delete it and start "
+                         "again), not both")
+    if not (out.is_dir() and any(out.iterdir())):
+        return
+    if overwrite:
+        check_replaceable(out, command="reproduce", inputs=inputs, names=_OUTPUTS)
+    elif not (out / _STATE).is_file():
+        raise file_error(out, "is not empty and holds no reproduce run; choose a new --out or pass --overwrite")
+    elif not resume:
+        raise file_error(out, "holds a previous reproduce run; pass --resume to continue it or --overwrite "
+                              "to start again")
+
+
 class _Run:
     """The state of one reproduce directory: configuration, finished steps and their timings."""
 
-    def __init__(self, out: Path, config: dict[str, Any], *, resume: bool, overwrite: bool) -> None:
+    def __init__(self, out: Path, config: dict[str, Any]) -> None:
         self.out = out
         self.state_path = out / _STATE
-        if resume and overwrite:
-            raise InputError("pass either --resume (continue the run in --out) or --overwrite (delete it and start "
-                             "again), not both")
-        if out.exists() and any(out.iterdir()):
-            if overwrite:
-                remove_path(out)
-            elif not self.state_path.is_file():
-                raise file_error(out, "is not empty and holds no reproduce run; choose a new --out or pass --overwrite")
-            elif not resume:
-                raise file_error(out, "holds a previous reproduce run; pass --resume to continue it or --overwrite "
-                                      "to start again")
-        out.mkdir(parents=True, exist_ok=True)
         config = json.loads(json.dumps(config, default=str))  # as it is stored (tuples become lists)
-        self.state = {"config": config, "steps": {}}
+        self.state = {"command": "reproduce", "config": config, "steps": {}}
         if self.state_path.is_file():
-            previous = json.loads(self.state_path.read_text())
+            previous = self._read()
             if previous.get("config") != config:
                 raise file_error(self.state_path, "was written with another configuration; --resume needs the same "
                                                   "options (or pass --overwrite)")
-            self.state = previous
+            self.state = {**previous, "command": "reproduce"}
         self._save()
+
+    def _read(self) -> dict[str, Any]:
+        """The recorded state; a damaged file is named in one line."""
+        try:
+            state = json.loads(self.state_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise file_error(self.state_path, f"cannot read the run's state (corrupt or truncated file?): "
+                                              f"{str(exc).splitlines()[0]}; pass --overwrite to start again") from None
+        if not isinstance(state, dict) or not isinstance(state.get("steps"), dict):
+            raise file_error(self.state_path, "is not the state of a reproduce run (no 'steps'); pass --overwrite "
+                                              "to start again")
+        return state
 
     def _save(self) -> None:
         self.state["environment"] = environment()
@@ -233,7 +321,7 @@ class _Run:
 
     def step(self, name: str, function: Callable[[], Any]) -> None:
         if name in self.state["steps"]:
-            logger.info("reproduce: %s already finished, skipped", name)
+            status(f"{self._position(name)}: finished before, skipped")
             return
         logger.info("reproduce: %s ...", name)
         start = time.perf_counter()
@@ -241,7 +329,27 @@ class _Run:
         seconds = time.perf_counter() - start
         self.state["steps"][name] = {"seconds": round(seconds, 2)}
         self._save()
-        logger.info("reproduce: %s done in %.1f s", name, seconds)
+        status(f"{self._position(name)}: {format_seconds(seconds)}; {self._elapsed_and_rest(name)}")
+
+    def _planned(self) -> list[str]:
+        """The steps of this run: ``simulate`` and ``train_oracle`` only on a simulated screen."""
+        simulated = self.state["config"].get("store") is None
+        return [name for name in STEP_NAMES if simulated or name not in ("simulate", "train_oracle")]
+
+    def _position(self, name: str) -> str:
+        planned = self._planned()
+        return f"reproduce [{planned.index(name) + 1}/{len(planned)}] {name}"
+
+    def _elapsed_and_rest(self, name: str) -> str:
+        """Time of the finished steps and the rest estimated from them (scaled by the steps' usual shares)."""
+        planned = self._planned()
+        later = planned[planned.index(name) + 1:]
+        done = [step for step in planned if step in self.state["steps"]]
+        elapsed = sum(self.state["steps"][step]["seconds"] for step in done)
+        if not later:
+            return f"{format_seconds(elapsed)} in all"
+        rest = elapsed * sum(_STEP_SECONDS[step] for step in later) / sum(_STEP_SECONDS[step] for step in done)
+        return f"elapsed {format_seconds(elapsed)}, about {format_seconds(rest)} left"
 
     @property
     def timings(self) -> dict[str, float]:
@@ -297,17 +405,14 @@ class _Layout:
 
     @property
     def profile_files(self) -> dict[str, Path]:
-        """Protein profiles of each representation, by display name."""
-        cellprofiler = self.profiles / "cellprofiler"
-        return dict(zip(REPRESENTATIONS, (self.profiles / "deeploc" / "proteins.parquet",
-                                          self.profiles / "pci" / "proteins.parquet",
-                                          cellprofiler / "proteins.parquet", cellprofiler / "proteins_pca.parquet"), strict=True))
+        """Protein profiles of each compared representation, by name (:data:`REPRESENTATIONS`)."""
+        return {name: self.profiles / r.profiles for name, r in REPRESENTATIONS.items()}
 
     @property
     def reference_files(self) -> dict[str, Path]:
         """Protein profiles of each reference representation, by display name."""
         files = {UNTRAINED[METHODS[m].display]: self.references / f"untrained_{m}" / "proteins.parquet"
-                 for m in ("deeploc", "pci")}
+                 for m in _TWINS}
         files[PIXEL_STATISTICS] = self.references / "pixel_statistics" / "proteins.parquet"
         files[LABELS] = self.references / "labels" / "proteins.parquet"
         if self.proteins_csv is not None:
@@ -353,6 +458,14 @@ def _seeds(config: ReproducePreset, seed: int) -> tuple[int, ...]:
     return tuple(seed + s for s in config.seeds)
 
 
+def _train_pifia(layout: _Layout, config: ReproducePreset, seed: int) -> None:
+    run_dir, resume = _resumable(layout.runs / "pifia")
+    training = TrainConfig.from_preset("pifia", epochs=config.pifia_epochs, width=config.pifia_width,
+                                       learning_rate=config.pifia_lr, seed=seed, mixed_precision=config.mixed_precision,
+                                       jit_compile=config.jit_compile)
+    train(layout.store, run_dir, training, resume=resume)
+
+
 def _train_oracle(layout: _Layout, config: ReproducePreset, seed: int) -> None:
     from .oracle import train_oracle
 
@@ -373,10 +486,16 @@ def _extract_learned(layout: _Layout, method: str, layer: str) -> None:
 
 
 def _extract_cellprofiler(layout: _Layout, config: ReproducePreset) -> None:
+    """CellProfiler profiles (raw, processed, PCA) and the study's table: every raw feature z-scored, none selected."""
     from cellprofiler_features.measure import FeatureConfig
 
-    extract(layout.store, _fresh(layout.profiles / "cellprofiler"), method="cellprofiler", split=PROFILE_SPLIT, pca=0.99,
-            workers=config.cp_workers, config=FeatureConfig.preset(config.cp_features))
+    from ..core.processing import ProfileProcessing, process_profile_file
+
+    folder = _fresh(layout.profiles / "cellprofiler")
+    extract(layout.store, folder, method="cellprofiler", split=PROFILE_SPLIT, pca=0.99, workers=config.cp_workers,
+            config=FeatureConfig.preset(config.cp_features))
+    process_profile_file(folder / "proteins_raw.parquet", folder / "proteins_zscored.parquet",
+                         ProfileProcessing(normalize="standardize", operations=()))
 
 
 def _references(layout: _Layout, config: ReproducePreset) -> None:
@@ -386,74 +505,49 @@ def _references(layout: _Layout, config: ReproducePreset) -> None:
 
     simulated = layout.proteins_csv is not None
     reference_profiles(layout.store, layout.references, split=PROFILE_SPLIT,
-                       untrained=[layout.runs / m for m in ("deeploc", "pci")], layers={"pci": config.pci_layer},
+                       untrained=[layout.runs / m for m in _TWINS], layers={"pci": config.pci_layer},
                        generating=layout.proteins_csv, oracle=layout.runs / "oracle" if simulated else None,
                        overwrite=True)
     history = pd.read_csv(layout.runs / "pci" / "history.csv")
     facts = {"pci": {"best_val_mse": float(history["val_loss"].min()),
                      "epochs": len(history),
-                     "mean_image_val_mse": mean_target_mse(layout.runs / "pci", layout.store)}}
+                     "mean_image_val_mse": mean_target_mse(layout.runs / "pci", layout.store)},
+             "pifia": _pifia_learning(layout)}
     (layout.references / "references.json").write_text(json.dumps(facts, indent=2))
 
 
-def _strata(layout: _Layout, proteins: list[str]) -> np.ndarray:
-    """proteins x classes: the localization classes of each protein (simulated: primary and second class;
-    a given store: the most common label of its test cells)."""
-    from eval.metrics import membership_matrix
+def _pifia_learning(layout: _Layout) -> dict[str, float]:
+    """PIFiA's validation accuracy over proteins (at its minimal validation loss) beside chance (one over the
+    proteins) and beside knowing only each cell's localization: a uniform guess among the proteins of its class
+    (a protein's class: the most common label of its train cells)."""
+    history = pd.read_csv(layout.runs / "pifia" / "history.csv")
+    with CellStore.open(layout.store) as store:
+        cells = store.cells[["protein", "label", "split"]]
+    train = cells[(cells["split"] == 0) & (cells["protein"] != UNKNOWN_PROTEIN)]
+    labelled = train[train["label"] >= 0]
+    protein_class = labelled.groupby("protein")["label"].agg(lambda labels: labels.mode().iloc[0])
+    val = cells[(cells["split"] == 1) & cells["protein"].isin(protein_class.index)]
+    class_sizes = protein_class.value_counts()
+    localization_only = float((1.0 / class_sizes.loc[protein_class.loc[val["protein"]]].to_numpy()).mean())
+    return {"val_accuracy": float(history.loc[history["val_loss"].idxmin(), "val_accuracy"]),
+            "epochs": len(history), "proteins": int(train["protein"].nunique()),
+            "chance": 1.0 / train["protein"].nunique(), "localization_only": localization_only}
+
+
+def _localization(layout: _Layout) -> dict[str, set[str]]:
+    """Localization class -> proteins of the within metrics (simulated: primary and second class; a given store:
+    the most common label of each protein's test cells)."""
     from eval.standards import load_standard
 
     if layout.localization is not None:
-        classes = load_standard(layout.localization)
-    else:
-        labels = pd.read_parquet(layout.reference_files[LABELS], columns=["Metadata_Protein", "Metadata_Label"])
-        classes = {name: set(rows["Metadata_Protein"].astype(str))
-                   for name, rows in labels.groupby("Metadata_Label")}
-    strata, _ = membership_matrix(classes, proteins)
-    return strata
-
-
-def _within_rows(layout: _Layout, files: dict[str, Path], standards: dict[str, dict[str, set[str]]], *, seed: int,
-                 n_bootstrap: int) -> pd.DataFrame:
-    """Within-compartment AP and mAP rows (summary columns) of each representation on :data:`WITHIN_STANDARDS`.
-
-    mAP within gets the bootstrap interval of :func:`eval.significance.bootstrap_mean` over the same
-    resamples as the pooled scores; the pooled within AP has none.
-    """
-    from eval import metrics as _metrics
-    from eval import significance as _significance
-    from eval.standards import restrict
-
-    from ..core.profiles import read_profiles
-
-    rows = []
-    for name, path in files.items():
-        table = read_profiles(path)
-        proteins = table.meta["Metadata_Protein"].astype(str).tolist()
-        strata = _strata(layout, proteins)
-        for standard in WITHIN_STANDARDS:
-            kept, _ = restrict(standards[standard], proteins)
-            membership, _ = _metrics.membership_matrix(kept, proteins)
-            universe = membership.any(axis=1)
-            x, member, strata_u = table.features[universe], membership[universe], strata[universe]
-            base = {"representation": name, "standard": standard, "sd": np.nan, "n_proteins": int(universe.sum()),
-                    "n_groups": len(kept), "prevalence": _metrics.prevalence(member, strata=strata_u),
-                    "normalize": NORMALIZE}
-            rows.append({**base, "metric": "average_precision_within", "ci_low": np.nan, "ci_high": np.nan,
-                         "value": _metrics.average_precision_within(x, member, strata_u)})
-            per_protein = _metrics.protein_average_precision(x, member, strata=strata_u)
-            low = high = np.nan
-            if n_bootstrap:
-                ids = [p for p, kept_row in zip(proteins, universe, strict=True) if kept_row]
-                weights = _significance.bootstrap_weights(ids, n_resamples=n_bootstrap, seed=seed)
-                low, high = _significance.percentile_interval(_significance.bootstrap_mean(per_protein, weights))
-            value = float(np.nanmean(per_protein)) if np.isfinite(per_protein).any() else np.nan
-            rows.append({**base, "metric": "mean_average_precision_within", "ci_low": low, "ci_high": high,
-                         "value": value})
-    return pd.DataFrame(rows)
+        return load_standard(layout.localization)
+    labels = pd.read_parquet(layout.reference_files[LABELS], columns=["Metadata_Protein", "Metadata_Label"])
+    return {name: set(rows["Metadata_Protein"].astype(str)) for name, rows in labels.groupby("Metadata_Label")}
 
 
 def _over_runs(layout: _Layout, standards: dict[str, dict[str, set[str]]], seed: int) -> pd.DataFrame:
     """Figure 1's scores over the selected runs of each learned method that has several (:func:`eval.runs.score_runs`)."""
+    from eval.catalog import FIGURE1_METRICS
     from eval.runs import score_runs
 
     runs = {}
@@ -469,19 +563,20 @@ def _all_profiles(layout: _Layout) -> dict[str, Path]:
 
 
 def _score(layout: _Layout, config: ReproducePreset, seed: int) -> None:
+    from eval.catalog import FIGURE1_METRICS
     from eval.plots import plot_summary
+    from eval.runs import add_run_columns
     from eval.score import score
     from eval.standards import load_standard
 
     files = _all_profiles(layout)
     references = [name for name in files if name in layout.reference_files]
     standards = {name: load_standard(layout.standard_files[name]) for name in STANDARD_NAMES}
+    baselines = [name for name, r in REPRESENTATIONS.items() if r.role == "baseline" and name in files]
     with atomic_path(layout.scores, overwrite=True) as tmp:
         summary = score(list(files.values()), standards, tmp, names=list(files), references=references, seed=seed,
-                        n_bootstrap=config.n_bootstrap, compare_to=[b for b in BASELINES if b in files],
-                        normalize=NORMALIZE)
-        within = _within_rows(layout, files, standards, seed=seed, n_bootstrap=config.n_bootstrap)
-        summary = pd.concat([summary, within.reindex(columns=summary.columns)], ignore_index=True)
+                        n_bootstrap=config.n_bootstrap, n_null=config.n_null, compare_to=baselines,
+                        localization=_localization(layout), within_standards=WITHIN_STANDARDS, normalize=NORMALIZE)
         summary = add_run_columns(summary, _over_runs(layout, standards, seed))
         summary.to_csv(tmp / "summary.csv", index=False)
         plot_summary(summary, tmp, metrics=(*FIGURE1_METRICS, "average_precision_within"), references=references)
@@ -503,16 +598,23 @@ def _figures(layout: _Layout, seed: int) -> None:
 
 
 def _report(layout: _Layout, run: _Run, record: dict[str, Any]) -> None:
+    from .report import write_report
+
     summary = pd.read_csv(layout.scores / "summary.csv")
     shutil.copyfile(layout.scores / "summary.csv", layout.out / "summary.csv")
     facts = json.loads((layout.references / "references.json").read_text())
-    write_report(layout.out, summary=summary, coverage=pd.read_csv(layout.scores / "coverage.csv"), config=record,
-                 timings=run.timings, references=list(layout.reference_files), normalize=NORMALIZE,
-                 pci_learning=facts["pci"])
+    write_report(layout.out, summary=summary, tests=pd.read_csv(layout.scores / "tests.csv"),
+                 coverage=pd.read_csv(layout.scores / "coverage.csv"), config=record, timings=run.timings,
+                 normalize=NORMALIZE, pci_learning=facts["pci"],
+                 descriptions={name: r.description for name, r in REPRESENTATIONS.items()})
 
 
 def _check_inputs(config: ReproducePreset, preset: str, store: str | os.PathLike | None,
-                  standards: str | os.PathLike | None, hierarchy: str) -> None:
+                  standards: str | os.PathLike | None, hierarchy: str, seed: int) -> None:
+    check_seed("seed", seed)
+    if seed + max(config.seeds, default=0) > MAX_SEED:
+        raise InputError(f"seed offsets the preset's training seeds {list(config.seeds)}, which must stay at most "
+                         f"{MAX_SEED}. Received: seed={seed}")
     if hierarchy not in HIERARCHY_CHOICES:
         raise InputError(f"hierarchy must be one of {list(HIERARCHY_CHOICES)}. Received: hierarchy={hierarchy!r}")
     if (store is None) != (standards is None):
@@ -576,30 +678,35 @@ def reproduce(
         whose proteins are unknown, or an ``out`` holding another run.
     """
     config = _get_preset(preset)
-    _check_inputs(config, preset, store, standards, hierarchy)
+    _check_inputs(config, preset, store, standards, hierarchy, seed)
     out = Path(out)
     record = {"preset": preset, **dataclasses.asdict(config), "seed": seed,
               "hierarchy": hierarchy if store is None else None,
               "store": os.fspath(Path(store).resolve()) if store else None,
               "standards": os.fspath(Path(standards).resolve()) if standards else None}
-    run = _Run(out, record, resume=resume, overwrite=overwrite)
-    if store is None:
-        run.step("simulate", partial(_simulate, out / "screen", config, seed, hierarchy))
-        store, standards = out / "screen" / "cells.h5", out / "screen" / "standards"
-        localization = out / "screen" / "localization.gmt"
-    else:
-        localization = None
-    layout = _Layout(out=out, store=Path(store), standard_files=_find_standards(Path(standards)),
-                     localization=localization)
-    run.step("train_deeploc", partial(_train_deeploc, layout, config, seed))
-    run.step("train_pci", partial(_train_pci, layout, config, seed))
-    if layout.proteins_csv is not None:
-        run.step("train_oracle", partial(_train_oracle, layout, config, seed))
-    run.step("extract_deeploc", partial(_extract_learned, layout, "deeploc", METHODS["deeploc"].default_layer))
-    run.step("extract_pci", partial(_extract_learned, layout, "pci", config.pci_layer))
-    run.step("extract_cellprofiler", partial(_extract_cellprofiler, layout, config))
-    run.step("references", partial(_references, layout, config))
-    run.step("score", partial(_score, layout, config, seed))
-    run.step("figures", partial(_figures, layout, seed))
-    run.step("report", partial(_report, layout, run, record))
+    inputs = (store, standards)
+    _check_out(out, resume=resume, overwrite=overwrite, inputs=inputs)
+    with writing_dir(out, command="reproduce", overwrite=overwrite, resume=resume, inputs=inputs, names=_OUTPUTS):
+        run = _Run(out, record)
+        if store is None:
+            run.step("simulate", partial(_simulate, out / "screen", config, seed, hierarchy))
+            store, standards = out / "screen" / "cells.h5", out / "screen" / "standards"
+            localization = out / "screen" / "localization.gmt"
+        else:
+            localization = None
+        layout = _Layout(out=out, store=Path(store), standard_files=_find_standards(Path(standards)),
+                         localization=localization)
+        run.step("train_deeploc", partial(_train_deeploc, layout, config, seed))
+        run.step("train_pci", partial(_train_pci, layout, config, seed))
+        run.step("train_pifia", partial(_train_pifia, layout, config, seed))
+        if layout.proteins_csv is not None:
+            run.step("train_oracle", partial(_train_oracle, layout, config, seed))
+        run.step("extract_deeploc", partial(_extract_learned, layout, "deeploc", METHODS["deeploc"].default_layer))
+        run.step("extract_pci", partial(_extract_learned, layout, "pci", config.pci_layer))
+        run.step("extract_pifia", partial(_extract_learned, layout, "pifia", METHODS["pifia"].default_layer))
+        run.step("extract_cellprofiler", partial(_extract_cellprofiler, layout, config))
+        run.step("references", partial(_references, layout, config))
+        run.step("score", partial(_score, layout, config, seed))
+        run.step("figures", partial(_figures, layout, seed))
+        run.step("report", partial(_report, layout, run, record))
     return pd.read_csv(layout.scores / "summary.csv")

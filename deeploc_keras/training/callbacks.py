@@ -1,8 +1,14 @@
 """Keras callbacks of :func:`deeploc_keras.training.train.train`: kill-safe backups, NaN guard, resumable early
-stopping, the finite checkpoint and the per-epoch monitor."""
+stopping, the finite checkpoint, the epoch log and the per-epoch monitor.
+
+Every file they write is complete whenever the process dies: each is written under a
+temporary name and renamed into place (the history and the monitor are rewritten whole
+after every epoch; they are a few lines).
+"""
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import re
@@ -14,20 +20,21 @@ import keras
 import numpy as np
 import pandas as pd
 
+from eval.catalog import MONITOR_METRICS
 from eval.score import score_representation
 
-from ..core.errors import InputError, check_positive_int, file_error, reading
+from ..core.errors import InputError, check_positive_int, file_error, reading, write_problem
+from ..core.outputs import atomic_path, partial_path, publish, remove_path, remove_stale_partials
 from ..core.profiles import ProteinMeans
 from ..data.pipeline import inference_dataset, predict_batches
 from ..data.store import CellStore
 from .sweep import copy_state
 
-__all__ = ["RunBackup", "TerminateOnNaNEpoch", "FiniteModelCheckpoint", "ResumedEarlyStopping", "MonitorScores"]
+__all__ = ["RunBackup", "TerminateOnNaNEpoch", "FiniteModelCheckpoint", "ResumedEarlyStopping", "EpochLog",
+           "MonitorScores"]
 
 logger = logging.getLogger(__name__)
 
-#: Metrics scored after every epoch (the study's Figure 3 follows the F-score; AMI is too slow per epoch).
-MONITOR_METRICS = ("average_precision", "f_beta")
 #: The split the monitor embeds.
 MONITOR_SPLIT = "test"
 
@@ -41,6 +48,26 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _raise_write_problem(exc: BaseException, path: Path) -> None:
+    """Name ``path`` when ``exc`` is a full disk or a read-only folder (h5py and zipfile name no file)."""
+    cause: BaseException | None = exc
+    seen: set[int] = set()
+    while cause is not None and id(cause) not in seen and write_problem(cause) is None:
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    if cause is not None and write_problem(cause) is not None:
+        raise file_error(path, write_problem(cause)) from exc
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Replace ``path`` by ``text`` in one rename (flushed to disk first)."""
+    with atomic_path(path, overwrite=True) as tmp:
+        with open(tmp, "w", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
 
 
 class RunBackup(keras.callbacks.Callback):
@@ -125,13 +152,15 @@ class RunBackup(keras.callbacks.Callback):
         for stale in self.directory.glob(".epoch-*.weights.h5"):
             stale.unlink()
         tmp = self.directory / f".epoch-{done:04d}.{os.getpid()}.weights.h5"
+        final = self.directory / f"epoch-{done:04d}.weights.h5"
         try:
             self.model.save_weights(tmp)
             _fsync(tmp)
-            os.replace(tmp, self.directory / f"epoch-{done:04d}.weights.h5")
+            os.replace(tmp, final)
             _fsync(self.directory)
-        except BaseException:
+        except BaseException as exc:
             tmp.unlink(missing_ok=True)
+            _raise_write_problem(exc, final)
             raise
         for _, old in self.backups()[self.keep:]:
             old.unlink()
@@ -205,6 +234,10 @@ class FiniteModelCheckpoint(keras.callbacks.ModelCheckpoint):
         self._trained_model = model
         super().set_model(self._saved_model if self._saved_model is not None else model)
 
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        super().on_train_begin(logs)
+        remove_stale_partials(self.filepath)
+
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
         values = [logs.get(key) for key in ("loss", self.monitor)]
@@ -213,6 +246,69 @@ class FiniteModelCheckpoint(keras.callbacks.ModelCheckpoint):
             return
         copy_state(self._trained_model, self.model)
         super().on_epoch_end(epoch, logs)
+
+    def _save_model(self, epoch: int, batch: int | None, logs: dict | None) -> None:
+        """Save into a hidden folder beside the checkpoint, then swap the file into place in one rename."""
+        final = Path(self.filepath)
+        staging = partial_path(final)
+        staging.mkdir(parents=True)
+        self.filepath = os.fspath(staging / final.name)
+        try:
+            super()._save_model(epoch, batch, logs)
+            saved = staging / final.name
+            if saved.is_file():
+                _fsync(saved)
+                publish(saved, final, replace=True)
+        except Exception as exc:
+            _raise_write_problem(exc, final)
+            raise
+        finally:
+            self.filepath = os.fspath(final)
+            remove_path(staging)
+
+
+class EpochLog(keras.callbacks.CSVLogger):
+    """Keras' CSVLogger whose file is rewritten whole, in one rename, after every epoch.
+
+    The file exists only once an epoch has finished, and always holds whole rows, so a
+    run killed at any instant (in its first epoch too) leaves a history that resumes.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        ``RUN/history.csv``.
+    append : bool, default False
+        Continue the rows already in ``path`` (a resumed run).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np, keras
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "history.csv"
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    >>> model.compile("adam", "mse")
+    >>> _ = model.fit(np.ones((4, 3)), np.ones(4), epochs=2, verbose=0, callbacks=[EpochLog(path)])
+    >>> path.read_text().splitlines()[0], len(path.read_text().splitlines())
+    ('epoch,loss,val_loss', 3)
+    """
+
+    def __init__(self, path: str | os.PathLike, *, append: bool = False) -> None:
+        super().__init__(os.fspath(path), append=append)
+        self.path = Path(path)
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        previous = ""
+        if self.append and self.path.is_file():
+            with reading(self.path):
+                previous = self.path.read_text()
+        self.append_header = not previous
+        self.csv_file = io.StringIO(previous)
+        self.csv_file.seek(0, io.SEEK_END)
+        self.writer = None
+        self.keys = None
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        super().on_epoch_end(epoch, logs)
+        _write_text(self.path, self.csv_file.getvalue())
 
 
 class MonitorScores(keras.callbacks.Callback):
@@ -253,6 +349,10 @@ class MonitorScores(keras.callbacks.Callback):
             score_logger.setLevel(level)
         rows = pd.DataFrame({"epoch": epoch + 1, "seed": self._seed, "standard": table["standard"],
                              "metric": table["metric"], "value": table["value"], "prevalence": table["prevalence"]})
-        rows.to_csv(self._path, mode="a", header=not self._path.exists(), index=False)
+        previous = ""
+        if self._path.is_file():
+            with reading(self._path):
+                previous = self._path.read_text()
+        _write_text(self._path, previous + rows.to_csv(header=not previous, index=False))
         logger.info("monitor epoch %d: %s", epoch + 1, ", ".join(
             f"{r.standard}/{r.metric}={r.value:.3f}" for r in rows.itertuples()))

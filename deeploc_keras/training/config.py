@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import InputError, check_positive_int, file_error
+from ..core.errors import InputError, check_positive_int, check_seed, file_error
 from .methods import METHODS, TRAINABLE_METHODS, get_method
 
 __all__ = ["MIXED_PRECISION_CHOICES", "TrainConfig", "resolve_mixed_precision"]
@@ -189,10 +190,13 @@ class TrainConfig:
                              f"expected one of {list(MIXED_PRECISION_CHOICES)}")
         if self.dtype_policy not in _DTYPE_POLICIES:
             raise InputError(f"unknown dtype_policy {self.dtype_policy!r}; expected one of {list(_DTYPE_POLICIES)}")
-        if self.learning_rate is not None and not self.learning_rate > 0:
-            raise InputError(f"lr must be positive. Received: lr={self.learning_rate}")
-        if self.sweep_rates and min(self.sweep_rates) <= 0:
-            raise InputError(f"sweep_rates must be positive numbers. Received: sweep_rates={list(self.sweep_rates)}")
+        if self.learning_rate is not None and not 0 < self.learning_rate < math.inf:
+            raise InputError(f"lr must be a positive finite number. Received: lr={self.learning_rate}")
+        check_seed("seed", self.seed, optional=True)
+        for seed in self.seeds:
+            check_seed("seeds", seed)
+        if self.sweep_rates and not all(0 < rate < math.inf for rate in self.sweep_rates):
+            raise InputError(f"sweep_rates must be positive finite numbers. Received: sweep_rates={list(self.sweep_rates)}")
         if self.lr_sweep:
             if not self.seeds or not self.sweep_rates:
                 raise InputError(f"lr_sweep needs seeds and sweep_rates. Received: seeds={list(self.seeds)}, "
@@ -203,7 +207,7 @@ class TrainConfig:
             labelled = [name for name in TRAINABLE_METHODS if METHODS[name].needs_labels]
             raise InputError(f"class_balanced sampling needs labels; it applies to method {labelled} only")
         if self.aliases is not None and self.monitor is None:
-            raise InputError("aliases map the monitor's standards to ORFs; pass them with monitor (--monitor)")
+            raise InputError("aliases map the monitor's standards to ORFs; pass them with monitor (--standards)")
 
     @classmethod
     def from_preset(cls, method: str = "deeploc", preset: str | None = "study", **options: Any) -> TrainConfig:

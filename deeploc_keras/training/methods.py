@@ -11,9 +11,9 @@ This module loads no TensorFlow: the builders import the models when they are ca
 Examples
 --------
 >>> METHOD_NAMES
-('deeploc', 'pci', 'cellprofiler', 'original-features')
+('deeploc', 'pci', 'pifia', 'cellprofiler', 'original-features')
 >>> TRAINABLE_METHODS
-('deeploc', 'pci')
+('deeploc', 'pci', 'pifia')
 >>> get_method("pci").display, get_method("pci").default_layer
 ('PCI', 'conv4_1')
 >>> get_method("pci").defaults(None)["sweep_rates"]
@@ -27,8 +27,11 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from ..core.errors import InputError, file_error
-from ..models.presets import PRESET_NAMES, TTA_MODES, get_preset
+from ..data.store import SPLIT_NAMES, UNKNOWN_PROTEIN
+from ..models.presets import PRESET_NAMES, STUDY_LEARNING_RATES, TTA_MODES, get_preset
 
 if TYPE_CHECKING:  # TensorFlow and Keras load inside the builders
     import keras
@@ -38,7 +41,7 @@ if TYPE_CHECKING:  # TensorFlow and Keras load inside the builders
     from .config import TrainConfig
 
 __all__ = ["Method", "METHODS", "METHOD_NAMES", "TRAINABLE_METHODS", "PCI_DEFAULTS",
-           "PCI_LEARNING_RATES", "get_method"]
+           "PCI_LEARNING_RATES", "PIFIA_DEFAULTS", "get_method"]
 
 
 #: Learning rates of a PCI sweep: the original 1e-4 (Lu et al. 2019) and a factor of about 3 either side,
@@ -48,6 +51,11 @@ PCI_LEARNING_RATES = (3e-4, 1e-4, 3e-5)
 #: :class:`~deeploc_keras.training.config.TrainConfig` values.
 PCI_DEFAULTS: Mapping[str, Any] = MappingProxyType({"epochs": 30, "batch_size": 64, "learning_rate": 1e-4,
                                                      "beta_1": 0.5, "sweep_rates": PCI_LEARNING_RATES})
+#: PIFiA training defaults (Razdaibiedina et al. 2024, ``arazd/pifia`` ``scripts/train_pifia.sh``): 30 epochs,
+#: batch 128, Adam at 3e-4 with a cosine decay to 0 over the run (:attr:`Method.schedule`); a sweep tries the
+#: study's rates (:data:`~deeploc_keras.models.presets.STUDY_LEARNING_RATES`, which hold the published 3e-4).
+PIFIA_DEFAULTS: Mapping[str, Any] = MappingProxyType({"epochs": 30, "batch_size": 128, "learning_rate": 3e-4,
+                                                       "sweep_rates": STUDY_LEARNING_RATES})
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,12 @@ class Method:
     layers_module : str, optional
         The module whose import registers the method's custom Keras layers, so a saved model loads
         (imported with the package's other Keras objects, :func:`deeploc_keras._registration.register_keras_objects`).
+    schedule : callable (store, config) -> learning rate, optional
+        The rate the optimizer gets, for a method whose protocol decays it (a Keras schedule);
+        None: the configuration's rate (and its ``lr_decay``).
+    check_store : callable (store) -> None, optional
+        Checks that the store's splits can feed the method (raises :class:`InputError`), run before
+        TensorFlow loads; None: the checks of labelled (``needs_labels``) or paired training.
     """
 
     name: str
@@ -104,6 +118,8 @@ class Method:
     feature_model: Callable[[keras.Model, str, str | None], keras.Model] | None = None
     extractor: Callable[..., dict[str, Any]] | None = None
     layers_module: str | None = None
+    schedule: Callable[[CellStore, TrainConfig], Any] | None = None
+    check_store: Callable[[CellStore], None] | None = None
 
     @property
     def trainable(self) -> bool:
@@ -158,15 +174,16 @@ def _stream_start(initial_epoch: int, steps_per_epoch: int | None, pass_steps: i
     return divmod(initial_epoch * steps_per_epoch, pass_steps)
 
 
-def _deeploc_datasets(store: CellStore, cfg: TrainConfig,
-                      initial_epoch: int) -> tuple[tf.data.Dataset, tf.data.Dataset, int | None]:
+def _window_datasets(store: CellStore, cfg: TrainConfig, initial_epoch: int, *, targets: np.ndarray | None = None,
+                     no_val: str) -> tuple[tf.data.Dataset, tf.data.Dataset, int | None]:
+    """Training and validation batches of single cells with their class (the label, or ``targets``)."""
     from ..data.pipeline import training_dataset
 
     steps = cfg.steps_per_epoch
 
     def stream(first_pass: int) -> Any:
         return training_dataset(store, split="train", class_balanced=cfg.class_balanced, repeat=bool(steps),
-                                initial_epoch=first_pass, **cfg.input_options)
+                                initial_epoch=first_pass, targets=targets, **cfg.input_options)
 
     first = stream(0)
     train_ds = first.dataset
@@ -174,11 +191,17 @@ def _deeploc_datasets(store: CellStore, cfg: TrainConfig,
     if first_pass or skip:
         train_ds = stream(first_pass).dataset.skip(skip)
     try:
-        val_data = training_dataset(store, split="val", shuffle=False, **cfg.input_options)
+        val_data = training_dataset(store, split="val", shuffle=False, targets=targets, **cfg.input_options)
     except InputError:
-        raise file_error(store.path, "no labelled cells in the val split; validation loss selects the best "
-                                     "model (re-import with splits that give every split cells)") from None
+        raise file_error(store.path, no_val) from None
     return train_ds, val_data.dataset, steps
+
+
+def _deeploc_datasets(store: CellStore, cfg: TrainConfig,
+                      initial_epoch: int) -> tuple[tf.data.Dataset, tf.data.Dataset, int | None]:
+    return _window_datasets(store, cfg, initial_epoch,
+                            no_val="no labelled cells in the val split; validation loss selects the best model "
+                                   "(re-import with splits that give every split cells)")
 
 
 def _deeploc_features(model: keras.Model, layer: str, tta: str | None) -> keras.Model:
@@ -221,6 +244,70 @@ def _pci_features(model: keras.Model, layer: str, tta: str | None) -> keras.Mode
     return pci_feature_model(model, layer)
 
 
+# --- pifia ---
+
+
+def _protein_targets(store: CellStore) -> tuple[list[str], np.ndarray]:
+    """PIFiA's classes and each store cell's target: the proteins with train cells (sorted), their index or -1."""
+    cells = store.cells
+    proteins = cells["protein"].to_numpy().astype(str)
+    known = proteins != UNKNOWN_PROTEIN
+    classes = np.unique(proteins[known & _in_split(store, "train")])
+    position = np.searchsorted(classes, proteins)
+    found = known & (position < len(classes))
+    found[found] = classes[position[found]] == proteins[found]
+    return classes.tolist(), np.where(found, position, -1).astype(np.int32)
+
+
+def _in_split(store: CellStore, split: str) -> np.ndarray:
+    return store.cells["split"].to_numpy() == SPLIT_NAMES.index(split)
+
+
+def _check_pifia_store(store: CellStore) -> None:
+    proteins, targets = _protein_targets(store)
+    if len(proteins) < 2:
+        raise file_error(store.path, f"{len(proteins)} protein(s) with cells in the train split; PIFiA classifies "
+                                     "cells by protein and needs at least 2 (re-import with protein ids and splits)")
+    if not (targets[_in_split(store, "val")] >= 0).any():
+        raise file_error(store.path, "no val cell belongs to a protein with train cells; validation loss on the "
+                                     "trained proteins selects the best model (re-import with splits that give "
+                                     "every split cells)")
+
+
+def _build_pifia(store: CellStore, cfg: TrainConfig) -> keras.Model:
+    from ..models.pifia import build_pifia, protein_channel
+
+    proteins, _ = _protein_targets(store)
+    return build_pifia(len(proteins), cfg.width, image_shape=store.image_shape,
+                       channels=(protein_channel(store.channel_names),), seed=cfg.seed, protein_ids=proteins,
+                       channel_names=store.channel_names)
+
+
+def _pifia_datasets(store: CellStore, cfg: TrainConfig,
+                    initial_epoch: int) -> tuple[tf.data.Dataset, tf.data.Dataset, int | None]:
+    _, targets = _protein_targets(store)
+    return _window_datasets(store, cfg, initial_epoch, targets=targets,
+                            no_val="no val cell belongs to a protein with train cells")
+
+
+def _pifia_schedule(store: CellStore, cfg: TrainConfig) -> Any:
+    """Cosine decay from the run's rate to 0 over all its steps (``model/train.py``, ``--cosine_decay``)."""
+    import math
+
+    import keras
+
+    _, targets = _protein_targets(store)
+    train_cells = int((targets[_in_split(store, "train")] >= 0).sum())
+    steps = cfg.steps_per_epoch or math.ceil(train_cells / cfg.batch_size)
+    return keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=cfg.epochs * steps)
+
+
+def _pifia_features(model: keras.Model, layer: str, tta: str | None) -> keras.Model:
+    from ..models.pifia import pifia_feature_model
+
+    return pifia_feature_model(model, layer)
+
+
 # --- cellprofiler, and the per-cell CellProfiler features imported with the store (Chong et al. 2015) ---
 
 
@@ -249,6 +336,12 @@ METHODS: dict[str, Method] = {
         name="pci", display="PCI", default_layer="conv4_1", signature_layer="rfpconv1_1",
         defaults=lambda preset: PCI_DEFAULTS, build=_build_pci, loss=lambda: "mse", datasets=_pci_datasets,
         feature_model=_pci_features, layers_module="deeploc_keras.models.layers_pci",
+    ),
+    "pifia": Method(
+        name="pifia", display="PIFiA", default_layer="d2", signature_layer="d3",
+        defaults=lambda preset: PIFIA_DEFAULTS, build=_build_pifia, loss=_deeploc_loss, metrics=_deeploc_metrics,
+        datasets=_pifia_datasets, feature_model=_pifia_features, layers_module="deeploc_keras.models.layers_pifia",
+        schedule=_pifia_schedule, check_store=_check_pifia_store,
     ),
     "cellprofiler": Method(name="cellprofiler", display="CellProfiler", extractor=_cellprofiler_extract),
     "original-features": Method(name="original-features", display="CellProfilerOriginal",
@@ -286,7 +379,7 @@ def get_method(name: str, *, trainable: bool = False) -> Method:
     >>> get_method("cellprofiler", trainable=True)
     Traceback (most recent call last):
     ...
-    deeploc_keras.core.errors.InputError: unknown method 'cellprofiler'; expected one of ['deeploc', 'pci']
+    deeploc_keras.core.errors.InputError: unknown method 'cellprofiler'; expected one of ['deeploc', 'pci', 'pifia']
     """
     allowed = TRAINABLE_METHODS if trainable else METHOD_NAMES
     if name not in allowed:

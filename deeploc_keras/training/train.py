@@ -32,6 +32,7 @@ sweep; each run saves its own model and equals the same run trained alone.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
@@ -49,8 +50,9 @@ import pandas as pd
 from eval.standards import load_standards, read_aliases, restrict
 
 from .._tensorflow import load_tensorflow
-from ..core.errors import DeeplocKerasError, InputError, file_error, reading
-from ..core.outputs import atomic_path, check_output, kept_on_interrupt, remove_path
+from ..core.errors import DISK_FULL, DeeplocKerasError, InputError, file_error, reading
+from ..core.outputs import atomic_path, check_output, kept_on_interrupt, remove_leftovers, remove_path, writing_dir
+from ..core.ownership import check_replaceable, check_resumable
 from ..core.records import write_run_record
 from ..data.store import CellStore
 from .config import TrainConfig, resolve_mixed_precision
@@ -122,7 +124,10 @@ def _device_names(devices: int | Sequence[str] | None) -> tuple[str, ...] | None
         visible = {(spec.device_type, spec.device_index) for spec in
                    (tf.DeviceSpec.from_string(d.name) for d in tf.config.list_logical_devices())}
         for name in names:
-            spec = tf.DeviceSpec.from_string(name)
+            try:
+                spec = tf.DeviceSpec.from_string(name)
+            except ValueError:
+                spec = tf.DeviceSpec()
             if ((spec.device_type or "").upper(), spec.device_index or 0) not in visible:
                 raise InputError(f"unknown device {name!r}; visible: "
                                  f"{[d.name for d in tf.config.list_logical_devices()]}")
@@ -148,23 +153,31 @@ def _progress_callbacks(verbose: int | str | None) -> tuple[int | str, list[kera
     return 0, [epoch_progress_callback("train")]
 
 
+def _history(history_csv: Path) -> pd.DataFrame:
+    """The epochs of ``history.csv`` (none when the file is missing or empty: no epoch finished)."""
+    if not history_csv.is_file() or history_csv.stat().st_size == 0:
+        return pd.DataFrame({"epoch": [], "val_loss": []})
+    with reading(history_csv):
+        return pd.read_csv(history_csv)
+
+
 def _best_val_loss(history_csv: Path) -> float:
-    if not history_csv.is_file():
-        return math.inf
-    frame = pd.read_csv(history_csv)
+    frame = _history(history_csv)
     if "val_loss" not in frame or frame["val_loss"].dropna().empty:
         return math.inf
     return float(frame["val_loss"].min())
 
 
-def _compile(model: keras.Model, cfg: TrainConfig, spec: Method) -> None:
-    """Adam with the configuration's rate (and decay), the method's loss and metrics."""
+def _compile(model: keras.Model, cfg: TrainConfig, spec: Method, store: CellStore) -> None:
+    """Adam with the configuration's rate (and decay) or the method's schedule, the method's loss and metrics."""
     import keras
 
     # XLA on one device; MirroredStrategy's replicated variables are not placed for an XLA step
     jit_compile = cfg.jit_compile and not cfg.devices
     rate: Any = cfg.learning_rate if not cfg.lr_decay else keras.optimizers.schedules.ExponentialDecay(
         cfg.learning_rate, decay_steps=int(cfg.lr_decay[0]), decay_rate=float(cfg.lr_decay[1]), staircase=True)
+    if spec.schedule is not None:
+        rate = spec.schedule(store, cfg)
     optimizer = keras.optimizers.Adam(learning_rate=rate, beta_1=cfg.beta_1, epsilon=cfg.adam_epsilon)
     model.compile(optimizer=optimizer, loss=spec.loss(), metrics=spec.metrics() or None, jit_compile=jit_compile)
     # variables created inside the first call of a tf.function make TensorFlow trace it twice; built here, the
@@ -181,17 +194,17 @@ def _run_callbacks(store: CellStore, cfg: TrainConfig, spec: Method, *, resuming
     """
     import keras
 
-    from .callbacks import FiniteModelCheckpoint, MonitorScores, ResumedEarlyStopping
+    from .callbacks import EpochLog, FiniteModelCheckpoint, MonitorScores, ResumedEarlyStopping
 
     run_dir = Path(cfg.out)
     history_csv = run_dir / "history.csv"
-    past = pd.read_csv(history_csv)["val_loss"].tolist() if resuming and history_csv.is_file() else []
+    past = _history(history_csv)["val_loss"].tolist() if resuming else []
     callbacks: list[keras.callbacks.Callback] = [
         nan_guard,
         FiniteModelCheckpoint(str(run_dir / "best.keras"), monitor="val_loss", save_best_only=True,
                               initial_value_threshold=_best_val_loss(history_csv) if resuming else None,
                               saved_model=saved_model),
-        keras.callbacks.CSVLogger(str(history_csv), append=resuming),
+        EpochLog(history_csv, append=resuming),
     ]
     if cfg.early_stopping_patience is not None:
         callbacks.append(ResumedEarlyStopping(past, monitor="val_loss", patience=int(cfg.early_stopping_patience)))
@@ -208,21 +221,34 @@ def _run_callbacks(store: CellStore, cfg: TrainConfig, spec: Method, *, resuming
 def _run_summary(cfg: TrainConfig, *, resumed: bool) -> dict[str, Any]:
     history_csv = Path(cfg.out) / "history.csv"
     return {"dir": cfg.out, "lr": cfg.learning_rate, "seed": cfg.seed, "best_val_loss": _best_val_loss(history_csv),
-            "epochs": len(pd.read_csv(history_csv)), "resumed": resumed}
+            "epochs": len(_history(history_csv)), "resumed": resumed}
+
+
+#: The files of a single run, whose leftovers (partials, locks) a killed run may have left beside them.
+_RUN_FILES = ("config.json", "best.keras", "history.csv", "monitor.csv")
+
+#: The first epoch number of each per-epoch log: history.csv counts from 0 (Keras), monitor.csv from 1.
+_EPOCH_LOGS = {"history.csv": 0, "monitor.csv": 1}
 
 
 def _keep_epochs(run_dir: Path, epochs: int) -> None:
-    """Cut the per-epoch logs of a resumed run to the ``epochs`` its backup holds (later rows are trained again)."""
-    for name in ("history.csv", "monitor.csv"):
+    """Cut the per-epoch logs of a resumed run to the ``epochs`` its backup holds (later rows are trained again).
+
+    The kept lines are copied unchanged, so a resumed run's logs equal the uninterrupted run's.
+    """
+    for name, first in _EPOCH_LOGS.items():
         path = run_dir / name
         if not path.is_file():
             continue
         with reading(path):
-            frame = pd.read_csv(path)
-        kept = frame[frame["epoch"] < epochs]
-        if len(kept) < len(frame):
-            with atomic_path(path, overwrite=True) as tmp:
-                kept.to_csv(tmp, index=False)
+            lines = path.read_text().splitlines(keepends=True)
+            if not lines:
+                continue
+            column = next(csv.reader(lines[:1])).index("epoch")
+            kept = [line for line in lines[1:] if int(float(next(csv.reader([line]))[column])) < epochs + first]
+        if len(kept) < len(lines) - 1:
+            with atomic_path(path, overwrite=True) as tmp, open(tmp, "w", newline="") as handle:
+                handle.writelines([lines[0], *kept])
 
 
 def _fit_one(store: CellStore, cfg: TrainConfig, *, fingerprint: str, standards: dict | None,
@@ -247,6 +273,8 @@ def _fit_one(store: CellStore, cfg: TrainConfig, *, fingerprint: str, standards:
         for stale in (history_csv, run_dir / "monitor.csv"):
             remove_path(stale)
     run_dir.mkdir(parents=True, exist_ok=True)
+    for name in _RUN_FILES:
+        remove_leftovers(run_dir / name)
     write_run_record(run_dir / "config.json", command="train", config=cfg.to_dict(), seed=cfg.seed,
                      inputs={"store": fingerprint})
     keras.backend.clear_session()
@@ -254,7 +282,7 @@ def _fit_one(store: CellStore, cfg: TrainConfig, *, fingerprint: str, standards:
     with mixed_precision_policy(cfg.dtype_policy):
         with _strategy(None if cfg.device_names is None else list(cfg.device_names)).scope():
             model = spec.build(store, cfg)
-            _compile(model, cfg, spec)
+            _compile(model, cfg, spec, store)
             trained = model if shared is None else shared.adopt(model)
             backup = RunBackup(run_dir / "backup")
             kept_on_interrupt(backup.directory, "resume with --resume")
@@ -266,13 +294,20 @@ def _fit_one(store: CellStore, cfg: TrainConfig, *, fingerprint: str, standards:
                                    saved_model=model)
         verbose, progress = _progress_callbacks(cfg.verbose)
         # the backup comes last, so the logs of an epoch are written before the state that skips it on resume
-        trained.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, initial_epoch=done, steps_per_epoch=steps,
-                  callbacks=[*callbacks, *progress, *extra_callbacks, backup], verbose=verbose, shuffle=False)
+        try:
+            trained.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, initial_epoch=done,
+                        steps_per_epoch=steps, callbacks=[*callbacks, *progress, *extra_callbacks, backup],
+                        verbose=verbose, shuffle=False)
+        except InputError as exc:
+            if DISK_FULL not in str(exc):
+                raise
+            raise InputError(f"{exc}; the run so far is kept: continue it with --resume") from exc
     if nan_guard.nan_epoch is not None:
         kept = f"last good checkpoint kept at {best_path}" if best_path.exists() else \
             f"no checkpoint was saved in {run_dir} (the first epoch already diverged)"
         raise NonFiniteLossError(f"loss became NaN at epoch {nan_guard.nan_epoch + 1}; {kept}. "
-                                 f"Lower the learning rate (lr={cfg.learning_rate:g})")
+                                 f"Lower the learning rate (lr={cfg.learning_rate:g}) and train again with "
+                                 "--overwrite")
     return _run_summary(cfg, resumed=resuming)
 
 
@@ -345,7 +380,8 @@ def _sweep(store: CellStore, cfg: TrainConfig, *, fingerprint: str, standards: d
     out = Path(cfg.out)
     runs = []
     # a decayed rate is a constant of the traced step, and replicated variables belong to one strategy
-    shared = SweepModel() if not cfg.lr_decay and cfg.device_names is None else None
+    decayed = cfg.lr_decay or get_method(cfg.method).schedule is not None
+    shared = SweepModel() if not decayed and cfg.device_names is None else None
     for rate in cfg.sweep_rates:
         for run_seed in cfg.seeds:
             sub = _sweep_run(cfg, rate, run_seed)
@@ -357,7 +393,8 @@ def _sweep(store: CellStore, cfg: TrainConfig, *, fingerprint: str, standards: d
         table.to_csv(tmp, index=False, quoting=csv.QUOTE_MINIMAL)
     selected = [runs[i] for i in np.flatnonzero(table["selected"].to_numpy())]
     winner = runs[int(np.flatnonzero(table["best"].to_numpy())[0])]
-    shutil.copyfile(Path(winner["dir"]) / "best.keras", out / "best.keras")
+    with atomic_path(out / "best.keras", overwrite=True) as tmp:
+        shutil.copyfile(Path(winner["dir"]) / "best.keras", tmp)
     _collect_monitors(selected, out / "monitor.csv")
     chosen = dataclasses.replace(cfg, learning_rate=winner["lr"], seed=winner["seed"])
     write_run_record(out / "config.json", command="train", config=chosen.to_dict(), seed=chosen.seed,
@@ -368,18 +405,33 @@ def _sweep(store: CellStore, cfg: TrainConfig, *, fingerprint: str, standards: d
     return {"run": str(out), "best_model": str(out / "best.keras"), **winner, "runs": runs, "selected": selected}
 
 
-def _prepare_run_dir(cfg: TrainConfig, *, overwrite: bool, resume: bool) -> None:
-    """Create the run directory (replacing it under ``overwrite``); :func:`validate_train` has checked it."""
-    out = Path(cfg.out)
-    if out.exists() and overwrite and not resume:
-        remove_path(out)
-    out.mkdir(parents=True, exist_ok=True)
+#: What a training run writes into its directory (glob patterns): ``--overwrite`` replaces a folder holding only these.
+RUN_OUTPUTS = ("config.json", "model_card.json", "best.keras", "history.csv", "monitor.csv", "backup", "logs",
+               "sweep.csv", "lr*_seed*")
+
+
+def _run_directory(cfg: TrainConfig, *, overwrite: bool, resume: bool) -> contextlib.AbstractContextManager:
+    """The run directory, locked while the run writes it; under ``overwrite`` the previous run is set aside and
+    deleted once this one finishes (:func:`deeploc_keras.core.outputs.writing_dir`)."""
+    return writing_dir(cfg.out, command="train", overwrite=overwrite and not resume, resume=resume,
+                       inputs=(cfg.store, cfg.monitor, cfg.aliases), names=RUN_OUTPUTS)
+
+
+def _check_run_dir(cfg: TrainConfig, *, overwrite: bool, resume: bool) -> None:
+    """Refuse to replace a folder that is not a training run or holds an input; to resume one that is not a run."""
+    if overwrite:
+        check_replaceable(cfg.out, command="train", inputs=(cfg.store, cfg.monitor, cfg.aliases), names=RUN_OUTPUTS)
+    elif resume:
+        check_resumable(cfg.out, command="train")
 
 
 def _check_splits(store: CellStore, spec: Method) -> None:
     """Refuse a store whose train or val split cannot feed the method (val selects the best model)."""
     from ..data.store import SPLIT_NAMES, UNKNOWN_PROTEIN
 
+    if spec.check_store is not None:
+        spec.check_store(store)
+        return
     cells = store.cells
     for split in ("train", "val"):
         if spec.needs_labels:
@@ -396,21 +448,49 @@ def _check_splits(store: CellStore, spec: Method) -> None:
                                          "splits that give every split cells")
 
 
+def _smallest_input(padding: str) -> int:
+    """The smallest input side the DeepLoc stack (:mod:`deeploc_keras.models.deeploc`: 3x3 convolutions ``conv_1`` ...
+    ``conv_8``, a 2x2 max-pool after the 2nd, 4th and 8th) turns into at least one pixel."""
+    side = 1
+    for k in range(8, 0, -1):
+        if k in (2, 4, 8):
+            side *= 2 if padding == "valid" else 1
+        side += 2 if padding == "valid" else 0
+    return side
+
+
 def _check_image_shape(store: CellStore, cfg: TrainConfig) -> None:
-    """Refuse crops smaller than the preset's random crop needs."""
+    """Refuse crops smaller than the preset's network or random crop needs."""
     if cfg.preset is None:
         return
     from ..models.presets import get_preset
 
     preset = get_preset(cfg.preset)
+    h, w = store.image_shape[:2]
+    smallest = _smallest_input(preset.padding)
+    if min(h, w, preset.crop_size or h) < smallest:
+        raise file_error(store.path, f"crops are {h}x{w}, but preset {cfg.preset!r} ({preset.padding} convolutions) "
+                                     f"needs inputs of at least {smallest}x{smallest}; import larger crops or choose "
+                                     "another preset")
     if preset.crop_size is None:
         return
     need = preset.crop_size + preset.crop_offsets - 1
-    h, w = store.image_shape[:2]
     if min(h, w) < need:
         raise file_error(store.path, f"crops are {h}x{w}, but preset {cfg.preset!r} crops {preset.crop_size}x"
                                      f"{preset.crop_size} at offsets 0-{preset.crop_offsets - 1} (needs at least "
                                      f"{need}x{need}); import larger crops or choose another preset")
+
+
+def _warn_other_threads(record_path: Path, recorded: dict[str, Any]) -> None:
+    """Warn when a run resumes with other CPUs or thread variables than it started with (its numbers will differ)."""
+    from ..core.records import thread_configuration
+
+    now = thread_configuration()
+    changed = [key for key in ("cpus", "variables") if key in recorded and recorded[key] != now[key]]
+    if changed:
+        logger.warning("%s: the run started with %s and resumes with %s; the resumed epochs equal the uninterrupted "
+                       "run's only with the same thread configuration", record_path,
+                       {k: recorded[k] for k in changed}, {k: now[k] for k in changed})
 
 
 def _check_resume(cfg: TrainConfig, store: CellStore) -> None:
@@ -420,7 +500,9 @@ def _check_resume(cfg: TrainConfig, store: CellStore) -> None:
         return
     recorded = TrainConfig.read(record_path)
     with reading(record_path):
-        inputs = json.loads(record_path.read_text()).get("inputs") or {}
+        record = json.loads(record_path.read_text())
+    inputs = record.get("inputs") or {}
+    _warn_other_threads(record_path, (record.get("environment") or {}).get("threads") or {})
     changed = cfg.differences(recorded)
     if inputs.get("store") not in (None, store.fingerprint()):
         changed.append("store")
@@ -479,6 +561,7 @@ def validate_train(store: str | os.PathLike, out: str | os.PathLike, config: Tra
     run_dir = check_output(cfg.out, overwrite=overwrite or resume)
     if run_dir.exists() and not run_dir.is_dir():
         raise file_error(run_dir, "is a file, but the run directory is a folder; choose another --out")
+    _check_run_dir(cfg, overwrite=overwrite, resume=resume)
     with CellStore.open(store) as cell_store:
         cell_store.require_labels() if spec.needs_labels else cell_store.require_proteins()
         if cfg.monitor is not None:
@@ -518,7 +601,7 @@ def train(
     ----------
     store : str or os.PathLike
         A cell store (``deeploc`` needs labels of at least two classes; ``pci``
-        needs protein ids).
+        needs protein ids; ``pifia`` at least two proteins with train cells).
     out : str or os.PathLike
         Run directory (created; see the module docstring for its layout).
     config : TrainConfig, optional
@@ -557,9 +640,8 @@ def train(
     load_tensorflow()
     cfg = dataclasses.replace(cfg, dtype_policy=resolve_mixed_precision(cfg.mixed_precision),
                               device_names=_device_names(cfg.devices))
-    with CellStore.open(store) as cell_store:
+    with CellStore.open(store) as cell_store, _run_directory(cfg, overwrite=overwrite, resume=resume):
         standards = None if cfg.monitor is None else load_standards(cfg.monitor)
-        _prepare_run_dir(cfg, overwrite=overwrite, resume=resume)
         fingerprint = cell_store.fingerprint()
         if cfg.lr_sweep:
             write_run_record(Path(cfg.out) / "config.json", command="train", config=cfg.to_dict(), seed=None,

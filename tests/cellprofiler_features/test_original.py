@@ -50,7 +50,7 @@ def test_original_feature_profiles_from_info1(chong_store, tmp_path):
     assert processed.info["processing"] == record == summary["processing"]
     np.testing.assert_allclose(processed.features, expected[processed.feature_names].to_numpy(), rtol=1e-5,
                                atol=1e-6)
-    assert summary["n_cells"] == 48 and (tmp_path / "original" / "config.json").is_file()
+    assert summary["n_cells"] == 48 and (tmp_path / "original" / "extract.json").is_file()
     with pytest.raises(OutputExistsError):
         original_feature_profiles(store_path, tmp_path / "original", split="all")
 

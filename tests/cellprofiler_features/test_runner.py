@@ -77,7 +77,7 @@ def test_runner_writes_proteins_pca_and_record(serial_run):
     frame = _frame(out / "cells.parquet")
     projected = pca.transform(frame[cells.feature_names].to_numpy(np.float64))
     np.testing.assert_allclose(projected, pca_cells.features, rtol=1e-4, atol=1e-4)
-    assert (out / "config.json").is_file() and not (out / ".chunks").exists()
+    assert (out / "extract.json").is_file() and not (out / ".chunks").exists()
 
 
 def test_runner_process_pool_identical_to_serial(serial_run, toy_store, tmp_path):

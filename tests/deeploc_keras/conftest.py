@@ -76,14 +76,50 @@ def tiny_standards(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def trained_runs(tiny_store, tmp_path_factory) -> dict[str, Path]:
-    """RUN/best.keras of a DeepLoc (study preset), a PCI and a cropping DeepLoc (kraus2017, ``deeploc_cropped``) run:
-    width 0.0625, 1 epoch of 2 steps."""
+    """RUN/best.keras of a DeepLoc (study preset), a PCI, a PIFiA and a cropping DeepLoc (kraus2017,
+    ``deeploc_cropped``) run: width 0.0625, 1 epoch of 2 steps."""
     from deeploc_keras.training.train import train
 
     folder = tmp_path_factory.mktemp("trained")
     fast = {"width": 0.0625, "epochs": 1, "steps_per_epoch": 2, "batch_size": 32, "mixed_precision": "off",
             "verbose": 0, "jit_compile": False, "seed": 0}
     runs = {method: Path(train(tiny_store, folder / method, method=method, **fast)["best_model"])
-            for method in ("deeploc", "pci")}
+            for method in ("deeploc", "pci", "pifia")}
     cropped = train(tiny_store, folder / "kraus2017", method="deeploc", preset="kraus2017", **{**fast, "learning_rate": 1e-3})
     return {**runs, "deeploc_cropped": Path(cropped["best_model"])}
+
+
+def _one_line(result, *fragments: str, code: int = 2) -> str:
+    """The single ``Error:`` line of a command's output (CliRunner result or CompletedProcess), checked."""
+    output = result.output if hasattr(result, "output") else result.stderr
+    exit_code = result.exit_code if hasattr(result, "exit_code") else result.returncode
+    assert exit_code == code, output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
+    lines = [line for line in output.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1, output[-3000:]
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture(scope="session")
+def one_line():
+    """Check a command failed with exit code 2 and one ``Error:`` line holding the fragments; return the line."""
+    return _one_line
+
+
+@pytest.fixture(scope="session")
+def untrained_run(tmp_path_factory) -> Path:
+    """A training run folder (its config.json record) holding an untrained width-0.0625 DeepLoc ``best.keras``
+    (study preset, 4 classes, 64x64x2): what extract and predict read, without training."""
+    import json
+
+    from deeploc_keras.models.deeploc import build_deeploc
+
+    run = tmp_path_factory.mktemp("untrained") / "run"
+    run.mkdir()
+    build_deeploc(N_CLASSES, preset="study", width=0.0625, image_shape=(64, 64, 2), seed=0,
+                  class_names=[f"C{k}" for k in range(N_CLASSES)]).save(run / "best.keras")
+    (run / "model_card.json").write_text(json.dumps({"method": "deeploc", "preset": "study"}))
+    (run / "config.json").write_text(json.dumps({"command": "train", "config": {"method": "deeploc"}}))
+    return run

@@ -11,7 +11,7 @@ from deeploc_keras.cli import main
 from deeploc_keras.core.errors import InputError
 from deeploc_keras.core.profiles import ProfileWriter
 from eval import plots, standards
-from eval.figures import FIGURE1_METRICS, METRIC_LABELS
+from eval.catalog import FIGURE1_METRICS, METRICS
 
 
 def test_plot_summary_writes_png_svg_csv(tmp_path):
@@ -61,7 +61,7 @@ def test_plot_monitor(tmp_path):
     assert one.exit_code == 0 and set(pd.read_csv(tmp_path / "f" / "figure3_monitor.csv")["metric"]) == {"f_beta"}
 
 
-def test_plot_monitor_draws_one_line_per_run_chance_and_the_rate(tmp_path, monkeypatch):
+def test_plot_monitor_draws_one_line_per_run_the_prevalence_and_the_rate(tmp_path, monkeypatch):
     import matplotlib.pyplot as plt
 
     figures = []
@@ -72,14 +72,14 @@ def test_plot_monitor_draws_one_line_per_run_chance_and_the_rate(tmp_path, monke
     fig = figures[0]
     assert "chosen learning rate 0.0003" in fig.texts[0].get_text() and "3 runs" in fig.texts[0].get_text()
     axes = np.array(fig.axes).reshape(3, 2)
-    assert [ax.get_ylabel() for ax in axes[:, 0]] == [METRIC_LABELS[m] for m in FIGURE1_METRICS]  # Figure 1's order
-    for row, metric in zip(axes, FIGURE1_METRICS, strict=True):
+    assert [ax.get_ylabel() for ax in axes[:, 0]] == [METRICS[m].label for m in FIGURE1_METRICS]  # Figure 1's order
+    for row in axes:
         for ax, prevalence in zip(row, (0.05, 0.02), strict=True):
             runs = [line for line in ax.lines if line.get_label().startswith("seed")]
             assert [line.get_label() for line in runs] == ["seed 0", "seed 1", "seed 2"]
             assert all(list(line.get_xdata()) == [1, 2, 3] for line in runs)  # epochs from 1
-            chance = [line for line in ax.lines if line.get_label() == "chance"]
-            assert len(chance) == 1 and chance[0].get_ydata()[0] == (0.0 if metric == "ami" else prevalence)
+            drawn = [line for line in ax.lines if line.get_label() == "prevalence"]
+            assert len(drawn) == 1 and drawn[0].get_ydata()[0] == prevalence
     plt.close(fig)
 
 
@@ -114,13 +114,14 @@ def test_plot_tsne_cli(tmp_path):
     assert bad.exit_code == 2 and "unknown process 'meiosis'" in bad.output and not (tmp_path / "x").exists()
 
 
-def test_plot_summary_draws_intervals_chance_and_n(tmp_path, monkeypatch):
+def test_plot_summary_draws_intervals_measured_chance_and_n(tmp_path, monkeypatch):
     import matplotlib.pyplot as plt
 
     rows = [{"representation": rep, "standard": std, "metric": metric, "value": 0.4 + k / 10,
              "sd": 0.02 if metric == "ami" else np.nan, "ci_low": np.nan if metric == "ami" else 0.3 + k / 10,
              "ci_high": np.nan if metric == "ami" else 0.45 + k / 10, "n_proteins": 10 + j, "n_groups": 2,
-             "prevalence": 0.05 * (j + 1)}
+             "prevalence": 0.05 * (j + 1), "chance": 0.1 * (j + 1) + 0.02 * k, "chance_low": 0.05 * (j + 1) - 0.01 * k,
+             "chance_high": 0.2 * (j + 1)}
             for k, rep in enumerate(("DeepLoc", "CP")) for j, std in enumerate(("go_cc", "kegg"))
             for metric in plots.FIGURE1_METRICS]
     figures = []
@@ -128,11 +129,14 @@ def test_plot_summary_draws_intervals_chance_and_n(tmp_path, monkeypatch):
     plots.plot_summary(pd.DataFrame(rows), tmp_path)
     fig = figures[0]
     for ax, metric in zip(fig.axes, plots.FIGURE1_METRICS, strict=True):
-        chance = [c for c in ax.collections if c.get_label() == "chance"]
+        chance = [c for c in ax.collections if c.get_label() == "chance (null mean)"]
         levels = sorted({round(seg[0][1], 6) for c in ax.collections if hasattr(c, "get_segments")
                          for seg in c.get_segments() if len(seg) == 2 and seg[0][1] == seg[1][1]})
         assert chance, metric
-        assert (0.05 in levels and 0.1 in levels) if metric != "ami" else 0.0 in levels
+        assert 0.11 in levels and 0.21 in levels  # the mean over the representations' null means
+        band = [c for c in ax.collections if c.get_label() == "null, 95 % range"][0]
+        y = band.get_paths()[0].vertices[:, 1]
+        assert np.isclose(y.min(), 0.04) and np.isclose(y.max(), 0.2)  # lowest chance_low to highest chance_high
         assert [t.get_text() for t in ax.get_xticklabels()] == ["go_cc\n(n=10, 2 groups)", "kegg\n(n=11, 2 groups)"]
         caps = [line for line in ax.lines if len(line.get_ydata()) > 0]
         ys = np.concatenate([line.get_ydata() for line in caps]) if caps else np.array([])
@@ -140,8 +144,18 @@ def test_plot_summary_draws_intervals_chance_and_n(tmp_path, monkeypatch):
             assert np.isclose(ys, 0.42).any() and np.isclose(ys, 0.38).any()  # sd bars
         else:
             assert np.isclose(ys, 0.3).any() and np.isclose(ys, 0.45).any()  # interval bars
-    assert fig.legends and sorted(t.get_text() for t in fig.legends[0].get_texts()) == ["CP", "DeepLoc", "chance"]
+    assert fig.legends and sorted(t.get_text() for t in fig.legends[0].get_texts()) == [
+        "CP", "DeepLoc", "chance (null mean)", "null, 95 % range"]
     plt.close(fig)
+
+
+def test_plot_summary_draws_no_chance_where_none_was_measured(tmp_path, monkeypatch):
+    rows = [{"representation": "A", "standard": "s", "metric": "average_precision", "value": 0.4, "n_proteins": 10,
+             "n_groups": 2, "prevalence": 0.05, "chance": np.nan, "chance_low": np.nan, "chance_high": np.nan}]
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, data, out, stem: figures.append(fig) or [])
+    plots.plot_summary(pd.DataFrame(rows), tmp_path, metrics=("average_precision",))
+    assert not [c for c in figures[0].axes[0].collections if "chance" in str(c.get_label())]
 
 
 def test_plot_tsne_draws_a_tight_process(tmp_path):

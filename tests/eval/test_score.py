@@ -85,7 +85,8 @@ def test_score_writes_outputs(tmp_path):
     (tmp_path / "std").mkdir()
     standards.write_gmt(STANDARD, tmp_path / "std" / "toy.gmt")
     out = tmp_path / "scores"
-    summary = scoring.score([a, b], [tmp_path / "std"], out, metrics=["average_precision", "ami", "f_beta"])
+    summary = scoring.score([a, b], [tmp_path / "std"], out, metrics=["average_precision", "ami", "f_beta"],
+                            n_bootstrap=50, n_null=20)
     assert set(summary["representation"]) == {"DeepLoc", "CellProfiler"}
     written = pd.read_csv(out / "summary.csv")
     assert list(written.columns) == ["representation", *scoring.SUMMARY_COLUMNS, "normalize",
@@ -127,7 +128,7 @@ def test_score_representation_normalize_equals_scoring_scaled_features(normalize
 
 
 def test_score_representation_raises_unknown_normalize():
-    with pytest.raises(InputError, match="unknown normalize .zscore.; expected one of none, standardize, robust"):
+    with pytest.raises(InputError, match="normalize must be one of .* Received: normalize=.zscore."):
         scoring.score_representation([f"P{i}" for i in range(10)], _features(), {"toy": STANDARD}, normalize="zscore")
 
 
@@ -161,6 +162,35 @@ def test_score_cli(tmp_path):
     assert "mine" in result.output and (out / "summary.csv").exists()
     again = CliRunner().invoke(main, args)
     assert again.exit_code == 2 and "already exists" in again.output
+
+
+def test_score_cli_prints_each_score_with_its_measured_chance(tmp_path):
+    profile = _write(tmp_path / "a.parquet", _features(), [f"P{i}" for i in range(10)])
+    standards.write_gmt(STANDARD, tmp_path / "toy.gmt")
+    result = CliRunner().invoke(main, ["score", str(profile), "--standards", str(tmp_path / "toy.gmt"), "--out",
+                                       str(tmp_path / "out"), "--metric", "average_precision,f_beta", "--null", "20",
+                                       "--permutations", "0"])
+    assert result.exit_code == 0, result.output
+    summary = pd.read_csv(tmp_path / "out" / "summary.csv").set_index("metric")
+    assert "average_precision (chance)" in result.output and "f_beta (chance)" in result.output
+    row = summary.loc["average_precision"]
+    assert f"{row['value']:.4f} ({row['chance']:.4f})" in result.output
+
+
+def test_score_cli_skips_an_unusable_standard_and_exits_2_when_none_is_left(tmp_path, caplog):
+    profile = _write(tmp_path / "a.parquet", _features(), [f"P{i}" for i in range(10)])
+    standards.write_gmt(STANDARD, tmp_path / "toy.gmt")
+    standards.write_gmt({"a": {"P0", "P1", "P2"}, "b": {"P0", "P1", "P2"}}, tmp_path / "three.gmt")
+    args = ["score", str(profile), "--metric", "average_precision", "--permutations", "0", "--null", "0"]
+    with caplog.at_level("WARNING", logger="eval.score"):
+        kept = CliRunner().invoke(main, [*args, "--standards", f"{tmp_path / 'toy.gmt'},{tmp_path / 'three.gmt'}",
+                                         "--out", str(tmp_path / "kept")])
+    assert kept.exit_code == 0, kept.output
+    assert "skipped standard 'three': every pair of its 3 profiled proteins shares a group" in caplog.text
+    assert set(pd.read_csv(tmp_path / "kept" / "summary.csv")["standard"]) == {"toy"}
+    none = CliRunner().invoke(main, [*args, "--standards", str(tmp_path / "three.gmt"), "--out", str(tmp_path / "no")])
+    assert none.exit_code == 2 and "no standard can be scored" in none.output and "Traceback" not in none.output
+    assert not (tmp_path / "no").exists()
 
 
 def test_score_cli_raises_nan_profiles(tmp_path):
@@ -222,7 +252,15 @@ def test_score_representation_rows_equal_direct_kernel_calls(order_seed):
         assert row.value == pytest.approx(direct[row.metric], abs=1e-12), row.metric
 
 
-def test_score_bootstrap_intervals_and_paired_comparisons(tmp_path):
+def _bootstrap(x, membership, weights):
+    from eval import metrics, significance
+
+    ap, f = significance.bootstrap_pooled(x, membership, weights)
+    mean = significance.bootstrap_mean(metrics.protein_average_precision(x, membership), weights)
+    return {"average_precision": ap, "f_beta": f, "mean_average_precision": mean}
+
+
+def test_score_tests_each_method_against_each_baseline_on_paired_resamples(tmp_path):
     from eval import metrics, significance
 
     proteins = [f"P{i}" for i in range(30)]
@@ -238,29 +276,72 @@ def test_score_bootstrap_intervals_and_paired_comparisons(tmp_path):
              _write(tmp_path / "base2.parquet", reps["base2"], proteins)]
     names = ["average_precision", "f_beta", "mean_average_precision"]
     summary = scoring.score(paths, {"toy": groups}, tmp_path / "out", names=list(reps), metrics=names, n_bootstrap=50,
-                            n_permutations=0, compare_to=["base1", "base2"], seed=3)
+                            n_null=0, n_permutations=0, compare_to=["base1", "base2"], seed=3)
     rows = summary.set_index(["representation", "metric"])
     weights = significance.bootstrap_weights(proteins, n_resamples=50, seed=3)
-    boot = {rep: significance.bootstrap_metrics(x, membership, weights, names) for rep, x in reps.items()}
-    p_values = []
+    boot = {rep: _bootstrap(x, membership, weights) for rep, x in reps.items()}
+    tests = pd.read_csv(tmp_path / "out" / "tests.csv")
+    assert list(tests.columns) == list(scoring.TEST_COLUMNS)
+    assert sorted(zip(tests["against"], tests["metric"], strict=True)) == sorted(
+        (b, m) for b in ("base1", "base2") for m in names)  # never baseline against baseline
+    assert (tests["representation"] == "good").all() and (tests["test"] == "paired bootstrap").all()
+    for test in tests.itertuples():
+        assert test.p_value == pytest.approx(significance.paired_p_value(boot["good"][test.metric],
+                                                                         boot[test.against][test.metric]))
+        assert test.p_min == pytest.approx(1 / 51) and test.n_resamples == 50
+    np.testing.assert_allclose(tests["q_value"], significance.benjamini_hochberg(tests["p_value"].to_numpy()))
     for metric in names:
         best = max(("base1", "base2"), key=lambda b: rows.loc[(b, metric), "value"])
         for rep in reps:
             row = rows.loc[(rep, metric)]
             low, high = significance.percentile_interval(boot[rep][metric])
             assert (row["ci_low"], row["ci_high"]) == pytest.approx((low, high), abs=1e-12)
-            if rep == best:
-                assert pd.isna(row["compared_to"]) and np.isnan(row["p_value"])
-                continue
-            assert row["compared_to"] == best
-            expected = significance.paired_p_value(boot[rep][metric], boot[best][metric])
-            assert row["p_value"] == pytest.approx(expected)
-            p_values.append((row["p_value"], row["q_value"]))
-    p, q = np.array(p_values).T
-    np.testing.assert_allclose(q, significance.benjamini_hochberg(p))
+        assert rows.loc[("good", metric), "compared_to"] == best and rows.loc[("good", metric), "role"] == "method"
+        chosen = tests[(tests["against"] == best) & (tests["metric"] == metric)].iloc[0]
+        assert rows.loc[("good", metric), "q_value"] == pytest.approx(chosen["q_value"])
+        assert pd.isna(rows.loc[("base1", metric), "compared_to"]) and np.isnan(rows.loc[("base2", metric), "p_value"])
     assert rows.loc[("good", "average_precision"), "p_value"] < 0.05
-    written = pd.read_csv(tmp_path / "out" / "summary.csv")
-    assert written["ci_low"].notna().all() and written["q_value"].notna().sum() == 6
+
+
+def test_score_chance_is_the_metric_on_permuted_profiles():
+    from sklearn.metrics import average_precision_score
+
+    from eval import metrics, nulls
+
+    proteins = [f"P{i}" for i in range(10)]
+    features = _features(seed=7)
+    table = scoring.score_representation(proteins, features, {"toy": STANDARD}, seed=2, n_null=30,
+                                         metrics=["average_precision", "ami"]).set_index("metric")
+    membership, _ = metrics.membership_matrix(STANDARD, proteins)
+    universe = membership.any(axis=1)
+    x, m = features[universe], membership[universe].astype(int)
+    perm = nulls.null_permutations([p for p, u in zip(proteins, universe, strict=True) if u], n_draws=30, seed=2)
+    upper = np.triu_indices(len(x), 1)
+    null = [average_precision_score((m @ m.T > 0)[upper], np.round(np.corrcoef(x[d]), 12)[upper]) for d in perm]
+    row = table.loc["average_precision"]
+    assert row["chance"] == pytest.approx(np.mean(null), abs=1e-12)
+    assert (row["chance_low"], row["chance_high"]) == pytest.approx(tuple(np.percentile(null, [2.5, 97.5])))
+    assert row["p_null"] == pytest.approx((np.sum(np.array(null) >= row["value"]) + 1) / 31)
+    ami = table.loc["ami"]
+    assert ami["chance"] > 0.0 and np.isfinite(ami["p_null"])  # a best cut of shuffled profiles is above 0
+
+
+def test_score_skips_an_unusable_standard_with_a_warning_and_scores_the_rest(caplog):
+    proteins = [f"P{i}" for i in range(10)]
+    everyone = {"a": {"P0", "P1", "P2"}, "b": {"P0", "P1", "P2"}}  # 3 proteins, every pair positive
+    with caplog.at_level("WARNING", logger="eval.score"):
+        table = scoring.score_representation(proteins, _features(), {"toy": STANDARD, "all_positive": everyone},
+                                             metrics=["average_precision"])
+    assert table["standard"].tolist() == ["toy"]
+    assert "standard 'all_positive': every pair of its 3 profiled proteins shares a group" in caplog.text
+
+
+def test_score_representation_raises_when_no_standard_can_be_scored():
+    everyone = {"a": {"P0", "P1", "P2"}, "b": {"P0", "P1", "P2"}}
+    with pytest.raises(InputError, match="no standard can be scored: standard 'x': every pair .* nothing to rank.*"
+                                         "standard 'y': 1 group"):
+        scoring.score_representation([f"P{i}" for i in range(10)], _features(), {"x": everyone,
+                                     "y": {"g": {"P1", "P2"}}}, metrics=["average_precision"])
 
 
 def test_score_raises_compare_to_unknown_or_without_bootstrap(tmp_path):
@@ -269,7 +350,7 @@ def test_score_raises_compare_to_unknown_or_without_bootstrap(tmp_path):
     with pytest.raises(InputError, match="--compare-to B is not a representation"):
         scoring.score([a], {"toy": STANDARD}, tmp_path / "out", compare_to=["B"], n_bootstrap=10)
     with pytest.raises(InputError, match="--compare-to needs bootstrap"):
-        scoring.score([a], {"toy": STANDARD}, tmp_path / "out", compare_to=["A"])
+        scoring.score([a], {"toy": STANDARD}, tmp_path / "out", compare_to=["A"], n_bootstrap=0)
     assert not (tmp_path / "out").exists()
 
 
@@ -287,7 +368,7 @@ def test_score_cli_bootstrap_and_compare_to(tmp_path):
     assert written.loc["A", "compared_to"] == "B" and 0 < written.loc["A", "p_value"] <= 1
     assert written["ci_low"].notna().all()
     refused = CliRunner().invoke(main, ["score", str(a), "--standards", str(tmp_path / "toy.gmt"), "--out",
-                                        str(tmp_path / "other"), "--compare-to", "Toy"])
+                                        str(tmp_path / "other"), "--compare-to", "Toy", "--bootstrap", "0"])
     assert refused.exit_code == 2 and "--compare-to needs bootstrap" in refused.output
 
 
@@ -322,20 +403,26 @@ def test_score_localization_file_and_metadata_give_the_within_metrics(tmp_path):
     membership, _ = metrics.membership_matrix(STANDARD, proteins)
     universe = membership.any(axis=1)
     codes = np.array(labels)[universe]
-    upper = np.triu_indices(universe.sum(), 1)
-    same_class = ((codes[:, None] == codes[None, :]) & (codes[:, None] != ""))[upper]
-    m = membership[universe].astype(int)
-    positive = (m @ m.T > 0)[upper][same_class]
-    scores = np.corrcoef(features[universe])[upper][same_class]
+    corr, m = np.corrcoef(features[universe]), membership[universe].astype(int)
+    co = m @ m.T > 0
+    per_class, prevalence = [], []
+    for label in ("nucleus", "cytoplasm", "ER"):  # each class's proteins on their own (ER: outside the universe)
+        rows = np.flatnonzero(codes == label)
+        i, j = np.triu_indices(len(rows), 1)
+        positive = co[np.ix_(rows, rows)][i, j]
+        if positive.any():
+            per_class.append(average_precision_score(positive, corr[np.ix_(rows, rows)][i, j]))
+            prevalence.append(positive.mean())
+    assert len(per_class) == 2
     row = by_file.set_index("metric").loc["average_precision_within"]
-    assert row["value"] == pytest.approx(average_precision_score(positive, scores), abs=1e-12)
-    assert row["prevalence"] == pytest.approx(positive.mean())
+    assert row["value"] == pytest.approx(np.mean(per_class), abs=1e-12)
+    assert row["prevalence"] == pytest.approx(np.mean(prevalence))
     pooled = scoring.score_representation(proteins, features, {"toy": STANDARD}, metrics=["average_precision"])
     assert pooled["prevalence"].iloc[0] != pytest.approx(row["prevalence"])
 
 
 def test_score_raises_within_metric_without_localization():
-    with pytest.raises(InputError, match="average_precision_within counts pairs sharing a localization class"):
+    with pytest.raises(InputError, match="metric average_precision_within scores each localization class"):
         scoring.score_representation([f"P{i}" for i in range(10)], _features(), {"toy": STANDARD},
                                      metrics=["average_precision_within"])
 
@@ -408,7 +495,7 @@ def test_score_references_are_drawn_as_references_and_compared_only_as_named_bas
     reps = {"mine": membership @ rng.normal(size=(3, 6)) + 0.5 * rng.normal(size=(8, 6)),
             "base": rng.normal(size=(8, 6)), "ladder": membership @ rng.normal(size=(3, 6)) + rng.normal(size=(8, 6))}
     paths = [_write(tmp_path / f"{rep}.parquet", x, proteins) for rep, x in reps.items()]
-    kwargs = {"names": [None, "base", "ladder"], "metrics": ["average_precision"], "n_bootstrap": 40,
+    kwargs = {"names": [None, "base", "ladder"], "metrics": ["average_precision"], "n_bootstrap": 40, "n_null": 0,
               "n_permutations": 0}
     summary = scoring.score(paths, {"toy": STANDARD}, tmp_path / "out", references=["ladder"], compare_to=["base"],
                             **kwargs)
@@ -417,10 +504,10 @@ def test_score_references_are_drawn_as_references_and_compared_only_as_named_bas
     assert rows.loc["Toy", "compared_to"] == "base" and np.isfinite(rows.loc["Toy", "p_value"])
     assert pd.isna(rows.loc["ladder", "compared_to"]) and np.isnan(rows.loc["ladder", "p_value"])
     weights = significance.bootstrap_weights(proteins, n_resamples=40, seed=0)
-    boot = {rep: significance.bootstrap_metrics(x, membership, weights, ["average_precision"])["average_precision"]
-            for rep, x in reps.items()}
+    boot = {rep: significance.bootstrap_pooled(x, membership, weights)[0] for rep, x in reps.items()}
     assert rows.loc["Toy", "p_value"] == pytest.approx(significance.paired_p_value(boot["mine"], boot["base"]))
     assert rows.loc["Toy", "q_value"] == pytest.approx(rows.loc["Toy", "p_value"])  # a family of one test
+    assert rows["role"].to_dict() == {"Toy": "method", "base": "baseline", "ladder": "reference"}
     figure = pd.read_csv(tmp_path / "out" / "figure1_summary.csv")
     assert set(figure["representation"]) == {"Toy", "base", "ladder"}
     named = scoring.score(paths, {"toy": STANDARD}, tmp_path / "named", references=["ladder"],

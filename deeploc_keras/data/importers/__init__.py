@@ -4,10 +4,13 @@ One module per format:
 
 - ``deeploc-hdf5`` (:func:`~deeploc_keras.data.importers.deeploc_hdf5.import_deeploc_hdf5`): the original DeepLoc
   ``data1``/``Index1`` files;
-- ``tiff-folders`` (:func:`~deeploc_keras.data.importers.tiff_folders.import_tiff_folders`): one folder per
-  protein of paired ``*_gfp.tif`` / ``*_rfp.tif`` crops;
+- ``tiff-folders`` (:func:`~deeploc_keras.data.importers.tiff_folders.import_tiff_folders`): single-cell crops of
+  any size, one folder per protein (one file per channel or one multi-channel file per cell) or one multi-page
+  stack per protein;
 - ``fields`` (:func:`~deeploc_keras.data.importers.fields.import_fields`): full fields plus a CellProfiler table
-  of cell centres.
+  of cell centres;
+- ``label-masks`` (:func:`~deeploc_keras.data.importers.label_masks.import_label_masks`): full fields plus their
+  label masks (Cellpose, StarDist, CellProfiler), one crop per object.
 
 Every importer writes through :meth:`CellStore.create`, so the output appears only when complete.
 """
@@ -23,14 +26,18 @@ from typing import Any
 from ...core.errors import InputError, check_positive_int
 
 __all__ = [
-    "IMPORT_FORMATS", "COMPRESSIONS", "LABEL_SOURCES", "import_cells", "format_options", "import_deeploc_hdf5", "import_tiff_folders", "import_fields",
+    "IMPORT_FORMATS", "COMPRESSIONS", "LABEL_SOURCES", "TIFF_LAYOUTS", "import_cells", "format_options", "import_deeploc_hdf5", "import_tiff_folders", "import_fields",
+    "import_label_masks",
 ]
 
 #: Formats understood by :func:`import_cells` (and ``deeploc-keras import --format``).
-IMPORT_FORMATS = ("deeploc-hdf5", "tiff-folders", "fields")
+IMPORT_FORMATS = ("deeploc-hdf5", "tiff-folders", "fields", "label-masks")
 #: Published localization tables :func:`import_cells` can label cells from (``labels_from=``;
 #: :func:`~deeploc_keras.data.importers.labels.huh2003_labels`).
 LABEL_SOURCES = ("huh2003",)
+#: File layouts of the ``tiff-folders`` format (``layout=``): one file (per channel) per cell in per-protein
+#: folders, or one multi-page stack (per channel) per protein.
+TIFF_LAYOUTS = ("cells", "stacks")
 #: HDF5 filters for a store's images (``compression=``).
 COMPRESSIONS = ("lzf", "gzip")
 #: format -> (module, function); imported on first use so the command line starts fast.
@@ -38,6 +45,7 @@ _IMPORTERS = {
     "deeploc-hdf5": ("deeploc_hdf5", "import_deeploc_hdf5"),
     "tiff-folders": ("tiff_folders", "import_tiff_folders"),
     "fields": ("fields", "import_fields"),
+    "label-masks": ("label_masks", "import_label_masks"),
 }
 
 
@@ -104,7 +112,7 @@ def import_cells(
         Input files or folders (see the importer of ``format``).
     out : path
         The store to write; it appears only once complete.
-    format : {"deeploc-hdf5", "tiff-folders", "fields"}
+    format : {"deeploc-hdf5", "tiff-folders", "fields", "label-masks"}
         Input format.
     overwrite : bool, default False
         Replace an existing ``out``.
@@ -149,7 +157,7 @@ def import_cells(
     >>> import_cells([root], root / "x.h5", format="tiff-folders", pad=True)
     Traceback (most recent call last):
     ...
-    deeploc_keras.core.errors.InputError: option 'pad' does not apply to format 'tiff-folders'; its options: labels, class_names, channels, gfp_suffix, rfp_suffix, drop_invalid
+    deeploc_keras.core.errors.InputError: option 'pad' does not apply to format 'tiff-folders'; its options: labels, class_names, channels, channel_patterns, gfp_suffix, rfp_suffix, layout, crop_size, drop_invalid
     """
     allowed = format_options(format)
     for name in options:

@@ -21,6 +21,7 @@ __all__ = [
     "LabelTable",
     "read_labels_csv",
     "check_labels_cover",
+    "read_tiff",
     "read_tiff_2d",
     "tiff_header",
     "store_dtype",
@@ -201,6 +202,18 @@ def tiff_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
         raise file_error(path, f"cannot be read as TIFF: {exc}") from None
 
 
+def read_tiff(path: Path) -> np.ndarray:
+    """The pixels of the first series of a TIFF file, in the (squeezed) shape :func:`tiff_header` gives."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            series = tif.series[0]
+            return series.asarray().reshape(series.shape)
+    except (tifffile.TiffFileError, OSError, IndexError, ValueError) as exc:
+        raise file_error(path, f"cannot be read as TIFF: {exc}") from None
+
+
 def read_tiff_2d(path: Path, *, shape: tuple[int, int] | None = None) -> np.ndarray:
     """Read a single-channel TIFF as a 2-D array; raise naming the file on another size.
 
@@ -292,7 +305,7 @@ class ChunkWriter:
 
 def import_summary(
     path: Path, *, format: str, cells: int, proteins: Iterable[str], dtype: str, sources: int,
-    dropped: Mapping[str, int], class_names: Sequence[str],
+    dropped: Mapping[str, int], class_names: Sequence[str], image_shape: Sequence[int], channel_names: Sequence[str],
 ) -> dict[str, Any]:
     """The dictionary every importer returns (printed by ``deeploc-keras import``)."""
     proteins = set(proteins) - {UNKNOWN_PROTEIN}
@@ -305,6 +318,8 @@ def import_summary(
         "dtype": dtype,
         "classes": len(class_names),
         "dropped": {k: int(v) for k, v in dropped.items()},
+        "image_shape": tuple(int(v) for v in image_shape),
+        "channel_names": list(channel_names),
     }
 
 

@@ -440,7 +440,8 @@ def import_deeploc_hdf5(
     if invalid_total:
         logger.info("dropped %d cells with NaN or inf pixels", invalid_total)
     summary = import_summary(Path(out), format="deeploc-hdf5", cells=written, proteins=proteins, dtype=dtype,
-                             sources=len(paths), dropped=dropped, class_names=names)
+                             sources=len(paths), dropped=dropped, class_names=names,
+                             image_shape=(_SIDE, _SIDE, n_channels), channel_names=first.channel_names)
     summary["cell_features"] = 0 if feature_columns is None else len(feature_columns)
     return summary
 

@@ -309,4 +309,5 @@ def import_fields(
     if dropped:
         logger.info("dropped cells: %s", dropped)
     return import_summary(Path(out), format="fields", cells=written, proteins=seen, dtype=dtype, sources=len(paths),
-                          dropped=dropped, class_names=names)
+                          dropped=dropped, class_names=names, image_shape=(CROP_SIZE, CROP_SIZE, 2),
+                          channel_names=channels)

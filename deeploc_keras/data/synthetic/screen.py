@@ -406,7 +406,7 @@ def choose_hierarchy(
         raise InputError(f"hierarchy must be one of {list(HIERARCHY_CHOICES)}. Received: hierarchy={hierarchy!r}")
     if hierarchy == "synthetic":
         if annotations is not None:
-            raise InputError("annotations ground the hierarchy: they need hierarchy='grounded' (--hierarchy grounded)")
+            raise InputError("annotations ground the hierarchy: they need hierarchy='grounded'")
         return make_hierarchy(proteins, classes=classes, n_bioprocesses=bioprocesses, n_pathways=pathways,
                               n_complexes=complexes, multi_localized_fraction=multi_localized_fraction, seed=seed)
     given = {"classes": classes, "bioprocesses": bioprocesses, "pathways": pathways, "complexes": complexes}
@@ -591,7 +591,7 @@ def simulate_screen(
     counts = cells_per_protein_counts(n, cpp, cells_per_protein_spread, seed=seed)
     ctx = _context(h, counts, int(plates), seed, difficulty, dead_ghost_fraction, class_names, split_fractions)
     total = len(ctx.protein_of_cell)
-    with atomic_path(outdir, overwrite=overwrite) as tmp:
+    with atomic_path(outdir, overwrite=overwrite, owner="simulate", inputs=[annotations]) as tmp:
         tmp.mkdir(parents=True)
         source = (f"deeploc_keras.data.synthetic seed={seed} difficulty={difficulty} hierarchy={hierarchy} proteins={n} "
                   f"cells_per_protein={cpp}"

@@ -13,7 +13,16 @@ import tifffile
 from click.testing import CliRunner
 
 from deeploc_keras.cli import main
-from deeploc_keras.core.console import DEFAULT, QUIET, progress, set_verbosity, verbosity
+from deeploc_keras.core.console import (
+    DEFAULT,
+    QUIET,
+    _epoch_estimate,
+    _NativeFilter,
+    progress,
+    set_verbosity,
+    status,
+    verbosity,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 CLI = [sys.executable, "-c", "from deeploc_keras.cli import main; main()"]
@@ -113,3 +122,88 @@ def test_progress_is_off_when_quiet_or_not_a_terminal():
     finally:
         set_verbosity(DEFAULT)
     assert progress(total=2).disable  # pytest's stderr is not a terminal
+
+
+def _run_on_terminal(args: list[str], cwd: Path) -> tuple[int, str]:
+    """Run the CLI with stdin, stdout and stderr on a pseudo-terminal, as in an interactive shell."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 24 rows x 100 columns
+    env = {key: value for key, value in os.environ.items() if key not in ("TF_CPP_MIN_LOG_LEVEL",
+                                                                          "ABSL_MIN_LOG_LEVEL")}
+    env["PYTHONPATH"] = str(ROOT)
+    process = subprocess.Popen([*CLI, *args], stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env)
+    os.close(slave)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the terminal closed: the process is done
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(master)
+    return process.wait(timeout=300), output.decode("utf-8", "replace")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+def test_cli_on_a_terminal_draws_progress_bars(tmp_path):
+    code, output = _run_on_terminal(["simulate", "--out", "screen", "--proteins", "40", "--cells-per-protein", "10"],
+                                    tmp_path)
+    assert code == 0, output
+    assert "\rsimulate:" in output and "400/400" in output, output
+    bars = [redraw for line in output.splitlines() for redraw in line.split("\r") if redraw.startswith("simulate:")]
+    assert bars and max(map(len, bars)) <= 100  # fits the terminal's width
+    assert "screen: 400 cells of 40 proteins" in output, output
+
+
+def test_cli_without_a_terminal_draws_no_bar(tmp_path):
+    done = _run(["simulate", "--out", "screen", "--proteins", "40", "--cells-per-protein", "10"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "" and "400 cells" in done.stdout
+
+
+def test_native_filter_passes_a_bar_at_once_and_drops_native_lines_split_across_reads():
+    native = _NativeFilter()
+    assert native.feed(b"\rtrain:  10%|#") == b"\rtrain:  10%|#"  # not held until a newline
+    assert native.feed(b"     | 1/10\n") == b"     | 1/10\n"
+    assert native.feed(b"I0000 00:00:1712.5  4242 cuda_") == b""  # may be a native line: wait for its end
+    assert native.feed(b"dnn.cc:31] loaded\nWarning: kept\n") == b"Warning: kept\n"
+    assert native.feed(b"W0000 00:00:1.0 1 x.cc:1] hi\n", show_all=True) == b"W0000 00:00:1.0 1 x.cc:1] hi\n"
+    assert native.feed(b"E0000 00:00:1.0 1 x.cc:1] unfinished") == b"" and native.rest() == b""
+
+
+def test_status_lines_show_by_default_not_with_quiet(capsys):
+    status("reproduce [1/2] simulate: 12 s")
+    set_verbosity(QUIET)
+    try:
+        status("hidden")
+    finally:
+        set_verbosity(DEFAULT)
+    assert capsys.readouterr().err == "reproduce [1/2] simulate: 12 s\n"
+
+
+def test_epoch_estimate_states_time_per_epoch_and_run():
+    assert _epoch_estimate("train", 2.0, 600, 30, 10) == (
+        "train: about 20.0 min per epoch (600 steps x 2.00 s, timed on step 2), 6.7 h for 20 epochs")
+    assert _epoch_estimate("train", 2.0, None, 30, 0) is None
+
+
+def test_epoch_progress_callback_states_the_epoch_time_after_the_second_step(monkeypatch, capsys):
+    import keras
+
+    from deeploc_keras.core import console
+
+    monkeypatch.setattr(console, "_EPOCH_ESTIMATE_FROM_S", 0.0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.zeros((12, 3), np.float32)
+    model.fit(x, x[:, :1], batch_size=4, epochs=2, verbose=0, callbacks=[console.epoch_progress_callback("fit")])
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fit: about "), lines
+    assert "per epoch (3 steps x " in lines[0] and "for 2 epochs; on a CPU, a smaller --width trains faster" in lines[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 import subprocess
 import sys
@@ -14,12 +15,16 @@ from deeploc_keras.core.errors import DISK_FULL, InputError, OutputExistsError
 from deeploc_keras.core.outputs import (
     atomic_path,
     check_output,
+    check_own_outputs,
     kept_notes,
     kept_on_interrupt,
     partial_path,
+    publish,
     remove_path,
     remove_stale_partials,
+    writing_dir,
 )
+from deeploc_keras.core.ownership import read_record, write_owner_record
 
 
 def _dead_pid() -> int:
@@ -168,3 +173,103 @@ def test_remove_path_removes_files_trees_and_links(tmp_path):
     for path in (tree, link, dangling, single, tmp_path / "absent"):
         remove_path(path)
     assert os.listdir(tmp_path) == ["target"]
+
+
+# ---------------------------------------------------------------- own outputs only, published without clobbering
+
+def _owned(folder, command="score", extra=()):
+    folder.mkdir()
+    (folder / "summary.csv").write_text("a,b\n")
+    write_owner_record(folder, command)
+    for name in extra:
+        (folder / name).write_text("someone else's")
+    return folder
+
+
+def test_atomic_path_owner_replaces_its_own_folder_and_records_it(tmp_path):
+    out = _owned(tmp_path / "scores")
+    with atomic_path(out, overwrite=True, owner="score") as tmp:
+        tmp.mkdir()
+        (tmp / "summary.csv").write_text("new\n")
+    assert (out / "summary.csv").read_text() == "new\n"
+    assert read_record(out, "score")["outputs"] == ["summary.csv"]
+    assert sorted(os.listdir(tmp_path)) == ["scores"]
+
+
+@pytest.mark.parametrize("case", ["foreign file", "no record", "other command", "holds an input", "is an input"])
+def test_atomic_path_raises_on_a_folder_that_is_not_its_own(tmp_path, case):
+    out = tmp_path / "scores"
+    inputs = []
+    if case == "foreign file":
+        _owned(out, extra=["thesis.tex"])
+    elif case == "no record":
+        out.mkdir()
+        (out / "summary.csv").write_text("x")
+    elif case == "other command":
+        _owned(out, command="plot monitor")
+    else:
+        _owned(out)
+        inputs = [out / "summary.csv"] if case == "holds an input" else [out]
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    expected = {"foreign file": r"holds 'thesis\.tex', which score did not write",
+                "no record": r"was not written by score \(it holds no score\.json naming it\)",
+                "other command": r"was not written by score", "holds an input": r"holds .*summary\.csv, an input of score",
+                "is an input": r"scores: is .*scores, an input of score"}[case]
+    with pytest.raises(InputError, match=expected), atomic_path(out, overwrite=True, owner="score",
+                                                                inputs=inputs) as tmp:
+        tmp.mkdir()
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(os.listdir(tmp_path)) == ["scores"]
+
+
+def test_publish_never_replaces_an_output_that_appeared_after_the_check(tmp_path):
+    out = tmp_path / "cells.parquet"
+    with pytest.raises(OutputExistsError), atomic_path(out) as tmp:
+        tmp.write_text("mine")
+        out.write_text("a concurrent writer's")  # appears between the check and the rename
+    assert out.read_text() == "a concurrent writer's" and os.listdir(tmp_path) == ["cells.parquet"]
+
+
+def test_publish_exchanges_a_replaced_folder_in_one_step(tmp_path):
+    out, new = tmp_path / "out", tmp_path / "new"
+    out.mkdir()
+    (out / "old").write_text("old")
+    new.mkdir()
+    (new / "fresh").write_text("new")
+    publish(new, out, replace=True)
+    assert os.listdir(out) == ["fresh"] and not new.exists()
+
+
+def test_check_own_outputs_raises_on_files_it_did_not_write(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"command": "train"}))
+    (tmp_path / "cells.parquet").write_text("x")
+    with pytest.raises(OutputExistsError):
+        check_own_outputs(tmp_path, ["cells.parquet", "extract.json"], command="extract")
+    with pytest.raises(InputError, match=r"cells\.parquet: was not written by extract \(no extract\.json"):
+        check_own_outputs(tmp_path, ["cells.parquet", "extract.json"], command="extract", overwrite=True)
+    write_owner_record(tmp_path, "extract")
+    check_own_outputs(tmp_path, ["cells.parquet", "extract.json"], command="extract", overwrite=True)
+
+
+def test_writing_dir_sets_the_previous_run_aside_until_the_new_one_finishes(tmp_path):
+    run = _owned(tmp_path / "run", command="train")
+    with pytest.raises(KeyboardInterrupt), writing_dir(run, command="train", overwrite=True, names=["summary.csv"]):
+        (run / "config.json").write_text(json.dumps({"command": "train"}))
+        raise KeyboardInterrupt
+    aside = [p for p in tmp_path.iterdir() if p.name.endswith(".previous")]
+    assert len(aside) == 1 and (aside[0] / "summary.csv").read_text() == "a,b\n"  # the previous run is kept
+    assert os.listdir(run) == ["config.json"]  # the new, unfinished one stays to resume
+    assert any(str(aside[0]) in note for note in kept_notes())
+    with writing_dir(run, command="train", resume=True):
+        pass
+    assert sorted(os.listdir(tmp_path)) == ["run"]
+
+
+def test_writing_dir_raises_on_replacing_the_current_folder(tmp_path, monkeypatch):
+    run = _owned(tmp_path / "run", command="train")
+    monkeypatch.chdir(run)
+    with pytest.raises(InputError, match="holds the current folder"), writing_dir(".", command="train",
+                                                                                   overwrite=True,
+                                                                                   names=["summary.csv"]):
+        pass
+    assert sorted(os.listdir(run)) == ["config.json", "summary.csv"]

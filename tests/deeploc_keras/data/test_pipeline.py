@@ -105,6 +105,20 @@ def test_inference_dataset_is_ordered_and_shards_partition(tiny_store):
     assert all(len(p) % 16 == 0 for p in parts)  # whole chunks
 
 
+def test_training_dataset_targets_replace_the_labels_and_select_the_cells(tiny_store):
+    with CellStore.open(tiny_store) as store:
+        targets = np.where(np.arange(len(store)) % 3 == 0, -1, np.arange(len(store)) % 7).astype(np.int32)
+        ids, labels = _epoch(training_dataset(store, batch_size=16, seed=0, targets=targets).dataset)
+        train = store.select("train")
+    assert sorted(ids.tolist()) == sorted(train[targets[train] >= 0].tolist())
+    np.testing.assert_array_equal(labels, targets[ids])
+
+
+def test_training_dataset_raises_on_targets_of_another_length(tiny_store):
+    with CellStore.open(tiny_store) as store, pytest.raises(InputError, match="one value per store cell"):
+        training_dataset(store, targets=np.zeros(3, np.int32))
+
+
 def test_training_dataset_raises_on_unknown_split(tiny_store):
     with CellStore.open(tiny_store) as store, pytest.raises(InputError, match="unknown split 'dev'"):
         training_dataset(store, split="dev")

@@ -59,7 +59,7 @@ def test_extract_deeploc_writes_cells_and_proteins(deeploc_profiles, tiny_store,
     first = proteins.meta["Metadata_Protein"].iloc[0]
     rows = cells.meta["Metadata_Protein"] == first
     np.testing.assert_allclose(proteins.features[0], cells.features[rows.to_numpy()].mean(axis=0), rtol=1e-5)
-    record = json.loads((out / "config.json").read_text())
+    record = json.loads((out / "extract.json").read_text())
     assert record["command"] == "extract" and record["inputs"]["model"] == cells.info["model_sha256"]
 
 

@@ -111,9 +111,11 @@ def test_predict_raises_on_existing_output(predicted, trained_runs, tiny_store):
         predict(tiny_store, out, model_path=trained_runs["deeploc"], split="all")
 
 
-def test_predict_raises_on_pci_model(trained_runs, tiny_store, tmp_path):
-    with pytest.raises(InputError, match="is a 'pci' model, not 'deeploc'"):
-        predict(tiny_store, tmp_path / "calls", model_path=trained_runs["pci"])
+@pytest.mark.parametrize("method", ["pci", "pifia"])
+def test_predict_raises_on_model_without_localization_classifier(trained_runs, tiny_store, tmp_path, method):
+    with pytest.raises(InputError, match=f"is a '{method}' model, not 'deeploc'; predict classifies with a DeepLoc "
+                                         f"model .* extract --method {method}"):
+        predict(tiny_store, tmp_path / "calls", model_path=trained_runs[method])
     assert not (tmp_path / "calls").exists()
 
 

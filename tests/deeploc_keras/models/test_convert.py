@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from deeploc_keras.cli import main
 from deeploc_keras.core.errors import InputError, OutputExistsError
-from deeploc_keras.models.convert import convert_checkpoint, map_checkpoint_variables
+from deeploc_keras.models.convert import convert_checkpoint, map_checkpoint_variables, map_pifia_variables
 from deeploc_keras.models.layers import PercentileStretch
 
 tf1 = tf.compat.v1
@@ -210,3 +210,143 @@ def test_map_checkpoint_variables_table():
 def test_map_checkpoint_variables_raises_duplicate():
     with pytest.raises(InputError, match="both map to conv_1.kernel"):
         map_checkpoint_variables([("conv_1/weights/Variable", [1]), ("conv_1/weights/Variable_1", [1])])
+
+
+# --- PIFiA: the TF2 object checkpoint of arazd/pifia ---
+
+_PIFIA_FILTERS = (64, 64, 128, 128, 256, 256, 256, 256)
+
+
+class _Weights(tf.Module):
+    """One attribute of the original ``pifia_network``: its variables under the Keras 2 weight names."""
+
+    def __init__(self, rng: np.random.Generator, **shapes: tuple[tuple[int, ...], float, float]) -> None:
+        super().__init__()
+        for name, (shape, loc, scale) in shapes.items():
+            value = rng.normal(loc, scale, shape)
+            setattr(self, name, tf.Variable(np.abs(value) if name == "moving_variance" else value, dtype=tf.float32))
+
+
+class _PifiaNetwork(tf.Module):
+    """The original network's object graph (attributes conv1..conv8, bn1..bn8, d1, d2, d3) and its inference
+    forward pass in tf.nn ops, as ``pifia_network.call`` with ``training=False``.
+
+    A ``tf.Module`` and not a Keras 3 model: Keras 3 layers track some weights under other attribute names (a
+    Dense layer's kernel is ``_kernel``), so only this reproduces the names ``model.save_weights`` of the
+    original (TensorFlow 2.1 Keras) wrote.
+    """
+
+    def __init__(self, seed: int, *, proteins: int, width: float, channels: int = 1, dense=(128, 64)) -> None:
+        super().__init__()
+        rng = np.random.default_rng(seed)
+        previous = channels
+        for k, filters in enumerate(_PIFIA_FILTERS, start=1):
+            n = int(filters * width)
+            setattr(self, f"conv{k}", _Weights(rng, kernel=((3, 3, previous, n), 0.0, (9 * previous) ** -0.5),
+                                               bias=((n,), 0.0, 0.1)))
+            setattr(self, f"bn{k}", _Weights(rng, gamma=((n,), 1.0, 0.1), beta=((n,), 0.0, 0.1),
+                                             moving_mean=((n,), 0.0, 0.5), moving_variance=((n,), 1.0, 0.3)))
+            previous = n
+        sizes = (2 * 2 * previous, *dense, proteins)
+        for k in (1, 2, 3):
+            setattr(self, f"d{k}", _Weights(rng, kernel=((sizes[k - 1], sizes[k]), 0.0, sizes[k - 1] ** -0.5),
+                                            bias=((sizes[k],), 0.0, 0.1)))
+
+    def features(self, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        for k in range(1, 9):
+            conv, bn = getattr(self, f"conv{k}"), getattr(self, f"bn{k}")
+            x = tf.nn.conv2d(x, conv.kernel, 1, "VALID") + conv.bias
+            x = tf.nn.relu(tf.nn.batch_normalization(x, bn.moving_mean, bn.moving_variance, bn.beta, bn.gamma, 1e-3))
+            if k in (2, 4, 8):
+                x = tf.nn.max_pool2d(x, 2, 2, "VALID")
+        x = tf.reshape(x, [tf.shape(x)[0], -1])
+        x = tf.nn.relu(x @ self.d1.kernel + self.d1.bias)
+        d2 = tf.nn.relu(x @ self.d2.kernel + self.d2.bias)
+        return d2, d2 @ self.d3.kernel + self.d3.bias
+
+
+def _original_input(cells: np.ndarray) -> tf.Tensor:
+    """``dataset_utils.decode_img_py_func`` then ``standardize_im`` on the GFP channel, cell by cell."""
+    gfp = cells[..., :1].astype(np.float64)
+    lo, hi = gfp.min(axis=(1, 2, 3), keepdims=True), gfp.max(axis=(1, 2, 3), keepdims=True)
+    return tf.stack([tf.image.per_image_standardization(tf.constant(im, tf.float32)) for im in (gfp - lo) / (hi - lo)])
+
+
+@pytest.fixture(scope="module")
+def pifia_checkpoint(tmp_path_factory):
+    """A checkpoint of a width-0.125 PIFiA over 20 proteins written with tf.train.Checkpoint, and raw cells."""
+    net = _PifiaNetwork(3, proteins=20, width=0.125)
+    prefix = tf.train.Checkpoint(net).write(str(tmp_path_factory.mktemp("pifia") / "pifia_weights_i0"))
+    rng = np.random.default_rng(4)
+    cells = (100 + rng.gamma(2.0, 300.0, (5, 64, 64, 2))).astype("uint16")
+    return prefix, net, cells
+
+
+def test_convert_checkpoint_pifia_matches_the_original_network(pifia_checkpoint, tmp_path):
+    from deeploc_keras.models.loading import load_model
+    from deeploc_keras.models.pifia import pifia_feature_model
+
+    prefix, net, cells = pifia_checkpoint
+    assert {name for name, _ in tf.train.list_variables(prefix)} >= {"conv1/kernel/.ATTRIBUTES/VARIABLE_VALUE",
+                                                                      "bn8/moving_variance/.ATTRIBUTES/VARIABLE_VALUE"}
+    model = load_model(convert_checkpoint(prefix, tmp_path / "pifia.keras", source="pifia"))
+    features, logits = net.features(_original_input(cells))
+    assert model.info["method"] == "pifia" and model.output.shape == (None, 20)
+    assert np.abs(logits.numpy()).max() > 0.1  # a real signal, not all zeros
+    np.testing.assert_allclose(model(cells.astype("float32"), training=False).numpy(), logits.numpy(),
+                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(pifia_feature_model(model).predict_on_batch(cells.astype("float32")),
+                               features.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_convert_checkpoint_pifia_cli_then_extract(pifia_checkpoint, tiny_store, tmp_path):
+    prefix, _, _ = pifia_checkpoint
+    out = tmp_path / "pifia.keras"
+    result = CliRunner().invoke(main, ["convert-checkpoint", "--from", "pifia", prefix, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "PIFiA" in result.output
+    extracted = CliRunner().invoke(main, ["extract", str(tiny_store), "--method", "pifia", "--model", str(out),
+                                          "--out", str(tmp_path / "profiles")])
+    assert extracted.exit_code == 0, extracted.output
+    assert "64 pifia features" in extracted.output
+
+
+def test_pifia_variable_shapes_are_the_released_checkpoints(pifia_checkpoint_index):
+    """The converter expects exactly the 54 variables the index of arazd/pifia's pretrained weights lists."""
+    from deeploc_keras.models.convert import pifia_variable_shapes
+    from deeploc_keras.models.pifia import build_pifia
+
+    variables = tf.train.list_variables(str(pifia_checkpoint_index.with_suffix("")))
+    listed = {name: tuple(shape) for name, shape in variables if name != "_CHECKPOINTABLE_OBJECT_GRAPH"}
+    expected = pifia_variable_shapes(build_pifia(4049, image_shape=(64, 64, 2)))
+    assert expected == listed
+    assert sorted(map_pifia_variables(variables).values()) == sorted(listed)
+
+
+def test_convert_checkpoint_raises_missing_pifia_shard(pifia_checkpoint_index, tmp_path):
+    """The released index passes every name and shape check; the absent weight shard is then named."""
+    out = tmp_path / "pifia.keras"
+    result = CliRunner().invoke(main, ["convert-checkpoint", "--from", "pifia", str(pifia_checkpoint_index.with_suffix("")),
+                                       "--out", str(out)])
+    assert result.exit_code == 2
+    assert "the weight shard pifia_weights_i0.data-00001-of-00002 is missing" in result.output
+    assert "arazd/pifia" in result.output and not out.exists()
+
+
+def test_map_pifia_variables_raises_unmatched_variable():
+    with pytest.raises(InputError, match="unmatched checkpoint variable 'conv9/kernel"):
+        map_pifia_variables([("conv9/kernel/.ATTRIBUTES/VARIABLE_VALUE", [3, 3, 1, 8])])
+    with pytest.raises(InputError, match="unmatched checkpoint variable 'bn1/kernel"):
+        map_pifia_variables([("bn1/kernel/.ATTRIBUTES/VARIABLE_VALUE", [8])])
+
+
+def test_convert_checkpoint_raises_pifia_num_classes_mismatch(pifia_checkpoint, tmp_path):
+    prefix, _, _ = pifia_checkpoint
+    with pytest.raises(InputError, match="20 classes; Received: num_classes=4049"):
+        convert_checkpoint(prefix, tmp_path / "m.keras", source="pifia", num_classes=4049)
+    assert not (tmp_path / "m.keras").exists()
+
+
+def test_convert_checkpoint_raises_unknown_source(tmp_path):
+    with pytest.raises(InputError, match="unknown checkpoint source 'tf1'; expected one of"):
+        convert_checkpoint(tmp_path / "x", tmp_path / "m.keras", source="tf1")

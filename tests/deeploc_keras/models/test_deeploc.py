@@ -153,6 +153,27 @@ def test_study_preset_standardizes_the_whole_crop_and_kraus_stretches_the_whole_
     assert _run(keras.Model(kraus.input, kraus.get_layer("augment").output), x).shape == (3, 60, 60, 2)
 
 
+def test_razdaibiedina2022_is_the_study_codes_network():
+    """keras_models.deep_loc: VALID, no dense BatchNorm, Keras-default initialisers; dataset_utils.py's input rule."""
+    model = build_deeploc(19, "razdaibiedina2022", image_shape=(64, 64, 2), seed=0)
+    assert model.get_layer("pool_3").output.shape == (None, 2, 2, 256)  # VALID: 64 -> 62 -> 60 -> 30 ... -> 5 -> 2
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) and layer.name.startswith(("fc", "logits"))
+                   for layer in model.layers)
+    for name in ("conv_1", "conv_8", "fc_1", "fc_2", "logits"):
+        layer = model.get_layer(name)
+        fan_in, fan_out = int(np.prod(layer.kernel.shape[:-1])), int(layer.kernel.shape[-1])
+        if name.startswith("conv"):
+            fan_out *= 9
+        assert np.abs(layer.kernel.numpy()).max() <= np.sqrt(6 / (fan_in + fan_out))  # Glorot-uniform
+        assert not layer.bias.numpy().any()
+    x = _cells(3).astype(np.float64)
+    seen = _run(keras.Model(model.input, model.get_layer("preprocess").output), x.astype("float32"))
+    scaled = (x - x.min(axis=(1, 2), keepdims=True)) / np.ptp(x, axis=(1, 2), keepdims=True)
+    expected = (scaled - scaled.mean(axis=(1, 2, 3), keepdims=True)) / scaled.std(axis=(1, 2, 3), keepdims=True)
+    np.testing.assert_allclose(seen, expected, rtol=1e-4, atol=1e-4)  # channels min-max scaled, standardized jointly
+    assert model.get_layer("augment").rotations == (0,)
+
+
 def test_study_preset_augments_with_flips_and_four_rotations():
     x = _cells(64, seed=1).astype("float32")
     study = build_deeploc(5, preset="study", width=0.0625, image_shape=(64, 64, 2), seed=0)

@@ -181,3 +181,21 @@ def test_fixed_crops_raises_bad_arguments():
         CropAverage(num_crops=0)
     with pytest.raises(InputError, match="crop_size must be in"):
         five_crop_offsets(64, 65)
+
+
+@pytest.mark.parametrize("preset", ["kraus2017", "study"])
+def test_model_takes_crops_of_unknown_size_and_refuses_another_size_in_one_line(preset, tmp_path):
+    import tensorflow as tf
+
+    from deeploc_keras.models.deeploc import build_deeploc
+
+    build_deeploc(2, preset=preset, width=0.0625, image_shape=(64, 64, 2)).save(tmp_path / "m.keras")
+    model = keras.saving.load_model(tmp_path / "m.keras")
+    assert tuple(model(keras.Input((None, None, 2))).shape) == (None, 2)  # a serving graph of unknown size
+    serve = tf.function(model, input_signature=[tf.TensorSpec((None, None, None, 2), tf.float32)])
+    assert tuple(serve(tf.zeros((3, 64, 64, 2))).shape) == (3, 2)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"\[2,60,60,2\] is not compatible with expected "
+                                                             r"shape \[\?,64,64,\?\]"):
+        serve(tf.zeros((2, 60, 60, 2)))
+    with pytest.raises(InputError, match="crops are 60x60 but this model takes 64x64 crops"):
+        model.get_layer("augment")(np.zeros((2, 60, 60, 2), np.float32))

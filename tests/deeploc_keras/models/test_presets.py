@@ -7,14 +7,21 @@ import dataclasses
 import pytest
 
 from deeploc_keras.core.errors import InputError
-from deeploc_keras.models.presets import PRESET_NAMES, PRESETS, STUDY_LEARNING_RATES, get_preset
+from deeploc_keras.models.presets import (
+    INITIALIZERS,
+    INTENSITIES,
+    PRESET_NAMES,
+    PRESETS,
+    STUDY_LEARNING_RATES,
+    get_preset,
+)
 
 
 @pytest.mark.parametrize("name", PRESET_NAMES)
 def test_preset_is_consistent(name):
     p = get_preset(name)
     assert p.name == name and p.description
-    assert p.intensity in ("stretch", "standardize")
+    assert p.intensity in INTENSITIES and p.initializers in INITIALIZERS
     assert p.padding in ("same", "valid")
     assert p.tta in ("center", "5crop")
     assert set(p.rotations) <= {0, 1, 2, 3} and p.rotations
@@ -42,6 +49,17 @@ def test_study_preset_is_the_study_protocol():
     assert p.batchnorm_momentum == 0.99  # the Keras default of the study's code
     assert p.epochs == 30 and p.early_stopping_patience is None  # no cut-off: the minimal val-loss checkpoint
     for fact in ("64x64", "no random crop", "0.99", "30 epochs without a cut-off", "mean validation loss"):
+        assert fact in p.description, fact
+
+
+def test_razdaibiedina2022_is_the_studys_code():
+    """arazd/protein_representation_learning: keras_models.deep_loc, dataset_utils.py, train.py."""
+    p = get_preset("razdaibiedina2022")
+    assert (p.padding, p.dense_batchnorm, p.initializers, p.batchnorm_momentum) == ("valid", False, "keras", 0.99)
+    assert (p.intensity, p.crop_size, p.flips, p.rotations) == ("image_standardize", None, True, (0,))
+    assert p.lr_sweep == STUDY_LEARNING_RATES and p.epochs == 30 and p.early_stopping_patience is None
+    assert p.trainable_params_19 == 3_125_011
+    for fact in ("VALID", "no BatchNorm", "Keras-default", "flips only"):
         assert fact in p.description, fact
 
 

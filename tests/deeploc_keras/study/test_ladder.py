@@ -65,19 +65,21 @@ def test_score_cli_references_rows_equal_scores_of_independently_computed_refere
     assert {PIXEL_STATISTICS, LABELS, "Mine"} <= set(figure["representation"])
 
 
-def test_reference_profiles_untrained_twin_is_the_extract_of_the_untrained_network(tiny_store, trained_runs, tmp_path):
-    run = trained_runs["pci"]
+@pytest.mark.parametrize(("method", "display", "layer"), [("pci", "PCI", "conv4_1"), ("pifia", "PIFiA", "d2")])
+def test_reference_profiles_untrained_twin_is_the_extract_of_the_untrained_network(tiny_store, trained_runs, tmp_path,
+                                                                                   method, display, layer):
+    run = trained_runs[method]
     files = reference_profiles(tiny_store, tmp_path / "refs", untrained=[run.parent])
-    assert list(files) == [PIXEL_STATISTICS, LABELS, UNTRAINED["PCI"]]
-    twin = read_profiles(files[UNTRAINED["PCI"]])
+    assert list(files) == [PIXEL_STATISTICS, LABELS, UNTRAINED[display]]
+    twin = read_profiles(files[UNTRAINED[display]])
     model = untrained_model(run.parent, tiny_store, tmp_path / "direct_model")
-    extract(tiny_store, tmp_path / "direct", method="pci", model_path=model, split="test")
-    extract(tiny_store, tmp_path / "trained", method="pci", model_path=run, split="test")
+    extract(tiny_store, tmp_path / "direct", method=method, model_path=model, split="test")
+    extract(tiny_store, tmp_path / "trained", method=method, model_path=run, split="test")
     direct, trained = (read_profiles(tmp_path / d / "proteins.parquet") for d in ("direct", "trained"))
     assert twin.meta["Metadata_Protein"].tolist() == direct.meta["Metadata_Protein"].tolist()
     np.testing.assert_allclose(twin.features, direct.features, rtol=1e-6)
     assert not np.allclose(twin.features, trained.features)  # random weights, not the trained ones
-    assert twin.info["layer"] == "conv4_1"
+    assert twin.info["layer"] == layer
 
 
 @pytest.mark.parametrize("case", ["missing store", "corrupt store", "run without best.keras", "foreign proteins",

@@ -17,8 +17,10 @@ from deeploc_keras.study.reproduce import (
     STEP_NAMES,
     WITHIN_STANDARDS,
 )
-from eval.metrics import WITHIN_METRICS
-from eval.score import METRICS, RETRIEVAL_METRIC
+from eval.catalog import METRICS as RECORDS
+from eval.score import METRICS, NULL, RETRIEVAL_METRIC
+
+WITHIN_METRICS = [m for m in METRICS if RECORDS[m].within]
 
 
 def _invoke(*args: str):
@@ -37,12 +39,14 @@ def smoke_run(tmp_path_factory):
 def test_reproduce_smoke_writes_every_artefact(smoke_run):
     out, result = smoke_run
     for path in ("report.html", "summary.csv", "reproduce.json", "screen/cells.h5", "runs/deeploc/best.keras",
-                 "runs/deeploc/sweep.csv", "runs/deeploc/monitor.csv", "runs/pci/best.keras",
-                 "profiles/deeploc/proteins.parquet", "profiles/pci/proteins.parquet",
+                 "runs/deeploc/sweep.csv", "runs/deeploc/monitor.csv", "runs/pci/best.keras", "runs/pifia/best.keras",
+                 "profiles/deeploc/proteins.parquet", "profiles/pci/proteins.parquet", "profiles/pifia/proteins.parquet",
                  "profiles/cellprofiler/proteins.parquet", "profiles/cellprofiler/proteins_pca.parquet",
-                 "scores/coverage.csv", "scores/figure1_summary.png", "scores/figure1_summary.svg",
+                 "profiles/cellprofiler/proteins_zscored.parquet", "scores/tests.csv", "scores/coverage.csv",
+                 "scores/figure1_summary.png", "scores/figure1_summary.svg",
                  "figures/tsne/figure2_tsne.png", "figures/monitor/figure3_monitor.png",
                  "references/untrained_deeploc/proteins.parquet", "references/untrained_pci/proteins.parquet",
+                 "references/untrained_pifia/proteins.parquet",
                  "references/pixel_statistics/proteins.parquet", "references/labels/proteins.parquet",
                  "references/generating/proteins.parquet", "references/references.json"):
         assert (out / path).is_file(), path
@@ -56,20 +60,48 @@ def test_reproduce_smoke_writes_every_artefact(smoke_run):
     assert summary["value"].dropna().between(-1, 1).all()
     pooled = summary[summary["metric"].isin(["average_precision", "f_beta", "mean_average_precision"])]
     assert pooled["ci_low"].notna().all() and (pooled["ci_low"] <= pooled["ci_high"]).all()
+    baselines = [name for name, r in REPRESENTATIONS.items() if r.role == "baseline"]
+    assert baselines == ["PCI", "CellProfiler raw", "CellProfiler processed", "CellProfiler+PCA"]
     deeploc = pooled[pooled["representation"] == "DeepLoc"]
-    assert deeploc["compared_to"].isin(["PCI", "CellProfiler", "CellProfiler+PCA"]).all()
+    assert deeploc["compared_to"].isin(baselines).all()
     assert deeploc["q_value"].between(0, 1).all()
+    tested = summary[summary["metric"].isin([m for m in METRICS if RECORDS[m].tested])]
+    assert tested["chance"].notna().all() and (tested["chance_low"] <= tested["chance_high"]).all()
+    tests = pd.read_csv(out / "scores" / "tests.csv", keep_default_na=False, na_values=[""])
+    methods = [name for name, r in REPRESENTATIONS.items() if r.role == "method"]
+    assert methods == ["DeepLoc", "PIFiA"]  # each learned method is tested against each baseline
+    assert set(tests["representation"]) == set(methods) and set(tests["against"]) == {*baselines, NULL}
+    assert np.allclose(tests.loc[tests["test"] == "paired bootstrap", "p_min"], 1 / 1001)  # smoke: 1,000 resamples
     assert (summary["normalize"] == "none").all()
     state = json.loads((out / "reproduce.json").read_text())
     assert list(state["steps"]) == list(STEP_NAMES)
     report = (out / "report.html").read_text()
     assert "data:image/png;base64," in report and 'src="scores/' not in report
-    assert "How the ranking compares" in report and "standard x metric comparisons" in report
+    assert "How the ranking compares" in report and "standard x metric points" in report
+    assert "The test family is what this report claims" in report and "smallest attainable p" in report
     assert "untrained network" in report and "mean training image" in report
     assert "score --normalize none" in report
     facts = json.loads((out / "references" / "references.json").read_text())
     assert facts["pci"]["mean_image_val_mse"] > 0 and facts["pci"]["epochs"] == 1
+    assert facts["pifia"]["proteins"] == 48 and facts["pifia"]["chance"] == pytest.approx(1 / 48)
+    assert facts["pifia"]["chance"] < facts["pifia"]["localization_only"] < 1 and facts["pifia"]["epochs"] == 1
     assert "DeepLoc" in result.output  # the summary table is printed
+
+
+@pytest.mark.slow
+def test_reproduce_scores_the_studys_cellprofiler_table_z_scored_without_selection(smoke_run):
+    from deeploc_keras.core.profiles import read_profiles
+
+    out, _ = smoke_run
+    raw = read_profiles(out / "profiles" / "cellprofiler" / "proteins_raw.parquet")
+    scored = read_profiles(out / "profiles" / "cellprofiler" / "proteins_zscored.parquet")
+    x = raw.features
+    kept = np.nanstd(x, axis=0) > 0  # every feature with a scale; none selected
+    expected = (x[:, kept] - np.nanmean(x[:, kept], axis=0)) / np.nanstd(x[:, kept], axis=0)
+    assert scored.feature_names == [n for n, k in zip(raw.feature_names, kept, strict=True) if k]
+    np.testing.assert_allclose(scored.features, np.nan_to_num(expected), atol=1e-9)
+    processed = read_profiles(out / "profiles" / "cellprofiler" / "proteins.parquet")
+    assert len(processed.feature_names) < len(scored.feature_names)  # the processed row selects features
 
 
 @pytest.mark.slow

@@ -93,14 +93,37 @@ def test_reproduce_train_step_resumes_an_interrupted_training(tiny_store, tmp_pa
 
 
 def test_reproduce_paper_sweeps_pci_like_deeploc(monkeypatch, tmp_path):
-    """In `paper`, PCI is trained as a sweep over its rates x the same seeds as DeepLoc (train is recorded, not run)."""
-    from deeploc_keras.training.methods import PCI_LEARNING_RATES
+    """In `paper`, PCI is trained as a sweep over the study's five rates x the same seeds as DeepLoc (train is
+    recorded, not run)."""
+    from deeploc_keras.models.presets import STUDY_LEARNING_RATES
 
     calls = _recorded_trainings(monkeypatch)
     paper = reproduce.REPRODUCE_PRESETS["paper"]
     reproduce._train_pci(_paper_layout(tmp_path), paper, seed=0)
     assert calls[-1].method == "pci" and calls[-1].lr_sweep is True
-    assert calls[-1].sweep_rates == PCI_LEARNING_RATES and calls[-1].seeds == paper.seeds == (0, 1, 2)
+    assert calls[-1].sweep_rates == STUDY_LEARNING_RATES == paper.sweep_rates
+    assert calls[-1].seeds == paper.seeds == (0, 1, 2)
+
+
+def test_reproduce_paper_trains_the_studys_deeploc_network(monkeypatch, tmp_path):
+    calls = _recorded_trainings(monkeypatch)
+    reproduce._train_deeploc(_paper_layout(tmp_path), reproduce.REPRODUCE_PRESETS["paper"], seed=0)
+    assert calls[-1].method == "deeploc" and calls[-1].preset == "razdaibiedina2022"
+
+
+def test_reproduce_trains_pifia_once_with_the_published_protocol_in_paper(monkeypatch, tmp_path):
+    """`paper` trains full-size PIFiA with its published defaults (30 epochs, lr 3e-4 with cosine decay, batch
+    128); the CPU presets shrink it."""
+    calls = _recorded_trainings(monkeypatch)
+    reproduce._train_pifia(_paper_layout(tmp_path), reproduce.REPRODUCE_PRESETS["paper"], seed=7)
+    paper = calls[-1]
+    assert (paper.method, paper.lr_sweep, paper.seed) == ("pifia", False, 7)
+    assert (paper.epochs, paper.learning_rate, paper.batch_size, paper.width) == (30, 3e-4, 128, 1.0)
+    cpu = reproduce.REPRODUCE_PRESETS["cpu"]
+    reproduce._train_pifia(_paper_layout(tmp_path), cpu, seed=0)
+    assert (calls[-1].epochs, calls[-1].width, calls[-1].learning_rate) == (cpu.pifia_epochs, cpu.pifia_width,
+                                                                           cpu.pifia_lr)
+    assert cpu.pifia_width < 1.0 and cpu.pifia_epochs < 30
 
 
 @pytest.mark.parametrize("step", ["_train_deeploc", "_train_pci"])
@@ -126,3 +149,19 @@ def _recorded_trainings(monkeypatch) -> list:
 def _paper_layout(tmp_path):
     return reproduce._Layout(out=tmp_path, store=tmp_path / "cells.h5",
                              standard_files={"cellular_component": tmp_path / "standards" / "cc.gmt"})
+
+
+def test_reproduce_steps_print_a_line_each_with_elapsed_time_and_the_rest(monkeypatch, tmp_path, capsys):
+    module = reproduce
+    clock = iter([0.0, 60.0, 100.0, 400.0])
+    monkeypatch.setattr(module.time, "perf_counter", lambda: next(clock))
+    run = module._Run(tmp_path / "run", {"store": "cells.h5"}, resume=False, overwrite=False)
+    run.step("train_deeploc", lambda: None)
+    run.step("train_pci", lambda: None)
+    run.step("train_pci", lambda: None)
+    lines = capsys.readouterr().err.splitlines()
+    # 11 steps with a store; the rest scaled from the steps done by their usual shares of a run
+    rest = 60 * sum(list(module._STEP_SECONDS.values())[2:]) / module._STEP_SECONDS["train_deeploc"]
+    assert lines[0] == f"reproduce [1/11] train_deeploc: 60 s; elapsed 60 s, about {module.format_seconds(rest)} left"
+    assert lines[1].startswith("reproduce [2/11] train_pci: 5.0 min; elapsed 6.0 min, about ")
+    assert lines[2] == "reproduce [2/11] train_pci: finished before, skipped"

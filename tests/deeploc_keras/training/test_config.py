@@ -55,7 +55,7 @@ def test_from_preset_sweep_leaves_rate_and_seed_to_the_sweep():
     ({"aliases": "SGD_features.tab"}, "pass them with monitor"),
     ({"preset": "nope"}, "unknown preset 'nope'"),
     ({"preset": "kraus2017", "lr_sweep": True}, "lr_sweep needs seeds and sweep_rates"),
-    ({"method": "cellprofiler"}, r"unknown method 'cellprofiler'; expected one of \['deeploc', 'pci'\]"),
+    ({"method": "cellprofiler"}, r"unknown method 'cellprofiler'; expected one of \['deeploc', 'pci', 'pifia'\]"),
 ])
 def test_from_preset_raises_on_options_that_do_not_go_together(options, message):
     with pytest.raises(InputError, match=message):

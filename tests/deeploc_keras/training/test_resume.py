@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -24,18 +25,24 @@ OPTIONS = {"deeploc": {**FAST, "preset": "study"}, "pci": {**FAST, "method": "pc
 
 
 class _Interrupt(keras.callbacks.Callback):
-    """Ctrl-C at the end of epoch ``at`` (before its backup) or at the start of epoch ``at`` (after the backup)."""
+    """Ctrl-C at the end of epoch ``at`` (before its backup), at its start (after the previous backup) or after its
+    second batch (``"batch"``)."""
 
     def __init__(self, at: int, when: str) -> None:
         super().__init__()
-        self.at, self.when = at, when
+        self.at, self.when, self.epoch = at, when, 0
 
     def on_epoch_end(self, epoch, logs=None):
         if self.when == "end" and epoch == self.at:
             raise KeyboardInterrupt
 
     def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
         if self.when == "begin" and epoch == self.at:
+            raise KeyboardInterrupt
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.when == "batch" and self.epoch == self.at and batch == 1:
             raise KeyboardInterrupt
 
 
@@ -152,3 +159,31 @@ def test_sigkill_during_a_backup_write_leaves_a_readable_backup(uninterrupted, t
     assert np.array_equal(pd.read_csv(out / "history.csv").to_numpy(), history.to_numpy())
     assert all(np.array_equal(a, b) for a, b in zip(final.weights, weights, strict=True))
     assert not (out / "backup").exists()
+
+
+def test_resume_after_an_interrupt_in_the_first_epoch_gives_the_uninterrupted_run(uninterrupted, tiny_store,
+                                                                                  tmp_path):
+    history, weights = uninterrupted("deeploc")
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_store, out, callbacks=[_Interrupt(0, "batch")], **OPTIONS["deeploc"])
+    assert not (out / "history.csv").exists()  # no epoch finished: no log, not an empty one
+    assert (out / "backup").is_dir() and _backups(out) == []
+    final = _FinalWeights()
+    assert train(tiny_store, out, callbacks=[final], resume=True, **OPTIONS["deeploc"])["resumed"] is True
+    assert np.array_equal(pd.read_csv(out / "history.csv").to_numpy(), history.to_numpy())
+    assert all(np.array_equal(a, b) for a, b in zip(final.weights, weights, strict=True))
+
+
+def test_resume_keeps_the_monitor_rows_of_the_finished_epochs(tiny_store, tiny_standards, tmp_path):
+    options = {**OPTIONS["deeploc"], "epochs": 2, "monitor": tiny_standards}
+    whole, out = tmp_path / "whole", tmp_path / "run"
+    train(tiny_store, whole, **options)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_store, out, callbacks=[_Interrupt(1, "begin")], **options)
+    assert set(pd.read_csv(out / "monitor.csv")["epoch"]) == {1}
+    train(tiny_store, out, resume=True, **options)
+    assert (out / "monitor.csv").read_text() == (whole / "monitor.csv").read_text()
+    assert set(pd.read_csv(out / "monitor.csv")["epoch"]) == {1, 2}
+    threads = json.loads((out / "config.json").read_text())["environment"]["threads"]
+    assert threads["cpus"] >= 1 and threads["intra_op_threads"] is not None

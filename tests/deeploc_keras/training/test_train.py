@@ -303,7 +303,7 @@ def test_train_raises_on_unknown_proteins_for_pci(tmp_path, store_factory):
 
 @pytest.mark.parametrize(("option", "message"), [
     ({"method": "vae"}, "unknown method 'vae'"),
-    ({"method": "cellprofiler"}, "unknown method 'cellprofiler'; expected one of \\['deeploc', 'pci'\\]"),
+    ({"method": "cellprofiler"}, "unknown method 'cellprofiler'; expected one of \\['deeploc', 'pci', 'pifia'\\]"),
     ({"lr_sweep": True, "seed": 3}, "pass seeds, not seed"),
     ({"epochs": 0}, "epochs must be a positive integer"),
     ({"method": "pci", "class_balanced": True}, "class_balanced sampling needs labels"),
