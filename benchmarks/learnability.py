@@ -1,17 +1,19 @@
 """Can the simulated screen answer its question? The oracle gate, and classes learnable but not trivial.
 
-Usage: python benchmarks/learnability.py [--proteins 240] [--cells-per-protein 40] [--epochs 4] [--width 0.125]
-       [--permutations 200] [--seed 0] [--json FILE] [--classes]
+Usage: python benchmarks/learnability.py [--proteins 240] [--cells-per-protein 40] [--split 0.6 0.2 0.2]
+       [--epochs 4] [--width 0.125] [--null 1000] [--seed 0] [--out DIR] [--json FILE] [--classes]
 
-The oracle gate (docs/synthetic.md, "Learnability"): simulates the default (grounded) screen, trains the oracle
-(``deeploc_keras.study.oracle.train_oracle``: DeepLoc's trunk regressing the function parameters theta on the
-training cells) and profiles the held-out cells (validation and test) with it. It prints, per parameter, the R² of
-the per-protein means against the generator's theta (the gate asks >= 0.5 for every parameter, both function
-channels), and per standard the within-compartment AP of the oracle's profiles against a within-class permutation
-null (profiles permuted among proteins of the same class; the gate asks p < 0.05), beside the same for the
-generator's own theta. ``--classes`` also compares, on the same screen, a logistic regression on per-cell intensity
-statistics with the DeepLoc classifier at the oracle's width (cell-level test accuracy). Prints the wall and CPU
-time of each step; exits 1 when the gate fails.
+The oracle gate (docs/synthetic.md, "Learnability"): simulates the default (grounded) screen (the ``cpu``
+preset's size and split by default), trains the oracle (``deeploc_keras.study.oracle.train_oracle``: DeepLoc's
+trunk regressing the function parameters theta on the training cells) and profiles the held-out cells
+(validation and test) with it. It prints, per parameter, the R² of the per-protein means against the generator's
+theta (the gate asks >= 0.5 for every parameter, both function channels), and per standard
+(``oracle.GATE_STANDARDS``: bioprocess, pathway, complex and the two channel standards) the within-compartment
+AP of the oracle's profiles against eval's within-class permutation null (``oracle.within_significance``; the
+gate asks p < 0.05), beside the same for the generator's own theta. ``--out DIR`` keeps the screen, the oracle
+and its profiles there and reuses those already present. ``--classes`` also compares, on the same screen, a
+logistic regression on per-cell intensity statistics with the DeepLoc classifier at the oracle's width (cell-level
+test accuracy). Prints the wall and CPU time of each step; exits 1 when the gate fails.
 """
 
 from __future__ import annotations
@@ -25,32 +27,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _within_null import within_class_null  # noqa: E402
-
-WITHIN_STANDARDS = ("bioprocess", "pathway", "complex")
-ALPHA = 0.05
-
-
-def _within(features: pd.DataFrame, screen: Path, n_permutations: int, seed: int) -> pd.DataFrame:
-    """Within-compartment AP and permutation p of per-protein ``features`` (indexed by protein) per standard."""
-    from eval import metrics
-    from eval.standards import load_standard, restrict
-
-    proteins = features.index.astype(str).tolist()
-    table = pd.read_csv(screen / "proteins.csv", keep_default_na=False).set_index("protein").loc[proteins]
-    strata, _ = metrics.membership_matrix(load_standard(screen / "localization.gmt"), proteins)
-    rows = []
-    for name in WITHIN_STANDARDS:
-        kept, _ = restrict(load_standard(screen / "standards" / f"{name}.gmt"), proteins)
-        membership, _ = metrics.membership_matrix(kept, proteins)
-        universe = membership.any(axis=1)
-        result = within_class_null(features.to_numpy()[universe], membership[universe], strata[universe],
-                                   table["localization"].to_numpy()[universe], n_permutations=n_permutations,
-                                   seed=seed)
-        rows.append({"standard": name, "n_proteins": int(universe.sum()), **result})
-    return pd.DataFrame(rows)
 
 
 def _stats(images: np.ndarray) -> np.ndarray:
@@ -98,46 +74,60 @@ def _timed(what: str, timings: dict, function, *args, **kwargs):
     return result
 
 
+def _steps(root: Path, args: argparse.Namespace, timings: dict) -> tuple[Path, Path]:
+    """The screen and the oracle's profiles under ``root``, each made unless already there."""
+    from deeploc_keras.data.synthetic import simulate_screen
+    from deeploc_keras.study.oracle import oracle_profiles, train_oracle
+
+    screen, run, profiles = root / "screen", root / "oracle", root / "profiles" / "proteins.parquet"
+    if not screen.is_dir():
+        _timed("simulate", timings, simulate_screen, screen, proteins=args.proteins,
+               cells_per_protein=args.cells_per_protein, split_fractions=tuple(args.split), seed=args.seed)
+    if not run.is_dir():
+        _timed("train_oracle", timings, train_oracle, screen / "cells.h5", screen / "proteins.csv", run,
+               width=args.width, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
+    if not profiles.is_file():
+        _timed("oracle_profiles", timings, oracle_profiles, run, screen / "cells.h5", profiles.parent)
+    record = json.loads((run / "oracle.json").read_text())
+    timings.setdefault("train_oracle", {"seconds": record["seconds"], "cpu_seconds": record["cpu_seconds"]})
+    return screen, profiles
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--proteins", type=int, default=240)
     parser.add_argument("--cells-per-protein", type=int, default=40)
+    parser.add_argument("--split", type=float, nargs=3, default=[0.6, 0.2, 0.2])
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--width", type=float, default=0.125)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--permutations", type=int, default=200)
+    parser.add_argument("--null", type=int, default=1000, help="Draws of the within-class null.")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=None, help="Keep (and reuse) the screen, oracle and profiles.")
     parser.add_argument("--json", type=Path, default=None, help="Write every number to this file.")
     parser.add_argument("--classes", action="store_true", help="Also compare classifiers of the classes.")
     args = parser.parse_args()
-    from deeploc_keras.data.synthetic import simulate_screen
-    from deeploc_keras.study.oracle import GATE_R2, oracle_profiles, parameter_recovery, theta_table, train_oracle
+    from deeploc_keras.study.oracle import GATE_ALPHA, GATE_R2, parameter_recovery, theta_table, within_significance
 
     timings: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        screen = _timed("simulate", timings, simulate_screen, Path(tmp) / "screen", proteins=args.proteins,
-                        cells_per_protein=args.cells_per_protein, seed=args.seed).outdir
-        run = _timed("train_oracle", timings, train_oracle, screen / "cells.h5", screen / "proteins.csv",
-                     Path(tmp) / "oracle", width=args.width, epochs=args.epochs, batch_size=args.batch_size,
-                     seed=args.seed)
-        profiles = _timed("oracle_profiles", timings, oracle_profiles, run, screen / "cells.h5", Path(tmp) / "prof")
+        screen, profiles = _steps(args.out or Path(tmp), args, timings)
         recovery = parameter_recovery(profiles, screen / "proteins.csv")
-        table = pd.read_parquet(profiles).set_index("Metadata_Protein")
-        oracle = table[[c for c in table.columns if not c.startswith("Metadata_")]]
-        within = _within(oracle, screen, args.permutations, args.seed).assign(profile="oracle")
-        truth = theta_table(screen / "proteins.csv").loc[oracle.index]
-        within = pd.concat([within, _within(truth, screen, args.permutations, args.seed)
+        within = within_significance(profiles, screen, n_null=args.null, seed=args.seed).assign(profile="oracle")
+        proteins = pd.read_parquet(profiles, columns=["Metadata_Protein"])["Metadata_Protein"].astype(str)
+        truth = theta_table(screen / "proteins.csv").loc[proteins].reset_index(names="Metadata_Protein")
+        within = pd.concat([within, within_significance(truth, screen, n_null=args.null, seed=args.seed)
                             .assign(profile="generating theta")])
         classes = _classes(screen / "cells.h5", args.epochs, args.width, args.seed) if args.classes else None
-        n_cells = int(oracle.shape[0])
-    passes = bool(recovery["passes"].all() and (within.query("profile == 'oracle'")["p"] < ALPHA).all())
+    passes = bool(recovery["passes"].all() and within.query("profile == 'oracle'")["passes"].all())
     pd.set_option("display.width", 160)
-    print(f"screen: {args.proteins} proteins x {args.cells_per_protein} cells, seed {args.seed}; oracle width "
-          f"{args.width}, {args.epochs} epochs; {n_cells} proteins profiled from their held-out cells")
+    print(f"screen: {args.proteins} proteins x {args.cells_per_protein} cells, split {args.split}, seed {args.seed}; "
+          f"oracle width {args.width}, {args.epochs} epochs; {len(proteins)} proteins profiled from their held-out "
+          "cells")
     print(f"R² of per-protein means (gate >= {GATE_R2}):")
     print(recovery.to_string(index=False))
-    print(f"within-compartment AP vs a within-class permutation null ({args.permutations} draws; gate p < {ALPHA}):")
-    print(within[["profile", "standard", "n_proteins", "prevalence", "ap_within", "null_mean", "null_sd", "p"]]
+    print(f"within-compartment AP vs eval's within-class permutation null ({args.null} draws; gate p < {GATE_ALPHA}):")
+    print(within[["profile", "standard", "n_proteins", "n_groups", "ap_within", "chance", "p_null", "passes"]]
           .round(4).to_string(index=False))
     if classes:
         print(f"class learnability (cell-level test accuracy): chance {classes['chance']:.3f}, logistic regression on "

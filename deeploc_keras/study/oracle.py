@@ -14,6 +14,9 @@ per-protein mean of its predictions for held-out cells.
   averaged per protein (``Oracle_theta_<name>`` columns).
 - :func:`parameter_recovery`: R² of those per-protein means against the true parameters,
   per parameter and function channel (the oracle gate asks >= :data:`GATE_R2`).
+- :func:`within_significance`: the within-compartment AP of the profiles per standard against
+  the within-class permutation null (the gate asks p < :data:`GATE_ALPHA` for each of
+  :data:`GATE_STANDARDS`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +37,10 @@ from ..core.errors import InputError, check_positive_int, file_error
 from ..core.outputs import atomic_path, check_output
 from ..core.profiles import ProfileWriter, read_profiles
 from ..data.store import CellStore, check_split
+from ..data.synthetic.channels import CHANNEL_STANDARDS
 
-__all__ = ["ORACLE_METHOD", "ORACLE_BN_MOMENTUM", "GATE_R2", "theta_table", "train_oracle", "oracle_profiles",
-           "parameter_recovery"]
+__all__ = ["ORACLE_METHOD", "ORACLE_BN_MOMENTUM", "GATE_R2", "GATE_ALPHA", "GATE_STANDARDS", "theta_table",
+           "train_oracle", "oracle_profiles", "parameter_recovery", "within_significance"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +50,10 @@ ORACLE_METHOD = "Oracle"
 ORACLE_BN_MOMENTUM = 0.9
 #: The oracle gate: R² of per-protein means of held-out cells, for every parameter that carries function.
 GATE_R2 = 0.5
+#: The oracle gate: the within-compartment AP of its profiles beats the within-class null at this level, per standard.
+GATE_ALPHA = 0.05
+#: Standards of the gate: those scored within compartments, and the channel standards (one function channel each).
+GATE_STANDARDS = ("bioprocess", "pathway", "complex", *CHANNEL_STANDARDS)
 _MODEL, _RECORD, _HISTORY = "oracle.keras", "oracle.json", "history.csv"
 _WINDOW_CELLS = 4096
 
@@ -326,3 +335,54 @@ def parameter_recovery(profiles: str | os.PathLike | pd.DataFrame, proteins_csv:
         rows.append({"parameter": parameter, "channel": channel.get(parameter, ""), "r2": round(r2, 6),
                      "n_proteins": len(proteins), "passes": r2 >= GATE_R2})
     return pd.DataFrame(rows)
+
+
+def within_significance(profiles: str | os.PathLike | pd.DataFrame, screen: str | os.PathLike, *,
+                        standards: Sequence[str] = GATE_STANDARDS, n_null: int = 1000, seed: int = 0
+                        ) -> pd.DataFrame:
+    """Within-compartment AP of per-protein profiles per standard, against the within-class permutation null.
+
+    Scored by :func:`eval.score.score_representation` (metric ``average_precision_within``, its
+    null :func:`eval.nulls.class_permutations`: in each localization class, each protein takes the
+    profile of another protein of that class), exactly as ``score`` and ``reproduce`` score it.
+
+    Parameters
+    ----------
+    profiles : path or pandas.DataFrame
+        Protein profiles (``Metadata_Protein`` and feature columns).
+    screen : str or os.PathLike
+        A simulated screen's folder (``localization.gmt``, ``standards/<name>.gmt``).
+    standards : sequence of str, default GATE_STANDARDS
+    n_null : int, default 1000
+        Null draws (the smallest p is ``1 / (n_null + 1)``).
+    seed : int, default 0
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per standard: ``standard``, ``n_proteins``, ``n_groups``, ``ap_within``, ``chance``,
+        ``chance_low``, ``chance_high``, ``p_null``, ``passes`` (``p_null < GATE_ALPHA``).
+
+    Raises
+    ------
+    InputError
+        A missing standard file, or profiles that cannot be scored.
+    """
+    from eval.score import score_representation
+    from eval.standards import load_standard
+
+    check_positive_int("n_null", n_null)
+    screen = Path(screen)
+    table = read_profiles(profiles)
+    files = {name: screen / "standards" / f"{name}.gmt" for name in standards}
+    for path in (screen / "localization.gmt", *files.values()):
+        if not path.is_file():
+            raise file_error(path, "no such file; pass a simulated screen's folder")
+    scored = score_representation(table.meta["Metadata_Protein"].astype(str).tolist(), table.features,
+                                  {name: load_standard(path) for name, path in files.items()},
+                                  metrics=["average_precision_within"], n_null=n_null, seed=seed,
+                                  localization=load_standard(screen / "localization.gmt"))
+    scored = scored.rename(columns={"value": "ap_within"})
+    return scored.assign(passes=scored["p_null"] < GATE_ALPHA)[
+        ["standard", "n_proteins", "n_groups", "ap_within", "chance", "chance_low", "chance_high", "p_null", "passes"]
+    ].reset_index(drop=True)

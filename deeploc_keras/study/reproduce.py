@@ -562,12 +562,39 @@ def _all_profiles(layout: _Layout) -> dict[str, Path]:
     return {**layout.profile_files, **layout.reference_files}
 
 
+def _channel_scores(layout: _Layout, files: dict[str, Path], roles: dict[str, str], n_null: int,
+                    seed: int) -> pd.DataFrame | None:
+    """On a simulated screen, the within-compartment AP of every representation on each channel standard
+    (:mod:`deeploc_keras.data.synthetic.channels`) against the within-class null; None without them."""
+    from eval.score import score_representation
+    from eval.standards import load_standard
+
+    from ..core.profiles import read_profiles
+    from ..data.synthetic.channels import CHANNEL_STANDARDS
+
+    paths = {name: layout.standards_dir / f"{name}.gmt" for name in CHANNEL_STANDARDS}
+    if layout.proteins_csv is None or not all(path.is_file() for path in paths.values()):
+        return None
+    standards = {name: load_standard(path) for name, path in paths.items()}
+    localization, frames = _localization(layout), []
+    for name, path in files.items():
+        table = read_profiles(path)
+        rows = score_representation(table.meta["Metadata_Protein"].astype(str).tolist(), table.features, standards,
+                                    metrics=["average_precision_within"], n_null=n_null, seed=seed,
+                                    localization=localization, normalize=NORMALIZE)
+        frames.append(rows.assign(representation=name, role=roles.get(name, "reference"),
+                                  channel=rows["standard"].map(CHANNEL_STANDARDS)))
+    return pd.concat(frames, ignore_index=True)
+
+
 def _score(layout: _Layout, config: ReproducePreset, seed: int) -> None:
     from eval.catalog import FIGURE1_METRICS
     from eval.plots import plot_summary
     from eval.runs import add_run_columns
     from eval.score import score
     from eval.standards import load_standard
+
+    from .findings import roles
 
     files = _all_profiles(layout)
     references = [name for name in files if name in layout.reference_files]
@@ -579,6 +606,9 @@ def _score(layout: _Layout, config: ReproducePreset, seed: int) -> None:
                         localization=_localization(layout), within_standards=WITHIN_STANDARDS, normalize=NORMALIZE)
         summary = add_run_columns(summary, _over_runs(layout, standards, seed))
         summary.to_csv(tmp / "summary.csv", index=False)
+        channels = _channel_scores(layout, files, roles(summary), config.n_null, seed)
+        if channels is not None:
+            channels.to_csv(tmp / "channels.csv", index=False)
         plot_summary(summary, tmp, metrics=(*FIGURE1_METRICS, "average_precision_within"), references=references)
 
 
@@ -603,7 +633,9 @@ def _report(layout: _Layout, run: _Run, record: dict[str, Any]) -> None:
     summary = pd.read_csv(layout.scores / "summary.csv")
     shutil.copyfile(layout.scores / "summary.csv", layout.out / "summary.csv")
     facts = json.loads((layout.references / "references.json").read_text())
+    channels = layout.scores / "channels.csv"
     write_report(layout.out, summary=summary, tests=pd.read_csv(layout.scores / "tests.csv"),
+                 channels=pd.read_csv(channels) if channels.is_file() else None,
                  coverage=pd.read_csv(layout.scores / "coverage.csv"), config=record, timings=run.timings,
                  normalize=NORMALIZE, pci_learning=facts["pci"],
                  descriptions={name: r.description for name, r in REPRESENTATIONS.items()})

@@ -22,6 +22,7 @@ from ...core.outputs import atomic_path
 from ..store import CellStore, assign_splits
 from .camera import DIFFICULTIES, expose, illumination, spectrum, to_crop, transfer
 from .cells import CANVAS, CROP, PAD, Geometry, draw_geometry
+from .channels import CHANNEL_STANDARDS, channel_groups
 from .function import REGIONS, modulation, render_protein
 from .grounded import hierarchy_from_annotations
 from .hierarchy import ARTEFACT_CLASSES, GROUP_LEVELS, LOCALIZATION_CLASSES, Hierarchy, make_hierarchy
@@ -457,13 +458,17 @@ def _context(h: Hierarchy, counts: np.ndarray, plates: int, seed: int, difficult
 
 
 def _write_tables(folder: Path, ctx: _Context, counts: np.ndarray) -> None:
-    """``standards/*.gmt``, ``localization.gmt`` and ``proteins.csv`` of a screen."""
+    """``standards/*.gmt`` (the four scales and the channel standards), ``localization.gmt`` and ``proteins.csv``."""
     h = ctx.hierarchy
     (folder / "standards").mkdir()
     ids = np.asarray(h.proteins, dtype=object)
     for name in STANDARD_NAMES:
         write_gmt(folder / "standards" / f"{name}.gmt", {k: list(ids[v]) for k, v in h.groups[name].items()},
                   h.descriptions.get(name))
+    primary = np.asarray(h.class_names, dtype=object)[h.compartment]
+    for name, channel in CHANNEL_STANDARDS.items():
+        write_gmt(folder / "standards" / f"{name}.gmt",
+                  {k: list(ids[v]) for k, v in channel_groups(h.theta, primary, channel).items()})
     write_gmt(folder / "localization.gmt", {k: list(ids[v]) for k, v in h.localization().items()})
     table = h.table()
     table.insert(4, "plate", [f"plate{p + 1:02d}" for p in ctx.plate])
@@ -516,8 +521,9 @@ def simulate_screen(
     Writes, atomically, ``OUTDIR/cells.h5`` (the cell store: uint16 GFP/RFP
     crops with a camera offset, labels = localization class, protein ids,
     plates, wells, fields, 80/10/10 split per protein),
-    ``OUTDIR/standards/{cellular_component,bioprocess,pathway,complex}.gmt``,
-    ``OUTDIR/localization.gmt`` (the classes as groups) and ``OUTDIR/proteins.csv``
+    ``OUTDIR/standards/{cellular_component,bioprocess,pathway,complex}.gmt``, the channel standards
+    ``OUTDIR/standards/function_{label_aligned,label_orthogonal}.gmt``
+    (:mod:`deeploc_keras.data.synthetic.channels`), ``OUTDIR/localization.gmt`` (the classes as groups) and ``OUTDIR/proteins.csv``
     (annotation, memberships, generating parameters and nuisance of every protein).
 
     Parameters

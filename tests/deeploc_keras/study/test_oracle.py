@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,12 +13,17 @@ from deeploc_keras.core.profiles import read_profiles
 from deeploc_keras.data.store import CellStore
 from deeploc_keras.data.synthetic import simulate_screen
 from deeploc_keras.data.synthetic.parameters import FUNCTION_CHANNELS, PARAMETER_NAMES
-from deeploc_keras.study.oracle import GATE_R2, oracle_profiles, parameter_recovery, theta_table, train_oracle
-from eval import metrics
-from eval.standards import load_standard, restrict
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
-from _within_null import class_permutation, within_class_null  # noqa: E402
+from deeploc_keras.study.oracle import (
+    GATE_ALPHA,
+    GATE_R2,
+    GATE_STANDARDS,
+    oracle_profiles,
+    parameter_recovery,
+    theta_table,
+    train_oracle,
+    within_significance,
+)
+from eval.standards import load_standard
 
 #: The small screen of these tests: few proteins, a 60/20/20 split (8 held-out cells each), a narrow short oracle.
 SMALL_SCREEN = {"proteins": 60, "cells_per_protein": 40, "seed": 0, "split_fractions": (0.6, 0.2, 0.2)}
@@ -53,39 +56,70 @@ def test_oracle_profiles_average_the_heldout_cells(gate):
     assert len(history) == SMALL_ORACLE["epochs"] and history["loss"].iloc[-1] < history["loss"].iloc[0]
 
 
-def _gate(screen, features: np.ndarray, proteins: list[str]) -> tuple[pd.DataFrame, dict[str, float]]:
-    """The oracle gate's two measures: R² per parameter, and the within-class permutation p per standard."""
+def _gate(screen, features: np.ndarray, proteins: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The oracle gate's two measures: R² per parameter, and the within-class permutation test per standard."""
     names = [f"Oracle_theta_{p}" for p in PARAMETER_NAMES]
-    recovery = parameter_recovery(pd.DataFrame(features, columns=names).assign(Metadata_Protein=proteins),
-                                  screen.proteins_csv)
-    classes = pd.read_csv(screen.proteins_csv).set_index("protein").loc[proteins, "localization"].to_numpy()
-    strata, _ = metrics.membership_matrix(load_standard(screen.localization), proteins)
-    p_values = {}
-    for name in ("bioprocess", "pathway", "complex"):
-        kept, _ = restrict(load_standard(screen.standards[name]), proteins)
-        membership, _ = metrics.membership_matrix(kept, proteins)
-        universe = membership.any(axis=1)
-        p_values[name] = within_class_null(features[universe], membership[universe], strata[universe],
-                                           classes[universe], n_permutations=99, seed=0)["p"]
-    return recovery, p_values
+    profiles = pd.DataFrame(features, columns=names).assign(Metadata_Protein=proteins)
+    return (parameter_recovery(profiles, screen.proteins_csv),
+            within_significance(profiles, screen.outdir, n_null=99, seed=0))
 
 
-def test_oracle_gate_on_a_small_screen(gate):
+def _class_permutation(classes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A permutation of the rows that maps each row to a row of the same class."""
+    perm = np.arange(len(classes))
+    for c in np.unique(classes):
+        rows = np.flatnonzero(classes == c)
+        perm[rows] = rng.permutation(rows)
+    return perm
+
+
+@pytest.fixture(scope="module")
+def readout_screen(tmp_path_factory):
+    """The cpu preset's 240 proteins, one cell each (the gate's measures need proteins, not cells)."""
+    return simulate_screen(tmp_path_factory.mktemp("readout") / "screen", proteins=240, cells_per_protein=1, seed=0)
+
+
+def test_oracle_gate_on_a_small_screen(readout_screen):
     """The gate passes for profiles that carry the parameters (the generator's theta read with per-protein noise
     of a third of their sd: R² about 0.9) and fails for the same profiles permuted among proteins of a class."""
-    screen, _, profiles = gate
-    proteins = read_profiles(profiles).meta["Metadata_Protein"].astype(str).tolist()
+    screen = readout_screen
+    proteins = pd.read_csv(screen.proteins_csv)["protein"].astype(str).tolist()
     truth = theta_table(screen.proteins_csv).loc[proteins].to_numpy()
     rng = np.random.default_rng(0)
     readout = truth + rng.normal(0, 1, truth.shape) * truth.std(axis=0) / 3
-    recovery, p_values = _gate(screen, readout, proteins)
+    recovery, within = _gate(screen, readout, proteins)
     assert set(recovery["channel"]) == set(FUNCTION_CHANNELS)
     assert (recovery["r2"] >= GATE_R2).all() and recovery["passes"].all(), recovery.to_dict("records")
-    assert max(p_values.values()) < 0.05, p_values
+    assert list(within["standard"]) == list(GATE_STANDARDS)
+    assert within["passes"].all() and (within["p_null"] < GATE_ALPHA).all(), within.to_dict("records")
     classes = pd.read_csv(screen.proteins_csv).set_index("protein").loc[proteins, "localization"].to_numpy()
-    shuffled = readout[class_permutation(classes, rng)]
-    recovery, p_values = _gate(screen, shuffled, proteins)
-    assert not recovery["passes"].any() and min(p_values.values()) > 0.05, (recovery.to_dict("records"), p_values)
+    shuffled = readout[_class_permutation(classes, rng)]
+    recovery, within = _gate(screen, shuffled, proteins)
+    assert not recovery["passes"].any(), recovery.to_dict("records")
+    assert not within["passes"].all() and within["p_null"].median() > GATE_ALPHA, within.to_dict("records")
+
+
+def test_within_significance_is_the_score_of_the_within_metric(gate):
+    """The gate's p-values are those ``score`` reports for the within-compartment AP (one engine, one null)."""
+    from eval.score import score_representation
+
+    screen, _, profiles = gate
+    table = read_profiles(profiles)
+    within = within_significance(profiles, screen.outdir, standards=("complex",), n_null=49, seed=3)
+    other = score_representation(table.meta["Metadata_Protein"].astype(str).tolist(), table.features,
+                                 {"complex": load_standard(screen.standards["complex"])},
+                                 metrics=["average_precision_within"], n_null=49, seed=3,
+                                 localization=load_standard(screen.localization))
+    assert within["ap_within"].tolist() == other["value"].tolist()
+    assert within["p_null"].tolist() == other["p_null"].tolist()
+
+
+def test_within_significance_raises_missing_standard(gate, tmp_path):
+    _, _, profiles = gate
+    (tmp_path / "standards").mkdir()
+    (tmp_path / "localization.gmt").write_text("A\tA\tx\ty\n")
+    with pytest.raises(InputError, match="complex.gmt.*no such file"):
+        within_significance(profiles, tmp_path, standards=("complex",))
 
 
 def test_trained_oracle_reads_every_parameter_above_the_mean(gate):

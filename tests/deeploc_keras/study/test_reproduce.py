@@ -48,7 +48,8 @@ def test_reproduce_smoke_writes_every_artefact(smoke_run):
                  "references/untrained_deeploc/proteins.parquet", "references/untrained_pci/proteins.parquet",
                  "references/untrained_pifia/proteins.parquet",
                  "references/pixel_statistics/proteins.parquet", "references/labels/proteins.parquet",
-                 "references/generating/proteins.parquet", "references/references.json"):
+                 "references/generating/proteins.parquet", "references/references.json", "runs/oracle/oracle.keras",
+                 "references/oracle/proteins.parquet", "scores/channels.csv"):
         assert (out / path).is_file(), path
     summary = pd.read_csv(out / "summary.csv")
     names = [*REPRESENTATIONS, *REFERENCE_NAMES]
@@ -86,6 +87,11 @@ def test_reproduce_smoke_writes_every_artefact(smoke_run):
     assert facts["pifia"]["proteins"] == 48 and facts["pifia"]["chance"] == pytest.approx(1 / 48)
     assert facts["pifia"]["chance"] < facts["pifia"]["localization_only"] < 1 and facts["pifia"]["epochs"] == 1
     assert "DeepLoc" in result.output  # the summary table is printed
+    channels = pd.read_csv(out / "scores" / "channels.csv")
+    assert set(channels["channel"]) == {"label_aligned", "label_orthogonal"}
+    assert list(dict.fromkeys(channels["representation"])) == names and channels["p_null"].between(0, 1).all()
+    assert "<h2>Function channels</h2>" in report and report.count(" channel (AP within compartment") + report.count(
+        "function channels: ") >= len(REPRESENTATIONS)
 
 
 @pytest.mark.slow
