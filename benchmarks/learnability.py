@@ -1,7 +1,7 @@
 """Can the simulated screen answer its question? The oracle gate, and classes learnable but not trivial.
 
 Usage: python benchmarks/learnability.py [--proteins 240] [--cells-per-protein 40] [--split 0.6 0.2 0.2]
-       [--epochs 4] [--width 0.125] [--null 1000] [--seed 0] [--out DIR] [--json FILE] [--classes]
+       [--epochs 4] [--width 0.125] [--null 1000] [--seed 0] [--out DIR] [--json FILE] [--classes] [--budget]
 
 The oracle gate (docs/synthetic.md, "Learnability"): simulates the default (grounded) screen (the ``cpu``
 preset's size and split by default), trains the oracle (``deeploc_keras.study.oracle.train_oracle``: DeepLoc's
@@ -13,7 +13,9 @@ AP of the oracle's profiles against eval's within-class permutation null (``orac
 gate asks p < 0.05), beside the same for the generator's own theta. ``--out DIR`` keeps the screen, the oracle
 and its profiles there and reuses those already present. ``--classes`` also compares, on the same screen, a
 logistic regression on per-cell intensity statistics with the DeepLoc classifier at the oracle's width (cell-level
-test accuracy). Prints the wall and CPU time of each step; exits 1 when the gate fails.
+test accuracy). ``--budget`` trains, on the same store, the oracle and one DeepLoc run exactly as the ``cpu``
+preset does (XLA) and prints their CPU seconds side by side and the oracle's share of the DeepLoc step. Prints the
+wall and CPU time of each step; exits 1 when the gate fails.
 """
 
 from __future__ import annotations
@@ -67,6 +69,33 @@ def _classes(store: Path, epochs: int, width: float, seed: int) -> dict:
             "cnn_cpu_seconds": time.process_time() - cpu, "epochs": epochs}
 
 
+def _budget(store: Path, root: Path, seed: int) -> dict:
+    """CPU seconds of the oracle and of one DeepLoc run as the ``cpu`` preset trains them, side by side on one store.
+
+    The preset's DeepLoc step trains ``len(sweep_rates) x len(seeds)`` such runs; the ratio places the oracle's
+    step beside it.
+    """
+    from deeploc_keras.study.oracle import train_oracle
+    from deeploc_keras.study.reproduce import REPRODUCE_PRESETS
+    from deeploc_keras.training.config import TrainConfig
+    from deeploc_keras.training.train import train
+
+    preset = REPRODUCE_PRESETS["cpu"]
+    deeploc = TrainConfig.from_preset("deeploc", preset.deeploc_preset, epochs=preset.deeploc_epochs,
+                                      batch_size=preset.batch_size, width=preset.deeploc_width, seed=seed,
+                                      learning_rate=preset.sweep_rates[0], jit_compile=preset.jit_compile)
+    cpu = {}
+    start = time.process_time()
+    train_oracle(store, store.parent / "proteins.csv", root / "budget_oracle", width=preset.oracle_width,
+                 epochs=preset.oracle_epochs, seed=seed, jit_compile=preset.jit_compile, overwrite=True)
+    cpu["oracle"] = time.process_time() - start
+    start = time.process_time()
+    train(store, root / "budget_deeploc", deeploc, overwrite=True)
+    cpu["deeploc_run"] = time.process_time() - start
+    runs = len(preset.sweep_rates) * len(preset.seeds)
+    return {**cpu, "deeploc_runs_in_step": runs, "oracle_over_deeploc_step": cpu["oracle"] / (runs * cpu["deeploc_run"])}
+
+
 def _timed(what: str, timings: dict, function, *args, **kwargs):
     wall, cpu = time.perf_counter(), time.process_time()
     result = function(*args, **kwargs)
@@ -106,6 +135,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="Keep (and reuse) the screen, oracle and profiles.")
     parser.add_argument("--json", type=Path, default=None, help="Write every number to this file.")
     parser.add_argument("--classes", action="store_true", help="Also compare classifiers of the classes.")
+    parser.add_argument("--budget", action="store_true",
+                        help="Also time the oracle beside one DeepLoc run of the cpu preset (CPU seconds, one store).")
     args = parser.parse_args()
     from deeploc_keras.study.oracle import GATE_ALPHA, GATE_R2, parameter_recovery, theta_table, within_significance
 
@@ -119,6 +150,7 @@ def main() -> None:
         within = pd.concat([within, within_significance(truth, screen, n_null=args.null, seed=args.seed)
                             .assign(profile="generating theta")])
         classes = _classes(screen / "cells.h5", args.epochs, args.width, args.seed) if args.classes else None
+        budget = _budget(screen / "cells.h5", args.out or Path(tmp), args.seed) if args.budget else None
     passes = bool(recovery["passes"].all() and within.query("profile == 'oracle'")["passes"].all())
     pd.set_option("display.width", 160)
     print(f"screen: {args.proteins} proteins x {args.cells_per_protein} cells, split {args.split}, seed {args.seed}; "
@@ -133,12 +165,16 @@ def main() -> None:
         print(f"class learnability (cell-level test accuracy): chance {classes['chance']:.3f}, logistic regression on "
               f"intensity statistics {classes['logistic_regression']:.3f}, DeepLoc CNN width {args.width} "
               f"{classes['epochs']} epochs {classes['cnn']:.3f} ({classes['cnn_cpu_seconds']:.0f} CPU-s)")
+    if budget:
+        print(f"cpu preset budget (CPU-s, side by side): oracle {budget['oracle']:.0f}, one DeepLoc run "
+              f"{budget['deeploc_run']:.0f}; the oracle is {budget['oracle_over_deeploc_step']:.2f} of the DeepLoc step "
+              f"({budget['deeploc_runs_in_step']} runs)")
     print("timings:", json.dumps(timings))
     print("oracle gate:", "PASS" if passes else "FAIL")
     if args.json:
         args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "passes": passes,
                                          "recovery": recovery.to_dict("records"),
-                                         "within": within.to_dict("records"), "classes": classes,
+                                         "within": within.to_dict("records"), "classes": classes, "budget": budget,
                                          "timings": timings}, indent=2, default=float))
     sys.exit(0 if passes else 1)
 

@@ -206,8 +206,14 @@ def _palette(n: int) -> list:
 
 
 def _cloud_kde(points: np.ndarray) -> gaussian_kde | None:
-    """A group's Gaussian KDE (Scott's rule), or None when its points lie on a line (no 2-d density)."""
-    return None if np.linalg.matrix_rank(points - points.mean(axis=0)) < 2 else gaussian_kde(points.T)
+    """A group's Gaussian KDE (Scott's rule), or None when its points lie on a line (no 2-d density), exactly or
+    within rounding (a covariance that is not numerically positive definite)."""
+    if np.linalg.matrix_rank(points - points.mean(axis=0)) < 2:
+        return None
+    try:
+        return gaussian_kde(points.T)
+    except np.linalg.LinAlgError:
+        return None
 
 
 def _cloud_bounds(points: np.ndarray, kde: gaussian_kde | None) -> tuple[np.ndarray, np.ndarray]:

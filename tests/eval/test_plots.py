@@ -274,3 +274,17 @@ def test_plot_tsne_names_processes_from_the_gmt_and_holds_every_cloud(tmp_path, 
         points = data.loc[data["protein"].isin(members), ["tsne_1", "tsne_2"]].to_numpy().T
         kde = gaussian_kde(points)
         assert kde(border).max() < 0.5 * kde(points).max(), group
+
+
+def test_cloud_kde_of_points_on_a_line_within_rounding_is_none():
+    """Points of rank 2 whose covariance is not numerically positive definite (scipy's Cholesky fails) get no
+    density, like points exactly on a line, instead of stopping Figure 2."""
+    from scipy.stats import gaussian_kde
+
+    x = np.linspace(0, 10, 5)
+    points = np.c_[x, 3 * x + 1e-7 * np.random.default_rng(0).normal(size=5)]
+    assert np.linalg.matrix_rank(points - points.mean(axis=0)) == 2
+    with pytest.raises(np.linalg.LinAlgError):
+        gaussian_kde(points.T)
+    assert plots._cloud_kde(points) is None
+    assert plots._cloud_kde(np.random.default_rng(1).normal(size=(6, 2))) is not None
