@@ -367,6 +367,20 @@ def within_significance(profiles: str | os.PathLike | pd.DataFrame, screen: str 
     ------
     InputError
         A missing standard file, or profiles that cannot be scored.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from deeploc_keras.data.synthetic.screen import write_gmt
+    >>> root = Path(tempfile.mkdtemp()); (root / "standards").mkdir()
+    >>> ids = [f"P{i}" for i in range(12)]
+    >>> write_gmt(root / "localization.gmt", {"N": ids})
+    >>> write_gmt(root / "standards" / "complex.gmt", {f"G{g}": ids[3 * g:3 * g + 3] for g in range(4)})
+    >>> x = np.repeat(np.eye(4, 5), 3, axis=0) + np.random.default_rng(0).normal(0, 0.1, (12, 5))
+    >>> table = pd.DataFrame(x, columns=[f"f{k}" for k in range(5)]).assign(Metadata_Protein=ids)
+    >>> within_significance(table, root, standards=("complex",), n_null=99)[["ap_within", "p_null", "passes"]]
+       ap_within  p_null  passes
+    0        1.0    0.01    True
     """
     from eval.score import score_representation
     from eval.standards import load_standard
