@@ -122,9 +122,9 @@ STEP_NAMES = ("simulate", "train_deeploc", "train_pci", "train_pifia", "train_or
 _TWINS = ("deeploc", "pci", "pifia")
 _STATE = "reproduce.json"
 #: Seconds of each step in a ``cpu`` run on 2 cores (README; PIFiA's two steps estimated as 0.6 of DeepLoc's
-#: time per epoch and cell, docs/pifia.md; the oracle's from its measured CPU time, docs/synthetic.md): the shares
+#: time per epoch and cell, docs/pifia.md; the oracle's as 0.28 of DeepLoc's, measured side by side, docs/synthetic.md): the shares
 #: that turn the time the finished steps took into an estimate of the rest.
-_STEP_SECONDS = dict(zip(STEP_NAMES, (12, 627, 442, 320, 150, 13, 2, 8, 39, 17, 22, 8, 1), strict=True))
+_STEP_SECONDS = dict(zip(STEP_NAMES, (12, 627, 442, 320, 175, 13, 2, 8, 39, 17, 22, 8, 1), strict=True))
 
 
 @dataclass(frozen=True)
@@ -222,7 +222,8 @@ REPRODUCE_PRESETS: dict[str, ReproducePreset] = {
     "cpu": ReproducePreset(
         description="The embedded demo (< 20 min on 2 CPU cores): the default synthetic screen, CPU-width models, "
                     "a short learning-rate sweep over 3 seeds, PCI 6 epochs at learning rate 1e-3, PIFiA width "
-                    "0.125, 10 epochs from learning rate 1e-3 (cosine decay).",
+                    "0.125, 10 epochs from learning rate 1e-3 (cosine decay), the oracle (width 0.125, 4 epochs); "
+                    "each protein's cells split 60/20/20 so its profile averages 16 held-out cells.",
         proteins=240, cells_per_protein=40, deeploc_preset="study", deeploc_width=0.125, deeploc_epochs=2,
         sweep_rates=(1e-3, 3e-4), seeds=(0, 1, 2), batch_size=128, pci_width=0.0625, pci_epochs=6, pci_lr=1e-3,
         cp_workers=2, pifia_width=0.125, pifia_epochs=10, pifia_lr=1e-3, n_bootstrap=10_000,
