@@ -38,7 +38,7 @@ def _gaf() -> bytes:
     text = "!gaf-version: 2.2\n!generated-by: SGD\n" + "".join(
         _GAF_ROW.format(sgd=s, gene=f"G{s}", orf=ORFS[int(s[1]) - 1], go=go, evidence=ev, aspect=a, qualifier=q)
         for s, go, ev, a, q in rows)
-    return gzip.compress(text.encode())
+    return gzip.compress(text.encode(), mtime=0)  # the same bytes at every call
 
 
 def _fixtures() -> dict[str, bytes]:
