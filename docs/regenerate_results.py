@@ -5,7 +5,7 @@ Usage::
     deeploc-keras reproduce --out demo --preset cpu
     python docs/regenerate_results.py demo
 
-Copies the run's Figures 1-3 to ``docs/images/`` and rewrites the block between
+Copies the run's Figures 1-3 to ``docs/images/`` (each with its caption) and rewrites the block between
 ``<!-- results:start -->`` and ``<!-- results:end -->`` in README.md with the summary
 table with its 95 % bootstrap intervals and AMI's sd (compared representations, then the ladder's references
 and the measured chance row with the definition of each null), the within-compartment scores, the test family,
@@ -30,6 +30,7 @@ from deeploc_keras.study.findings import (
     within_sentences,
 )
 from deeploc_keras.study.references import REFERENCE_NAMES
+from deeploc_keras.study.report import FIGURE_CAPTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 START, END = "<!-- results:start -->", "<!-- results:end -->"
@@ -126,11 +127,17 @@ def main() -> None:
         "",
         *[f"- {sentence}" for sentence in ladder_sentences(summary, pci_learning=pci_learning)],
         "",
-        "![Figure 1: AP, AMI and F-score per standard](docs/images/figure1_summary.png)",
+        "![Figure 1: AP, AMI, F0.5 and AP within compartment per standard](docs/images/figure1_summary.png)",
+        "",
+        FIGURE_CAPTIONS["figure1_summary"],
         "",
         "![Figure 2: t-SNE of DeepLoc protein profiles](docs/images/figure2_tsne.png)",
         "",
-        "![Figure 3: F-score per standard over training epochs](docs/images/figure3_monitor.png)",
+        FIGURE_CAPTIONS["figure2_tsne"],
+        "",
+        "![Figure 3: AP and F0.5 per standard over training epochs](docs/images/figure3_monitor.png)",
+        "",
+        FIGURE_CAPTIONS["figure3_monitor"],
         END,
     ])
     readme = (ROOT / "README.md").read_text()

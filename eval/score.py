@@ -598,9 +598,7 @@ def score(
                          for label, result in scored.items()], ignore_index=True)[columns]
     tests = _family(summary, scored, roles)
     summary = _compare(summary, tests, roles)
-    coverage = [{"representation": label, **row} for label, result in scored.items() for row in result.coverage]
-    groups = [{"representation": label, **row} for label, result in scored.items() for row in result.groups]
-    _write_scores(out, summary, tests, coverage, groups if n_permutations else None,
+    _write_scores(out, summary, tests, scored, with_groups=bool(n_permutations),
                   references=[r for r, role in roles.items() if role == "reference"], overwrite=overwrite,
                   inputs=inputs)
     return summary
@@ -616,16 +614,19 @@ def _checked_out(out: str | os.PathLike, overwrite: bool, *given: Any) -> tuple[
     return out, inputs
 
 
-def _write_scores(out: Path, summary: pd.DataFrame, tests: pd.DataFrame, coverage: list[dict],
-                  groups: list[dict] | None, *, references: Sequence[str], overwrite: bool,
+def _write_scores(out: Path, summary: pd.DataFrame, tests: pd.DataFrame, scored: Mapping[str, _Scored], *,
+                  with_groups: bool, references: Sequence[str], overwrite: bool,
                   inputs: Sequence[str | os.PathLike] = ()) -> None:
-    """The score directory: summary.csv, tests.csv, coverage.csv, groups.csv (unless None) and Figure 1, atomically."""
+    """The score directory: summary.csv, tests.csv, coverage.csv, groups.csv (``with_groups``) and Figure 1,
+    atomically."""
+    coverage = [{"representation": label, **row} for label, result in scored.items() for row in result.coverage]
+    groups = [{"representation": label, **row} for label, result in scored.items() for row in result.groups]
     with atomic_path(out, overwrite=overwrite, owner="score", inputs=inputs) as tmp:
         tmp.mkdir(parents=True)
         summary.to_csv(tmp / "summary.csv", index=False)
         tests.to_csv(tmp / "tests.csv", index=False)
         pd.DataFrame(coverage, columns=list(COVERAGE_COLUMNS)).to_csv(tmp / "coverage.csv", index=False)
-        if groups is not None:
+        if with_groups:
             pd.DataFrame(groups, columns=list(GROUPS_COLUMNS)).to_csv(tmp / "groups.csv", index=False)
         if set(_catalog.FIGURE1_METRICS) & set(summary["metric"]):
             _plots.plot_summary(summary, tmp, references=references)

@@ -19,9 +19,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from eval import plots
 from eval.catalog import FIGURE1_METRICS, METRICS
+from eval.score import ALPHA, RETRIEVAL_METRIC
 
 from ..core.outputs import atomic_path
 from ..core.records import environment
@@ -40,7 +43,7 @@ from .findings import (
 )
 from .references import REFERENCES
 
-__all__ = ["summary_table", "write_report"]
+__all__ = ["FIGURE_CAPTIONS", "summary_table", "retrieval_table", "write_report"]
 
 
 def summary_table(summary: pd.DataFrame, *, metrics: tuple[str, ...] = FIGURE1_METRICS) -> pd.DataFrame:
@@ -76,10 +79,109 @@ def _table_html(frame: pd.DataFrame) -> str:
     return frame.to_html(border=0, classes="table", index=False, float_format=lambda v: f"{v:.3f}", na_rep="")
 
 
-def _figures(out: Path) -> list[tuple[str, str]]:
-    """(relative path, base64 PNG) of every figure of the run."""
+#: What each figure of a run shows, as its caption in the report (by file stem, in the report's order).
+FIGURE_CAPTIONS = {
+    "figure1_summary": (
+        "Figure 1. Each standard's scores: AP of the pooled pairs, AMI, F0.5 and, on the standards scored within "
+        "compartments, AP within compartment. A bar per compared representation with its 95 % bootstrap interval "
+        "(AMI: ± sd over the module samples; a method trained several times: the mean ± sd over its runs). The "
+        "references are marks on the bars' scale, which is the compared representations' own: a black diamond on "
+        "a bar is that method's untrained network, a coloured line across a standard's group is a reference "
+        "(pixel statistics, localization labels, generating parameters), and a triangle with a value is a "
+        "reference above the axis. The black line and the grey band are the measured chance and its 95 % range."),
+    "figure2_tsne": (
+        "Figure 2. t-SNE of DeepLoc's protein profiles. Top: each protein coloured by its localization class. "
+        f"Bottom: the {plots.TSNE_PROCESSES} largest biological processes with distinct names (of processes "
+        "sharing a name, the largest), each a Gaussian KDE cloud of its members above half its peak density; the "
+        "legend gives each process's name and its number of proteins."),
+    "figure3_monitor": (
+        "Figure 3. DeepLoc during training: AP and F0.5 of the test cells' profiles after each epoch, one line per "
+        "run at the chosen learning rate (the title gives the runs and epochs), standards in Figure 1's order, y "
+        "axes from 0. The dashed line is the standard's prevalence, the AP of a random ranking."),
+}
+
+
+def _figures(out: Path) -> list[tuple[str, str, str]]:
+    """(stem, caption, base64 PNG) of every figure of the run: Figures 1, 2, 3, then any other."""
     found = sorted((out / "scores").glob("*.png")) + sorted((out / "figures").rglob("*.png"))
-    return [(os.fspath(p.relative_to(out)), base64.b64encode(p.read_bytes()).decode("ascii")) for p in found]
+    order = list(FIGURE_CAPTIONS)
+    found.sort(key=lambda p: order.index(p.stem) if p.stem in order else len(order))
+    return [(p.stem, FIGURE_CAPTIONS.get(p.stem, p.stem.replace("_", " ")),
+             base64.b64encode(p.read_bytes()).decode("ascii")) for p in found]
+
+
+def _scores_by_standard(summary: pd.DataFrame, metrics: Sequence[str]) -> str:
+    """The scores with their intervals, one table per standard, its columns the metrics' labels."""
+    parts = []
+    for standard in dict.fromkeys(summary["standard"]):
+        frame = scores_with_intervals(summary[summary["standard"] == standard], metrics,
+                                      [n for n, r in roles(summary).items() if r == "reference"])
+        frame = frame.rename(columns={c: c.removeprefix(f"{standard} ") for c in frame.columns})
+        parts.append(f"<h3>{html.escape(standard)}</h3>{_table_html(frame)}")
+    return "\n".join(parts)
+
+
+def _all_scores(summary: pd.DataFrame) -> str:
+    """Every value of the summary, one table per standard: representation x metric (display labels)."""
+    parts = []
+    labels = {**{m: r.label for m, r in METRICS.items()}, RETRIEVAL_METRIC: "groups retrieved (share)"}
+    for standard, rows in summary.groupby("standard", sort=False):
+        wide = rows.pivot_table(index="representation", columns="metric", values="value", sort=False)
+        wide = wide[[m for m in labels if m in wide.columns]].rename(columns=labels)
+        wide.insert(0, "role", [roles(summary).get(n, "") for n in wide.index])
+        wide.columns.name = None
+        parts.append(f"<h3>{html.escape(standard)}</h3>{_table_html(wide.reset_index())}")
+    return "\n".join(parts)
+
+
+def retrieval_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per representation and standard: the share of groups retrieved better than their permutation null.
+
+    The ``fraction_retrieved`` rows of a score summary (:data:`eval.score.RETRIEVAL_METRIC`: per group, the
+    mean AP of its members retrieving each other against copairs' permutation null, Benjamini-Hochberg
+    q < :data:`eval.retrieval.ALPHA` over the standard's groups), written as ``"k of n (p %)"``.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        ``summary.csv`` of a score run with per-group retrieval.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per representation, one column per standard; empty without retrieval rows.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"representation": ["A", "A"], "standard": ["complex", "pathway"],
+    ...                   "metric": ["fraction_retrieved"] * 2, "value": [0.0, 0.25], "n_groups": [12, 8]})
+    >>> retrieval_table(s).values.tolist()
+    [['A', '0 of 12 (0 %)', '2 of 8 (25 %)']]
+    """
+    rows = summary[summary["metric"] == RETRIEVAL_METRIC]
+    cells = rows.assign(cell=[f"{round(v * n)} of {int(n)} ({100 * v:.0f} %)" if np.isfinite(v) else "not tested"
+                              for v, n in zip(rows["value"], rows["n_groups"], strict=True)])
+    wide = cells.pivot_table(index="representation", columns="standard", values="cell", aggfunc="first", sort=False)
+    wide.columns.name = None
+    return wide.reset_index()
+
+
+def _retrieval_html(summary: pd.DataFrame) -> str:
+    rows = summary[summary["metric"] == RETRIEVAL_METRIC]
+    if rows.empty:
+        return "<p>Per-group retrieval was not scored (<code>score --permutations 0</code>).</p>"
+    none = [name for name, at in rows.groupby("representation", sort=False) if (at["value"].fillna(0) == 0).all()]
+    said = (f"<p><b>No group of any standard</b> is retrieved better than its null by: {html.escape(', '.join(none))}."
+            "</p>" if none else "")
+    return (f"<p>For each group of a standard, its members query the universe by profile similarity; the group's mAP "
+            f"is tested against copairs' permutation null of random rankings (Benjamini-Hochberg q &lt; {ALPHA:g} "
+            "over the standard's groups). The share of groups retrieved that way:</p>"
+            f"{said}{_table_html(retrieval_table(summary))}")
+
+
+def _caption(stem: str, caption: str, data: str) -> str:
+    return (f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(stem)}">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
 
 
 def _items(sentences: Sequence[str]) -> str:
@@ -91,8 +193,24 @@ def _points_table(points: pd.DataFrame) -> pd.DataFrame:
     shown = points.assign(
         metric=points["metric"].map(lambda m: METRICS[m].label if m in METRICS else m),
         q_value=points["q_value"].map(lambda q: f"{q:.3g}" if pd.notna(q) else "no test"),
-        study=["" if pd.isna(a) else ("agrees" if a else "disagrees with the study") for a in points["agrees"]])
-    return shown.drop(columns=["agrees", "tested"]).round(3)
+        study=["" if pd.isna(a) else ("agrees" if a else "disagrees with the study") for a in points["agrees"]],
+        ahead=points["ahead"].map({True: "yes", False: "no"}),
+        significant=points["significant"].map({True: "yes", False: "no"}))
+    return shown.drop(columns=["agrees", "tested"]).round(3).rename(columns=_POINT_HEADERS)
+
+
+def _coverage_table(coverage: pd.DataFrame) -> pd.DataFrame:
+    """Coverage with readable headers, one row per standard where every representation covers it alike."""
+    counts = [c for c in coverage.columns if c not in ("representation", "standard")]
+    alike = "representation" in coverage and len(coverage) and \
+        (coverage.groupby("standard")[counts].nunique() <= 1).all().all()
+    shown = coverage.drop_duplicates("standard").drop(columns="representation") if alike else coverage
+    return shown.rename(columns=lambda c: c.removeprefix("n_").replace("_", " "))
+
+
+#: The points table's column headers.
+_POINT_HEADERS = {"baseline": "best baseline", "baseline_value": "its value", "runs_sd": "sd over runs",
+                  "q_value": "q (largest)", "ahead": "ahead of all", "study": "vs the study"}
 
 
 def write_report(
@@ -134,9 +252,7 @@ def write_report(
     pathlib.Path
     """
     out = Path(out)
-    figures = "\n".join(
-        f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(Path(name).stem)}">'
-        f"<figcaption>{html.escape(name)}</figcaption></figure>" for name, data in _figures(out))
+    figures = "\n".join(_caption(*figure) for figure in _figures(out))
     metrics = [m for m in REPORT_METRICS if m in set(summary["metric"])]
     sizes = standard_sizes(summary)
     warnings = [f"{r.standard}: {r.warning}" for r in sizes.itertuples() if r.warning]
@@ -153,10 +269,12 @@ def write_report(
     nulls = "".join(f"<li>{html.escape(text)}</li>" for text in null_definitions(metrics))
     body = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>deeploc-keras reproduce report</title>
-<style>body{{font-family:sans-serif;max-width:1200px;margin:2em auto;}} img{{max-width:100%;}}
-.table{{border-collapse:collapse;font-size:85%;}} .table td,.table th{{padding:2px 8px;border-bottom:1px solid #ddd;}}
-.warn{{color:#a00;}} pre{{background:#f6f6f6;padding:1em;overflow:auto;}}</style></head><body>
-<h1>deeploc-keras: DeepLoc vs Paired Cell Inpainting vs CellProfiler</h1>
+<style>body{{font-family:sans-serif;max-width:1240px;margin:2em auto;padding:0 1em;}} img{{max-width:100%;}}
+.table{{border-collapse:collapse;font-size:85%;max-width:100%;}}
+.table td,.table th{{padding:2px 8px;border-bottom:1px solid #ddd;white-space:normal;overflow-wrap:break-word;
+vertical-align:top;text-align:left;}} figure{{margin:1.5em 0;}} figcaption{{max-width:60em;}}
+.warn{{color:#a00;}} pre{{background:#f6f6f6;padding:1em;overflow:auto;white-space:pre-wrap;}}</style></head><body>
+<h1>deeploc-keras: DeepLoc vs PIFiA vs Paired Cell Inpainting vs CellProfiler</h1>
 <p>Preset <b>{html.escape(str(config.get("preset")))}</b>. Data:
 {html.escape(str(config.get("store") or "the embedded synthetic screen"))}; profiles of the held-out cells (validation
 and test: each protein's cells no gradient step saw). {normalize_text}</p>
@@ -174,13 +292,15 @@ and test: each protein's cells no gradient step saw). {normalize_text}</p>
 trained at the chosen learning rate, the mean ± sd over those runs follows (Figure 1 draws the mean). The chance row
 is each metric on its null: the mean over the representations of the null's mean, and the null's 95 % range.</p>
 <ul>{nulls}</ul>
-{_table_html(scores_with_intervals(summary, metrics))}
+{_scores_by_standard(summary, metrics)}
+<h2>Groups retrieved better than chance</h2>{_retrieval_html(summary)}
 <h2>Standards: proteins and groups</h2>{_table_html(sizes)}
 <h2>Metrics</h2><ul>{definitions}<li>Intervals: percentile bootstrap over the universe's proteins, the same
 resamples for every representation. Tests: see Tests above; every test is in <code>scores/tests.csv</code>.</li></ul>
 <h2>Figures</h2>{figures}
-<h2>All scores</h2>{_table_html(summary)}
-<h2>Coverage of the standards</h2>{_table_html(coverage)}
+<h2>All scores</h2><details><summary>Every value of <code>summary.csv</code>, by standard
+(intervals, nulls and tests: the tables above and <code>scores/</code>)</summary>{_all_scores(summary)}</details>
+<h2>Coverage of the standards</h2>{_table_html(_coverage_table(coverage))}
 <h2>Timings</h2>{_table_html(timing_frame)}
 <h2>Configuration</h2><pre>{html.escape(json.dumps(dict(config), indent=2, default=str))}</pre>
 <h2>Environment</h2><pre>{html.escape(json.dumps(environment(), indent=2))}</pre>

@@ -625,7 +625,7 @@ def _figures(layout: _Layout, seed: int) -> None:
                   name=METHODS["deeploc"].display)
         monitor = layout.runs / "deeploc" / "monitor.csv"
         if monitor.is_file():
-            plot_monitor(monitor, tmp / "monitor")
+            plot_monitor(monitor, tmp / "monitor", standards=STANDARD_NAMES)
 
 
 def _report(layout: _Layout, run: _Run, record: dict[str, Any]) -> None:

@@ -44,7 +44,7 @@ def other_models(tmp_path_factory) -> dict[str, Path]:
     return {"deeploc": folder / "deeploc_seed1.keras", "pci": folder / "pci.keras"}
 
 
-@pytest.mark.parametrize("case", ["model", "method", "store"])
+@pytest.mark.parametrize("case", ["model", "method", "layer", "store"])
 def test_merge_shards_raises_on_shards_of_different_extractions(untrained_run, other_models, tiny_store, store_factory,
                                                                tmp_path, case, one_line):
     out = tmp_path / "profiles"
@@ -52,11 +52,12 @@ def test_merge_shards_raises_on_shards_of_different_extractions(untrained_run, o
     assert _invoke(*first).exit_code == 0
     second = {"model": ["--model", other_models["deeploc"]],
               "method": ["--model", other_models["pci"], "--method", "pci"],
+              "layer": ["--model", untrained_run / "best.keras", "--layer", "fc_1"],
               "store": ["--model", untrained_run / "best.keras"]}[case]
     store = tiny_store if case != "store" else store_factory(tmp_path / "other.h5", seed=1)
     result = _invoke("extract", store, "--out", out, "--shard", "1/2", *second)
     assert result.exit_code == 0, result.output
-    key = {"model": "model_sha256", "method": "method", "store": "store_fingerprint"}[case]
+    key = {"model": "model_sha256", "method": "method", "layer": "layer", "store": "store_fingerprint"}[case]
     one_line(_invoke("extract", tiny_store, "--out", out, "--merge-shards"),
              f"{out / 'cells.part-1-of-2.parquet'}: was extracted with another {key} than cells.part-0-of-2.parquet")
     assert sorted(p.name for p in out.iterdir()) == ["cells.part-0-of-2.parquet", "cells.part-1-of-2.parquet",

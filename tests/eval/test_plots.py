@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import matplotlib.collections
 import numpy as np
 import pandas as pd
 import pytest
@@ -26,21 +29,79 @@ def test_plot_summary_writes_png_svg_csv(tmp_path):
     assert paths[0].read_bytes()[:4] == b"\x89PNG" and b"<svg" in paths[1].read_bytes()[:500]
 
 
-def test_plot_summary_draws_references_hatched_and_a_within_panel(tmp_path):
-    rows = [{"representation": rep, "standard": std, "metric": metric, "value": 0.1 + k / 10, "sd": np.nan,
-             "ci_low": 0.05 + k / 10, "ci_high": 0.15 + k / 10, "n_proteins": 10, "n_groups": 2, "prevalence": 0.05}
-            for k, rep in enumerate(("DeepLoc", "DeepLoc untrained", "Localization labels"))
-            for std in ("go_cc", "kegg") for metric in ("average_precision", "f_beta")]
+def _smallest_text_at_readme_width(fig) -> float:
+    """The smallest text of ``fig`` in points once its PNG (tight box) is shown 880 px wide at 96 px per inch."""
+    import matplotlib.text
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    width = fig.get_tightbbox(renderer).width + 0.2  # savefig's bbox_inches="tight" pads 0.1 in each side
+    sizes = [t.get_fontsize() for t in fig.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text().strip()]
+    return min(sizes) * (880 / 96) / max(width, 880 / 96)
+
+
+def _ladder_summary():
+    """DeepLoc and CP compared; DeepLoc's untrained twin, the labels and the generating parameters as references."""
+    values = {"DeepLoc": 0.10, "CP": 0.07, "DeepLoc untrained": 0.08, "Localization labels": 0.12,
+              "Generating parameters": 0.60}
+    rows = [{"representation": rep, "standard": std, "metric": metric, "value": value, "sd": np.nan,
+             "ci_low": value - 0.02, "ci_high": value + 0.03, "n_proteins": 10, "n_groups": 2, "prevalence": 0.05,
+             "chance": 0.05, "chance_low": 0.04, "chance_high": 0.06}
+            for rep, value in values.items() for std in ("go_cc", "kegg") for metric in ("average_precision", "f_beta")]
     rows += [{**row, "metric": "average_precision_within", "standard": "kegg", "prevalence": 0.2}
              for row in rows if row["metric"] == "f_beta" and row["standard"] == "kegg"]
-    summary = pd.DataFrame(rows)
-    plain = plots.plot_summary(summary, tmp_path / "plain", metrics=("average_precision", "average_precision_within"))
-    ladder = plots.plot_summary(summary, tmp_path / "ladder", metrics=("average_precision", "average_precision_within"),
-                                references=["DeepLoc untrained", "Localization labels"])
-    assert b"<pattern" not in plain[1].read_bytes() and b"<pattern" in ladder[1].read_bytes()
-    data = pd.read_csv(ladder[2])
-    assert set(data.loc[data["metric"] == "average_precision_within", "standard"]) == {"kegg"}
-    assert b"references" in ladder[1].read_bytes()  # the legend's title names them
+    return pd.DataFrame(rows), ["DeepLoc untrained", "Localization labels", "Generating parameters"]
+
+
+def test_plot_summary_draws_references_as_marks_on_the_methods_scale(tmp_path, monkeypatch):
+    """The bars are the compared representations'; the y axis is theirs (not the generating parameters' 0.6); the
+    untrained twin is a diamond on its method's bar, the labels a line, the generating parameters a ▲ with its value."""
+    import matplotlib.pyplot as plt
+
+    summary, references = _ladder_summary()
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, data, out, stem: figures.append(fig) or [])
+    plots.plot_summary(summary, tmp_path, metrics=("average_precision", "average_precision_within"),
+                       references=references)
+    fig = figures[0]
+    for ax in fig.axes[:2]:
+        bars = [p for p in ax.patches if p.get_height() > 0]
+        assert sorted(round(b.get_height(), 3) for b in bars) == sorted([0.07, 0.1] * len(ax.get_xticks()))
+        assert 0.13 <= ax.get_ylim()[1] < 0.6  # DeepLoc's interval reaches 0.13; the generating parameters are 0.6
+        diamonds = np.concatenate([c.get_offsets() for c in ax.collections
+                                   if isinstance(c, matplotlib.collections.PathCollection)])
+        assert np.allclose(diamonds[:, 1], 0.08)
+        levels = {round(seg[0][1], 3) for c in ax.collections if hasattr(c, "get_segments")
+                  for seg in c.get_segments() if len(seg) == 2}
+        assert 0.12 in levels and 0.6 not in levels  # the labels' line; no line at the generating parameters
+        assert [t.get_text() for t in ax.texts].count("\u25b2 0.60") == len(ax.get_xticks())
+    assert [t.get_text().split("\n")[0] for t in fig.axes[1].get_xticklabels()] == ["kegg"]  # the within panel
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend[:2] == ["DeepLoc", "CP"] and "Localization labels" in legend and "Generating parameters" in legend
+    plt.close(fig)
+
+
+def test_figures_text_is_at_least_9_pt_at_readme_width(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, data, out, stem: figures.append(fig) or Path(out).mkdir() or [])
+    summary, references = _ladder_summary()
+    plots.plot_summary(summary, tmp_path / "f1", metrics=("average_precision", "f_beta", "average_precision_within"),
+                       references=references)
+    rng = np.random.default_rng(1)
+    data = pd.DataFrame({"protein": [f"P{i:03d}" for i in range(102)], "localization": [f"CLASS{i % 17:02d}"
+                                                                                        for i in range(102)]})
+    coords = rng.normal(size=(102, 2)) * 10
+    groups = [set(rng.choice(data["protein"], 5 + k % 7, replace=False)) for k in range(plots.TSNE_PROCESSES)]
+    labels = [f"protein modification by small protein conjugation or removal {k}" for k in range(len(groups))]
+    figures.append(plots._tsne_figure(data.assign(tsne_1=coords[:, 0], tsne_2=coords[:, 1]), coords, groups, labels,
+                                      title="DeepLoc: t-SNE of 102 protein profiles", which="the 12 largest"))
+    _monitor_rows().to_csv(tmp_path / "monitor.csv", index=False)
+    plots.plot_monitor(tmp_path / "monitor.csv", tmp_path / "f3")
+    for fig, name in zip(figures, ("Figure 1", "Figure 2", "Figure 3"), strict=True):
+        assert _smallest_text_at_readme_width(fig) >= 9, name
+        plt.close(fig)
 
 
 def _monitor_rows(metrics=("f_beta", "average_precision"), seeds=(0, 1), epochs=3, lr=3e-4):
@@ -68,13 +129,17 @@ def test_plot_monitor_draws_one_line_per_run_the_prevalence_and_the_rate(tmp_pat
     monkeypatch.setattr(plots, "_save", lambda fig, data, out, stem: figures.append(fig) or out.mkdir() or [])
     monitor = tmp_path / "monitor.csv"
     _monitor_rows(metrics=("f_beta", "ami", "average_precision"), seeds=(0, 1, 2)).to_csv(monitor, index=False)
-    plots.plot_monitor(monitor, tmp_path / "fig3")
+    plots.plot_monitor(monitor, tmp_path / "fig3", standards=("kegg", "go_cc", "absent"))
     fig = figures[0]
-    assert "chosen learning rate 0.0003" in fig.texts[0].get_text() and "3 runs" in fig.texts[0].get_text()
+    title = fig.texts[0].get_text()
+    assert "chosen learning rate 0.0003" in title and "3 runs of 3 epochs" in title
     axes = np.array(fig.axes).reshape(3, 2)
-    assert [ax.get_ylabel() for ax in axes[:, 0]] == [METRICS[m].label for m in FIGURE1_METRICS]  # Figure 1's order
+    assert [ax.get_title() for ax in axes[0]] == ["kegg", "go cc"]  # Figure 1's order, as given
+    assert all(ax.get_ylim()[0] == 0 for ax in axes.ravel())
+    labels = [ax.get_ylabel().replace("\n", " ") for ax in axes[:, 0]]
+    assert labels == [METRICS[m].label for m in FIGURE1_METRICS]  # Figure 1's order
     for row in axes:
-        for ax, prevalence in zip(row, (0.05, 0.02), strict=True):
+        for ax, prevalence in zip(row, (0.02, 0.05), strict=True):
             runs = [line for line in ax.lines if line.get_label().startswith("seed")]
             assert [line.get_label() for line in runs] == ["seed 0", "seed 1", "seed 2"]
             assert all(list(line.get_xdata()) == [1, 2, 3] for line in runs)  # epochs from 1
@@ -137,7 +202,7 @@ def test_plot_summary_draws_intervals_measured_chance_and_n(tmp_path, monkeypatc
         band = [c for c in ax.collections if c.get_label() == "null, 95 % range"][0]
         y = band.get_paths()[0].vertices[:, 1]
         assert np.isclose(y.min(), 0.04) and np.isclose(y.max(), 0.2)  # lowest chance_low to highest chance_high
-        assert [t.get_text() for t in ax.get_xticklabels()] == ["go_cc\n(n=10, 2 groups)", "kegg\n(n=11, 2 groups)"]
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["go cc\nn=10\n2 groups", "kegg\nn=11\n2 groups"]
         caps = [line for line in ax.lines if len(line.get_ydata()) > 0]
         ys = np.concatenate([line.get_ydata() for line in caps]) if caps else np.array([])
         if metric == "ami":
@@ -199,7 +264,7 @@ def _labelled_profiles(path, n_classes=17, per_class=6, seed=0):
     return proteins, labels
 
 
-def test_plot_tsne_colours_the_trained_classes_and_names_23_processes(tmp_path, monkeypatch):
+def test_plot_tsne_colours_the_trained_classes_and_names_the_largest_processes(tmp_path, monkeypatch):
     import matplotlib.pyplot as plt
 
     proteins, labels = _labelled_profiles(tmp_path / "p.parquet")
@@ -212,13 +277,13 @@ def test_plot_tsne_colours_the_trained_classes_and_names_23_processes(tmp_path, 
     plots.plot_tsne(tmp_path / "p.parquet", None, tmp_path / "bp.gmt", tmp_path / "fig", perplexity=10)
     data = pd.read_csv(tmp_path / "fig" / "figure2_tsne.csv")
     assert list(data["localization"]) == labels  # every protein coloured by its trained class
-    left, right = figures[0].axes[:2]
+    left, right = figures[0].axes[0], figures[0].axes[2]
     assert sorted(t.get_text() for t in left.get_legend().get_texts()) == sorted(set(labels))
     colours = {tuple(np.round(c.get_facecolor()[0], 4)) for c in left.collections[1:]}
     assert len(colours) == 17  # 17 distinct colours
     expected = sorted(bp, key=lambda g: (-len(bp[g]), g))[:plots.TSNE_PROCESSES]
     names = [t.get_text() for t in right.get_legend().get_texts()]
-    assert plots.TSNE_PROCESSES == 23 and names == [f"{g} ({len(bp[g])})" for g in expected]
+    assert plots.TSNE_PROCESSES == 12 and names == [f"{g} ({len(bp[g])})" for g in expected]
     plt.close(figures[0])
     with pytest.raises(InputError, match="no localization labels"):
         unlabelled = tmp_path / "u.parquet"
@@ -245,9 +310,10 @@ def test_plot_tsne_title_names_the_representation(tmp_path, monkeypatch):
 
 
 def test_plot_tsne_names_processes_from_the_gmt_and_holds_every_cloud(tmp_path, monkeypatch):
-    """Legend entries carry the GMT description as the process name; on the axes' border every cloud's density
-    (a KDE computed here) is below its half-peak level, so no cloud is cut off."""
-    from scipy.stats import gaussian_kde
+    """Legend entries are the GMT's process names, one process per name (the largest); on the axes' border every
+    cloud's density (Scott's KDE widened by the kernel floor, computed here with scipy) is below its half-peak
+    level, so no cloud is cut off."""
+    from scipy.stats import gaussian_kde, multivariate_normal
 
     figures, tables = [], []
     monkeypatch.setattr(plots, "_save", lambda fig, data, out, stem: figures.append(fig) or tables.append(data)
@@ -255,36 +321,27 @@ def test_plot_tsne_names_processes_from_the_gmt_and_holds_every_cloud(tmp_path, 
     proteins, _ = _labelled_profiles(tmp_path / "p.parquet")
     rng = np.random.default_rng(2)
     groups = {f"GO:{k:07d}": sorted(rng.choice(proteins, 4 + k, replace=False)) for k in range(6)}
-    names = {"GO:0000000": "protein folding", "GO:0000003": "in autophagy"}
+    names = {"GO:0000000": "protein folding", "GO:0000003": "in autophagy", "GO:0000004": "in autophagy"}
     (tmp_path / "bp.gmt").write_text("".join(f"{g}\t{names.get(g, 'na')}\t" + "\t".join(m) + "\n"
                                              for g, m in groups.items()))
     plots.plot_tsne(tmp_path / "p.parquet", None, tmp_path / "bp.gmt", tmp_path / "fig", perplexity=10)
-    right = figures[0].axes[1]
+    right = figures[0].axes[2]
     labels = sorted(t.get_text() for t in right.get_legend().get_texts())
-    assert labels == sorted(f"{g} {names[g]} ({len(m)})" if g in names else f"{g} ({len(m)})"
-                            for g, m in groups.items())
+    assert labels == sorted(["protein folding (4)", "GO:0000001 (5)", "GO:0000002 (6)", "module in autophagy (8)",
+                             "GO:0000005 (9)"])
     data = tables[0]
+    drawn = {g: m for g, m in groups.items() if g != "GO:0000003"}
+    assert not data["processes"].str.contains("GO:0000003").any()
+    floor = plots.TSNE_KERNEL_FLOOR * np.ptp(data[["tsne_1", "tsne_2"]].to_numpy(), axis=0).max()
     (x0, x1), (y0, y1) = right.get_xlim(), right.get_ylim()
     t = np.linspace(0, 1, 400)
     border = np.hstack([np.vstack([x0 + t * (x1 - x0), np.full_like(t, y0)]),
                         np.vstack([x0 + t * (x1 - x0), np.full_like(t, y1)]),
                         np.vstack([np.full_like(t, x0), y0 + t * (y1 - y0)]),
-                        np.vstack([np.full_like(t, x1), y0 + t * (y1 - y0)])])
-    for group, members in groups.items():
-        points = data.loc[data["protein"].isin(members), ["tsne_1", "tsne_2"]].to_numpy().T
-        kde = gaussian_kde(points)
-        assert kde(border).max() < 0.5 * kde(points).max(), group
-
-
-def test_cloud_kde_of_points_on_a_line_within_rounding_is_none():
-    """Points of rank 2 whose covariance is not numerically positive definite (scipy's Cholesky fails) get no
-    density, like points exactly on a line, instead of stopping Figure 2."""
-    from scipy.stats import gaussian_kde
-
-    x = np.linspace(0, 10, 5)
-    points = np.c_[x, 3 * x + 1e-7 * np.random.default_rng(0).normal(size=5)]
-    assert np.linalg.matrix_rank(points - points.mean(axis=0)) == 2
-    with pytest.raises(np.linalg.LinAlgError):
-        gaussian_kde(points.T)
-    assert plots._cloud_kde(points) is None
-    assert plots._cloud_kde(np.random.default_rng(1).normal(size=(6, 2))) is not None
+                        np.vstack([np.full_like(t, x1), y0 + t * (y1 - y0)])]).T
+    for group, members in drawn.items():
+        points = data.loc[data["protein"].isin(members), ["tsne_1", "tsne_2"]].to_numpy()
+        covariance = gaussian_kde(points.T).covariance + floor ** 2 * np.eye(2)
+        kernels = [multivariate_normal(point, covariance) for point in points]
+        density = lambda at: np.mean([k.pdf(at) for k in kernels], axis=0)  # noqa: E731, B023
+        assert density(border).max() < 0.5 * density(points).max(), group

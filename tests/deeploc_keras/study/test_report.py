@@ -8,6 +8,7 @@ import re
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from deeploc_keras.study.report import summary_table, write_report
@@ -48,3 +49,41 @@ def test_write_report_is_self_contained_and_states_what_it_measured(tmp_path):
     assert text.count("disagrees with the study") == 1  # complex AMI: PCI ahead
     assert "too small to mean anything" in text  # 10 proteins, 3 groups
     assert not re.search(r"<tbody>\s*<tr>\s*<th>", text)  # no pandas index column
+
+
+def _three_standards() -> pd.DataFrame:
+    """The toy run on three standards, with per-group retrieval: DeepLoc retrieves no group, PCI half of them."""
+    summary = _summary()
+    summary = pd.concat([summary, summary[summary["standard"] == "complex"].assign(standard="pathway")])
+    retrieval = summary.drop_duplicates(["representation", "standard"]).assign(
+        metric="fraction_retrieved", value=lambda s: np.where(s["representation"] == "PCI", 0.5, 0.0),
+        chance=np.nan, chance_low=np.nan, chance_high=np.nan)
+    return pd.concat([summary, retrieval], ignore_index=True)
+
+
+def test_write_report_reads_at_1400_px(tmp_path):
+    """Narrow wrapping score tables (one per standard), Figures 1, 2, 3 in order with captions that say what they
+    show, the retrieval share (0 included), and every score under display names in a collapsed section."""
+    summary = _three_standards()
+    png = b"\x89PNG\r\n\x1a\nnot really an image"
+    for path in ("scores/figure1_summary.png", "figures/monitor/figure3_monitor.png", "figures/tsne/figure2_tsne.png"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(png)
+    coverage = pd.DataFrame({"representation": ["DeepLoc", "PCI"], "standard": ["complex"] * 2,
+                             "n_proteins_kept": [10, 10]})
+    text = write_report(tmp_path, summary=summary, tests=_tests(summary[summary["metric"] != "fraction_retrieved"]),
+                        coverage=coverage, config={"preset": "smoke"}, timings={"score": 1.0}).read_text()
+    scores = text.split("<h2>Scores with 95 %")[1].split("<h2>")[0]
+    heads = re.findall(r"<thead>(.*?)</thead>", scores, flags=re.S)
+    assert len(heads) == 3 and all(head.count("<th") <= 8 for head in heads)
+    assert "white-space:normal" in text and 'class="dataframe table"' in text
+    captions = re.findall(r"<figcaption>(.*?)</figcaption>", text, flags=re.S)
+    assert [c.split(".")[0] for c in captions] == ["Figure 1", "Figure 2", "Figure 3"]
+    assert not any(".png" in c or "/" in c.split(".")[0] for c in captions)
+    assert "<b>No group of any standard</b> is retrieved better than its null by: DeepLoc, CellProfiler." in text
+    retrieval = text.split("Groups retrieved better than chance")[1].split("<h2>")[0]
+    assert "0 of 3 (0 %)" in retrieval and "2 of 3 (50 %)" in retrieval
+    every = text.split("<h2>All scores</h2>")[1].split("<h2>")[0]
+    assert every.startswith("<details>") and "groups retrieved (share)" in every
+    assert "f_beta" not in text and "<th>average_precision</th>" not in text  # display names only
+    assert "<th>proteins kept</th>" in text and text.count("<th>representation</th>") >= 3
