@@ -1,12 +1,14 @@
 """Simulator throughput and peak memory for 10k and 100k cells (memory must not grow with N).
 
-Usage: python benchmarks/bench_simulate.py [--sizes 10000 100000] [--hierarchy grounded synthetic]
+Usage: python benchmarks/bench_simulate.py [--sizes 10000 100000] [--hierarchy grounded synthetic] [--baseline DIR]
 Each size runs in a fresh single-threaded subprocess. Throughput is printed per CPU-second of that process
 (time.process_time, robust on a shared machine) and per wall-clock second. Peak memory is the growth of the
 process's peak resident set (ru_maxrss) during the run, above what the imports and a tiny warm-up screen
 already used (no tracemalloc, which would slow every allocation); the ratio between the largest and smallest
 size shows that memory does not grow with N. Each hierarchy (default: the grounded one, the default of
-``simulate``) is measured at every size, alternating, so their ratio compares like with like.
+``simulate``) is measured at every size, alternating, so their ratio compares like with like. ``--baseline DIR`` (a source tree of another version,
+e.g. ``git archive REV | tar -x -C DIR``) runs every measurement with that version too, alternating with this one in
+the same run, and prints this version's throughput over the baseline's.
 """
 
 from __future__ import annotations
@@ -41,22 +43,35 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--hierarchy", nargs="+", default=["grounded"], choices=["grounded", "synthetic"])
+    parser.add_argument("--baseline", type=Path, default=None, help="Source tree of a version to compare with.")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(_one(args.one, args.hierarchy[0])))
         return
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    rows: dict[str, list[dict]] = {h: [] for h in args.hierarchy}
+    versions = {"this": Path(__file__).resolve().parents[1]}
+    if args.baseline is not None:
+        versions["baseline"] = args.baseline.resolve()
+    rows: dict[str, list[dict]] = {}
     for n in args.sizes:
         for hierarchy in args.hierarchy:
-            out = subprocess.run([sys.executable, __file__, "--one", str(n), "--hierarchy", hierarchy],
-                                 capture_output=True, text=True, env=env, check=True)
-            rows[hierarchy].append(json.loads(out.stdout.strip().splitlines()[-1]))
-            r = rows[hierarchy][-1]
-            print(f"{hierarchy:>9} {r['cells']:>7} cells: {r['seconds']:.1f} s wall, {r['cpu_seconds']:.1f} CPU-s; "
-                  f"{r['cells_per_cpu_s']:.0f} cells per CPU-second, {r['cells_per_s']:.0f} cells/s wall; "
-                  f"peak RSS {r['peak_mib']:.0f} MiB (+{r['peak_growth_mib']:.0f} MiB during the run)")
+            for version, tree in versions.items():
+                key = f"{hierarchy} {version}" if len(versions) > 1 else hierarchy
+                out = subprocess.run([sys.executable, __file__, "--one", str(n), "--hierarchy", hierarchy],
+                                     capture_output=True, text=True, env={**env, "PYTHONPATH": str(tree)}, check=True,
+                                     cwd=tree)
+                rows.setdefault(key, []).append(json.loads(out.stdout.strip().splitlines()[-1]))
+                r = rows[key][-1]
+                print(f"{key:>18} {r['cells']:>7} cells: {r['seconds']:.1f} s wall, {r['cpu_seconds']:.1f} CPU-s; "
+                      f"{r['cells_per_cpu_s']:.0f} cells per CPU-second, {r['cells_per_s']:.0f} cells/s wall; "
+                      f"peak RSS {r['peak_mib']:.0f} MiB (+{r['peak_growth_mib']:.0f} MiB during the run)")
+    if len(versions) > 1:
+        for hierarchy in args.hierarchy:
+            for x, y in zip(rows[f"{hierarchy} this"], rows[f"{hierarchy} baseline"], strict=True):
+                print(f"{hierarchy} {x['cells']} cells: this/baseline cells per CPU-second "
+                      f"{x['cells_per_cpu_s'] / y['cells_per_cpu_s']:.2f}, peak RSS {x['peak_mib'] / y['peak_mib']:.2f}")
+        return
     for hierarchy, runs in rows.items():
         if len(runs) > 1:
             print(f"{hierarchy}: peak RSS ratio {runs[-1]['cells']}/{runs[0]['cells']} cells: "

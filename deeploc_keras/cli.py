@@ -695,7 +695,8 @@ def score_command(profiles, standards, out, names, id_column, metrics, aliases, 
 
 @main.group("standards")
 def standards_group() -> None:
-    """Build functional standards (GMT, TSV or JSON) from SGD GO slims, Huh 2003 and module JSON files, and labels CSVs."""
+    """Build functional standards (GMT, TSV or JSON) from SGD GO slims, Huh 2003 and module JSON files, fetch the
+    current ones from their providers, and build labels CSVs."""
 
 
 @standards_group.command("build")
@@ -743,6 +744,24 @@ def standards_labels_command(source, path, multi, aliases, out, overwrite) -> No
     labels = huh2003_labels(path, multi=multi, aliases=aliases)
     write_labels_csv(labels, out, overwrite=overwrite)
     click.echo(f"wrote {out}: {len(labels)} proteins, {labels['label'].nunique()} classes")
+
+
+@standards_group.command("fetch")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory to create.")
+@click.option("--cache", type=click.Path(file_okay=False), default=None,
+              help="Where downloads are kept and reused [default: ~/.cache/deeploc-keras/standards].")
+@click.option("--refresh", is_flag=True, help="Download every file again even when cached.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing directory.")
+def standards_fetch_command(out, cache, refresh, overwrite) -> None:
+    """Download the current GO, SGD, Complex Portal and KEGG files and write the four standards (GMT).
+
+    Writes cellular_component, bioprocess, pathway and complex .gmt, and PROVENANCE.md with each file's
+    address, date, md5 and licence. KEGG's terms restrict redistribution: keep pathway.gmt to yourself.
+    """
+    from eval.fetch import fetch_standards
+
+    written = fetch_standards(out, cache=cache, refresh=refresh, overwrite=overwrite)
+    _summary(f"wrote {out}: {', '.join(p.name for p in written.values())}, PROVENANCE.md")
 
 
 @main.group("plot")

@@ -546,14 +546,17 @@ def build_standard(source: str, path: str | os.PathLike, *, aspect: str = "C", m
     raise InputError(f"unknown standard source {source!r}; expected one of {', '.join(BUILDERS)}")
 
 
-def write_gmt(standard: Mapping[str, Iterable[str]], path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-    """Write a standard as GMT (groups and ids sorted; description ``na``); atomic.
+def write_gmt(standard: Mapping[str, Iterable[str]], path: str | os.PathLike, *, overwrite: bool = False,
+              descriptions: Mapping[str, str] | None = None) -> Path:
+    """Write a standard as GMT (groups and ids sorted; description ``na`` unless given); atomic.
 
     Parameters
     ----------
     standard : mapping of str to iterable of str
     path : str or os.PathLike
     overwrite : bool, default False
+    descriptions : mapping of str to str, optional
+        Group -> the GMT description column (e.g. a pathway's name).
 
     Returns
     -------
@@ -570,9 +573,10 @@ def write_gmt(standard: Mapping[str, Iterable[str]], path: str | os.PathLike, *,
     for group in standard:
         if "\t" in group or "\n" in group:
             raise InputError(f"group names cannot contain tabs or newlines. Received: {group!r}")
+    described = {g: re.sub(r"[\t\n\r]+", " ", str(d)) or "na" for g, d in (descriptions or {}).items()}
     path = Path(path)
     with atomic_path(path, overwrite=overwrite) as tmp:
-        tmp.write_text("".join(f"{group}\tna\t" + "\t".join(sorted(standard[group])) + "\n"
+        tmp.write_text("".join(f"{group}\t{described.get(group, 'na')}\t" + "\t".join(sorted(standard[group])) + "\n"
                                for group in sorted(standard)))
     return path
 

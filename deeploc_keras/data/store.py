@@ -52,7 +52,9 @@ SCHEMA_VERSION = 1
 UNKNOWN_PROTEIN = "unknown"
 SPLIT_NAMES = ("train", "val", "test")
 #: Selections accepted wherever a split is chosen (``all`` = every cell).
-SPLIT_CHOICES = (*SPLIT_NAMES, "all")
+#: Splits a selection may name: one of :data:`SPLIT_NAMES`, ``heldout`` (validation and test: the cells no
+#: gradient step saw) or ``all``.
+SPLIT_CHOICES = (*SPLIT_NAMES, "heldout", "all")
 DEFAULT_CHANNEL_NAMES = ("GFP", "RFP")
 #: The 19 classes of the Chong et al. 2015 DeepLoc files, in column order of ``Index1``.
 CHONG_CLASS_NAMES = (
@@ -650,8 +652,8 @@ class CellStore:
 
         Parameters
         ----------
-        split : {"train", "val", "test", "all"}, default "all"
-            One of :data:`SPLIT_CHOICES`.
+        split : {"train", "val", "test", "heldout", "all"}, default "all"
+            One of :data:`SPLIT_CHOICES` (``heldout``: validation and test cells).
         labelled : bool, default False
             Keep only cells with a label (``label >= 0``).
         known_protein : bool, default False
@@ -676,12 +678,17 @@ class CellStore:
         >>> with CellStore.open(path) as s:
         ...     s.select("train").tolist(), s.select("train", labelled=True).tolist(), s.select(known_protein=True).tolist()
         ([0, 2, 3], [0, 3], [0, 1, 3])
+        >>> with CellStore.open(path) as s:
+        ...     s.select("heldout").tolist()
+        [1]
         """
         if split not in SPLIT_CHOICES:
             raise InputError(f"unknown split {split!r}; split must be one of {list(SPLIT_CHOICES)}")
         cells = self.cells
         keep = np.ones(len(cells), dtype=bool)
-        if split != "all":
+        if split == "heldout":
+            keep &= np.isin(cells["split"].to_numpy(), [SPLIT_NAMES.index("val"), SPLIT_NAMES.index("test")])
+        elif split != "all":
             keep &= cells["split"].to_numpy() == SPLIT_NAMES.index(split)
         if labelled:
             keep &= cells["label"].to_numpy() >= 0

@@ -22,7 +22,7 @@ from .references import REFERENCES
 
 __all__ = ["STUDY_METHOD", "REPORT_METRICS", "MIN_GROUPS", "MIN_POSITIVE_PAIRS", "roles", "study_agreement",
            "compare_with_study", "family_sentences", "ladder_sentences", "within_sentences", "standard_sizes",
-           "scores_with_intervals", "null_definitions"]
+           "scores_with_intervals", "null_definitions", "channel_sentences"]
 
 #: The method the study's claims are about.
 STUDY_METHOD = "DeepLoc"
@@ -475,3 +475,45 @@ def null_definitions(metrics: Sequence[str]) -> list[str]:
     True
     """
     return [f"{_label(m)}: {METRICS[m].null_definition}" for m in metrics if m in METRICS]
+
+
+def channel_sentences(channels: pd.DataFrame) -> list[str]:
+    """Which function channel each method and baseline captured, decided by its tests against the measured null.
+
+    ``channels`` holds, per representation and channel standard of a simulated screen
+    (:data:`deeploc_keras.data.synthetic.channels.CHANNEL_STANDARDS`), the within-compartment AP
+    (``value``), its within-class null's mean (``chance``) and the permutation p (``p_null``). A
+    representation captured a channel when that test passes Benjamini-Hochberg q < :data:`eval.score.ALPHA`
+    over the tests of the methods and baselines on both channels.
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"representation": ["M", "M"], "role": ["method", "method"],
+    ...                   "channel": ["label_aligned", "label_orthogonal"], "value": [0.5, 0.3],
+    ...                   "chance": [0.3, 0.3], "p_null": [0.001, 0.4]})
+    >>> channel_sentences(c)[0]
+    'M captured the label-aligned channel (AP within compartment 0.500, chance 0.300, p = 0.001, q = 0.002) but not the label-orthogonal channel (0.300, chance 0.300, p = 0.4, q = 0.4).'
+    """
+    from eval.significance import benjamini_hochberg
+
+    tested = channels[channels["role"].isin(("method", "baseline"))].copy()
+    if tested.empty:
+        return []
+    tested["q"] = benjamini_hochberg(tested["p_null"].to_numpy(dtype=float))
+    sentences = []
+    for name, rows in tested.groupby("representation", sort=False):
+        texts = {r.channel: (f"{r.value:.3f}, chance {r.chance:.3f}, p = {r.p_null:.3g}, q = {r.q:.3g}", r.q < ALPHA)
+                 for r in rows.itertuples()}
+        words = {c: c.replace("_", "-") for c in texts}
+        got = [c for c, (_, passed) in texts.items() if passed]
+        missed = [c for c in texts if c not in got]
+        first = "AP within compartment "
+        if got and missed:
+            sentences.append(f"{name} captured the {words[got[0]]} channel ({first}{texts[got[0]][0]}) but not the "
+                             f"{words[missed[0]]} channel ({texts[missed[0]][0]}).")
+        else:
+            parts = " and ".join(f"{words[c]} ({first if k == 0 else ''}{texts[c][0]})" for k, c in enumerate(texts))
+            verdict = ("captured both function channels" if len(texts) > 1 else "captured its channel") if got \
+                else "captured neither function channel"
+            sentences.append(f"{name} {verdict}: {parts}.")
+    return sentences

@@ -11,6 +11,7 @@ Layout of a references directory (one ``proteins.parquet`` per reference)::
     pixel_statistics/          the 24 pixel statistics (:mod:`deeploc_keras.study.pixel_stats`)
     labels/                    the localization labels (only when the store has labelled cells)
     untrained_<method>/        the untrained twin of a given deeploc or pci run (model/ holds its network)
+    oracle/                    the oracle's predicted parameters (given a trained oracle, on a simulated screen)
     generating/                the generating parameters of a simulated screen (given its proteins.csv)
 """
 
@@ -30,7 +31,7 @@ from ..core.ownership import check_replaceable
 from ..core.profiles import read_profiles
 from ..data.store import CellStore, check_split
 from ..training.methods import METHODS
-from .references import GENERATING, LABELS, PIXEL_STATISTICS, UNTRAINED
+from .references import GENERATING, LABELS, ORACLE, PIXEL_STATISTICS, UNTRAINED
 
 __all__ = ["REFERENCES_DIR", "reference_profiles", "score_with_references"]
 
@@ -72,6 +73,7 @@ def reference_profiles(
     untrained: Sequence[str | os.PathLike] = (),
     layers: Mapping[str, str] | None = None,
     generating: str | os.PathLike | None = None,
+    oracle: str | os.PathLike | None = None,
     overwrite: bool = False,
 ) -> dict[str, Path]:
     """Write the reference profiles of the cells of one split of a store.
@@ -95,6 +97,8 @@ def reference_profiles(
         Method -> layer the untrained twin is read at (default the method's, ``fc_2`` / ``conv4_1``).
     generating : str or os.PathLike, optional
         A simulated screen's ``proteins.csv`` (:func:`deeploc_keras.study.references.generating_profiles`).
+    oracle : str or os.PathLike, optional
+        A trained oracle (:func:`deeploc_keras.study.oracle.train_oracle`): adds its profile of the split's cells.
     overwrite : bool, default False
 
     Returns
@@ -154,6 +158,11 @@ def reference_profiles(
             generating_profiles(generating, tmp / "generating", class_names=class_names,
                                 proteins=proteins["Metadata_Protein"].astype(str).tolist())
             files[GENERATING] = Path("generating")
+        if oracle is not None:
+            from .oracle import oracle_profiles
+
+            oracle_profiles(oracle, store, tmp / "oracle", split=split)
+            files[ORACLE] = Path("oracle")
     logger.info("reference profiles of split %r of %s: %s", split, store, ", ".join(files))
     return {name: out / folder / _PROTEINS for name, folder in files.items()}
 

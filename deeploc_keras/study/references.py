@@ -10,7 +10,8 @@ scored exactly as the representations it frames:
 - :func:`label_profiles`: the localization labels themselves, per protein the share of
   its cells in each class the classifier is trained on (available on real data too);
 - :func:`generating_profiles`: on a simulated screen, the parameters each protein was
-  drawn from (class mixture and ``theta``), the ceiling of what the images carry.
+  drawn from (class mixture and ``theta``): the generator's own numbers, not what the
+  images carry (the oracle, :mod:`deeploc_keras.study.oracle`, is that empirical ceiling).
 
 Chance needs no profile: it is measured per metric from its null (:mod:`eval.nulls`,
 the ``chance`` columns of a score summary). Each reference is declared once in
@@ -35,8 +36,8 @@ from ..core.profiles import ProfileWriter
 from ..data.store import SPLIT_CHOICES, CellStore
 
 __all__ = ["Reference", "REFERENCES", "RUNGS", "LABELS_METHOD", "GENERATING_METHOD", "UNTRAINED", "PIXEL_STATISTICS",
-           "LABELS", "GENERATING", "REFERENCE_NAMES", "untrained_model", "label_profiles", "generating_profiles",
-           "mean_target_mse"]
+           "LABELS", "ORACLE", "GENERATING", "REFERENCE_NAMES", "untrained_model", "label_profiles",
+           "generating_profiles", "mean_target_mse"]
 
 #: Rungs of the ladder: what a learned representation must beat, what localization alone gives, the ceiling.
 RUNGS = ("floor", "labels", "ceiling")
@@ -66,7 +67,10 @@ class Reference:
 
 
 #: Display names of the references this module writes.
-PIXEL_STATISTICS, LABELS, GENERATING = "Pixel statistics", "Localization labels", "Generating parameters"
+PIXEL_STATISTICS, LABELS = "Pixel statistics", "Localization labels"
+GENERATING = "Generating parameters (the generator's own numbers)"
+#: The empirical ceiling on a simulated screen (:mod:`deeploc_keras.study.oracle`).
+ORACLE = "Oracle (CNN trained on the generating parameters)"
 #: Every reference row, from the floor up.
 REFERENCES = (
     Reference("DeepLoc untrained", "floor", "the DeepLoc network of the run, same configuration and seed, random "
@@ -78,7 +82,11 @@ REFERENCES = (
     Reference(PIXEL_STATISTICS, "floor", "24 fixed rotation-invariant pixel statistics per cell, averaged per "
                                          "protein"),
     Reference(LABELS, "labels", "per protein, the share of its cells in each localization class"),
-    Reference(GENERATING, "ceiling", "each protein's generating class mixture and theta (simulated screen only)"),
+    Reference(ORACLE, "ceiling", "the empirical ceiling: DeepLoc's trunk trained on the training cells to regress "
+                                 "each protein's function parameters theta, its predictions for the held-out cells "
+                                 "averaged per protein (simulated screen only)"),
+    Reference(GENERATING, "ceiling", "the generator's own numbers, not what the images carry: each protein's "
+                                     "generating class mixture and theta (simulated screen only)"),
 )
 #: Display name of each learned method's untrained network, by the method's display name.
 UNTRAINED = {r.twin_of: r.name for r in REFERENCES if r.twin_of}

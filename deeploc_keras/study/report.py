@@ -30,6 +30,7 @@ from ..core.outputs import atomic_path
 from ..core.records import environment
 from .findings import (
     REPORT_METRICS,
+    channel_sentences,
     compare_with_study,
     family_sentences,
     ladder_sentences,
@@ -223,6 +224,7 @@ def write_report(
     normalize: str = "none",
     pci_learning: Mapping[str, float] | None = None,
     descriptions: Mapping[str, str] | None = None,
+    channels: pd.DataFrame | None = None,
 ) -> Path:
     """Write ``out/report.html``, self-contained (figures embedded).
 
@@ -242,6 +244,8 @@ def write_report(
         See :func:`~deeploc_keras.study.findings.ladder_sentences`.
     descriptions : mapping of str to str, optional
         What each compared representation is (the references describe themselves).
+    channels : pandas.DataFrame, optional
+        ``scores/channels.csv`` of a simulated screen: see :func:`~deeploc_keras.study.findings.channel_sentences`.
 
     Returns
     -------
@@ -272,8 +276,8 @@ vertical-align:top;text-align:left;}} figure{{margin:1.5em 0;}} figcaption{{max-
 .warn{{color:#a00;}} pre{{background:#f6f6f6;padding:1em;overflow:auto;white-space:pre-wrap;}}</style></head><body>
 <h1>deeploc-keras: DeepLoc vs PIFiA vs Paired Cell Inpainting vs CellProfiler</h1>
 <p>Preset <b>{html.escape(str(config.get("preset")))}</b>. Data:
-{html.escape(str(config.get("store") or "the embedded synthetic screen"))}; profiles of the test split (a share of
-each protein's cells held out of training). {normalize_text}</p>
+{html.escape(str(config.get("store") or "the embedded synthetic screen"))}; profiles of the held-out cells (validation
+and test: each protein's cells no gradient step saw). {normalize_text}</p>
 <h2>Rows</h2><ul>{rows}</ul>
 {"<p class='warn'>" + "<br>".join(html.escape(w) for w in warnings) + "</p>" if warnings else ""}
 <h2>Tests</h2>{_items(family_sentences(tests, summary))}
@@ -282,6 +286,7 @@ each protein's cells held out of training). {normalize_text}</p>
 <h2>The ladder: chance, untrained networks, pixel statistics, labels, ceiling</h2>
 {_items(ladder_sentences(summary, pci_learning=pci_learning))}
 <h2>Within compartments</h2>{_items(within_sentences(summary, tests))}
+{_channels_html(channels)}
 <h2>Scores with 95 % bootstrap intervals over proteins (AMI: ± sd over samples), chance measured</h2>
 <p>Learned methods: the value and interval of the best run (lowest validation loss); where several runs were
 trained at the chosen learning rate, the mean ± sd over those runs follows (Figure 1 draws the mean). The chance row
@@ -305,6 +310,16 @@ resamples for every representation. Tests: see Tests above; every test is in <co
     with atomic_path(path, overwrite=True) as tmp:
         tmp.write_text(body)
     return path
+
+
+def _channels_html(channels: pd.DataFrame | None) -> str:
+    """Which function channel each method captured (simulated screen only; empty without channel scores)."""
+    if channels is None:
+        return ""
+    return ("<h2>Function channels</h2><p>Each representation's within-compartment AP on the screen's channel "
+            "standards (proteins of a class grouped by one function channel: label-aligned or label-orthogonal, "
+            "docs/synthetic.md), against the within-class permutation null; every row is in "
+            "<code>scores/channels.csv</code>.</p>" + _items(channel_sentences(channels)))
 
 
 def _row_descriptions(summary: pd.DataFrame, descriptions: Mapping[str, str]) -> list[tuple[str, str, str]]:

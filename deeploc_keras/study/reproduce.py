@@ -7,13 +7,16 @@ resumed run finds it finished)::
     runs/deeploc/   train DeepLoc (study protocol, learning-rate sweep x seeds, monitor)
     runs/pci/       train Paired Cell Inpainting
     runs/pifia/     train PIFiA (protein identity; published protocol, one run)
-    profiles/<m>/   extract DeepLoc, PIFiA, PCI and CellProfiler (+PCA) profiles of the test cells
+    runs/oracle/    on a simulated screen, train the oracle (DeepLoc's trunk regressing the function parameters)
+    profiles/<m>/   extract DeepLoc, PIFiA, PCI and CellProfiler (+PCA) profiles of the held-out (validation
+                    and test) cells, the cells no gradient step saw
     run_profiles/<m>/<run>/  with several runs at the chosen learning rate, the profiles of each run
-    references/     the ladder's reference rows on the same test cells: DeepLoc, PCI and PIFiA untrained (same
-                    configuration and seed, random weights), pixel statistics, the localization labels,
-                    and on a simulated screen the generating parameters; references.json holds the
-                    validation MSE of PCI's mean-image predictor and PIFiA's validation accuracy over proteins
-                    beside chance and beside knowing each cell's localization only
+    references/     the ladder's reference rows on the same held-out cells: DeepLoc, PCI and PIFiA untrained
+                    (same configuration and seed, random weights), pixel statistics, the localization labels,
+                    and on a simulated screen the oracle (the empirical ceiling) and the generating parameters
+                    (the generator's own numbers); references.json holds the validation MSE of PCI's
+                    mean-image predictor and PIFiA's validation accuracy over proteins beside chance and
+                    beside knowing each cell's localization only
     scores/         score every representation on the four standards (eval.score.score): bootstrap
                     intervals, measured chance (each metric's null), within-compartment AP/mAP per
                     localization class, the test family (each method against each baseline, tests.csv),
@@ -53,10 +56,10 @@ from ..models.presets import STUDY_LEARNING_RATES
 from ..training.config import TrainConfig
 from ..training.methods import METHODS, TRAINABLE_METHODS
 from ..training.train import selected_runs, train
-from .references import GENERATING, LABELS, PIXEL_STATISTICS, UNTRAINED
+from .references import GENERATING, LABELS, ORACLE, PIXEL_STATISTICS, UNTRAINED
 
 __all__ = ["ReproducePreset", "Representation", "REPRODUCE_PRESETS", "REPRODUCE_PRESET_NAMES", "STANDARD_NAMES",
-           "STEP_NAMES", "REPRESENTATIONS", "WITHIN_STANDARDS", "NORMALIZE", "reproduce"]
+           "STEP_NAMES", "REPRESENTATIONS", "WITHIN_STANDARDS", "NORMALIZE", "PROFILE_SPLIT", "reproduce"]
 
 logger = logging.getLogger(__name__)
 
@@ -111,15 +114,17 @@ WITHIN_STANDARDS = ("bioprocess", "pathway", "complex")
 #: ``score --normalize`` of reproduce: every profile as extracted (CellProfiler's are normalized and
 #: feature-selected by its runner; the learned ones and the references are not normalized).
 NORMALIZE = "none"
-STEP_NAMES = ("simulate", "train_deeploc", "train_pci", "train_pifia", "extract_deeploc", "extract_pci",
-              "extract_pifia", "extract_cellprofiler", "references", "score", "figures", "report")
+#: The cells every representation and reference is profiled from: those no gradient step saw.
+PROFILE_SPLIT = "heldout"
+STEP_NAMES = ("simulate", "train_deeploc", "train_pci", "train_pifia", "train_oracle", "extract_deeploc",
+              "extract_pci", "extract_pifia", "extract_cellprofiler", "references", "score", "figures", "report")
 #: Learned methods whose untrained twin is a reference row.
 _TWINS = ("deeploc", "pci", "pifia")
 _STATE = "reproduce.json"
 #: Seconds of each step in a ``cpu`` run on 2 cores (README; PIFiA's two steps estimated as 0.6 of DeepLoc's
-#: time per epoch and cell, docs/pifia.md): the shares that turn the time the finished steps took into an
-#: estimate of the rest.
-_STEP_SECONDS = dict(zip(STEP_NAMES, (12, 627, 442, 320, 13, 2, 8, 39, 17, 22, 8, 1), strict=True))
+#: time per epoch and cell, docs/pifia.md; the oracle's as 0.28 of DeepLoc's, measured side by side, docs/synthetic.md): the shares
+#: that turn the time the finished steps took into an estimate of the rest.
+_STEP_SECONDS = dict(zip(STEP_NAMES, (12, 627, 442, 320, 175, 13, 2, 8, 39, 17, 22, 8, 1), strict=True))
 
 
 @dataclass(frozen=True)
@@ -170,6 +175,11 @@ class ReproducePreset:
         PIFiA epochs (None: the published 30).
     pifia_lr : float or None
         PIFiA's initial learning rate of its cosine decay (None: the published 3e-4).
+    oracle_width, oracle_epochs : float, int
+        The oracle's width and epochs (:func:`deeploc_keras.study.oracle.train_oracle`; simulated screens only).
+    split_fractions : tuple of 3 floats
+        Train, validation and test shares of each protein's cells of a simulated screen; the profiles average
+        the validation and test cells.
     """
 
     description: str
@@ -195,6 +205,9 @@ class ReproducePreset:
     pifia_width: float = 1.0
     pifia_epochs: int | None = None
     pifia_lr: float | None = None
+    oracle_width: float = 0.125
+    oracle_epochs: int = 4
+    split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
 
 
 REPRODUCE_PRESETS: dict[str, ReproducePreset] = {
@@ -204,15 +217,17 @@ REPRODUCE_PRESETS: dict[str, ReproducePreset] = {
                     "would dominate steps this few).",
         proteins=48, cells_per_protein=24, deeploc_preset="study", deeploc_width=0.125, deeploc_epochs=2,
         sweep_rates=(1e-3,), seeds=(0, 1), batch_size=64, pci_width=0.0625, pci_epochs=1, pci_lr=1e-3, cp_workers=2,
-        n_null=100, jit_compile=False, pifia_width=0.0625, pifia_epochs=1, pifia_lr=1e-3,
+        n_null=100, jit_compile=False, pifia_width=0.0625, pifia_epochs=1, pifia_lr=1e-3, oracle_epochs=1,
     ),
     "cpu": ReproducePreset(
         description="The embedded demo (< 20 min on 2 CPU cores): the default synthetic screen, CPU-width models, "
                     "a short learning-rate sweep over 3 seeds, PCI 6 epochs at learning rate 1e-3, PIFiA width "
-                    "0.125, 10 epochs from learning rate 1e-3 (cosine decay).",
+                    "0.125, 10 epochs from learning rate 1e-3 (cosine decay), the oracle (width 0.125, 4 epochs); "
+                    "each protein's cells split 60/20/20 so its profile averages 16 held-out cells.",
         proteins=240, cells_per_protein=40, deeploc_preset="study", deeploc_width=0.125, deeploc_epochs=2,
         sweep_rates=(1e-3, 3e-4), seeds=(0, 1, 2), batch_size=128, pci_width=0.0625, pci_epochs=6, pci_lr=1e-3,
         cp_workers=2, pifia_width=0.125, pifia_epochs=10, pifia_lr=1e-3, n_bootstrap=10_000,
+        split_fractions=(0.6, 0.2, 0.2),
     ),
     "paper": ReproducePreset(
         description="The full study protocol on a GPU: the study's DeepLoc network as its code builds it "
@@ -318,7 +333,9 @@ class _Run:
         status(f"{self._position(name)}: {format_seconds(seconds)}; {self._elapsed_and_rest(name)}")
 
     def _planned(self) -> list[str]:
-        return [name for name in STEP_NAMES if name != "simulate" or self.state["config"].get("store") is None]
+        """The steps of this run: ``simulate`` and ``train_oracle`` only on a simulated screen."""
+        simulated = self.state["config"].get("store") is None
+        return [name for name in STEP_NAMES if simulated or name not in ("simulate", "train_oracle")]
 
     def _position(self, name: str) -> str:
         planned = self._planned()
@@ -400,6 +417,7 @@ class _Layout:
         files[PIXEL_STATISTICS] = self.references / "pixel_statistics" / "proteins.parquet"
         files[LABELS] = self.references / "labels" / "proteins.parquet"
         if self.proteins_csv is not None:
+            files[ORACLE] = self.references / "oracle" / "proteins.parquet"
             files[GENERATING] = self.references / "generating" / "proteins.parquet"
         return files
 
@@ -408,7 +426,7 @@ def _simulate(screen: Path, config: ReproducePreset, seed: int, hierarchy: str) 
     from ..data.synthetic import simulate_screen
 
     simulate_screen(_fresh(screen), proteins=config.proteins, cells_per_protein=config.cells_per_protein, seed=seed,
-                    hierarchy=hierarchy)
+                    hierarchy=hierarchy, split_fractions=config.split_fractions)
 
 
 def _resumable(path: Path) -> tuple[Path, bool]:
@@ -449,16 +467,23 @@ def _train_pifia(layout: _Layout, config: ReproducePreset, seed: int) -> None:
     train(layout.store, run_dir, training, resume=resume)
 
 
+def _train_oracle(layout: _Layout, config: ReproducePreset, seed: int) -> None:
+    from .oracle import train_oracle
+
+    train_oracle(layout.store, layout.proteins_csv, _fresh(layout.runs / "oracle"), width=config.oracle_width,
+                 epochs=config.oracle_epochs, seed=seed, jit_compile=config.jit_compile)
+
+
 def _extract_learned(layout: _Layout, method: str, layer: str) -> None:
     """Profiles of the best run into ``profiles/<method>/``; with several selected runs, each run's too."""
     extract(layout.store, _fresh(layout.profiles / method), method=method,
-            model_path=layout.runs / method / "best.keras", layer=layer, split="test")
+            model_path=layout.runs / method / "best.keras", layer=layer, split=PROFILE_SPLIT)
     runs = selected_runs(layout.runs / method)
     folder = _fresh(layout.run_profiles / method)
     if len(runs) > 1:
         for run_dir in runs:
             extract(layout.store, folder / run_dir.name, method=method, model_path=run_dir / "best.keras",
-                    layer=layer, split="test")
+                    layer=layer, split=PROFILE_SPLIT)
 
 
 def _extract_cellprofiler(layout: _Layout, config: ReproducePreset) -> None:
@@ -468,20 +493,22 @@ def _extract_cellprofiler(layout: _Layout, config: ReproducePreset) -> None:
     from ..core.processing import ProfileProcessing, process_profile_file
 
     folder = _fresh(layout.profiles / "cellprofiler")
-    extract(layout.store, folder, method="cellprofiler", split="test", pca=0.99, workers=config.cp_workers,
+    extract(layout.store, folder, method="cellprofiler", split=PROFILE_SPLIT, pca=0.99, workers=config.cp_workers,
             config=FeatureConfig.preset(config.cp_features))
     process_profile_file(folder / "proteins_raw.parquet", folder / "proteins_zscored.parquet",
                          ProfileProcessing(normalize="standardize", operations=()))
 
 
 def _references(layout: _Layout, config: ReproducePreset) -> None:
-    """Every reference profile of the test cells, and PCI's mean-image predictor, into ``references/``."""
+    """Every reference profile of the held-out cells, and PCI's mean-image predictor, into ``references/``."""
     from .ladder import reference_profiles
     from .references import mean_target_mse
 
-    reference_profiles(layout.store, layout.references, split="test",
+    simulated = layout.proteins_csv is not None
+    reference_profiles(layout.store, layout.references, split=PROFILE_SPLIT,
                        untrained=[layout.runs / m for m in _TWINS], layers={"pci": config.pci_layer},
-                       generating=layout.proteins_csv, overwrite=True)
+                       generating=layout.proteins_csv, oracle=layout.runs / "oracle" if simulated else None,
+                       overwrite=True)
     history = pd.read_csv(layout.runs / "pci" / "history.csv")
     facts = {"pci": {"best_val_mse": float(history["val_loss"].min()),
                      "epochs": len(history),
@@ -536,12 +563,39 @@ def _all_profiles(layout: _Layout) -> dict[str, Path]:
     return {**layout.profile_files, **layout.reference_files}
 
 
+def _channel_scores(layout: _Layout, files: dict[str, Path], roles: dict[str, str], n_null: int,
+                    seed: int) -> pd.DataFrame | None:
+    """On a simulated screen, the within-compartment AP of every representation on each channel standard
+    (:mod:`deeploc_keras.data.synthetic.channels`) against the within-class null; None without them."""
+    from eval.score import score_representation
+    from eval.standards import load_standard
+
+    from ..core.profiles import read_profiles
+    from ..data.synthetic.channels import CHANNEL_STANDARDS
+
+    paths = {name: layout.standards_dir / f"{name}.gmt" for name in CHANNEL_STANDARDS}
+    if layout.proteins_csv is None or not all(path.is_file() for path in paths.values()):
+        return None
+    standards = {name: load_standard(path) for name, path in paths.items()}
+    localization, frames = _localization(layout), []
+    for name, path in files.items():
+        table = read_profiles(path)
+        rows = score_representation(table.meta["Metadata_Protein"].astype(str).tolist(), table.features, standards,
+                                    metrics=["average_precision_within"], n_null=n_null, seed=seed,
+                                    localization=localization, normalize=NORMALIZE)
+        frames.append(rows.assign(representation=name, role=roles.get(name, "reference"),
+                                  channel=rows["standard"].map(CHANNEL_STANDARDS)))
+    return pd.concat(frames, ignore_index=True)
+
+
 def _score(layout: _Layout, config: ReproducePreset, seed: int) -> None:
     from eval.catalog import FIGURE1_METRICS
     from eval.plots import plot_summary
     from eval.runs import add_run_columns
     from eval.score import score
     from eval.standards import load_standard
+
+    from .findings import roles
 
     files = _all_profiles(layout)
     references = [name for name in files if name in layout.reference_files]
@@ -553,6 +607,9 @@ def _score(layout: _Layout, config: ReproducePreset, seed: int) -> None:
                         localization=_localization(layout), within_standards=WITHIN_STANDARDS, normalize=NORMALIZE)
         summary = add_run_columns(summary, _over_runs(layout, standards, seed))
         summary.to_csv(tmp / "summary.csv", index=False)
+        channels = _channel_scores(layout, files, roles(summary), config.n_null, seed)
+        if channels is not None:
+            channels.to_csv(tmp / "channels.csv", index=False)
         plot_summary(summary, tmp, metrics=(*FIGURE1_METRICS, "average_precision_within"), references=references)
 
 
@@ -577,7 +634,9 @@ def _report(layout: _Layout, run: _Run, record: dict[str, Any]) -> None:
     summary = pd.read_csv(layout.scores / "summary.csv")
     shutil.copyfile(layout.scores / "summary.csv", layout.out / "summary.csv")
     facts = json.loads((layout.references / "references.json").read_text())
+    channels = layout.scores / "channels.csv"
     write_report(layout.out, summary=summary, tests=pd.read_csv(layout.scores / "tests.csv"),
+                 channels=pd.read_csv(channels) if channels.is_file() else None,
                  coverage=pd.read_csv(layout.scores / "coverage.csv"), config=record, timings=run.timings,
                  normalize=NORMALIZE, pci_learning=facts["pci"],
                  descriptions={name: r.description for name, r in REPRESENTATIONS.items()})
@@ -673,6 +732,8 @@ def reproduce(
         run.step("train_deeploc", partial(_train_deeploc, layout, config, seed))
         run.step("train_pci", partial(_train_pci, layout, config, seed))
         run.step("train_pifia", partial(_train_pifia, layout, config, seed))
+        if layout.proteins_csv is not None:
+            run.step("train_oracle", partial(_train_oracle, layout, config, seed))
         run.step("extract_deeploc", partial(_extract_learned, layout, "deeploc", METHODS["deeploc"].default_layer))
         run.step("extract_pci", partial(_extract_learned, layout, "pci", config.pci_layer))
         run.step("extract_pifia", partial(_extract_learned, layout, "pifia", METHODS["pifia"].default_layer))

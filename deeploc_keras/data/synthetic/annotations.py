@@ -1,11 +1,13 @@
-"""Real yeast annotation the grounded screen draws from: Huh 2003 localization, GO BP, KEGG, complexes, GO-slim.
+"""Real yeast annotation the grounded screen draws from: Huh 2003 localization, GO-slim, SGD pathways, complexes.
 
-The package ships a subset of the public files (:data:`ANNOTATION_FILES`, xz-compressed, in
-``deeploc_keras/data/synthetic/data/`` with a ``PROVENANCE.md``): only the localized, unambiguous
-ORFs of Huh et al. (2003) and the annotation of those ORFs. :func:`subset_annotations` makes
-that subset from the original files, so the shipped copy can be checked and refreshed.
-``read_annotations`` reads either the shipped subset or a folder of the original files
-(plain or ``.xz``).
+The package ships, in ``deeploc_keras/data/synthetic/data/`` with a ``PROVENANCE.md``, only
+files it may redistribute under its BSD-3-Clause terms with attribution (:data:`ANNOTATION_FILES`,
+xz-compressed): the Huh et al. (2003) YeastGFP localization calls, SGD's GO-slim mapping (the
+cellular_component standard and, as GO-slim biological-process terms, the bioprocess standard),
+SGD's biochemical pathways (the pathway standard) with the SGD features that map their gene names
+to ORFs, and the Complex Portal modules of BIONIC-evals (MIT). :func:`subset_annotations` makes
+the shipped subset from the original files, so the shipped copy can be checked and refreshed;
+``read_annotations`` reads either the shipped subset or a folder of the original files (plain or ``.xz``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import io
 import json
 import lzma
 import os
-from collections import Counter
 from dataclasses import dataclass
 from importlib.resources import files
 from importlib.resources.abc import Traversable
@@ -31,6 +32,7 @@ __all__ = [
     "HUH_CATEGORIES",
     "SLIM_ROOTS",
     "CC_TERM_SIZES",
+    "SLIM_TERM_SIZES",
     "SLIM_ASPECTS",
     "Annotations",
     "package_annotations",
@@ -38,15 +40,18 @@ __all__ = [
     "subset_annotations",
 ]
 
-#: Files a folder of annotation holds (names as in ``../shared/data/standards``; ``.xz`` added when compressed).
+#: Files a folder of annotation holds (``.xz`` added when compressed); the complex file is read under either of
+#: its two names (BIONIC-evals' and ICoN's copies are identical).
 ANNOTATION_FILES: dict[str, str] = {
     "localization": "huh2003_yeastgfp.csv",
-    "bioprocess": "icon_yeast-GO-bioprocess-modules.json",
-    "pathway": "icon_yeast-KEGG-pathway-modules.json",
-    "complex": "icon_yeast-IntAct-complex-modules.json",
-    "cellular_component": "sgd_go_slim_mapping_2024.tab",
+    "complex": "bionic_yeast-IntAct-complex-modules.json",
+    "slim": "sgd_go_slim_mapping_2024.tab",
+    "pathway": "sgd_biochemical_pathways.tab",
+    "features": "sgd_SGD_features.tab",
 }
-#: Levels read from ICoN/BIONIC module files ``{group: [ORF, ...]}``.
+_OTHER_NAMES = {"complex": ("icon_yeast-IntAct-complex-modules.json",), "features": ("sgd_SGD_features.tsv",)}
+#: The groups the grounded hierarchy draws besides cellular_component: GO-slim process terms, SGD pathways,
+#: Complex Portal complexes.
 MODULE_LEVELS: tuple[str, ...] = ("bioprocess", "pathway", "complex")
 #: The 22 location columns of the Huh 2003 table.
 HUH_CATEGORIES: tuple[str, ...] = (
@@ -59,9 +64,14 @@ SLIM_ROOTS = frozenset({"cellular component", "biological process", "molecular f
                         "cellular_component", "biological_process", "molecular_function", "other"})
 #: A GO-slim CC term is a group of the standard when this many localized ORFs carry it (inclusive).
 CC_TERM_SIZES = (10, 200)
-#: GO-slim aspects read: C (the cellular_component standard) and P (names of the bioprocess modules).
+#: The same window for the GO-slim biological-process terms of the bioprocess standard.
+SLIM_TERM_SIZES = CC_TERM_SIZES
+#: GO-slim aspects read: C (the cellular_component standard) and P (the bioprocess standard).
 SLIM_ASPECTS = ("C", "P")
 _SLIM_COLUMNS = ("orf", "gene", "sgdid", "aspect", "term", "goid", "feature_type")
+#: Columns of SGD_features.tab read and kept in the shipped subset (the first five of its sixteen: SGDID, feature
+#: type, qualifier, systematic name, standard gene name).
+_FEATURE_COLUMNS = 5
 _XZ_PRESET = 9 | lzma.PRESET_EXTREME
 
 
@@ -76,11 +86,13 @@ class Annotations:
     categories : numpy.ndarray of bool, shape (len(orfs), len(HUH_CATEGORIES))
         The Huh categories of each ORF.
     modules : dict of str -> dict of str -> list of str
-        ``bioprocess``, ``pathway`` and ``complex`` modules restricted to ``orfs`` (groups of >= 2).
+        Groups restricted to ``orfs`` (>= 2 members): ``bioprocess`` (GO-slim process terms by GO id,
+        carried by :data:`SLIM_TERM_SIZES` ORFs), ``pathway`` (SGD biochemical pathways by name) and
+        ``complex`` (Complex Portal ids).
     cc_terms : dict of str -> list of str
         Every informative GO-slim CC term (aspect C, no roots) -> its ORFs among ``orfs``.
     process_terms : dict of str -> list of str
-        Every informative GO-slim process term (aspect P, no roots) -> its ORFs among ``orfs``.
+        Every informative GO-slim process term (aspect P, no roots), by GO id -> its ORFs among ``orfs``.
     process_ids : dict of str -> str
         GO id -> name of those process terms.
     """
@@ -98,37 +110,14 @@ class Annotations:
         return {t: m for t, m in self.cc_terms.items() if lo <= len(m) <= hi}
 
     def process_names(self) -> dict[str, str]:
-        """A name for each bioprocess module (a GO BP term id) from the GO-slim process terms.
-
-        The module's own name when its id is a GO-slim term; otherwise ``"in <term>"``: of the
-        GO-slim processes carried by at least half of its members, the one with fewest ORFs (the
-        most specific); when none is, the one carried by most members (ties: fewer ORFs, then the
-        name). Modules whose members carry none are left out.
+        """The GO-slim name of each bioprocess group (a GO-slim process term, by GO id).
 
         Examples
         --------
-        >>> names = read_annotations().process_names()
-        >>> names["GO:0006486"], names["GO:0000045"]
-        ('protein glycosylation', 'in vacuole organization')
+        >>> read_annotations().process_names()["GO:0006486"]
+        'protein glycosylation'
         """
-        carriers: dict[str, list[str]] = {}
-        for term, members in self.process_terms.items():
-            for orf in members:
-                carriers.setdefault(orf, []).append(term)
-        size = {term: len(members) for term, members in self.process_terms.items()}
-        names = {}
-        for module, members in self.modules["bioprocess"].items():
-            if module in self.process_ids:
-                names[module] = self.process_ids[module]
-                continue
-            counts = Counter(t for orf in members for t in carriers.get(orf, []))
-            if not counts:
-                continue
-            shared = [t for t in counts if 2 * counts[t] >= len(members)]
-            best = min(shared, key=lambda t: (size[t], t)) if shared else \
-                min(counts, key=lambda t: (-counts[t], size[t], t))
-            names[module] = f"in {best}"
-        return names
+        return {goid: self.process_ids[goid] for goid in self.modules["bioprocess"]}
 
 
 def package_annotations() -> Traversable:
@@ -143,12 +132,12 @@ def package_annotations() -> Traversable:
 
 
 def _find(directory: Traversable, key: str) -> Traversable:
-    name = ANNOTATION_FILES[key]
-    for candidate in (name + ".xz", name):
-        if (directory / candidate).is_file():
-            return directory / candidate
-    raise file_error(directory / name, f"missing annotation file ({key}); expected one of "
-                                       f"{[n + '[.xz]' for n in ANNOTATION_FILES.values()]}")
+    for name in (ANNOTATION_FILES[key], *_OTHER_NAMES.get(key, ())):
+        for candidate in (name + ".xz", name):
+            if (directory / candidate).is_file():
+                return directory / candidate
+    raise file_error(directory / ANNOTATION_FILES[key], f"missing annotation file ({key}); expected one of "
+                                                        f"{[n + '[.xz]' for n in ANNOTATION_FILES.values()]}")
 
 
 def _text(path: Traversable) -> str:
@@ -159,11 +148,15 @@ def _text(path: Traversable) -> str:
         raise file_error(path, f"cannot read the annotation file ({exc})") from exc
 
 
-def _read_huh(path: Traversable) -> tuple[list[str], np.ndarray]:
+def _table(path: Traversable, what: str, **options) -> pd.DataFrame:
     try:
-        table = pd.read_csv(io.StringIO(_text(path)), dtype=str, keep_default_na=False)
+        return pd.read_csv(io.StringIO(_text(path)), dtype=str, keep_default_na=False, **options)
     except (ValueError, pd.errors.ParserError) as exc:
-        raise file_error(path, f"cannot read the Huh 2003 table ({exc})") from exc
+        raise file_error(path, f"cannot read {what} ({exc})") from exc
+
+
+def _read_huh(path: Traversable) -> tuple[list[str], np.ndarray]:
+    table = _table(path, "the Huh 2003 table")
     missing = [c for c in ("yORF", "ambiguous", *HUH_CATEGORIES) if c not in table.columns]
     if missing:
         raise file_error(path, f"not the Huh 2003 table: missing columns {missing}")
@@ -184,11 +177,7 @@ def _read_modules(path: Traversable, orfs: set[str]) -> dict[str, list[str]]:
 
 
 def _read_slim(path: Traversable) -> pd.DataFrame:
-    try:
-        table = pd.read_csv(io.StringIO(_text(path)), sep="\t", header=None, dtype=str, keep_default_na=False,
-                            quoting=3)
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise file_error(path, f"not a tab-separated SGD go_slim_mapping.tab ({exc})") from exc
+    table = _table(path, "SGD go_slim_mapping.tab", sep="\t", header=None, quoting=3)
     if table.shape[1] != len(_SLIM_COLUMNS):
         raise file_error(path, f"expected the 7 columns of SGD go_slim_mapping.tab. Received: {table.shape[1]}")
     table.columns = list(_SLIM_COLUMNS)
@@ -201,8 +190,40 @@ def _slim_rows(slim: pd.DataFrame, orfs: set[str]) -> pd.DataFrame:
     return slim[keep]
 
 
-def _terms(rows: pd.DataFrame) -> dict[str, list[str]]:
-    return {str(t): sorted(set(m)) for t, m in rows.groupby("term")["orf"]}
+def _terms(rows: pd.DataFrame, key: str) -> dict[str, list[str]]:
+    return {str(t): sorted(set(m)) for t, m in rows.groupby(key)["orf"]}
+
+
+def _read_features(path: Traversable) -> pd.DataFrame:
+    """The ORF rows of SGD_features.tab (no header; a header line starting with ``SGDID`` is skipped)."""
+    table = _table(path, "SGD_features.tab", sep="\t", header=None, quoting=3)
+    if table.shape[1] < _FEATURE_COLUMNS:
+        raise file_error(path, f"expected the columns of SGD_features.tab. Received: {table.shape[1]}")
+    table = table.iloc[:, :_FEATURE_COLUMNS]
+    table.columns = ["sgdid", "type", "qualifier", "orf", "gene"]
+    return table[table["sgdid"].ne("SGDID") & table["type"].eq("ORF") & table["orf"].ne("")]
+
+
+def _gene_to_orf(features: pd.DataFrame) -> dict[str, str]:
+    """Upper-case systematic or standard gene name -> ORF (aliases are left out: they can name several ORFs)."""
+    orfs = features["orf"].str.upper()
+    names = dict(zip(orfs, features["orf"], strict=True))
+    for gene, orf in zip(features["gene"].str.upper(), features["orf"], strict=True):
+        if gene:
+            names.setdefault(gene, orf)
+    return names
+
+
+def _read_pathways(path: Traversable, features: pd.DataFrame, orfs: set[str]) -> dict[str, list[str]]:
+    """SGD biochemical_pathways.tab (pathway, enzyme, EC number, gene name, reference) as pathway -> ORFs."""
+    table = _table(path, "SGD biochemical_pathways.tab", sep="\t", header=None, quoting=3)
+    if table.shape[1] != 5:
+        raise file_error(path, f"expected the 5 columns of SGD biochemical_pathways.tab. Received: {table.shape[1]}")
+    genes = _gene_to_orf(features)
+    table["orf"] = table[3].str.upper().map(genes)
+    table = table[table["orf"].isin(orfs)]
+    groups = {str(k): sorted(set(v)) for k, v in table.groupby(0)["orf"]}
+    return {k: v for k, v in groups.items() if len(v) >= 2}
 
 
 def read_annotations(directory: str | os.PathLike | Traversable | None = None) -> Annotations:
@@ -211,8 +232,8 @@ def read_annotations(directory: str | os.PathLike | Traversable | None = None) -
     Parameters
     ----------
     directory : path, optional
-        Folder with the :data:`ANNOTATION_FILES`, each plain or xz-compressed (e.g.
-        ``../shared/data/standards``); the package's own subset by default.
+        Folder with the :data:`ANNOTATION_FILES`, each plain or xz-compressed; the package's own
+        subset by default.
 
     Returns
     -------
@@ -237,11 +258,18 @@ def read_annotations(directory: str | os.PathLike | Traversable | None = None) -
     paths = {key: _find(folder, key) for key in ANNOTATION_FILES}
     orfs, categories = _read_huh(paths["localization"])
     known = set(orfs)
-    modules = {level: _read_modules(paths[level], known) for level in MODULE_LEVELS}
-    slim = _slim_rows(_read_slim(paths["cellular_component"]), known)
+    slim = _slim_rows(_read_slim(paths["slim"]), known)
     process = slim[slim["aspect"].eq("P")]
-    return Annotations(orfs=orfs, categories=categories, modules=modules, cc_terms=_terms(slim[slim["aspect"].eq("C")]),
-                       process_terms=_terms(process), process_ids=dict(zip(process["goid"], process["term"], strict=True)))
+    process_terms = _terms(process, "goid")
+    lo, hi = SLIM_TERM_SIZES
+    modules = {
+        "bioprocess": {t: m for t, m in process_terms.items() if lo <= len(m) <= hi},
+        "pathway": _read_pathways(paths["pathway"], _read_features(paths["features"]), known),
+        "complex": _read_modules(paths["complex"], known),
+    }
+    return Annotations(orfs=orfs, categories=categories, modules=modules,
+                       cc_terms=_terms(slim[slim["aspect"].eq("C")], "term"), process_terms=process_terms,
+                       process_ids=dict(zip(process["goid"], process["term"], strict=True)))
 
 
 def _write_xz(path: Path, text: str) -> None:
@@ -249,12 +277,13 @@ def _write_xz(path: Path, text: str) -> None:
 
 
 def subset_annotations(source: str | os.PathLike, out: str | os.PathLike) -> dict[str, int]:
-    """Write the subset of the original annotation files the grounded screen reads, xz-compressed.
+    """Write the annotation files the grounded screen reads, xz-compressed, from the original files.
 
     Keeps the localized, unambiguous rows of the Huh table (``yORF``, ``ambiguous`` and the
-    22 categories), the modules restricted to those ORFs (groups of >= 2), and the GO-slim
-    rows of aspects :data:`SLIM_ASPECTS` (ORF features, no roots) of those ORFs, all in their
-    original formats.
+    22 categories), the GO-slim rows of aspects :data:`SLIM_ASPECTS` (ORF features, no roots)
+    of those ORFs, the complexes restricted to those ORFs (groups of >= 2), the first five
+    columns of the SGD features rows of those ORFs, and SGD's biochemical pathways whole,
+    all in their original formats.
 
     Parameters
     ----------
@@ -277,15 +306,18 @@ def subset_annotations(source: str | os.PathLike, out: str | os.PathLike) -> dic
     if not out.is_dir():
         raise file_error(out, "output folder not found")
     huh_path = _find(source, "localization")
-    table = pd.read_csv(io.StringIO(_text(huh_path)), dtype=str, keep_default_na=False)
+    table = _table(huh_path, "the Huh 2003 table")
     orfs, _ = _read_huh(huh_path)
     known = set(orfs)
-    texts = {"localization": table.loc[table["yORF"].isin(known), ["yORF", "ambiguous", *HUH_CATEGORIES]]
-             .to_csv(index=False)}
-    for level in MODULE_LEVELS:
-        texts[level] = json.dumps(_read_modules(_find(source, level), known), indent=0) + "\n"
-    slim = _slim_rows(_read_slim(_find(source, "cellular_component")), known)
-    texts["cellular_component"] = slim.to_csv(sep="\t", header=False, index=False, quoting=3)
+    features = _read_features(_find(source, "features"))
+    texts = {
+        "localization": table.loc[table["yORF"].isin(known), ["yORF", "ambiguous", *HUH_CATEGORIES]].to_csv(index=False),
+        "complex": json.dumps(_read_modules(_find(source, "complex"), known), indent=0) + "\n",
+        "slim": _slim_rows(_read_slim(_find(source, "slim")), known).to_csv(sep="\t", header=False, index=False,
+                                                                          quoting=3),
+        "features": features[features["orf"].isin(known)].to_csv(sep="\t", header=False, index=False, quoting=3),
+        "pathway": _text(_find(source, "pathway")),
+    }
     written = {}
     for key, text in texts.items():
         path = out / (ANNOTATION_FILES[key] + ".xz")

@@ -1,12 +1,11 @@
-"""A hierarchy grounded in real yeast annotation: real ORFs, Huh 2003 classes, real GO / KEGG / complex groups.
+"""A hierarchy grounded in real yeast annotation: real ORFs, Huh 2003 classes, real GO-slim / pathway / complex groups.
 
 The default hierarchy of :func:`~deeploc_keras.data.synthetic.simulate_screen`. Proteins
 are localized ORFs of Huh et al. (2003); their classes are the Huh categories merged
-onto the 17 DeepLoc classes (:data:`HUH_CLASSES`); bioprocess, pathway and complex
-are the ICoN/BIONIC GO BP, KEGG and Complex Portal modules restricted to the chosen
-proteins (the bioprocess modules named by the GO-slim processes of their members,
-:meth:`~deeploc_keras.data.synthetic.annotations.Annotations.process_names`); cellular_component
-is their GO-slim CC annotation (aspect C), not the classes. The annotation comes from the copy shipped with the package
+onto the 17 DeepLoc classes (:data:`HUH_CLASSES`); bioprocess is SGD's GO-slim biological-process
+terms, pathway SGD's biochemical pathways and complex the Complex Portal complexes (BIONIC's
+module file), restricted to the chosen proteins; cellular_component is their GO-slim CC
+annotation (aspect C), not the classes. The annotation comes from the copy shipped with the package
 (:mod:`~deeploc_keras.data.synthetic.annotations`) unless a folder is given.
 """
 
@@ -35,8 +34,9 @@ HUH_CLASSES: dict[str, str] = {
     "actin": "ACTIN", "nucleolus": "NUCLEOLUS", "cytoplasm": "CYTOPLASM", "ER to Golgi": "GOLGI",
     "early Golgi": "GOLGI", "lipid particle": "PEROXISOME", "nucleus": "NUCLEI", "bud": "BUDTIP",
 }  # fmt: skip
-#: Levels whose groups seed the choice of proteins, in round-robin order.
-GROUNDED_LEVELS: tuple[str, ...] = ("complex", "pathway", "bioprocess", "cellular_component")
+#: Levels whose groups seed the choice of proteins, in round-robin order (complexes and pathways, the smallest
+#: groups, twice as often as the broad GO-slim terms).
+GROUNDED_LEVELS: tuple[str, ...] = ("complex", "pathway", "complex", "pathway", "bioprocess", "cellular_component")
 #: Largest complex kept (as in the synthetic hierarchy).
 _MAX_COMPLEX = 10
 
@@ -116,7 +116,7 @@ def hierarchy_from_annotations(
 
     Proteins are localized, unambiguous Huh 2003 ORFs chosen by :func:`choose_proteins`;
     each is drawn as its rarest class (:data:`HUH_CLASSES`), and a share of the
-    multi-localized ones keep their next class. The groups are the real modules and
+    multi-localized ones keep their next class. The groups are the real GO-slim process terms, pathways, complexes and
     GO-slim CC terms (those carried by 10-200 localized ORFs) restricted to the chosen
     proteins, with >= 2 members (complexes at most 10).
 

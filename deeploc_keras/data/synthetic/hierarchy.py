@@ -4,8 +4,9 @@ Every protein has a compartment (its localization class), one or more
 bioprocesses nested in compartments, zero or more pathways spanning several
 bioprocesses, and zero or more complexes (2-10 proteins inside one
 bioprocess). Each level contributes a random direction to the protein's
-morphological parameters ``theta``, with a smaller weight the finer the level
-(:data:`LEVEL_SCALES`), so complexes share only the subtlest signature.
+function parameters ``theta`` (both channels of :mod:`~deeploc_keras.data.synthetic.parameters`),
+with a smaller weight the finer the level (:data:`LEVEL_SCALES`), so complexes share only the
+subtlest signature.
 Group sizes are skewed and memberships overlap, as in real annotation.
 
 :func:`make_hierarchy` draws all of it (the ``synthetic`` hierarchy);
@@ -26,12 +27,14 @@ import pandas as pd
 from ...core.errors import InputError
 from ..store import CHONG_CLASS_NAMES
 from .compartments import synthetic_cellular_component
+from .parameters import FUNCTION_CHANNELS, N_PARAMETERS, PARAMETER_NAMES
 
 __all__ = [
     "LOCALIZATION_CLASSES",
     "ARTEFACT_CLASSES",
     "N_PARAMETERS",
     "PARAMETER_NAMES",
+    "FUNCTION_CHANNELS",
     "LEVEL_SCALES",
     "GROUP_LEVELS",
     "Hierarchy",
@@ -43,11 +46,6 @@ __all__ = [
 LOCALIZATION_CLASSES: tuple[str, ...] = tuple(CHONG_CLASS_NAMES[:17])
 #: Cell-level artefact classes, drawn for a configurable share of cells.
 ARTEFACT_CLASSES: tuple[str, ...] = ("DEAD", "GHOST")
-#: Morphological parameters every level shifts (see ``patterns.py`` for their use).
-PARAMETER_NAMES: tuple[str, ...] = (
-    "abundance", "count", "size", "texture", "nuclear_ratio", "cell_cycle", "position", "bud_enrichment",
-)  # fmt: skip
-N_PARAMETERS = len(PARAMETER_NAMES)
 #: Standard deviation of the shift each level adds to ``theta`` (compartment >> bioprocess > pathway > complex).
 LEVEL_SCALES: dict[str, float] = {"bioprocess": 0.8, "pathway": 0.5, "complex": 0.35, "protein": 0.45}
 #: The groups of a hierarchy, one standard each (the study's four scales).
@@ -79,7 +77,7 @@ class Hierarchy:
     groups : dict of str -> dict of str -> list of int
         One entry per :data:`GROUP_LEVELS` name: group -> member indices.
     theta : numpy.ndarray of float, shape (n, N_PARAMETERS)
-        Generating morphological parameters.
+        Function parameters (:data:`PARAMETER_NAMES`), the generator's own numbers.
     descriptions : dict of str -> dict of str -> str
         Per level, names of its groups where they have one (the GMT description column).
     """
@@ -130,7 +128,7 @@ def _skewed(rng: np.random.Generator, k: int, alpha: float = 0.6) -> np.ndarray:
 
 
 def theta_from_groups(n: int, groups: dict[str, dict[str, list[int]]], rng: np.random.Generator) -> np.ndarray:
-    """Generating parameters: a protein-specific draw plus one random direction per group.
+    """Function parameters: a protein-specific draw plus one random direction per group.
 
     Each bioprocess, pathway and complex draws a standard-normal direction (groups in
     sorted order); a protein adds ``LEVEL_SCALES[level]`` times the sum of its groups'

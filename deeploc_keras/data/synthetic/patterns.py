@@ -2,9 +2,11 @@
 
 A renderer returns a diffuse density on the canvas (peak about 1) and a set of
 point sources (puncta, tubules, lines) that the screen scatters and blurs with
-a per-cell spot size. Morphological parameters ``theta`` (see
-``hierarchy.PARAMETER_NAMES``) modulate puncta count, spot size and radial
-position, and the share of signal in the bud.
+a per-cell spot size. The function parameters ``theta``
+(:mod:`~deeploc_keras.data.synthetic.parameters`) set the number of puncta and tubules
+(``count``), the size of puncta and the width of rings and lines (``size``), the radial
+placement of puncta, tubules and the nucleolus (``position``) and the share of puncta in
+the bud (``polarity``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .cells import _XX, _YY, Geometry
+from .parameters import count_scale, polarity_slope, position_shift, size_scale
 
 __all__ = ["Pattern", "RENDERERS", "render_pattern"]
 
@@ -53,7 +56,7 @@ def _bud_direction(g: Geometry, idx: np.ndarray) -> np.ndarray:
 
 
 def _counts(rng, theta, base: float, low: int, high: int) -> np.ndarray:
-    lam = base * np.exp(0.3 * theta[:, 1])
+    lam = base * count_scale(theta)
     return np.clip(rng.poisson(lam), low, high)
 
 
@@ -61,14 +64,14 @@ def _in_cell(g: Geometry, idx, counts, rng, theta, *, lo: float, hi: float, bud_
     """Random points inside the mother (radial range lo..hi shifted by theta position) or the bud."""
     cell = np.repeat(np.arange(len(idx)), counts)
     gi = idx[cell]
-    shift = 0.08 * np.tanh(theta[cell, 6])
+    shift = position_shift(theta)[cell]
     r = np.sqrt(rng.uniform(np.clip(lo + shift, 0, 1) ** 2, np.clip(hi + shift, 0.05, 0.97) ** 2))
     ang = rng.uniform(0, 2 * np.pi, len(cell))
     u, v = g.a[gi] * r * np.cos(ang), g.b[gi] * r * np.sin(ang)
     cos, sin = np.cos(g.angle[gi]), np.sin(g.angle[gi])
     y = g.centre[gi, 0] + u * sin + v * cos
     x = g.centre[gi, 1] + u * cos - v * sin
-    p_bud = np.clip(bud_share * np.exp(0.6 * theta[cell, 7]), 0, 0.9) * (g.bud_radius[gi] > 0)
+    p_bud = np.clip(bud_share * np.exp(2 * polarity_slope(theta)[cell]), 0, 0.9) * (g.bud_radius[gi] > 0)
     in_bud = rng.random(len(cell)) < p_bud
     y = np.where(in_bud, g.bud_centre[gi, 0] + g.bud_radius[gi] * r * np.sin(ang), y)
     x = np.where(in_bud, g.bud_centre[gi, 1] + g.bud_radius[gi] * r * np.cos(ang), x)
@@ -78,7 +81,7 @@ def _in_cell(g: Geometry, idx, counts, rng, theta, *, lo: float, hi: float, bud_
 def _spots(g, idx, theta, rng, *, base, low, high, lo, hi, sigma, brightness, bud_share=0.25) -> Pattern:
     counts = _counts(rng, theta, base, low, high)
     cell, y, x = _in_cell(g, idx, counts, rng, theta, lo=lo, hi=hi, bud_share=bud_share)
-    spot = sigma * np.exp(0.2 * theta[:, 2])
+    spot = sigma * size_scale(theta)
     w = brightness * rng.uniform(0.6, 1.4, len(cell)) * 2 * np.pi * (1.2 + spot[cell]) ** 2
     haze = 0.06 * g.cell[idx] * (1 - g.vacuole[idx])
     return Pattern(haze, cell, y, x, w, spot)
@@ -113,17 +116,18 @@ def _nuclei(g, idx, theta, rng):
 
 
 def _nucleolus(g, idx, theta, rng):
-    phi = rng.uniform(0, 2 * np.pi, len(idx)) + 0.5 * theta[:, 6]
+    phi = rng.uniform(0, 2 * np.pi, len(idx))
     r = g.nucleus_radius[idx]
-    cy = g.nucleus_centre[idx, 0] + 0.8 * r * np.sin(phi)
-    cx = g.nucleus_centre[idx, 1] + 0.8 * r * np.cos(phi)
+    offset = (0.6 + 2 * position_shift(theta)) * r  # 0.3 (central) to 0.9 (at the envelope) of the radius
+    cy = g.nucleus_centre[idx, 0] + offset * np.sin(phi)
+    cx = g.nucleus_centre[idx, 1] + offset * np.cos(phi)
     dist = np.sqrt((_YY[None] - cy[:, None, None]) ** 2 + (_XX[None] - cx[:, None, None]) ** 2)
-    disc = np.clip(0.5 + (0.75 * r * np.exp(0.15 * theta[:, 2]))[:, None, None] - dist, 0, 1)
+    disc = np.clip(0.5 + (0.75 * r * np.sqrt(size_scale(theta)))[:, None, None] - dist, 0, 1)
     return _diffuse(2.2 * g.nucleus[idx] * disc + 0.08 * g.nucleus[idx])
 
 
 def _width(theta, base):
-    return base * np.exp(0.15 * theta[:, 2])
+    return base * np.sqrt(size_scale(theta))
 
 
 def _nuclear_periphery(g, idx, theta, rng):
@@ -172,14 +176,14 @@ def _mitochondria(g, idx, theta, rng):
     span = rng.uniform(0.6, 1.5, len(cell))
     t = np.linspace(0, 1, per)[None, :]
     ang = start[:, None] + span[:, None] * t
-    rad = (0.78 + 0.05 * np.tanh(theta[cell, 6]))[:, None] + 0.08 * np.sin(rng.uniform(0, 6, (len(cell), 1))
+    rad = (0.78 + 0.5 * position_shift(theta)[cell])[:, None] + 0.08 * np.sin(rng.uniform(0, 6, (len(cell), 1))
                                                                            + 6 * t)
     u, v = g.a[gi, None] * rad * np.cos(ang), g.b[gi, None] * rad * np.sin(ang)
     cos, sin = np.cos(g.angle[gi])[:, None], np.sin(g.angle[gi])[:, None]
     y = g.centre[gi, 0, None] + u * sin + v * cos
     x = g.centre[gi, 1, None] + u * cos - v * sin
     w = np.full(y.size, 1.6 * 2.2)
-    spot = 0.5 * np.exp(0.2 * theta[:, 2])
+    spot = 0.5 * size_scale(theta)
     return Pattern(0.05 * g.cell[idx], np.repeat(cell, per), y.ravel(), x.ravel(), w, spot)
 
 
@@ -213,7 +217,7 @@ def _budneck(g, idx, theta, rng):
     half = np.where(g.bud_radius[idx] > 0, np.minimum(0.8 * g.bud_radius[idx], 0.55 * g.b[idx]), 2.5)
     normal = np.stack([direction[:, 1], -direction[:, 0]], 1)
     pat = _line(g, idx, neck - half[:, None] * normal, neck + half[:, None] * normal, 24, rng, 1.5,
-                0.7 * np.exp(0.2 * theta[:, 2]))
+                0.7 * np.sqrt(size_scale(theta)))
     pat.diffuse = 0.05 * g.cell[idx]
     return pat
 
@@ -228,7 +232,7 @@ def _budtip(g, idx, theta, rng):
     y = tip[cell, 0] + rng.normal(0, 1.3, len(cell))
     x = tip[cell, 1] + rng.normal(0, 1.3, len(cell))
     return Pattern(0.05 * g.cell[idx], cell, y, x, np.full(len(cell), 2.0 * 2.5),
-                   0.8 * np.exp(0.2 * theta[:, 2]))
+                   0.8 * size_scale(theta))
 
 
 def _spindle(g, idx, theta, rng):
@@ -239,7 +243,7 @@ def _spindle(g, idx, theta, rng):
     start = centre - np.where(long, 0.6, 0.45)[:, None] * r[:, None] * direction
     reach = np.where(long, np.linalg.norm(g.bud_centre[idx] - centre, axis=1) * 0.85, 0.45 * r)
     end = centre + reach[:, None] * direction
-    return _line(g, idx, start, end, 20, rng, 1.4, 0.5 * np.exp(0.2 * theta[:, 2]))
+    return _line(g, idx, start, end, 20, rng, 1.4, 0.5 * np.sqrt(size_scale(theta)))
 
 
 def _spindle_pole(g, idx, theta, rng):
@@ -253,7 +257,7 @@ def _spindle_pole(g, idx, theta, rng):
     cell = np.concatenate([np.arange(m), np.flatnonzero(two)])
     pts = np.concatenate([p1, p2[two]])
     w = np.full(len(cell), 2.0 * 2 * np.pi * 1.4**2)
-    return Pattern(0.05 * g.cell[idx], cell, pts[:, 0], pts[:, 1], w, 0.4 * np.exp(0.2 * theta[:, 2]))
+    return Pattern(0.05 * g.cell[idx], cell, pts[:, 0], pts[:, 1], w, 0.4 * size_scale(theta))
 
 
 def _dead(g, idx, theta, rng):

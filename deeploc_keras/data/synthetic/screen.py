@@ -11,24 +11,26 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import scipy.fft as _fft
 
 from ...core.errors import InputError, check_positive_int
 from ...core.outputs import atomic_path
 from ..store import CellStore, assign_splits
-from .camera import DIFFICULTIES, FFT_SIZE, expose, illumination, spectrum, to_crop, transfer
+from .camera import DIFFICULTIES, expose, illumination, spectrum, to_crop, transfer
 from .cells import CANVAS, CROP, PAD, Geometry, draw_geometry
+from .channels import CHANNEL_STANDARDS, channel_groups
+from .function import REGIONS, modulation, render_protein
 from .grounded import hierarchy_from_annotations
-from .hierarchy import ARTEFACT_CLASSES, GROUP_LEVELS, Hierarchy, make_hierarchy
+from .hierarchy import ARTEFACT_CLASSES, GROUP_LEVELS, LOCALIZATION_CLASSES, Hierarchy, make_hierarchy
+from .parameters import N_PARAMETERS, PARAMETER_NAMES
 from .patterns import render_pattern
 
-__all__ = ["BLOCK_CELLS", "STANDARD_NAMES", "HIERARCHY_CHOICES", "SimulatedScreen", "cells_per_protein_counts",
-           "choose_hierarchy", "simulate_screen", "write_gmt"]
+__all__ = ["BLOCK_CELLS", "STANDARD_NAMES", "SPLIT_FRACTIONS", "HIERARCHY_CHOICES", "SimulatedScreen", "cells_per_protein_counts",
+           "choose_hierarchy", "render_cells", "simulate_screen", "write_gmt"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +38,13 @@ logger = logging.getLogger(__name__)
 BLOCK_CELLS = 256
 #: The four standards written under ``standards/`` (the study's scales).
 STANDARD_NAMES = GROUP_LEVELS
+#: Train, validation and test shares of each protein's cells (the study's protocol).
+SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 #: Hierarchies a screen can have: real ORFs and groups from the shipped annotation, or fully synthetic.
 HIERARCHY_CHOICES = ("grounded", "synthetic")
 _FIELD_SHAPE = (1024, 1344)
+#: Log-sd of the protein's abundance (nuisance: abundance carries no function, per-crop standardization erases it).
+_ABUNDANCE_SD = 0.7
 _WELLS = [f"{r}{c:02d}" for r in "ABCDEFGHIJKLMNOP" for c in range(1, 25)]
 
 
@@ -200,7 +206,13 @@ def _render_block(ctx: _Context, block: int, start: int, stop: int) -> tuple[np.
 
 def _protein_light(h: Hierarchy, g: Geometry, prot: np.ndarray, dead: np.ndarray, ghost: np.ndarray,
                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, list, np.ndarray]:
-    """The protein's diffuse light, point sources and their sizes, and the cells' texture field."""
+    """The protein's diffuse light, point sources and their sizes, and the marker's mottling.
+
+    A cell of a protein gets its primary class's pattern with the label-aligned function
+    (:func:`~deeploc_keras.data.synthetic.function.render_protein`), its second class's own pattern
+    (``mix`` of the light), then the label-orthogonal field
+    (:func:`~deeploc_keras.data.synthetic.function.modulation`) on all of it.
+    """
     f32 = np.float32
     m = len(prot)
     normal = ~(dead | ghost)
@@ -209,35 +221,31 @@ def _protein_light(h: Hierarchy, g: Geometry, prot: np.ndarray, dead: np.ndarray
     spot = np.zeros(m)
     pts: list[tuple[np.ndarray, ...]] = []
 
-    def add(name: str, sel: np.ndarray, weight: np.ndarray) -> None:
+    def add(render: Callable, name: str, sel: np.ndarray, weight: np.ndarray) -> None:
         if sel.size == 0:
             return
-        pat = render_pattern(name, g, sel, theta[sel], rng)
+        pat = render(name, g, sel, theta[sel], rng)
         diffuse[sel] += weight[:, None, None].astype(f32) * pat.diffuse
         pts.append((sel[pat.cell], pat.y, pat.x, pat.weight * weight[pat.cell]))
         spot[sel] = np.maximum(spot[sel], pat.spot_sigma)
 
-    for k, renderer in enumerate(h.class_names):
+    for k, name in enumerate(h.class_names):
         sel = np.flatnonzero(normal & (h.compartment[prot] == k))
-        add(renderer, sel, 1 - h.mix[prot[sel]])
+        add(render_protein, name, sel, 1 - h.mix[prot[sel]])
         sel = np.flatnonzero(normal & (h.second[prot] == k))
-        add(renderer, sel, h.mix[prot[sel]])
+        add(render_pattern, name, sel, h.mix[prot[sel]])
     for name, mask in (("DEAD", dead), ("GHOST", ghost)):
-        add(name, np.flatnonzero(mask), np.ones(int(mask.sum())))
-    # generic modulation by the protein's parameters: nuclear/cytoplasmic ratio, bud enrichment
-    nuc_level = (0.04 * np.exp(0.4 * theta[:, 4]) * normal).astype(f32)[:, None, None]
-    diffuse += nuc_level * g.nucleus
-    diffuse *= 1 + (0.4 * np.tanh(theta[:, 7])).astype(f32)[:, None, None] * g.bud
-    # texture: smooth multiplicative noise whose scale and amplitude follow theta (complex white noise
-    # drawn directly as a spectrum and shaped by a Gaussian filter)
-    white = rng.standard_normal((2, m, FFT_SIZE, FFT_SIZE // 2 + 1), dtype=f32)
-    tex_spec = white[0] + 1j * white[1]
-    tex_spec *= transfer(1.5 * np.exp(0.3 * theta[:, 3]))
-    tex = _fft.irfft2(tex_spec, s=(FFT_SIZE, FFT_SIZE))[:, :CANVAS, :CANVAS]
-    tex /= tex.std(axis=(1, 2), keepdims=True) + f32(1e-6)
-    amp = (0.15 + 0.15 / (1 + np.exp(-theta[:, 3]))).astype(f32)
-    diffuse *= np.exp(amp[:, None, None] * tex)
-    return diffuse, spot, pts, tex
+        add(render_pattern, name, np.flatnonzero(mask), np.ones(int(mask.sum())))
+    nuclear = np.isin(np.asarray(h.class_names)[h.compartment[prot]],
+                      [c for c, region in REGIONS.items() if region == "nucleus"])
+    field, marker_texture = modulation(g, theta, nuclear & normal, rng)
+    field[~normal] = 1
+    diffuse *= field
+    for k, (cell, y, x, w) in enumerate(pts):
+        row = np.clip(np.rint(y).astype(np.int64), 0, CANVAS - 1)
+        col = np.clip(np.rint(x).astype(np.int64), 0, CANVAS - 1)
+        pts[k] = (cell, y, x, w * field[cell, row, col])
+    return diffuse, spot, pts, marker_texture
 
 
 def _blurred_gfp(diffuse: np.ndarray, points: np.ndarray, spot: np.ndarray, blur: np.ndarray) -> np.ndarray:
@@ -253,7 +261,7 @@ def _blurred_gfp(diffuse: np.ndarray, points: np.ndarray, spot: np.ndarray, blur
     return to_crop(gfp_spec)
 
 
-def _blurred_marker(g: Geometry, tex: np.ndarray, ghost: np.ndarray, deb: tuple, blur: np.ndarray,
+def _blurred_marker(g: Geometry, texture: np.ndarray, ghost: np.ndarray, deb: tuple, blur: np.ndarray,
                     rng: np.random.Generator) -> np.ndarray:
     """The RFP marker crop: cell minus vacuole and part of the nucleus, neighbours, debris, blur and halo."""
     f32 = np.float32
@@ -262,7 +270,7 @@ def _blurred_marker(g: Geometry, tex: np.ndarray, ghost: np.ndarray, deb: tuple,
     marker *= 1 - f32(0.3) * g.nucleus
     marker += f32(0.08) * g.vacuole
     marker += rng.uniform(0.6, 1.2, m).astype(f32)[:, None, None] * g.neighbours
-    marker *= np.exp(f32(0.12) * tex)
+    marker *= np.exp(f32(0.12) * texture)
     marker[ghost] *= f32(0.15)
     marker += _scatter(m, deb[0], deb[1], deb[2], deb[3] / 8)
     marker_spec = spectrum(marker)  # optical blur plus a wide halo of out-of-focus light
@@ -272,10 +280,10 @@ def _blurred_marker(g: Geometry, tex: np.ndarray, ghost: np.ndarray, deb: tuple,
 
 def _expose_block(ctx: _Context, g: Geometry, prot: np.ndarray, dead: np.ndarray, gfp: np.ndarray, marker: np.ndarray,
                   rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-    """Photo-electrons on the kept crops and the camera's counts: abundance (function + protein + cell noise),
-    cell-cycle dependence, illumination of the cell's place in its field; also returns plate, field, x, y."""
+    """Photo-electrons on the kept crops and the camera's counts: abundance (protein and cell noise, no
+    function), illumination of the cell's place in its field; also returns plate, field, x, y."""
     f32 = np.float32
-    s, theta, m = ctx.settings, ctx.hierarchy.theta[prot], len(prot)
+    s, m = ctx.settings, len(prot)
     plate = ctx.plate[prot]
     field = rng.integers(0, 4, m)
     x = rng.uniform(32, _FIELD_SHAPE[1] - 32, m)
@@ -283,8 +291,7 @@ def _expose_block(ctx: _Context, g: Geometry, prot: np.ndarray, dead: np.ndarray
     illum = illumination(ctx.plate_gain[plate] * ctx.field_gain[prot, field], ctx.plate_gradient[plate], x, y,
                          _FIELD_SHAPE)
     photons = float(s["photons"])
-    level = (200.0 * photons * np.exp(0.5 * theta[:, 0]) * ctx.abundance[prot]
-             * np.exp(rng.normal(0, float(s["cell_sd"]), m)) * np.exp(0.5 * theta[:, 5] * (g.bud_fraction - 0.3)))
+    level = 200.0 * photons * ctx.abundance[prot] * np.exp(rng.normal(0, float(s["cell_sd"]), m))
     level = np.where(dead, 150.0 * photons, level)
     marker_level = 280.0 * photons * ctx.plate_marker[plate] * np.exp(rng.normal(0, 0.2, m))
     keep = (slice(None), slice(PAD, PAD + CROP), slice(PAD, PAD + CROP))
@@ -299,6 +306,58 @@ def _expose_block(ctx: _Context, g: Geometry, prot: np.ndarray, dead: np.ndarray
     np.multiply(illum, marker, out=electrons[..., 1])
     images = expose(electrons, rng, read_noise=float(s["read_noise"]), hot=float(s["hot"]))
     return images, plate, field, x, y
+
+
+def render_cells(class_name: str, theta: Sequence[float] | np.ndarray, n: int, *, seed: int = 0,
+                 difficulty: str = "medium") -> np.ndarray:
+    """Render ``n`` cells of one protein of class ``class_name`` with function parameters ``theta``.
+
+    The cells go through the screen's whole renderer and camera (one plate, average abundance, no
+    DEAD or GHOST cells), so varying one parameter shows what it does to the images.
+
+    Parameters
+    ----------
+    class_name : str
+        One of the 17 localization classes.
+    theta : sequence of float, length N_PARAMETERS
+        The protein's :data:`~deeploc_keras.data.synthetic.parameters.PARAMETER_NAMES`.
+    n : int
+        Cells to render.
+    seed : int, default 0
+        Seed of the cells (the same seed gives the same cells for any ``theta``'s geometry).
+    difficulty : {"easy", "medium", "hard"}, default "medium"
+
+    Returns
+    -------
+    numpy.ndarray of uint16, shape (n, 64, 64, 2)
+
+    Raises
+    ------
+    InputError
+        On an unknown class or difficulty, ``n < 1`` or a ``theta`` of the wrong length.
+
+    Examples
+    --------
+    >>> cells = render_cells("NUCLEOLUS", [0.0] * 8, 3)
+    >>> cells.shape, cells.dtype
+    ((3, 64, 64, 2), dtype('uint16'))
+    """
+    check_positive_int("n", n)
+    if class_name not in LOCALIZATION_CLASSES:
+        raise InputError(f"class_name must be one of {list(LOCALIZATION_CLASSES)}. Received: {class_name!r}")
+    if difficulty not in DIFFICULTIES:
+        raise InputError(f"difficulty must be one of {list(DIFFICULTIES)}. Received: difficulty={difficulty!r}")
+    theta = np.asarray(theta, dtype=np.float64)
+    if theta.shape != (N_PARAMETERS,):
+        raise InputError(f"theta must hold the {N_PARAMETERS} parameters {list(PARAMETER_NAMES)}. "
+                         f"Received: theta.shape={theta.shape}")
+    h = Hierarchy(proteins=["P"], class_names=[class_name], compartment=np.zeros(1, np.int64),
+                  second=np.full(1, -1), mix=np.zeros(1), groups={}, theta=theta[None])
+    ctx = _context(h, np.array([n]), 1, seed, difficulty, 0.0, [class_name])
+    ctx.abundance[:] = 1.0
+    ctx.plate_gradient[:] = 0.0
+    return np.concatenate([_render_block(ctx, block, start, min(start + BLOCK_CELLS, n))[0]
+                           for block, start in enumerate(range(0, n, BLOCK_CELLS))])
 
 
 def choose_hierarchy(
@@ -375,7 +434,8 @@ def _check_screen(proteins: int, cells_per_protein: int, plates: int, chunk_cell
 
 
 def _context(h: Hierarchy, counts: np.ndarray, plates: int, seed: int, difficulty: str,
-             dead_ghost_fraction: float, class_names: list[str]) -> _Context:
+             dead_ghost_fraction: float, class_names: list[str],
+             split_fractions: tuple[float, float, float] = SPLIT_FRACTIONS) -> _Context:
     """Everything the blocks share: plates and wells (independent of function), nuisance, splits."""
     n = len(h.proteins)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
@@ -390,21 +450,25 @@ def _context(h: Hierarchy, counts: np.ndarray, plates: int, seed: int, difficult
         dead_ghost_fraction=float(dead_ghost_fraction),
         artefact_label={name: class_names.index(name) for name in ARTEFACT_CLASSES if name in class_names},
         plate=plate, well=np.array([_WELLS[i % len(_WELLS)] for i in well_index], dtype=object),
-        abundance=np.exp(rng.normal(0, 0.4, n)), field_gain=rng.normal(1, 0.05, (n, 4)).clip(0.7, 1.3),
+        abundance=np.exp(rng.normal(0, _ABUNDANCE_SD, n)), field_gain=rng.normal(1, 0.05, (n, 4)).clip(0.7, 1.3),
         plate_gain=rng.uniform(0.8, 1.2, plates), plate_gradient=rng.normal(0, 0.25, (plates, 2)),
         plate_background=rng.uniform(15, 45, plates), plate_marker=rng.uniform(0.85, 1.15, plates),
-        split=assign_splits(protein_of_cell, seed=seed),
+        split=assign_splits(protein_of_cell, seed=seed, fractions=split_fractions),
     )
 
 
 def _write_tables(folder: Path, ctx: _Context, counts: np.ndarray) -> None:
-    """``standards/*.gmt``, ``localization.gmt`` and ``proteins.csv`` of a screen."""
+    """``standards/*.gmt`` (the four scales and the channel standards), ``localization.gmt`` and ``proteins.csv``."""
     h = ctx.hierarchy
     (folder / "standards").mkdir()
     ids = np.asarray(h.proteins, dtype=object)
     for name in STANDARD_NAMES:
         write_gmt(folder / "standards" / f"{name}.gmt", {k: list(ids[v]) for k, v in h.groups[name].items()},
                   h.descriptions.get(name))
+    primary = np.asarray(h.class_names, dtype=object)[h.compartment]
+    for name, channel in CHANNEL_STANDARDS.items():
+        write_gmt(folder / "standards" / f"{name}.gmt",
+                  {k: list(ids[v]) for k, v in channel_groups(h.theta, primary, channel).items()})
     write_gmt(folder / "localization.gmt", {k: list(ids[v]) for k, v in h.localization().items()})
     table = h.table()
     table.insert(4, "plate", [f"plate{p + 1:02d}" for p in ctx.plate])
@@ -447,6 +511,7 @@ def simulate_screen(
     pathways: int | None = None,
     complexes: int | None = None,
     multi_localized_fraction: float = 0.15,
+    split_fractions: tuple[float, float, float] = SPLIT_FRACTIONS,
     overwrite: bool = False,
     chunk_cells: int = 512,
     progress: bool = False,
@@ -456,8 +521,9 @@ def simulate_screen(
     Writes, atomically, ``OUTDIR/cells.h5`` (the cell store: uint16 GFP/RFP
     crops with a camera offset, labels = localization class, protein ids,
     plates, wells, fields, 80/10/10 split per protein),
-    ``OUTDIR/standards/{cellular_component,bioprocess,pathway,complex}.gmt``,
-    ``OUTDIR/localization.gmt`` (the classes as groups) and ``OUTDIR/proteins.csv``
+    ``OUTDIR/standards/{cellular_component,bioprocess,pathway,complex}.gmt``, the channel standards
+    ``OUTDIR/standards/function_{label_aligned,label_orthogonal}.gmt``
+    (:mod:`deeploc_keras.data.synthetic.channels`), ``OUTDIR/localization.gmt`` (the classes as groups) and ``OUTDIR/proteins.csv``
     (annotation, memberships, generating parameters and nuisance of every protein).
 
     Parameters
@@ -491,6 +557,9 @@ def simulate_screen(
         Synthetic only: group counts.
     multi_localized_fraction : float, default 0.15
         Share of proteins with a second localization (an upper bound when grounded).
+    split_fractions : tuple of 3 floats, default (0.8, 0.1, 0.1)
+        Train, validation and test shares of each protein's cells (the study's 80/10/10 by default; a small
+        screen profiled from its held-out cells may hold out more, e.g. 60/20/20).
     overwrite : bool, default False
         Replace an existing ``outdir``.
     chunk_cells : int, default 512
@@ -526,13 +595,14 @@ def simulate_screen(
     n, cpp = len(h.proteins), int(cells_per_protein)
     class_names = list(h.class_names) + (list(ARTEFACT_CLASSES) if dead_ghost_fraction > 0 else [])
     counts = cells_per_protein_counts(n, cpp, cells_per_protein_spread, seed=seed)
-    ctx = _context(h, counts, int(plates), seed, difficulty, dead_ghost_fraction, class_names)
+    ctx = _context(h, counts, int(plates), seed, difficulty, dead_ghost_fraction, class_names, split_fractions)
     total = len(ctx.protein_of_cell)
     with atomic_path(outdir, overwrite=overwrite, owner="simulate", inputs=[annotations]) as tmp:
         tmp.mkdir(parents=True)
         source = (f"deeploc_keras.data.synthetic seed={seed} difficulty={difficulty} hierarchy={hierarchy} proteins={n} "
                   f"cells_per_protein={cpp}"
-                  + (f" cells_per_protein_spread={cells_per_protein_spread:g}" if cells_per_protein_spread else ""))
+                  + (f" cells_per_protein_spread={cells_per_protein_spread:g}" if cells_per_protein_spread else "")
+                  + (f" split_fractions={tuple(split_fractions)}" if tuple(split_fractions) != SPLIT_FRACTIONS else ""))
         _render_store(tmp / "cells.h5", ctx, class_names, source, chunk_cells, progress)
         _write_tables(tmp, ctx, counts)
     out = Path(outdir)

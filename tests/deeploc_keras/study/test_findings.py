@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from deeploc_keras.study.findings import (
+    channel_sentences,
     compare_with_study,
     family_sentences,
     ladder_sentences,
@@ -180,3 +181,21 @@ def test_compare_with_study_needs_a_method_and_a_baseline():
 @pytest.mark.parametrize("metric", ["ami", "average_precision"])
 def test_every_tested_metric_has_a_null_definition(metric):
     assert METRICS[metric].null_definition != "none"
+
+
+def test_channel_sentences_say_which_channel_each_method_and_baseline_captured():
+    rows = [("M", "method", "label_aligned", 0.001), ("M", "method", "label_orthogonal", 0.001),
+            ("B", "baseline", "label_aligned", 0.002), ("B", "baseline", "label_orthogonal", 0.6),
+            ("C", "baseline", "label_aligned", 0.5), ("C", "baseline", "label_orthogonal", 0.7),
+            ("R", "reference", "label_aligned", 0.001), ("R", "reference", "label_orthogonal", 0.001)]
+    channels = pd.DataFrame(rows, columns=["representation", "role", "channel", "p_null"]).assign(value=0.4,
+                                                                                                  chance=0.3)
+    sentences = channel_sentences(channels)
+    assert len(sentences) == 3  # references are not judged
+    assert sentences[0].startswith("M captured both function channels: label-aligned (AP within compartment 0.400")
+    assert sentences[1].startswith("B captured the label-aligned channel (") and "but not the label-orthogonal" in \
+        sentences[1]
+    assert sentences[2].startswith("C captured neither function channel")
+    # Benjamini-Hochberg over the six tests: 0.04 alone passes 0.05, among larger p-values it does not
+    channels.loc[3, "p_null"] = 0.04
+    assert "but not the label-orthogonal" in channel_sentences(channels)[1]

@@ -161,8 +161,9 @@ def test_reproduce_steps_print_a_line_each_with_elapsed_time_and_the_rest(monkey
     run.step("train_pci", lambda: None)
     run.step("train_pci", lambda: None)
     lines = capsys.readouterr().err.splitlines()
-    # 11 steps with a store; the rest scaled from the steps done by their usual shares of a run
-    rest = 60 * sum(list(module._STEP_SECONDS.values())[2:]) / module._STEP_SECONDS["train_deeploc"]
+    # 11 steps with a store (no simulate, no oracle); the rest scaled from the steps done by their usual shares
+    later = [s for s in module.STEP_NAMES if s not in ("simulate", "train_deeploc", "train_oracle")]
+    rest = 60 * sum(module._STEP_SECONDS[s] for s in later) / module._STEP_SECONDS["train_deeploc"]
     assert lines[0] == f"reproduce [1/11] train_deeploc: 60 s; elapsed 60 s, about {module.format_seconds(rest)} left"
     assert lines[1].startswith("reproduce [2/11] train_pci: 5.0 min; elapsed 6.0 min, about ")
     assert lines[2] == "reproduce [2/11] train_pci: finished before, skipped"
