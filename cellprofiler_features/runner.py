@@ -198,7 +198,7 @@ class _Executor:
         else:
             _quiet_dask()
             try:
-                self._client, self._own_client = Client(str(scheduler), timeout="30s"), True
+                self._client, self._own_client = Client(str(scheduler)), True
             except (OSError, ValueError, TypeError) as exc:
                 raise InputError(f"cannot reach the Dask scheduler at {scheduler!r}: {_first_line(exc)}") from None
         self.address = scheduler if isinstance(scheduler, str) and scheduler != "local" else \
@@ -388,7 +388,8 @@ def extract_cellprofiler(
         the number of Dask LocalCluster workers.
     scheduler : str or distributed.Client, optional
         None: a local process pool. ``"local"``: a Dask LocalCluster of ``workers`` processes.
-        An address (``tcp://host:8786``): the Dask scheduler of a cluster. A Client: use it.
+        An address (``tcp://host:8786``): the Dask scheduler of a cluster, reached within Dask's
+        connect timeout (``distributed.comm.timeouts.connect``, 30 s by default). A Client: use it.
     rescale : bool, default False
         Float stores with values above 1: divide every crop by the store's maximum (over all
         cells, so every split is scaled alike) instead of raising.

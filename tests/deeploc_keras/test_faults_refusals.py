@@ -161,6 +161,16 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+def test_cellprofiler_raises_on_an_unreachable_scheduler_and_writes_nothing(tiny_store, tmp_path, one_line):
+    address = f"tcp://127.0.0.1:{_free_port()}"  # well formed, nothing listening
+    out = tmp_path / "cp"
+    env = {**os.environ, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"}
+    result = subprocess.run([*CLI, "extract", str(tiny_store), "--out", str(out), "--method", "cellprofiler",
+                             "--scheduler", address], capture_output=True, text=True, timeout=300, env=env)
+    one_line(result, f"cannot reach the Dask scheduler at '{address}'", "after 2 s")
+    assert os.listdir(tmp_path) == []  # no out folder, no .chunks/, no lock
+
+
 @pytest.mark.slow
 def test_cellprofiler_raises_when_the_scheduler_dies_mid_run_and_keeps_its_chunks(store_factory, tmp_path, one_line):
     store = store_factory(tmp_path / "cells.h5", cells_per_protein=100, chunk_cells=64)
