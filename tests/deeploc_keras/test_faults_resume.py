@@ -86,6 +86,29 @@ def test_train_killed_at_a_random_instant_resumes_to_the_uninterrupted_run(refer
     assert os.listdir(tmp_path) == ["run"], how  # no partial, lock or set-aside left
 
 
+def test_ctrl_c_in_the_first_epoch_advises_resume_which_finishes_the_run(reference, tiny_store, tmp_path):
+    whole, _ = reference
+    out = tmp_path / "run"
+    process = subprocess.Popen([*CLI, "train", str(tiny_store), "--out", str(out), *ARGS], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    _wait_for(out / "backup", process)  # made when training begins (RunBackup.on_train_begin)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=600)
+    assert process.returncode == 130, stderr[-3000:]
+    assert "Traceback" not in stderr, stderr[-3000:]
+    assert stderr.strip().splitlines()[-1] == (f"Interrupted; temporary files were removed; kept {out / 'backup'} "
+                                               "(resume with --resume)."), stderr[-3000:]
+    assert not list((out / "backup").iterdir()), stderr[-3000:]  # no epoch had finished: Ctrl-C came in epoch 1
+    history = out / "history.csv"
+    assert not history.exists() or len(history.read_text().splitlines()) <= 1
+    resumed = CliRunner().invoke(main, ["train", str(tiny_store), "--out", str(out), *ARGS, "--resume"])
+    assert resumed.exit_code == 0, resumed.output[-3000:]
+    assert history.read_text() == (whole / "history.csv").read_text()
+    assert all(np.array_equal(a, b) for a, b in zip(_weights(out / "best.keras"), _weights(whole / "best.keras"),
+                                                    strict=True))
+    assert sorted(os.listdir(out)) == ["best.keras", "config.json", "history.csv"]
+
+
 _KILLED_WHILE_SAVING = textwrap.dedent("""
     import os, signal, sys
     import keras
@@ -167,7 +190,7 @@ _TINY_REPRODUCE = textwrap.dedent("""
         sys.exit(130)
 """)
 TINY = {"description": "interrupt test", "proteins": 16, "cells_per_protein": 20, "deeploc_preset": "study",
-        "deeploc_width": 0.0625, "deeploc_epochs": 1, "sweep_rates": [1e-3], "seeds": [0], "batch_size": 32,
+        "deeploc_width": 0.0625, "deeploc_epochs": 2, "sweep_rates": [1e-3], "seeds": [0], "batch_size": 32,
         "pci_width": 0.0625, "pci_epochs": 1, "pci_lr": 1e-3, "cp_workers": 1, "n_bootstrap": 5, "jit_compile": False,
         "mixed_precision": "off"}
 
@@ -195,6 +218,9 @@ def test_reproduce_killed_at_a_random_instant_resumes_to_the_uninterrupted_run(t
     assert (out / "summary.csv").read_text() == (whole / "summary.csv").read_text(), how
     steps = json.loads((out / "reproduce.json").read_text())["steps"]
     assert list(steps) == list(json.loads((whole / "reproduce.json").read_text())["steps"]), how
+    monitor = out / "runs" / "deeploc" / "monitor.csv"  # Figure 3's points: every epoch, none dropped on resume
+    assert sorted(set(pd.read_csv(monitor)["epoch"])) == list(range(1, TINY["deeploc_epochs"] + 1)), how
+    assert monitor.read_text() == (whole / "runs" / "deeploc" / "monitor.csv").read_text(), how
     assert sorted(os.listdir(tmp_path)) == ["run"], how
 
 
