@@ -32,7 +32,15 @@ import keras
 from ..core.errors import InputError
 from .cell_model import CellModel
 from .info import model_info
-from .layers import CellAugment, CropAverage, FixedCrops, PercentileStretch, Standardize, five_crop_offsets
+from .layers import (
+    CellAugment,
+    CropAverage,
+    FixedCrops,
+    PercentileStretch,
+    Standardize,
+    TiledMaxPooling2D,
+    five_crop_offsets,
+)
 from .layers_pifia import ImageStandardize
 from .presets import INITIALIZERS, INTENSITIES, TTA_MODES, DeepLocPreset, get_preset
 
@@ -166,7 +174,7 @@ def build_deeploc(num_classes: int = 19, preset: str | DeepLocPreset = "kraus201
         x = keras.layers.BatchNormalization(momentum=p.batchnorm_momentum, epsilon=1e-3, name=f"conv_{k}_bn")(x)
         x = keras.layers.ReLU(name=f"conv_{k}_relu")(x)
         if k in _POOL_AFTER:
-            x = keras.layers.MaxPooling2D(2, 2, padding=p.padding, name=_POOL_AFTER[k])(x)
+            x = TiledMaxPooling2D(2, 2, padding=p.padding, name=_POOL_AFTER[k])(x)
     x = keras.layers.Flatten(name="flatten")(x)
     dense = [(f"fc_{i}", _scaled(units, width)) for i, units in enumerate(FC_UNITS, start=1)]
     for i, (name, units) in enumerate([*dense, ("logits", num_classes)], start=len(CONV_FILTERS) + 1):

@@ -9,10 +9,12 @@ what the network sees, on whole batches with TensorFlow ops (no per-cell Python)
 - :class:`CellAugment` -- random crop, flips and rot90 per cell in training, a centre
   crop at inference;
 - :class:`FixedCrops` and :class:`CropAverage` -- fixed test-time crops stacked along
-  the batch axis and their average (DeepLoc's 5-crop test-time augmentation).
+  the batch axis and their average (DeepLoc's 5-crop test-time augmentation);
+- :class:`TiledMaxPooling2D` -- Keras' ``MaxPooling2D`` for windows that tile the input
+  (pool size = strides), computed as a reshape and a max (no window ops).
 
-All layers compute in float32 whatever the global dtype policy (raw 16-bit counts do
-not fit float16), serialize with a complete ``get_config`` and are registered under the
+The preprocessing layers compute in float32 whatever the global dtype policy (raw 16-bit
+counts do not fit float16); all layers serialize with a complete ``get_config`` and are registered under the
 package name ``deeploc_keras``, so a saved ``.keras`` model loads without
 ``custom_objects`` once this module is imported (``deeploc_keras.models.deeploc``
 imports it).
@@ -28,11 +30,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from ..core.errors import InputError
 
-__all__ = ["PercentileStretch", "Standardize", "CellAugment", "FixedCrops", "CropAverage", "five_crop_offsets"]
+__all__ = ["PercentileStretch", "Standardize", "CellAugment", "FixedCrops", "CropAverage", "TiledMaxPooling2D",
+           "five_crop_offsets"]
 
 _PACKAGE = "deeploc_keras"
 #: Key of :class:`CellAugment`'s random state among its saved variables.
@@ -94,13 +98,26 @@ def _built_size(x: tf.Tensor, built: tuple | None, layer: str) -> tf.Tensor:
                      "give crops of the model's size (import --crop-size) or train a model on these")
 
 
-def _rot90(x: tf.Tensor, k: int) -> tf.Tensor:
-    """Counter-clockwise rot90 of (batch, H, W, C) by k (as ``np.rot90`` on axes 1, 2), without assert ops."""
-    if k == 1:
-        return tf.reverse(tf.transpose(x, [0, 2, 1, 3]), [1])
-    if k == 2:
-        return tf.reverse(x, [1, 2])
-    return tf.reverse(tf.transpose(x, [0, 2, 1, 3]), [2])
+def _dihedral_table() -> np.ndarray:
+    """``table[ud, lr, k]`` = (transpose, reverse rows, reverse cols), applied in that order, equal to an
+    up-down flip (``ud``), then a left-right flip (``lr``), then ``np.rot90(., k)`` on (rows, cols)."""
+    probe = np.arange(9).reshape(3, 3)
+    table = np.zeros((2, 2, 4, 3), np.int32)
+    for ud, lr, k in np.ndindex(2, 2, 4):
+        target = np.rot90(probe[::-1 if ud else 1, ::-1 if lr else 1], k)
+        table[ud, lr, k] = next(code for code in np.ndindex(2, 2, 2)
+                                if np.array_equal(_apply_code(probe, code), target))
+    return table
+
+
+def _apply_code(image: np.ndarray, code: tuple[int, int, int]) -> np.ndarray:
+    transpose, rows, cols = code
+    image = image.T if transpose else image
+    return image[::-1 if rows else 1, ::-1 if cols else 1]
+
+
+#: The one transform (transpose?, reverse rows?, reverse cols?) of each (up-down flip, left-right flip, rot90 k).
+_DIHEDRAL = _dihedral_table()
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -327,22 +344,30 @@ class CellAugment(keras.layers.Layer):
             return x[:, r0:r0 + ch, c0:c0 + cw, :]
         batch = tf.shape(x)[0]
         offsets = keras.random.randint((batch, 2), 0, self.crop_offsets, seed=self._seed_generator, dtype="int32")
-        rows = offsets[:, :1] + tf.range(ch)[None, :]
-        cols = offsets[:, 1:] + tf.range(cw)[None, :]
-        x = tf.gather(x, rows, axis=1, batch_dims=1)
-        x = tf.gather(x, cols, axis=2, batch_dims=1)
-        if self.flips:
-            flip = keras.random.randint((batch, 2), 0, 2, seed=self._seed_generator, dtype="int32") > 0
-            x = tf.where(flip[:, 0, None, None, None], tf.reverse(x, [1]), x)
-            x = tf.where(flip[:, 1, None, None, None], tf.reverse(x, [2]), x)
+        if self.crop_offsets > 1:
+            rows = offsets[:, :1] + tf.range(ch)[None, :]
+            cols = offsets[:, 1:] + tf.range(cw)[None, :]
+            x = tf.gather(x, rows, axis=1, batch_dims=1)
+            x = tf.gather(x, cols, axis=2, batch_dims=1)
+        else:
+            x = x[:, :ch, :cw, :]
+        zeros = tf.zeros((batch,), "int32")
+        flips = keras.random.randint((batch, 2), 0, 2, seed=self._seed_generator, dtype="int32") if self.flips \
+            else tf.stack([zeros, zeros], axis=1)
+        k = zeros
         if self.rotations != (0,):
             choice = keras.random.randint((batch,), 0, len(self.rotations), seed=self._seed_generator, dtype="int32")
             k = tf.gather(tf.constant(self.rotations, "int32"), choice)
-            rotated = x
-            for allowed in self.rotations:
-                if allowed:
-                    rotated = tf.where((k == allowed)[:, None, None, None], _rot90(x, allowed), rotated)
-            x = rotated
+        return self._transform(x, tf.gather_nd(tf.constant(_DIHEDRAL), tf.stack([flips[:, 0], flips[:, 1], k], 1)))
+
+    def _transform(self, x: tf.Tensor, codes: tf.Tensor) -> tf.Tensor:
+        """Apply each cell's (transpose?, reverse rows?, reverse cols?) with one select per part that can occur."""
+        possible = _DIHEDRAL[:2 if self.flips else 1, :2 if self.flips else 1][..., list(self.rotations), :]
+        for part in range(3):
+            if not possible[..., part].any():
+                continue
+            changed = tf.transpose(x, [0, 2, 1, 3]) if part == 0 else tf.reverse(x, [part])
+            x = tf.where(codes[:, part, None, None, None] > 0, changed, x)
         return x
 
     def compute_output_shape(self, input_shape):
@@ -469,3 +494,59 @@ class CropAverage(keras.layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "num_crops": self.num_crops, "softmax": self.softmax}
+
+
+def _tiled_extent(size: int, pool: int, padding: str) -> tuple[int, int, int]:
+    """(rows before, rows after, output size) that make ``size`` whole windows, as TensorFlow's SAME/VALID pools do."""
+    if padding == "valid":
+        out = size // pool
+        return 0, out * pool - size, out
+    out = -(-size // pool)
+    total = out * pool - size
+    return total // 2, total - total // 2, out
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class TiledMaxPooling2D(keras.layers.MaxPooling2D):
+    """Keras' ``MaxPooling2D`` computed as a reshape and a max where the windows tile the input.
+
+    With ``pool_size == strides`` (non-overlapping windows) and channels-last data the
+    input is padded with -inf (``"same"``) or cut (``"valid"``) to whole windows exactly
+    as TensorFlow's pool does, reshaped to ``(batch, rows, pool, cols, pool, channels)``
+    and reduced with a max. The output equals ``MaxPooling2D``'s bit for bit. The
+    gradient of a window goes to its maximum; where several elements of a window are
+    exactly equal to the maximum it is split among them (``MaxPooling2D`` gives it all to
+    the first). After a ReLU the tied elements are the zeros, whose gradient the ReLU
+    sets to zero either way. XLA compiles the window operations of ``MaxPooling2D``'s
+    gradient into slow scatter loops on the CPU (~10x this layer's cost for DeepLoc's
+    pools); this form compiles into element-wise loops. Other configurations call
+    ``MaxPooling2D``.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        Those of :class:`keras.layers.MaxPooling2D`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).normal(size=(2, 15, 15, 3)).astype("float32")
+    >>> ours = TiledMaxPooling2D(2, 2, padding="same")(x).numpy()
+    >>> bool((ours == keras.layers.MaxPooling2D(2, 2, padding="same")(x).numpy()).all()), ours.shape
+    (True, (2, 8, 8, 3))
+    """
+
+    def call(self, inputs):
+        rank4 = len(inputs.shape) == 4 and self.data_format == "channels_last"
+        if not rank4 or tuple(self.pool_size) != tuple(self.strides) or None in inputs.shape[1:]:
+            return super().call(inputs)
+        (ph, pw), (_, h, w, c) = self.pool_size, inputs.shape
+        top, bottom, rows = _tiled_extent(h, ph, self.padding)
+        left, right, cols = _tiled_extent(w, pw, self.padding)
+        x = inputs
+        if min(bottom, right) < 0:
+            x = x[:, :rows * ph, :cols * pw, :]
+        if max(top, bottom, left, right) > 0:
+            pads = [[0, 0], [top, max(bottom, 0)], [left, max(right, 0)], [0, 0]]
+            x = tf.pad(x, pads, constant_values=float("-inf"))
+        return tf.reduce_max(tf.reshape(x, [-1, rows, ph, cols, pw, c]), axis=[2, 4])

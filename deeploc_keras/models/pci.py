@@ -32,6 +32,7 @@ import keras
 from ..core.errors import InputError
 from .cell_model import CellModel
 from .info import model_info
+from .layers import TiledMaxPooling2D
 from .layers_pci import PerCropMinMax
 
 __all__ = ["PCI_FEATURE_LAYERS", "PCI_PARAMS", "build_pci", "pci_feature_model"]
@@ -107,7 +108,7 @@ def build_pci(width: float = 1.0, *, seed: int | None = None, image_size: int = 
             x = conv(name, filters)(x)
             x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
             if pool:
-                x = keras.layers.MaxPooling2D(2, name=pool)(x)
+                x = TiledMaxPooling2D(2, name=pool)(x)
         return x
 
     source = keras.Input((image_size, image_size, 2), name="source")

@@ -186,8 +186,10 @@ def _compile(model: keras.Model, cfg: TrainConfig, spec: Method, store: CellStor
 
 
 def _run_callbacks(store: CellStore, cfg: TrainConfig, spec: Method, *, resuming: bool, standards: dict | None,
-                   nan_guard: keras.callbacks.Callback, saved_model: keras.Model) -> list[keras.callbacks.Callback]:
-    """The built-in callbacks of one run before the backup: NaN guard, best checkpoint, CSV log, the optional ones.
+                   nan_guard: keras.callbacks.Callback, saved_model: keras.Model,
+                   steps_per_epoch: int) -> list[keras.callbacks.Callback]:
+    """The built-in callbacks of one run before the backup: NaN guard, BatchNorm re-estimation (where an epoch leaves
+    the moving statistics unconverged), best checkpoint, CSV log, the optional ones.
 
     A resumed run's checkpoint threshold and early-stopping state start from the epochs in ``history.csv``;
     the checkpoint saves ``saved_model``, the run's own model, whichever model trains.
@@ -201,6 +203,7 @@ def _run_callbacks(store: CellStore, cfg: TrainConfig, spec: Method, *, resuming
     past = _history(history_csv)["val_loss"].tolist() if resuming else []
     callbacks: list[keras.callbacks.Callback] = [
         nan_guard,
+        *_batchnorm_callbacks(store, cfg, spec, saved_model, steps_per_epoch),
         FiniteModelCheckpoint(str(run_dir / "best.keras"), monitor="val_loss", save_best_only=True,
                               initial_value_threshold=_best_val_loss(history_csv) if resuming else None,
                               saved_model=saved_model),
@@ -216,6 +219,19 @@ def _run_callbacks(store: CellStore, cfg: TrainConfig, spec: Method, *, resuming
                                        batch_size=max(cfg.batch_size, 256),
                                        aliases=None if cfg.aliases is None else read_aliases(cfg.aliases)))
     return callbacks
+
+
+def _batchnorm_callbacks(store: CellStore, cfg: TrainConfig, spec: Method, model: keras.Model,
+                         steps_per_epoch: int) -> list[keras.callbacks.Callback]:
+    """Re-estimation of the BatchNorm moving statistics before each validation, where an epoch leaves them unconverged
+    (on the first training batches: up to REESTIMATION_CELLS cells, at most an epoch's)."""
+    from .batchnorm import REESTIMATION_CELLS, BatchNormReestimation, warn_unconverged
+
+    if not warn_unconverged(model, steps_per_epoch):
+        return []
+    batches = min(math.ceil(REESTIMATION_CELLS / cfg.batch_size), steps_per_epoch)
+    sample = spec.datasets(store, cfg, 0)[0].take(batches)
+    return [BatchNormReestimation(sample, jit_compile=cfg.jit_compile and not cfg.devices)]
 
 
 def _run_summary(cfg: TrainConfig, *, resumed: bool) -> dict[str, Any]:
@@ -291,7 +307,7 @@ def _fit_one(store: CellStore, cfg: TrainConfig, *, fingerprint: str, standards:
         train_ds, val_ds, steps = spec.datasets(store, cfg, done)
         nan_guard = TerminateOnNaNEpoch()
         callbacks = _run_callbacks(store, cfg, spec, resuming=resuming, standards=standards, nan_guard=nan_guard,
-                                   saved_model=model)
+                                   saved_model=model, steps_per_epoch=steps or int(train_ds.cardinality()))
         verbose, progress = _progress_callbacks(cfg.verbose)
         # the backup comes last, so the logs of an epoch are written before the state that skips it on resume
         try:

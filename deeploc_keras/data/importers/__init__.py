@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ...core.errors import InputError, check_positive_int
+from ._common import warn_compressed_chunks
 
 __all__ = [
     "IMPORT_FORMATS", "COMPRESSIONS", "LABEL_SOURCES", "TIFF_LAYOUTS", "import_cells", "format_options", "import_deeploc_hdf5", "import_tiff_folders", "import_fields",
@@ -171,5 +172,6 @@ def import_cells(
     check_positive_int("chunk_cells", chunk_cells)
     if compression is not None and compression not in COMPRESSIONS:
         raise InputError(f"unknown compression {compression!r}; expected one of {list(COMPRESSIONS)} or None")
+    warn_compressed_chunks(out, compression, chunk_cells)
     return _importer(format)(sources, out, overwrite=overwrite, seed=seed, chunk_cells=chunk_cells,
                               compression=compression, **options)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from deeploc_keras.core.errors import InputError
 from deeploc_keras.models.layers import (
@@ -13,6 +14,7 @@ from deeploc_keras.models.layers import (
     FixedCrops,
     PercentileStretch,
     Standardize,
+    TiledMaxPooling2D,
     five_crop_offsets,
 )
 
@@ -128,12 +130,13 @@ def test_fixed_crops_and_average():
     CellAugment(crop_size=56, crop_offsets=3, flips=False, rotations=(0, 3), seed=4),
     FixedCrops(crop_size=60, offsets=[(2, 2), (0, 4)]),
     CropAverage(num_crops=5, softmax=True),
+    TiledMaxPooling2D(2, 2, padding="same"),
 ])
 def test_layer_config_round_trip(layer):
     clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
     assert type(clone) is type(layer)
     assert clone.get_config() == layer.get_config()
-    assert clone.dtype_policy.name == "float32"
+    assert clone.dtype_policy.name == "float32" or isinstance(layer, TiledMaxPooling2D)
 
 
 def test_layers_stay_float32_under_mixed_precision():
@@ -181,6 +184,22 @@ def test_fixed_crops_raises_bad_arguments():
         CropAverage(num_crops=0)
     with pytest.raises(InputError, match="crop_size must be in"):
         five_crop_offsets(64, 65)
+
+
+@pytest.mark.parametrize(("shape", "pool", "padding"), [((3, 15, 15, 2), 2, "same"), ((3, 15, 14, 2), 2, "valid"),
+                                                       ((2, 16, 16, 4), 2, "same"), ((2, 7, 9, 1), 3, "valid"),
+                                                       ((2, 7, 9, 1), 3, "same")])
+def test_tiled_max_pooling_equals_max_pooling(shape, pool, padding):
+    x = tf.constant(np.random.default_rng(1).normal(size=shape).astype("float32"))  # no ties: one maximum per window
+    results = []
+    for layer in (TiledMaxPooling2D(pool, pool, padding=padding), keras.layers.MaxPooling2D(pool, pool, padding=padding)):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+            loss = tf.reduce_sum(y * y)
+        results.append((y.numpy(), tape.gradient(loss, x).numpy()))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
 
 
 @pytest.mark.parametrize("preset", ["kraus2017", "study"])
