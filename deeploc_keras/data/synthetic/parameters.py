@@ -74,8 +74,8 @@ MAX_MOVED = 0.7
 
 
 def _moved(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    foci = 0.02 + 0.48 * _sigmoid(1.5 * theta[:, FOCI])
-    partner = 0.02 + 0.43 * _sigmoid(1.5 * theta[:, PARTNER])
+    foci = 0.02 + 0.48 * _sigmoid(2.5 * theta[:, FOCI])
+    partner = 0.02 + 0.43 * _sigmoid(2.5 * theta[:, PARTNER])
     scale = np.minimum(1.0, MAX_MOVED / (foci + partner))
     return foci * scale, partner * scale
 
@@ -87,8 +87,11 @@ def foci_share(theta: np.ndarray) -> np.ndarray:
 
     Examples
     --------
-    >>> foci_share(np.array([[-9.0] + [0] * 7, [0.0] * 8, [9.0] + [0] * 7])).round(2).tolist()
+    >>> low_partner = [0, 0, 0, -9.0, 0, 0, 0, 0]
+    >>> foci_share(np.array([[f] + low_partner[1:] for f in (-9.0, 0.0, 9.0)])).round(2).tolist()
     [0.02, 0.26, 0.5]
+    >>> foci_share(np.array([[9.0, 0, 0, 9.0, 0, 0, 0, 0]])).round(2).tolist()  # 0.5 + 0.45 shrunk to 0.7
+    [0.37]
     """
     return _moved(theta)[0]
 
@@ -99,35 +102,35 @@ def partner_share(theta: np.ndarray) -> np.ndarray:
 
 
 def count_scale(theta: np.ndarray) -> np.ndarray:
-    """Factor on the expected number of granules, puncta and tubules: ``exp(0.6 count)``."""
-    return np.exp(0.6 * theta[:, COUNT])
+    """Factor on the expected number of granules, puncta and tubules: ``exp(count)``."""
+    return np.exp(theta[:, COUNT])
 
 
 def size_scale(theta: np.ndarray) -> np.ndarray:
-    """Factor on the size of granules and puncta (``exp(0.5 size)``; rings and lines take its square root)."""
-    return np.exp(0.5 * theta[:, SIZE])
+    """Factor on the size of granules and puncta (``exp(0.7 size)``; rings and lines take its square root)."""
+    return np.exp(0.7 * theta[:, SIZE])
 
 
 def texture_sigma(theta: np.ndarray) -> np.ndarray:
-    """Grain of the mottling (px, the Gaussian filter of a white-noise field): ``2.5 exp(0.45 texture_scale)``."""
-    return 2.5 * np.exp(0.45 * theta[:, TEXTURE_SCALE])
+    """Grain of the mottling (px, the Gaussian filter of a white-noise field): ``2.5 exp(0.7 texture_scale)``."""
+    return 2.5 * np.exp(0.7 * theta[:, TEXTURE_SCALE])
 
 
 def texture_amplitude(theta: np.ndarray) -> np.ndarray:
-    """Standard deviation of the log-intensity mottling: 0.1 to 0.7 (0.4 at 0)."""
-    return 0.1 + 0.6 * _sigmoid(1.5 * theta[:, TEXTURE_CONTRAST])
+    """Standard deviation of the log-intensity mottling: 0.05 to 0.9 (0.475 at 0)."""
+    return 0.05 + 0.85 * _sigmoid(2.5 * theta[:, TEXTURE_CONTRAST])
 
 
 def radial_slope(theta: np.ndarray) -> np.ndarray:
-    """Log-intensity change from the centre to the rim of the compartment: -2 to 2."""
-    return 2.0 * np.tanh(theta[:, POSITION] / 1.5)
+    """Log-intensity change from the centre to the rim of the compartment: -3 to 3."""
+    return 3.0 * np.tanh(theta[:, POSITION])
 
 
 def position_shift(theta: np.ndarray) -> np.ndarray:
     """Outward shift of puncta and of the nucleolus, as a fraction of the radius: -0.2 to 0.2."""
-    return 0.2 * np.tanh(theta[:, POSITION] / 1.5)
+    return 0.2 * np.tanh(theta[:, POSITION])
 
 
 def polarity_slope(theta: np.ndarray) -> np.ndarray:
-    """Log-intensity change per mother semi-axis along the mother-to-bud axis (budded cells): -1 to 1."""
-    return np.tanh(theta[:, POLARITY] / 1.5)
+    """Log-intensity change per mother semi-axis along the mother-to-bud axis (budded cells): -2 to 2."""
+    return 2.0 * np.tanh(theta[:, POLARITY])
