@@ -224,13 +224,14 @@ def _run_callbacks(store: CellStore, cfg: TrainConfig, spec: Method, *, resuming
 def _batchnorm_callbacks(store: CellStore, cfg: TrainConfig, spec: Method, model: keras.Model,
                          steps_per_epoch: int) -> list[keras.callbacks.Callback]:
     """Re-estimation of the BatchNorm moving statistics before each validation, where an epoch leaves them unconverged
-    (on the first training batches: up to REESTIMATION_CELLS cells, at most an epoch's)."""
+    (on the first training batches: up to REESTIMATION_CELLS cells, at most an epoch's; drawn once and kept, so a
+    resumed run re-estimates on the cells the uninterrupted run used)."""
     from .batchnorm import REESTIMATION_CELLS, BatchNormReestimation, warn_unconverged
 
     if not warn_unconverged(model, steps_per_epoch):
         return []
     batches = min(math.ceil(REESTIMATION_CELLS / cfg.batch_size), steps_per_epoch)
-    sample = spec.datasets(store, cfg, 0)[0].take(batches)
+    sample = list(spec.datasets(store, cfg, 0)[0].take(batches))
     return [BatchNormReestimation(sample, jit_compile=cfg.jit_compile and not cfg.devices)]
 
 

@@ -151,7 +151,7 @@ def test_pair_dataset_raises_no_pairs(tmp_path):
 
 
 def test_pair_dataset_raises_unknown_split(coded_store):
-    with pytest.raises(InputError, match=r"unknown split 'valid'; split must be one of \['train', 'val', 'test', 'all'\]"):
+    with pytest.raises(InputError, match=r"unknown split 'valid'; split must be one of \['train', 'val', 'test', 'heldout', 'all'\]"):
         pair_dataset(coded_store, split="valid")
 
 
