@@ -121,10 +121,9 @@ STEP_NAMES = ("simulate", "train_deeploc", "train_pci", "train_pifia", "train_or
 #: Learned methods whose untrained twin is a reference row.
 _TWINS = ("deeploc", "pci", "pifia")
 _STATE = "reproduce.json"
-#: Seconds of each step in a ``cpu`` run on 2 cores (README; PIFiA's two steps estimated as 0.6 of DeepLoc's
-#: time per epoch and cell, docs/pifia.md; the oracle's as 0.28 of DeepLoc's, measured side by side, docs/synthetic.md): the shares
-#: that turn the time the finished steps took into an estimate of the rest.
-_STEP_SECONDS = dict(zip(STEP_NAMES, (12, 627, 442, 320, 175, 13, 2, 8, 39, 17, 22, 8, 1), strict=True))
+#: Seconds of each step in a ``cpu`` run on 2 cores (the README's run): the shares that turn the time the finished
+#: steps took into an estimate of the rest.
+_STEP_SECONDS = dict(zip(STEP_NAMES, (12, 185, 153, 204, 84, 12, 6, 6, 108, 36, 38, 5, 1), strict=True))
 
 
 @dataclass(frozen=True)
