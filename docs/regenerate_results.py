@@ -123,7 +123,8 @@ def main() -> None:
     block = "\n".join([
         START,
         f"Preset `{config['preset']}`: {config['proteins']} simulated proteins x {config['cells_per_protein']} cells, "
-        f"DeepLoc width {config['deeploc_width']} ({config['deeploc_epochs']} epochs, learning rates "
+        f"DeepLoc width {config['deeploc_width']} ({config['deeploc_epochs']} epochs"
+        f"{f', batch {batch}' if (batch := config.get('batch_size')) else ''}, learning rates "
         f"{', '.join(f'{r:g}' for r in config['sweep_rates'])} x seeds {', '.join(map(str, config['seeds']))}), "
         f"PCI width {config['pci_width']} ({config['pci_epochs']} epochs, learning rate "
         f"{config.get('pci_lr') or 1e-4:g}), PIFiA width {config['pifia_width']} ({config['pifia_epochs']} epochs), "
