@@ -37,8 +37,8 @@ CONFIGS = {
     "XLA + oneDNN custom calls": (True, {"XLA_FLAGS": "--xla_cpu_use_onednn=true "
                                                       "--xla_cpu_experimental_onednn_custom_call=true"}),
     "XLA, fast math": (True, {"XLA_FLAGS": "--xla_cpu_enable_fast_math=true"}),
-    "no XLA, oneDNN (TF default)": (False, {"TF_ENABLE_ONEDNN_OPTS": "1"}),
-    "no XLA, no oneDNN": (False, {"TF_ENABLE_ONEDNN_OPTS": "0"}),
+    "no XLA, oneDNN": (False, {"TF_ENABLE_ONEDNN_OPTS": "1"}),
+    "no XLA, no oneDNN (TF default on this CPU)": (False, {"TF_ENABLE_ONEDNN_OPTS": "0"}),
 }
 
 
