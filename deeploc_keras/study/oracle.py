@@ -17,6 +17,7 @@ per-protein mean of its predictions for held-out cells.
 - :func:`within_significance`: the within-compartment AP of the profiles per standard against
   the within-class permutation null (the gate asks p < :data:`GATE_ALPHA` for each of
   :data:`GATE_STANDARDS`).
+- :func:`gate_verdict`: the gate's verdict, one row per parameter and per standard.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ from ..core.profiles import ProfileWriter, read_profiles
 from ..data.store import CellStore, check_split
 from ..data.synthetic.channels import CHANNEL_STANDARDS
 
-__all__ = ["ORACLE_METHOD", "ORACLE_BN_MOMENTUM", "GATE_R2", "GATE_ALPHA", "GATE_STANDARDS", "theta_table",
-           "train_oracle", "oracle_profiles", "parameter_recovery", "within_significance"]
+__all__ = ["ORACLE_METHOD", "ORACLE_BN_MOMENTUM", "ORACLE_LEARNING_RATE", "GATE_R2", "GATE_ALPHA", "GATE_STANDARDS", "theta_table",
+           "train_oracle", "oracle_profiles", "parameter_recovery", "within_significance", "gate_verdict"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,8 @@ logger = logging.getLogger(__name__)
 ORACLE_METHOD = "Oracle"
 #: BatchNorm momentum of the oracle (the study's 0.99 needs several epochs for its statistics to settle).
 ORACLE_BN_MOMENTUM = 0.9
+#: Adam's initial learning rate of the oracle (cosine decay to zero over its training).
+ORACLE_LEARNING_RATE = 2e-3
 #: The oracle gate: R² of per-protein means of held-out cells, for every parameter that carries function.
 GATE_R2 = 0.5
 #: The oracle gate: the within-compartment AP of its profiles beats the within-class null at this level, per standard.
@@ -124,13 +127,23 @@ def _batches(path: Path, rows: np.ndarray, targets: np.ndarray, *, batch_size: i
             .map(lambda x, y: (tf.cast(x, tf.float32), y)).prefetch(2))
 
 
+def _steps_per_epoch(n_cells: int, batch_size: int) -> int:
+    """Optimizer steps of one pass of :func:`_batches` (each window of cells ends with a partial batch, at most)."""
+    return -(-n_cells // batch_size) + -(-n_cells // _WINDOW_CELLS)
+
+
 def _build(n_outputs: int, width: float, image_shape: tuple[int, ...], seed: int) -> Any:
-    """DeepLoc's network (``study`` preprocessing and augmentation) with one output per parameter."""
+    """DeepLoc's network (``study`` preprocessing and augmentation) up to ``fc_2``, then one linear output per
+    parameter (no BatchNorm on the outputs, which would fix their spread across a batch)."""
+    import keras
+
     from ..models.deeploc import build_deeploc
     from ..models.presets import get_preset
 
     preset = dataclasses.replace(get_preset("study"), batchnorm_momentum=ORACLE_BN_MOMENTUM)
-    return build_deeploc(n_outputs, preset=preset, width=width, image_shape=image_shape, seed=seed)
+    trunk = build_deeploc(n_outputs, preset=preset, width=width, image_shape=image_shape, seed=seed)
+    head = keras.layers.Dense(n_outputs, kernel_initializer=keras.initializers.GlorotUniform(seed), name="theta")
+    return keras.Model(trunk.inputs, head(trunk.get_layer("fc_2_relu").output), name="oracle")
 
 
 def train_oracle(
@@ -139,9 +152,9 @@ def train_oracle(
     out: str | os.PathLike,
     *,
     width: float = 0.125,
-    epochs: int = 4,
-    batch_size: int = 64,
-    learning_rate: float = 2e-3,
+    epochs: int = 8,
+    batch_size: int = 32,
+    learning_rate: float = ORACLE_LEARNING_RATE,
     seed: int = 0,
     jit_compile: bool = False,
     overwrite: bool = False,
@@ -159,10 +172,10 @@ def train_oracle(
         sd, sizes, times), ``history.csv``.
     width : float, default 0.125
         Channel width multiplier of DeepLoc's trunk.
-    epochs : int, default 4
-    batch_size : int, default 64
-    learning_rate : float, default 2e-3
-        Adam's learning rate.
+    epochs : int, default 8
+    batch_size : int, default 32
+    learning_rate : float, default ORACLE_LEARNING_RATE
+        Adam's initial learning rate, decayed to zero over the ``epochs`` (cosine).
     seed : int, default 0
         Seed of the weights, the augmentation and the order of the cells.
     jit_compile : bool, default False
@@ -196,7 +209,8 @@ def train_oracle(
     mean, sd = per_protein.mean(axis=0), np.maximum(per_protein.std(axis=0), 1e-9)
     keras.utils.set_random_seed(seed)
     model = _build(theta.shape[1], width, shape, seed)
-    model.compile(keras.optimizers.Adam(learning_rate), loss="mse", jit_compile=jit_compile)
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, epochs * _steps_per_epoch(len(rows), batch_size))
+    model.compile(keras.optimizers.Adam(schedule), loss="mse", jit_compile=jit_compile)
     data = _batches(path, rows, ((targets - mean) / sd).astype(np.float32), batch_size=batch_size, seed=seed,
                     chunk_cells=chunk_cells, image_shape=shape, dtype=dtype)
     wall, cpu = time.perf_counter(), time.process_time()
@@ -400,3 +414,43 @@ def within_significance(profiles: str | os.PathLike | pd.DataFrame, screen: str 
     return scored.assign(passes=scored["p_null"] < GATE_ALPHA)[
         ["standard", "n_proteins", "n_groups", "ap_within", "chance", "chance_low", "chance_high", "p_null", "passes"]
     ].reset_index(drop=True)
+
+
+def gate_verdict(recovery: pd.DataFrame, within: pd.DataFrame) -> pd.DataFrame:
+    """The oracle gate's verdict: one row per function parameter and per standard of the gate.
+
+    A parameter passes when its R² (:func:`parameter_recovery`) is at least :data:`GATE_R2`, a standard when its
+    within-compartment AP beats the within-class null (:func:`within_significance`) at p < :data:`GATE_ALPHA`.
+    Every parameter of :data:`~deeploc_keras.data.synthetic.parameters.PARAMETER_NAMES` and every standard of
+    :data:`GATE_STANDARDS` has a row; one missing from the inputs fails. The gate passes when every row does.
+
+    Parameters
+    ----------
+    recovery : pandas.DataFrame
+        :func:`parameter_recovery` output (``parameter``, ``r2``).
+    within : pandas.DataFrame
+        :func:`within_significance` output (``standard``, ``p_null``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``check`` (``"R2"`` or ``"AP within p"``), ``name``, ``value``, ``threshold``, ``passes``.
+
+    Examples
+    --------
+    >>> from deeploc_keras.data.synthetic.parameters import PARAMETER_NAMES
+    >>> recovery = pd.DataFrame({"parameter": PARAMETER_NAMES, "r2": [0.6] * 7 + [0.4]})
+    >>> within = pd.DataFrame({"standard": GATE_STANDARDS[:-1], "p_null": 0.001})
+    >>> verdict = gate_verdict(recovery, within)
+    >>> verdict.loc[~verdict["passes"], ["check", "name", "value"]].to_dict("records")
+    [{'check': 'R2', 'name': 'polarity', 'value': 0.4}, {'check': 'AP within p', 'name': 'function_label_orthogonal', 'value': nan}]
+    """
+    from ..data.synthetic.parameters import PARAMETER_NAMES
+
+    r2 = recovery.set_index("parameter")["r2"].reindex(list(PARAMETER_NAMES)).astype(float)
+    p = within.set_index("standard")["p_null"].reindex(list(GATE_STANDARDS)).astype(float)
+    rows = [pd.DataFrame({"check": "R2", "name": r2.index, "value": r2.to_numpy(), "threshold": GATE_R2,
+                          "passes": (r2 >= GATE_R2).to_numpy()}),
+            pd.DataFrame({"check": "AP within p", "name": p.index, "value": p.to_numpy(), "threshold": GATE_ALPHA,
+                          "passes": (p < GATE_ALPHA).to_numpy()})]
+    return pd.concat(rows, ignore_index=True)

@@ -174,8 +174,9 @@ class ReproducePreset:
         PIFiA epochs (None: the published 30).
     pifia_lr : float or None
         PIFiA's initial learning rate of its cosine decay (None: the published 3e-4).
-    oracle_width, oracle_epochs : float, int
-        The oracle's width and epochs (:func:`deeploc_keras.study.oracle.train_oracle`; simulated screens only).
+    oracle_width, oracle_epochs, oracle_batch_size : float, int, int
+        The oracle's width, epochs and batch size (:func:`deeploc_keras.study.oracle.train_oracle`; simulated
+        screens only).
     split_fractions : tuple of 3 floats
         Train, validation and test shares of each protein's cells of a simulated screen; the profiles average
         the validation and test cells.
@@ -205,7 +206,8 @@ class ReproducePreset:
     pifia_epochs: int | None = None
     pifia_lr: float | None = None
     oracle_width: float = 0.125
-    oracle_epochs: int = 4
+    oracle_epochs: int = 8
+    oracle_batch_size: int = 32
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
 
 
@@ -471,7 +473,8 @@ def _train_oracle(layout: _Layout, config: ReproducePreset, seed: int) -> None:
     from .oracle import train_oracle
 
     train_oracle(layout.store, layout.proteins_csv, _fresh(layout.runs / "oracle"), width=config.oracle_width,
-                 epochs=config.oracle_epochs, seed=seed, jit_compile=config.jit_compile)
+                 epochs=config.oracle_epochs, batch_size=config.oracle_batch_size, seed=seed,
+                 jit_compile=config.jit_compile)
 
 
 def _extract_learned(layout: _Layout, method: str, layer: str) -> None:

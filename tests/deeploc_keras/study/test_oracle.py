@@ -17,6 +17,7 @@ from deeploc_keras.study.oracle import (
     GATE_ALPHA,
     GATE_R2,
     GATE_STANDARDS,
+    gate_verdict,
     oracle_profiles,
     parameter_recovery,
     theta_table,
@@ -81,7 +82,8 @@ def readout_screen(tmp_path_factory):
 
 def test_oracle_gate_on_a_small_screen(readout_screen):
     """The gate passes for profiles that carry the parameters (the generator's theta read with per-protein noise
-    of a third of their sd: R² about 0.9) and fails for the same profiles permuted among proteins of a class."""
+    of a third of their sd: R² about 0.9), fails on exactly the parameter whose readout is replaced by noise, and
+    fails for the profiles permuted among proteins of a class."""
     screen = readout_screen
     proteins = pd.read_csv(screen.proteins_csv)["protein"].astype(str).tolist()
     truth = theta_table(screen.proteins_csv).loc[proteins].to_numpy()
@@ -92,11 +94,46 @@ def test_oracle_gate_on_a_small_screen(readout_screen):
     assert (recovery["r2"] >= GATE_R2).all() and recovery["passes"].all(), recovery.to_dict("records")
     assert list(within["standard"]) == list(GATE_STANDARDS)
     assert within["passes"].all() and (within["p_null"] < GATE_ALPHA).all(), within.to_dict("records")
+    verdict = gate_verdict(recovery, within)
+    assert verdict["name"].tolist() == [*PARAMETER_NAMES, *GATE_STANDARDS] and verdict["passes"].all()
+    blind = readout.copy()
+    blind[:, PARAMETER_NAMES.index("partner")] = rng.permutation(blind[:, PARAMETER_NAMES.index("partner")])
+    verdict = gate_verdict(*_gate(screen, blind, proteins))
+    assert verdict.loc[~verdict["passes"], "name"].tolist() == ["partner"], verdict.to_dict("records")
     classes = pd.read_csv(screen.proteins_csv).set_index("protein").loc[proteins, "localization"].to_numpy()
     shuffled = readout[_class_permutation(classes, rng)]
     recovery, within = _gate(screen, shuffled, proteins)
     assert not recovery["passes"].any(), recovery.to_dict("records")
     assert not within["passes"].all() and within["p_null"].median() > GATE_ALPHA, within.to_dict("records")
+    assert not gate_verdict(recovery, within)["passes"].any()
+
+
+def test_gate_verdict_fails_what_was_not_measured():
+    recovery = pd.DataFrame({"parameter": PARAMETER_NAMES[1:], "r2": 0.9})
+    within = pd.DataFrame({"standard": GATE_STANDARDS, "p_null": [0.001] * (len(GATE_STANDARDS) - 1) + [GATE_ALPHA]})
+    verdict = gate_verdict(recovery, within).set_index("name")
+    assert not verdict.loc[PARAMETER_NAMES[0], "passes"] and np.isnan(verdict.loc[PARAMETER_NAMES[0], "value"])
+    assert not verdict.loc[GATE_STANDARDS[-1], "passes"]
+    assert verdict["passes"].sum() == len(PARAMETER_NAMES) - 1 + len(GATE_STANDARDS) - 1
+
+
+def test_train_oracle_regresses_with_a_linear_head_and_a_decaying_rate(gate):
+    """The outputs are a plain linear layer on fc_2 (no BatchNorm fixing their spread) and Adam's rate decays
+    over the run to a small fraction of its start."""
+    import keras
+
+    _, run, _ = gate
+    model = keras.saving.load_model(run / "oracle.keras")
+    head = model.layers[-1]
+    assert isinstance(head, keras.layers.Dense) and head.name == "theta"
+    assert head.activation is keras.activations.linear and head.units == len(PARAMETER_NAMES)
+    assert model.get_layer("fc_2_relu").output is head.input
+    record = json.loads((run / "oracle.json").read_text())
+    schedule = model.optimizer.get_config()["learning_rate"]
+    assert schedule["class_name"] == "CosineDecay"
+    assert schedule["config"]["initial_learning_rate"] == pytest.approx(record["learning_rate"])
+    assert int(model.optimizer.iterations) <= schedule["config"]["decay_steps"]
+    assert float(model.optimizer.learning_rate) < 0.05 * record["learning_rate"]
 
 
 def test_within_significance_is_the_score_of_the_within_metric(gate):
