@@ -7,9 +7,10 @@ numbers themselves (the "generating parameters" reference). Its profile is the
 per-protein mean of its predictions for held-out cells.
 
 - :func:`train_oracle`: DeepLoc's trunk (``study`` preprocessing, BatchNorm momentum
-  :data:`ORACLE_BN_MOMENTUM` so its statistics settle within an epoch) with one linear
-  output per parameter, trained with mean squared error on the parameters of each
-  cell's protein, z-scored over the training proteins; streamed from the store.
+  :data:`ORACLE_BN_MOMENTUM` so its statistics settle within an epoch) up to ``fc_2``, then one
+  linear output per parameter, trained with mean squared error on the parameters of each
+  cell's protein, z-scored over the training proteins (Adam, cosine decay from
+  :data:`ORACLE_LEARNING_RATE`, small batches); streamed from the store.
 - :func:`oracle_profiles`: predictions for the cells of a split, in parameter units,
   averaged per protein (``Oracle_theta_<name>`` columns).
 - :func:`parameter_recovery`: R² of those per-protein means against the true parameters,

@@ -219,13 +219,14 @@ REPRODUCE_PRESETS: dict[str, ReproducePreset] = {
         proteins=48, cells_per_protein=24, deeploc_preset="study", deeploc_width=0.125, deeploc_epochs=2,
         sweep_rates=(1e-3,), seeds=(0, 1), batch_size=64, pci_width=0.0625, pci_epochs=1, pci_lr=1e-3, cp_workers=2,
         n_null=100, jit_compile=False, pifia_width=0.0625, pifia_epochs=1, pifia_lr=1e-3, oracle_epochs=1,
+        oracle_batch_size=64,
     ),
     "cpu": ReproducePreset(
         description="The embedded demo (< 20 min on 2 CPU cores): the default synthetic screen, CPU-width models, "
                     "DeepLoc one run of 6 epochs at learning rate 1e-3 (BatchNorm statistics re-estimated on the "
                     "training cells), PCI 5 epochs at learning rate 1e-3, PIFiA width 0.125, 10 epochs from "
-                    "learning rate 1e-3 (cosine decay), the oracle (width 0.125, 4 epochs); each protein's cells "
-                    "split 60/20/20 so its profile averages 16 held-out cells.",
+                    "learning rate 1e-3 (cosine decay), the oracle (width 0.125, 8 epochs of batch 32); "
+                    "each protein's cells split 60/20/20 so its profile averages 16 held-out cells.",
         proteins=240, cells_per_protein=40, deeploc_preset="study", deeploc_width=0.125, deeploc_epochs=6,
         sweep_rates=(1e-3,), seeds=(0,), batch_size=128, pci_width=0.0625, pci_epochs=5, pci_lr=1e-3,
         cp_workers=2, pifia_width=0.125, pifia_epochs=10, pifia_lr=1e-3, n_bootstrap=10_000,
