@@ -12,7 +12,7 @@ theta (the gate asks >= 0.5 for every parameter, both function channels), and pe
 (``oracle.GATE_STANDARDS``: bioprocess, pathway, complex and the two channel standards) the within-compartment
 AP of the oracle's profiles against eval's within-class permutation null (``oracle.within_significance``; the
 gate asks p < 0.05), beside the same for the generator's own theta, then the verdict per parameter and per
-standard (``oracle.gate_verdict``). The oracle's epochs, width, batch size and learning rate default to the ``cpu``
+standard (``deeploc_keras.study.gate.oracle_gate``, as ``reproduce`` writes it, and its sentences). The oracle's epochs, width, batch size and learning rate default to the ``cpu``
 preset's (``ReproducePreset.oracle_*``) and ``train_oracle``'s. ``--fit`` also prints the R² of the per-protein
 means of its predictions for the *training* cells (how well it fits what it was trained on). ``--out DIR`` keeps the screen, the oracle
 and its profiles there and reuses those already present. ``--classes`` also compares, on the same screen, a
@@ -141,6 +141,7 @@ def _fit(root: Path, screen: Path, timings: dict) -> pd.DataFrame:
 
 def _print(args: argparse.Namespace, n_proteins: int, recovery: pd.DataFrame, within: pd.DataFrame,
            verdict: pd.DataFrame, fit: pd.DataFrame | None) -> None:
+    from deeploc_keras.study.gate import gate_sentences
     from deeploc_keras.study.oracle import GATE_ALPHA, GATE_R2
 
     pd.set_option("display.width", 160)
@@ -155,9 +156,11 @@ def _print(args: argparse.Namespace, n_proteins: int, recovery: pd.DataFrame, wi
           .round(4).to_string(index=False))
     print("oracle gate verdict:")
     for row in verdict.itertuples():
-        sign = ">=" if row.check == "R2" else "<"
-        print(f"  {row.check:>11} {row.name:<26} {row.value:.4f} {sign} {row.threshold}: "
-              f"{'pass' if row.passes else 'FAIL'}")
+        value, sign = (row.value, ">=") if row.criterion == "r2" else (row.p_null, "<")
+        measure = "R²" if row.criterion == "r2" else "p"
+        print(f"  {row.name:<26} {measure} {value:.4f} {sign} {row.threshold:g}: {'pass' if row.passes else 'FAIL'}")
+    for sentence in gate_sentences(verdict):
+        print(" ", sentence)
 
 
 def main() -> None:
@@ -182,7 +185,8 @@ def main() -> None:
     parser.add_argument("--budget", action="store_true",
                         help="Also time the oracle beside one DeepLoc run of the cpu preset (CPU seconds, one store).")
     args = parser.parse_args()
-    from deeploc_keras.study.oracle import gate_verdict, parameter_recovery, theta_table, within_significance
+    from deeploc_keras.study.gate import oracle_gate
+    from deeploc_keras.study.oracle import ORACLE_METHOD, parameter_recovery, theta_table, within_significance
 
     timings: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -197,7 +201,9 @@ def main() -> None:
                             .assign(profile="generating theta")])
         classes = _classes(screen / "cells.h5", args.epochs, args.width, args.seed) if args.classes else None
         budget = _budget(screen / "cells.h5", root, args.seed) if args.budget else None
-    verdict = gate_verdict(recovery, within.query("profile == 'oracle'"))
+    scores = within.query("profile == 'oracle'").rename(columns={"ap_within": "value"}).assign(
+        representation=ORACLE_METHOD, metric="average_precision_within")
+    verdict = oracle_gate(recovery, scores, scores, representation=ORACLE_METHOD)
     passes = bool(verdict["passes"].all())
     _print(args, len(proteins), recovery, within, verdict, fit)
     if classes:

@@ -18,7 +18,6 @@ per-protein mean of its predictions for held-out cells.
 - :func:`within_significance`: the within-compartment AP of the profiles per standard against
   the within-class permutation null (the gate asks p < :data:`GATE_ALPHA` for each of
   :data:`GATE_STANDARDS`).
-- :func:`gate_verdict`: the gate's verdict, one row per parameter and per standard.
 """
 
 from __future__ import annotations
@@ -42,7 +41,7 @@ from ..data.store import CellStore, check_split
 from ..data.synthetic.channels import CHANNEL_STANDARDS
 
 __all__ = ["ORACLE_METHOD", "ORACLE_BN_MOMENTUM", "ORACLE_LEARNING_RATE", "GATE_R2", "GATE_ALPHA", "GATE_STANDARDS", "theta_table",
-           "train_oracle", "oracle_profiles", "parameter_recovery", "within_significance", "gate_verdict"]
+           "train_oracle", "oracle_profiles", "parameter_recovery", "within_significance"]
 
 logger = logging.getLogger(__name__)
 
@@ -416,42 +415,3 @@ def within_significance(profiles: str | os.PathLike | pd.DataFrame, screen: str 
         ["standard", "n_proteins", "n_groups", "ap_within", "chance", "chance_low", "chance_high", "p_null", "passes"]
     ].reset_index(drop=True)
 
-
-def gate_verdict(recovery: pd.DataFrame, within: pd.DataFrame) -> pd.DataFrame:
-    """The oracle gate's verdict: one row per function parameter and per standard of the gate.
-
-    A parameter passes when its R² (:func:`parameter_recovery`) is at least :data:`GATE_R2`, a standard when its
-    within-compartment AP beats the within-class null (:func:`within_significance`) at p < :data:`GATE_ALPHA`.
-    Every parameter of :data:`~deeploc_keras.data.synthetic.parameters.PARAMETER_NAMES` and every standard of
-    :data:`GATE_STANDARDS` has a row; one missing from the inputs fails. The gate passes when every row does.
-
-    Parameters
-    ----------
-    recovery : pandas.DataFrame
-        :func:`parameter_recovery` output (``parameter``, ``r2``).
-    within : pandas.DataFrame
-        :func:`within_significance` output (``standard``, ``p_null``).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``check`` (``"R2"`` or ``"AP within p"``), ``name``, ``value``, ``threshold``, ``passes``.
-
-    Examples
-    --------
-    >>> from deeploc_keras.data.synthetic.parameters import PARAMETER_NAMES
-    >>> recovery = pd.DataFrame({"parameter": PARAMETER_NAMES, "r2": [0.6] * 7 + [0.4]})
-    >>> within = pd.DataFrame({"standard": GATE_STANDARDS[:-1], "p_null": 0.001})
-    >>> verdict = gate_verdict(recovery, within)
-    >>> verdict.loc[~verdict["passes"], ["check", "name", "value"]].to_dict("records")
-    [{'check': 'R2', 'name': 'polarity', 'value': 0.4}, {'check': 'AP within p', 'name': 'function_label_orthogonal', 'value': nan}]
-    """
-    from ..data.synthetic.parameters import PARAMETER_NAMES
-
-    r2 = recovery.set_index("parameter")["r2"].reindex(list(PARAMETER_NAMES)).astype(float)
-    p = within.set_index("standard")["p_null"].reindex(list(GATE_STANDARDS)).astype(float)
-    rows = [pd.DataFrame({"check": "R2", "name": r2.index, "value": r2.to_numpy(), "threshold": GATE_R2,
-                          "passes": (r2 >= GATE_R2).to_numpy()}),
-            pd.DataFrame({"check": "AP within p", "name": p.index, "value": p.to_numpy(), "threshold": GATE_ALPHA,
-                          "passes": (p < GATE_ALPHA).to_numpy()})]
-    return pd.concat(rows, ignore_index=True)
