@@ -12,8 +12,8 @@ theta (the gate asks >= 0.5 for every parameter, both function channels), and pe
 (``oracle.GATE_STANDARDS``: bioprocess, pathway, complex and the two channel standards) the within-compartment
 AP of the oracle's profiles against eval's within-class permutation null (``oracle.within_significance``; the
 gate asks p < 0.05), beside the same for the generator's own theta, then the verdict per parameter and per
-standard (``deeploc_keras.study.gate.oracle_gate``, as ``reproduce`` writes it, and its sentences). The oracle's epochs, width, batch size and learning rate default to the ``cpu``
-preset's (``ReproducePreset.oracle_*``) and ``train_oracle``'s. ``--fit`` also prints the R² of the per-protein
+standard (``deeploc_keras.study.gate.oracle_gate``, as ``reproduce`` writes it, and its sentences). The oracle's epochs and width default to the ``cpu`` preset's
+(``ReproducePreset.oracle_*``), its batch size and learning rate to ``train_oracle``'s. ``--fit`` also prints the R² of the per-protein
 means of its predictions for the *training* cells (how well it fits what it was trained on). ``--out DIR`` keeps the screen, the oracle
 and its profiles there and reuses those already present. ``--classes`` also compares, on the same screen, a
 logistic regression on per-cell intensity statistics with the DeepLoc classifier at the oracle's width (cell-level
@@ -91,8 +91,7 @@ def _budget(store: Path, root: Path, seed: int) -> dict:
     cpu = {}
     start = time.process_time()
     train_oracle(store, store.parent / "proteins.csv", root / "budget_oracle", width=preset.oracle_width,
-                 epochs=preset.oracle_epochs, batch_size=preset.oracle_batch_size, seed=seed,
-                 jit_compile=preset.jit_compile, overwrite=True)
+                 epochs=preset.oracle_epochs, seed=seed, jit_compile=preset.jit_compile, overwrite=True)
     cpu["oracle"] = time.process_time() - start
     start = time.process_time()
     train(store, root / "budget_deeploc", deeploc, overwrite=True)
@@ -146,8 +145,8 @@ def _print(args: argparse.Namespace, n_proteins: int, recovery: pd.DataFrame, wi
 
     pd.set_option("display.width", 160)
     print(f"screen: {args.proteins} proteins x {args.cells_per_protein} cells, split {args.split}, seed {args.seed}; "
-          f"oracle width {args.width}, {args.epochs} epochs, batch {args.batch_size}, Adam {args.learning_rate} "
-          f"(cosine decay); {n_proteins} proteins profiled from their held-out cells")
+          f"oracle width {args.width}, {args.epochs} epochs, batch {args.batch_size}, Adam {args.learning_rate}; "
+          f"{n_proteins} proteins profiled from their held-out cells")
     print(f"R² of per-protein means (gate >= {GATE_R2}):")
     table = recovery if fit is None else recovery.assign(r2_training_cells=fit["r2"].to_numpy())
     print(table.to_string(index=False))
@@ -174,7 +173,7 @@ def main() -> None:
     parser.add_argument("--split", type=float, nargs=3, default=list(cpu.split_fractions))
     parser.add_argument("--epochs", type=int, default=cpu.oracle_epochs)
     parser.add_argument("--width", type=float, default=cpu.oracle_width)
-    parser.add_argument("--batch-size", type=int, default=cpu.oracle_batch_size)
+    parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=ORACLE_LEARNING_RATE)
     parser.add_argument("--null", type=int, default=1000, help="Draws of the within-class null.")
     parser.add_argument("--seed", type=int, default=0)

@@ -7,10 +7,9 @@ numbers themselves (the "generating parameters" reference). Its profile is the
 per-protein mean of its predictions for held-out cells.
 
 - :func:`train_oracle`: DeepLoc's trunk (``study`` preprocessing, BatchNorm momentum
-  :data:`ORACLE_BN_MOMENTUM` so its statistics settle within an epoch) up to ``fc_2``, then one
-  linear output per parameter, trained with mean squared error on the parameters of each
-  cell's protein, z-scored over the training proteins (Adam, cosine decay from
-  :data:`ORACLE_LEARNING_RATE`, small batches); streamed from the store.
+  :data:`ORACLE_BN_MOMENTUM` so its statistics settle within an epoch) with one linear
+  output per parameter, trained with mean squared error on the parameters of each
+  cell's protein, z-scored over the training proteins; streamed from the store.
 - :func:`oracle_profiles`: predictions for the cells of a split, in parameter units,
   averaged per protein (``Oracle_theta_<name>`` columns).
 - :func:`parameter_recovery`: R² of those per-protein means against the true parameters,
@@ -49,7 +48,7 @@ logger = logging.getLogger(__name__)
 ORACLE_METHOD = "Oracle"
 #: BatchNorm momentum of the oracle (the study's 0.99 needs several epochs for its statistics to settle).
 ORACLE_BN_MOMENTUM = 0.9
-#: Adam's initial learning rate of the oracle (cosine decay to zero over its training).
+#: Adam's learning rate of the oracle.
 ORACLE_LEARNING_RATE = 2e-3
 #: The oracle gate: R² of per-protein means of held-out cells, for every parameter that carries function.
 GATE_R2 = 0.5
@@ -127,23 +126,13 @@ def _batches(path: Path, rows: np.ndarray, targets: np.ndarray, *, batch_size: i
             .map(lambda x, y: (tf.cast(x, tf.float32), y)).prefetch(2))
 
 
-def _steps_per_epoch(n_cells: int, batch_size: int) -> int:
-    """Optimizer steps of one pass of :func:`_batches` (each window of cells ends with a partial batch, at most)."""
-    return -(-n_cells // batch_size) + -(-n_cells // _WINDOW_CELLS)
-
-
 def _build(n_outputs: int, width: float, image_shape: tuple[int, ...], seed: int) -> Any:
-    """DeepLoc's network (``study`` preprocessing and augmentation) up to ``fc_2``, then one linear output per
-    parameter (no BatchNorm on the outputs, which would fix their spread across a batch)."""
-    import keras
-
+    """DeepLoc's network (``study`` preprocessing and augmentation) with one output per parameter."""
     from ..models.deeploc import build_deeploc
     from ..models.presets import get_preset
 
     preset = dataclasses.replace(get_preset("study"), batchnorm_momentum=ORACLE_BN_MOMENTUM)
-    trunk = build_deeploc(n_outputs, preset=preset, width=width, image_shape=image_shape, seed=seed)
-    head = keras.layers.Dense(n_outputs, kernel_initializer=keras.initializers.GlorotUniform(seed), name="theta")
-    return keras.Model(trunk.inputs, head(trunk.get_layer("fc_2_relu").output), name="oracle")
+    return build_deeploc(n_outputs, preset=preset, width=width, image_shape=image_shape, seed=seed)
 
 
 def train_oracle(
@@ -152,8 +141,8 @@ def train_oracle(
     out: str | os.PathLike,
     *,
     width: float = 0.125,
-    epochs: int = 8,
-    batch_size: int = 32,
+    epochs: int = 4,
+    batch_size: int = 64,
     learning_rate: float = ORACLE_LEARNING_RATE,
     seed: int = 0,
     jit_compile: bool = False,
@@ -172,10 +161,10 @@ def train_oracle(
         sd, sizes, times), ``history.csv``.
     width : float, default 0.125
         Channel width multiplier of DeepLoc's trunk.
-    epochs : int, default 8
-    batch_size : int, default 32
+    epochs : int, default 4
+    batch_size : int, default 64
     learning_rate : float, default ORACLE_LEARNING_RATE
-        Adam's initial learning rate, decayed to zero over the ``epochs`` (cosine).
+        Adam's learning rate.
     seed : int, default 0
         Seed of the weights, the augmentation and the order of the cells.
     jit_compile : bool, default False
@@ -209,8 +198,7 @@ def train_oracle(
     mean, sd = per_protein.mean(axis=0), np.maximum(per_protein.std(axis=0), 1e-9)
     keras.utils.set_random_seed(seed)
     model = _build(theta.shape[1], width, shape, seed)
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, epochs * _steps_per_epoch(len(rows), batch_size))
-    model.compile(keras.optimizers.Adam(schedule), loss="mse", jit_compile=jit_compile)
+    model.compile(keras.optimizers.Adam(learning_rate), loss="mse", jit_compile=jit_compile)
     data = _batches(path, rows, ((targets - mean) / sd).astype(np.float32), batch_size=batch_size, seed=seed,
                     chunk_cells=chunk_cells, image_shape=shape, dtype=dtype)
     wall, cpu = time.perf_counter(), time.process_time()
@@ -414,4 +402,3 @@ def within_significance(profiles: str | os.PathLike | pd.DataFrame, screen: str 
     return scored.assign(passes=scored["p_null"] < GATE_ALPHA)[
         ["standard", "n_proteins", "n_groups", "ap_within", "chance", "chance_low", "chance_high", "p_null", "passes"]
     ].reset_index(drop=True)
-

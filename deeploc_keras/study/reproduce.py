@@ -174,9 +174,8 @@ class ReproducePreset:
         PIFiA epochs (None: the published 30).
     pifia_lr : float or None
         PIFiA's initial learning rate of its cosine decay (None: the published 3e-4).
-    oracle_width, oracle_epochs, oracle_batch_size : float, int, int
-        The oracle's width, epochs and batch size (:func:`deeploc_keras.study.oracle.train_oracle`; simulated
-        screens only).
+    oracle_width, oracle_epochs : float, int
+        The oracle's width and epochs (:func:`deeploc_keras.study.oracle.train_oracle`; simulated screens only).
     split_fractions : tuple of 3 floats
         Train, validation and test shares of each protein's cells of a simulated screen; the profiles average
         the validation and test cells.
@@ -206,8 +205,7 @@ class ReproducePreset:
     pifia_epochs: int | None = None
     pifia_lr: float | None = None
     oracle_width: float = 0.125
-    oracle_epochs: int = 8
-    oracle_batch_size: int = 32
+    oracle_epochs: int = 4
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
 
 
@@ -219,14 +217,13 @@ REPRODUCE_PRESETS: dict[str, ReproducePreset] = {
         proteins=48, cells_per_protein=24, deeploc_preset="study", deeploc_width=0.125, deeploc_epochs=2,
         sweep_rates=(1e-3,), seeds=(0, 1), batch_size=64, pci_width=0.0625, pci_epochs=1, pci_lr=1e-3, cp_workers=2,
         n_null=100, jit_compile=False, pifia_width=0.0625, pifia_epochs=1, pifia_lr=1e-3, oracle_epochs=1,
-        oracle_batch_size=64,
     ),
     "cpu": ReproducePreset(
         description="The embedded demo (< 20 min on 2 CPU cores): the default synthetic screen, CPU-width models, "
                     "DeepLoc one run of 6 epochs at learning rate 1e-3 (BatchNorm statistics re-estimated on the "
                     "training cells), PCI 5 epochs at learning rate 1e-3, PIFiA width 0.125, 10 epochs from "
-                    "learning rate 1e-3 (cosine decay), the oracle (width 0.125, 8 epochs of batch 32); "
-                    "each protein's cells split 60/20/20 so its profile averages 16 held-out cells.",
+                    "learning rate 1e-3 (cosine decay), the oracle (width 0.125, 4 epochs); each protein's cells "
+                    "split 60/20/20 so its profile averages 16 held-out cells.",
         proteins=240, cells_per_protein=40, deeploc_preset="study", deeploc_width=0.125, deeploc_epochs=6,
         sweep_rates=(1e-3,), seeds=(0,), batch_size=128, pci_width=0.0625, pci_epochs=5, pci_lr=1e-3,
         cp_workers=2, pifia_width=0.125, pifia_epochs=10, pifia_lr=1e-3, n_bootstrap=10_000,
@@ -474,8 +471,7 @@ def _train_oracle(layout: _Layout, config: ReproducePreset, seed: int) -> None:
     from .oracle import train_oracle
 
     train_oracle(layout.store, layout.proteins_csv, _fresh(layout.runs / "oracle"), width=config.oracle_width,
-                 epochs=config.oracle_epochs, batch_size=config.oracle_batch_size, seed=seed,
-                 jit_compile=config.jit_compile)
+                 epochs=config.oracle_epochs, seed=seed, jit_compile=config.jit_compile)
 
 
 def _extract_learned(layout: _Layout, method: str, layer: str) -> None:

@@ -114,25 +114,6 @@ def test_oracle_gate_on_a_small_screen(readout_screen):
     assert not _verdict(recovery, within)["passes"].any()
 
 
-def test_train_oracle_regresses_with_a_linear_head_and_a_decaying_rate(gate):
-    """The outputs are a plain linear layer on fc_2 (no BatchNorm fixing their spread) and Adam's rate decays
-    over the run to a small fraction of its start."""
-    import keras
-
-    _, run, _ = gate
-    model = keras.saving.load_model(run / "oracle.keras")
-    head = model.layers[-1]
-    assert isinstance(head, keras.layers.Dense) and head.name == "theta"
-    assert head.activation is keras.activations.linear and head.units == len(PARAMETER_NAMES)
-    assert model.get_layer("fc_2_relu").output is head.input
-    record = json.loads((run / "oracle.json").read_text())
-    schedule = model.optimizer.get_config()["learning_rate"]
-    assert schedule["class_name"] == "CosineDecay"
-    assert schedule["config"]["initial_learning_rate"] == pytest.approx(record["learning_rate"])
-    assert int(model.optimizer.iterations) <= schedule["config"]["decay_steps"]
-    assert float(model.optimizer.learning_rate) < 0.05 * record["learning_rate"]
-
-
 def test_within_significance_is_the_score_of_the_within_metric(gate):
     """The gate's p-values are those ``score`` reports for the within-compartment AP (one engine, one null)."""
     from eval.score import score_representation
