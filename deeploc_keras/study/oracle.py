@@ -39,8 +39,8 @@ from ..core.profiles import ProfileWriter, read_profiles
 from ..data.store import CellStore, check_split
 from ..data.synthetic.channels import CHANNEL_STANDARDS
 
-__all__ = ["ORACLE_METHOD", "ORACLE_BN_MOMENTUM", "ORACLE_LEARNING_RATE", "GATE_R2", "GATE_ALPHA", "GATE_STANDARDS", "theta_table",
-           "train_oracle", "oracle_profiles", "parameter_recovery", "within_significance"]
+__all__ = ["ORACLE_METHOD", "ORACLE_BN_MOMENTUM", "ORACLE_LEARNING_RATE", "GATE_R2", "GATE_ALPHA", "GATE_STANDARDS",
+           "theta_table", "train_oracle", "oracle_profiles", "parameter_recovery", "within_significance"]
 
 logger = logging.getLogger(__name__)
 
