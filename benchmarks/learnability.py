@@ -4,22 +4,22 @@ Usage: python benchmarks/learnability.py [--proteins 240] [--cells-per-protein 4
        [--epochs E] [--width W] [--batch-size B] [--learning-rate LR] [--null 1000] [--seed 0] [--out DIR]
        [--json FILE] [--fit] [--classes] [--budget]
 
-The oracle gate (docs/synthetic.md, "Learnability"): simulates the default (grounded) screen (the ``cpu``
-preset's size and split by default), trains the oracle (``deeploc_keras.study.oracle.train_oracle``: DeepLoc's
-trunk regressing the function parameters theta on the training cells) and profiles the held-out cells
-(validation and test) with it. It prints, per parameter, the R² of the per-protein means against the generator's
-theta (the gate asks >= 0.5 for every parameter, both function channels), and per standard
-(``oracle.GATE_STANDARDS``: bioprocess, pathway, complex and the two channel standards) the within-compartment
-AP of the oracle's profiles against eval's within-class permutation null (``oracle.within_significance``; the
-gate asks p < 0.05), beside the same for the generator's own theta, then the verdict per parameter and per
-standard (``deeploc_keras.study.gate.oracle_gate``, as ``reproduce`` writes it, and its sentences). The oracle's epochs and width default to the ``cpu`` preset's
-(``ReproducePreset.oracle_*``), its batch size and learning rate to ``train_oracle``'s. ``--fit`` also prints the R² of the per-protein
-means of its predictions for the *training* cells (how well it fits what it was trained on). ``--out DIR`` keeps the screen, the oracle
-and its profiles there and reuses those already present. ``--classes`` also compares, on the same screen, a
-logistic regression on per-cell intensity statistics with the DeepLoc classifier at the oracle's width (cell-level
-test accuracy). ``--budget`` trains, on the same store, the oracle and one DeepLoc run exactly as the ``cpu``
-preset does (XLA) and prints their CPU seconds side by side and the oracle's share of the DeepLoc step. Prints the
-wall and CPU time of each step; exits 1 when the gate fails.
+The oracle gate (docs/synthetic.md, "Learnability"): simulates the default (grounded) screen (the ``cpu`` preset's
+size and split by default), trains the oracle (``deeploc_keras.study.oracle.train_oracle``: DeepLoc's trunk
+regressing the function parameters theta on the training cells) and profiles the held-out cells (validation and
+test) with it. It prints, per parameter, the R² of the per-protein means against the generator's theta (the gate
+asks >= 0.5 for every parameter, both function channels), and per standard (``oracle.GATE_STANDARDS``: bioprocess,
+pathway, complex and the two channel standards) the within-compartment AP of the oracle's profiles against eval's
+within-class permutation null (``oracle.within_significance``; the gate asks p < 0.05), beside the same for the
+generator's own theta, then the verdict per parameter and per standard (``deeploc_keras.study.gate.oracle_gate``,
+as ``reproduce`` writes it, and its sentences). The oracle's epochs and width default to the ``cpu`` preset's
+(``ReproducePreset.oracle_*``), its batch size and learning rate to ``train_oracle``'s. ``--fit`` also prints the
+R² of the per-protein means of its predictions for the *training* cells (how well it fits what it was trained on).
+``--out DIR`` keeps the screen, the oracle and its profiles there and reuses those already present. ``--classes``
+also compares, on the same screen, a logistic regression on per-cell intensity statistics with the DeepLoc
+classifier at the oracle's width (cell-level test accuracy). ``--budget`` trains, on the same store, the oracle and
+one DeepLoc run exactly as the ``cpu`` preset does (XLA) and prints their CPU seconds side by side and the oracle's
+share of the DeepLoc step. Prints the wall and CPU time of each step; exits 1 when the gate fails.
 """
 
 from __future__ import annotations
