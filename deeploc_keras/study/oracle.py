@@ -102,7 +102,8 @@ def _targets(store: CellStore, theta: pd.DataFrame, split: str) -> tuple[np.ndar
 def _batches(path: Path, rows: np.ndarray, targets: np.ndarray, *, batch_size: int, seed: int, chunk_cells: int,
              image_shape: tuple[int, ...], dtype: np.dtype) -> Any:
     """A ``tf.data.Dataset`` of (crops, targets) batches, mixed as the training pipeline mixes them: each pass
-    over it is the next epoch, read window by window (memory bounded by a window)."""
+    over it is the next epoch, read window by window (memory bounded by a window); its length is stated, so
+    ``fit`` knows where an epoch ends."""
     import tensorflow as tf
 
     from ..data.order import MixedOrder
@@ -122,8 +123,10 @@ def _batches(path: Path, rows: np.ndarray, targets: np.ndarray, *, batch_size: i
     signature = (tf.TensorSpec((None, *image_shape), tf.as_dtype(dtype)),
                  tf.TensorSpec((None, targets.shape[1]), tf.float32))
     dataset = tf.data.Dataset.from_generator(windows, output_signature=signature)
+    n_batches = sum(-(-len(order.window(0, w)[0]) // batch_size) for w in range(order.n_windows))
     return (dataset.flat_map(lambda x, y: tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size))
-            .map(lambda x, y: (tf.cast(x, tf.float32), y)).prefetch(2))
+            .map(lambda x, y: (tf.cast(x, tf.float32), y))
+            .apply(tf.data.experimental.assert_cardinality(n_batches)).prefetch(2))
 
 
 def _build(n_outputs: int, width: float, image_shape: tuple[int, ...], seed: int) -> Any:
