@@ -41,6 +41,7 @@ from .findings import (
     study_agreement,
     within_sentences,
 )
+from .gate import gate_sentences
 from .references import REFERENCES
 
 __all__ = ["FIGURE_CAPTIONS", "summary_table", "retrieval_table", "write_report"]
@@ -225,6 +226,7 @@ def write_report(
     pci_learning: Mapping[str, float] | None = None,
     descriptions: Mapping[str, str] | None = None,
     channels: pd.DataFrame | None = None,
+    gate: pd.DataFrame | None = None,
 ) -> Path:
     """Write ``out/report.html``, self-contained (figures embedded).
 
@@ -246,6 +248,8 @@ def write_report(
         What each compared representation is (the references describe themselves).
     channels : pandas.DataFrame, optional
         ``scores/channels.csv`` of a simulated screen: see :func:`~deeploc_keras.study.findings.channel_sentences`.
+    gate : pandas.DataFrame, optional
+        ``scores/oracle_gate.csv`` of a simulated screen: see :func:`~deeploc_keras.study.gate.oracle_gate`.
 
     Returns
     -------
@@ -287,6 +291,7 @@ and test: each protein's cells no gradient step saw). {normalize_text}</p>
 {_items(ladder_sentences(summary, pci_learning=pci_learning))}
 <h2>Within compartments</h2>{_items(within_sentences(summary, tests))}
 {_channels_html(channels)}
+{_gate_html(gate)}
 <h2>Scores with 95 % bootstrap intervals over proteins (AMI: ± sd over samples), chance measured</h2>
 <p>Learned methods: the value and interval of the best run (lowest validation loss); where several runs were
 trained at the chosen learning rate, the mean ± sd over those runs follows (Figure 1 draws the mean). The chance row
@@ -320,6 +325,17 @@ def _channels_html(channels: pd.DataFrame | None) -> str:
             "standards (proteins of a class grouped by one function channel: label-aligned or label-orthogonal, "
             "docs/synthetic.md), against the within-class permutation null; every row is in "
             "<code>scores/channels.csv</code>.</p>" + _items(channel_sentences(channels)))
+
+
+def _gate_html(gate: pd.DataFrame | None) -> str:
+    """Whether the oracle read each function channel from the cells (simulated screen only)."""
+    if gate is None:
+        return ""
+    return ("<h2>The oracle gate: can a network of this kind read each channel?</h2><p>The oracle (DeepLoc's trunk "
+            "trained on the cells to regress the generator's function parameters) is the empirical ceiling; where it "
+            "does not recover a channel, no method's failure on that channel says anything about the method. Every "
+            "criterion is in <code>scores/oracle_gate.csv</code>.</p>" + _items(gate_sentences(gate))
+            + _table_html(gate.round(4)))
 
 
 def _row_descriptions(summary: pd.DataFrame, descriptions: Mapping[str, str]) -> list[tuple[str, str, str]]:

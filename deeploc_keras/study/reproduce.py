@@ -588,6 +588,15 @@ def _channel_scores(layout: _Layout, files: dict[str, Path], roles: dict[str, st
     return pd.concat(frames, ignore_index=True)
 
 
+def _oracle_gate(layout: _Layout, summary: pd.DataFrame, channels: pd.DataFrame) -> pd.DataFrame:
+    """The oracle gate of a simulated screen (:func:`deeploc_keras.study.gate.oracle_gate`)."""
+    from .gate import oracle_gate
+    from .oracle import parameter_recovery
+
+    recovery = parameter_recovery(layout.reference_files[ORACLE], layout.proteins_csv)
+    return oracle_gate(recovery, summary, channels)
+
+
 def _score(layout: _Layout, config: ReproducePreset, seed: int) -> None:
     from eval.catalog import FIGURE1_METRICS
     from eval.plots import plot_summary
@@ -610,6 +619,7 @@ def _score(layout: _Layout, config: ReproducePreset, seed: int) -> None:
         channels = _channel_scores(layout, files, roles(summary), config.n_null, seed)
         if channels is not None:
             channels.to_csv(tmp / "channels.csv", index=False)
+            _oracle_gate(layout, summary, channels).to_csv(tmp / "oracle_gate.csv", index=False)
         plot_summary(summary, tmp, metrics=(*FIGURE1_METRICS, "average_precision_within"), references=references)
 
 
@@ -634,9 +644,10 @@ def _report(layout: _Layout, run: _Run, record: dict[str, Any]) -> None:
     summary = pd.read_csv(layout.scores / "summary.csv")
     shutil.copyfile(layout.scores / "summary.csv", layout.out / "summary.csv")
     facts = json.loads((layout.references / "references.json").read_text())
-    channels = layout.scores / "channels.csv"
+    channels, gate = layout.scores / "channels.csv", layout.scores / "oracle_gate.csv"
     write_report(layout.out, summary=summary, tests=pd.read_csv(layout.scores / "tests.csv"),
                  channels=pd.read_csv(channels) if channels.is_file() else None,
+                 gate=pd.read_csv(gate) if gate.is_file() else None,
                  coverage=pd.read_csv(layout.scores / "coverage.csv"), config=record, timings=run.timings,
                  normalize=NORMALIZE, pci_learning=facts["pci"],
                  descriptions={name: r.description for name, r in REPRESENTATIONS.items()})

@@ -95,6 +95,34 @@ def test_reproduce_smoke_writes_every_artefact(smoke_run):
 
 
 @pytest.mark.slow
+def test_reproduce_writes_the_oracle_gate_from_the_oracles_profile_and_scores(smoke_run):
+    from deeploc_keras.core.profiles import read_profiles
+
+    out, _ = smoke_run
+    gate = pd.read_csv(out / "scores" / "oracle_gate.csv", keep_default_na=False, na_values=[""])
+    truth = pd.read_csv(out / "screen" / "proteins.csv").set_index("protein")
+    oracle = read_profiles(out / "references" / "oracle" / "proteins.parquet")
+    proteins = oracle.meta["Metadata_Protein"].astype(str).to_numpy()
+    r2 = gate[gate["criterion"] == "r2"].set_index("name")
+    assert len(r2) == len([c for c in truth.columns if c.startswith("theta_")]) == 8
+    for name, row in r2.iterrows():
+        predicted = oracle.features[:, oracle.feature_names.index(f"Oracle_theta_{name}")]
+        true = truth.loc[proteins, f"theta_{name}"].to_numpy()
+        expected = 1 - ((predicted - true) ** 2).sum() / ((true - true.mean()) ** 2).sum()
+        assert row["value"] == pytest.approx(expected, abs=1e-5) and row["passes"] == (expected >= 0.5)
+    summary = pd.read_csv(out / "summary.csv")
+    within = gate[gate["criterion"] == "within_ap"].set_index("name")
+    assert list(within.index) == ["bioprocess", "pathway", "complex", "function_label_aligned",
+                                  "function_label_orthogonal"]
+    scored = summary[summary["representation"].str.startswith("Oracle")
+                     & (summary["metric"] == "average_precision_within")].set_index("standard")
+    assert within.loc["pathway", "p_null"] == pytest.approx(scored.loc["pathway", "p_null"])
+    assert (within["passes"] == (within["p_null"] < 0.05)).all()
+    report = (out / "report.html").read_text()
+    assert "The oracle gate " + ("passes" if gate["passes"].all() else "fails") + " on this screen" in report
+
+
+@pytest.mark.slow
 def test_reproduce_scores_the_studys_cellprofiler_table_z_scored_without_selection(smoke_run):
     from deeploc_keras.core.profiles import read_profiles
 
