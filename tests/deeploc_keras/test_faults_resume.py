@@ -224,8 +224,8 @@ _TINY_REPRODUCE = textwrap.dedent("""
 """)
 TINY = {"description": "interrupt test", "proteins": 16, "cells_per_protein": 20, "deeploc_preset": "study",
         "deeploc_width": 0.0625, "deeploc_epochs": 1, "sweep_rates": [1e-3], "seeds": [0], "batch_size": 32,
-        "pci_width": 0.0625, "pci_epochs": 1, "pci_lr": 1e-3, "cp_workers": 1, "n_bootstrap": 5, "jit_compile": False,
-        "mixed_precision": "off"}
+        "pci_width": 0.0625, "pci_epochs": 1, "pci_lr": 1e-3, "pifia_width": 0.0625, "pifia_epochs": 2, "pifia_lr": 1e-3,
+        "oracle_epochs": 1, "cp_workers": 1, "n_bootstrap": 5, "jit_compile": False, "mixed_precision": "off"}
 
 
 @pytest.fixture(scope="module")
