@@ -95,7 +95,7 @@ def gate_sentences(gate: pd.DataFrame) -> list[str]:
     Parameters
     ----------
     gate : pandas.DataFrame
-        :func:`oracle_gate`'s table.
+        :func:`oracle_gate`'s table (read back from CSV, an empty ``channel`` may be NaN).
 
     Returns
     -------
@@ -112,6 +112,7 @@ def gate_sentences(gate: pd.DataFrame) -> list[str]:
     >>> gate_sentences(gate)[2]
     'Label-orthogonal channel: not recovered: R² of grain 0.300.'
     """
+    gate = gate.assign(channel=gate["channel"].fillna(""))
     r2, within = gate[gate["criterion"] == "r2"], gate[gate["criterion"] == "within_ap"]
     verdict = "passes" if gate["passes"].all() else "fails"
     sentences = [f"The oracle gate {verdict} on this screen: {int(gate['passes'].sum())} of {len(gate)} criteria pass "

@@ -61,3 +61,10 @@ def test_gate_sentences_say_pass_only_when_every_criterion_passes():
     failing = passing.assign(passes=np.where(passing["name"] == "grain", False, passing["passes"]))
     assert gate_sentences(failing)[0].startswith("The oracle gate fails on this screen: 6 of 7 criteria pass")
     assert gate_sentences(failing)[2].startswith("Label-orthogonal channel: not recovered")
+
+
+def test_gate_sentences_read_the_table_back_from_csv(tmp_path):
+    recovery = pd.DataFrame({"parameter": ["foci"], "channel": ["label_aligned"], "r2": [0.8]})
+    gate = oracle_gate(recovery, *_scores(dict.fromkeys(GATE_STANDARDS, 0.001)), representation=ORACLE)
+    gate.to_csv(tmp_path / "oracle_gate.csv", index=False)
+    assert gate_sentences(pd.read_csv(tmp_path / "oracle_gate.csv")) == gate_sentences(gate)
