@@ -39,8 +39,8 @@ from ..core.profiles import ProfileWriter, read_profiles
 from ..data.store import CellStore, check_split
 from ..data.synthetic.channels import CHANNEL_STANDARDS
 
-__all__ = ["ORACLE_METHOD", "ORACLE_BN_MOMENTUM", "GATE_R2", "GATE_ALPHA", "GATE_STANDARDS", "theta_table",
-           "train_oracle", "oracle_profiles", "parameter_recovery", "within_significance"]
+__all__ = ["ORACLE_METHOD", "ORACLE_BN_MOMENTUM", "ORACLE_LEARNING_RATE", "GATE_R2", "GATE_ALPHA", "GATE_STANDARDS",
+           "theta_table", "train_oracle", "oracle_profiles", "parameter_recovery", "within_significance"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,8 @@ logger = logging.getLogger(__name__)
 ORACLE_METHOD = "Oracle"
 #: BatchNorm momentum of the oracle (the study's 0.99 needs several epochs for its statistics to settle).
 ORACLE_BN_MOMENTUM = 0.9
+#: Adam's learning rate of the oracle.
+ORACLE_LEARNING_RATE = 2e-3
 #: The oracle gate: R² of per-protein means of held-out cells, for every parameter that carries function.
 GATE_R2 = 0.5
 #: The oracle gate: the within-compartment AP of its profiles beats the within-class null at this level, per standard.
@@ -141,7 +143,7 @@ def train_oracle(
     width: float = 0.125,
     epochs: int = 4,
     batch_size: int = 64,
-    learning_rate: float = 2e-3,
+    learning_rate: float = ORACLE_LEARNING_RATE,
     seed: int = 0,
     jit_compile: bool = False,
     overwrite: bool = False,
@@ -161,7 +163,7 @@ def train_oracle(
         Channel width multiplier of DeepLoc's trunk.
     epochs : int, default 4
     batch_size : int, default 64
-    learning_rate : float, default 2e-3
+    learning_rate : float, default ORACLE_LEARNING_RATE
         Adam's learning rate.
     seed : int, default 0
         Seed of the weights, the augmentation and the order of the cells.
