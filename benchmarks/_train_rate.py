@@ -3,7 +3,8 @@
 Usage: python _train_rate.py {deeploc,pci,matmul,conv} STORE STEPS REPEATS [THREADS]
 
 ``THREADS`` > 0 sets TensorFlow's intra-op threads to it and its inter-op threads to 1 (0: TensorFlow's
-defaults).
+defaults). The environment variable ``BENCH_XLA=0`` compiles the train step without XLA (default 1, XLA as
+``train``).
 
 Prints one JSON line: cells (or FLOP) per wall second and per CPU second of the process, the best of
 ``REPEATS`` timed passes of ``STEPS`` steps after two untimed (compiling) steps. Only interfaces that the
@@ -30,6 +31,8 @@ PCI = {"width": 0.0625, "batch": 64}
 #: The conv layers of the cpu DeepLoc, (size, channels in, channels out), and the matmul side.
 CONV_SHAPES = ((64, 2, 8), (64, 8, 8), (32, 8, 16), (32, 16, 16), (16, 16, 32), (16, 32, 32))
 MATMUL = 1024
+#: Whether the train step is compiled with XLA (``BENCH_XLA``; ``train``'s default is XLA).
+JIT = os.environ.get("BENCH_XLA", "1") == "1"
 
 
 def _timed(run, repeats: int) -> tuple[float, float]:
@@ -51,7 +54,7 @@ def _model(kind: str, store):
         from deeploc_keras.models.pci import build_pci
 
         model = build_pci(PCI["width"], seed=0)
-        model.compile(optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5), loss="mse", jit_compile=True)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5), loss="mse", jit_compile=JIT)
         data = pair_dataset(store, split="train", batch_size=PCI["batch"], seed=0).dataset.repeat()
         return model, data, PCI["batch"], forward_flops(model)
     from deeploc_keras.data.pipeline import training_dataset
@@ -61,7 +64,7 @@ def _model(kind: str, store):
                           image_shape=tuple(store.image_shape), seed=0)
     model.compile(optimizer=keras.optimizers.Adam(1e-3),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")], jit_compile=True)
+                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")], jit_compile=JIT)
     data = training_dataset(store, split="train", batch_size=DEEPLOC["batch"], seed=0, repeat=True).dataset
     return model, data, DEEPLOC["batch"], forward_flops(model)
 

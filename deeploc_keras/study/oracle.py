@@ -39,8 +39,8 @@ from ..core.profiles import ProfileWriter, read_profiles
 from ..data.store import CellStore, check_split
 from ..data.synthetic.channels import CHANNEL_STANDARDS
 
-__all__ = ["ORACLE_METHOD", "ORACLE_BN_MOMENTUM", "GATE_R2", "GATE_ALPHA", "GATE_STANDARDS", "theta_table",
-           "train_oracle", "oracle_profiles", "parameter_recovery", "within_significance"]
+__all__ = ["ORACLE_METHOD", "ORACLE_BN_MOMENTUM", "ORACLE_LEARNING_RATE", "GATE_R2", "GATE_ALPHA", "GATE_STANDARDS",
+           "theta_table", "train_oracle", "oracle_profiles", "parameter_recovery", "within_significance"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,8 @@ logger = logging.getLogger(__name__)
 ORACLE_METHOD = "Oracle"
 #: BatchNorm momentum of the oracle (the study's 0.99 needs several epochs for its statistics to settle).
 ORACLE_BN_MOMENTUM = 0.9
+#: Adam's learning rate of the oracle.
+ORACLE_LEARNING_RATE = 2e-3
 #: The oracle gate: R² of per-protein means of held-out cells, for every parameter that carries function.
 GATE_R2 = 0.5
 #: The oracle gate: the within-compartment AP of its profiles beats the within-class null at this level, per standard.
@@ -100,7 +102,8 @@ def _targets(store: CellStore, theta: pd.DataFrame, split: str) -> tuple[np.ndar
 def _batches(path: Path, rows: np.ndarray, targets: np.ndarray, *, batch_size: int, seed: int, chunk_cells: int,
              image_shape: tuple[int, ...], dtype: np.dtype) -> Any:
     """A ``tf.data.Dataset`` of (crops, targets) batches, mixed as the training pipeline mixes them: each pass
-    over it is the next epoch, read window by window (memory bounded by a window)."""
+    over it is the next epoch, read window by window (memory bounded by a window); its length is stated, so
+    ``fit`` knows where an epoch ends."""
     import tensorflow as tf
 
     from ..data.order import MixedOrder
@@ -120,8 +123,10 @@ def _batches(path: Path, rows: np.ndarray, targets: np.ndarray, *, batch_size: i
     signature = (tf.TensorSpec((None, *image_shape), tf.as_dtype(dtype)),
                  tf.TensorSpec((None, targets.shape[1]), tf.float32))
     dataset = tf.data.Dataset.from_generator(windows, output_signature=signature)
+    n_batches = sum(-(-len(order.window(0, w)[0]) // batch_size) for w in range(order.n_windows))
     return (dataset.flat_map(lambda x, y: tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size))
-            .map(lambda x, y: (tf.cast(x, tf.float32), y)).prefetch(2))
+            .map(lambda x, y: (tf.cast(x, tf.float32), y))
+            .apply(tf.data.experimental.assert_cardinality(n_batches)).prefetch(2))
 
 
 def _build(n_outputs: int, width: float, image_shape: tuple[int, ...], seed: int) -> Any:
@@ -141,7 +146,7 @@ def train_oracle(
     width: float = 0.125,
     epochs: int = 4,
     batch_size: int = 64,
-    learning_rate: float = 2e-3,
+    learning_rate: float = ORACLE_LEARNING_RATE,
     seed: int = 0,
     jit_compile: bool = False,
     overwrite: bool = False,
@@ -161,7 +166,7 @@ def train_oracle(
         Channel width multiplier of DeepLoc's trunk.
     epochs : int, default 4
     batch_size : int, default 64
-    learning_rate : float, default 2e-3
+    learning_rate : float, default ORACLE_LEARNING_RATE
         Adam's learning rate.
     seed : int, default 0
         Seed of the weights, the augmentation and the order of the cells.

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import h5py
 import keras
 import numpy as np
 import pandas as pd
@@ -40,6 +41,34 @@ MONITOR_SPLIT = "test"
 
 
 _BACKUP_NAME = re.compile(r"epoch-(\d+)\.weights\.h5")
+#: The backup's group of random states: Keras' weight files leave out the seed generators (Dropout's, for one).
+_RANDOM_STATES = "random_states"
+
+
+def _random_states(model: keras.Model) -> list[Any]:
+    """The state of every random generator of ``model`` (dropout, augmentation), in the model's variable order."""
+    return [v for v in model.variables if v.name == "seed_generator_state"]
+
+
+def _save_random_states(model: keras.Model, path: Path) -> None:
+    """Add the model's random states to the weights file ``path``."""
+    with h5py.File(path, "a") as handle:
+        group = handle.create_group(_RANDOM_STATES)
+        for i, state in enumerate(_random_states(model)):
+            group[str(i)] = np.asarray(state)
+
+
+def _load_random_states(model: keras.Model, path: Path) -> None:
+    """Restore the random states saved in ``path`` (a backup written without them keeps the seeds' states)."""
+    states = _random_states(model)
+    with h5py.File(path, "r") as handle:
+        if _RANDOM_STATES not in handle:
+            return
+        group = handle[_RANDOM_STATES]
+        if len(group) != len(states):
+            raise file_error(path, f"holds {len(group)} random states where the model has {len(states)}")
+        for i, state in enumerate(states):
+            state.assign(group[str(i)][()])
 
 
 def _fsync(path: Path) -> None:
@@ -73,8 +102,8 @@ def _write_text(path: Path, text: str) -> None:
 class RunBackup(keras.callbacks.Callback):
     """The training state after every epoch, written so that a kill at any instant leaves a readable one.
 
-    After epoch ``n`` (counted from 1) the model, optimizer and augmentation state go
-    to a hidden temporary file in ``directory``, which is flushed to disk and renamed
+    After epoch ``n`` (counted from 1) the model, optimizer and random state (every seed
+    generator's: augmentation, dropout) go to a hidden temporary file in ``directory``, which is flushed to disk and renamed
     to ``epoch-<n>.weights.h5``; then all but the newest ``keep`` backups are deleted.
     A rename is atomic, so every ``epoch-*.weights.h5`` is complete whenever the
     process dies. :meth:`restore` loads the newest readable backup and falls back to
@@ -131,6 +160,7 @@ class RunBackup(keras.callbacks.Callback):
             try:
                 with reading(path, "as a training backup"):
                     model.load_weights(path)
+                    _load_random_states(model, path)
             except InputError as exc:
                 problems.append(str(exc))
                 logger.warning("%s; trying an older backup", exc)
@@ -155,6 +185,7 @@ class RunBackup(keras.callbacks.Callback):
         final = self.directory / f"epoch-{done:04d}.weights.h5"
         try:
             self.model.save_weights(tmp)
+            _save_random_states(self.model, tmp)
             _fsync(tmp)
             os.replace(tmp, final)
             _fsync(self.directory)

@@ -13,6 +13,7 @@ from deeploc_keras.core.profiles import read_profiles
 from deeploc_keras.data.store import CellStore
 from deeploc_keras.data.synthetic import simulate_screen
 from deeploc_keras.data.synthetic.parameters import FUNCTION_CHANNELS, PARAMETER_NAMES
+from deeploc_keras.study.gate import oracle_gate
 from deeploc_keras.study.oracle import (
     GATE_ALPHA,
     GATE_R2,
@@ -64,6 +65,12 @@ def _gate(screen, features: np.ndarray, proteins: list[str]) -> tuple[pd.DataFra
             within_significance(profiles, screen.outdir, n_null=99, seed=0))
 
 
+def _verdict(recovery: pd.DataFrame, within: pd.DataFrame) -> pd.DataFrame:
+    """The gate's verdict as reproduce reads it, from the within-compartment scores of :func:`_gate`."""
+    scores = within.rename(columns={"ap_within": "value"}).assign(representation="Oracle")
+    return oracle_gate(recovery, scores.assign(metric="average_precision_within"), scores, representation="Oracle")
+
+
 def _class_permutation(classes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A permutation of the rows that maps each row to a row of the same class."""
     perm = np.arange(len(classes))
@@ -81,7 +88,8 @@ def readout_screen(tmp_path_factory):
 
 def test_oracle_gate_on_a_small_screen(readout_screen):
     """The gate passes for profiles that carry the parameters (the generator's theta read with per-protein noise
-    of a third of their sd: R² about 0.9) and fails for the same profiles permuted among proteins of a class."""
+    of a third of their sd: R² about 0.9), fails on exactly the parameter whose readout is replaced by noise, and
+    fails for the profiles permuted among proteins of a class."""
     screen = readout_screen
     proteins = pd.read_csv(screen.proteins_csv)["protein"].astype(str).tolist()
     truth = theta_table(screen.proteins_csv).loc[proteins].to_numpy()
@@ -92,11 +100,18 @@ def test_oracle_gate_on_a_small_screen(readout_screen):
     assert (recovery["r2"] >= GATE_R2).all() and recovery["passes"].all(), recovery.to_dict("records")
     assert list(within["standard"]) == list(GATE_STANDARDS)
     assert within["passes"].all() and (within["p_null"] < GATE_ALPHA).all(), within.to_dict("records")
+    verdict = _verdict(recovery, within)
+    assert verdict["name"].tolist() == [*PARAMETER_NAMES, *GATE_STANDARDS] and verdict["passes"].all()
+    blind = readout.copy()
+    blind[:, PARAMETER_NAMES.index("partner")] = rng.permutation(blind[:, PARAMETER_NAMES.index("partner")])
+    verdict = _verdict(*_gate(screen, blind, proteins))
+    assert verdict.loc[~verdict["passes"], "name"].tolist() == ["partner"], verdict.to_dict("records")
     classes = pd.read_csv(screen.proteins_csv).set_index("protein").loc[proteins, "localization"].to_numpy()
     shuffled = readout[_class_permutation(classes, rng)]
     recovery, within = _gate(screen, shuffled, proteins)
     assert not recovery["passes"].any(), recovery.to_dict("records")
     assert not within["passes"].all() and within["p_null"].median() > GATE_ALPHA, within.to_dict("records")
+    assert not _verdict(recovery, within)["passes"].any()
 
 
 def test_within_significance_is_the_score_of_the_within_metric(gate):
