@@ -149,6 +149,8 @@ class ReproducePreset:
         Training seeds of the DeepLoc sweep (and of the PCI sweep), offset by ``reproduce``'s ``seed``.
     batch_size : int or None
         DeepLoc batch size (None: the protocol's).
+    deeploc_lr_decay : tuple (decay_steps, decay_rate) or None
+        DeepLoc's staircase exponential learning-rate decay per optimizer step (None: the protocol's).
     pci_sweep_rates : tuple of float
         Learning rates of a PCI sweep over ``seeds`` (chosen by the mean validation loss);
         empty: one PCI run at its default rate.
@@ -193,6 +195,7 @@ class ReproducePreset:
     pci_width: float
     pci_epochs: int | None
     pci_lr: float | None = None
+    deeploc_lr_decay: tuple[int, float] | None = None
     pci_sweep_rates: tuple[float, ...] = ()
     pci_layer: str = METHODS["pci"].default_layer
     cp_workers: int | None = None
@@ -441,6 +444,7 @@ def _train_deeploc(layout: _Layout, config: ReproducePreset, seed: int) -> None:
     run_dir, resume = _resumable(layout.runs / "deeploc")
     training = TrainConfig.from_preset(
         "deeploc", config.deeploc_preset, epochs=config.deeploc_epochs, batch_size=config.batch_size, lr_sweep=True,
+        **({"lr_decay": config.deeploc_lr_decay} if config.deeploc_lr_decay else {}),
         sweep_rates=config.sweep_rates, seeds=_seeds(config, seed), width=config.deeploc_width,
         mixed_precision=config.mixed_precision, jit_compile=config.jit_compile, monitor=layout.standards_dir)
     train(layout.store, run_dir, training, resume=resume)

@@ -4,8 +4,8 @@ Keras' ``BatchNormalization`` normalizes a training batch by its own statistics 
 keeps, for inference, an exponential moving average of them: after ``n`` updates with
 momentum ``m`` a moving statistic still holds ``m ** n`` of the value it had ``n`` steps
 before (:func:`initial_share`). With the study's momentum 0.99, an epoch of 60 steps (the
-``cpu`` preset's screen) leaves 55 % of the statistics of the epoch's start, and a run of 2
-epochs 30 % of the initial values (mean 0, variance 1): validation, the checkpoint choice,
+``cpu`` screen of an earlier version at batch 128) leaves 55 % of the statistics of the epoch's
+start, and a run of 2 epochs 30 % of the initial values (mean 0, variance 1): validation, the checkpoint choice,
 extraction and the monitor would then normalize with statistics of no network that ever
 existed. On the study's ~8 million training cells an epoch has 62,500 steps and the moving
 averages converge.
@@ -75,7 +75,7 @@ def initial_share(momentum: float, steps: int) -> float:
 
     Examples
     --------
-    >>> round(initial_share(0.99, 120), 3)  # the cpu preset's 2 epochs of 60 steps
+    >>> round(initial_share(0.99, 120), 3)  # 2 epochs of 60 steps
     0.299
     >>> initial_share(0.99, 62_500) < UNCONVERGED_SHARE  # one epoch of the study's 8 million cells
     True
