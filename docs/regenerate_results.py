@@ -60,6 +60,11 @@ def _training_sentences(run: Path, references: dict) -> list[str]:
     return sentences
 
 
+def _decay_text(decay: list | None) -> str:
+    """How DeepLoc's learning rate decays, or nothing for a constant rate."""
+    return f", the rate times {decay[1]:g} every {decay[0]} steps" if decay else ""
+
+
 def _channel_lines(run: Path, config: dict) -> list[str]:
     """The report's sentences on which function channel each representation captured (simulated screens)."""
     channels = run / "scores" / "channels.csv"
@@ -125,7 +130,8 @@ def main() -> None:
         f"Preset `{config['preset']}`: {config['proteins']} simulated proteins x {config['cells_per_protein']} cells, "
         f"DeepLoc width {config['deeploc_width']} ({config['deeploc_epochs']} epochs"
         f"{f', batch {batch}' if (batch := config.get('batch_size')) else ''}, learning rates "
-        f"{', '.join(f'{r:g}' for r in config['sweep_rates'])} x seeds {', '.join(map(str, config['seeds']))}), "
+        f"{', '.join(f'{r:g}' for r in config['sweep_rates'])} x seeds {', '.join(map(str, config['seeds']))}"
+        f"{_decay_text(config.get('deeploc_lr_decay'))}), "
         f"PCI width {config['pci_width']} ({config['pci_epochs']} epochs, learning rate "
         f"{config.get('pci_lr') or 1e-4:g}), PIFiA width {config['pifia_width']} ({config['pifia_epochs']} epochs), "
         f"the oracle ({config.get('oracle_epochs')} epochs); profiles of the held-out (validation + test) cells; "

@@ -223,13 +223,14 @@ REPRODUCE_PRESETS: dict[str, ReproducePreset] = {
     ),
     "cpu": ReproducePreset(
         description="The embedded demo (< 20 min on 2 CPU cores): the default synthetic screen, CPU-width models, "
-                    "DeepLoc one run of 12 epochs at batch 32 and learning rate 1e-3 (four times the protocol's "
-                    "updates per epoch at the same cells per CPU-second; BatchNorm statistics re-estimated on the "
-                    "training cells), PCI 5 epochs at learning rate 3e-3, PIFiA width 0.125, 10 epochs from "
+                    "DeepLoc one run of 12 epochs at batch 32 (four times the protocol's updates per epoch at the "
+                    "same cells per CPU-second) from learning rate 2e-3, times 0.83 after each epoch (BatchNorm "
+                    "statistics re-estimated on the training cells), PCI 5 epochs at learning rate 3e-3, PIFiA width 0.125, 10 epochs from "
                     "learning rate 1e-3 (cosine decay), the oracle (width 0.125, 4 epochs); each protein's cells "
                     "split 60/20/20 so its profile averages 16 held-out cells.",
         proteins=240, cells_per_protein=40, deeploc_preset="study", deeploc_width=0.125, deeploc_epochs=12,
-        sweep_rates=(1e-3,), seeds=(0,), batch_size=32, pci_width=0.0625, pci_epochs=5, pci_lr=3e-3,
+        sweep_rates=(2e-3,), seeds=(0,), batch_size=32, deeploc_lr_decay=(180, 0.83), pci_width=0.0625, pci_epochs=5,
+        pci_lr=3e-3,
         cp_workers=2, pifia_width=0.125, pifia_epochs=10, pifia_lr=1e-3, n_bootstrap=10_000,
         split_fractions=(0.6, 0.2, 0.2),
     ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import keras
 import numpy as np
@@ -128,13 +129,16 @@ def test_reproduce_trains_pifia_once_with_the_published_protocol_in_paper(monkey
 
 def test_reproduce_cpu_trains_the_measured_deeploc_and_pci(monkeypatch, tmp_path):
     """`cpu` trains the configurations docs/training.md measured on its screen: DeepLoc one `study` run at batch
-    32 (four times the protocol's updates per epoch), PCI one run (train is recorded, not run)."""
+    32 (four times the protocol's updates per epoch) whose rate decays once per epoch, PCI one run (train is
+    recorded, not run)."""
     calls = _recorded_trainings(monkeypatch)
     cpu = reproduce.REPRODUCE_PRESETS["cpu"]
     reproduce._train_deeploc(_paper_layout(tmp_path), cpu, seed=0)
     deeploc = calls[-1]
     assert (deeploc.preset, deeploc.width, deeploc.epochs, deeploc.batch_size) == ("study", 0.125, 12, 32)
-    assert (deeploc.lr_sweep, deeploc.sweep_rates, deeploc.seeds) == (True, (1e-3,), (0,))
+    assert (deeploc.lr_sweep, deeploc.sweep_rates, deeploc.seeds) == (True, (2e-3,), (0,))
+    train_cells = cpu.proteins * round(cpu.cells_per_protein * cpu.split_fractions[0])
+    assert deeploc.lr_decay == (math.ceil(train_cells / cpu.batch_size), 0.83)  # one decay step per epoch
     reproduce._train_pci(_paper_layout(tmp_path), cpu, seed=0)
     pci = calls[-1]
     assert (pci.lr_sweep, pci.width, pci.epochs, pci.learning_rate) == (False, 0.0625, 5, 3e-3)
