@@ -123,7 +123,7 @@ _TWINS = ("deeploc", "pci", "pifia")
 _STATE = "reproduce.json"
 #: Seconds of each step in a ``cpu`` run on 2 cores (the README's run): the shares that turn the time the finished
 #: steps took into an estimate of the rest.
-_STEP_SECONDS = dict(zip(STEP_NAMES, (12, 185, 153, 204, 84, 12, 6, 6, 108, 36, 38, 5, 1), strict=True))
+_STEP_SECONDS = dict(zip(STEP_NAMES, (10, 272, 200, 187, 105, 9, 6, 6, 117, 49, 35, 5, 1), strict=True))
 
 
 @dataclass(frozen=True)
