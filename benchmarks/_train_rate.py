@@ -99,21 +99,27 @@ def matmul_rate(steps: int, repeats: int) -> dict:
     return {"kind": "matmul", "gflop_per_s": flops / wall / 1e9, "gflop_per_cpu_s": flops / cpu / 1e9}
 
 
+def conv_step(batch: int, size: int, c_in: int, c_out: int, *, jit_compile: bool = True) -> tuple:
+    """One 3x3 SAME convolution's forward pass and both gradients as a compiled step, and its input."""
+    x = tf.random.normal((batch, size, size, c_in))
+    w = tf.Variable(tf.random.normal((3, 3, c_in, c_out)))
+
+    @tf.function(jit_compile=jit_compile)
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(tf.nn.conv2d(x, w, 1, "SAME") ** 2)
+        return tape.gradient(loss, [x, w])
+
+    return step, x
+
+
 def conv_rate(steps: int, repeats: int) -> dict:
     """GFLOP/s of the cpu DeepLoc's convolutions alone (forward and both gradients), at its batch of 128."""
     batch = DEEPLOC["batch"]
     layers = []
     for size, c_in, c_out in CONV_SHAPES:
-        x = tf.random.normal((batch, size, size, c_in))
-        w = tf.Variable(tf.random.normal((3, 3, c_in, c_out)))
-
-        @tf.function(jit_compile=True)
-        def step(x, w=w):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                loss = tf.reduce_sum(tf.nn.conv2d(x, w, 1, "SAME") ** 2)
-            return tape.gradient(loss, [x, w])
-
+        step, x = conv_step(batch, size, c_in, c_out)
         step(x)
         layers.append((step, x, 3 * 2 * 9 * c_in * c_out * size * size * batch))
 

@@ -45,22 +45,14 @@ CONFIGS = {
 def conv_rates(xla: bool, threads: int, repeats: int = 3, steps: int = 5) -> dict:
     """GFLOP per CPU second (``threads`` 1) or per wall second of each conv shape, forward and both gradients."""
     import tensorflow as tf
+    from _train_rate import conv_step
 
     if threads:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(1)
     rates, total_flops, total_seconds = [], 0.0, 0.0
     for size, c_in, c_out, count in SHAPES:
-        x = tf.random.normal((BATCH, size, size, c_in))
-        w = tf.Variable(tf.random.normal((3, 3, c_in, c_out)))
-
-        @tf.function(jit_compile=xla)
-        def step(x, w=w):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                loss = tf.reduce_sum(tf.nn.conv2d(x, w, 1, "SAME") ** 2)
-            return tape.gradient(loss, [x, w])
-
+        step, x = conv_step(BATCH, size, c_in, c_out, jit_compile=xla)
         step(x)[0].numpy()
         clock = time.process_time if threads == 1 else time.perf_counter
         best = float("inf")
