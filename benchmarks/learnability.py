@@ -163,7 +163,7 @@ def _print(args: argparse.Namespace, n_proteins: int, recovery: pd.DataFrame, wi
 
 
 def main() -> None:
-    from deeploc_keras.study.oracle import ORACLE_LEARNING_RATE
+    from deeploc_keras.study.oracle import ORACLE_BATCH_SIZE, ORACLE_LEARNING_RATE
     from deeploc_keras.study.reproduce import REPRODUCE_PRESETS
 
     cpu = REPRODUCE_PRESETS["cpu"]
@@ -173,7 +173,7 @@ def main() -> None:
     parser.add_argument("--split", type=float, nargs=3, default=list(cpu.split_fractions))
     parser.add_argument("--epochs", type=int, default=cpu.oracle_epochs)
     parser.add_argument("--width", type=float, default=cpu.oracle_width)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=ORACLE_BATCH_SIZE)
     parser.add_argument("--learning-rate", type=float, default=ORACLE_LEARNING_RATE)
     parser.add_argument("--null", type=int, default=1000, help="Draws of the within-class null.")
     parser.add_argument("--seed", type=int, default=0)

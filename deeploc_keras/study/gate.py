@@ -107,8 +107,11 @@ def gate_sentences(gate: pd.DataFrame) -> list[str]:
     ...                      "channel": ["label_aligned", "label_orthogonal", ""], "value": [0.62, 0.3, 0.4],
     ...                      "chance": [np.nan, np.nan, 0.3], "p_null": [np.nan, np.nan, 0.01],
     ...                      "threshold": [0.5, 0.5, 0.05], "passes": [True, False, True]})
-    >>> gate_sentences(gate)[0]
-    'The oracle gate fails on this screen: 2 of 3 criteria pass (R² >= 0.5 of per-protein means of held-out cells on 1 of 2 function parameters; within-compartment AP above the within-class null, p < 0.05, on 1 of 1 standards).'
+    >>> import textwrap
+    >>> print(textwrap.fill(gate_sentences(gate)[0], 100))
+    The oracle gate fails on this screen: 2 of 3 criteria pass (R² >= 0.5 of per-protein means of held-
+    out cells on 1 of 2 function parameters; within-compartment AP above the within-class null, p <
+    0.05, on 1 of 1 standards).
     >>> gate_sentences(gate)[2]
     'Label-orthogonal channel: not recovered: R² of grain 0.300.'
     """

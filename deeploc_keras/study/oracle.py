@@ -39,8 +39,9 @@ from ..core.profiles import ProfileWriter, read_profiles
 from ..data.store import CellStore, check_split
 from ..data.synthetic.channels import CHANNEL_STANDARDS
 
-__all__ = ["ORACLE_METHOD", "ORACLE_BN_MOMENTUM", "ORACLE_LEARNING_RATE", "GATE_R2", "GATE_ALPHA", "GATE_STANDARDS",
-           "theta_table", "train_oracle", "oracle_profiles", "parameter_recovery", "within_significance"]
+__all__ = ["ORACLE_METHOD", "ORACLE_BN_MOMENTUM", "ORACLE_LEARNING_RATE", "ORACLE_BATCH_SIZE", "GATE_R2",
+           "GATE_ALPHA", "GATE_STANDARDS", "theta_table", "train_oracle", "oracle_profiles", "parameter_recovery",
+           "within_significance"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ ORACLE_METHOD = "Oracle"
 ORACLE_BN_MOMENTUM = 0.9
 #: Adam's learning rate of the oracle.
 ORACLE_LEARNING_RATE = 2e-3
+#: Cells per batch of the oracle's training.
+ORACLE_BATCH_SIZE = 64
 #: The oracle gate: R² of per-protein means of held-out cells, for every parameter that carries function.
 GATE_R2 = 0.5
 #: The oracle gate: the within-compartment AP of its profiles beats the within-class null at this level, per standard.
@@ -145,7 +148,7 @@ def train_oracle(
     *,
     width: float = 0.125,
     epochs: int = 4,
-    batch_size: int = 64,
+    batch_size: int = ORACLE_BATCH_SIZE,
     learning_rate: float = ORACLE_LEARNING_RATE,
     seed: int = 0,
     jit_compile: bool = False,
@@ -165,7 +168,7 @@ def train_oracle(
     width : float, default 0.125
         Channel width multiplier of DeepLoc's trunk.
     epochs : int, default 4
-    batch_size : int, default 64
+    batch_size : int, default ORACLE_BATCH_SIZE
     learning_rate : float, default ORACLE_LEARNING_RATE
         Adam's learning rate.
     seed : int, default 0

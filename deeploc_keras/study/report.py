@@ -290,7 +290,8 @@ and test: each protein's cells no gradient step saw). {normalize_text}</p>
 <h2>The ladder: chance, untrained networks, pixel statistics, labels, ceiling</h2>
 {_items(ladder_sentences(summary, pci_learning=pci_learning))}
 <h2>Within compartments</h2>{_items(within_sentences(summary, tests))}
-{_channels_html(channels, gate)}
+{_channels_html(channels)}
+{_gate_html(gate)}
 <h2>Scores with 95 % bootstrap intervals over proteins (AMI: ± sd over samples), chance measured</h2>
 <p>Learned methods: the value and interval of the best run (lowest validation loss); where several runs were
 trained at the chosen learning rate, the mean ± sd over those runs follows (Figure 1 draws the mean). The chance row
@@ -316,22 +317,32 @@ resamples for every representation. Tests: see Tests above; every test is in <co
     return path
 
 
-def _channels_html(channels: pd.DataFrame | None, gate: pd.DataFrame | None) -> str:
-    """Which function channel each method captured, and whether the oracle read each channel (simulated screen
-    only; empty without channel scores)."""
+def _section(title: str, intro: str, body: str) -> str:
+    """One section of the report: its title, a paragraph introducing it and its body (both HTML)."""
+    return f"<h2>{title}</h2><p>{intro}</p>{body}"
+
+
+def _channels_html(channels: pd.DataFrame | None) -> str:
+    """Which function channel each method captured (simulated screen only; empty without channel scores)."""
     if channels is None:
         return ""
-    captured = ("<h2>Function channels</h2><p>Each representation's within-compartment AP on the screen's channel "
-                "standards (proteins of a class grouped by one function channel: label-aligned or label-orthogonal, "
-                "docs/synthetic.md), against the within-class permutation null; every row is in "
-                "<code>scores/channels.csv</code>.</p>" + _items(channel_sentences(channels)))
+    return _section("Function channels",
+                    "Each representation's within-compartment AP on the screen's channel standards (proteins of a "
+                    "class grouped by one function channel: label-aligned or label-orthogonal, docs/synthetic.md), "
+                    "against the within-class permutation null; every row is in <code>scores/channels.csv</code>.",
+                    _items(channel_sentences(channels)))
+
+
+def _gate_html(gate: pd.DataFrame | None) -> str:
+    """Whether the oracle read each function channel from the cells (simulated screen only)."""
     if gate is None:
-        return captured
-    return (captured + "<h2>The oracle gate: can a network of this kind read each channel?</h2><p>The oracle "
-            "(DeepLoc's trunk trained on the cells to regress the generator's function parameters) is the empirical "
-            "ceiling; where it does not recover a channel, no method's failure on that channel says anything about "
-            "the method. Every criterion is in <code>scores/oracle_gate.csv</code>.</p>" + _items(gate_sentences(gate))
-            + _table_html(gate.round(4)))
+        return ""
+    return _section("The oracle gate: can a network of this kind read each channel?",
+                    "The oracle (DeepLoc's trunk trained on the cells to regress the generator's function parameters) "
+                    "is the empirical ceiling; where it does not recover a channel, no method's failure on that "
+                    "channel says anything about the method. Every criterion is in "
+                    "<code>scores/oracle_gate.csv</code>.",
+                    _items(gate_sentences(gate)) + _table_html(gate.round(4)))
 
 
 def _row_descriptions(summary: pd.DataFrame, descriptions: Mapping[str, str]) -> list[tuple[str, str, str]]:

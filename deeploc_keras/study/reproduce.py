@@ -225,9 +225,9 @@ REPRODUCE_PRESETS: dict[str, ReproducePreset] = {
         description="The embedded demo (< 20 min on 2 CPU cores): the default synthetic screen, CPU-width models, "
                     "DeepLoc one run of 12 epochs at batch 32 (four times the protocol's updates per epoch at the "
                     "same cells per CPU-second) from learning rate 2e-3, times 0.83 after each epoch (BatchNorm "
-                    "statistics re-estimated on the training cells), PCI 5 epochs at learning rate 3e-3, PIFiA width 0.125, 10 epochs from "
-                    "learning rate 1e-3 (cosine decay), the oracle (width 0.125, 4 epochs); each protein's cells "
-                    "split 60/20/20 so its profile averages 16 held-out cells.",
+                    "statistics re-estimated on the training cells), PCI 5 epochs at learning rate 3e-3, PIFiA "
+                    "width 0.125, 10 epochs from learning rate 1e-3 (cosine decay), the oracle (width 0.125, 4 "
+                    "epochs); each protein's cells split 60/20/20 so its profile averages 16 held-out cells.",
         proteins=240, cells_per_protein=40, deeploc_preset="study", deeploc_width=0.125, deeploc_epochs=12,
         sweep_rates=(2e-3,), seeds=(0,), batch_size=32, deeploc_lr_decay=(180, 0.83), pci_width=0.0625, pci_epochs=5,
         pci_lr=3e-3,
@@ -445,9 +445,9 @@ def _train_deeploc(layout: _Layout, config: ReproducePreset, seed: int) -> None:
     run_dir, resume = _resumable(layout.runs / "deeploc")
     training = TrainConfig.from_preset(
         "deeploc", config.deeploc_preset, epochs=config.deeploc_epochs, batch_size=config.batch_size, lr_sweep=True,
-        **({"lr_decay": config.deeploc_lr_decay} if config.deeploc_lr_decay else {}),
-        sweep_rates=config.sweep_rates, seeds=_seeds(config, seed), width=config.deeploc_width,
-        mixed_precision=config.mixed_precision, jit_compile=config.jit_compile, monitor=layout.standards_dir)
+        lr_decay=config.deeploc_lr_decay, sweep_rates=config.sweep_rates, seeds=_seeds(config, seed),
+        width=config.deeploc_width, mixed_precision=config.mixed_precision, jit_compile=config.jit_compile,
+        monitor=layout.standards_dir)
     train(layout.store, run_dir, training, resume=resume)
 
 

@@ -103,8 +103,8 @@ class RunBackup(keras.callbacks.Callback):
     """The training state after every epoch, written so that a kill at any instant leaves a readable one.
 
     After epoch ``n`` (counted from 1) the model, optimizer and random state (every seed
-    generator's: augmentation, dropout) go to a hidden temporary file in ``directory``, which is flushed to disk and renamed
-    to ``epoch-<n>.weights.h5``; then all but the newest ``keep`` backups are deleted.
+    generator's: augmentation, dropout) go to a hidden temporary file in ``directory``, which
+    is flushed to disk and renamed to ``epoch-<n>.weights.h5``; then all but the newest ``keep`` backups are deleted.
     A rename is atomic, so every ``epoch-*.weights.h5`` is complete whenever the
     process dies. :meth:`restore` loads the newest readable backup and falls back to
     the previous one when it cannot be read (a damaged disk, a file copied halfway).
