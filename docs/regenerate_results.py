@@ -46,12 +46,19 @@ FIGURES = {
 
 def _training_sentences(run: Path, references: dict) -> list[str]:
     """How far each classifier trained: DeepLoc's validation accuracy at its checkpoint, PIFiA's beside its chance."""
-    sentences = []
+    sentences, histories = [], {}
     for _, row in pd.read_csv(run / "runs" / "deeploc" / "sweep.csv").query("best").iterrows():
-        history = pd.read_csv(Path(row["dir"]) / "history.csv")
+        history = histories["DeepLoc"] = pd.read_csv(Path(row["dir"]) / "history.csv")
         chosen = history.loc[history["val_loss"].idxmin()]
         sentences.append(f"- DeepLoc's validation accuracy at its checkpoint (epoch {int(chosen['epoch']) + 1} of "
                          f"{len(history)}, minimal validation loss): {chosen['val_accuracy']:.3f}.")
+    histories.update({name: pd.read_csv(run / "runs" / method / "history.csv")
+                      for name, method in (("PCI", "pci"), ("PIFiA", "pifia"))})
+    falling = [f"{name} ({h['val_loss'].iloc[-2]:.4g} -> {h['val_loss'].iloc[-1]:.4g})"
+               for name, h in histories.items() if len(h) > 1 and h["val_loss"].idxmin() == len(h) - 1]
+    if falling:
+        sentences.append("- Validation loss still falling in the last epoch, so these models were trained for the "
+                         f"budget, not to convergence, and are compared as such: {', '.join(falling)}.")
     pifia = references.get("pifia")
     if pifia:
         sentences.append(f"- PIFiA's validation accuracy over the {pifia['proteins']} proteins: "
